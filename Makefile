@@ -1,0 +1,47 @@
+# Warden — the two commands: `make run` and `make test` (plus `make bench`).
+# Everything they need is installed here: Debian packages once per run (one apt-get call, only if missing),
+# npm packages when package-lock.json changes (native addons build against /usr's Node headers, offline).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config chromium openssl curl ca-certificates python3 make g++
+export npm_config_nodedir := /usr
+export npm_config_fund := false
+export npm_config_audit := false
+
+TEST_FILES = $(shell find dist/tests -name '*.test.js' | sort)
+
+.PHONY: help deps build run test bench clean typecheck
+
+help:
+	@echo "make run    install, build and start the appliance locally (state in ./var, https://127.0.0.1:8443)"
+	@echo "make test   install, build and run every test"
+	@echo "make bench  run the benchmarks"
+
+deps:
+	@scripts/install-debs.sh $(DEB_PACKAGES)
+	@$(MAKE) --no-print-directory node_modules/.warden-installed
+
+node_modules/.warden-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@node -e "require('better-sqlite3'); require('pkcs11js')" || { echo "native modules failed to build" >&2; exit 1; }
+	@touch $@
+
+build: deps
+	@npx --no-install tsc -p tsconfig.json
+	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
+
+typecheck: deps
+	@npx --no-install tsc -p tsconfig.json --noEmit
+
+run: build
+	@node dist/daemons/supervisor/main.js
+
+test: build
+	@node --test --test-concurrency=2 --test-reporter=spec $(TEST_FILES)
+
+bench: build
+	@node dist/bench/login.js
+
+clean:
+	rm -rf dist

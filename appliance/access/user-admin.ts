@@ -1,0 +1,207 @@
+// Administration of local accounts: create, list, disable/enable, unlock, reset password. Every change is
+// one transaction with its audit row, so nothing lands half-way.
+import type { Store, UserRow } from '../store/index.js';
+import type { AuditTrail, AuditEvent } from '../audit/index.js';
+import type { SettingsService } from '../settings/index.js';
+import type { ScryptCost } from '../config/index.js';
+import type { Repositories } from '../store/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
+import { requireText } from '../errors/text.js';
+import { checkComplexity, generateOneTimePassword, hashPassword } from '../auth/index.js';
+import { isLanguage, LANGUAGES, type Language } from '../i18n/index.js';
+import { isProfile, PROFILE_NAMES, type ProfileName } from './profiles.js';
+
+export interface Actor {
+  username: string;
+  ip: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  fullName: string;
+  email: string;
+  profile: ProfileName;
+  language?: Language;
+  /** If absent a one-time password is generated; either way it must be changed at first login. */
+  password?: string;
+}
+
+/** What the API and orbit show of a user: never the hash. */
+export interface UserView {
+  id: number;
+  username: string;
+  fullName: string;
+  email: string;
+  profile: string;
+  language: string;
+  status: 'active' | 'disabled';
+  locked: boolean;
+  failedAttempts: number;
+  mustChangePassword: boolean;
+  lastLoginAt: string | null;
+  createdAt: string;
+}
+
+const USERNAME = /^[\p{L}\p{N}][\p{L}\p{N}._@-]*$/u;
+const EMAIL = /^[^\s@]+@[^\s@]+$/u;
+
+export function validateUsername(value: unknown): string {
+  const name = requireText(value, 'username', { min: 1, max: 64 });
+  if (!USERNAME.test(name)) throw new InputError('username may hold letters, digits and . _ @ - and must start with a letter or digit', { field: 'username' });
+  return name;
+}
+
+export function validateNewUser(input: unknown): NewUser {
+  if (typeof input !== 'object' || input === null) throw new InputError('user must be an object');
+  const i = input as Record<string, unknown>;
+  const username = validateUsername(i.username);
+  const fullName = requireText(i.fullName, 'fullName', { min: 1, max: 255 });
+  const email = requireText(i.email ?? '', 'email', { max: 255 });
+  if (email !== '' && !EMAIL.test(email)) throw new InputError('email is not an e-mail address', { field: 'email' });
+  if (!isProfile(i.profile)) throw new InputError(`profile must be one of ${PROFILE_NAMES.join(', ')}`, { field: 'profile' });
+  if (i.language !== undefined && !isLanguage(i.language)) throw new InputError(`language must be one of ${LANGUAGES.join(', ')}`, { field: 'language' });
+  if (i.password !== undefined && typeof i.password !== 'string') throw new InputError('password must be a string', { field: 'password' });
+  return {
+    username,
+    fullName,
+    email,
+    profile: i.profile,
+    ...(i.language !== undefined ? { language: i.language as Language } : {}),
+    ...(i.password !== undefined ? { password: i.password as string } : {}),
+  };
+}
+
+export class UserAdminService {
+  constructor(
+    private readonly deps: { store: Store; audit: AuditTrail; settings: SettingsService; scrypt: ScryptCost; clock?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  async view(user: UserRow): Promise<UserView> {
+    const settings = await this.deps.settings.current();
+    const lockedAt = user.locked_at === null ? null : Number(user.locked_at);
+    const minutes = settings.lockout.durationMinutes;
+    const locked = lockedAt !== null && (minutes === 0 || this.now() < lockedAt + minutes * 60_000);
+    return {
+      id: user.id,
+      username: user.username,
+      fullName: user.full_name,
+      email: user.email,
+      profile: user.profile,
+      language: user.language,
+      status: user.status,
+      locked,
+      failedAttempts: user.failed_attempts,
+      mustChangePassword: user.must_change_password === 1,
+      lastLoginAt: user.last_login_at === null ? null : new Date(Number(user.last_login_at)).toISOString(),
+      createdAt: new Date(Number(user.created_at)).toISOString(),
+    };
+  }
+
+  async list(): Promise<UserView[]> {
+    const rows = await this.deps.store.repos.users.list();
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(id: number): Promise<UserRow> {
+    const u = await this.deps.store.repos.users.byId(id);
+    if (!u) throw new NotFoundError('user');
+    return u;
+  }
+
+  async byUsername(username: string): Promise<UserRow> {
+    const u = await this.deps.store.repos.users.byUsername(username.normalize('NFC'));
+    if (!u) throw new NotFoundError('user');
+    return u;
+  }
+
+  private async change<T>(event: Omit<AuditEvent, 'outcome'>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    const { result, row } = await this.deps.store.transaction(async (repos) => {
+      const result = await fn(repos);
+      const row = await this.deps.audit.record({ ...event, outcome: 'success' }, repos);
+      return { result, row };
+    });
+    this.deps.audit.publish(row);
+    return result;
+  }
+
+  /** Create a user; returns the one-time password when one was generated (shown once, never stored). */
+  async create(actor: Actor, input: unknown): Promise<{ user: UserRow; oneTimePassword: string | undefined }> {
+    const u = validateNewUser(input);
+    const settings = await this.deps.settings.current();
+    const generated = u.password === undefined ? generateOneTimePassword() : undefined;
+    const password = u.password ?? generated!;
+    checkComplexity(password, u.username, settings.passwordPolicy);
+    if (await this.deps.store.repos.users.byUsername(u.username)) throw new WardenError('CONFLICT', `user ${u.username} already exists`);
+    const hash = await hashPassword(password, this.deps.scrypt);
+    const now = this.now();
+    const id = await this.change(
+      { type: 'user.create', actor: actor.username, actorIp: actor.ip, subject: u.username, detail: { profile: u.profile } },
+      async (repos) => {
+        const id = await repos.users.insert({
+          username: u.username,
+          full_name: u.fullName,
+          email: u.email,
+          profile: u.profile,
+          language: u.language ?? settings.defaultLanguage,
+          password_hash: hash,
+          password_changed_at: now,
+          must_change_password: 1,
+          status: 'active',
+          failed_attempts: 0,
+          locked_at: null,
+          last_login_at: null,
+          created_at: now,
+          updated_at: now,
+        });
+        await repos.passwordHistory.add(id, hash, now);
+        return id;
+      },
+    );
+    return { user: (await this.deps.store.repos.users.byId(id))!, oneTimePassword: generated };
+  }
+
+  async setStatus(actor: Actor, id: number, status: 'active' | 'disabled'): Promise<UserRow> {
+    const user = await this.get(id);
+    if (status === 'disabled') {
+      if (user.username === actor.username) throw new WardenError('CONFLICT', 'you cannot disable your own account');
+      if (user.profile === 'administrator' && user.status === 'active') {
+        const admins = (await this.deps.store.repos.users.list()).filter((u) => u.profile === 'administrator' && u.status === 'active');
+        if (admins.length <= 1) throw new WardenError('CONFLICT', 'the last active administrator cannot be disabled');
+      }
+    }
+    await this.change(
+      { type: status === 'disabled' ? 'user.disable' : 'user.enable', actor: actor.username, actorIp: actor.ip, subject: user.username },
+      async (repos) => {
+        await repos.users.update(id, { status, updated_at: this.now() });
+        if (status === 'disabled') await repos.webSessions.deleteForUser(id);
+      },
+    );
+    return this.get(id);
+  }
+
+  async unlock(actor: Actor, id: number): Promise<UserRow> {
+    const user = await this.get(id);
+    await this.change({ type: 'user.unlock', actor: actor.username, actorIp: actor.ip, subject: user.username }, async (repos) => {
+      await repos.users.update(id, { locked_at: null, failed_attempts: 0, updated_at: this.now() });
+    });
+    return this.get(id);
+  }
+
+  /** New one-time password, must be changed at next login; ends the user's sessions. */
+  async resetPassword(actor: Actor, id: number): Promise<{ user: UserRow; oneTimePassword: string }> {
+    const user = await this.get(id);
+    const oneTimePassword = generateOneTimePassword();
+    const hash = await hashPassword(oneTimePassword, this.deps.scrypt);
+    const now = this.now();
+    await this.change({ type: 'user.reset_password', actor: actor.username, actorIp: actor.ip, subject: user.username }, async (repos) => {
+      await repos.users.update(id, { password_hash: hash, password_changed_at: now, must_change_password: 1, locked_at: null, failed_attempts: 0, updated_at: now });
+      await repos.passwordHistory.add(id, hash, now);
+      await repos.webSessions.deleteForUser(id);
+    });
+    return { user: await this.get(id), oneTimePassword };
+  }
+}

@@ -1,0 +1,88 @@
+// The composition every daemon and orbit share: open the store, open the token (failing closed), check the
+// token holds this appliance's master key, and build the services over them.
+import { AuditTrail } from './audit/index.js';
+import { AuthService } from './auth/index.js';
+import { UserAdminService } from './access/index.js';
+import { SettingsService } from './settings/index.js';
+import { KeyService } from './keys/index.js';
+import { Store } from './store/index.js';
+import { KeysError } from './errors/index.js';
+import type { WardenConfig } from './config/index.js';
+
+export const KEY_CHECK_META = 'keys.check';
+const KEY_CHECK_CONTEXT = 'warden/key-check';
+const KEY_CHECK_VALUE = 'warden key check v1';
+
+export interface ApplianceOptions {
+  clock?: () => number;
+  /** Open without the token (read-only tools such as `orbit audit verify`). Nothing secret is reachable. */
+  withoutKeys?: boolean;
+}
+
+export class Appliance {
+  private constructor(
+    readonly config: WardenConfig,
+    readonly store: Store,
+    private readonly keyService: KeyService | undefined,
+    readonly audit: AuditTrail,
+    readonly settings: SettingsService,
+    readonly auth: AuthService,
+    readonly users: UserAdminService,
+  ) {}
+
+  /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
+  get keys(): KeyService {
+    if (!this.keyService) throw new KeysError('KEYS_UNAVAILABLE', 'the appliance was opened without its token');
+    return this.keyService;
+  }
+
+  static async open(config: WardenConfig, options: ApplianceOptions = {}): Promise<Appliance> {
+    const clock = options.clock ?? Date.now;
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    let keys: KeyService | undefined;
+    try {
+      if (!options.withoutKeys) {
+        keys = KeyService.open({
+          module: config.keys.module,
+          tokenLabel: config.keys.tokenLabel,
+          pinFile: config.keys.pinFile,
+          softhsmConf: config.keys.softhsmConf,
+        });
+        await verifyKeyCheck(store, keys);
+      }
+    } catch (e) {
+      keys?.close();
+      await store.close();
+      throw e;
+    }
+    const audit = new AuditTrail(store, clock);
+    const settings = new SettingsService(store, audit, clock);
+    const auth = new AuthService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
+    const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users);
+  }
+
+  async close(): Promise<void> {
+    this.keyService?.close();
+    await this.store.close();
+  }
+}
+
+/** Seal a known value at init, so a later start can tell "this token's master key is ours". */
+export async function writeKeyCheck(store: Store, keys: KeyService): Promise<void> {
+  const sealed = keys.seal(Buffer.from(KEY_CHECK_VALUE), KEY_CHECK_CONTEXT);
+  await store.repos.meta.set(KEY_CHECK_META, sealed.toString('base64'));
+}
+
+export async function verifyKeyCheck(store: Store, keys: KeyService): Promise<void> {
+  if (!keys.hasMasterKey()) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token holds no master key');
+  const stored = await store.repos.meta.get(KEY_CHECK_META);
+  if (stored === undefined) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the database has no key check: run "orbit init"');
+  let plain: Buffer;
+  try {
+    plain = keys.open(Buffer.from(stored, 'base64'), KEY_CHECK_CONTEXT);
+  } catch (e) {
+    throw new KeysError('KEYS_DECRYPT_FAILED', "the token's master key is not the one this database was sealed with", e);
+  }
+  if (plain.toString() !== KEY_CHECK_VALUE) throw new KeysError('KEYS_DECRYPT_FAILED', 'the key check value is wrong');
+}

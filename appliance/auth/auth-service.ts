@@ -1,0 +1,259 @@
+// Local-password login, lockout, forced change, web sessions. Every outcome is an audit event with its
+// precise code; callers show clients only GENERIC_AUTH_MESSAGE for any AuthError.
+import type { Store, UserRow } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { SettingsService, Settings } from '../settings/index.js';
+import type { ScryptCost } from '../config/index.js';
+import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
+import { DecoyHash, hashPassword, needsRehash, verifyPassword } from './password-hash.js';
+import { checkComplexity, isInHistory } from './password-policy.js';
+import { IpDenylist, normalizeIp } from './ip-denylist.js';
+import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
+
+export interface AuthDeps {
+  store: Store;
+  audit: AuditTrail;
+  settings: SettingsService;
+  scrypt: ScryptCost;
+  clock?: () => number;
+}
+
+export interface LoginRequest {
+  username: string;
+  password: string;
+  ip: string;
+  userAgent?: string;
+}
+
+export interface LoginSuccess {
+  /** The cookie value; only its hash is stored. */
+  token: string;
+  csrfToken: string;
+  user: UserRow;
+  passwordChangeRequired: boolean;
+}
+
+export interface SessionContext {
+  sessionId: string;
+  csrfToken: string;
+  user: UserRow;
+  passwordChangeRequired: boolean;
+}
+
+const END_CODES: Record<SessionEndReason, ErrorCode> = {
+  logout: 'AUTH_SESSION_INVALID',
+  idle: 'AUTH_SESSION_IDLE',
+  expired: 'AUTH_SESSION_EXPIRED',
+  ip_changed: 'AUTH_SESSION_IP_CHANGED',
+  replaced: 'AUTH_SESSION_REPLACED',
+  disabled: 'AUTH_DISABLED',
+  password_reset: 'AUTH_SESSION_INVALID',
+  unlocked: 'AUTH_SESSION_INVALID',
+};
+
+export class AuthService {
+  private readonly store: Store;
+  private readonly audit: AuditTrail;
+  private readonly settings: SettingsService;
+  private readonly scrypt: ScryptCost;
+  private readonly clock: () => number;
+  private readonly decoy: DecoyHash;
+  private denylist: { source: readonly string[]; list: IpDenylist } | undefined;
+
+  constructor(deps: AuthDeps) {
+    this.store = deps.store;
+    this.audit = deps.audit;
+    this.settings = deps.settings;
+    this.scrypt = deps.scrypt;
+    this.clock = deps.clock ?? Date.now;
+    this.decoy = new DecoyHash(deps.scrypt);
+  }
+
+  /** Is the account locked now under `settings`? (A lock past its duration is no lock.) */
+  isLocked(user: Pick<UserRow, 'locked_at'>, settings: Settings, now = this.clock()): boolean {
+    if (user.locked_at === null) return false;
+    const minutes = settings.lockout.durationMinutes;
+    return minutes === 0 || now < Number(user.locked_at) + minutes * 60_000;
+  }
+
+  /** Throws AUTH_IP_DENIED if the address is on the denylist. Cheap: called on every request. */
+  async checkIp(ip: string): Promise<void> {
+    const settings = await this.settings.current();
+    if (!this.denylist || this.denylist.source !== settings.ipDenylist) {
+      this.denylist = { source: settings.ipDenylist, list: new IpDenylist(settings.ipDenylist) };
+    }
+    if (this.denylist.list.denies(ip)) throw new AuthError('AUTH_IP_DENIED', 'address is on the IP denylist');
+  }
+
+  private async fail(code: ErrorCode, reason: string, req: { username: string; ip: string }, detail?: Record<string, unknown>): Promise<never> {
+    await this.audit.record({
+      type: 'auth.login',
+      outcome: 'failure',
+      actor: req.username.slice(0, 64),
+      actorIp: req.ip,
+      subject: req.username.slice(0, 128),
+      code,
+      detail: { reason, ...detail },
+    });
+    throw new AuthError(code, reason);
+  }
+
+  async login(req: LoginRequest): Promise<LoginSuccess> {
+    const ip = normalizeIp(req.ip);
+    const who = { username: req.username, ip };
+    try {
+      await this.checkIp(ip);
+    } catch (e) {
+      if (e instanceof AuthError) return this.fail(e.code, e.message, who);
+      throw e;
+    }
+    const settings = await this.settings.current();
+    const now = this.clock();
+    let user = await this.store.repos.users.byUsername(req.username.normalize('NFC'));
+    if (!user) {
+      await verifyPassword(req.password, await this.decoy.get());
+      return this.fail('AUTH_UNKNOWN_USER', 'no such user', who);
+    }
+
+    // A lock whose time has passed is lifted before the attempt is judged.
+    if (user.locked_at !== null && !this.isLocked(user, settings, now)) {
+      await this.store.repos.users.update(user.id, { locked_at: null, failed_attempts: 0, updated_at: now });
+      await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
+      user = (await this.store.repos.users.byId(user.id))!;
+    }
+
+    const passwordOk = await verifyPassword(req.password, user.password_hash);
+    if (this.isLocked(user, settings, now)) return this.fail('AUTH_LOCKED', 'account is locked', who);
+    if (user.status !== 'active') return this.fail('AUTH_DISABLED', 'account is disabled', who);
+    if (!passwordOk) {
+      const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
+      if (attempts >= settings.lockout.maxAttempts) {
+        await this.store.repos.users.update(user.id, { locked_at: now, updated_at: now });
+        await this.audit.record({
+          type: 'auth.lockout',
+          outcome: 'failure',
+          actor: 'system',
+          actorIp: ip,
+          subject: user.username,
+          code: 'AUTH_LOCKED',
+          detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
+        });
+      }
+      return this.fail('AUTH_BAD_PASSWORD', 'wrong password', who, { attempts });
+    }
+
+    if (needsRehash(user.password_hash, this.scrypt)) {
+      await this.store.repos.users.update(user.id, { password_hash: await hashPassword(req.password, this.scrypt) });
+    }
+
+    const token = newSessionToken();
+    const row = newSessionRow({
+      token,
+      userId: user.id,
+      ip,
+      userAgent: req.userAgent ?? '',
+      now,
+      lifetimeMs: settings.sessions.absoluteLifetimeHours * 3_600_000,
+    });
+    const userId = user.id;
+    const username = user.username;
+    const events = await this.store.transaction(async (repos) => {
+      await repos.users.update(userId, { failed_attempts: 0, last_login_at: now, updated_at: now });
+      const replaced = await repos.webSessions.deleteForUser(userId);
+      await repos.webSessions.insert(row);
+      const out = [];
+      if (replaced > 0) {
+        out.push(
+          await this.audit.record(
+            { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
+            repos,
+          ),
+        );
+      }
+      out.push(await this.audit.record({ type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password' } }, repos));
+      return out;
+    });
+    events.forEach((e) => this.audit.publish(e));
+    const fresh = (await this.store.repos.users.byId(userId))!;
+    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1 };
+  }
+
+  /** Resolve a session cookie for a request from `ip`; touches the idle timer. Throws AuthError. */
+  async authenticate(token: string, ip: string): Promise<SessionContext> {
+    const now = this.clock();
+    const addr = normalizeIp(ip);
+    const row = await this.store.repos.webSessions.byId(sessionIdOf(token));
+    if (!row) throw new AuthError('AUTH_SESSION_INVALID', 'no such session');
+    const settings = await this.settings.current();
+    const user = await this.store.repos.users.byId(row.user_id);
+    const problem = !user || user.status !== 'active' ? 'disabled' : sessionProblem(row, now, addr, settings.sessions.idleTimeoutMinutes * 60_000);
+    if (problem) {
+      await this.store.repos.webSessions.delete(row.id);
+      await this.audit.record({
+        type: 'session.end',
+        outcome: 'info',
+        actor: 'system',
+        actorIp: addr,
+        subject: user?.username ?? String(row.user_id),
+        code: END_CODES[problem],
+        detail: { reason: problem, sessionIp: row.client_ip },
+      });
+      throw new AuthError(END_CODES[problem], `session ended: ${problem}`);
+    }
+    await this.store.repos.webSessions.touch(row.id, now);
+    return { sessionId: row.id, csrfToken: row.csrf_token, user: user!, passwordChangeRequired: user!.must_change_password === 1 };
+  }
+
+  async logout(sessionId: string, ip: string): Promise<void> {
+    const row = await this.store.repos.webSessions.byId(sessionId);
+    if (!row) return;
+    await this.store.repos.webSessions.delete(sessionId);
+    const user = await this.store.repos.users.byId(row.user_id);
+    await this.audit.record({ type: 'auth.logout', outcome: 'success', actor: user?.username ?? null, actorIp: normalizeIp(ip), subject: user?.username ?? null, detail: { reason: 'logout' } });
+  }
+
+  /**
+   * The user changes their own password. The current password is re-checked (a wrong one counts toward
+   * lockout), then complexity, not equal to the current one, not among the last N.
+   */
+  async changePassword(opts: { userId: number; currentPassword: string; newPassword: string; ip: string }): Promise<void> {
+    const ip = normalizeIp(opts.ip);
+    const user = await this.store.repos.users.byId(opts.userId);
+    if (!user || user.status !== 'active') throw new AuthError('AUTH_SESSION_INVALID', 'no active user');
+    const settings = await this.settings.current();
+    const now = this.clock();
+    if (!(await verifyPassword(opts.currentPassword, user.password_hash))) {
+      const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
+      if (attempts >= settings.lockout.maxAttempts) await this.store.repos.users.update(user.id, { locked_at: now });
+      await this.audit.record({ type: 'auth.password_change', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code: 'AUTH_BAD_PASSWORD' });
+      throw new AuthError('AUTH_BAD_PASSWORD', 'current password is wrong');
+    }
+    try {
+      if (opts.newPassword === opts.currentPassword) throw new PolicyError('PASSWORD_SAME_AS_CURRENT', 'the new password must differ from the current one');
+      checkComplexity(opts.newPassword, user.username, settings.passwordPolicy);
+      const recent = await this.store.repos.passwordHistory.recent(user.id, settings.passwordPolicy.historyCount);
+      if (await isInHistory(opts.newPassword, recent)) {
+        throw new PolicyError('PASSWORD_REUSED', `the password must differ from the last ${settings.passwordPolicy.historyCount}`);
+      }
+    } catch (e) {
+      if (e instanceof WardenError) {
+        await this.audit.record({ type: 'auth.password_change', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code: e.code });
+      }
+      throw e;
+    }
+    const hash = await hashPassword(opts.newPassword, this.scrypt);
+    const row = await this.store.transaction(async (repos) => {
+      await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: 0, failed_attempts: 0, updated_at: now });
+      await repos.passwordHistory.add(user.id, hash, now);
+      return this.audit.record({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, repos);
+    });
+    this.audit.publish(row);
+  }
+
+  /** Drop sessions past their lifetime or idle timeout (a periodic sweep; validation checks too). */
+  async sweepSessions(): Promise<number> {
+    const settings = await this.settings.current();
+    const now = this.clock();
+    return this.store.repos.webSessions.deleteExpired(now, now - settings.sessions.idleTimeoutMinutes * 60_000);
+  }
+}

@@ -1,0 +1,49 @@
+// The IP denylist: CIDR ranges (IPv4 and IPv6) refused before anything else is looked at.
+// node:net BlockList does the matching; this file parses, validates and normalizes.
+import { BlockList, isIP } from 'node:net';
+import { InputError } from '../errors/index.js';
+
+export interface ParsedCidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). */
+export function parseCidr(text: string): ParsedCidr {
+  const trimmed = text.trim();
+  const slash = trimmed.indexOf('/');
+  const address = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) throw new InputError(`"${text}" is not an IP address or CIDR range`);
+  const max = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(max) : trimmed.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) throw new InputError(`"${text}" has an invalid prefix length`);
+  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** "::ffff:10.1.2.3" (an IPv4 client on a dual-stack socket) is matched as 10.1.2.3. */
+export function normalizeIp(ip: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1]! : ip;
+}
+
+export class IpDenylist {
+  private readonly list = new BlockList();
+  readonly entries: readonly string[];
+
+  constructor(cidrs: readonly string[]) {
+    this.entries = cidrs;
+    for (const c of cidrs) {
+      const p = parseCidr(c);
+      this.list.addSubnet(p.address, p.prefix, p.family);
+    }
+  }
+
+  denies(ip: string): boolean {
+    const addr = normalizeIp(ip);
+    const v = isIP(addr);
+    if (v === 0) return true; // fail closed: an address we cannot parse is not trusted
+    return this.list.check(addr, v === 4 ? 'ipv4' : 'ipv6');
+  }
+}

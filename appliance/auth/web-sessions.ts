@@ -1,0 +1,47 @@
+// Server-side web sessions: an opaque random token in the cookie, only its SHA-256 in the store.
+// One active session per account, idle timeout, absolute lifetime, bound to the client IP.
+import { createHash, randomBytes } from 'node:crypto';
+import type { WebSessionRow, Repositories } from '../store/index.js';
+
+export function sessionIdOf(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function newSessionToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function newSessionRow(opts: {
+  token: string;
+  userId: number;
+  ip: string;
+  userAgent: string;
+  now: number;
+  lifetimeMs: number;
+}): WebSessionRow {
+  return {
+    id: sessionIdOf(opts.token),
+    user_id: opts.userId,
+    client_ip: opts.ip,
+    user_agent: opts.userAgent.slice(0, 255),
+    csrf_token: randomBytes(24).toString('base64url'),
+    created_at: opts.now,
+    last_seen_at: opts.now,
+    expires_at: opts.now + opts.lifetimeMs,
+  };
+}
+
+export type SessionEndReason = 'logout' | 'idle' | 'expired' | 'ip_changed' | 'replaced' | 'disabled' | 'password_reset' | 'unlocked';
+
+/** Why a stored session is no longer valid at `now` for a request from `ip`, or undefined if it is. */
+export function sessionProblem(row: WebSessionRow, now: number, ip: string, idleMs: number): SessionEndReason | undefined {
+  if (now >= row.expires_at) return 'expired';
+  if (now - row.last_seen_at >= idleMs) return 'idle';
+  if (row.client_ip !== ip) return 'ip_changed';
+  return undefined;
+}
+
+/** End every session of a user (single-session rule, disable, reset). Returns how many ended. */
+export async function endUserSessions(repos: Repositories, userId: number): Promise<number> {
+  return repos.webSessions.deleteForUser(userId);
+}

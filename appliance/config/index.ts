@@ -1,0 +1,195 @@
+// Deploy-time configuration: /etc/warden/warden.json (env WARDEN_CONFIG), state under WARDEN_HOME.
+// Owns file locations and ports; runtime policy an admin edits lives in the store's settings.
+import { readFileSync, existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { WardenError } from '../errors/index.js';
+
+export interface ScryptCost {
+  /** CPU/memory cost N, a power of two. */
+  cost: number;
+  blockSize: number;
+  parallelization: number;
+}
+
+export interface WardenConfig {
+  /** Absolute state directory. */
+  home: string;
+  /** The file this config was read from (absent when built from defaults). */
+  source: string | undefined;
+  web: {
+    listen: string;
+    httpsPort: number;
+    httpPort: number;
+    /** Listen on httpPort only to redirect to HTTPS (false: no plain-HTTP listener at all). */
+    httpRedirect: boolean;
+    /** Name used in redirects when the Host header is absent or not trusted. */
+    publicHost: string;
+    tlsCert: string;
+    tlsKey: string;
+    /** Largest accepted request body, bytes. */
+    bodyLimit: number;
+  };
+  store: {
+    engine: 'sqlite';
+    sqlitePath: string;
+  };
+  keys: {
+    module: string;
+    tokenLabel: string;
+    pinFile: string;
+    /** Only for SoftHSM2: its config file; exported as SOFTHSM2_CONF before the module loads. */
+    softhsmConf: string | undefined;
+  };
+  auth: {
+    scrypt: ScryptCost;
+  };
+  log: {
+    level: 'error' | 'warn' | 'info' | 'debug';
+  };
+}
+
+export const DEFAULT_SCRYPT: ScryptCost = { cost: 131072, blockSize: 8, parallelization: 1 };
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Where the config file is, by the convention of DESIGN.md §2. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.WARDEN_CONFIG) return path.resolve(env.WARDEN_CONFIG);
+  if (env.WARDEN_HOME) return path.resolve(env.WARDEN_HOME, 'warden.json');
+  return '/etc/warden/warden.json';
+}
+
+export function homePath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.WARDEN_HOME ?? '/var/lib/warden');
+}
+
+/**
+ * Resolve a path from config or from a command-line argument against a base directory, refusing any
+ * result outside it (".." walks, absolute paths elsewhere, symlinks out). Used for every path a user or
+ * a config file can name inside the state directory.
+ */
+export function resolveInside(base: string, candidate: string): string {
+  if (candidate.includes('\0')) throw new WardenError('INPUT_INVALID', 'path contains a NUL byte');
+  const root = path.resolve(base);
+  const full = path.resolve(root, candidate);
+  const rel = path.relative(root, full);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new WardenError('INPUT_INVALID', `path ${JSON.stringify(candidate)} is outside ${root}`);
+  }
+  // Follow symlinks for what already exists: a link inside pointing outside is an escape too.
+  if (existsSync(full)) {
+    const real = realpathSync(full);
+    const realRoot = realpathSync(root);
+    const realRel = path.relative(realRoot, real);
+    if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
+      throw new WardenError('INPUT_INVALID', `path ${JSON.stringify(candidate)} leads outside ${root}`);
+    }
+  }
+  return full;
+}
+
+function num(v: unknown, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new WardenError('CONFIG_INVALID', `config ${name} must be an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+function bool(v: unknown, name: string, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new WardenError('CONFIG_INVALID', `config ${name} must be true or false`);
+  return v;
+}
+
+function str(v: unknown, name: string, def: string): string {
+  if (v === undefined) return def;
+  if (typeof v !== 'string' || v.length === 0) throw new WardenError('CONFIG_INVALID', `config ${name} must be a non-empty string`);
+  return v;
+}
+
+function section(raw: Json, name: string, allowed: string[]): Json {
+  const v = raw[name];
+  if (v === undefined) return {};
+  if (!isObject(v)) throw new WardenError('CONFIG_INVALID', `config ${name} must be an object`);
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) throw new WardenError('CONFIG_INVALID', `config ${name}.${k} is not a known setting`);
+  }
+  return v;
+}
+
+/** Build a validated config from raw JSON; relative paths resolve against home. */
+export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
+  if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
+  for (const k of Object.keys(raw)) {
+    if (!['web', 'store', 'keys', 'auth', 'log', '$comment'].includes(k)) {
+      throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
+    }
+  }
+  const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
+  const store = section(raw, 'store', ['engine', 'sqlitePath']);
+  const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
+  const auth = section(raw, 'auth', ['scrypt']);
+  const log = section(raw, 'log', ['level']);
+  const at = (p: string) => path.resolve(home, p);
+
+  const engine = str(store.engine, 'store.engine', 'sqlite');
+  if (engine !== 'sqlite') throw new WardenError('CONFIG_INVALID', `store.engine ${engine} is not supported yet`);
+  const level = str(log.level, 'log.level', 'info');
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new WardenError('CONFIG_INVALID', 'log.level must be error, warn, info or debug');
+
+  let scrypt = DEFAULT_SCRYPT;
+  if (auth.scrypt !== undefined) {
+    if (!isObject(auth.scrypt)) throw new WardenError('CONFIG_INVALID', 'auth.scrypt must be an object');
+    const s = auth.scrypt;
+    scrypt = {
+      cost: num(s.cost, 'auth.scrypt.cost', DEFAULT_SCRYPT.cost, 1024, 1 << 20),
+      blockSize: num(s.blockSize, 'auth.scrypt.blockSize', DEFAULT_SCRYPT.blockSize, 1, 32),
+      parallelization: num(s.parallelization, 'auth.scrypt.parallelization', DEFAULT_SCRYPT.parallelization, 1, 16),
+    };
+    if ((scrypt.cost & (scrypt.cost - 1)) !== 0) throw new WardenError('CONFIG_INVALID', 'auth.scrypt.cost must be a power of two');
+  }
+  const softhsmConf = keys.softhsmConf === undefined ? undefined : at(str(keys.softhsmConf, 'keys.softhsmConf', ''));
+  return {
+    home,
+    source,
+    web: {
+      listen: str(web.listen, 'web.listen', '0.0.0.0'),
+      httpsPort: num(web.httpsPort, 'web.httpsPort', 443, 0, 65535),
+      httpPort: num(web.httpPort, 'web.httpPort', 80, 0, 65535),
+      httpRedirect: bool(web.httpRedirect, 'web.httpRedirect', true),
+      publicHost: str(web.publicHost, 'web.publicHost', 'localhost'),
+      tlsCert: at(str(web.tlsCert, 'web.tlsCert', 'tls/web.crt')),
+      tlsKey: at(str(web.tlsKey, 'web.tlsKey', 'tls/web.key')),
+      bodyLimit: num(web.bodyLimit, 'web.bodyLimit', 64 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
+    keys: {
+      module: str(keys.module, 'keys.module', '/usr/lib/softhsm/libsofthsm2.so'),
+      tokenLabel: str(keys.tokenLabel, 'keys.tokenLabel', 'warden'),
+      pinFile: at(str(keys.pinFile, 'keys.pinFile', 'keys/token.pin')),
+      softhsmConf,
+    },
+    auth: { scrypt },
+    log: { level: level as WardenConfig['log']['level'] },
+  };
+}
+
+/** Read and validate the config file; a missing file is an error naming the path and what creates it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
+  const file = configPath(env);
+  if (!existsSync(file)) {
+    throw new WardenError('CONFIG_INVALID', `no configuration at ${file}: run "orbit init" first`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new WardenError('CONFIG_INVALID', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return buildConfig(raw, homePath(env), file);
+}

@@ -1,0 +1,100 @@
+// Typed errors with stable codes: the code is what audit rows, tests and the API speak.
+// The message may be shown to an operator; it never carries a secret.
+
+export type ErrorCode =
+  // authentication (clients see only "Invalid user credentials")
+  | 'AUTH_INVALID'
+  | 'AUTH_UNKNOWN_USER'
+  | 'AUTH_BAD_PASSWORD'
+  | 'AUTH_LOCKED'
+  | 'AUTH_DISABLED'
+  | 'AUTH_IP_DENIED'
+  | 'AUTH_SESSION_INVALID'
+  | 'AUTH_SESSION_EXPIRED'
+  | 'AUTH_SESSION_IDLE'
+  | 'AUTH_SESSION_IP_CHANGED'
+  | 'AUTH_SESSION_REPLACED'
+  | 'AUTH_PASSWORD_CHANGE_REQUIRED'
+  | 'AUTH_CSRF'
+  | 'AUTH_FORBIDDEN'
+  // password policy
+  | 'PASSWORD_TOO_SHORT'
+  | 'PASSWORD_TOO_LONG'
+  | 'PASSWORD_TOO_SIMPLE'
+  | 'PASSWORD_CONTAINS_USERNAME'
+  | 'PASSWORD_REUSED'
+  | 'PASSWORD_SAME_AS_CURRENT'
+  // keys
+  | 'KEYS_MODULE_MISSING'
+  | 'KEYS_TOKEN_MISSING'
+  | 'KEYS_PIN_INCORRECT'
+  | 'KEYS_PIN_LOCKED'
+  | 'KEYS_MASTER_KEY_MISSING'
+  | 'KEYS_MASTER_KEY_EXISTS'
+  | 'KEYS_UNAVAILABLE'
+  | 'KEYS_DECRYPT_FAILED'
+  // store, config, input
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CONFLICT'
+  | 'CONFIG_INVALID'
+  | 'INPUT_INVALID'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'AUDIT_CHAIN_BROKEN'
+  | 'INTERNAL';
+
+/** The one message a client ever sees for any authentication failure. */
+export const GENERIC_AUTH_MESSAGE = 'Invalid user credentials';
+
+export class WardenError extends Error {
+  readonly code: ErrorCode;
+  /** Field-level details safe to show (never secrets): e.g. which field failed validation. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WardenError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+/** An authentication failure: the client is told only GENERIC_AUTH_MESSAGE, the audit row gets `code`. */
+export class AuthError extends WardenError {
+  constructor(code: ErrorCode, reason: string) {
+    super(code, reason);
+    this.name = 'AuthError';
+  }
+}
+
+export class KeysError extends WardenError {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.name = 'KeysError';
+  }
+}
+
+export class InputError extends WardenError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('INPUT_INVALID', message, { details });
+    this.name = 'InputError';
+  }
+}
+
+export class NotFoundError extends WardenError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class PolicyError extends WardenError {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, { details });
+    this.name = 'PolicyError';
+  }
+}
+
+export function isWardenError(e: unknown): e is WardenError {
+  return e instanceof WardenError;
+}

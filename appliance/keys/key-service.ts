@@ -1,0 +1,293 @@
+// The key service: a logged-in session on the PKCS#11 token and the master key on it. Data keys are
+// random AES-256-GCM keys generated per record and wrapped (encrypted) by the master key *on the token*;
+// the master key never exists in this process after import. Any token failure throws: nothing falls back.
+import { randomBytes, createCipheriv, createDecipheriv } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { KeysError } from '../errors/index.js';
+import { CKR, acquireModule, findSlotByLabel, pkcs11Code, pkcs11js, releaseModule } from './pkcs11-module.js';
+
+export const MASTER_KEY_LABEL = 'warden-master-v1';
+const ENVELOPE_VERSION = 1;
+const WRAP_AAD = Buffer.from('warden/data-key/v1');
+const IV_LEN = 12;
+const TAG_LEN = 16;
+const DATA_KEY_LEN = 32;
+const WRAPPED_LEN = IV_LEN + DATA_KEY_LEN + TAG_LEN;
+
+export interface KeyServiceOptions {
+  module: string;
+  tokenLabel: string;
+  /** The user PIN, or a file holding it (first line). */
+  pin?: string;
+  pinFile?: string;
+  softhsmConf?: string | undefined;
+}
+
+export interface KeyStatus {
+  module: string;
+  tokenLabel: string;
+  tokenSerial: string;
+  masterKeyPresent: boolean;
+}
+
+function readPin(opts: KeyServiceOptions): string {
+  if (opts.pin !== undefined) return opts.pin;
+  if (!opts.pinFile) throw new KeysError('KEYS_PIN_INCORRECT', 'no token PIN configured');
+  try {
+    return readFileSync(opts.pinFile, 'utf8').split('\n')[0]!.trim();
+  } catch {
+    throw new KeysError('KEYS_PIN_INCORRECT', `token PIN file ${opts.pinFile} cannot be read`);
+  }
+}
+
+function tokenFailure(e: unknown, what: string): KeysError {
+  if (e instanceof KeysError) return e;
+  const code = pkcs11Code(e);
+  if (code === CKR.PIN_INCORRECT || code === CKR.PIN_LEN_RANGE) return new KeysError('KEYS_PIN_INCORRECT', 'the token refused the PIN', e);
+  if (code === CKR.PIN_LOCKED) return new KeysError('KEYS_PIN_LOCKED', 'the token PIN is locked', e);
+  if (code === CKR.TOKEN_NOT_PRESENT || code === CKR.DEVICE_REMOVED) return new KeysError('KEYS_TOKEN_MISSING', 'the token is not present', e);
+  return new KeysError('KEYS_UNAVAILABLE', `token operation failed (${what})`, e);
+}
+
+export class KeyService {
+  private lib: pkcs11js.PKCS11 | undefined;
+  private session: Buffer | undefined;
+  private masterKey: Buffer | undefined;
+
+  private constructor(private readonly opts: KeyServiceOptions) {}
+
+  /** Open a session and log in. Fails with KEYS_* if the module, token or PIN is wrong. */
+  static open(opts: KeyServiceOptions): KeyService {
+    const svc = new KeyService(opts);
+    svc.lib = acquireModule(opts.module, opts.softhsmConf);
+    try {
+      svc.login();
+    } catch (e) {
+      svc.close();
+      throw e;
+    }
+    return svc;
+  }
+
+  private login(): void {
+    const lib = this.requireLib();
+    let slot: Buffer | undefined;
+    try {
+      slot = findSlotByLabel(lib, this.opts.tokenLabel);
+    } catch (e) {
+      throw tokenFailure(e, 'slot list');
+    }
+    if (!slot) throw new KeysError('KEYS_TOKEN_MISSING', `no token labelled "${this.opts.tokenLabel}"`);
+    const pin = readPin(this.opts);
+    let session: Buffer;
+    try {
+      session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    } catch (e) {
+      throw tokenFailure(e, 'open session');
+    }
+    try {
+      lib.C_Login(session, pkcs11js.CKU_USER, pin);
+    } catch (e) {
+      if (pkcs11Code(e) !== CKR.USER_ALREADY_LOGGED_IN) {
+        lib.C_CloseSession(session);
+        throw tokenFailure(e, 'login');
+      }
+    }
+    this.session = session;
+    this.masterKey = this.findMasterKey();
+  }
+
+  private requireLib(): pkcs11js.PKCS11 {
+    if (!this.lib) throw new KeysError('KEYS_UNAVAILABLE', 'the key service is closed');
+    return this.lib;
+  }
+
+  private findMasterKey(): Buffer | undefined {
+    const lib = this.requireLib();
+    const session = this.session!;
+    lib.C_FindObjectsInit(session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_LABEL, value: MASTER_KEY_LABEL },
+    ]);
+    try {
+      return lib.C_FindObjects(session) ?? undefined;
+    } finally {
+      lib.C_FindObjectsFinal(session);
+    }
+  }
+
+  /**
+   * Run a token operation; if the token dropped our session or handles (C_Logout elsewhere, token
+   * re-insertion), log in again once and retry. Everything else fails closed.
+   */
+  private onToken<T>(what: string, fn: (lib: pkcs11js.PKCS11, session: Buffer, masterKey: Buffer) => T): T {
+    for (let attempt = 0; ; attempt++) {
+      const lib = this.requireLib();
+      if (!this.session) throw new KeysError('KEYS_UNAVAILABLE', 'no token session');
+      if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', `the token has no master key "${MASTER_KEY_LABEL}"`);
+      try {
+        return fn(lib, this.session, this.masterKey);
+      } catch (e) {
+        const code = pkcs11Code(e);
+        const stale = code === CKR.SESSION_HANDLE_INVALID || code === CKR.OBJECT_HANDLE_INVALID || code === CKR.USER_NOT_LOGGED_IN;
+        if (stale && attempt === 0) {
+          this.dropSession();
+          this.login();
+          continue;
+        }
+        if (e instanceof KeysError) throw e;
+        if (code === CKR.GENERAL_ERROR || code === CKR.ENCRYPTED_DATA_INVALID) {
+          throw new KeysError('KEYS_DECRYPT_FAILED', `${what}: the token rejected the data (wrong key or tampered)`, e);
+        }
+        throw tokenFailure(e, what);
+      }
+    }
+  }
+
+  status(): KeyStatus {
+    const lib = this.requireLib();
+    const info = lib.C_GetSessionInfo(this.session!);
+    const token = lib.C_GetTokenInfo(info.slotID);
+    return {
+      module: this.opts.module,
+      tokenLabel: this.opts.tokenLabel,
+      tokenSerial: token.serialNumber.trim(),
+      masterKeyPresent: this.masterKey !== undefined,
+    };
+  }
+
+  hasMasterKey(): boolean {
+    return this.masterKey !== undefined;
+  }
+
+  /**
+   * Import 32 bytes as the non-extractable, sensitive AES-256 master key. The caller owns `material`
+   * and must zero it (after the Shamir split of the backup issue has taken its shares).
+   */
+  importMasterKey(material: Buffer): void {
+    if (material.length !== 32) throw new KeysError('KEYS_UNAVAILABLE', 'the master key must be 32 bytes');
+    if (this.masterKey) throw new KeysError('KEYS_MASTER_KEY_EXISTS', `the token already holds "${MASTER_KEY_LABEL}"`);
+    const lib = this.requireLib();
+    try {
+      this.masterKey = lib.C_CreateObject(this.session!, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+        { type: pkcs11js.CKA_VALUE, value: material },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+        { type: pkcs11js.CKA_MODIFIABLE, value: false },
+        { type: pkcs11js.CKA_ENCRYPT, value: true },
+        { type: pkcs11js.CKA_DECRYPT, value: true },
+        { type: pkcs11js.CKA_LABEL, value: MASTER_KEY_LABEL },
+      ]);
+    } catch (e) {
+      throw tokenFailure(e, 'import master key');
+    }
+  }
+
+  /** Is the master key's value readable by us? It must never be: used by tests and `orbit status`. */
+  masterKeyIsExtractable(): boolean {
+    return this.onToken('read attributes', (lib, session, key) => {
+      const attrs = lib.C_GetAttributeValue(session, key, [
+        { type: pkcs11js.CKA_EXTRACTABLE },
+        { type: pkcs11js.CKA_SENSITIVE },
+      ]);
+      const extractable = attrs[0]!.value as Buffer;
+      const sensitive = attrs[1]!.value as Buffer;
+      return extractable[0] !== 0 || sensitive[0] === 0;
+    });
+  }
+
+  private gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
+    return {
+      mechanism: pkcs11js.CKM_AES_GCM,
+      parameter: { type: pkcs11js.CK_PARAMS_AES_GCM, iv, aad, ivBits: IV_LEN * 8, tagBits: TAG_LEN * 8 } as pkcs11js.AesGCM,
+    };
+  }
+
+  /** Encrypt a data key under the master key, on the token: iv ‖ ciphertext ‖ tag. */
+  wrapDataKey(dataKey: Buffer): Buffer {
+    const iv = randomBytes(IV_LEN);
+    return this.onToken('wrap data key', (lib, session, key) => {
+      lib.C_EncryptInit(session, this.gcm(iv, WRAP_AAD), key);
+      const out = lib.C_Encrypt(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16));
+      return Buffer.concat([iv, out]);
+    });
+  }
+
+  unwrapDataKey(wrapped: Buffer): Buffer {
+    if (wrapped.length !== WRAPPED_LEN) throw new KeysError('KEYS_DECRYPT_FAILED', 'wrapped data key has the wrong length');
+    const iv = wrapped.subarray(0, IV_LEN);
+    return this.onToken('unwrap data key', (lib, session, key) => {
+      lib.C_DecryptInit(session, this.gcm(iv, WRAP_AAD), key);
+      return lib.C_Decrypt(session, wrapped.subarray(IV_LEN), Buffer.alloc(DATA_KEY_LEN + TAG_LEN));
+    });
+  }
+
+  /**
+   * Envelope-encrypt `plaintext` with a fresh data key. `context` names the record (e.g. "credential:42")
+   * and is authenticated, so a ciphertext moved to another record fails to open.
+   * Layout: version(1) ‖ wrapped data key(60) ‖ iv(12) ‖ tag(16) ‖ ciphertext.
+   */
+  seal(plaintext: Buffer, context: string): Buffer {
+    const dataKey = randomBytes(DATA_KEY_LEN);
+    try {
+      const wrapped = this.wrapDataKey(dataKey);
+      const iv = randomBytes(IV_LEN);
+      const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+      cipher.setAAD(Buffer.from(context, 'utf8'));
+      const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      return Buffer.concat([Buffer.from([ENVELOPE_VERSION]), wrapped, iv, cipher.getAuthTag(), ct]);
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  open(sealed: Buffer, context: string): Buffer {
+    const head = 1 + WRAPPED_LEN + IV_LEN + TAG_LEN;
+    if (sealed.length < head || sealed[0] !== ENVELOPE_VERSION) throw new KeysError('KEYS_DECRYPT_FAILED', 'not a sealed value of a known version');
+    const dataKey = this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
+    try {
+      const iv = sealed.subarray(1 + WRAPPED_LEN, 1 + WRAPPED_LEN + IV_LEN);
+      const tag = sealed.subarray(1 + WRAPPED_LEN + IV_LEN, head);
+      const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(tag);
+      try {
+        return Buffer.concat([decipher.update(sealed.subarray(head)), decipher.final()]);
+      } catch (e) {
+        throw new KeysError('KEYS_DECRYPT_FAILED', 'sealed value failed authentication (tampered or wrong context)', e);
+      }
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  private dropSession(): void {
+    if (this.lib && this.session) {
+      try {
+        this.lib.C_CloseSession(this.session);
+      } catch {
+        // The session may already be gone; that is why we are dropping it.
+      }
+    }
+    this.session = undefined;
+    this.masterKey = undefined;
+  }
+
+  close(): void {
+    if (!this.lib) return;
+    if (this.session) {
+      try {
+        this.lib.C_Logout(this.session);
+      } catch {
+        /* already logged out or token gone */
+      }
+    }
+    this.dropSession();
+    releaseModule(this.lib);
+    this.lib = undefined;
+  }
+}

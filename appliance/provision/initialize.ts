@@ -1,0 +1,139 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { buildConfig, type WardenConfig } from '../config/index.js';
+import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
+import { createSelfSignedTlsCertificate } from '../pki/index.js';
+import { Store } from '../store/index.js';
+import { Appliance, writeKeyCheck } from '../appliance.js';
+import { WardenError } from '../errors/index.js';
+import type { ProfileName } from '../access/index.js';
+
+export interface InitOptions {
+  home: string;
+  configFile: string;
+  adminUsername: string;
+  adminFullName?: string;
+  adminEmail?: string;
+  web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
+  /** scrypt cost override (tests lower it; production keeps the default). */
+  scrypt?: { cost: number; blockSize: number; parallelization: number };
+  /** Where the 32 master-key bytes go before they are zeroed (the Shamir split of the backup issue). */
+  onMasterKey?: MasterKeyHandoff;
+  /** Progress lines for the operator. */
+  progress?: (line: string) => void;
+}
+
+export interface InitResult {
+  config: WardenConfig;
+  adminUsername: string;
+  oneTimePassword: string;
+  applianceId: string;
+}
+
+export async function isInitialized(configFile: string): Promise<boolean> {
+  return existsSync(configFile);
+}
+
+function writeSecretFile(file: string, content: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Initialize a new appliance. Refuses a state directory that already holds a token or database.
+ * On any failure it removes what it created, so a retry starts clean.
+ */
+export async function initializeAppliance(opts: InitOptions): Promise<InitResult> {
+  const say = opts.progress ?? (() => {});
+  const home = path.resolve(opts.home);
+  if (existsSync(opts.configFile)) throw new WardenError('CONFLICT', `${opts.configFile} exists: this appliance is already initialized`);
+  const created = ['keys', 'tls', 'warden.db', 'warden.db-wal', 'warden.db-shm'].map((p) => path.join(home, p));
+  for (const p of created) {
+    if (existsSync(p) && (!p.endsWith('keys') || readdirSync(p).length > 0)) {
+      throw new WardenError('CONFLICT', `${p} exists: refusing to initialize over existing state`);
+    }
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+
+  const raw = {
+    web: {
+      listen: opts.web?.listen ?? '0.0.0.0',
+      httpsPort: opts.web?.httpsPort ?? 443,
+      httpPort: opts.web?.httpPort ?? 80,
+      publicHost: opts.web?.publicHost ?? hostname(),
+      tlsCert: 'tls/web.crt',
+      tlsKey: 'tls/web.key',
+    },
+    store: { engine: 'sqlite', sqlitePath: 'warden.db' },
+    keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
+    ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    log: { level: 'info' },
+  };
+  const config = buildConfig(raw, home, opts.configFile);
+  let material: Buffer | undefined;
+  try {
+    say('creating the SoftHSM2 token');
+    const userPin = randomBytes(18).toString('base64url');
+    const soPin = randomBytes(18).toString('base64url');
+    writeSoftHsmConfig(config.keys.softhsmConf!, path.join(home, 'keys', 'tokens'));
+    writeSecretFile(config.keys.pinFile, `${userPin}\n`);
+    writeSecretFile(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`);
+    initSoftHsmToken({ module: config.keys.module, softhsmConf: config.keys.softhsmConf!, label: config.keys.tokenLabel, soPin, userPin });
+
+    say('creating the master key (AES-256, non-extractable)');
+    const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    try {
+      material = generateMasterKeyMaterial();
+      if (opts.onMasterKey) await opts.onMasterKey(material);
+      keys.importMasterKey(material);
+      material.fill(0);
+      await writeKeyCheck(store, keys);
+      const applianceId = randomUUID();
+      await store.repos.meta.set('appliance.id', applianceId);
+      await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
+    } finally {
+      keys.close();
+      await store.close();
+    }
+
+    say('creating the web TLS certificate');
+    const host = raw.web.publicHost;
+    const pair = await createSelfSignedTlsCertificate({
+      commonName: host,
+      dnsNames: [...new Set([host, 'localhost'])],
+      ipAddresses: ['127.0.0.1', '::1'],
+      days: 825,
+    });
+    writeSecretFile(config.web.tlsCert, pair.certPem);
+    writeSecretFile(config.web.tlsKey, pair.keyPem);
+
+    // The config file is written last: its presence means "initialized".
+    mkdirSync(path.dirname(opts.configFile), { recursive: true, mode: 0o700 });
+    writeFileSync(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+
+    say('creating the first administrator');
+    const appliance = await Appliance.open(config);
+    try {
+      const { user, oneTimePassword } = await appliance.users.create(
+        { username: 'orbit', ip: null },
+        {
+          username: opts.adminUsername,
+          fullName: opts.adminFullName ?? 'Administrator',
+          email: opts.adminEmail ?? '',
+          profile: 'administrator' satisfies ProfileName,
+        },
+      );
+      await appliance.audit.record({ type: 'appliance.init', outcome: 'success', actor: 'orbit', subject: user.username });
+      return { config, adminUsername: user.username, oneTimePassword: oneTimePassword!, applianceId: (await appliance.store.repos.meta.get('appliance.id'))! };
+    } finally {
+      await appliance.close();
+    }
+  } catch (e) {
+    material?.fill(0);
+    for (const p of [...created, opts.configFile]) rmSync(p, { recursive: true, force: true });
+    throw e;
+  }
+}

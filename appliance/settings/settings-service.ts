@@ -1,0 +1,145 @@
+import type { Store } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import { InputError } from '../errors/index.js';
+import { LANGUAGES, type Language } from '../i18n/index.js';
+import { parseCidr } from '../auth/ip-denylist.js';
+
+export interface PasswordPolicy {
+  minLength: number;
+  /** How many of lower, upper, digit, symbol must appear. */
+  minClasses: number;
+  /** A new password may not equal any of the last N (the current one included). */
+  historyCount: number;
+  forbidUsername: boolean;
+}
+
+export interface Settings {
+  passwordPolicy: PasswordPolicy;
+  lockout: {
+    maxAttempts: number;
+    /** 0: a locked account stays locked until an administrator unlocks it. */
+    durationMinutes: number;
+  };
+  sessions: {
+    idleTimeoutMinutes: number;
+    absoluteLifetimeHours: number;
+  };
+  ipDenylist: string[];
+  defaultLanguage: Language;
+}
+
+export type SettingsPatch = { [K in keyof Settings]?: Settings[K] extends unknown[] ? Settings[K] : Partial<Settings[K]> | Settings[K] };
+
+export const DEFAULT_SETTINGS: Settings = {
+  passwordPolicy: { minLength: 12, minClasses: 3, historyCount: 5, forbidUsername: true },
+  lockout: { maxAttempts: 5, durationMinutes: 30 },
+  sessions: { idleTimeoutMinutes: 15, absoluteLifetimeHours: 12 },
+  ipDenylist: [],
+  defaultLanguage: 'en-US',
+};
+
+type Rule = { kind: 'int'; min: number; max: number } | { kind: 'bool' };
+
+const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
+  passwordPolicy: {
+    minLength: { kind: 'int', min: 8, max: 128 },
+    minClasses: { kind: 'int', min: 1, max: 4 },
+    historyCount: { kind: 'int', min: 0, max: 24 },
+    forbidUsername: { kind: 'bool' },
+  },
+  lockout: { maxAttempts: { kind: 'int', min: 1, max: 100 }, durationMinutes: { kind: 'int', min: 0, max: 60 * 24 * 30 } },
+  sessions: { idleTimeoutMinutes: { kind: 'int', min: 1, max: 24 * 60 }, absoluteLifetimeHours: { kind: 'int', min: 1, max: 24 * 7 } },
+};
+
+/** Validate a patch against the current settings, returning the full new value of each touched section. */
+export function validateSettingsPatch(current: Settings, patch: unknown): Partial<Settings> {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new InputError('settings must be an object');
+  const out: Partial<Settings> = {};
+  for (const [section, value] of Object.entries(patch)) {
+    if (section === 'ipDenylist') {
+      if (!Array.isArray(value) || value.length > 1000 || !value.every((v) => typeof v === 'string')) {
+        throw new InputError('ipDenylist must be a list of at most 1000 CIDR strings', { field: 'ipDenylist' });
+      }
+      out.ipDenylist = (value as string[]).map((v) => {
+        const p = parseCidr(v);
+        return `${p.address}/${p.prefix}`;
+      });
+      continue;
+    }
+    if (section === 'defaultLanguage') {
+      if (typeof value !== 'string' || !(LANGUAGES as readonly string[]).includes(value)) {
+        throw new InputError(`defaultLanguage must be one of ${LANGUAGES.join(', ')}`, { field: 'defaultLanguage' });
+      }
+      out.defaultLanguage = value as Language;
+      continue;
+    }
+    const rules = RULES[section as keyof Settings];
+    if (!rules) throw new InputError(`unknown setting ${section}`, { field: section });
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${section} must be an object`, { field: section });
+    const merged: Record<string, unknown> = { ...(current[section as keyof Settings] as object) };
+    for (const [k, v] of Object.entries(value)) {
+      const rule = rules[k];
+      if (!rule) throw new InputError(`unknown setting ${section}.${k}`, { field: `${section}.${k}` });
+      if (rule.kind === 'bool' && typeof v !== 'boolean') throw new InputError(`${section}.${k} must be true or false`, { field: `${section}.${k}` });
+      if (rule.kind === 'int' && (typeof v !== 'number' || !Number.isInteger(v) || v < rule.min || v > rule.max)) {
+        throw new InputError(`${section}.${k} must be an integer from ${rule.min} to ${rule.max}`, { field: `${section}.${k}` });
+      }
+      merged[k] = v;
+    }
+    (out as Record<string, unknown>)[section] = merged;
+  }
+  return out;
+}
+
+export class SettingsService {
+  private cache: { value: Settings; at: number } | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditTrail,
+    private readonly clock: () => number = Date.now,
+    /** Another process (orbit) may change settings: re-read at most this often. */
+    private readonly maxAgeMs = 1000,
+  ) {}
+
+  async current(): Promise<Settings> {
+    const now = this.clock();
+    if (this.cache && now - this.cache.at < this.maxAgeMs && now >= this.cache.at) return this.cache.value;
+    const rows = await this.store.repos.settings.all();
+    const value: Settings = structuredClone(DEFAULT_SETTINGS);
+    for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]) {
+      const raw = rows[key];
+      if (raw === undefined) continue;
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        // Stored values passed validation on write; merging over defaults keeps new fields defaulted.
+        (value as unknown as Record<string, unknown>)[key] =
+          typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? { ...(value[key] as object), ...parsed } : parsed;
+      } catch {
+        // A corrupt row keeps the default, which is the stricter baseline.
+      }
+    }
+    this.cache = { value, at: now };
+    return value;
+  }
+
+  async update(patch: unknown, actor: string, actorIp: string | null): Promise<Settings> {
+    const current = await this.current();
+    const changes = validateSettingsPatch(current, patch);
+    const now = this.clock();
+    const rows = await this.store.transaction(async (repos) => {
+      for (const [key, value] of Object.entries(changes)) await repos.settings.put(key, JSON.stringify(value), actor, now);
+      return this.audit.record(
+        { type: 'settings.change', outcome: 'success', actor, actorIp, subject: Object.keys(changes).join(','), detail: { changes } },
+        repos,
+      );
+    });
+    this.audit.publish(rows);
+    this.cache = undefined;
+    return this.current();
+  }
+
+  invalidate(): void {
+    this.cache = undefined;
+  }
+}

@@ -1,0 +1,78 @@
+// The store: schema, migrations and repositories over Kysely. SQLite (better-sqlite3, WAL) is the embedded
+// engine; the MariaDB/Galera engine plugs in here with the same migrations.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { WardenError } from '../errors/index.js';
+import type { Database } from './schema.js';
+import { Repositories } from './repositories.js';
+import * as m0001 from './migrations/0001-foundation.js';
+
+export * from './schema.js';
+export * from './repositories.js';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-foundation': m0001,
+};
+
+class InCodeMigrations implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export interface StoreOptions {
+  sqlitePath: string;
+}
+
+export class Store {
+  readonly db: Kysely<Database>;
+  readonly repos: Repositories;
+  private closed = false;
+
+  private constructor(db: Kysely<Database>) {
+    this.db = db;
+    this.repos = new Repositories(db);
+  }
+
+  /** Open (creating if needed) and migrate to the latest schema. */
+  static async open(options: StoreOptions): Promise<Store> {
+    let sqlite: SQLite.Database;
+    try {
+      mkdirSync(path.dirname(options.sqlitePath), { recursive: true, mode: 0o700 });
+      sqlite = new SQLite(options.sqlitePath);
+      sqlite.pragma('journal_mode = WAL');
+      // FULL: an audit row acknowledged is an audit row on disk, even across power loss.
+      sqlite.pragma('synchronous = FULL');
+      sqlite.pragma('foreign_keys = ON');
+      // The web daemon and orbit write the same file; wait for each other instead of failing.
+      sqlite.pragma('busy_timeout = 5000');
+    } catch (e) {
+      throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
+    }
+    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
+    await store.migrate();
+    return store;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: new InCodeMigrations() });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new WardenError('STORE_UNAVAILABLE', `database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Run `fn` in one transaction: all its writes land, or none. */
+  async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new Repositories(trx)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.destroy();
+  }
+}

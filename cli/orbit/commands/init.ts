@@ -1,0 +1,67 @@
+// orbit init: make this machine an appliance (state dir, token, master key, web TLS certificate, first admin).
+import type { Command } from 'commander';
+import { input } from '@inquirer/prompts';
+import { initializeAppliance, isInitialized } from '../../../appliance/provision/index.js';
+import { validateUsername } from '../../../appliance/access/index.js';
+import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`"${value}" is not a port number`, EXIT_USAGE);
+  return n;
+}
+
+export function registerInit(program: Command): void {
+  program
+    .command('init')
+    .description('initialize the appliance: state directory, PKCS#11 token and master key, web TLS certificate, first administrator')
+    .option('--admin-user <name>', 'user name of the first administrator (prompted if omitted on a terminal; default "admin")')
+    .option('--admin-name <text>', 'full name of the first administrator', 'Administrator')
+    .option('--admin-email <address>', 'e-mail of the first administrator', '')
+    .option('--listen <address>', 'address the web daemon listens on', '0.0.0.0')
+    .option('--https-port <port>', 'HTTPS port', '443')
+    .option('--http-port <port>', 'HTTP port (redirects only)', '80')
+    .option('--public-host <name>', 'host name for the certificate and redirects (default: this machine\'s name)')
+    .option('--if-needed', 'do nothing (exit 0) if already initialized')
+    .option('--scrypt-cost <N>', 'scrypt cost N for password hashes (power of two; default 131072)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nThe one-time password of the first administrator is printed once; it must be changed at first login.')
+    .action(async (opts, cmd: Command) => {
+      const { home, configFile } = locations(cmd);
+      if (await isInitialized(configFile)) {
+        if (opts.ifNeeded) {
+          if (!opts.json) print(`already initialized (${configFile})`);
+          else print(JSON.stringify({ initialized: false, configFile }));
+          return;
+        }
+        throw new CliError(`${configFile} exists: this appliance is already initialized`);
+      }
+      let adminUser: string = opts.adminUser;
+      if (!adminUser) adminUser = interactive() ? await input({ message: 'First administrator user name', default: 'admin', validate: (v) => { try { validateUsername(v); return true; } catch (e) { return (e as Error).message; } } }) : 'admin';
+      const cost = opts.scryptCost === undefined ? undefined : Number(opts.scryptCost);
+      if (cost !== undefined && (!Number.isInteger(cost) || cost < 1024 || (cost & (cost - 1)) !== 0)) {
+        throw new CliError('--scrypt-cost must be a power of two, at least 1024', EXIT_USAGE);
+      }
+      const result = await initializeAppliance({
+        home,
+        configFile,
+        adminUsername: validateUsername(adminUser),
+        adminFullName: opts.adminName,
+        adminEmail: opts.adminEmail,
+        web: { listen: opts.listen, httpsPort: port(opts.httpsPort), httpPort: port(opts.httpPort), ...(opts.publicHost ? { publicHost: opts.publicHost } : {}) },
+        ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        progress: opts.json ? undefined : (line) => print(`  ${line}...`),
+      });
+      if (opts.json) {
+        print(JSON.stringify({ initialized: true, configFile, home, applianceId: result.applianceId, adminUsername: result.adminUsername, oneTimePassword: result.oneTimePassword }));
+        return;
+      }
+      print(`initialized appliance ${result.applianceId}`);
+      print(`  config:  ${configFile}`);
+      print(`  state:   ${home}`);
+      print('');
+      print('First administrator (the password must be changed at first login):');
+      print(`  user:     ${result.adminUsername}`);
+      print(`  password: ${result.oneTimePassword}`);
+    });
+}

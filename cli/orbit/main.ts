@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// orbit: the deployer's console on the appliance. Every command has --help, works with flags alone
+// (no terminal needed) and prompts only when run on one; exit 0 ok, 1 failure, 2 usage.
+import { Command, CommanderError } from 'commander';
+import { registerInit } from './commands/init.js';
+import { registerUser } from './commands/user.js';
+import { registerAudit } from './commands/audit.js';
+import { registerStatus } from './commands/status.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('orbit')
+    .description('Warden appliance console')
+    .version('0.1.0')
+    .option('--home <dir>', 'state directory (default: $WARDEN_HOME or /var/lib/warden)')
+    .option('--config <file>', 'configuration file (default: $WARDEN_CONFIG, $WARDEN_HOME/warden.json or /etc/warden/warden.json)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerInit(program);
+  registerUser(program);
+  registerAudit(program);
+  registerStatus(program);
+  // Every subcommand reports usage errors instead of exiting itself.
+  const walk = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(walk);
+  };
+  walk(program);
+  return program;
+}
+
+async function run(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if ((e as Error)?.name === 'ExitPromptError') {
+      process.stderr.write('orbit: cancelled\n');
+      return EXIT_FAILURE;
+    }
+    const message = describeError(e);
+    if (message) process.stderr.write(`orbit: ${message}\n`);
+    return e instanceof CliError ? e.exitCode : EXIT_FAILURE;
+  }
+}
+
+run(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,85 @@
+// The login page's behaviour: password → forced change (if due) → landing. Plain browser JavaScript,
+// served as-is (CSP allows only same-origin scripts; no inline code).
+'use strict';
+(function () {
+  const messages = JSON.parse(document.getElementById('messages').textContent);
+  const msg = (key, values) => (messages[key] || key).replace(/\{\{(\w+)\}\}/g, (_, k) => (values && k in values ? values[k] : ''));
+  let csrf = '';
+
+  function show(view) {
+    for (const id of ['view-login', 'view-change', 'view-home']) document.getElementById(id).hidden = id !== view;
+  }
+  function setError(id, text) {
+    const el = document.getElementById(id);
+    el.textContent = text || '';
+    el.hidden = !text;
+  }
+  async function api(method, url, body) {
+    const headers = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    return { status: res.status, data };
+  }
+  function errorText(data) {
+    if (!data) return msg('error.INPUT_INVALID');
+    const key = 'error.' + data.error;
+    return messages[key] ? msg(key, data.details) : data.message;
+  }
+  function enter(me) {
+    csrf = me.csrfToken;
+    if (me.passwordChangeRequired) {
+      show('view-change');
+      document.getElementById('current-password').focus();
+      return;
+    }
+    document.getElementById('welcome').textContent = msg('home.welcome', { name: me.user.fullName || me.user.username });
+    document.getElementById('profile').textContent = me.user.profile;
+    show('view-home');
+  }
+
+  document.getElementById('login-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const button = document.getElementById('login-submit');
+    button.disabled = true;
+    setError('login-error', '');
+    try {
+      const { status, data } = await api('POST', '/api/v1/auth/login', {
+        username: document.getElementById('username').value,
+        password: document.getElementById('password').value,
+      });
+      document.getElementById('password').value = '';
+      if (status === 200) enter(data);
+      else setError('login-error', status === 401 || status === 403 ? msg('login.invalid') : errorText(data));
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  document.getElementById('change-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    setError('change-error', '');
+    const current = document.getElementById('current-password');
+    const next = document.getElementById('new-password');
+    const confirm = document.getElementById('confirm-password');
+    if (next.value !== confirm.value) return setError('change-error', msg('login.mismatch'));
+    const { status, data } = await api('POST', '/api/v1/me/password', { currentPassword: current.value, newPassword: next.value });
+    current.value = next.value = confirm.value = '';
+    if (status === 204) {
+      const me = await api('GET', '/api/v1/me');
+      if (me.status === 200) return enter(me.data);
+      return show('view-login');
+    }
+    if (status === 401) return show('view-login');
+    setError('change-error', errorText(data));
+  });
+
+  document.getElementById('logout').addEventListener('click', async () => {
+    await api('POST', '/api/v1/auth/logout');
+    csrf = '';
+    show('view-login');
+  });
+
+  api('GET', '/api/v1/me').then(({ status, data }) => (status === 200 ? enter(data) : show('view-login')));
+})();

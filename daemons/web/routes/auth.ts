@@ -1,0 +1,83 @@
+// Login, logout, the current user and the user's own password change.
+import type { FastifyInstance } from 'fastify';
+import type { Appliance } from '../../../appliance/index.js';
+import { permissionsOf } from '../../../appliance/access/index.js';
+import { SESSION_COOKIE } from '../server.js';
+
+const loginSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['username', 'password'],
+    properties: {
+      username: { type: 'string', minLength: 1, maxLength: 256 },
+      password: { type: 'string', minLength: 1, maxLength: 1024 },
+    },
+  },
+} as const;
+
+const changePasswordSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['currentPassword', 'newPassword'],
+    properties: {
+      currentPassword: { type: 'string', minLength: 1, maxLength: 1024 },
+      newPassword: { type: 'string', minLength: 1, maxLength: 1024 },
+    },
+  },
+} as const;
+
+export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): void {
+  app.post<{ Body: { username: string; password: string } }>(
+    '/api/v1/auth/login',
+    { schema: loginSchema, config: { access: 'public' } },
+    async (request, reply) => {
+      const result = await appliance.auth.login({
+        username: request.body.username,
+        password: request.body.password,
+        ip: request.clientIp,
+        userAgent: request.headers['user-agent'] ?? '',
+      });
+      reply.setCookie(SESSION_COOKIE, result.token, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+      reply.header('cache-control', 'no-store');
+      return {
+        user: await appliance.users.view(result.user),
+        permissions: permissionsOf(result.user.profile),
+        passwordChangeRequired: result.passwordChangeRequired,
+        csrfToken: result.csrfToken,
+      };
+    },
+  );
+
+  app.post('/api/v1/auth/logout', { config: { access: 'password-change' } }, async (request, reply) => {
+    await appliance.auth.logout(request.session!.sessionId, request.clientIp);
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+    return reply.code(204).send();
+  });
+
+  app.get('/api/v1/me', { config: { access: 'password-change' } }, async (request, reply) => {
+    const s = request.session!;
+    reply.header('cache-control', 'no-store');
+    return {
+      user: await appliance.users.view(s.user),
+      permissions: permissionsOf(s.user.profile),
+      passwordChangeRequired: s.passwordChangeRequired,
+      csrfToken: s.csrfToken,
+    };
+  });
+
+  app.post<{ Body: { currentPassword: string; newPassword: string } }>(
+    '/api/v1/me/password',
+    { schema: changePasswordSchema, config: { access: 'password-change' } },
+    async (request, reply) => {
+      await appliance.auth.changePassword({
+        userId: request.session!.user.id,
+        currentPassword: request.body.currentPassword,
+        newPassword: request.body.newPassword,
+        ip: request.clientIp,
+      });
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,92 @@
+// The pages a browser loads: one HTML shell (login → forced password change → landing) rendered in the
+// negotiated language, and a fixed set of static assets. Assets are served from a map built at start-up,
+// never from a path taken from the URL.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Appliance } from '../../../appliance/index.js';
+import { messages, negotiateLanguage, t, type Language, type MessageKey } from '../../../appliance/i18n/index.js';
+
+const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
+const ASSETS: Record<string, { type: string; file: string }> = {
+  'app.js': { type: 'text/javascript; charset=utf-8', file: 'app.js' },
+  'app.css': { type: 'text/css; charset=utf-8', file: 'app.css' },
+};
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** JSON inside a <script type="application/json">: escape what could close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+}
+
+export function renderShell(lang: Language): string {
+  const m = (k: MessageKey) => escapeHtml(t(lang, k));
+  return `<!doctype html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${m('app.title')}</title>
+<link rel="stylesheet" href="/assets/app.css">
+<script type="application/json" id="messages">${scriptJson(messages(lang))}</script>
+<script src="/assets/app.js" defer></script>
+</head>
+<body>
+<header class="bar"><span class="brand">${m('app.title')}</span></header>
+<main>
+<section id="view-login" class="card" hidden>
+  <h1>${m('login.heading')}</h1>
+  <form id="login-form" autocomplete="on">
+    <label>${m('login.username')} <input name="username" id="username" autocomplete="username" required maxlength="256"></label>
+    <label>${m('login.password')} <input name="password" id="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+    <button type="submit" id="login-submit">${m('login.submit')}</button>
+    <p class="error" id="login-error" role="alert" hidden></p>
+  </form>
+</section>
+<section id="view-change" class="card" hidden>
+  <h1>${m('login.changeHeading')}</h1>
+  <p>${m('login.changeIntro')}</p>
+  <form id="change-form">
+    <label>${m('login.currentPassword')} <input id="current-password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+    <label>${m('login.newPassword')} <input id="new-password" type="password" autocomplete="new-password" required maxlength="1024"></label>
+    <label>${m('login.confirmPassword')} <input id="confirm-password" type="password" autocomplete="new-password" required maxlength="1024"></label>
+    <button type="submit" id="change-submit">${m('login.changeSubmit')}</button>
+    <p class="error" id="change-error" role="alert" hidden></p>
+  </form>
+</section>
+<section id="view-home" class="card" hidden>
+  <h1 id="welcome"></h1>
+  <dl><dt>${m('home.profile')}</dt><dd id="profile"></dd></dl>
+  <button type="button" id="logout">${m('home.logout')}</button>
+</section>
+</main>
+</body>
+</html>
+`;
+}
+
+export function registerPageRoutes(app: FastifyInstance, appliance: Appliance): void {
+  const assets = new Map<string, { type: string; body: Buffer }>();
+  for (const [name, a] of Object.entries(ASSETS)) assets.set(name, { type: a.type, body: readFileSync(path.join(PUBLIC_DIR, a.file)) });
+
+  const page = async (request: FastifyRequest) => {
+    const settings = await appliance.settings.current();
+    return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage));
+  };
+  for (const url of ['/', '/login']) {
+    app.get(url, { config: { access: 'public' } }, async (request, reply) =>
+      reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(await page(request)),
+    );
+  }
+  app.get<{ Params: { name: string } }>('/assets/:name', { config: { access: 'public' } }, async (request, reply) => {
+    const asset = assets.get(request.params.name);
+    if (!asset) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such resource' });
+    return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
+  });
+}

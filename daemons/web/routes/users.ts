@@ -1,0 +1,63 @@
+// Administration of local accounts.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Appliance } from '../../../appliance/index.js';
+import type { Actor } from '../../../appliance/access/index.js';
+
+const idParams = {
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id'],
+    properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+  },
+} as const;
+
+const createSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['username', 'fullName', 'profile'],
+    properties: {
+      username: { type: 'string', maxLength: 256 },
+      fullName: { type: 'string', maxLength: 1024 },
+      email: { type: 'string', maxLength: 1024 },
+      profile: { type: 'string', maxLength: 64 },
+      language: { type: 'string', maxLength: 16 },
+      password: { type: 'string', maxLength: 1024 },
+    },
+  },
+} as const;
+
+function actor(request: FastifyRequest): Actor {
+  return { username: request.session!.user.username, ip: request.clientIp };
+}
+
+type IdRequest = { Params: { id: string } };
+
+export function registerUserRoutes(app: FastifyInstance, appliance: Appliance): void {
+  app.get('/api/v1/users', { config: { permission: 'users.read' } }, async () => ({ users: await appliance.users.list() }));
+
+  app.get<IdRequest>('/api/v1/users/:id', { schema: idParams, config: { permission: 'users.read' } }, async (request) => ({
+    user: await appliance.users.view(await appliance.users.get(Number(request.params.id))),
+  }));
+
+  app.post('/api/v1/users', { schema: createSchema, config: { permission: 'users.manage' } }, async (request, reply) => {
+    const { user, oneTimePassword } = await appliance.users.create(actor(request), request.body);
+    reply.code(201).header('cache-control', 'no-store');
+    return { user: await appliance.users.view(user), ...(oneTimePassword ? { oneTimePassword } : {}) };
+  });
+
+  const action = (name: string, run: (id: number, request: FastifyRequest) => Promise<Record<string, unknown>>) =>
+    app.post<IdRequest>(`/api/v1/users/:id/${name}`, { schema: idParams, config: { permission: 'users.manage' } }, async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return run(Number(request.params.id), request);
+    });
+
+  action('disable', async (id, r) => ({ user: await appliance.users.view(await appliance.users.setStatus(actor(r), id, 'disabled')) }));
+  action('enable', async (id, r) => ({ user: await appliance.users.view(await appliance.users.setStatus(actor(r), id, 'active')) }));
+  action('unlock', async (id, r) => ({ user: await appliance.users.view(await appliance.users.unlock(actor(r), id)) }));
+  action('reset-password', async (id, r) => {
+    const { user, oneTimePassword } = await appliance.users.resetPassword(actor(r), id);
+    return { user: await appliance.users.view(user), oneTimePassword };
+  });
+}

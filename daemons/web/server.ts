@@ -1,0 +1,194 @@
+// The web daemon's HTTP layer: HTTPS (TLS 1.2+) with the API and pages, and a plain-HTTP listener that
+// only redirects. Decisions come from the appliance; this file is protocol glue.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import type { Appliance } from '../../appliance/index.js';
+import type { SessionContext } from '../../appliance/auth/index.js';
+import { requirePermission, type Permission } from '../../appliance/access/index.js';
+import { AuthError, WardenError } from '../../appliance/errors/index.js';
+import { normalizeIp } from '../../appliance/auth/index.js';
+import { logger } from '../../appliance/log/index.js';
+import { installJsonParser } from './json-body.js';
+import { replyError } from './http-errors.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerUserRoutes } from './routes/users.js';
+import { registerSettingsRoutes } from './routes/settings.js';
+import { registerPageRoutes } from './routes/pages.js';
+
+const log = logger('web');
+
+export const SESSION_COOKIE = '__Host-warden-session';
+
+/** Mozilla "intermediate" TLS 1.2 suites (forward secret AEAD only); TLS 1.3 suites are OpenSSL's defaults. */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'public': no session needed. Default: a valid session (and a completed password change). */
+    access?: 'public' | 'session' | 'password-change';
+    permission?: Permission;
+  }
+  interface FastifyRequest {
+    session: SessionContext | undefined;
+    clientIp: string;
+  }
+}
+
+export interface WebServerOptions {
+  listen: string;
+  httpsPort: number;
+  /** Port of the plain-HTTP listener that only redirects (0: any free port). */
+  httpPort: number;
+  httpRedirect: boolean;
+  publicHost: string;
+  tlsCert: string;
+  tlsKey: string;
+  bodyLimit: number;
+}
+
+function tlsMaterial(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>) {
+  return {
+    cert: readFileSync(opts.tlsCert),
+    key: readFileSync(opts.tlsKey),
+    minVersion: 'TLSv1.2' as const,
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+  };
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export class WebServer {
+  readonly app: FastifyInstance;
+  private redirect: http.Server | undefined;
+
+  constructor(
+    private readonly appliance: Appliance,
+    private opts: WebServerOptions,
+  ) {
+    this.app = Fastify({
+      https: tlsMaterial(opts),
+      bodyLimit: opts.bodyLimit,
+      trustProxy: false,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      logger: false,
+      // Unknown fields are an error, not silently dropped; types are not coerced.
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    });
+    this.build();
+  }
+
+  private build(): void {
+    const app = this.app;
+    const appliance = this.appliance;
+    installJsonParser(app);
+    void app.register(cookie);
+    app.decorateRequest('session', undefined);
+    app.decorateRequest('clientIp', '');
+    app.setErrorHandler((err, request, reply) => replyError(err, request, reply));
+    app.setNotFoundHandler((request, reply) => replyError(new WardenError('NOT_FOUND', 'no such resource'), request, reply));
+
+    app.addHook('onRequest', async (request, reply) => {
+      request.clientIp = normalizeIp(request.socket.remoteAddress ?? '');
+      reply.header('strict-transport-security', 'max-age=31536000');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('x-frame-options', 'DENY');
+      reply.header('referrer-policy', 'no-referrer');
+      await appliance.auth.checkIp(request.clientIp);
+
+      const access = request.routeOptions.config.access ?? 'session';
+      if (UNSAFE.has(request.method)) this.checkOrigin(request);
+      if (access === 'public') return;
+      const token = request.cookies[SESSION_COOKIE];
+      if (!token) throw new AuthError('AUTH_SESSION_INVALID', 'no session cookie');
+      const session = await appliance.auth.authenticate(token, request.clientIp);
+      request.session = session;
+      if (UNSAFE.has(request.method)) {
+        const sent = request.headers['x-csrf-token'];
+        if (typeof sent !== 'string' || !sameToken(sent, session.csrfToken)) throw new WardenError('AUTH_CSRF', 'missing or wrong CSRF token');
+      }
+      if (session.passwordChangeRequired && access !== 'password-change') {
+        throw new WardenError('AUTH_PASSWORD_CHANGE_REQUIRED', 'the password must be changed first');
+      }
+      const permission = request.routeOptions.config.permission;
+      if (permission) requirePermission(session.user.profile, permission);
+    });
+
+    app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+    registerAuthRoutes(app, appliance);
+    registerUserRoutes(app, appliance);
+    registerSettingsRoutes(app, appliance);
+    registerPageRoutes(app, appliance);
+  }
+
+  /** Cross-site requests are refused: a browser's Origin on a state change must be our own. */
+  private checkOrigin(request: FastifyRequest): void {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    const host = request.headers.host;
+    if (!host || origin !== `https://${host}`) throw new WardenError('AUTH_CSRF', 'cross-origin request refused');
+  }
+
+  async start(): Promise<{ httpsPort: number; httpPort: number }> {
+    await this.app.listen({ host: this.opts.listen, port: this.opts.httpsPort });
+    const httpsPort = (this.app.server.address() as AddressInfo).port;
+    let httpPort = 0;
+    if (this.opts.httpRedirect) {
+      this.redirect = http.createServer((req, res) => this.redirectToHttps(req, res, httpsPort));
+      this.redirect.headersTimeout = 10_000;
+      this.redirect.requestTimeout = 10_000;
+      await new Promise<void>((resolve, reject) => {
+        this.redirect!.once('error', reject);
+        this.redirect!.listen(this.opts.httpPort, this.opts.listen, () => resolve());
+      });
+      httpPort = (this.redirect.address() as AddressInfo).port;
+    }
+    return { httpsPort, httpPort };
+  }
+
+  private redirectToHttps(req: http.IncomingMessage, res: http.ServerResponse, httpsPort: number): void {
+    // Only a syntactically clean host name or address from the Host header; anything else gets publicHost.
+    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+    const host = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})$/i.test(hostHeader) ? hostHeader : this.opts.publicHost;
+    const path = (req.url ?? '/').startsWith('/') ? req.url! : '/';
+    const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+    res.writeHead(301, { location: `https://${host}${port}${path}`, 'content-length': '0', connection: 'close' });
+    res.end();
+  }
+
+  /** Swap certificate and key on the live server: new handshakes use them, no restart. */
+  reloadTls(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>): void {
+    const material = tlsMaterial(opts);
+    (this.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(material);
+    this.opts = { ...this.opts, ...opts };
+    log.info('TLS certificate reloaded');
+  }
+
+  /** Stop accepting, let in-flight requests finish, then close. */
+  async stop(): Promise<void> {
+    const redirect = this.redirect;
+    await Promise.all([
+      this.app.close(),
+      redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve(),
+    ]);
+    redirect?.closeAllConnections();
+  }
+}
