@@ -4,14 +4,10 @@ import { AuditTrail } from './audit/index.js';
 import { AuthService } from './auth/index.js';
 import { UserAdminService } from './access/index.js';
 import { SettingsService } from './settings/index.js';
-import { KeyService } from './keys/index.js';
+import { KeyService, verifyKeyCheck } from './keys/index.js';
 import { Store } from './store/index.js';
 import { KeysError } from './errors/index.js';
 import type { WardenConfig } from './config/index.js';
-
-export const KEY_CHECK_META = 'keys.check';
-const KEY_CHECK_CONTEXT = 'warden/key-check';
-const KEY_CHECK_VALUE = 'warden key check v1';
 
 export interface ApplianceOptions {
   clock?: () => number;
@@ -66,23 +62,4 @@ export class Appliance {
     this.keyService?.close();
     await this.store.close();
   }
-}
-
-/** Seal a known value at init, so a later start can tell "this token's master key is ours". */
-export async function writeKeyCheck(store: Store, keys: KeyService): Promise<void> {
-  const sealed = keys.seal(Buffer.from(KEY_CHECK_VALUE), KEY_CHECK_CONTEXT);
-  await store.repos.meta.set(KEY_CHECK_META, sealed.toString('base64'));
-}
-
-export async function verifyKeyCheck(store: Store, keys: KeyService): Promise<void> {
-  if (!keys.hasMasterKey()) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token holds no master key');
-  const stored = await store.repos.meta.get(KEY_CHECK_META);
-  if (stored === undefined) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the database has no key check: run "orbit init"');
-  let plain: Buffer;
-  try {
-    plain = keys.open(Buffer.from(stored, 'base64'), KEY_CHECK_CONTEXT);
-  } catch (e) {
-    throw new KeysError('KEYS_DECRYPT_FAILED', "the token's master key is not the one this database was sealed with", e);
-  }
-  if (plain.toString() !== KEY_CHECK_VALUE) throw new KeysError('KEYS_DECRYPT_FAILED', 'the key check value is wrong');
 }

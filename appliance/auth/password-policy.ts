@@ -9,8 +9,10 @@ export const MAX_PASSWORD_LENGTH = 256;
 
 export function characterClasses(password: string): number {
   let n = 0;
-  if (/\p{Ll}/u.test(password)) n++;
-  if (/\p{Lu}/u.test(password)) n++;
+  // Scripts without case (CJK, Arabic...) count with lower-case, so their users are not held to a
+  // class their alphabet does not have beyond the one it does.
+  if (/[\p{Ll}\p{Lo}\p{Lm}]/u.test(password)) n++;
+  if (/[\p{Lu}\p{Lt}]/u.test(password)) n++;
   if (/\p{Nd}/u.test(password)) n++;
   if (/[^\p{L}\p{Nd}]/u.test(password)) n++;
   return n;

@@ -3,3 +3,4 @@
 export { KeyService, MASTER_KEY_LABEL, type KeyServiceOptions, type KeyStatus } from './key-service.js';
 export { initSoftHsmToken, writeSoftHsmConfig, SOFTHSM_MODULE } from './softhsm.js';
 export { generateMasterKeyMaterial, type MasterKeyHandoff } from './master-key.js';
+export { writeKeyCheck, verifyKeyCheck, KEY_CHECK_META } from './key-check.js';

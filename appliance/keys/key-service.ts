@@ -86,12 +86,18 @@ export class KeyService {
       throw tokenFailure(e, 'open session');
     }
     try {
-      lib.C_Login(session, pkcs11js.CKU_USER, pin);
-    } catch (e) {
-      if (pkcs11Code(e) !== CKR.USER_ALREADY_LOGGED_IN) {
-        lib.C_CloseSession(session);
-        throw tokenFailure(e, 'login');
+      try {
+        lib.C_Login(session, pkcs11js.CKU_USER, pin);
+      } catch (e) {
+        if (pkcs11Code(e) !== CKR.USER_ALREADY_LOGGED_IN) throw e;
+        // PKCS#11 login state is per process: another service here logged in already. Log out and in
+        // again so *this* PIN is checked (the others re-login on their next operation).
+        lib.C_Logout(session);
+        lib.C_Login(session, pkcs11js.CKU_USER, pin);
       }
+    } catch (e) {
+      lib.C_CloseSession(session);
+      throw tokenFailure(e, 'login');
     }
     this.session = session;
     this.masterKey = this.findMasterKey();
@@ -129,7 +135,8 @@ export class KeyService {
         return fn(lib, this.session, this.masterKey);
       } catch (e) {
         const code = pkcs11Code(e);
-        const stale = code === CKR.SESSION_HANDLE_INVALID || code === CKR.OBJECT_HANDLE_INVALID || code === CKR.USER_NOT_LOGGED_IN;
+        const stale =
+          code === CKR.SESSION_HANDLE_INVALID || code === CKR.OBJECT_HANDLE_INVALID || code === CKR.KEY_HANDLE_INVALID || code === CKR.USER_NOT_LOGGED_IN;
         if (stale && attempt === 0) {
           this.dropSession();
           this.login();

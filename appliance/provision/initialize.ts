@@ -3,12 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { buildConfig, type WardenConfig } from '../config/index.js';
-import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
+import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeKeyCheck, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { Store } from '../store/index.js';
-import { Appliance, writeKeyCheck } from '../appliance.js';
+import { AuditTrail } from '../audit/index.js';
+import { SettingsService } from '../settings/index.js';
+import { UserAdminService } from '../access/index.js';
 import { WardenError } from '../errors/index.js';
-import type { ProfileName } from '../access/index.js';
 
 export interface InitOptions {
   home: string;
@@ -82,23 +83,6 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     writeSecretFile(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`);
     initSoftHsmToken({ module: config.keys.module, softhsmConf: config.keys.softhsmConf!, label: config.keys.tokenLabel, soPin, userPin });
 
-    say('creating the master key (AES-256, non-extractable)');
-    const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
-    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
-    try {
-      material = generateMasterKeyMaterial();
-      if (opts.onMasterKey) await opts.onMasterKey(material);
-      keys.importMasterKey(material);
-      material.fill(0);
-      await writeKeyCheck(store, keys);
-      const applianceId = randomUUID();
-      await store.repos.meta.set('appliance.id', applianceId);
-      await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
-    } finally {
-      keys.close();
-      await store.close();
-    }
-
     say('creating the web TLS certificate');
     const host = raw.web.publicHost;
     const pair = await createSelfSignedTlsCertificate({
@@ -110,27 +94,39 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     writeSecretFile(config.web.tlsCert, pair.certPem);
     writeSecretFile(config.web.tlsKey, pair.keyPem);
 
+    say('creating the master key (AES-256, non-extractable) and the database');
+    const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    let result: InitResult;
+    try {
+      material = generateMasterKeyMaterial();
+      if (opts.onMasterKey) await opts.onMasterKey(material);
+      keys.importMasterKey(material);
+      material.fill(0);
+      await writeKeyCheck(store, keys);
+      const applianceId = randomUUID();
+      await store.repos.meta.set('appliance.id', applianceId);
+      await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
+
+      say('creating the first administrator');
+      const audit = new AuditTrail(store);
+      const settings = new SettingsService(store, audit);
+      const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt });
+      const { user, oneTimePassword } = await users.create(
+        { username: 'orbit', ip: null },
+        { username: opts.adminUsername, fullName: opts.adminFullName ?? 'Administrator', email: opts.adminEmail ?? '', profile: 'administrator' },
+      );
+      await audit.record({ type: 'appliance.init', outcome: 'success', actor: 'orbit', subject: user.username, detail: { applianceId } });
+      result = { config, adminUsername: user.username, oneTimePassword: oneTimePassword!, applianceId };
+    } finally {
+      keys.close();
+      await store.close();
+    }
+
     // The config file is written last: its presence means "initialized".
     mkdirSync(path.dirname(opts.configFile), { recursive: true, mode: 0o700 });
     writeFileSync(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-
-    say('creating the first administrator');
-    const appliance = await Appliance.open(config);
-    try {
-      const { user, oneTimePassword } = await appliance.users.create(
-        { username: 'orbit', ip: null },
-        {
-          username: opts.adminUsername,
-          fullName: opts.adminFullName ?? 'Administrator',
-          email: opts.adminEmail ?? '',
-          profile: 'administrator' satisfies ProfileName,
-        },
-      );
-      await appliance.audit.record({ type: 'appliance.init', outcome: 'success', actor: 'orbit', subject: user.username });
-      return { config, adminUsername: user.username, oneTimePassword: oneTimePassword!, applianceId: (await appliance.store.repos.meta.get('appliance.id'))! };
-    } finally {
-      await appliance.close();
-    }
+    return result;
   } catch (e) {
     material?.fill(0);
     for (const p of [...created, opts.configFile]) rmSync(p, { recursive: true, force: true });

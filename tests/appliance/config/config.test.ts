@@ -1,0 +1,62 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { buildConfig, configPath, loadConfig, resolveInside } from '../../../appliance/config/index.js';
+import { WardenError } from '../../../appliance/errors/index.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+describe('configuration', () => {
+  test('defaults are the appliance ones, relative paths resolve under home', () => {
+    const c = buildConfig({}, '/var/lib/warden');
+    assert.equal(c.web.httpsPort, 443);
+    assert.equal(c.web.httpPort, 80);
+    assert.equal(c.store.sqlitePath, '/var/lib/warden/warden.db');
+    assert.equal(c.keys.module, '/usr/lib/softhsm/libsofthsm2.so');
+    assert.equal(c.auth.scrypt.cost, 131072);
+  });
+
+  test('the config file is found by WARDEN_CONFIG, then WARDEN_HOME, then /etc', () => {
+    assert.equal(configPath({ WARDEN_CONFIG: '/x/y.json', WARDEN_HOME: '/h' }), '/x/y.json');
+    assert.equal(configPath({ WARDEN_HOME: '/h' }), '/h/warden.json');
+    assert.equal(configPath({}), '/etc/warden/warden.json');
+  });
+
+  const invalid: [string, unknown][] = [
+    ['an unknown section', { webb: {} }],
+    ['an unknown key', { web: { port: 1 } }],
+    ['a port out of range', { web: { httpsPort: 70000 } }],
+    ['a port that is a string', { web: { httpsPort: '443' } }],
+    ['a scrypt cost that is not a power of two', { auth: { scrypt: { cost: 3000 } } }],
+    ['an unsupported engine', { store: { engine: 'oracle' } }],
+    ['an array', []],
+  ];
+  for (const [what, raw] of invalid) {
+    test(`${what} is refused with CONFIG_INVALID`, () => {
+      assert.throws(() => buildConfig(raw, '/h'), (e) => e instanceof WardenError && e.code === 'CONFIG_INVALID');
+    });
+  }
+
+  test('a missing or broken file says what to do', () => {
+    const tmp = tempDir();
+    assert.throws(() => loadConfig({ WARDEN_HOME: tmp.dir }), /run "orbit init"/);
+    writeFileSync(path.join(tmp.dir, 'warden.json'), '{ not json');
+    assert.throws(() => loadConfig({ WARDEN_HOME: tmp.dir }), /not valid JSON/);
+    tmp.cleanup();
+  });
+});
+
+describe('paths inside the state directory', () => {
+  const tmp = tempDir();
+  mkdirSync(path.join(tmp.dir, 'backups'));
+  symlinkSync('/etc', path.join(tmp.dir, 'backups', 'escape'));
+
+  test('a plain relative path resolves inside', () => {
+    assert.equal(resolveInside(tmp.dir, 'backups/a.tar'), path.join(tmp.dir, 'backups', 'a.tar'));
+  });
+  for (const bad of ['../etc/passwd', 'backups/../../etc/passwd', '/etc/passwd', 'backups/escape/passwd', 'a\0b']) {
+    test(`${JSON.stringify(bad)} is refused`, () => {
+      assert.throws(() => resolveInside(tmp.dir, bad), (e) => e instanceof WardenError && e.code === 'INPUT_INVALID');
+    });
+  }
+});

@@ -1,0 +1,89 @@
+// Test fixtures: temporary state directories, an initialized appliance on a real SoftHSM token, and
+// services over a real SQLite store with a controllable clock.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { initializeAppliance, type InitResult } from '../../appliance/provision/index.js';
+import { Store } from '../../appliance/store/index.js';
+import { AuditTrail } from '../../appliance/audit/index.js';
+import { SettingsService } from '../../appliance/settings/index.js';
+import { AuthService } from '../../appliance/auth/index.js';
+import { UserAdminService } from '../../appliance/access/index.js';
+import type { ScryptCost } from '../../appliance/config/index.js';
+
+/** Cheap scrypt for tests: the rules under test do not depend on the cost; production keeps 2^17. */
+export const TEST_SCRYPT: ScryptCost = { cost: 1024, blockSize: 8, parallelization: 1 };
+
+export function tempDir(prefix = 'warden-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export class ManualClock {
+  constructor(public now = Date.UTC(2026, 10, 22, 9, 0, 0)) {}
+  readonly read = (): number => this.now;
+  advance(ms: number): void {
+    this.now += ms;
+  }
+}
+
+export interface Services {
+  store: Store;
+  audit: AuditTrail;
+  settings: SettingsService;
+  auth: AuthService;
+  users: UserAdminService;
+  clock: ManualClock;
+  close: () => Promise<void>;
+}
+
+/** The auth/access services over a fresh SQLite file (no token: nothing here decrypts). */
+export async function services(): Promise<Services> {
+  const tmp = tempDir();
+  const clock = new ManualClock();
+  const store = await Store.open({ sqlitePath: path.join(tmp.dir, 'warden.db') });
+  const audit = new AuditTrail(store, clock.read);
+  const settings = new SettingsService(store, audit, clock.read, 0);
+  const auth = new AuthService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
+  const users = new UserAdminService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
+  return {
+    store,
+    audit,
+    settings,
+    auth,
+    users,
+    clock,
+    close: async () => {
+      await store.close();
+      tmp.cleanup();
+    },
+  };
+}
+
+export interface InitializedHome extends InitResult {
+  home: string;
+  configFile: string;
+  cleanup: () => void;
+}
+
+/** A fully initialized appliance state directory (token, master key, TLS cert, first admin). */
+export async function initializedHome(opts: { adminUsername?: string; web?: { httpsPort?: number; httpPort?: number } } = {}): Promise<InitializedHome> {
+  const tmp = tempDir('warden-home-');
+  const configFile = path.join(tmp.dir, 'warden.json');
+  const result = await initializeAppliance({
+    home: tmp.dir,
+    configFile,
+    adminUsername: opts.adminUsername ?? 'admin',
+    adminEmail: 'admin@example.test',
+    web: { listen: '127.0.0.1', httpsPort: opts.web?.httpsPort ?? 0, httpPort: opts.web?.httpPort ?? 0, publicHost: '127.0.0.1' },
+    scrypt: TEST_SCRYPT,
+  });
+  return { ...result, home: tmp.dir, configFile, cleanup: tmp.cleanup };
+}
+
+/** A password that satisfies the default policy and differs on every call. */
+let counter = 0;
+export function strongPassword(): string {
+  counter++;
+  return `Str0ng-Passw0rd-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
