@@ -25,7 +25,8 @@ export function parseJsonBody(body: Buffer): unknown {
 }
 
 export function installJsonParser(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json']);
+  // JSON is the only body the API takes: text/plain and friends are a 415, not a string to validate.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as Buffer));
