@@ -1,0 +1,173 @@
+// orbit as a deployer runs it: a real process, flags only (no terminal), exit codes 0/1/2.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { tempDir } from '../helpers/fixtures.js';
+import { ORBIT_MAIN } from '../helpers/web-daemon.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function orbit(home: string, args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [ORBIT_MAIN, ...args], {
+      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', CI: 'true' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.stdin.end(input ?? '');
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('orbit', () => {
+  const tmp = tempDir('warden-orbit-');
+  const home = path.join(tmp.dir, 'state');
+  let oneTime = '';
+  after(() => tmp.cleanup());
+
+  const helpPaths = [[], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['status']];
+  for (const p of helpPaths) {
+    test(`orbit ${[...p, '--help'].join(' ')} explains itself and exits 0`, async () => {
+      const r = await orbit(home, [...p, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: orbit/m);
+    });
+  }
+
+  const usage: [string, string[]][] = [
+    ['an unknown command', ['frobnicate']],
+    ['an unknown option', ['status', '--frob']],
+    ['a missing argument', ['user', 'unlock']],
+    ['a bad port', ['init', '--https-port', 'http']],
+  ];
+  for (const [what, args] of usage) {
+    test(`${what} is a usage error: exit 2`, async () => {
+      const r = await orbit(home, args);
+      assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+      assert.ok(r.stderr.length > 0);
+    });
+  }
+
+  test('status before init says so and exits 1', async () => {
+    const r = await orbit(home, ['status']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /not initialized/);
+  });
+
+  describe('after init', () => {
+    before(async () => {
+      const r = await orbit(home, ['init', '--admin-user', 'chief', '--admin-email', 'chief@example.test', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.initialized, true);
+      assert.equal(out.adminUsername, 'chief');
+      oneTime = out.oneTimePassword;
+    });
+
+    test('init printed a one-time password that meets the policy', () => {
+      assert.match(oneTime, /^.{20}$/);
+    });
+
+    test('a second init refuses (exit 1), --if-needed is a no-op (exit 0)', async () => {
+      const again = await orbit(home, ['init', '--admin-user', 'other']);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already initialized/);
+      const ifNeeded = await orbit(home, ['init', '--if-needed']);
+      assert.equal(ifNeeded.code, 0);
+    });
+
+    test('status reports a healthy appliance with a non-extractable master key', async () => {
+      const r = await orbit(home, ['status', '--json']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.equal(s.healthy, true);
+      assert.equal(s.token.masterKeyPresent, true);
+      assert.equal(s.token.masterKeyExtractable, false);
+      assert.equal(s.audit.ok, true);
+    });
+
+    test('user add with flags creates the user and prints a one-time password', async () => {
+      const r = await orbit(home, ['user', 'add', 'борис', '--full-name', 'Борис Годунов', '--profile', 'auditor', '--email', 'boris@example.test', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.user.username, 'борис');
+      assert.equal(out.user.fullName, 'Борис Годунов');
+      assert.equal(out.user.mustChangePassword, true);
+      assert.equal(typeof out.oneTimePassword, 'string');
+    });
+
+    test('user add without a profile and without a terminal is a usage error', async () => {
+      const r = await orbit(home, ['user', 'add', 'noprofile']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--profile is required/);
+    });
+
+    test('user add refuses bad input with exit 1 and a clear message', async () => {
+      const r = await orbit(home, ['user', 'add', "x'; DROP TABLE users;--", '--profile', 'auditor']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /username may hold/);
+      const dup = await orbit(home, ['user', 'add', 'борис', '--profile', 'auditor']);
+      assert.equal(dup.code, 1);
+      assert.match(dup.stderr, /already exists/);
+    });
+
+    test('user list shows the users, as a table or JSON', async () => {
+      const table = await orbit(home, ['user', 'list']);
+      assert.equal(table.code, 0);
+      assert.match(table.stdout, /USERNAME/);
+      assert.match(table.stdout, /chief/);
+      assert.match(table.stdout, /борис/);
+      const json = JSON.parse((await orbit(home, ['user', 'list', '--json'])).stdout);
+      assert.deepEqual(json.users.map((u: { username: string }) => u.username).sort(), ['chief', 'борис']);
+    });
+
+    test('user unlock clears a lock; an unknown user is exit 1', async () => {
+      const db = new Database(path.join(home, 'warden.db'));
+      db.prepare("UPDATE users SET locked_at = ?, failed_attempts = 5 WHERE username = 'борис'").run(Date.now());
+      db.close();
+      const listed = JSON.parse((await orbit(home, ['user', 'list', '--json'])).stdout);
+      assert.equal(listed.users.find((u: { username: string }) => u.username === 'борис').locked, true);
+      const r = await orbit(home, ['user', 'unlock', 'борис']);
+      assert.equal(r.code, 0, r.stderr);
+      const after = JSON.parse((await orbit(home, ['user', 'list', '--json'])).stdout);
+      assert.equal(after.users.find((u: { username: string }) => u.username === 'борис').locked, false);
+      const none = await orbit(home, ['user', 'unlock', 'ghost']);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /not found/);
+    });
+
+    test('audit verify passes, then finds a tampered row by number', async () => {
+      const ok = await orbit(home, ['audit', 'verify']);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /intact: \d+ rows/);
+      const db = new Database(path.join(home, 'warden.db'));
+      db.prepare("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2").run();
+      db.close();
+      const broken = await orbit(home, ['audit', 'verify']);
+      assert.equal(broken.code, 1);
+      assert.match(broken.stdout, /BROKEN at row 2/);
+      const status = await orbit(home, ['status']);
+      assert.equal(status.code, 1);
+    });
+
+    test('a wrong token PIN fails closed: user add refuses, status says why', async () => {
+      writeFileSync(path.join(home, 'keys', 'token.pin'), 'not-the-pin\n');
+      const add = await orbit(home, ['user', 'add', 'nokeys', '--profile', 'auditor']);
+      assert.equal(add.code, 1);
+      assert.match(add.stderr, /KEYS_PIN_INCORRECT/);
+      const status = await orbit(home, ['status', '--json']);
+      assert.equal(status.code, 1);
+      assert.match(JSON.parse(status.stdout).token.error, /KEYS_PIN_INCORRECT/);
+    });
+  });
+});
