@@ -30,6 +30,7 @@ node_modules/.warden-installed: package.json package-lock.json
 build: deps
 	@npx --no-install tsc -p tsconfig.json
 	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
+	@chmod +x dist/cli/orbit/main.js dist/daemons/*/main.js
 
 typecheck: deps
 	@npx --no-install tsc -p tsconfig.json --noEmit
@@ -38,7 +39,7 @@ run: build
 	@node dist/daemons/supervisor/main.js
 
 test: build
-	@node --test --test-concurrency=2 --test-reporter=spec $(TEST_FILES)
+	@scripts/run-tests.sh $(TEST_FILES)
 
 bench: build
 	@node dist/bench/login.js

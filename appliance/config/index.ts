@@ -1,6 +1,6 @@
 // Deploy-time configuration: /etc/warden/warden.json (env WARDEN_CONFIG), state under WARDEN_HOME.
 // Owns file locations and ports; runtime policy an admin edits lives in the store's settings.
-import { readFileSync, existsSync, realpathSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
 
@@ -65,31 +65,6 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 
 export function homePath(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.WARDEN_HOME ?? '/var/lib/warden');
-}
-
-/**
- * Resolve a path from config or from a command-line argument against a base directory, refusing any
- * result outside it (".." walks, absolute paths elsewhere, symlinks out). Used for every path a user or
- * a config file can name inside the state directory.
- */
-export function resolveInside(base: string, candidate: string): string {
-  if (candidate.includes('\0')) throw new WardenError('INPUT_INVALID', 'path contains a NUL byte');
-  const root = path.resolve(base);
-  const full = path.resolve(root, candidate);
-  const rel = path.relative(root, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new WardenError('INPUT_INVALID', `path ${JSON.stringify(candidate)} is outside ${root}`);
-  }
-  // Follow symlinks for what already exists: a link inside pointing outside is an escape too.
-  if (existsSync(full)) {
-    const real = realpathSync(full);
-    const realRoot = realpathSync(root);
-    const realRel = path.relative(realRoot, real);
-    if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
-      throw new WardenError('INPUT_INVALID', `path ${JSON.stringify(candidate)} leads outside ${root}`);
-    }
-  }
-  return full;
 }
 
 function num(v: unknown, name: string, def: number, min: number, max: number): number {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The local supervisor behind `make run`: initializes ./var on first start (printing the first admin's
-// one-time password), then runs each daemon as its own process, as systemd does on the appliance.
-// Ctrl-C stops them all cleanly. It imports no daemon: it starts them.
+// The local supervisor behind `make run`: initializes the state directory on first start (first admin and
+// one-time password), runs each daemon as its own process as systemd does on the appliance, prints where to
+// connect once they are ready, and stops them all cleanly on Ctrl-C. It imports no daemon: it starts them.
+// Ports: 8443/8080 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT say otherwise (0 = any free port).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -10,11 +11,35 @@ import { initializeAppliance } from '../../appliance/provision/index.js';
 import { configPath, homePath } from '../../appliance/config/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const DAEMONS = [{ name: 'web', entry: path.join(here, '..', 'web', 'main.js') }];
+
+interface Daemon {
+  name: string;
+  entry: string;
+  /** The line a daemon prints when it is ready, and what to tell the user from it. */
+  ready: RegExp;
+  describe: (m: RegExpExecArray) => string;
+}
+
+const DAEMONS: Daemon[] = [
+  {
+    name: 'web',
+    entry: path.join(here, '..', 'web', 'main.js'),
+    ready: /warden-web ready: (https:\/\/\S+) \(http (\d+) redirects\)/,
+    describe: (m) => `web:   ${m[1]}  (http on port ${m[2]} redirects; the certificate is self-signed)`,
+  },
+];
+
+function port(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number`);
+  return n;
+}
 
 async function main(): Promise<void> {
   const env = { ...process.env };
-  env.WARDEN_HOME ??= path.resolve('var');
+  env.WARDEN_HOME ||= path.resolve('var');
   const home = homePath(env);
   const configFile = configPath(env);
   env.WARDEN_CONFIG = configFile;
@@ -25,25 +50,15 @@ async function main(): Promise<void> {
       home,
       configFile,
       adminUsername: 'admin',
-      web: { listen: '127.0.0.1', httpsPort: 8443, httpPort: 8080, publicHost: '127.0.0.1' },
+      web: { listen: '127.0.0.1', httpsPort: port('WARDEN_RUN_HTTPS_PORT', 8443), httpPort: port('WARDEN_RUN_HTTP_PORT', 8080), publicHost: '127.0.0.1' },
       progress: (line) => process.stdout.write(`  ${line}...\n`),
     });
     firstStart = { user: r.adminUsername, password: r.oneTimePassword };
   }
 
   const children = new Map<string, ChildProcess>();
+  const readyLines = new Map<string, string>();
   let stopping = false;
-  for (const d of DAEMONS) {
-    const child = spawn(process.execPath, [d.entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.set(d.name, child);
-    child.on('exit', (code, signal) => {
-      children.delete(d.name);
-      if (!stopping) {
-        process.stderr.write(`warden-${d.name} exited (${signal ?? code}); stopping\n`);
-        stop(1);
-      } else if (children.size === 0) process.exit(0);
-    });
-  }
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
@@ -54,16 +69,42 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
 
-  process.stdout.write('\nWarden is starting locally:\n');
-  process.stdout.write('  web:  https://127.0.0.1:8443/  (http://127.0.0.1:8080/ redirects; the certificate is self-signed)\n');
-  process.stdout.write(`  state: ${home}\n`);
-  if (firstStart) {
-    process.stdout.write(`  first administrator: ${firstStart.user}\n`);
-    process.stdout.write(`  one-time password:   ${firstStart.password}   (you must change it at first login)\n`);
-  } else {
-    process.stdout.write('  (already initialized: use your administrator account; `rm -rf var` starts over)\n');
+  const banner = () => {
+    process.stdout.write('\nWarden is running locally:\n');
+    for (const line of readyLines.values()) process.stdout.write(`  ${line}\n`);
+    process.stdout.write(`  state: ${home}\n`);
+    if (firstStart) {
+      process.stdout.write(`  first administrator: ${firstStart.user}\n`);
+      process.stdout.write(`  one-time password:   ${firstStart.password}   (you must change it at first login)\n`);
+    } else {
+      process.stdout.write('  already initialized: log in with your administrator account (`rm -rf var` starts over)\n');
+    }
+    process.stdout.write('Press Ctrl-C to stop.\n\n');
+  };
+
+  for (const d of DAEMONS) {
+    const child = spawn(process.execPath, [d.entry], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.set(d.name, child);
+    let pending = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      pending += chunk.toString('utf8');
+      const m = d.ready.exec(pending);
+      if (m && !readyLines.has(d.name)) {
+        readyLines.set(d.name, d.describe(m));
+        pending = '';
+        if (readyLines.size === DAEMONS.length) banner();
+      }
+      if (pending.length > 65536) pending = pending.slice(-4096);
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(d.name);
+      if (!stopping) {
+        process.stderr.write(`warden-${d.name} exited (${signal ?? code}); stopping\n`);
+        stop(1);
+      } else if (children.size === 0) process.exit(process.exitCode ?? 0);
+    });
   }
-  process.stdout.write('Press Ctrl-C to stop.\n\n');
 }
 
 main().catch((e) => {

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   });
 
   const where = config.web.listen === '0.0.0.0' || config.web.listen === '::' ? '127.0.0.1' : config.web.listen;
-  log.info('listening', { https: httpsPort, http: httpPort });
+  log.info('listening', { https: httpsPort, http: httpPort, pid: process.pid });
   // One plain line on stdout for people and for the supervisor of `make run`.
   process.stdout.write(`warden-web ready: https://${where}:${httpsPort}/ (http ${httpPort} redirects)\n`);
   notifyReady(`serving https on ${httpsPort}`);
