@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config chromium openssl curl ca-certificates python3 make g++
+DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils
 export npm_config_nodedir := /usr
 export npm_config_fund := false
 export npm_config_audit := false
