@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { Appliance } from '../../appliance/index.js';
+import type { WardenConfig } from '../../appliance/config/index.js';
 import type { SessionContext } from '../../appliance/auth/index.js';
 import { requirePermission, type Permission } from '../../appliance/access/index.js';
 import { AuthError, WardenError } from '../../appliance/errors/index.js';
@@ -45,17 +46,8 @@ declare module 'fastify' {
   }
 }
 
-export interface WebServerOptions {
-  listen: string;
-  httpsPort: number;
-  /** Port of the plain-HTTP listener that only redirects (0: any free port). */
-  httpPort: number;
-  httpRedirect: boolean;
-  publicHost: string;
-  tlsCert: string;
-  tlsKey: string;
-  bodyLimit: number;
-}
+/** The web section of the deploy-time config: listen address, ports, TLS files, body limit. */
+export type WebServerOptions = WardenConfig['web'];
 
 function tlsMaterial(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>) {
   return {
