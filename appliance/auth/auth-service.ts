@@ -1,6 +1,6 @@
 // Local-password login, lockout, forced change, web sessions. Every outcome is an audit event with its
 // precise code; callers show clients only GENERIC_AUTH_MESSAGE for any AuthError.
-import type { Store, UserRow } from '../store/index.js';
+import type { MfaMethod, Store, UserRow, WebSessionRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService, Settings } from '../settings/index.js';
 import type { ScryptCost } from '../config/index.js';
@@ -31,6 +31,8 @@ export interface LoginSuccess {
   csrfToken: string;
   user: UserRow;
   passwordChangeRequired: boolean;
+  /** The second factor still due before the session is complete, or null. */
+  mfaRequired: MfaMethod | null;
 }
 
 export interface SessionContext {
@@ -38,6 +40,15 @@ export interface SessionContext {
   csrfToken: string;
   user: UserRow;
   passwordChangeRequired: boolean;
+  /** The second factor still due (stage 'mfa'), or null once the session is complete. */
+  mfaRequired: MfaMethod | null;
+  session: WebSessionRow;
+}
+
+/** The second factor an account must present at web login under the current settings, or null. */
+export function requiredSecondFactor(user: Pick<UserRow, 'mfa_method'>, settings: Settings): MfaMethod | null {
+  if (settings.mfa.forceCertificateForAll) return 'certificate';
+  return user.mfa_method === 'none' ? null : user.mfa_method;
 }
 
 const END_CODES: Record<SessionEndReason, ErrorCode> = {
@@ -146,8 +157,10 @@ export class AuthService {
       await this.store.repos.users.update(user.id, { password_hash: await hashPassword(req.password, this.scrypt) });
     }
 
+    const mfaRequired = requiredSecondFactor(user, settings);
     const token = newSessionToken();
     const row = newSessionRow({
+      pendingMfa: mfaRequired,
       token,
       userId: user.id,
       ip,
@@ -170,12 +183,17 @@ export class AuthService {
           ),
         );
       }
-      out.push(await this.audit.record({ type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password' } }, repos));
+      out.push(
+        await this.audit.record(
+          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
+          repos,
+        ),
+      );
       return out;
     });
     events.forEach((e) => this.audit.publish(e));
     const fresh = (await this.store.repos.users.byId(userId))!;
-    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1 };
+    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
   }
 
   /** Resolve a session cookie for a request from `ip`; touches the idle timer. Throws AuthError. */
@@ -201,7 +219,14 @@ export class AuthService {
       throw new AuthError(END_CODES[problem], `session ended: ${problem}`);
     }
     await this.store.repos.webSessions.touch(row.id, now);
-    return { sessionId: row.id, csrfToken: row.csrf_token, user: user!, passwordChangeRequired: user!.must_change_password === 1 };
+    return {
+      sessionId: row.id,
+      csrfToken: row.csrf_token,
+      user: user!,
+      passwordChangeRequired: user!.must_change_password === 1,
+      mfaRequired: row.stage === 'mfa' ? row.mfa_method : null,
+      session: { ...row, last_seen_at: now },
+    };
   }
 
   async logout(sessionId: string, ip: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Server-side web sessions: an opaque random token in the cookie, only its SHA-256 in the store.
 // One active session per account, idle timeout, absolute lifetime, bound to the client IP.
 import { createHash, randomBytes } from 'node:crypto';
-import type { WebSessionRow, Repositories } from '../store/index.js';
+import type { MfaMethod, WebSessionRow, Repositories } from '../store/index.js';
 
 export function sessionIdOf(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -18,6 +18,8 @@ export function newSessionRow(opts: {
   userAgent: string;
   now: number;
   lifetimeMs: number;
+  /** The second factor still due, if any: the session then opens in stage 'mfa'. */
+  pendingMfa: MfaMethod | null;
 }): WebSessionRow {
   return {
     id: sessionIdOf(opts.token),
@@ -28,6 +30,11 @@ export function newSessionRow(opts: {
     created_at: opts.now,
     last_seen_at: opts.now,
     expires_at: opts.now + opts.lifetimeMs,
+    stage: opts.pendingMfa ? 'mfa' : 'complete',
+    // While stage is 'mfa' this is the factor due; once complete, the factor that was used.
+    mfa_method: opts.pendingMfa,
+    certificate_fingerprint: null,
+    mfa_state: null,
   };
 }
 

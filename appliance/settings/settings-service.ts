@@ -26,6 +26,14 @@ export interface Settings {
   };
   ipDenylist: string[];
   defaultLanguage: Language;
+  mfa: {
+    /** "Force the use of digital certificate for all users": every web login needs the bound certificate. */
+    forceCertificateForAll: boolean;
+    /** "Check certificate e-mail": the certificate's e-mail must match the account's. */
+    checkCertificateEmail: boolean;
+    /** "Force authentication with certificate" for proxy sessions. */
+    forceCertificateForProxy: boolean;
+  };
 }
 
 export type SettingsPatch = { [K in keyof Settings]?: Settings[K] extends unknown[] ? Settings[K] : Partial<Settings[K]> | Settings[K] };
@@ -36,6 +44,7 @@ export const DEFAULT_SETTINGS: Settings = {
   sessions: { idleTimeoutMinutes: 15, absoluteLifetimeHours: 12 },
   ipDenylist: [],
   defaultLanguage: 'en-US',
+  mfa: { forceCertificateForAll: false, checkCertificateEmail: true, forceCertificateForProxy: false },
 };
 
 type Rule = { kind: 'int'; min: number; max: number } | { kind: 'bool' };
@@ -49,6 +58,7 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   },
   lockout: { maxAttempts: { kind: 'int', min: 1, max: 100 }, durationMinutes: { kind: 'int', min: 0, max: 60 * 24 * 30 } },
   sessions: { idleTimeoutMinutes: { kind: 'int', min: 1, max: 24 * 60 }, absoluteLifetimeHours: { kind: 'int', min: 1, max: 24 * 7 } },
+  mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
 };
 
 /** Validate a patch against the current settings, returning the full new value of each touched section. */

@@ -8,12 +8,14 @@ import { WardenError } from '../errors/index.js';
 import type { Database } from './schema.js';
 import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
+import * as m0002 from './migrations/0002-mfa.js';
 
 export * from './schema.js';
 export * from './repositories.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
+  '0002-mfa': m0002,
 };
 
 class InCodeMigrations implements MigrationProvider {

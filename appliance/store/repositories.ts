@@ -1,7 +1,24 @@
 // Repositories: every query the services make, behind one async interface bound to either the database
 // or an open transaction. Only portable SQL (SQLite and MariaDB) is written here.
 import type { Kysely, Transaction } from 'kysely';
-import type { AuditEventRow, Database, NewUserRow, UserRow, UserUpdate, WebSessionRow } from './schema.js';
+import type { Insertable, Updateable } from 'kysely';
+import type {
+  AuditEventRow,
+  CertificateEventRow,
+  CertificateEventsTable,
+  Database,
+  MfaProviderRow,
+  MfaProvidersTable,
+  NewUserRow,
+  TrustedCaRow,
+  TrustedCasTable,
+  UserCertificateRow,
+  UserCertificatesTable,
+  UserRow,
+  UserUpdate,
+  WebSessionRow,
+  WebSessionsTable,
+} from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -87,6 +104,15 @@ export class WebSessionsRepository {
     await this.db.updateTable('web_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
   }
 
+  async update(id: string, patch: Updateable<WebSessionsTable>): Promise<void> {
+    await this.db.updateTable('web_sessions').set(patch).where('id', '=', id).execute();
+  }
+
+  /** The user's fully signed-in session, if any (there is at most one). */
+  async completeForUser(userId: number): Promise<WebSessionRow | undefined> {
+    return this.db.selectFrom('web_sessions').selectAll().where('user_id', '=', userId).where('stage', '=', 'complete').executeTakeFirst();
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('web_sessions').where('id', '=', id).execute();
   }
@@ -165,6 +191,154 @@ export class AuditEventsRepository {
   }
 }
 
+export class TrustedCasRepository {
+  constructor(private readonly db: Db) {}
+
+  async all(): Promise<TrustedCaRow[]> {
+    return this.db.selectFrom('trusted_cas').selectAll().orderBy('id').execute();
+  }
+
+  async byId(id: number): Promise<TrustedCaRow | undefined> {
+    return this.db.selectFrom('trusted_cas').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async activePems(): Promise<string[]> {
+    return (await this.db.selectFrom('trusted_cas').select('pem').where('active', '=', 1).orderBy('id').execute()).map((r) => r.pem);
+  }
+
+  async insert(row: Insertable<TrustedCasTable>): Promise<number> {
+    return Number((await this.db.insertInto('trusted_cas').values(row).executeTakeFirstOrThrow()).insertId);
+  }
+
+  async update(id: number, patch: Updateable<TrustedCasTable>): Promise<void> {
+    await this.db.updateTable('trusted_cas').set(patch).where('id', '=', id).execute();
+  }
+}
+
+export class RevocationRepository {
+  constructor(private readonly db: Db) {}
+
+  async revokedSerials(): Promise<{ ca_id: number; serial: string }[]> {
+    return this.db.selectFrom('revoked_serials').select(['ca_id', 'serial']).execute();
+  }
+
+  /** Record a CRL and make its entries the CA's revoked set (a newer CRL replaces the older one). */
+  async replaceCrl(crl: { caId: number; thisUpdate: number; nextUpdate: number | null; der: string; serials: { serial: string; revokedAt: number }[]; at: number; by: string }): Promise<number> {
+    const r = await this.db
+      .insertInto('crls')
+      .values({ ca_id: crl.caId, this_update: crl.thisUpdate, next_update: crl.nextUpdate, entries: crl.serials.length, der: crl.der, installed_at: crl.at, installed_by: crl.by })
+      .executeTakeFirstOrThrow();
+    const crlId = Number(r.insertId);
+    await this.db.deleteFrom('revoked_serials').where('ca_id', '=', crl.caId).execute();
+    for (const s of crl.serials) {
+      await this.db.insertInto('revoked_serials').values({ ca_id: crl.caId, serial: s.serial, revoked_at: s.revokedAt, crl_id: crlId }).execute();
+    }
+    return crlId;
+  }
+}
+
+export class UserCertificatesRepository {
+  constructor(private readonly db: Db) {}
+
+  async boundFor(userId: number): Promise<UserCertificateRow | undefined> {
+    return this.db.selectFrom('user_certificates').selectAll().where('user_id', '=', userId).where('status', '=', 'bound').executeTakeFirst();
+  }
+
+  async byId(id: number): Promise<UserCertificateRow | undefined> {
+    return this.db.selectFrom('user_certificates').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insert(row: Insertable<UserCertificatesTable>): Promise<number> {
+    return Number((await this.db.insertInto('user_certificates').values(row).executeTakeFirstOrThrow()).insertId);
+  }
+
+  async update(id: number, patch: Updateable<UserCertificatesTable>): Promise<void> {
+    await this.db.updateTable('user_certificates').set(patch).where('id', '=', id).execute();
+  }
+
+  async list(filter: { userId?: number; status?: 'bound' | 'revoked' }): Promise<(UserCertificateRow & { username: string })[]> {
+    let q = this.db.selectFrom('user_certificates').innerJoin('users', 'users.id', 'user_certificates.user_id').selectAll('user_certificates').select('users.username');
+    if (filter.userId !== undefined) q = q.where('user_certificates.user_id', '=', filter.userId);
+    if (filter.status) q = q.where('user_certificates.status', '=', filter.status);
+    return q.orderBy('user_certificates.id').execute();
+  }
+}
+
+export class CertificateEventsRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: Insertable<CertificateEventsTable>): Promise<void> {
+    await this.db.insertInto('certificate_events').values(row).execute();
+  }
+
+  async query(filter: { userId?: number; since?: number; until?: number; limit: number }): Promise<CertificateEventRow[]> {
+    let q = this.db.selectFrom('certificate_events').selectAll();
+    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
+    if (filter.since !== undefined) q = q.where('ts', '>=', filter.since);
+    if (filter.until !== undefined) q = q.where('ts', '<', filter.until);
+    return q.orderBy('ts', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+  }
+}
+
+export class TotpRepository {
+  constructor(private readonly db: Db) {}
+
+  async get(userId: number) {
+    return this.db.selectFrom('totp_credentials').selectAll().where('user_id', '=', userId).executeTakeFirst();
+  }
+
+  async put(userId: number, secretSealed: string, now: number): Promise<void> {
+    await this.db.deleteFrom('totp_credentials').where('user_id', '=', userId).execute();
+    await this.db.insertInto('totp_credentials').values({ user_id: userId, secret_sealed: secretSealed, confirmed: 0, last_time_step: null, created_at: now }).execute();
+  }
+
+  /**
+   * Accept `timeStep` only if it is newer than the last accepted one — one atomic UPDATE, so two
+   * concurrent uses of the same code cannot both win. Returns whether it was accepted.
+   */
+  async advance(userId: number, timeStep: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('totp_credentials')
+      .set({ last_time_step: timeStep, confirmed: 1 })
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or([eb('last_time_step', 'is', null), eb('last_time_step', '<', timeStep)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async remove(userId: number): Promise<void> {
+    await this.db.deleteFrom('totp_credentials').where('user_id', '=', userId).execute();
+  }
+}
+
+export class MfaProvidersRepository {
+  constructor(private readonly db: Db) {}
+
+  async all(): Promise<MfaProviderRow[]> {
+    return this.db.selectFrom('mfa_providers').selectAll().orderBy('id').execute();
+  }
+
+  async byId(id: number): Promise<MfaProviderRow | undefined> {
+    return this.db.selectFrom('mfa_providers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async enabled(kind: 'duo'): Promise<MfaProviderRow | undefined> {
+    return this.db.selectFrom('mfa_providers').selectAll().where('kind', '=', kind).where('enabled', '=', 1).orderBy('id').executeTakeFirst();
+  }
+
+  async anyEnabled(): Promise<boolean> {
+    return (await this.db.selectFrom('mfa_providers').select('id').where('enabled', '=', 1).executeTakeFirst()) !== undefined;
+  }
+
+  async insert(row: Insertable<MfaProvidersTable>): Promise<number> {
+    return Number((await this.db.insertInto('mfa_providers').values(row).executeTakeFirstOrThrow()).insertId);
+  }
+
+  async update(id: number, patch: Updateable<MfaProvidersTable>): Promise<void> {
+    await this.db.updateTable('mfa_providers').set(patch).where('id', '=', id).execute();
+  }
+}
+
 /** All repositories bound to one connection or transaction. */
 export class Repositories {
   readonly users: UsersRepository;
@@ -173,6 +347,12 @@ export class Repositories {
   readonly settings: SettingsRepository;
   readonly meta: MetaRepository;
   readonly auditEvents: AuditEventsRepository;
+  readonly trustedCas: TrustedCasRepository;
+  readonly revocation: RevocationRepository;
+  readonly userCertificates: UserCertificatesRepository;
+  readonly certificateEvents: CertificateEventsRepository;
+  readonly totp: TotpRepository;
+  readonly mfaProviders: MfaProvidersRepository;
 
   constructor(db: Db) {
     this.users = new UsersRepository(db);
@@ -181,5 +361,11 @@ export class Repositories {
     this.settings = new SettingsRepository(db);
     this.meta = new MetaRepository(db);
     this.auditEvents = new AuditEventsRepository(db);
+    this.trustedCas = new TrustedCasRepository(db);
+    this.revocation = new RevocationRepository(db);
+    this.userCertificates = new UserCertificatesRepository(db);
+    this.certificateEvents = new CertificateEventsRepository(db);
+    this.totp = new TotpRepository(db);
+    this.mfaProviders = new MfaProvidersRepository(db);
   }
 }

@@ -18,7 +18,11 @@ export interface UsersTable {
   last_login_at: number | null;
   created_at: number;
   updated_at: number;
+  /** The second factor this account uses: none, certificate, totp or duo. */
+  mfa_method: Generated<MfaMethod>;
 }
+
+export type MfaMethod = 'none' | 'certificate' | 'totp' | 'duo';
 
 export interface PasswordHistoryTable {
   id: Generated<number>;
@@ -37,6 +41,14 @@ export interface WebSessionsTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+  /** 'mfa': the password was right, the second factor is still due; 'complete': fully signed in. */
+  stage: 'mfa' | 'complete';
+  /** How the second factor was satisfied (null: none was required). */
+  mfa_method: MfaMethod | null;
+  /** The bound certificate this session was authenticated with (certificate MFA only). */
+  certificate_fingerprint: string | null;
+  /** Pending external-MFA state (the Duo OAuth state) while stage is 'mfa'. */
+  mfa_state: string | null;
 }
 
 export interface SettingsTable {
@@ -65,6 +77,93 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export interface TrustedCasTable {
+  id: Generated<number>;
+  subject: string;
+  issuer: string;
+  serial: string;
+  /** SHA-256 fingerprint, colon-separated upper-case hex (as node:crypto prints it). */
+  fingerprint: string;
+  not_before: number;
+  not_after: number;
+  self_signed: number;
+  parent_id: number | null;
+  active: number;
+  pem: string;
+  installed_at: number;
+  installed_by: string;
+  updated_at: number;
+}
+
+export interface CrlsTable {
+  id: Generated<number>;
+  ca_id: number;
+  this_update: number;
+  next_update: number | null;
+  entries: number;
+  der: string;
+  installed_at: number;
+  installed_by: string;
+}
+
+export interface RevokedSerialsTable {
+  ca_id: number;
+  serial: string;
+  revoked_at: number;
+  crl_id: number;
+}
+
+export interface UserCertificatesTable {
+  id: Generated<number>;
+  user_id: number;
+  fingerprint: string;
+  issuer: string;
+  serial: string;
+  subject: string;
+  email: string;
+  not_before: number;
+  not_after: number;
+  pem: string;
+  status: 'bound' | 'revoked';
+  bound_at: number;
+  first_used_at: number;
+  last_used_at: number;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
+export interface CertificateEventsTable {
+  id: Generated<number>;
+  ts: number;
+  event: 'bind' | 'use' | 'failure' | 'revoke';
+  user_id: number | null;
+  username: string | null;
+  fingerprint: string | null;
+  subject: string | null;
+  code: string | null;
+  ip: string | null;
+}
+
+export interface TotpCredentialsTable {
+  user_id: number;
+  secret_sealed: string;
+  confirmed: number;
+  last_time_step: number | null;
+  created_at: number;
+}
+
+export interface MfaProvidersTable {
+  id: Generated<number>;
+  name: string;
+  kind: 'duo';
+  enabled: number;
+  api_host: string;
+  client_id: string;
+  client_secret_sealed: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   password_history: PasswordHistoryTable;
@@ -72,6 +171,13 @@ export interface Database {
   settings: SettingsTable;
   appliance_meta: ApplianceMetaTable;
   audit_events: AuditEventsTable;
+  trusted_cas: TrustedCasTable;
+  crls: CrlsTable;
+  revoked_serials: RevokedSerialsTable;
+  user_certificates: UserCertificatesTable;
+  certificate_events: CertificateEventsTable;
+  totp_credentials: TotpCredentialsTable;
+  mfa_providers: MfaProvidersTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -79,3 +185,7 @@ export type NewUserRow = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type WebSessionRow = Selectable<WebSessionsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type TrustedCaRow = Selectable<TrustedCasTable>;
+export type UserCertificateRow = Selectable<UserCertificatesTable>;
+export type CertificateEventRow = Selectable<CertificateEventsTable>;
+export type MfaProviderRow = Selectable<MfaProvidersTable>;

@@ -1,0 +1,235 @@
+// Certificate login as a second factor: validate the presented certificate against the trust store and the
+// account, bind the first accepted certificate, log every use, failure, bind and revoke. Also the one
+// decision the proxies ask: may this user open a proxy session under "force authentication with certificate"?
+import type { Store, UserCertificateRow, Repositories, UserRow } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { SettingsService } from '../settings/index.js';
+import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn } from '../pki/index.js';
+import { AuthError, NotFoundError, type ErrorCode } from '../errors/index.js';
+import { normalizeIp } from './ip-denylist.js';
+
+export interface CertificateBindingView {
+  id: number;
+  userId: number;
+  username: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  fingerprint: string;
+  email: string;
+  notBefore: string;
+  notAfter: string;
+  status: 'bound' | 'revoked';
+  boundAt: string;
+  firstUsedAt: string;
+  lastUsedAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+export interface CertificateUsageEntry {
+  at: string;
+  event: 'bind' | 'use' | 'failure' | 'revoke';
+  username: string | null;
+  subject: string | null;
+  fingerprint: string | null;
+  code: string | null;
+  ip: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+
+function bindingView(r: UserCertificateRow & { username: string }): CertificateBindingView {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    username: r.username,
+    subject: r.subject,
+    issuer: r.issuer,
+    serial: r.serial,
+    fingerprint: r.fingerprint,
+    email: r.email,
+    notBefore: iso(r.not_before)!,
+    notAfter: iso(r.not_after)!,
+    status: r.status,
+    boundAt: iso(r.bound_at)!,
+    firstUsedAt: iso(r.first_used_at)!,
+    lastUsedAt: iso(r.last_used_at)!,
+    revokedAt: iso(r.revoked_at),
+    revokedBy: r.revoked_by,
+  };
+}
+
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  // A leading = + - @ would be a formula in a spreadsheet: neutralize it (CSV injection).
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export class CertificateLogin {
+  constructor(
+    private readonly deps: { store: Store; audit: AuditTrail; settings: SettingsService; trust: TrustStore; clock?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  /**
+   * Check `presented` for `user`; on success bind it if the account has no bound certificate yet.
+   * Throws AuthError with the precise reason code (the caller shows only the generic message).
+   */
+  async verify(user: UserRow, presented: PresentedCertificate, ipRaw: string): Promise<{ bindingId: number; fingerprint: string; bound: boolean }> {
+    const ip = normalizeIp(ipRaw);
+    const settings = await this.deps.settings.current();
+    const trust = await this.deps.trust.snapshot();
+    const bound = await this.deps.store.repos.userCertificates.boundFor(user.id);
+    const now = this.now();
+    const result = validateClientCertificate(presented, trust, {
+      now,
+      checkEmail: settings.mfa.checkCertificateEmail,
+      accountEmail: user.email,
+      bound: bound ? { fingerprint: bound.fingerprint, issuer: bound.issuer, serial: bound.serial } : undefined,
+    });
+    if (!result.ok) {
+      await this.failure(user, ip, result.code, result.reason, result.cert ? { fingerprint: result.cert.fingerprint256, subject: dn(result.cert.subject) } : undefined);
+      throw new AuthError(result.code, result.reason);
+    }
+    const { cert, identity } = result;
+    const outcome = await this.deps.store.transaction(async (repos) => {
+      let bindingId: number;
+      let newlyBound = false;
+      const current = await repos.userCertificates.boundFor(user.id);
+      if (!current) {
+        bindingId = await repos.userCertificates.insert({
+          user_id: user.id,
+          fingerprint: identity.fingerprint,
+          issuer: identity.issuer,
+          serial: identity.serial,
+          subject: result.subject.slice(0, 1024),
+          email: result.email.slice(0, 255),
+          not_before: Date.parse(cert.validFrom),
+          not_after: Date.parse(cert.validTo),
+          pem: cert.toString(),
+          status: 'bound',
+          bound_at: now,
+          first_used_at: now,
+          last_used_at: now,
+          revoked_at: null,
+          revoked_by: null,
+        });
+        newlyBound = true;
+        await this.event(repos, { event: 'bind', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
+      } else {
+        bindingId = current.id;
+        await repos.userCertificates.update(current.id, { last_used_at: now });
+      }
+      await this.event(repos, { event: 'use', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
+      const rows = [];
+      if (newlyBound) {
+        rows.push(
+          await this.deps.audit.record(
+            { type: 'pki.cert_bind', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { fingerprint: identity.fingerprint, certSubject: result.subject } },
+            repos,
+          ),
+        );
+      }
+      rows.push(
+        await this.deps.audit.record(
+          { type: 'auth.mfa', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { method: 'certificate', fingerprint: identity.fingerprint } },
+          repos,
+        ),
+      );
+      return { bindingId, rows, newlyBound };
+    });
+    outcome.rows.forEach((r) => this.deps.audit.publish(r));
+    return { bindingId: outcome.bindingId, fingerprint: identity.fingerprint, bound: outcome.newlyBound };
+  }
+
+  private async failure(user: UserRow, ip: string, code: ErrorCode, reason: string, cert?: { fingerprint: string; subject: string }): Promise<void> {
+    const row = await this.deps.store.transaction(async (repos) => {
+      await this.event(repos, { event: 'failure', user, ip, fingerprint: cert?.fingerprint ?? null, subject: cert?.subject ?? null, code });
+      return this.deps.audit.record(
+        { type: 'auth.mfa', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code, detail: { method: 'certificate', reason, ...(cert ? { fingerprint: cert.fingerprint } : {}) } },
+        repos,
+      );
+    });
+    this.deps.audit.publish(row);
+  }
+
+  private async event(
+    repos: Repositories,
+    e: { event: 'bind' | 'use' | 'failure' | 'revoke'; user: Pick<UserRow, 'id' | 'username'>; ip: string | null; fingerprint: string | null; subject: string | null; code?: string },
+  ): Promise<void> {
+    await repos.certificateEvents.insert({
+      ts: this.now(),
+      event: e.event,
+      user_id: e.user.id,
+      username: e.user.username,
+      fingerprint: e.fingerprint,
+      subject: e.subject === null ? null : e.subject.slice(0, 1024),
+      code: e.code ?? null,
+      ip: e.ip,
+    });
+  }
+
+  async list(filter: { userId?: number; status?: 'bound' | 'revoked' } = {}): Promise<CertificateBindingView[]> {
+    return (await this.deps.store.repos.userCertificates.list(filter)).map(bindingView);
+  }
+
+  /**
+   * Revoke a binding: the certificate stops working and the user binds a new one at the next login. The
+   * account stays active; web sessions that were authenticated with this certificate end.
+   */
+  async revoke(id: number, actor: { username: string; ip: string | null }): Promise<CertificateBindingView> {
+    const binding = await this.deps.store.repos.userCertificates.byId(id);
+    if (!binding) throw new NotFoundError('certificate binding');
+    const user = await this.deps.store.repos.users.byId(binding.user_id);
+    if (!user) throw new NotFoundError('user');
+    if (binding.status === 'bound') {
+      const row = await this.deps.store.transaction(async (repos) => {
+        await repos.userCertificates.update(id, { status: 'revoked', revoked_at: this.now(), revoked_by: actor.username });
+        const sessions = await repos.webSessions.forUser(user.id);
+        for (const s of sessions) if (s.certificate_fingerprint === binding.fingerprint) await repos.webSessions.delete(s.id);
+        await this.event(repos, { event: 'revoke', user, ip: actor.ip, fingerprint: binding.fingerprint, subject: binding.subject });
+        return this.deps.audit.record(
+          { type: 'pki.cert_revoke', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: user.username, detail: { bindingId: id, fingerprint: binding.fingerprint } },
+          repos,
+        );
+      });
+      this.deps.audit.publish(row);
+    }
+    return (await this.list({ userId: user.id })).find((b) => b.id === id)!;
+  }
+
+  async usage(filter: { userId?: number; since?: number; until?: number; limit?: number }): Promise<CertificateUsageEntry[]> {
+    const rows = await this.deps.store.repos.certificateEvents.query({ ...filter, limit: Math.min(filter.limit ?? 1000, 10_000) });
+    return rows.map((r) => ({ at: iso(r.ts)!, event: r.event, username: r.username, subject: r.subject, fingerprint: r.fingerprint, code: r.code, ip: r.ip }));
+  }
+
+  static usageCsv(entries: CertificateUsageEntry[]): string {
+    const head = ['at', 'event', 'username', 'subject', 'fingerprint', 'code', 'ip'];
+    const lines = entries.map((e) => [e.at, e.event, e.username, e.subject, e.fingerprint, e.code, e.ip].map(csvField).join(','));
+    return [head.join(','), ...lines].join('\r\n') + '\r\n';
+  }
+
+  /**
+   * "Force authentication with certificate" for proxy sessions: when on, a user may open a proxy session
+   * only if their current web session was authenticated with the certificate bound to them now.
+   */
+  async proxySessionAllowed(userId: number): Promise<{ allowed: true } | { allowed: false; code: ErrorCode; reason: string }> {
+    const settings = await this.deps.settings.current();
+    if (!settings.mfa.forceCertificateForProxy) return { allowed: true };
+    const session = await this.deps.store.repos.webSessions.completeForUser(userId);
+    if (!session) return { allowed: false, code: 'CERT_MISSING', reason: 'no signed-in web session' };
+    if (session.mfa_method !== 'certificate' || !session.certificate_fingerprint) {
+      return { allowed: false, code: 'CERT_MISSING', reason: 'the web session was not authenticated with a certificate' };
+    }
+    const bound = await this.deps.store.repos.userCertificates.boundFor(userId);
+    if (!bound || bound.fingerprint !== session.certificate_fingerprint) {
+      return { allowed: false, code: 'CERT_NOT_BOUND_CERT', reason: 'the web session used a certificate that is no longer bound' };
+    }
+    return { allowed: true };
+  }
+}

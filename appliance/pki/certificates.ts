@@ -1,0 +1,152 @@
+// Reading certificates and CRLs from bytes a person or a client hands us: PEM (one or many) or DER, with a
+// size cap before any parser runs. Anything malformed is one clear CERT_MALFORMED error.
+import 'reflect-metadata';
+import { X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { WardenError } from '../errors/index.js';
+
+/** A certificate bigger than this is refused before parsing (real ones are 1–4 KiB). */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+/** A file of CA certificates or a CRL may be larger, but not without bound. */
+export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
+
+export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+export const OID_ANY_EKU = '2.5.29.37.0';
+const OID_EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
+
+export class CertificateError extends WardenError {
+  constructor(message: string) {
+    super('INPUT_INVALID', message);
+    this.name = 'CertificateError';
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Split PEM text into DER blocks of the given label; DER input is returned as one block. */
+export function derBlocks(input: Buffer | string, label: string, maxBytes = MAX_BUNDLE_BYTES): Buffer[] {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (bytes.length === 0) throw new CertificateError('the file is empty');
+  if (bytes.length > maxBytes) throw new CertificateError(`the input is larger than ${maxBytes} bytes`);
+  const text = bytes.toString('latin1');
+  if (text.includes('-----BEGIN')) {
+    const blocks: Buffer[] = [];
+    for (const m of text.matchAll(PEM_BLOCK)) {
+      if (m[1] !== label) continue;
+      const b64 = m[2]!.replace(/\s+/g, '');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CertificateError(`a ${label} block is not valid base64`);
+      blocks.push(Buffer.from(b64, 'base64'));
+    }
+    if (blocks.length === 0) throw new CertificateError(`no ${label} block found`);
+    return blocks;
+  }
+  return [bytes];
+}
+
+export function parseCertificate(der: Buffer, maxBytes = MAX_CERTIFICATE_BYTES): X509Certificate {
+  if (der.length > maxBytes) throw new CertificateError(`a certificate is larger than ${maxBytes} bytes`);
+  try {
+    return new X509Certificate(der);
+  } catch {
+    throw new CertificateError('not a valid X.509 certificate');
+  }
+}
+
+/** Every certificate in a PEM bundle or a DER file. */
+export function parseCertificates(input: Buffer | string): X509Certificate[] {
+  return derBlocks(input, 'CERTIFICATE').map((d) => parseCertificate(d));
+}
+
+export function toPem(cert: X509Certificate): string {
+  return cert.toString().trim() + '\n';
+}
+
+export function notBefore(cert: X509Certificate): number {
+  return Date.parse(cert.validFrom);
+}
+
+export function notAfter(cert: X509Certificate): number {
+  return Date.parse(cert.validTo);
+}
+
+/** One-line distinguished name ("CN=alice, O=Example"), for tables and logs. */
+export function dn(name: string): string {
+  return name.split('\n').join(', ');
+}
+
+/** The certificate's e-mail: the first SAN rfc822Name, else the subject's emailAddress; '' if none. */
+export function certificateEmail(cert: X509Certificate): string {
+  try {
+    const parsed = new x509.X509Certificate(cert.raw);
+    const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
+    const fromSan = san?.names.items.find((n) => n.type === 'email')?.value;
+    if (fromSan) return fromSan;
+    const fromSubject = parsed.subjectName.getField(OID_EMAIL_ADDRESS)[0];
+    return fromSubject ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Extended key usages, or undefined when the extension is absent (node:crypto calls it keyUsage). */
+export function extendedKeyUsage(cert: X509Certificate): string[] | undefined {
+  return cert.keyUsage ?? undefined;
+}
+
+export interface ParsedCrl {
+  issuer: string;
+  thisUpdate: number;
+  nextUpdate: number | null;
+  serials: { serial: string; revokedAt: number }[];
+  der: Buffer;
+  verify: (issuer: X509Certificate) => Promise<boolean>;
+}
+
+/** Normalize a serial number as node:crypto prints it: upper-case hex, no leading zero bytes. */
+export function normalizeSerial(hex: string): string {
+  const s = hex.replace(/[^0-9a-f]/gi, '').toUpperCase().replace(/^(00)+(?=.)/, '');
+  return s.length % 2 === 1 ? `0${s}` : s;
+}
+
+export function parseCrl(input: Buffer | string): ParsedCrl {
+  const [der] = derBlocks(input, 'X509 CRL');
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(der!);
+  } catch {
+    throw new CertificateError('not a valid X.509 CRL');
+  }
+  return {
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate.getTime(),
+    nextUpdate: crl.nextUpdate ? crl.nextUpdate.getTime() : null,
+    serials: crl.entries.map((e) => ({ serial: normalizeSerial(e.serialNumber), revokedAt: e.revocationDate.getTime() })),
+    der: der!,
+    verify: async (issuer) => {
+      try {
+        const pub = new x509.X509Certificate(issuer.raw).publicKey;
+        return await crl.verify({ publicKey: pub });
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/** Does `issuer` (by name and signature) issue `cert`? */
+export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Same name, whatever the signature: for telling "forged" from "unknown". */
+export function namedIssuer(cert: X509Certificate, issuer: X509Certificate): boolean {
+  return cert.issuer === issuer.subject;
+}
+
+export function isSelfSigned(cert: X509Certificate): boolean {
+  return cert.subject === cert.issuer && issuedBy(cert, cert);
+}

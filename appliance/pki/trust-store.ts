@@ -1,0 +1,198 @@
+// The trusted CA store for certificate login: CA certificates installed by support staff (roots and
+// intermediates, linked to their issuers), activated or inactivated by administrators, and the CRLs they
+// signed. Every change bumps a revision the web daemon watches to swap its TLS context live.
+import type { X509Certificate } from 'node:crypto';
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import type { Repositories, Store, TrustedCaRow } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import { NotFoundError } from '../errors/index.js';
+import { CertificateError, dn, issuedBy, isSelfSigned, notAfter, notBefore, parseCertificates, parseCrl, toPem } from './certificates.js';
+
+export const PKI_REVISION_META = 'pki.revision';
+
+export interface CaView {
+  id: number;
+  subject: string;
+  issuer: string;
+  serial: string;
+  fingerprint: string;
+  notBefore: string;
+  notAfter: string;
+  selfSigned: boolean;
+  parentId: number | null;
+  active: boolean;
+  installedAt: string;
+  installedBy: string;
+}
+
+export function caView(r: TrustedCaRow): CaView {
+  return {
+    id: r.id,
+    subject: r.subject,
+    issuer: r.issuer,
+    serial: r.serial,
+    fingerprint: r.fingerprint,
+    notBefore: new Date(Number(r.not_before)).toISOString(),
+    notAfter: new Date(Number(r.not_after)).toISOString(),
+    selfSigned: r.self_signed === 1,
+    parentId: r.parent_id,
+    active: r.active === 1,
+    installedAt: new Date(Number(r.installed_at)).toISOString(),
+    installedBy: r.installed_by,
+  };
+}
+
+/** What the validator needs, read once per decision: CAs with parsed certificates and revoked serials. */
+export interface TrustSnapshot {
+  cas: { row: TrustedCaRow; cert: X509Certificate }[];
+  revoked: Map<number, Set<string>>;
+}
+
+export interface Actor {
+  username: string;
+  ip: string | null;
+}
+
+export class TrustStore {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditTrail,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async revision(): Promise<number> {
+    return Number((await this.store.repos.meta.get(PKI_REVISION_META)) ?? '0');
+  }
+
+  async list(): Promise<CaView[]> {
+    return (await this.store.repos.trustedCas.all()).map(caView);
+  }
+
+  async get(id: number): Promise<CaView & { pem: string }> {
+    const r = await this.store.repos.trustedCas.byId(id);
+    if (!r) throw new NotFoundError('certificate authority');
+    return { ...caView(r), pem: r.pem };
+  }
+
+  /** PEM of every active CA: what the TLS server advertises in its CertificateRequest. */
+  async activeAuthoritiesPem(): Promise<string[]> {
+    return this.store.repos.trustedCas.activePems();
+  }
+
+  async snapshot(): Promise<TrustSnapshot> {
+    const rows = await this.store.repos.trustedCas.all();
+    const revoked = new Map<number, Set<string>>();
+    for (const r of await this.store.repos.revocation.revokedSerials()) {
+      if (!revoked.has(r.ca_id)) revoked.set(r.ca_id, new Set());
+      revoked.get(r.ca_id)!.add(r.serial);
+    }
+    return { cas: rows.map((row) => ({ row, cert: new NodeX509(row.pem) })), revoked };
+  }
+
+  /**
+   * Install one CA certificate or a chain (PEM bundle or DER). Each must be a CA (basicConstraints
+   * CA:TRUE); each is linked to its issuer if that is in the store or in the same bundle. Already
+   * installed certificates are skipped. All or nothing.
+   */
+  async install(input: Buffer | string, actor: Actor): Promise<CaView[]> {
+    const certs = parseCertificates(input);
+    for (const c of certs) {
+      if (!c.ca) throw new CertificateError(`${dn(c.subject)} is not a CA certificate (basicConstraints CA:TRUE is missing)`);
+    }
+    const now = this.clock();
+    const { out, row } = await this.store.transaction(async (repos) => {
+      const known = (await repos.trustedCas.all()).map((r) => ({ row: r, cert: new NodeX509(r.pem) }));
+      const out: TrustedCaRow[] = [];
+      for (const cert of certs) {
+        if (known.some((k) => k.row.fingerprint === cert.fingerprint256)) continue;
+        const selfSigned = isSelfSigned(cert);
+        const fields = {
+          subject: dn(cert.subject),
+          issuer: dn(cert.issuer),
+          serial: cert.serialNumber,
+          fingerprint: cert.fingerprint256,
+          not_before: notBefore(cert),
+          not_after: notAfter(cert),
+          self_signed: selfSigned ? 1 : 0,
+          parent_id: null,
+          active: 1,
+          pem: toPem(cert),
+          installed_at: now,
+          installed_by: actor.username,
+          updated_at: now,
+        };
+        const id = await repos.trustedCas.insert(fields);
+        const full: TrustedCaRow = { ...fields, id };
+        known.push({ row: full, cert });
+        out.push(full);
+      }
+      // Link every unlinked non-root to its issuer, whatever the order in the file or across installs.
+      for (const k of known) {
+        if (k.row.parent_id !== null || k.row.self_signed === 1) continue;
+        const parent = known.find((p) => p !== k && issuedBy(k.cert, p.cert));
+        if (parent) {
+          await repos.trustedCas.update(k.row.id, { parent_id: parent.row.id });
+          k.row.parent_id = parent.row.id;
+        }
+      }
+      if (out.length === 0) return { out, row: undefined };
+      await this.bump(repos);
+      const row = await this.audit.record(
+        {
+          type: 'pki.ca_install',
+          outcome: 'success',
+          actor: actor.username,
+          actorIp: actor.ip,
+          subject: out.map((o) => o.subject).join(' | ').slice(0, 128),
+          detail: { fingerprints: out.map((o) => o.fingerprint) },
+        },
+        repos,
+      );
+      return { out, row };
+    });
+    if (row) this.audit.publish(row);
+    const ids = new Set(out.map((o) => o.id));
+    return (await this.list()).filter((c) => ids.has(c.id));
+  }
+
+  async setActive(id: number, active: boolean, actor: Actor): Promise<CaView> {
+    const ca = await this.get(id);
+    const row = await this.store.transaction(async (repos) => {
+      await repos.trustedCas.update(id, { active: active ? 1 : 0, updated_at: this.clock() });
+      await this.bump(repos);
+      return this.audit.record(
+        { type: active ? 'pki.ca_enable' : 'pki.ca_disable', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { id, fingerprint: ca.fingerprint } },
+        repos,
+      );
+    });
+    this.audit.publish(row);
+    return caView((await this.store.repos.trustedCas.byId(id))!);
+  }
+
+  /** Install a CRL: it must be signed by an installed CA; it replaces that CA's previous CRL. */
+  async installCrl(input: Buffer | string, actor: Actor): Promise<{ caId: number; subject: string; entries: number }> {
+    const crl = parseCrl(input);
+    const snapshot = await this.snapshot();
+    let issuer: TrustSnapshot['cas'][number] | undefined;
+    for (const c of snapshot.cas) {
+      if (await crl.verify(c.cert)) {
+        issuer = c;
+        break;
+      }
+    }
+    if (!issuer) throw new CertificateError('the CRL is not signed by an installed CA');
+    const ca = issuer.row;
+    const row = await this.store.transaction(async (repos) => {
+      await repos.revocation.replaceCrl({ caId: ca.id, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der.toString('base64'), serials: crl.serials, at: this.clock(), by: actor.username });
+      await this.bump(repos);
+      return this.audit.record({ type: 'pki.crl_install', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { entries: crl.serials.length } }, repos);
+    });
+    this.audit.publish(row);
+    return { caId: ca.id, subject: ca.subject, entries: crl.serials.length };
+  }
+
+  private async bump(repos: Repositories): Promise<void> {
+    const current = Number((await repos.meta.get(PKI_REVISION_META)) ?? '0');
+    await repos.meta.set(PKI_REVISION_META, String(current + 1));
+  }
+}
