@@ -5,9 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils
-export npm_config_nodedir := /usr
-export npm_config_fund := false
-export npm_config_audit := false
+# node-gyp builds native addons against /usr's headers instead of downloading them (also in .npmrc).
+NPM_ENV := npm_config_nodedir=/usr npm_config_fund=false npm_config_audit=false
 
 TEST_FILES = $(shell find dist/tests -name '*.test.js' | sort)
 
@@ -23,17 +22,17 @@ deps:
 	@$(MAKE) --no-print-directory node_modules/.warden-installed
 
 node_modules/.warden-installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	$(NPM_ENV) npm ci --no-audit --no-fund --loglevel=error
 	@node -e "require('better-sqlite3'); require('pkcs11js')" || { echo "native modules failed to build" >&2; exit 1; }
 	@touch $@
 
 build: deps
-	@npx --no-install tsc -p tsconfig.json
+	@node_modules/.bin/tsc -p tsconfig.json
 	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
 	@chmod +x dist/cli/orbit/main.js dist/daemons/*/main.js
 
 typecheck: deps
-	@npx --no-install tsc -p tsconfig.json --noEmit
+	@node_modules/.bin/tsc -p tsconfig.json --noEmit
 
 run: build
 	@node dist/daemons/supervisor/main.js

@@ -1,7 +1,10 @@
 // The composition every daemon and orbit share: open the store, open the token (failing closed), check the
 // token holds this appliance's master key, and build the services over them.
 import { AuditTrail } from './audit/index.js';
-import { AuthService } from './auth/index.js';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
+import { TrustStore } from './pki/index.js';
 import { UserAdminService } from './access/index.js';
 import { SettingsService } from './settings/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
@@ -24,6 +27,11 @@ export class Appliance {
     readonly settings: SettingsService,
     readonly auth: AuthService,
     readonly users: UserAdminService,
+    readonly trust: TrustStore,
+    readonly certificates: CertificateLogin,
+    readonly totp: TotpService,
+    readonly duo: DuoService,
+    readonly secondFactor: SecondFactorService,
   ) {}
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
@@ -55,7 +63,17 @@ export class Appliance {
     const settings = new SettingsService(store, audit, clock);
     const auth = new AuthService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
     const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users);
+    const trust = new TrustStore(store, audit, clock);
+    const certificates = new CertificateLogin({ store, audit, settings, trust, clock });
+    const keysOrFail = () => {
+      if (!keys) throw new KeysError('KEYS_UNAVAILABLE', 'the appliance was opened without its token');
+      return keys;
+    };
+    const totp = new TotpService({ store, audit, keys: keysOrFail, clock });
+    const httpsAgent = config.auth.duoCaFile ? new https.Agent({ ca: readFileSync(config.auth.duoCaFile) }) : undefined;
+    const duo = new DuoService({ store, audit, keys: keysOrFail, clock, ...(httpsAgent ? { httpsAgent } : {}) });
+    const secondFactor = new SecondFactorService({ store, audit, auth, certificates, totp, duo });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor);
   }
 
   async close(): Promise<void> {

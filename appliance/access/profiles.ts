@@ -11,6 +11,8 @@ export const PERMISSIONS = [
   'credentials.manage',
   'access.manage',
   'recordings.view',
+  'certificates.read',
+  'certificates.manage',
   'sessions.use',
   'passwords.view',
 ] as const;
@@ -22,7 +24,7 @@ export const PROFILES = {
     label: 'Configurator',
     permissions: ['users.read', 'settings.read', 'settings.manage', 'devices.manage', 'credentials.manage', 'access.manage'],
   },
-  auditor: { label: 'Auditor', permissions: ['users.read', 'settings.read', 'audit.read', 'recordings.view'] },
+  auditor: { label: 'Auditor', permissions: ['users.read', 'settings.read', 'audit.read', 'recordings.view', 'certificates.read'] },
   'privileged-access-user': { label: 'Privileged-access user', permissions: ['sessions.use'] },
   'password-viewer': { label: 'Password viewer', permissions: ['passwords.view'] },
   'privileged-access-and-view-user': { label: 'Privileged-access-and-view user', permissions: ['sessions.use', 'passwords.view'] },

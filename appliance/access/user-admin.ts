@@ -1,6 +1,6 @@
 // Administration of local accounts: create, list, disable/enable, unlock, reset password. Every change is
 // one transaction with its audit row, so nothing lands half-way.
-import type { Store, UserRow } from '../store/index.js';
+import type { MfaMethod, Store, UserRow } from '../store/index.js';
 import type { AuditTrail, AuditEvent } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import type { ScryptCost } from '../config/index.js';
@@ -38,6 +38,8 @@ export interface UserView {
   locked: boolean;
   failedAttempts: number;
   mustChangePassword: boolean;
+  /** The second factor this account uses at web login (before the global "force certificate" setting). */
+  mfaMethod: MfaMethod;
   lastLoginAt: string | null;
   createdAt: string;
 }
@@ -96,6 +98,7 @@ export class UserAdminService {
       locked,
       failedAttempts: user.failed_attempts,
       mustChangePassword: user.must_change_password === 1,
+      mfaMethod: user.mfa_method,
       lastLoginAt: user.last_login_at === null ? null : new Date(Number(user.last_login_at)).toISOString(),
       createdAt: new Date(Number(user.created_at)).toISOString(),
     };
@@ -189,6 +192,28 @@ export class UserAdminService {
       await repos.users.update(id, { locked_at: null, failed_attempts: 0, updated_at: this.now() });
     });
     return this.get(id);
+  }
+
+  /**
+   * Set the account's second factor (per-user "certificate required" is method 'certificate'). Changing
+   * away from TOTP forgets the enrolled secret, so coming back means enrolling anew.
+   */
+  async setMfaMethod(actor: Actor, id: number, method: unknown): Promise<UserRow> {
+    if (method !== 'none' && method !== 'certificate' && method !== 'totp' && method !== 'duo') {
+      throw new InputError('method must be one of none, certificate, totp, duo', { field: 'method' });
+    }
+    const user = await this.get(id);
+    await this.change({ type: 'user.mfa_method', actor: actor.username, actorIp: actor.ip, subject: user.username, detail: { from: user.mfa_method, to: method } }, async (repos) => {
+      await repos.users.update(id, { mfa_method: method, updated_at: this.now() });
+      if (method !== 'totp') await repos.totp.remove(id);
+    });
+    return this.get(id);
+  }
+
+  /** Forget the user's TOTP secret: they enrol again at the next login. */
+  async resetTotp(actor: Actor, id: number): Promise<void> {
+    const user = await this.get(id);
+    await this.change({ type: 'user.totp_reset', actor: actor.username, actorIp: actor.ip, subject: user.username }, (repos) => repos.totp.remove(id));
   }
 
   /** New one-time password, must be changed at next login; ends the user's sessions. */

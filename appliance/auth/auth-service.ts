@@ -87,6 +87,36 @@ export class AuthService {
     return minutes === 0 || now < Number(user.locked_at) + minutes * 60_000;
   }
 
+  /**
+   * One more failed attempt (a wrong password, a wrong current password on change, a wrong TOTP code):
+   * at the configured maximum the account locks and its sessions end. Returns the attempt count.
+   */
+  async countFailedAttempt(user: Pick<UserRow, 'id' | 'username'>, ip: string): Promise<number> {
+    const settings = await this.settings.current();
+    const now = this.clock();
+    const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
+    if (attempts >= settings.lockout.maxAttempts) {
+      const row = await this.store.transaction(async (repos) => {
+        await repos.users.update(user.id, { locked_at: now, updated_at: now });
+        await repos.webSessions.deleteForUser(user.id);
+        return this.audit.record(
+          {
+            type: 'auth.lockout',
+            outcome: 'failure',
+            actor: 'system',
+            actorIp: ip,
+            subject: user.username,
+            code: 'AUTH_LOCKED',
+            detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
+          },
+          repos,
+        );
+      });
+      this.audit.publish(row);
+    }
+    return attempts;
+  }
+
   /** Throws AUTH_IP_DENIED if the address is on the denylist. Cheap: called on every request. */
   async checkIp(ip: string): Promise<void> {
     const settings = await this.settings.current();
@@ -137,19 +167,7 @@ export class AuthService {
     if (this.isLocked(user, settings, now)) return this.fail('AUTH_LOCKED', 'account is locked', who);
     if (user.status !== 'active') return this.fail('AUTH_DISABLED', 'account is disabled', who);
     if (!passwordOk) {
-      const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
-      if (attempts >= settings.lockout.maxAttempts) {
-        await this.store.repos.users.update(user.id, { locked_at: now, updated_at: now });
-        await this.audit.record({
-          type: 'auth.lockout',
-          outcome: 'failure',
-          actor: 'system',
-          actorIp: ip,
-          subject: user.username,
-          code: 'AUTH_LOCKED',
-          detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
-        });
-      }
+      const attempts = await this.countFailedAttempt(user, ip);
       return this.fail('AUTH_BAD_PASSWORD', 'wrong password', who, { attempts });
     }
 
@@ -248,8 +266,7 @@ export class AuthService {
     const settings = await this.settings.current();
     const now = this.clock();
     if (!(await verifyPassword(opts.currentPassword, user.password_hash))) {
-      const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
-      if (attempts >= settings.lockout.maxAttempts) await this.store.repos.users.update(user.id, { locked_at: now });
+      await this.countFailedAttempt(user, ip);
       await this.audit.record({ type: 'auth.password_change', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code: 'AUTH_BAD_PASSWORD' });
       throw new AuthError('AUTH_BAD_PASSWORD', 'current password is wrong');
     }

@@ -1,7 +1,12 @@
-// Authentication: local passwords (scrypt), complexity and history, lockout, the IP denylist, and
-// server-side web sessions (single active session, idle timeout, lifetime, IP binding).
-export { AuthService, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
+// Authentication: local passwords (scrypt), complexity and history, lockout, the IP denylist, server-side
+// web sessions (single active session, idle timeout, lifetime, IP binding) and the second factors:
+// X.509 certificate (with binding and usage log), TOTP and Duo Universal Prompt.
+export { AuthService, requiredSecondFactor, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
 export { hashPassword, verifyPassword, needsRehash } from './password-hash.js';
 export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-policy.js';
 export { IpDenylist, parseCidr, normalizeIp } from './ip-denylist.js';
 export { sessionIdOf } from './web-sessions.js';
+export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry } from './certificate-login.js';
+export { TotpService, type TotpEnrolment } from './totp.js';
+export { DuoService, type DuoProviderView, type DuoSaveResult } from './duo.js';
+export { SecondFactorService } from './second-factor.js';

@@ -42,6 +42,11 @@ export interface WardenConfig {
   };
   auth: {
     scrypt: ScryptCost;
+    /**
+     * CA bundle trusted for the Duo API instead of the SDK's pinned Duo CAs: for a TLS-inspecting proxy,
+     * or a local server speaking Duo's protocol in tests. Absent: Duo's pinned CAs.
+     */
+    duoCaFile: string | undefined;
   };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
@@ -108,7 +113,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
-  const auth = section(raw, 'auth', ['scrypt']);
+  const auth = section(raw, 'auth', ['scrypt', 'duoCaFile']);
   const log = section(raw, 'log', ['level']);
   const at = (p: string) => path.resolve(home, p);
 
@@ -149,7 +154,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       pinFile: at(str(keys.pinFile, 'keys.pinFile', 'keys/token.pin')),
       softhsmConf,
     },
-    auth: { scrypt },
+    auth: { scrypt, duoCaFile: auth.duoCaFile === undefined ? undefined : at(str(auth.duoCaFile, 'auth.duoCaFile', '')) },
     log: { level: level as WardenConfig['log']['level'] },
   };
 }

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.level);
   const appliance = await Appliance.open(config);
-  const server = new WebServer(appliance, { ...config.web });
+  const server = await WebServer.create(appliance, { ...config.web });
   const { httpsPort, httpPort } = await server.start();
   const sweep = setInterval(() => {
     appliance.auth.sweepSessions().catch((e) => log.warn('session sweep failed', { error: e }));

@@ -19,6 +19,8 @@ import { registerAuthRoutes } from './routes/auth.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerPageRoutes } from './routes/pages.js';
+import { registerMfaRoutes } from './routes/mfa.js';
+import { registerPkiRoutes } from './routes/pki.js';
 
 const log = logger('web');
 
@@ -37,7 +39,7 @@ const TLS12_CIPHERS = [
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** 'public': no session needed. Default: a valid session (and a completed password change). */
-    access?: 'public' | 'session' | 'password-change';
+    access?: 'public' | 'mfa' | 'password-change' | 'session';
     permission?: Permission;
   }
   interface FastifyRequest {
@@ -49,13 +51,21 @@ declare module 'fastify' {
 /** The web section of the deploy-time config: listen address, ports, TLS files, body limit. */
 export type WebServerOptions = WardenConfig['web'];
 
-function tlsMaterial(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>) {
+/**
+ * TLS settings of the HTTPS listener. Every handshake asks for a client certificate and names the active
+ * trusted CAs (so browsers offer only matching certificates), but never rejects: the application decides,
+ * so a missing or bad certificate is an audited "Invalid user credentials", not a TLS alert.
+ */
+function tlsMaterial(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>, clientCas: string[]) {
   return {
     cert: readFileSync(opts.tlsCert),
     key: readFileSync(opts.tlsKey),
     minVersion: 'TLSv1.2' as const,
     ciphers: TLS12_CIPHERS,
     honorCipherOrder: true,
+    requestCert: true,
+    rejectUnauthorized: false,
+    ...(clientCas.length > 0 ? { ca: clientCas } : {}),
   };
 }
 
@@ -70,13 +80,19 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export class WebServer {
   readonly app: FastifyInstance;
   private redirect: http.Server | undefined;
+  private trustRevision = -1;
+  private clientCas: string[] = [];
+  private trustWatch: NodeJS.Timeout | undefined;
+  /** The port actually listened on (config may say 0). */
+  httpsPort = 0;
 
-  constructor(
+  private constructor(
     private readonly appliance: Appliance,
     private opts: WebServerOptions,
+    clientCas: string[],
   ) {
     this.app = Fastify({
-      https: tlsMaterial(opts),
+      https: tlsMaterial(opts, clientCas),
       bodyLimit: opts.bodyLimit,
       trustProxy: false,
       return503OnClosing: true,
@@ -86,6 +102,14 @@ export class WebServer {
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     });
     this.build();
+  }
+
+  static async create(appliance: Appliance, opts: WebServerOptions): Promise<WebServer> {
+    const cas = await appliance.trust.activeAuthoritiesPem();
+    const server = new WebServer(appliance, opts, cas);
+    server.clientCas = cas;
+    server.trustRevision = await appliance.trust.revision();
+    return server;
   }
 
   private build(): void {
@@ -117,6 +141,8 @@ export class WebServer {
         const sent = request.headers['x-csrf-token'];
         if (typeof sent !== 'string' || !sameToken(sent, session.csrfToken)) throw new WardenError('AUTH_CSRF', 'missing or wrong CSRF token');
       }
+      if (access === 'mfa') return;
+      if (session.mfaRequired) throw new WardenError('MFA_REQUIRED', `the ${session.mfaRequired} second factor is due`, { details: { method: session.mfaRequired } });
       if (session.passwordChangeRequired && access !== 'password-change') {
         throw new WardenError('AUTH_PASSWORD_CHANGE_REQUIRED', 'the password must be changed first');
       }
@@ -128,7 +154,24 @@ export class WebServer {
     registerAuthRoutes(app, appliance);
     registerUserRoutes(app, appliance);
     registerSettingsRoutes(app, appliance);
+    registerMfaRoutes(app, appliance, this);
+    registerPkiRoutes(app, appliance, this);
     registerPageRoutes(app, appliance);
+  }
+
+  /** Swap the TLS context when the trust store's revision moved (a CA installed, inactivated, a CRL). */
+  async refreshTrust(): Promise<void> {
+    const revision = await this.appliance.trust.revision();
+    if (revision === this.trustRevision) return;
+    this.trustRevision = revision;
+    this.reloadTls(this.opts, await this.appliance.trust.activeAuthoritiesPem());
+    log.info('trusted CA list changed: TLS context swapped', { revision });
+  }
+
+  /** Where Duo sends the browser back: our public name and the port we actually listen on. */
+  duoRedirectUrl(): string {
+    const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
+    return `https://${this.opts.publicHost}${port}/api/v1/auth/mfa/duo/callback`;
   }
 
   /** Cross-site requests are refused: a browser's Origin on a state change must be our own. */
@@ -142,6 +185,12 @@ export class WebServer {
   async start(): Promise<{ httpsPort: number; httpPort: number }> {
     await this.app.listen({ host: this.opts.listen, port: this.opts.httpsPort });
     const httpsPort = (this.app.server.address() as AddressInfo).port;
+    this.httpsPort = httpsPort;
+    // orbit changes the trust store from another process: look for a new revision every two seconds.
+    this.trustWatch = setInterval(() => {
+      this.refreshTrust().catch((e) => log.warn('trust store check failed', { error: e }));
+    }, 2000);
+    this.trustWatch.unref();
     let httpPort = 0;
     if (this.opts.httpRedirect) {
       this.redirect = http.createServer((req, res) => this.redirectToHttps(req, res, httpsPort));
@@ -166,9 +215,10 @@ export class WebServer {
     res.end();
   }
 
-  /** Swap certificate and key on the live server: new handshakes use them, no restart. */
-  reloadTls(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>): void {
-    const material = tlsMaterial(opts);
+  /** Swap certificate, key and advertised CAs on the live server: new handshakes use them, no restart. */
+  reloadTls(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>, clientCas?: string[]): void {
+    const material = tlsMaterial(opts, clientCas ?? this.clientCas);
+    if (clientCas) this.clientCas = clientCas;
     (this.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(material);
     this.opts = { ...this.opts, ...opts };
     log.info('TLS certificate reloaded');
@@ -176,6 +226,7 @@ export class WebServer {
 
   /** Stop accepting, let in-flight requests finish, then close. */
   async stop(): Promise<void> {
+    clearInterval(this.trustWatch);
     const redirect = this.redirect;
     await Promise.all([
       this.app.close(),

@@ -39,36 +39,41 @@ export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): 
         ip: request.clientIp,
         userAgent: request.headers['user-agent'] ?? '',
       });
-      reply.setCookie(SESSION_COOKIE, result.token, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+      // Lax only while an external MFA provider is enabled: Duo's callback is a cross-site navigation.
+      const sameSite = (await appliance.duo.cookieSameSite()) === 'Lax' ? 'lax' : 'strict';
+      reply.setCookie(SESSION_COOKIE, result.token, { path: '/', httpOnly: true, secure: true, sameSite });
       reply.header('cache-control', 'no-store');
       return {
         user: await appliance.users.view(result.user),
         permissions: permissionsOf(result.user.profile),
         passwordChangeRequired: result.passwordChangeRequired,
+        mfaRequired: result.mfaRequired,
         csrfToken: result.csrfToken,
       };
     },
   );
 
-  app.post('/api/v1/auth/logout', { config: { access: 'password-change' } }, async (request, reply) => {
+  app.post('/api/v1/auth/logout', { config: { access: 'mfa' } }, async (request, reply) => {
     await appliance.auth.logout(request.session!.sessionId, request.clientIp);
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/me', { config: { access: 'password-change' } }, async (request, reply) => {
+  app.get('/api/v1/me', { config: { access: 'mfa' } }, async (request, reply) => {
     const s = request.session!;
     reply.header('cache-control', 'no-store');
     return {
       user: await appliance.users.view(s.user),
       permissions: permissionsOf(s.user.profile),
       passwordChangeRequired: s.passwordChangeRequired,
+      mfaRequired: s.mfaRequired,
       csrfToken: s.csrfToken,
     };
   });
 
   app.post<{ Body: { currentPassword: string; newPassword: string } }>(
     '/api/v1/me/password',
+    // Only after the second factor: a stolen password alone cannot change the password.
     { schema: changePasswordSchema, config: { access: 'password-change' } },
     async (request, reply) => {
       await appliance.auth.changePassword({

@@ -1,0 +1,201 @@
+// Duo Universal Prompt as an external MFA provider, through Duo's own SDK (@duosecurity/duo_universal):
+// provider settings (client secret sealed by the key service), a health check on every save, the
+// authorize redirect and the callback. The SDK checks the token's signature and user name; the state and
+// `auth_result.result === 'allow'` are checked here, because the SDK does not.
+import type https from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
+import { Client } from '@duosecurity/duo_universal';
+import type { MfaProviderRow, Store, UserRow } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { KeyService } from '../keys/index.js';
+import { AuthError, InputError, NotFoundError, PolicyError } from '../errors/index.js';
+import { requireText } from '../errors/text.js';
+
+export interface DuoProviderView {
+  id: number;
+  name: string;
+  kind: 'duo';
+  enabled: boolean;
+  apiHost: string;
+  clientId: string;
+  clientSecretSet: boolean;
+  updatedAt: string;
+}
+
+export interface DuoProviderInput {
+  name: string;
+  enabled: boolean;
+  apiHost: string;
+  clientId: string;
+  /** Required when creating; omitted on update to keep the stored one. */
+  clientSecret?: string;
+}
+
+export interface DuoSaveResult {
+  provider: DuoProviderView;
+  /** SameSite of the session cookie from now on: Lax while an external MFA provider is enabled. */
+  sessionCookieSameSite: 'Strict' | 'Lax';
+  sameSiteChanged: boolean;
+}
+
+const API_HOST = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$/i;
+
+function view(r: MfaProviderRow): DuoProviderView {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    enabled: r.enabled === 1,
+    apiHost: r.api_host,
+    clientId: r.client_id,
+    clientSecretSet: r.client_secret_sealed.length > 0,
+    updatedAt: new Date(Number(r.updated_at)).toISOString(),
+  };
+}
+
+function sameState(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class DuoService {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      audit: AuditTrail;
+      keys: () => KeyService;
+      clock?: () => number;
+      /**
+       * Replaces the SDK's pinned-CA agent: for a TLS-inspecting proxy's CA, and for tests against a
+       * local server speaking Duo's protocol. Absent, the SDK's pinned Duo CAs are used.
+       */
+      httpsAgent?: https.Agent;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  private client(p: { apiHost: string; clientId: string; clientSecret: string }, redirectUrl: string): Client {
+    let client: Client;
+    try {
+      client = new Client({ clientId: p.clientId, clientSecret: p.clientSecret, apiHost: p.apiHost, redirectUrl });
+    } catch (e) {
+      throw new PolicyError('MFA_PROVIDER_INVALID', `Duo settings rejected: ${(e as Error).message}`);
+    }
+    if (this.deps.httpsAgent) {
+      // The SDK keeps its axios instance private; replacing its agent is the documented seam (FIELD-NOTES).
+      (client as unknown as { axios: { defaults: { httpsAgent: https.Agent } } }).axios.defaults.httpsAgent = this.deps.httpsAgent;
+    }
+    return client;
+  }
+
+  private secretOf(r: MfaProviderRow): string {
+    return this.deps.keys().open(Buffer.from(r.client_secret_sealed, 'base64'), `mfa-provider:${r.id}`).toString('utf8');
+  }
+
+  async list(): Promise<DuoProviderView[]> {
+    return (await this.deps.store.repos.mfaProviders.all()).map(view);
+  }
+
+  async cookieSameSite(): Promise<'Strict' | 'Lax'> {
+    return (await this.deps.store.repos.mfaProviders.anyEnabled()) ? 'Lax' : 'Strict';
+  }
+
+  static validate(input: unknown, creating: boolean): DuoProviderInput {
+    if (typeof input !== 'object' || input === null) throw new InputError('provider must be an object');
+    const i = input as Record<string, unknown>;
+    const name = requireText(i.name, 'name', { min: 1, max: 64 });
+    if (typeof i.enabled !== 'boolean') throw new InputError('enabled must be true or false', { field: 'enabled' });
+    const apiHost = requireText(i.apiHost, 'apiHost', { min: 1, max: 255 });
+    if (!API_HOST.test(apiHost)) throw new InputError('apiHost must be a host name such as api-XXXXXXXX.duosecurity.com', { field: 'apiHost' });
+    const clientId = requireText(i.clientId, 'clientId', { min: 20, max: 20 });
+    if (!/^[A-Z0-9]{20}$/i.test(clientId)) throw new InputError('clientId must be the 20-character Duo client ID', { field: 'clientId' });
+    let clientSecret: string | undefined;
+    if (i.clientSecret !== undefined) {
+      clientSecret = requireText(i.clientSecret, 'clientSecret', { min: 40, max: 40 });
+    } else if (creating) {
+      throw new InputError('clientSecret is required', { field: 'clientSecret' });
+    }
+    return { name, enabled: i.enabled, apiHost, clientId, ...(clientSecret ? { clientSecret } : {}) };
+  }
+
+  /**
+   * Create (id undefined) or update a Duo provider. Duo's health check runs first with the new settings;
+   * if it fails nothing is saved. The answer says whether the session cookie's SameSite changed.
+   */
+  async save(actor: { username: string; ip: string | null }, raw: unknown, id?: number): Promise<DuoSaveResult> {
+    const existing = id === undefined ? undefined : await this.deps.store.repos.mfaProviders.byId(id);
+    if (id !== undefined && !existing) throw new NotFoundError('MFA provider');
+    const input = DuoService.validate(raw, id === undefined);
+    const clientSecret = input.clientSecret ?? this.secretOf(existing!);
+    try {
+      await this.client({ apiHost: input.apiHost, clientId: input.clientId, clientSecret }, 'https://localhost/').healthCheck();
+    } catch (e) {
+      if (e instanceof PolicyError) throw e;
+      throw new PolicyError('MFA_PROVIDER_INVALID', `Duo health check failed: ${(e as Error).message}`);
+    }
+    const before = await this.cookieSameSite();
+    const now = this.now();
+    const row = await this.deps.store.transaction(async (repos) => {
+      let providerId = id;
+      const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
+      if (providerId === undefined) {
+        providerId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: '', created_at: now });
+      } else {
+        await repos.mfaProviders.update(providerId, fields);
+      }
+      if (input.clientSecret) {
+        // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row.
+        const sealed = this.deps.keys().seal(Buffer.from(input.clientSecret, 'utf8'), `mfa-provider:${providerId}`);
+        await repos.mfaProviders.update(providerId, { client_secret_sealed: sealed.toString('base64') });
+      }
+      const audit = await this.deps.audit.record(
+        { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } },
+        repos,
+      );
+      return { providerId, audit };
+    });
+    this.deps.audit.publish(row.audit);
+    const after = await this.cookieSameSite();
+    return { provider: view((await this.deps.store.repos.mfaProviders.byId(row.providerId))!), sessionCookieSameSite: after, sameSiteChanged: before !== after };
+  }
+
+  private async enabledProvider(): Promise<MfaProviderRow> {
+    const p = await this.deps.store.repos.mfaProviders.enabled('duo');
+    if (!p) throw new AuthError('MFA_DUO_UNAVAILABLE', 'no Duo provider is enabled');
+    return p;
+  }
+
+  /** Health-check Duo and build the authorize URL for `user`; the caller keeps `state` in the session. */
+  async start(user: Pick<UserRow, 'username'>, redirectUrl: string): Promise<{ url: string; state: string }> {
+    const p = await this.enabledProvider();
+    const client = this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret: this.secretOf(p) }, redirectUrl);
+    try {
+      await client.healthCheck();
+    } catch (e) {
+      // Fail closed: Duo unreachable means no second factor, so no login.
+      throw new AuthError('MFA_DUO_UNAVAILABLE', `Duo health check failed: ${(e as Error).message}`);
+    }
+    const state = client.generateState();
+    return { url: await client.createAuthUrl(user.username, state), state };
+  }
+
+  /** Complete the callback: the state must match, the SDK verifies the token, the result must be allow. */
+  async finish(user: Pick<UserRow, 'username'>, opts: { code: string; state: string; expectedState: string | null; redirectUrl: string }): Promise<void> {
+    if (!opts.expectedState || !sameState(opts.state, opts.expectedState)) throw new AuthError('MFA_DUO_STATE', 'Duo state does not match the session');
+    const p = await this.enabledProvider();
+    const client = this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret: this.secretOf(p) }, opts.redirectUrl);
+    let token;
+    try {
+      token = await client.exchangeAuthorizationCodeFor2FAResult(opts.code, user.username);
+    } catch (e) {
+      throw new AuthError('MFA_DUO_DENIED', `Duo token exchange failed: ${(e as Error).message}`);
+    }
+    if (token?.auth_result?.result !== 'allow') {
+      throw new AuthError('MFA_DUO_DENIED', `Duo answered ${token?.auth_result?.result ?? 'nothing'} (${token?.auth_result?.status ?? ''})`);
+    }
+  }
+}
