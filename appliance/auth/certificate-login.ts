@@ -97,6 +97,14 @@ export class CertificateLogin {
       throw new AuthError(result.code, result.reason);
     }
     const { cert, identity } = result;
+    if (!bound) {
+      // A certificate whose binding an administrator revoked (a lost card) never binds again.
+      const revoked = await this.deps.store.repos.userCertificates.list({ userId: user.id, status: 'revoked' });
+      if (revoked.some((r) => r.fingerprint === identity.fingerprint)) {
+        await this.failure(user, ip, 'CERT_REVOKED', 'this certificate\'s binding was revoked by an administrator', { fingerprint: identity.fingerprint, subject: result.subject });
+        throw new AuthError('CERT_REVOKED', 'binding revoked');
+      }
+    }
     const outcome = await this.deps.store.transaction(async (repos) => {
       let bindingId: number;
       let newlyBound = false;

@@ -24,7 +24,8 @@ export class CertificateError extends WardenError {
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /** Split PEM text into DER blocks of the given label; DER input is returned as one block. */
-export function derBlocks(input: Buffer | string, label: string, maxBytes = MAX_BUNDLE_BYTES): Buffer[] {
+export function derBlocks(input: Buffer | string, label: string | string[], maxBytes = MAX_BUNDLE_BYTES): Buffer[] {
+  const labels = Array.isArray(label) ? label : [label];
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   if (bytes.length === 0) throw new CertificateError('the file is empty');
   if (bytes.length > maxBytes) throw new CertificateError(`the input is larger than ${maxBytes} bytes`);
@@ -32,12 +33,12 @@ export function derBlocks(input: Buffer | string, label: string, maxBytes = MAX_
   if (text.includes('-----BEGIN')) {
     const blocks: Buffer[] = [];
     for (const m of text.matchAll(PEM_BLOCK)) {
-      if (m[1] !== label) continue;
+      if (!labels.includes(m[1]!)) continue;
       const b64 = m[2]!.replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CertificateError(`a ${label} block is not valid base64`);
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CertificateError(`a ${m[1]} block is not valid base64`);
       blocks.push(Buffer.from(b64, 'base64'));
     }
-    if (blocks.length === 0) throw new CertificateError(`no ${label} block found`);
+    if (blocks.length === 0) throw new CertificateError(`no ${labels[0]} block found`);
     return blocks;
   }
   return [bytes];
@@ -109,7 +110,8 @@ export function normalizeSerial(hex: string): string {
 }
 
 export function parseCrl(input: Buffer | string): ParsedCrl {
-  const [der] = derBlocks(input, 'X509 CRL');
+  // OpenSSL writes "X509 CRL"; some tools write "CRL".
+  const [der] = derBlocks(input, ['X509 CRL', 'CRL']);
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(der!);

@@ -7,7 +7,8 @@ import { initializeAppliance, type InitResult } from '../../appliance/provision/
 import { Store } from '../../appliance/store/index.js';
 import { AuditTrail } from '../../appliance/audit/index.js';
 import { SettingsService } from '../../appliance/settings/index.js';
-import { AuthService } from '../../appliance/auth/index.js';
+import { AuthService, CertificateLogin } from '../../appliance/auth/index.js';
+import { TrustStore } from '../../appliance/pki/index.js';
 import { UserAdminService } from '../../appliance/access/index.js';
 import type { ScryptCost } from '../../appliance/config/index.js';
 
@@ -33,6 +34,8 @@ export interface Services {
   settings: SettingsService;
   auth: AuthService;
   users: UserAdminService;
+  trust: TrustStore;
+  certificates: CertificateLogin;
   clock: ManualClock;
   close: () => Promise<void>;
 }
@@ -46,7 +49,11 @@ export async function services(): Promise<Services> {
   const settings = new SettingsService(store, audit, clock.read, 0);
   const auth = new AuthService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
   const users = new UserAdminService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
+  const trust = new TrustStore(store, audit, clock.read);
+  const certificates = new CertificateLogin({ store, audit, settings, trust, clock: clock.read });
   return {
+    trust,
+    certificates,
     store,
     audit,
     settings,

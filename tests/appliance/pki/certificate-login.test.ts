@@ -1,0 +1,211 @@
+// Certificate login to the letter: every rule, every hostile certificate, binding and revocation — against
+// the real trust store on a real SQLite file. The clock is the real one: the certificates are made now.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
+import { createCa, createCrl, der, issueLeaf, EKU_SERVER_AUTH, type Issued } from '../../helpers/pki.js';
+import { AuthError } from '../../../appliance/errors/index.js';
+import type { PresentedCertificate } from '../../../appliance/pki/index.js';
+import type { UserRow } from '../../../appliance/store/index.js';
+
+const DAY = 86_400_000;
+const orbit = { username: 'orbit', ip: null };
+
+describe('certificate login', () => {
+  let s: Services;
+  let root: Issued;
+  let inter: Issued;
+  let other: Issued;
+  let unknown: Issued;
+  let n = 0;
+
+  before(async () => {
+    s = await services();
+    // Certificates are made with the real clock; the services' clock must agree.
+    s.clock.now = Date.now();
+    root = await createCa('Test Root');
+    inter = await createCa('Test Issuing CA', { parent: root });
+    other = await createCa('Other Root');
+    unknown = await createCa('Unknown Root');
+    // Installed child first: the store links it to its parent whatever the order.
+    await s.trust.install(inter.pem + root.pem, orbit);
+    await s.trust.install(Buffer.from(other.cert.rawData), orbit); // DER
+  });
+  after(async () => s?.close());
+
+  async function newUser(email?: string): Promise<UserRow> {
+    n++;
+    const username = `cert${n}`;
+    const { user } = await s.users.create(orbit, { username, fullName: `Cert ${n}`, email: email ?? `${username}@example.test`, profile: 'privileged-access-user', password: strongPassword() });
+    return user;
+  }
+
+  function presented(leaf: Issued | Buffer | undefined, chain: Issued[] = []): PresentedCertificate {
+    return { leaf: leaf === undefined ? undefined : Buffer.isBuffer(leaf) ? leaf : der(leaf), chain: chain.map(der) };
+  }
+
+  async function refused(user: UserRow, p: PresentedCertificate, code: string) {
+    await assert.rejects(s.certificates.verify(user, p, '192.0.2.10'), (e: unknown) => {
+      assert.ok(e instanceof AuthError, String(e));
+      assert.equal(e.code, code);
+      return true;
+    });
+    const [row] = await s.store.repos.auditEvents.query({ type: 'auth.mfa', subject: user.username, limit: 1 });
+    assert.equal(row?.code, code, 'the audit row carries the precise reason');
+    const [usage] = await s.certificates.usage({ userId: user.id, limit: 1 });
+    assert.equal(usage?.event, 'failure');
+    assert.equal(usage?.code, code, 'the usage log carries the reason');
+  }
+
+  test('a valid certificate from the intermediate is accepted and binds itself', async () => {
+    const user = await newUser();
+    const leaf = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const r = await s.certificates.verify(user, presented(leaf), '192.0.2.10');
+    assert.equal(r.bound, true);
+    const [b] = await s.certificates.list({ userId: user.id });
+    assert.equal(b?.status, 'bound');
+    assert.equal(b?.fingerprint, r.fingerprint);
+    const again = await s.certificates.verify(user, presented(leaf), '192.0.2.10');
+    assert.equal(again.bound, false, 'the second use does not bind again');
+    const events = (await s.certificates.usage({ userId: user.id })).map((e) => e.event).sort();
+    assert.deepEqual(events, ['bind', 'use', 'use']);
+  });
+
+  const hostile: [string, (u: UserRow) => Promise<PresentedCertificate>, string][] = [
+    ['no certificate at all', async () => presented(undefined), 'CERT_MISSING'],
+    ['garbage bytes', async () => presented(randomBytes(900)), 'CERT_MALFORMED'],
+    ['a 1 MB certificate', async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: u.email, padBytes: 1024 * 1024 })), 'CERT_MALFORMED'],
+    ['an expired certificate', async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: u.email, notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) })), 'CERT_EXPIRED'],
+    ['a certificate not yet valid', async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: u.email, notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 10 * DAY) })), 'CERT_NOT_YET_VALID'],
+    [
+      'a self-signed certificate with the same subject as a trusted CA',
+      async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: u.email, selfSignedAs: 'CN=Test Issuing CA, O=Warden Test' })),
+      'CERT_SIGNATURE_INVALID',
+    ],
+    ['a certificate from an unknown CA', async (u) => presented(await issueLeaf(unknown, { commonName: u.username, email: u.email })), 'CERT_UNTRUSTED'],
+    ['an EKU of serverAuth only', async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: u.email, eku: [EKU_SERVER_AUTH] })), 'CERT_EKU'],
+    ['an e-mail that is not the account\'s', async (u) => presented(await issueLeaf(inter, { commonName: u.username, email: 'someone-else@example.test' })), 'CERT_EMAIL_MISMATCH'],
+    ['no e-mail at all', async (u) => presented(await issueLeaf(inter, { commonName: u.username })), 'CERT_EMAIL_MISMATCH'],
+    ['a CA certificate presented as a client certificate', async () => presented(inter), 'CERT_NOT_END_ENTITY'],
+  ];
+  for (const [what, make, code] of hostile) {
+    test(`${what} is refused with ${code}`, async () => {
+      const user = await newUser();
+      await refused(user, await make(user), code);
+      assert.equal((await s.certificates.list({ userId: user.id })).length, 0, 'nothing was bound');
+    });
+  }
+
+  test('an intermediate missing from the store and from the handshake: CERT_UNTRUSTED; sent by the client: accepted', async () => {
+    const loose = await createCa('Loose Issuing CA', { parent: other });
+    const user = await newUser();
+    const leaf = await issueLeaf(loose, { commonName: user.username, email: user.email });
+    await refused(user, presented(leaf), 'CERT_UNTRUSTED');
+    const ok = await s.certificates.verify(user, presented(leaf, [loose]), '192.0.2.10');
+    assert.equal(ok.bound, true);
+  });
+
+  test('a leaf revoked in an installed CRL: CERT_REVOKED', async () => {
+    const user = await newUser();
+    const leaf = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const r = await s.trust.installCrl(await createCrl(inter, [leaf]), orbit);
+    assert.equal(r.entries, 1);
+    await refused(user, presented(leaf), 'CERT_REVOKED');
+  });
+
+  test('a CRL not signed by an installed CA is refused', async () => {
+    await assert.rejects(s.trust.installCrl(await createCrl(unknown, []), orbit), /not signed by an installed CA/);
+    await assert.rejects(s.trust.installCrl('garbage', orbit), /CRL/);
+  });
+
+  test('the e-mail may be in the subject, and compares case-insensitively', async () => {
+    const user = await newUser('Mixed.Case@Example.TEST');
+    const leaf = await issueLeaf(inter, { commonName: user.username, email: 'mixed.case@example.test', emailIn: 'subject' });
+    assert.equal((await s.certificates.verify(user, presented(leaf), '192.0.2.10')).bound, true);
+  });
+
+  test('with the e-mail check off, a mismatching e-mail is accepted', async () => {
+    await s.settings.update({ mfa: { checkCertificateEmail: false } }, 'admin', null);
+    try {
+      const user = await newUser();
+      const leaf = await issueLeaf(inter, { commonName: user.username, email: 'not-the-account@example.test' });
+      assert.equal((await s.certificates.verify(user, presented(leaf), '192.0.2.10')).bound, true);
+    } finally {
+      await s.settings.update({ mfa: { checkCertificateEmail: true } }, 'admin', null);
+    }
+  });
+
+  test('inactivating a root stops certificates from its intermediates; activating restores them', async () => {
+    const user = await newUser();
+    const leaf = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    await s.certificates.verify(user, presented(leaf), '192.0.2.10');
+    const rootId = (await s.trust.list()).find((c) => c.subject.startsWith('CN=Test Root'))!.id;
+    await s.trust.setActive(rootId, false, orbit);
+    try {
+      await refused(user, presented(leaf), 'CERT_CA_INACTIVE');
+    } finally {
+      await s.trust.setActive(rootId, true, orbit);
+    }
+    await s.certificates.verify(user, presented(leaf), '192.0.2.10');
+  });
+
+  test('a second certificate of the same user from the same CA is refused once one is bound', async () => {
+    const user = await newUser();
+    const first = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const second = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    await s.certificates.verify(user, presented(first), '192.0.2.10');
+    await refused(user, presented(second), 'CERT_NOT_BOUND_CERT');
+  });
+
+  test('revoking a binding lets the user bind a new certificate; the account stays active', async () => {
+    const user = await newUser();
+    const first = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const second = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    await s.certificates.verify(user, presented(first), '192.0.2.10');
+    const [binding] = await s.certificates.list({ userId: user.id });
+    const revoked = await s.certificates.revoke(binding!.id, { username: 'admin', ip: '192.0.2.1' });
+    assert.equal(revoked.status, 'revoked');
+    assert.equal((await s.store.repos.users.byId(user.id))!.status, 'active');
+    // The revoked certificate never binds again (a lost card stays dead); a new one binds.
+    await refused(user, presented(first), 'CERT_REVOKED');
+    const list = await s.certificates.list({ userId: user.id });
+    assert.equal(list.filter((b) => b.status === 'bound').length, 0);
+    const r = await s.certificates.verify(user, presented(second), '192.0.2.10');
+    assert.equal(r.bound, true);
+    const events = (await s.certificates.usage({ userId: user.id })).map((e) => e.event);
+    assert.ok(events.includes('revoke'));
+  });
+
+  test('the usage log filters by user and period and exports as CSV', async () => {
+    const user = await newUser();
+    const leaf = await issueLeaf(inter, { commonName: `=HYPERLINK("x"), ${user.username}`, email: user.email });
+    await s.certificates.verify(user, presented(leaf), '192.0.2.10');
+    const mine = await s.certificates.usage({ userId: user.id });
+    assert.ok(mine.length >= 2 && mine.every((e) => e.username === user.username));
+    assert.equal((await s.certificates.usage({ userId: user.id, since: Date.now() + DAY })).length, 0);
+    const csv = (await import('../../../appliance/auth/index.js')).CertificateLogin.usageCsv(mine);
+    const lines = csv.trim().split('\r\n');
+    assert.equal(lines[0], 'at,event,username,subject,fingerprint,code,ip');
+    assert.equal(lines.length, mine.length + 1);
+    assert.doesNotMatch(csv, /,=HYPERLINK/, 'a formula-looking field is neutralized');
+  });
+
+  test('installing a certificate that is not a CA is refused and nothing changes', async () => {
+    const before = (await s.trust.list()).length;
+    const leaf = await issueLeaf(inter, { commonName: 'not-a-ca' });
+    await assert.rejects(s.trust.install(leaf.pem, orbit), /not a CA certificate/);
+    await assert.rejects(s.trust.install(root.pem + leaf.pem, orbit), /not a CA certificate/);
+    await assert.rejects(s.trust.install('-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n', orbit), /base64|X\.509/);
+    assert.equal((await s.trust.list()).length, before);
+  });
+
+  test('the store keeps roots and intermediates with their link', async () => {
+    const cas = await s.trust.list();
+    const r = cas.find((c) => c.subject.startsWith('CN=Test Root'))!;
+    const i = cas.find((c) => c.subject.startsWith('CN=Test Issuing CA'))!;
+    assert.equal(r.selfSigned, true);
+    assert.equal(i.parentId, r.id);
+    assert.equal((await s.trust.install(root.pem, orbit)).length, 0, 'reinstalling is a no-op');
+  });
+});
