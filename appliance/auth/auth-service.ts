@@ -189,7 +189,9 @@ export class AuthService {
     const userId = user.id;
     const username = user.username;
     const events = await this.store.transaction(async (repos) => {
-      await repos.users.update(userId, { failed_attempts: 0, last_login_at: now, updated_at: now });
+      // Failed attempts reset only once the login is complete: a right password with a second factor
+      // still due does not wipe the count of wrong TOTP codes before it.
+      await repos.users.update(userId, { ...(mfaRequired ? {} : { failed_attempts: 0 }), last_login_at: now, updated_at: now });
       const replaced = await repos.webSessions.deleteForUser(userId);
       await repos.webSessions.insert(row);
       const out = [];

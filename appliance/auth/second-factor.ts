@@ -29,6 +29,7 @@ export class SecondFactorService {
 
   private async complete(ctx: SessionContext, method: MfaMethod, certificateFingerprint: string | null, ip: string): Promise<void> {
     await this.deps.store.repos.webSessions.update(ctx.sessionId, { stage: 'complete', mfa_method: method, certificate_fingerprint: certificateFingerprint, mfa_state: null });
+    await this.deps.store.repos.users.update(ctx.user.id, { failed_attempts: 0 });
     if (method !== 'certificate') {
       // Certificate login writes its own rows (with the usage log); the others are recorded here.
       await this.deps.audit.record({ type: 'auth.mfa', outcome: 'success', actor: ctx.user.username, actorIp: ip, subject: ctx.user.username, detail: { method } });

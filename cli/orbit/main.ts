@@ -6,6 +6,7 @@ import { registerInit } from './commands/init.js';
 import { registerUser } from './commands/user.js';
 import { registerAudit } from './commands/audit.js';
 import { registerStatus } from './commands/status.js';
+import { registerCa } from './commands/ca.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerUser(program);
   registerAudit(program);
   registerStatus(program);
+  registerCa(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();
