@@ -26,6 +26,18 @@ const enUS = {
   'error.PASSWORD_SAME_AS_CURRENT': 'The new password must differ from the current one.',
   'error.INPUT_INVALID': 'The request is not valid.',
   'error.SESSION_ENDED': 'Your session has ended. Please sign in again.',
+  'mfa.certificateHeading': 'Certificate',
+  'mfa.certificateIntro': 'Sign in with your digital certificate (a file or a smart card).',
+  'mfa.certificateSubmit': 'Use my certificate',
+  'mfa.totpHeading': 'Authenticator code',
+  'mfa.totpEnrolIntro': 'Scan this code with your authenticator app, then enter the code it shows.',
+  'mfa.totpIntro': 'Enter the six-digit code from your authenticator app.',
+  'mfa.totpCode': 'Code',
+  'mfa.totpSubmit': 'Verify',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Confirm your sign-in with Duo.',
+  'mfa.duoSubmit': 'Continue with Duo',
+  'mfa.cancel': 'Cancel',
 } as const;
 
 export type MessageKey = keyof typeof enUS;
@@ -56,6 +68,18 @@ const ptBR: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': 'A nova senha deve ser diferente da atual.',
   'error.INPUT_INVALID': 'A requisição não é válida.',
   'error.SESSION_ENDED': 'Sua sessão terminou. Entre novamente.',
+  'mfa.certificateHeading': 'Certificado',
+  'mfa.certificateIntro': 'Entre com o seu certificado digital (arquivo ou cartão inteligente).',
+  'mfa.certificateSubmit': 'Usar meu certificado',
+  'mfa.totpHeading': 'Código do autenticador',
+  'mfa.totpEnrolIntro': 'Leia este código com o seu aplicativo autenticador e digite o código que ele mostra.',
+  'mfa.totpIntro': 'Digite o código de seis dígitos do seu aplicativo autenticador.',
+  'mfa.totpCode': 'Código',
+  'mfa.totpSubmit': 'Verificar',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Confirme o seu acesso com o Duo.',
+  'mfa.duoSubmit': 'Continuar com o Duo',
+  'mfa.cancel': 'Cancelar',
 };
 
 const de: Catalogue = {
@@ -83,6 +107,18 @@ const de: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': 'Das neue Passwort muss sich vom aktuellen unterscheiden.',
   'error.INPUT_INVALID': 'Die Anfrage ist ungültig.',
   'error.SESSION_ENDED': 'Ihre Sitzung ist beendet. Bitte melden Sie sich erneut an.',
+  'mfa.certificateHeading': 'Zertifikat',
+  'mfa.certificateIntro': 'Melden Sie sich mit Ihrem digitalen Zertifikat an (Datei oder Smartcard).',
+  'mfa.certificateSubmit': 'Mein Zertifikat verwenden',
+  'mfa.totpHeading': 'Authentifizierungscode',
+  'mfa.totpEnrolIntro': 'Scannen Sie diesen Code mit Ihrer Authenticator-App und geben Sie den angezeigten Code ein.',
+  'mfa.totpIntro': 'Geben Sie den sechsstelligen Code aus Ihrer Authenticator-App ein.',
+  'mfa.totpCode': 'Code',
+  'mfa.totpSubmit': 'Prüfen',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Bestätigen Sie Ihre Anmeldung mit Duo.',
+  'mfa.duoSubmit': 'Weiter mit Duo',
+  'mfa.cancel': 'Abbrechen',
 };
 
 const es: Catalogue = {
@@ -110,6 +146,18 @@ const es: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': 'La nueva contraseña debe ser distinta de la actual.',
   'error.INPUT_INVALID': 'La solicitud no es válida.',
   'error.SESSION_ENDED': 'Su sesión ha terminado. Inicie sesión de nuevo.',
+  'mfa.certificateHeading': 'Certificado',
+  'mfa.certificateIntro': 'Inicie sesión con su certificado digital (archivo o tarjeta inteligente).',
+  'mfa.certificateSubmit': 'Usar mi certificado',
+  'mfa.totpHeading': 'Código del autenticador',
+  'mfa.totpEnrolIntro': 'Escanee este código con su aplicación de autenticación e introduzca el código que muestra.',
+  'mfa.totpIntro': 'Introduzca el código de seis dígitos de su aplicación de autenticación.',
+  'mfa.totpCode': 'Código',
+  'mfa.totpSubmit': 'Verificar',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Confirme su inicio de sesión con Duo.',
+  'mfa.duoSubmit': 'Continuar con Duo',
+  'mfa.cancel': 'Cancelar',
 };
 
 const pl: Catalogue = {
@@ -137,6 +185,18 @@ const pl: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': 'Nowe hasło musi różnić się od obecnego.',
   'error.INPUT_INVALID': 'Żądanie jest nieprawidłowe.',
   'error.SESSION_ENDED': 'Sesja wygasła. Zaloguj się ponownie.',
+  'mfa.certificateHeading': 'Certyfikat',
+  'mfa.certificateIntro': 'Zaloguj się certyfikatem cyfrowym (plik lub karta inteligentna).',
+  'mfa.certificateSubmit': 'Użyj mojego certyfikatu',
+  'mfa.totpHeading': 'Kod uwierzytelniający',
+  'mfa.totpEnrolIntro': 'Zeskanuj ten kod aplikacją uwierzytelniającą i wpisz wyświetlony kod.',
+  'mfa.totpIntro': 'Wpisz sześciocyfrowy kod z aplikacji uwierzytelniającej.',
+  'mfa.totpCode': 'Kod',
+  'mfa.totpSubmit': 'Sprawdź',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Potwierdź logowanie w Duo.',
+  'mfa.duoSubmit': 'Kontynuuj z Duo',
+  'mfa.cancel': 'Anuluj',
 };
 
 const fr: Catalogue = {
@@ -164,6 +224,18 @@ const fr: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': "Le nouveau mot de passe doit différer de l'actuel.",
   'error.INPUT_INVALID': "La requête n'est pas valide.",
   'error.SESSION_ENDED': 'Votre session a pris fin. Veuillez vous reconnecter.',
+  'mfa.certificateHeading': 'Certificat',
+  'mfa.certificateIntro': 'Connectez-vous avec votre certificat numérique (fichier ou carte à puce).',
+  'mfa.certificateSubmit': 'Utiliser mon certificat',
+  'mfa.totpHeading': "Code d'authentification",
+  'mfa.totpEnrolIntro': "Scannez ce code avec votre application d'authentification, puis saisissez le code affiché.",
+  'mfa.totpIntro': "Saisissez le code à six chiffres de votre application d'authentification.",
+  'mfa.totpCode': 'Code',
+  'mfa.totpSubmit': 'Vérifier',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Confirmez votre connexion avec Duo.',
+  'mfa.duoSubmit': 'Continuer avec Duo',
+  'mfa.cancel': 'Annuler',
 };
 
 const ru: Catalogue = {
@@ -191,6 +263,18 @@ const ru: Catalogue = {
   'error.PASSWORD_SAME_AS_CURRENT': 'Новый пароль должен отличаться от текущего.',
   'error.INPUT_INVALID': 'Запрос недействителен.',
   'error.SESSION_ENDED': 'Ваш сеанс завершён. Войдите снова.',
+  'mfa.certificateHeading': 'Сертификат',
+  'mfa.certificateIntro': 'Войдите с помощью цифрового сертификата (файл или смарт-карта).',
+  'mfa.certificateSubmit': 'Использовать мой сертификат',
+  'mfa.totpHeading': 'Код аутентификатора',
+  'mfa.totpEnrolIntro': 'Отсканируйте этот код приложением-аутентификатором и введите показанный код.',
+  'mfa.totpIntro': 'Введите шестизначный код из приложения-аутентификатора.',
+  'mfa.totpCode': 'Код',
+  'mfa.totpSubmit': 'Проверить',
+  'mfa.duoHeading': 'Duo',
+  'mfa.duoIntro': 'Подтвердите вход через Duo.',
+  'mfa.duoSubmit': 'Продолжить с Duo',
+  'mfa.cancel': 'Отмена',
 };
 
 export const CATALOGUE: Record<string, Catalogue> = {

@@ -25,7 +25,8 @@ function form(body: string): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(body));
 }
 
-export async function startFakeDuo(): Promise<FakeDuo> {
+/** `host` is the name clients use (127.0.0.1 or localhost: a different site from the appliance's). */
+export async function startFakeDuo(host = '127.0.0.1'): Promise<FakeDuo> {
   const clientId = 'DI' + randomBytes(9).toString('hex').toUpperCase();
   const clientSecret = randomBytes(20).toString('hex');
   const key = new TextEncoder().encode(clientSecret);
@@ -110,8 +111,8 @@ export async function startFakeDuo(): Promise<FakeDuo> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  base = `https://127.0.0.1:${port}`;
-  fake.apiHost = `127.0.0.1:${port}`;
+  base = `https://${host}:${port}`;
+  fake.apiHost = `${host}:${port}`;
   fake.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();

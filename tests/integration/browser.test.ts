@@ -5,17 +5,8 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
 import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
 import { startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.js';
 
-// Playwright gives each launch its own empty profile directory.
-export const CHROMIUM_ARGS = [
-  '--no-sandbox', // tests run as root, where Chromium's sandbox cannot start
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('login page in Chromium', () => {
   let home: InitializedHome;
@@ -25,7 +16,7 @@ describe('login page in Chromium', () => {
   before(async () => {
     home = await initializedHome({ adminUsername: 'admin' });
     d = await startWebDaemon(home);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   });
   after(async () => {
     await browser?.close();

@@ -5,9 +5,10 @@
   const messages = JSON.parse(document.getElementById('messages').textContent);
   const msg = (key, values) => (messages[key] || key).replace(/\{\{(\w+)\}\}/g, (_, k) => (values && k in values ? values[k] : ''));
   let csrf = '';
+  const VIEWS = ['view-login', 'view-mfa-certificate', 'view-mfa-totp', 'view-mfa-duo', 'view-change', 'view-home'];
 
   function show(view) {
-    for (const id of ['view-login', 'view-change', 'view-home']) document.getElementById(id).hidden = id !== view;
+    for (const id of VIEWS) document.getElementById(id).hidden = id !== view;
   }
   function setError(id, text) {
     const el = document.getElementById(id);
@@ -27,8 +28,29 @@
     const key = 'error.' + data.error;
     return messages[key] ? msg(key, data.details) : data.message;
   }
+  async function mfaStep(method) {
+    if (method === 'certificate') return show('view-mfa-certificate');
+    if (method === 'duo') return show('view-mfa-duo');
+    const enrolment = await api('GET', '/api/v1/auth/mfa/totp/enrolment');
+    const enrol = enrolment.status === 200 && enrolment.data && enrolment.data.enrolled === false;
+    document.getElementById('totp-enrol').hidden = !enrol;
+    if (enrol) {
+      document.getElementById('totp-qr').src = enrolment.data.qrCodeDataUrl;
+      document.getElementById('totp-secret').textContent = enrolment.data.secret;
+    }
+    show('view-mfa-totp');
+    document.getElementById('totp-code').focus();
+  }
+  async function afterSecondFactor(status, errorId) {
+    if (status === 200) {
+      const me = await api('GET', '/api/v1/me');
+      return me.status === 200 ? enter(me.data) : show('view-login');
+    }
+    setError(errorId, msg('login.invalid'));
+  }
   function enter(me) {
     csrf = me.csrfToken;
+    if (me.mfaRequired) return mfaStep(me.mfaRequired);
     if (me.passwordChangeRequired) {
       show('view-change');
       document.getElementById('current-password').focus();
@@ -75,11 +97,56 @@
     setError('change-error', errorText(data));
   });
 
+  document.getElementById('certificate-submit').addEventListener('click', async () => {
+    setError('certificate-error', '');
+    const { status } = await api('POST', '/api/v1/auth/mfa/certificate');
+    await afterSecondFactor(status, 'certificate-error');
+  });
+
+  document.getElementById('totp-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    setError('totp-error', '');
+    const input = document.getElementById('totp-code');
+    const { status } = await api('POST', '/api/v1/auth/mfa/totp', { code: input.value });
+    input.value = '';
+    if (status === 401) {
+      // A wrong code keeps the step open unless the session ended (lockout): ask the server.
+      const me = await api('GET', '/api/v1/me');
+      if (me.status !== 200) {
+        show('view-login');
+        return setError('login-error', msg('login.invalid'));
+      }
+    }
+    await afterSecondFactor(status, 'totp-error');
+  });
+
+  document.getElementById('duo-submit').addEventListener('click', async () => {
+    setError('duo-error', '');
+    const { status, data } = await api('POST', '/api/v1/auth/mfa/duo/start');
+    if (status === 200 && data && data.url) window.location.assign(data.url);
+    else setError('duo-error', msg('login.invalid'));
+  });
+
+  for (const el of document.querySelectorAll('button.cancel')) {
+    el.addEventListener('click', async () => {
+      await api('POST', '/api/v1/auth/logout');
+      csrf = '';
+      show('view-login');
+    });
+  }
+
   document.getElementById('logout').addEventListener('click', async () => {
     await api('POST', '/api/v1/auth/logout');
     csrf = '';
     show('view-login');
   });
 
-  api('GET', '/api/v1/me').then(({ status, data }) => (status === 200 ? enter(data) : show('view-login')));
+  // Back from Duo with a failure: the generic message, nothing more.
+  const failedMfa = new URLSearchParams(window.location.search).get('mfa') === 'failed';
+  if (failedMfa) window.history.replaceState(null, '', '/');
+  api('GET', '/api/v1/me').then(({ status, data }) => {
+    if (status === 200 && !(failedMfa && data.mfaRequired)) return enter(data);
+    show('view-login');
+    if (failedMfa) setError('login-error', msg('login.invalid'));
+  });
 })();

@@ -49,6 +49,35 @@ export function renderShell(lang: Language): string {
     <p class="error" id="login-error" role="alert" hidden></p>
   </form>
 </section>
+<section id="view-mfa-certificate" class="card" hidden>
+  <h1>${m('mfa.certificateHeading')}</h1>
+  <p>${m('mfa.certificateIntro')}</p>
+  <button type="button" id="certificate-submit">${m('mfa.certificateSubmit')}</button>
+  <button type="button" class="secondary cancel">${m('mfa.cancel')}</button>
+  <p class="error" id="certificate-error" role="alert" hidden></p>
+</section>
+<section id="view-mfa-totp" class="card" hidden>
+  <h1>${m('mfa.totpHeading')}</h1>
+  <div id="totp-enrol" hidden>
+    <p>${m('mfa.totpEnrolIntro')}</p>
+    <img id="totp-qr" alt="" width="240" height="240">
+    <p><code id="totp-secret"></code></p>
+  </div>
+  <p id="totp-intro">${m('mfa.totpIntro')}</p>
+  <form id="totp-form">
+    <label>${m('mfa.totpCode')} <input id="totp-code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required></label>
+    <button type="submit" id="totp-submit">${m('mfa.totpSubmit')}</button>
+    <button type="button" class="secondary cancel">${m('mfa.cancel')}</button>
+    <p class="error" id="totp-error" role="alert" hidden></p>
+  </form>
+</section>
+<section id="view-mfa-duo" class="card" hidden>
+  <h1>${m('mfa.duoHeading')}</h1>
+  <p>${m('mfa.duoIntro')}</p>
+  <button type="button" id="duo-submit">${m('mfa.duoSubmit')}</button>
+  <button type="button" class="secondary cancel">${m('mfa.cancel')}</button>
+  <p class="error" id="duo-error" role="alert" hidden></p>
+</section>
 <section id="view-change" class="card" hidden>
   <h1>${m('login.changeHeading')}</h1>
   <p>${m('login.changeIntro')}</p>
