@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils
+DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils libengine-pkcs11-openssl
 # node-gyp builds native addons against /usr's headers instead of downloading them (also in .npmrc).
 NPM_ENV := npm_config_nodedir=/usr npm_config_fund=false npm_config_audit=false
 
@@ -27,6 +27,7 @@ node_modules/.warden-installed: package.json package-lock.json
 	@touch $@
 
 build: deps
+	@rm -rf dist
 	@node_modules/.bin/tsc -p tsconfig.json
 	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
 	@chmod +x dist/cli/orbit/main.js dist/daemons/*/main.js
