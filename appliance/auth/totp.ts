@@ -1,14 +1,16 @@
 // TOTP (RFC 6238) as a second factor, with otplib: enrolment hands out an otpauth:// URI and its QR code;
 // the secret is sealed by the key service (never stored in clear); a code is accepted within ±1 time step
 // and never twice (the last accepted step is kept and advanced atomically).
-import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import type { Store, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { KeyService } from '../keys/index.js';
 import { AuthError } from '../errors/index.js';
 
 const PERIOD = 30;
+
+// otplib and qrcode load on first use, not at every daemon and orbit start.
+const otp = () => import('otplib');
+const qr = async () => (await import('qrcode')).default;
 const ISSUER = 'Warden';
 
 export interface TotpEnrolment {
@@ -43,11 +45,12 @@ export class TotpService {
   async enrol(user: Pick<UserRow, 'id' | 'username'>): Promise<TotpEnrolment> {
     const existing = await this.deps.store.repos.totp.get(user.id);
     if (existing?.confirmed === 1) throw new AuthError('AUTH_INVALID', 'TOTP is already enrolled');
+    const { generateSecret, generateURI } = await otp();
     const secret = generateSecret({ length: 20 });
     const sealed = this.deps.keys().seal(Buffer.from(secret, 'utf8'), this.context(user.id));
     await this.deps.store.repos.totp.put(user.id, sealed.toString('base64'), this.now());
     const otpauthUri = generateURI({ issuer: ISSUER, label: user.username, secret, period: PERIOD });
-    const qrCodeDataUrl = await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 2, width: 240 });
+    const qrCodeDataUrl = await (await qr()).toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 2, width: 240 });
     await this.deps.audit.record({ type: 'auth.totp_enrol', outcome: 'info', actor: user.username, subject: user.username });
     return { otpauthUri, qrCodeDataUrl, secret };
   }
@@ -58,6 +61,7 @@ export class TotpService {
     if (!row) throw new AuthError('MFA_TOTP_NOT_ENROLLED', 'no TOTP secret enrolled');
     if (!/^\d{6}$/.test(code)) throw new AuthError('MFA_TOTP_INVALID', 'a TOTP code is six digits');
     const secret = this.deps.keys().open(Buffer.from(row.secret_sealed, 'base64'), this.context(user.id)).toString('utf8');
+    const { verify } = await otp();
     const result = await verify({
       secret,
       token: code,
@@ -85,7 +89,7 @@ export class TotpService {
 
   /** The current code for a base32 secret at `atMs` — for tests and for an operator's self-check. */
   static async codeFor(secret: string, atMs: number): Promise<string> {
-    const { generate } = await import('otplib');
+    const { generate } = await otp();
     return generate({ secret, epoch: Math.floor(atMs / 1000), period: PERIOD });
   }
 }

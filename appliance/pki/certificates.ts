@@ -1,9 +1,20 @@
 // Reading certificates and CRLs from bytes a person or a client hands us: PEM (one or many) or DER, with a
 // size cap before any parser runs. Anything malformed is one clear CERT_MALFORMED error.
-import 'reflect-metadata';
 import { X509Certificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import { WardenError } from '../errors/index.js';
+
+/**
+ * @peculiar/x509 (CRL parsing and certificate generation) is loaded on first use: it costs ~150 ms at
+ * every daemon and orbit start otherwise. It resolves services through tsyringe, which needs the Reflect
+ * metadata polyfill loaded first.
+ */
+export async function peculiar(): Promise<typeof import('@peculiar/x509')> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  const { webcrypto } = await import('node:crypto');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  return x509;
+}
 
 /** A certificate bigger than this is refused before parsing (real ones are 1–4 KiB). */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
@@ -12,7 +23,6 @@ export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 
 export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 export const OID_ANY_EKU = '2.5.29.37.0';
-const OID_EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
 
 export class CertificateError extends WardenError {
   constructor(message: string) {
@@ -75,18 +85,25 @@ export function dn(name: string): string {
   return name.split('\n').join(', ');
 }
 
-/** The certificate's e-mail: the first SAN rfc822Name, else the subject's emailAddress; '' if none. */
+/**
+ * The certificate's e-mail: the first SAN rfc822Name, else the subject's emailAddress; '' if none.
+ * node:crypto prints SAN entries as `type:value` joined by ", ", quoting (JSON) any value that holds
+ * a comma or quote, and the subject one attribute per line.
+ */
 export function certificateEmail(cert: X509Certificate): string {
-  try {
-    const parsed = new x509.X509Certificate(cert.raw);
-    const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
-    const fromSan = san?.names.items.find((n) => n.type === 'email')?.value;
-    if (fromSan) return fromSan;
-    const fromSubject = parsed.subjectName.getField(OID_EMAIL_ADDRESS)[0];
-    return fromSubject ?? '';
-  } catch {
-    return '';
+  const san = cert.subjectAltName ?? '';
+  for (const m of san.matchAll(/(?:^|, )email:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const raw = m[1]!;
+    try {
+      return raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+    } catch {
+      return '';
+    }
   }
+  for (const line of cert.subject.split('\n')) {
+    if (line.startsWith('emailAddress=')) return line.slice('emailAddress='.length);
+  }
+  return '';
 }
 
 /** Extended key usages, or undefined when the extension is absent (node:crypto calls it keyUsage). */
@@ -109,10 +126,11 @@ export function normalizeSerial(hex: string): string {
   return s.length % 2 === 1 ? `0${s}` : s;
 }
 
-export function parseCrl(input: Buffer | string): ParsedCrl {
+export async function parseCrl(input: Buffer | string): Promise<ParsedCrl> {
   // OpenSSL writes "X509 CRL"; some tools write "CRL".
   const [der] = derBlocks(input, ['X509 CRL', 'CRL']);
-  let crl: x509.X509Crl;
+  const x509 = await peculiar();
+  let crl: import('@peculiar/x509').X509Crl;
   try {
     crl = new x509.X509Crl(der!);
   } catch {

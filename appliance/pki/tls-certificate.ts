@@ -1,11 +1,7 @@
 // The appliance's own web TLS certificate: a self-signed ECDSA P-256 certificate made at `orbit init`
 // (an operator replaces it with one from their CA through orbit later).
-// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata polyfill first.
-import 'reflect-metadata';
 import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { peculiar } from './certificates.js';
 
 export interface PemPair {
   certPem: string;
@@ -18,6 +14,7 @@ function pem(label: string, der: ArrayBuffer): string {
 }
 
 export async function createSelfSignedTlsCertificate(opts: { commonName: string; dnsNames: string[]; ipAddresses: string[]; days: number }): Promise<PemPair> {
+  const x509 = await peculiar();
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const notBefore = new Date(Date.now() - 5 * 60_000);

@@ -171,7 +171,7 @@ export class TrustStore {
 
   /** Install a CRL: it must be signed by an installed CA; it replaces that CA's previous CRL. */
   async installCrl(input: Buffer | string, actor: Actor): Promise<{ caId: number; subject: string; entries: number }> {
-    const crl = parseCrl(input);
+    const crl = await parseCrl(input);
     const snapshot = await this.snapshot();
     let issuer: TrustSnapshot['cas'][number] | undefined;
     for (const c of snapshot.cas) {

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/fixtures.js';
 import { ORBIT_MAIN } from '../helpers/web-daemon.js';
+import { createCa, createCrl, issueLeaf } from '../helpers/pki.js';
 
 interface Run {
   code: number | null;
@@ -35,7 +36,10 @@ describe('orbit', () => {
   let oneTime = '';
   after(() => tmp.cleanup());
 
-  const helpPaths = [[], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['status']];
+  const helpPaths = [
+    [], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['status'],
+    ['ca'], ['ca', 'install'], ['ca', 'list'], ['ca', 'show'], ['ca', 'disable'], ['ca', 'enable'], ['ca', 'crl'], ['ca', 'crl', 'install'],
+  ];
   for (const p of helpPaths) {
     test(`orbit ${[...p, '--help'].join(' ')} explains itself and exits 0`, async () => {
       const r = await orbit(home, [...p, '--help']);
@@ -158,6 +162,55 @@ describe('orbit', () => {
       assert.match(broken.stdout, /BROKEN at row 2/);
       const status = await orbit(home, ['status']);
       assert.equal(status.code, 1);
+    });
+
+    test('ca install takes a chain in any order, refuses non-CA and garbage; list, show, disable, enable, crl install', async () => {
+      const root = await createCa('Orbit Root');
+      const inter = await createCa('Orbit Issuing', { parent: root });
+      const leaf = await issueLeaf(inter, { commonName: 'someone' });
+      const f = (name: string, content: string | Buffer) => {
+        const p = path.join(tmp.dir, name);
+        writeFileSync(p, content);
+        return p;
+      };
+      const notCa = await orbit(home, ['ca', 'install', f('leaf.pem', leaf.pem)]);
+      assert.equal(notCa.code, 1);
+      assert.match(notCa.stderr, /not a CA certificate/);
+      const garbage = await orbit(home, ['ca', 'install', f('garbage.pem', 'hello')]);
+      assert.equal(garbage.code, 1);
+      assert.match(garbage.stderr, /not a valid X\.509 certificate/);
+      const missing = await orbit(home, ['ca', 'install', path.join(tmp.dir, 'nope.pem')]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /cannot read/);
+
+      const ok = await orbit(home, ['ca', 'install', f('chain.pem', inter.pem + root.pem)]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /installed CA \d+: CN=Orbit Issuing/);
+      const der = await orbit(home, ['ca', 'install', f('root.der', Buffer.from(root.cert.rawData))]);
+      assert.match(der.stdout, /already installed/);
+
+      const list = JSON.parse((await orbit(home, ['ca', 'list', '--json'])).stdout).cas;
+      const r = list.find((c: { subject: string }) => c.subject.startsWith('CN=Orbit Root'));
+      const i = list.find((c: { subject: string }) => c.subject.startsWith('CN=Orbit Issuing'));
+      assert.equal(i.parentId, r.id, 'the intermediate is linked to its root');
+      const table = await orbit(home, ['ca', 'list']);
+      assert.match(table.stdout, /FINGERPRINT/);
+      const show = await orbit(home, ['ca', 'show', String(i.id)]);
+      assert.match(show.stdout, /-----BEGIN CERTIFICATE-----/);
+      assert.equal((await orbit(home, ['ca', 'show', 'abc'])).code, 2);
+      assert.equal((await orbit(home, ['ca', 'show', '999'])).code, 1);
+
+      const off = await orbit(home, ['ca', 'disable', String(r.id)]);
+      assert.match(off.stdout, /is now inactive/);
+      assert.equal(JSON.parse((await orbit(home, ['ca', 'list', '--json'])).stdout).cas.find((c: { id: number }) => c.id === r.id).active, false);
+      assert.match((await orbit(home, ['ca', 'enable', String(r.id)])).stdout, /is now active/);
+
+      const crl = await orbit(home, ['ca', 'crl', 'install', f('inter.crl', await createCrl(inter, [leaf]))]);
+      assert.equal(crl.code, 0, crl.stderr);
+      assert.match(crl.stdout, /1 revoked certificate/);
+      const stranger = await orbit(home, ['ca', 'crl', 'install', f('other.crl', await createCrl(await createCa('Stranger'), []))]);
+      assert.equal(stranger.code, 1);
+      assert.match(stranger.stderr, /not signed by an installed CA/);
     });
 
     test('a wrong token PIN fails closed: user add refuses, status says why', async () => {

@@ -1,6 +1,5 @@
 // orbit init: make this machine an appliance (state dir, token, master key, web TLS certificate, first admin).
 import type { Command } from 'commander';
-import { input } from '@inquirer/prompts';
 import { initializeAppliance, isInitialized } from '../../../appliance/provision/index.js';
 import { validateUsername } from '../../../appliance/access/index.js';
 import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
@@ -37,7 +36,7 @@ export function registerInit(program: Command): void {
         throw new CliError(`${configFile} exists: this appliance is already initialized`);
       }
       let adminUser: string = opts.adminUser;
-      if (!adminUser) adminUser = interactive() ? await input({ message: 'First administrator user name', default: 'admin', validate: (v) => { try { validateUsername(v); return true; } catch (e) { return (e as Error).message; } } }) : 'admin';
+      if (!adminUser) adminUser = interactive() ? await (await import('@inquirer/prompts')).input({ message: 'First administrator user name', default: 'admin', validate: (v) => { try { validateUsername(v); return true; } catch (e) { return (e as Error).message; } } }) : 'admin';
       const cost = opts.scryptCost === undefined ? undefined : Number(opts.scryptCost);
       if (cost !== undefined && (!Number.isInteger(cost) || cost < 1024 || (cost & (cost - 1)) !== 0)) {
         throw new CliError('--scrypt-cost must be a power of two, at least 1024', EXIT_USAGE);

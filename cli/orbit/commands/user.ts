@@ -1,6 +1,5 @@
 // orbit user add|list|unlock: local accounts from the console.
 import type { Command } from 'commander';
-import { input, select } from '@inquirer/prompts';
 import { PROFILE_NAMES } from '../../../appliance/access/index.js';
 import { LANGUAGES } from '../../../appliance/i18n/index.js';
 import { CliError, EXIT_USAGE, cliActor, interactive, print, printTable, withAppliance } from '../context.js';
@@ -19,6 +18,8 @@ export function registerUser(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (username: string | undefined, opts, cmd: Command) => {
       const ask = interactive();
+      // Prompts load only on a terminal: flags-only runs (scripts, CI) skip the cost.
+      const { input, select } = ask ? await import('@inquirer/prompts') : ({} as typeof import('@inquirer/prompts'));
       if (!username) {
         if (!ask) throw new CliError('a user name is required', EXIT_USAGE);
         username = await input({ message: 'User name' });

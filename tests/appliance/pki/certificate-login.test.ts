@@ -209,3 +209,46 @@ describe('certificate login', () => {
     assert.equal((await s.trust.install(root.pem, orbit)).length, 0, 'reinstalling is a no-op');
   });
 });
+
+describe('proxy decision: force authentication with certificate', () => {
+  let s: Services;
+  let ca: Issued;
+  before(async () => {
+    s = await services();
+    s.clock.now = Date.now();
+    ca = await createCa('Proxy Root');
+    await s.trust.install(ca.pem, orbit);
+  });
+  after(async () => s?.close());
+
+  test('only a web session authenticated with the currently bound certificate may open a proxy session', async () => {
+    const password = strongPassword();
+    const { user } = await s.users.create(orbit, { username: 'proxy-user', fullName: 'P', email: 'proxy-user@example.test', profile: 'privileged-access-user', password });
+    await s.users.setMfaMethod(orbit, user.id, 'certificate');
+    assert.deepEqual(await s.certificates.proxySessionAllowed(user.id), { allowed: true }, 'setting off: no certificate needed');
+    await s.settings.update({ mfa: { forceCertificateForProxy: true } }, 'admin', null);
+
+    assert.equal((await s.certificates.proxySessionAllowed(user.id)).allowed, false, 'no web session');
+    const login = await s.auth.login({ username: 'proxy-user', password, ip: '192.0.2.20' });
+    let ctx = await s.auth.authenticate(login.token, '192.0.2.20');
+    assert.equal((await s.certificates.proxySessionAllowed(user.id)).allowed, false, 'password only, certificate still due');
+
+    const leaf = await issueLeaf(ca, { commonName: 'proxy-user', email: 'proxy-user@example.test' });
+    const r = await s.certificates.verify(ctx.user, { leaf: der(leaf), chain: [] }, '192.0.2.20');
+    await s.store.repos.webSessions.update(ctx.sessionId, { stage: 'complete', mfa_method: 'certificate', certificate_fingerprint: r.fingerprint });
+    assert.deepEqual(await s.certificates.proxySessionAllowed(user.id), { allowed: true });
+
+    const [binding] = await s.certificates.list({ userId: user.id });
+    await s.certificates.revoke(binding!.id, { username: 'admin', ip: null });
+    const after = await s.certificates.proxySessionAllowed(user.id);
+    assert.equal(after.allowed, false, 'the session that used the revoked certificate no longer counts');
+
+    // A session signed in with TOTP (not a certificate) does not count either.
+    const second = await s.auth.login({ username: 'proxy-user', password, ip: '192.0.2.20' });
+    ctx = await s.auth.authenticate(second.token, '192.0.2.20');
+    await s.store.repos.webSessions.update(ctx.sessionId, { stage: 'complete', mfa_method: 'totp' });
+    const totp = await s.certificates.proxySessionAllowed(user.id);
+    assert.equal(totp.allowed, false);
+    assert.equal(totp.allowed === false && totp.code, 'CERT_MISSING');
+  });
+});
