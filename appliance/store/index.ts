@@ -9,6 +9,7 @@ import type { Database } from './schema.js';
 import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
+import * as m0003 from './migrations/0003-vault-access.js';
 
 export * from './schema.js';
 export * from './repositories.js';
@@ -16,6 +17,7 @@ export * from './repositories.js';
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
   '0002-mfa': m0002,
+  '0003-vault-access': m0003,
 };
 
 class InCodeMigrations implements MigrationProvider {

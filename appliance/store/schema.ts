@@ -164,6 +164,122 @@ export interface MfaProvidersTable {
   updated_at: number;
 }
 
+export interface DeviceCatalogTable {
+  id: Generated<number>;
+  kind: 'vendor' | 'type' | 'model' | 'site';
+  name: string;
+}
+
+export interface DevicesTable {
+  id: Generated<number>;
+  hostname: string;
+  address: string;
+  vendor_id: number | null;
+  type_id: number | null;
+  model_id: number | null;
+  site_id: number | null;
+  field1: string;
+  field2: string;
+  domain: string;
+  /** "SSH:22,RDP:3389": protocol:port pairs the device offers. */
+  connectivity: string;
+  status: 'active' | 'disabled';
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CredentialsTable {
+  id: Generated<number>;
+  device_id: number;
+  kind: string;
+  username: string;
+  secret_kind: 'password' | 'ssh-key';
+  secret_sealed: string;
+  domain: string;
+  extra_info: string;
+  /** JSON array of strings. */
+  labels: string;
+  owner: string;
+  auto_change: number;
+  status_control: number;
+  status: 'active' | 'disabled';
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PinnedHostKeysTable {
+  device_id: number;
+  protocol: 'ssh' | 'rdp';
+  fingerprint: string;
+  pinned_at: number;
+}
+
+export interface ProtectedItemsTable {
+  id: Generated<number>;
+  name: string;
+  kind: 'file' | 'token' | 'certificate';
+  filename: string;
+  media_type: string;
+  size: number;
+  content_sealed: string;
+  owner: string;
+  created_at: number;
+}
+
+export interface AccessGroupsTable {
+  id: Generated<number>;
+  name: string;
+  enabled: number;
+  session_allowed: number;
+  password_view_allowed: number;
+  reason_required: number;
+  approval_required: number;
+  approvals_needed: number;
+  /** JSON array of {days: number[], start: "HH:MM", end: "HH:MM"}; [] = any time. */
+  time_windows: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GroupMemberTable {
+  group_id: number;
+  user_id: number;
+}
+
+export interface AccessRequestsTable {
+  id: Generated<number>;
+  user_id: number;
+  device_id: number;
+  credential_id: number;
+  purpose: 'session' | 'password-view';
+  group_id: number | null;
+  reason: string;
+  starts_at: number;
+  ends_at: number;
+  approvals_needed: number;
+  status: 'pending' | 'approved' | 'denied' | 'cancelled';
+  emergency: number;
+  created_at: number;
+  decided_at: number | null;
+}
+
+export interface AccessRequestDecisionsTable {
+  request_id: number;
+  approver_id: number;
+  decision: 'approve' | 'deny';
+  comment: string;
+  decided_at: number;
+}
+
+export interface ConnectivityResultsTable {
+  device_id: number;
+  port: number;
+  protocol: string;
+  ok: number;
+  detail: string;
+  checked_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   password_history: PasswordHistoryTable;
@@ -178,6 +294,19 @@ export interface Database {
   certificate_events: CertificateEventsTable;
   totp_credentials: TotpCredentialsTable;
   mfa_providers: MfaProvidersTable;
+  device_catalog: DeviceCatalogTable;
+  devices: DevicesTable;
+  credentials: CredentialsTable;
+  pinned_host_keys: PinnedHostKeysTable;
+  protected_items: ProtectedItemsTable;
+  access_groups: AccessGroupsTable;
+  access_group_users: GroupMemberTable;
+  access_group_approvers: GroupMemberTable;
+  access_group_devices: { group_id: number; device_id: number };
+  access_group_credentials: { group_id: number; credential_id: number };
+  access_requests: AccessRequestsTable;
+  access_request_decisions: AccessRequestDecisionsTable;
+  connectivity_results: ConnectivityResultsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -189,3 +318,7 @@ export type TrustedCaRow = Selectable<TrustedCasTable>;
 export type UserCertificateRow = Selectable<UserCertificatesTable>;
 export type CertificateEventRow = Selectable<CertificateEventsTable>;
 export type MfaProviderRow = Selectable<MfaProvidersTable>;
+export type DeviceRow = Selectable<DevicesTable>;
+export type CredentialRow = Selectable<CredentialsTable>;
+export type AccessGroupRow = Selectable<AccessGroupsTable>;
+export type AccessRequestRow = Selectable<AccessRequestsTable>;
