@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
-import { UserAdminService } from './access/index.js';
+import { UserAdminService, InventoryService, PolicyService } from './access/index.js';
+import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
 import { Store } from './store/index.js';
@@ -32,6 +33,9 @@ export class Appliance {
     readonly totp: TotpService,
     readonly duo: DuoService,
     readonly secondFactor: SecondFactorService,
+    readonly vault: Vault,
+    readonly inventory: InventoryService,
+    readonly policy: PolicyService,
   ) {}
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
@@ -73,10 +77,15 @@ export class Appliance {
     const httpsAgent = config.auth.duoCaFile ? new https.Agent({ ca: readFileSync(config.auth.duoCaFile) }) : undefined;
     const duo = new DuoService({ store, audit, keys: keysOrFail, clock, ...(httpsAgent ? { httpsAgent } : {}) });
     const secondFactor = new SecondFactorService({ store, audit, auth, certificates, totp, duo });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor);
+    const vault = new Vault(keysOrFail);
+    const inventory = new InventoryService({ store, audit, vault, clock });
+    // Read per decision through the settings cache, so a change of zone applies at once.
+    const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy);
   }
 
   async close(): Promise<void> {
+    this.policy.stop();
     this.keyService?.close();
     await this.store.close();
   }

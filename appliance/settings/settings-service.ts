@@ -3,6 +3,7 @@ import type { AuditTrail } from '../audit/index.js';
 import { InputError } from '../errors/index.js';
 import { LANGUAGES, type Language } from '../i18n/index.js';
 import { parseCidr } from '../auth/ip-denylist.js';
+import { isValidTimeZone } from '../access/time-windows.js';
 
 export interface PasswordPolicy {
   minLength: number;
@@ -26,6 +27,10 @@ export interface Settings {
   };
   ipDenylist: string[];
   defaultLanguage: Language;
+  /** IANA zone access-group time windows are read in; '' = the appliance's system zone. */
+  timeZone: string;
+  /** Minutes between connectivity checks of every device's ports (0 = off). */
+  connectivityIntervalMinutes: number;
   mfa: {
     /** "Force the use of digital certificate for all users": every web login needs the bound certificate. */
     forceCertificateForAll: boolean;
@@ -44,6 +49,8 @@ export const DEFAULT_SETTINGS: Settings = {
   sessions: { idleTimeoutMinutes: 15, absoluteLifetimeHours: 12 },
   ipDenylist: [],
   defaultLanguage: 'en-US',
+  timeZone: '',
+  connectivityIntervalMinutes: 15,
   mfa: { forceCertificateForAll: false, checkCertificateEmail: true, forceCertificateForProxy: false },
 };
 
@@ -74,6 +81,16 @@ export function validateSettingsPatch(current: Settings, patch: unknown): Partia
         const p = parseCidr(v);
         return `${p.address}/${p.prefix}`;
       });
+      continue;
+    }
+    if (section === 'timeZone') {
+      if (typeof value !== 'string' || (value !== '' && !isValidTimeZone(value))) throw new InputError('timeZone must be an IANA time zone such as Europe/Berlin', { field: 'timeZone' });
+      out.timeZone = value;
+      continue;
+    }
+    if (section === 'connectivityIntervalMinutes') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 24 * 60) throw new InputError('connectivityIntervalMinutes must be 0 to 1440', { field: 'connectivityIntervalMinutes' });
+      out.connectivityIntervalMinutes = value;
       continue;
     }
     if (section === 'defaultLanguage') {
@@ -131,6 +148,11 @@ export class SettingsService {
     }
     this.cache = { value, at: now };
     return value;
+  }
+
+  /** The zone time windows are read in: the setting, else the system's. */
+  async timeZone(): Promise<string> {
+    return (await this.current()).timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   }
 
   async update(patch: unknown, actor: string, actorIp: string | null): Promise<Settings> {

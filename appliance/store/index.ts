@@ -13,6 +13,7 @@ import * as m0003 from './migrations/0003-vault-access.js';
 
 export * from './schema.js';
 export * from './repositories.js';
+export * from './policy-repository.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,

@@ -2,6 +2,7 @@
 // or an open transaction. Only portable SQL (SQLite and MariaDB) is written here.
 import type { Kysely, Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
+import { PolicyRepository } from './policy-repository.js';
 import type {
   AuditEventRow,
   CertificateEventRow,
@@ -353,6 +354,7 @@ export class Repositories {
   readonly certificateEvents: CertificateEventsRepository;
   readonly totp: TotpRepository;
   readonly mfaProviders: MfaProvidersRepository;
+  readonly policy: PolicyRepository;
 
   constructor(db: Db) {
     this.users = new UsersRepository(db);
@@ -367,5 +369,6 @@ export class Repositories {
     this.certificateEvents = new CertificateEventsRepository(db);
     this.totp = new TotpRepository(db);
     this.mfaProviders = new MfaProvidersRepository(db);
+    this.policy = new PolicyRepository(db);
   }
 }

@@ -202,6 +202,8 @@ export interface CredentialsTable {
   owner: string;
   auto_change: number;
   status_control: number;
+  /** PCI split: the secret is shown in two halves, each to a different user. */
+  split_view: number;
   status: 'active' | 'disabled';
   created_at: number;
   updated_at: number;
@@ -295,6 +297,7 @@ export interface Database {
   totp_credentials: TotpCredentialsTable;
   mfa_providers: MfaProvidersTable;
   device_catalog: DeviceCatalogTable;
+  credential_split_holders: { credential_id: number; half: number; user_id: number; viewed_at: number };
   devices: DevicesTable;
   credentials: CredentialsTable;
   pinned_host_keys: PinnedHostKeysTable;

@@ -44,11 +44,22 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('owner', 'varchar(64)', (c) => c.notNull())
     .addColumn('auto_change', 'integer', (c) => c.notNull())
     .addColumn('status_control', 'integer', (c) => c.notNull())
+    .addColumn('split_view', 'integer', (c) => c.notNull())
     .addColumn('status', 'varchar(16)', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('credentials_device').on('credentials').column('device_id').execute();
+
+  // PCI password split: each half of a secret goes to one user, never both halves to the same user.
+  await db.schema
+    .createTable('credential_split_holders')
+    .addColumn('credential_id', 'integer', (c) => c.notNull().references('credentials.id').onDelete('cascade'))
+    .addColumn('half', 'integer', (c) => c.notNull())
+    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('viewed_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('credential_split_holders_pk', ['credential_id', 'half'])
+    .execute();
 
   await db.schema
     .createTable('pinned_host_keys')
@@ -155,6 +166,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     'access_groups',
     'protected_items',
     'pinned_host_keys',
+    'credential_split_holders',
     'credentials',
     'devices',
     'device_catalog',

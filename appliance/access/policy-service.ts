@@ -1,0 +1,417 @@
+// Access groups, the decision loader, access requests with approvals, emergency access, and password view
+// (with PCI split). Proxies, web and API ask `decide()` here; grant expiry is announced on `events` so the
+// proxies can end live sessions.
+import { EventEmitter } from 'node:events';
+import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
+import { requireText } from '../errors/text.js';
+import { decide, type Decision, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
+import { validateTimeWindows, type TimeWindow } from './time-windows.js';
+import type { InventoryService } from './inventory.js';
+import type { Actor } from './user-admin.js';
+
+export interface AccessGroupInput {
+  name: string;
+  enabled: boolean;
+  sessionAllowed: boolean;
+  passwordViewAllowed: boolean;
+  reasonRequired: boolean;
+  approvalRequired: boolean;
+  approvalsNeeded: number;
+  timeWindows: TimeWindow[];
+  userIds: number[];
+  approverIds: number[];
+  deviceIds: number[];
+  credentialIds: number[];
+}
+
+export interface AccessGroupView extends AccessGroupInput {
+  id: number;
+}
+
+export interface AccessRequestView {
+  id: number;
+  userId: number;
+  deviceId: number;
+  credentialId: number;
+  purpose: 'session' | 'password-view';
+  reason: string;
+  startsAt: string;
+  endsAt: string;
+  status: string;
+  emergency: boolean;
+  approvals: number;
+  approvalsNeeded: number;
+}
+
+export interface GrantExpired {
+  requestId: number;
+  userId: number;
+  deviceId: number;
+  credentialId: number;
+}
+
+const MAX_MEMBERS = 100_000;
+
+function ids(v: unknown, field: string): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > MAX_MEMBERS || !v.every((x) => Number.isInteger(x) && (x as number) > 0)) throw new InputError(`${field} must be a list of ids`, { field });
+  return [...new Set(v as number[])];
+}
+
+function flag(v: unknown, field: string, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new InputError(`${field} must be true or false`, { field });
+  return v;
+}
+
+export function validateGroup(input: unknown): AccessGroupInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
+  const i = input as Record<string, unknown>;
+  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
+  for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
+  const approvalsNeeded = i.approvalsNeeded ?? 1;
+  if (!Number.isInteger(approvalsNeeded) || (approvalsNeeded as number) < 1 || (approvalsNeeded as number) > 10) throw new InputError('approvalsNeeded must be 1 to 10', { field: 'approvalsNeeded' });
+  const g: AccessGroupInput = {
+    name: requireText(i.name, 'name', { min: 1, max: 128 }),
+    enabled: flag(i.enabled, 'enabled', true),
+    sessionAllowed: flag(i.sessionAllowed, 'sessionAllowed', true),
+    passwordViewAllowed: flag(i.passwordViewAllowed, 'passwordViewAllowed', false),
+    reasonRequired: flag(i.reasonRequired, 'reasonRequired', false),
+    approvalRequired: flag(i.approvalRequired, 'approvalRequired', false),
+    approvalsNeeded: approvalsNeeded as number,
+    timeWindows: validateTimeWindows(i.timeWindows ?? []),
+    userIds: ids(i.userIds, 'userIds'),
+    approverIds: ids(i.approverIds, 'approverIds'),
+    deviceIds: ids(i.deviceIds, 'deviceIds'),
+    credentialIds: ids(i.credentialIds, 'credentialIds'),
+  };
+  if (g.approvalRequired && g.approverIds.length < g.approvalsNeeded) throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
+  return g;
+}
+
+function requestView(r: AccessRequestRow, approvals: number): AccessRequestView {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    deviceId: r.device_id,
+    credentialId: r.credential_id,
+    purpose: r.purpose,
+    reason: r.reason,
+    startsAt: new Date(Number(r.starts_at)).toISOString(),
+    endsAt: new Date(Number(r.ends_at)).toISOString(),
+    status: r.status,
+    emergency: r.emergency === 1,
+    approvals,
+    approvalsNeeded: r.approvals_needed,
+  };
+}
+
+export class PolicyService {
+  /** 'grant-expired' (GrantExpired): a grant ended; live sessions under it must end. */
+  readonly events = new EventEmitter();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      audit: AuditTrail;
+      inventory: InventoryService;
+      timeZone: () => Promise<string>;
+      clock?: () => number;
+      /** How long emergency (break-glass) access lasts. */
+      emergencyMinutes?: number;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  private async audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    const { result, row } = await this.deps.store.transaction(async (repos) => {
+      const result = await fn(repos);
+      const row = await this.deps.audit.record({ type: event.type, outcome: event.outcome ?? 'success', actor: event.actor.username, actorIp: event.actor.ip, subject: event.subject.slice(0, 128), ...(event.detail ? { detail: event.detail } : {}) }, repos);
+      return { result, row };
+    });
+    this.deps.audit.publish(row);
+    return result;
+  }
+
+  // ---- groups
+
+  private async groupView(g: AccessGroupRow): Promise<AccessGroupView> {
+    const p = this.deps.store.repos.policy;
+    return {
+      id: g.id,
+      name: g.name,
+      enabled: g.enabled === 1,
+      sessionAllowed: g.session_allowed === 1,
+      passwordViewAllowed: g.password_view_allowed === 1,
+      reasonRequired: g.reason_required === 1,
+      approvalRequired: g.approval_required === 1,
+      approvalsNeeded: g.approvals_needed,
+      timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+      userIds: await p.members('access_group_users', g.id),
+      approverIds: await p.members('access_group_approvers', g.id),
+      deviceIds: await p.members('access_group_devices', g.id),
+      credentialIds: await p.members('access_group_credentials', g.id),
+    };
+  }
+
+  async groups(): Promise<AccessGroupView[]> {
+    return Promise.all((await this.deps.store.repos.policy.groups()).map((g) => this.groupView(g)));
+  }
+
+  async group(id: number): Promise<AccessGroupView> {
+    const g = await this.deps.store.repos.policy.group(id);
+    if (!g) throw new NotFoundError('access group');
+    return this.groupView(g);
+  }
+
+  private async writeGroup(repos: Repositories, id: number | undefined, g: AccessGroupInput): Promise<number> {
+    const now = this.now();
+    const fields = {
+      name: g.name,
+      enabled: g.enabled ? 1 : 0,
+      session_allowed: g.sessionAllowed ? 1 : 0,
+      password_view_allowed: g.passwordViewAllowed ? 1 : 0,
+      reason_required: g.reasonRequired ? 1 : 0,
+      approval_required: g.approvalRequired ? 1 : 0,
+      approvals_needed: g.approvalsNeeded,
+      time_windows: JSON.stringify(g.timeWindows),
+      updated_at: now,
+    };
+    let groupId = id;
+    try {
+      if (groupId === undefined) groupId = await repos.policy.insertGroup({ ...fields, created_at: now });
+      else await repos.policy.updateGroup(groupId, fields);
+      await repos.policy.replaceMembers('access_group_users', groupId, g.userIds);
+      await repos.policy.replaceMembers('access_group_approvers', groupId, g.approverIds);
+      await repos.policy.replaceMembers('access_group_devices', groupId, g.deviceIds);
+      await repos.policy.replaceMembers('access_group_credentials', groupId, g.credentialIds);
+    } catch (e) {
+      const msg = String((e as Error).message);
+      if (/UNIQUE|Duplicate/i.test(msg)) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
+      if (/FOREIGN KEY|foreign key/i.test(msg)) throw new InputError('a member id does not exist (user, device or credential)');
+      throw e;
+    }
+    return groupId;
+  }
+
+  async saveGroup(actor: Actor, input: unknown, id?: number): Promise<AccessGroupView> {
+    if (id !== undefined) await this.group(id);
+    const g = validateGroup(input);
+    const groupId = await this.audited({ type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length } }, (repos) =>
+      this.writeGroup(repos, id, g),
+    );
+    return this.group(groupId);
+  }
+
+  // ---- the decision
+
+  /** Build the decision snapshot for one (user, device, credential) from the store and decide. */
+  async decide(userId: number, deviceId: number, credentialId: number, purpose: Purpose, at = this.now()): Promise<Decision> {
+    const repos = this.deps.store.repos;
+    const [user, device, credential] = await Promise.all([repos.users.byId(userId), repos.policy.device(deviceId), repos.policy.credential(credentialId)]);
+    if (!user) return { outcome: 'denied', rule: 'no-such-user' };
+    if (!device) return { outcome: 'denied', rule: 'no-such-device' };
+    if (!credential) return { outcome: 'denied', rule: 'no-such-credential' };
+    const rows = await repos.policy.groupsForDecision(userId, deviceId, credentialId);
+    const groups: PolicyGroup[] = rows.map((g) => ({
+      id: g.id,
+      name: g.name,
+      enabled: g.enabled === 1,
+      sessionAllowed: g.session_allowed === 1,
+      passwordViewAllowed: g.password_view_allowed === 1,
+      reasonRequired: g.reason_required === 1,
+      approvalRequired: g.approval_required === 1,
+      approvalsNeeded: g.approvals_needed,
+      timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+      userIds: new Set([userId]),
+      deviceIds: new Set(g.has_device === null ? [] : [deviceId]),
+      credentialIds: new Set(g.has_credential === null ? [] : [credentialId]),
+    }));
+    const grants: PolicyGrant[] = (await repos.policy.activeGrants(userId, at)).map((r) => ({
+      requestId: r.id,
+      userId: r.user_id,
+      deviceId: r.device_id,
+      credentialId: r.credential_id,
+      purpose: r.purpose,
+      startsAt: Number(r.starts_at),
+      endsAt: Number(r.ends_at),
+      emergency: r.emergency === 1,
+    }));
+    return decide({
+      user: { id: user.id, profile: user.profile, status: user.status },
+      device: { id: device.id, status: device.status, connectivity: device.connectivity },
+      credential: { id: credential.id, deviceId: credential.device_id, status: credential.status },
+      purpose,
+      at,
+      timeZone: await this.deps.timeZone(),
+      groups,
+      grants,
+    });
+  }
+
+  /** Devices a user reaches through their groups, with the credentials those groups grant. */
+  async myDevices(userId: number) {
+    const deviceIds = await this.deps.store.repos.policy.deviceIdsForUser(userId);
+    return this.deps.inventory.listDevices({ ids: deviceIds });
+  }
+
+  // ---- requests and approvals
+
+  async requestAccess(actor: Actor & { userId: number }, input: unknown): Promise<AccessRequestView> {
+    if (typeof input !== 'object' || input === null) throw new InputError('request must be an object');
+    const i = input as Record<string, unknown>;
+    for (const k of Object.keys(i)) if (!['deviceId', 'credentialId', 'purpose', 'reason', 'startsAt', 'endsAt', 'emergency'].includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
+    if (!Number.isInteger(i.deviceId) || !Number.isInteger(i.credentialId)) throw new InputError('deviceId and credentialId are required');
+    const purpose = i.purpose ?? 'session';
+    if (purpose !== 'session' && purpose !== 'password-view') throw new InputError('purpose must be session or password-view', { field: 'purpose' });
+    const reason = requireText(i.reason, 'reason', { min: 3, max: 1024 });
+    const emergency = flag(i.emergency, 'emergency', false);
+    const now = this.now();
+    const startsAt = i.startsAt === undefined ? now : Date.parse(String(i.startsAt));
+    const endsAt = i.endsAt === undefined ? startsAt + (emergency ? (this.deps.emergencyMinutes ?? 60) * 60_000 : 3_600_000) : Date.parse(String(i.endsAt));
+    if (Number.isNaN(startsAt) || Number.isNaN(endsAt) || endsAt <= startsAt || endsAt - startsAt > 7 * 86_400_000 || endsAt <= now) {
+      throw new InputError('the wanted window must be a future period of at most 7 days (startsAt, endsAt: ISO 8601)');
+    }
+    const deviceId = i.deviceId as number;
+    const credentialId = i.credentialId as number;
+    const decisionPurpose: Purpose = purpose === 'password-view' ? 'password-view' : this.sessionProtocol(await this.deps.inventory.device(deviceId));
+    const d = await this.decide(actor.userId, deviceId, credentialId, decisionPurpose, Math.max(now, startsAt));
+    if (emergency) {
+      // Break-glass: no approval, but the loudest audit event there is.
+      const id = await this.audited(
+        { type: 'access.emergency', actor, subject: `device:${deviceId}`, outcome: 'info', detail: { severity: 'high', credentialId, purpose, reason, decisionWithoutIt: d.rule } },
+        (repos) =>
+          repos.policy.insertRequest({ user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: null, reason, starts_at: now, ends_at: endsAt, approvals_needed: 0, status: 'approved', emergency: 1, created_at: now, decided_at: now }),
+      );
+      this.scheduleExpiry(id, actor.userId, deviceId, credentialId, endsAt);
+      return this.request(id);
+    }
+    if (d.outcome !== 'approval-required') {
+      throw new WardenError('CONFLICT', d.outcome === 'allowed' ? 'access is already allowed: no request needed' : `access is denied (${d.rule}): a request cannot change that`);
+    }
+    const id = await this.audited({ type: 'access.request', actor, subject: `device:${deviceId}`, outcome: 'info', detail: { credentialId, purpose, groupId: d.groupId, reason } }, (repos) =>
+      repos.policy.insertRequest({ user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: d.groupId, reason, starts_at: startsAt, ends_at: endsAt, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: 0, created_at: now, decided_at: null }),
+    );
+    return this.request(id);
+  }
+
+  private sessionProtocol(device: { connectivity: string }): Purpose {
+    return /\bRDP:/i.test(device.connectivity) && !/\bSSH:/i.test(device.connectivity) ? 'rdp' : 'ssh';
+  }
+
+  async request(id: number): Promise<AccessRequestView> {
+    const r = await this.deps.store.repos.policy.request(id);
+    if (!r) throw new NotFoundError('access request');
+    const approvals = (await this.deps.store.repos.policy.decisions(id)).filter((x) => x.decision === 'approve').length;
+    return requestView(r, approvals);
+  }
+
+  async myRequests(userId: number): Promise<AccessRequestView[]> {
+    const rows = await this.deps.store.repos.policy.requestsOf(userId);
+    return Promise.all(rows.map((r) => this.request(r.id)));
+  }
+
+  /** The approver's in-app inbox: pending requests they may decide. */
+  async toDecide(approverId: number): Promise<AccessRequestView[]> {
+    const rows = await this.deps.store.repos.policy.pendingFor(approverId);
+    return Promise.all(rows.map((r) => this.request(r.id)));
+  }
+
+  async decideRequest(actor: Actor & { userId: number }, id: number, decision: 'approve' | 'deny', comment = ''): Promise<AccessRequestView> {
+    const r = await this.deps.store.repos.policy.request(id);
+    if (!r) throw new NotFoundError('access request');
+    if (r.status !== 'pending') throw new WardenError('CONFLICT', `the request is ${r.status}`);
+    if (r.user_id === actor.userId) throw new WardenError('AUTH_FORBIDDEN', 'nobody approves their own request');
+    if (r.group_id === null || !(await this.deps.store.repos.policy.isApprover(r.group_id, actor.userId))) throw new WardenError('AUTH_FORBIDDEN', 'not an approver of this request');
+    const note = comment === '' ? '' : requireText(comment, 'comment', { max: 1024 });
+    const now = this.now();
+    const status = await this.audited({ type: decision === 'approve' ? 'access.approve' : 'access.deny', actor, subject: `request:${id}`, detail: { comment: note } }, async (repos) => {
+      try {
+        await repos.policy.insertDecision({ request_id: id, approver_id: actor.userId, decision, comment: note, decided_at: now });
+      } catch {
+        throw new WardenError('CONFLICT', 'you already decided this request');
+      }
+      if (decision === 'deny') {
+        await repos.policy.updateRequest(id, { status: 'denied', decided_at: now });
+        return 'denied';
+      }
+      const approvals = (await repos.policy.decisions(id)).filter((x) => x.decision === 'approve').length;
+      if (approvals >= r.approvals_needed) {
+        await repos.policy.updateRequest(id, { status: 'approved', decided_at: now });
+        return 'approved';
+      }
+      return 'pending';
+    });
+    if (status === 'approved') this.scheduleExpiry(id, r.user_id, r.device_id, r.credential_id, Number(r.ends_at));
+    return this.request(id);
+  }
+
+  private scheduleExpiry(requestId: number, userId: number, deviceId: number, credentialId: number, endsAt: number): void {
+    clearTimeout(this.timers.get(requestId));
+    // setTimeout holds at most ~24.8 days; grants last at most 7.
+    const timer = setTimeout(() => {
+      this.timers.delete(requestId);
+      this.events.emit('grant-expired', { requestId, userId, deviceId, credentialId } satisfies GrantExpired);
+      void this.deps.audit.record({ type: 'access.grant_expired', outcome: 'info', actor: 'system', subject: `request:${requestId}` }).catch(() => undefined);
+    }, Math.max(0, endsAt - this.now()));
+    timer.unref();
+    this.timers.set(requestId, timer);
+  }
+
+  /** After a restart: re-arm expiry announcements of grants still running. */
+  async rearmExpiries(): Promise<void> {
+    for (const r of await this.deps.store.repos.policy.grantsEndingAfter(this.now())) this.scheduleExpiry(r.id, r.user_id, r.device_id, r.credential_id, Number(r.ends_at));
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  // ---- password view
+
+  /**
+   * Show a credential's secret to a user the policy allows, with a reason when the group requires one.
+   * For a split credential each user sees one half, and no user both halves.
+   */
+  async viewPassword(actor: Actor & { userId: number }, credentialId: number, reason: string | undefined): Promise<{ secret: string; part: 'whole' | 'first-half' | 'second-half' }> {
+    const credential = await this.deps.inventory.credential(credentialId);
+    const d = await this.decide(actor.userId, credential.deviceId, credentialId, 'password-view');
+    if (d.outcome !== 'allowed') {
+      await this.deps.audit.record({ type: 'vault.password_view', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, code: 'AUTH_FORBIDDEN', detail: { rule: d.rule } });
+      throw new WardenError('AUTH_FORBIDDEN', d.outcome === 'approval-required' ? 'approval is required first' : `not allowed (${d.rule})`, { details: { rule: d.rule, outcome: d.outcome } });
+    }
+    const why = reason === undefined || reason === '' ? '' : requireText(reason, 'reason', { max: 1024 });
+    if (d.reasonRequired && why.trim().length < 3) throw new InputError('a reason is required to view this password', { field: 'reason' });
+    const secret = await this.deps.inventory.secretOf(credentialId);
+    let part: 'whole' | 'first-half' | 'second-half' = 'whole';
+    let shown = secret;
+    if (credential.splitView) {
+      const half = await this.splitHalfFor(credentialId, actor.userId);
+      const cut = Math.ceil([...secret].length / 2);
+      const chars = [...secret];
+      shown = half === 1 ? chars.slice(0, cut).join('') : chars.slice(cut).join('');
+      part = half === 1 ? 'first-half' : 'second-half';
+    }
+    await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency } });
+    return { secret: shown, part };
+  }
+
+  private async splitHalfFor(credentialId: number, userId: number): Promise<1 | 2> {
+    return this.deps.store.transaction(async (repos) => {
+      const holders = await repos.policy.splitHolders(credentialId);
+      const mine = holders.find((h) => h.user_id === userId);
+      if (mine) return mine.half as 1 | 2;
+      const free = [1, 2].find((h) => !holders.some((x) => x.half === h));
+      if (!free) throw new WardenError('AUTH_FORBIDDEN', 'both halves of this password are already held by two other users');
+      await repos.policy.takeSplitHalf(credentialId, free, userId, this.now());
+      return free as 1 | 2;
+    });
+  }
+}

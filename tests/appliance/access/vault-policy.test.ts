@@ -1,0 +1,211 @@
+// The vault and the access policy on a real appliance (SoftHSM token): devices and CSV import, sealed
+// credentials, trust-on-first-use host keys, protected files, access groups, requests and approvals,
+// emergency access, grant expiry events, password view with reason and PCI split.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Appliance } from '../../../appliance/index.js';
+import { loadConfig } from '../../../appliance/config/index.js';
+import { WardenError, InputError } from '../../../appliance/errors/index.js';
+import type { GrantExpired } from '../../../appliance/access/index.js';
+import { initializedHome, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
+
+const admin = { username: 'admin', ip: '192.0.2.1' };
+
+describe('vault and access policy', () => {
+  let home: InitializedHome;
+  let a: Appliance;
+  const uid: Record<string, number> = {};
+
+  before(async () => {
+    home = await initializedHome();
+    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
+    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
+    for (const [name, profile] of [['ana', 'privileged-access-user'], ['ben', 'privileged-access-and-view-user'], ['cai', 'privileged-access-and-view-user'], ['dee', 'password-viewer'], ['boss', 'administrator'], ['boss2', 'administrator']] as const) {
+      uid[name] = (await a.users.create(admin, { username: name, fullName: name, email: `${name}@example.test`, profile, password: strongPassword() })).user.id;
+    }
+  });
+  after(async () => {
+    await a?.close();
+    home?.cleanup();
+  });
+
+  const as = (name: string) => ({ username: name, ip: '192.0.2.9', userId: uid[name]! });
+
+  test('a device is created with its catalogue on first use, and validated', async () => {
+    const d = await a.inventory.createDevice(admin, { hostname: 'DB01.example.test', address: '2001:db8::10', vendor: 'Dell', type: 'Server', model: 'R750', site: 'Lisbon', connectivity: 'ssh:22, RDP:3389' });
+    assert.equal(d.hostname, 'db01.example.test');
+    assert.equal(d.vendor, 'Dell');
+    assert.equal(d.connectivity, 'SSH:22,RDP:3389');
+    const d2 = await a.inventory.createDevice(admin, { hostname: 'db02', address: '10.0.0.2', vendor: 'Dell', connectivity: 'SSH:22' });
+    assert.equal(d2.vendor, 'Dell');
+    for (const bad of [{ hostname: 'db01.example.test', address: '10.0.0.1' }, { hostname: 'bad host', address: '10.0.0.1' }, { hostname: 'x', address: '999.1.1.1' }, { hostname: 'y', address: '10.0.0.1', connectivity: 'SSH' }, { hostname: 'z', address: '10.0.0.1', color: 'red' }]) {
+      await assert.rejects(a.inventory.createDevice(admin, bad), WardenError, JSON.stringify(bad));
+    }
+    const disabled = await a.inventory.setDeviceStatus(admin, d2.id, 'disabled');
+    assert.equal(disabled.status, 'disabled');
+  });
+
+  test('CSV import reports every row; a bad row imports nothing of itself', async () => {
+    const csv = [
+      'hostname,address,vendor,type,model,site,field1,field2,domain,connectivity',
+      'web01,10.1.0.1,HP,Server,DL380,Porto,,,corp.example,SSH:22',
+      'web02,not-an-ip,HP,Server,DL380,Porto,,,,SSH:22',
+      'web03,10.1.0.3,Cisco,Switch,C9300,Porto,rack 4,,,SSH:22',
+      'web01,10.1.0.9,HP,,,,,,,SSH:22',
+      '"web04",10.1.0.4,"Huawei, Inc.",Router,,Faro,"quoted, field",,,SSH:2222',
+    ].join('\n');
+    const r = await a.inventory.importDevices(admin, csv);
+    assert.equal(r.imported, 3);
+    assert.equal(r.failed, 2);
+    assert.deepEqual(r.rows.map((x) => [x.row, x.ok]), [[2, true], [3, false], [4, true], [5, false], [6, true]]);
+    assert.match(r.rows[1]!.error!, /address/);
+    assert.match(r.rows[3]!.error!, /exists/);
+    const names = (await a.inventory.listDevices()).map((d) => d.hostname);
+    assert.ok(!names.includes('web02'));
+    assert.equal((await a.inventory.listDevices()).find((d) => d.hostname === 'web04')?.vendor, 'Huawei, Inc.');
+    await assert.rejects(a.inventory.importDevices(admin, 'hostname,address\n"unterminated,10.0.0.1'), InputError);
+  });
+
+  test('credential secrets are sealed: not in the database, openable only as their own record', async () => {
+    const device = (await a.inventory.listDevices()).find((d) => d.hostname === 'web01')!;
+    const secret = 'Sup3r-S3cret-Päss';
+    const c = await a.inventory.createCredential(admin, { deviceId: device.id, kind: 'local-privileged', username: 'root', secret, labels: ['pci'], autoChange: true });
+    assert.equal(c.autoChange, true);
+    assert.equal(JSON.stringify(c).includes(secret), false, 'views never carry the secret');
+    const row = await a.store.repos.policy.credential(c.id);
+    assert.equal(Buffer.from(row!.secret_sealed, 'base64').includes(Buffer.from(secret)), false);
+    assert.equal(await a.inventory.secretOf(c.id), secret);
+    // A sealed secret moved to another credential's row does not open there.
+    const other = await a.inventory.createCredential(admin, { deviceId: device.id, username: 'backup', secret: 'another-S3cret' });
+    await a.store.repos.policy.updateCredential(other.id, { secret_sealed: row!.secret_sealed });
+    await assert.rejects(a.inventory.secretOf(other.id), /KEYS|tampered|context/i);
+    await a.inventory.updateCredential(admin, other.id, { secret: 'fixed-S3cret' });
+    assert.equal(await a.inventory.secretOf(other.id), 'fixed-S3cret');
+    await assert.rejects(a.inventory.createCredential(admin, { deviceId: device.id, username: 'k', secretKind: 'ssh-key', secret: 'not a key' }), InputError);
+  });
+
+  test('host keys are pinned on first use; a change is refused until an admin resets it', async () => {
+    const device = (await a.inventory.listDevices()).find((d) => d.hostname === 'web03')!;
+    assert.equal(await a.inventory.checkHostKey(device.id, 'ssh', 'SHA256:aaa'), 'pinned');
+    assert.equal(await a.inventory.checkHostKey(device.id, 'ssh', 'SHA256:aaa'), 'match');
+    assert.equal(await a.inventory.checkHostKey(device.id, 'ssh', 'SHA256:bbb'), 'mismatch');
+    assert.equal(await a.inventory.checkHostKey(device.id, 'rdp', 'AB:CD'), 'pinned', 'per protocol');
+    assert.equal((await a.inventory.hostKeys(device.id)).length, 2);
+    assert.equal(await a.inventory.resetHostKey(admin, device.id, 'ssh'), true);
+    assert.equal(await a.inventory.checkHostKey(device.id, 'ssh', 'SHA256:bbb'), 'pinned');
+  });
+
+  test('protected files are sealed, and every opening is audited with its reason', async () => {
+    const content = Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret token material\n');
+    const { id } = await a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', contentBase64: content.toString('base64') });
+    const row = await a.store.repos.policy.protectedItem(id);
+    assert.equal(Buffer.from(row!.content_sealed, 'base64').includes(content), false);
+    const opened = await a.inventory.openProtected(admin, id, 'renewing the VPN');
+    assert.deepEqual(opened.content, content);
+    const [audit] = await a.store.repos.auditEvents.query({ type: 'vault.protected_view', limit: 1 });
+    assert.match(audit!.detail, /renewing the VPN/);
+    await assert.rejects(a.inventory.openProtected(admin, id, ''), InputError, 'a reason is required');
+    await assert.rejects(a.inventory.storeProtected(admin, { name: 'x', kind: 'file', filename: '../../etc/passwd', contentBase64: 'AA==' }), InputError);
+  });
+
+  describe('groups, requests and decisions', () => {
+    let device: number;
+    let cred: number;
+    before(async () => {
+      device = (await a.inventory.listDevices()).find((d) => d.hostname === 'web01')!.id;
+      cred = (await a.inventory.listCredentials({ deviceId: device }))[0]!.id;
+    });
+
+    test('without a group: denied; a direct group: allowed; approval group: approval-required', async () => {
+      assert.equal((await a.policy.decide(uid.ana!, device, cred, 'ssh')).rule, 'no-access-group');
+      const g = await a.policy.saveGroup(admin, { name: 'ops', userIds: [uid.ana], deviceIds: [device], credentialIds: [cred] });
+      assert.equal((await a.policy.decide(uid.ana!, device, cred, 'ssh')).outcome, 'allowed');
+      assert.equal((await a.policy.decide(uid.ana!, device, cred, 'rdp')).rule, 'device-offers-no-rdp');
+      const { id: groupId, ...fields } = g;
+      await a.policy.saveGroup(admin, { ...fields, approvalRequired: true, approverIds: [uid.boss, uid.boss2], approvalsNeeded: 2 }, groupId);
+      const d = await a.policy.decide(uid.ana!, device, cred, 'ssh');
+      assert.equal(d.outcome, 'approval-required');
+      assert.equal((await a.policy.myDevices(uid.ana!)).map((x) => x.id).includes(device), true);
+    });
+
+    test('a request needs its approvals; nobody approves their own; then access is allowed', async () => {
+      const r = await a.policy.requestAccess(as('ana'), { deviceId: device, credentialId: cred, reason: 'patching openssl' });
+      assert.equal(r.status, 'pending');
+      assert.deepEqual((await a.policy.toDecide(uid.boss!)).map((x) => x.id), [r.id], 'the approver sees it in the app');
+      assert.deepEqual(await a.policy.toDecide(uid.ana!), []);
+      await assert.rejects(a.policy.decideRequest(as('ana'), r.id, 'approve'), /own request|not an approver/);
+      await assert.rejects(a.policy.decideRequest(as('ben'), r.id, 'approve'), /not an approver/);
+      assert.equal((await a.policy.decideRequest(as('boss'), r.id, 'approve')).status, 'pending', 'one of two approvals');
+      await assert.rejects(a.policy.decideRequest(as('boss'), r.id, 'approve'), /already decided/);
+      assert.equal((await a.policy.decide(uid.ana!, device, cred, 'ssh')).outcome, 'approval-required');
+      assert.equal((await a.policy.decideRequest(as('boss2'), r.id, 'approve')).status, 'approved');
+      const d = await a.policy.decide(uid.ana!, device, cred, 'ssh');
+      assert.equal(d.outcome, 'allowed');
+      assert.match(d.rule, new RegExp(`approved request #${r.id}`));
+    });
+
+    test('a denied request grants nothing', async () => {
+      const dev = await a.inventory.createDevice(admin, { hostname: 'deny01', address: '10.9.0.1', connectivity: 'SSH:22' });
+      const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Deny' });
+      await a.policy.saveGroup(admin, { name: 'deny-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
+      const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'just looking' });
+      assert.equal((await a.policy.decideRequest(as('boss'), r.id, 'deny', 'no ticket')).status, 'denied');
+      assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'approval-required');
+    });
+
+    test('an approved grant announces its expiry, and the decision follows', async () => {
+      const dev = await a.inventory.createDevice(admin, { hostname: 'short01', address: '10.9.0.2', connectivity: 'SSH:22' });
+      const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Short' });
+      await a.policy.saveGroup(admin, { name: 'short-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
+      const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'quick fix', endsAt: new Date(Date.now() + 1500).toISOString() });
+      const expired = once(a.policy.events, 'grant-expired');
+      await a.policy.decideRequest(as('boss'), r.id, 'approve');
+      assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'allowed');
+      // The expiry timer does not hold the process open (unref): keep this test's loop alive meanwhile.
+      const keepAlive = setInterval(() => {}, 100);
+      const [event] = (await expired.finally(() => clearInterval(keepAlive))) as [GrantExpired];
+      assert.deepEqual(event, { requestId: r.id, userId: uid.ana, deviceId: dev.id, credentialId: c.id });
+      assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'approval-required');
+    });
+
+    test('emergency access skips approval and raises a high-severity audit event', async () => {
+      const dev = await a.inventory.createDevice(admin, { hostname: 'glass01', address: '10.9.0.3', connectivity: 'SSH:22' });
+      const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Glass' });
+      const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'production is down', emergency: true });
+      assert.equal(r.status, 'approved');
+      assert.equal(r.emergency, true);
+      const d = await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh');
+      assert.equal(d.outcome, 'allowed');
+      assert.equal(d.outcome === 'allowed' && d.emergency, true);
+      const [row] = await a.store.repos.auditEvents.query({ type: 'access.emergency', limit: 1 });
+      assert.match(row!.detail, /"severity":"high"/);
+    });
+
+    test('password view: reason when required, audited; PCI split gives each user one half, never both', async () => {
+      const dev = await a.inventory.createDevice(admin, { hostname: 'pci01', address: '10.9.0.4', connectivity: 'SSH:22' });
+      const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'sa', secret: 'ABCDEFGHIJ', splitView: true });
+      await a.policy.saveGroup(admin, { name: 'pci-viewers', sessionAllowed: false, passwordViewAllowed: true, reasonRequired: true, userIds: [uid.ben, uid.cai, uid.dee], deviceIds: [dev.id], credentialIds: [c.id] });
+      await assert.rejects(a.policy.viewPassword(as('ana'), c.id, 'x'), /not allowed/);
+      await assert.rejects(a.policy.viewPassword(as('ben'), c.id, ''), InputError);
+      const first = await a.policy.viewPassword(as('ben'), c.id, 'quarterly audit');
+      const second = await a.policy.viewPassword(as('cai'), c.id, 'quarterly audit');
+      assert.deepEqual([first, second], [{ secret: 'ABCDE', part: 'first-half' }, { secret: 'FGHIJ', part: 'second-half' }]);
+      assert.deepEqual(await a.policy.viewPassword(as('ben'), c.id, 'again'), first, 'the same user keeps the same half');
+      await assert.rejects(a.policy.viewPassword(as('dee'), c.id, 'third person'), /both halves/);
+      const views = await a.store.repos.auditEvents.query({ type: 'vault.password_view', limit: 10 });
+      assert.ok(views.some((v) => v.actor === 'cai' && /quarterly audit/.test(v.detail)));
+      assert.ok(views.every((v) => !v.detail.includes('ABCDE') && !v.detail.includes('FGHIJ')), 'the secret never reaches the audit trail');
+    });
+
+    test('invalid groups are refused', async () => {
+      for (const bad of [{ name: '' }, { name: 'g', approvalRequired: true, approverIds: [] }, { name: 'g', timeWindows: [{ days: [9], start: '00:00', end: '01:00' }] }, { name: 'g', userIds: [999999] }, { name: 'ops' }]) {
+        await assert.rejects(a.policy.saveGroup(admin, bad), WardenError, JSON.stringify(bad));
+      }
+    });
+  });
+
+  test('the whole story is one intact audit chain', async () => {
+    assert.equal((await a.audit.verify()).ok, true);
+  });
+});
