@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
  * shares can be cut (the backup module plugs in here). It must not keep a reference: the buffer is
  * zeroed as soon as it returns.
  */
-export type MasterKeyHandoff = (material: Buffer) => Promise<void> | void;
+export type MasterKeyHandoff = (material: Buffer, applianceId: string) => Promise<void> | void;
 
 export function generateMasterKeyMaterial(): Buffer {
   return randomBytes(32);

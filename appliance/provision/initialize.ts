@@ -99,12 +99,12 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     const store = await Store.open({ sqlitePath: config.store.sqlitePath });
     let result: InitResult;
     try {
+      const applianceId = randomUUID();
       material = generateMasterKeyMaterial();
-      if (opts.onMasterKey) await opts.onMasterKey(material);
+      if (opts.onMasterKey) await opts.onMasterKey(material, applianceId);
       keys.importMasterKey(material);
       material.fill(0);
       await writeKeyCheck(store, keys);
-      const applianceId = randomUUID();
       await store.repos.meta.set('appliance.id', applianceId);
       await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
 

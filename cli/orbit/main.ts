@@ -7,6 +7,7 @@ import { registerUser } from './commands/user.js';
 import { registerAudit } from './commands/audit.js';
 import { registerStatus } from './commands/status.js';
 import { registerCa } from './commands/ca.js';
+import { registerBackup } from './commands/backup.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerStatus(program);
   registerCa(program);
+  registerBackup(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();

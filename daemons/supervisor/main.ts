@@ -4,11 +4,12 @@
 // connect once they are ready, and stops them all cleanly on Ctrl-C. It imports no daemon: it starts them.
 // Ports: 8443/8080 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT say otherwise (0 = any free port).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initializeAppliance } from '../../appliance/provision/index.js';
 import { configPath, homePath } from '../../appliance/config/index.js';
+import { splitMasterKey } from '../../appliance/backup/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -52,6 +53,12 @@ async function main(): Promise<void> {
       adminUsername: 'admin',
       web: { listen: '127.0.0.1', httpsPort: port('WARDEN_RUN_HTTPS_PORT', 8443), httpPort: port('WARDEN_RUN_HTTP_PORT', 8080), publicHost: '127.0.0.1' },
       progress: (line) => process.stdout.write(`  ${line}...\n`),
+      // Local runs keep the custodian shares beside the state (a real deployment hands them out: orbit init).
+      onMasterKey: async (material, applianceId) => {
+        const shares = await splitMasterKey(material, { custodians: 3, threshold: 2, applianceId });
+        mkdirSync(path.join(home, 'custodian-shares'), { recursive: true, mode: 0o700 });
+        shares.forEach((text, i) => writeFileSync(path.join(home, 'custodian-shares', `share-${i + 1}-of-3.txt`), text, { mode: 0o600 }));
+      },
     });
     firstStart = { user: r.adminUsername, password: r.oneTimePassword };
   }

@@ -20,6 +20,7 @@ function orbit(home: string, args: string[], input?: string): Promise<Run> {
     const p = spawn(process.execPath, [ORBIT_MAIN, ...args], {
       env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', CI: 'true' },
       stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: home.replace(/\/state$/, ''),
     });
     let stdout = '';
     let stderr = '';
@@ -70,9 +71,10 @@ describe('orbit', () => {
 
   describe('after init', () => {
     before(async () => {
-      const r = await orbit(home, ['init', '--admin-user', 'chief', '--admin-email', 'chief@example.test', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--json']);
+      const r = await orbit(home, ['init', '--admin-user', 'chief', '--admin-email', 'chief@example.test', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--shares-dir', path.join(tmp.dir, 'shares'), '--json']);
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout);
+      assert.equal(out.shareFiles.length, 3, 'three custodian shares by default');
       assert.equal(out.initialized, true);
       assert.equal(out.adminUsername, 'chief');
       oneTime = out.oneTimePassword;

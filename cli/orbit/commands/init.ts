@@ -1,5 +1,8 @@
 // orbit init: make this machine an appliance (state dir, token, master key, web TLS certificate, first admin).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { splitMasterKey } from '../../../appliance/backup/index.js';
 import { initializeAppliance, isInitialized } from '../../../appliance/provision/index.js';
 import { validateUsername } from '../../../appliance/access/index.js';
 import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
@@ -21,6 +24,9 @@ export function registerInit(program: Command): void {
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--http-port <port>', 'HTTP port (redirects only)', '80')
     .option('--public-host <name>', 'host name for the certificate and redirects (default: this machine\'s name)')
+    .option('--custodians <n>', 'how many custodian shares of the master key to cut', '3')
+    .option('--threshold <k>', 'how many shares rebuild the master key (at least 2)', '2')
+    .option('--shares-dir <dir>', 'where to write the share files, one per custodian (default: ./warden-key-shares)')
     .option('--if-needed', 'do nothing (exit 0) if already initialized')
     .option('--scrypt-cost <N>', 'scrypt cost N for password hashes (power of two; default 131072)')
     .option('--json', 'print the result as JSON')
@@ -41,7 +47,23 @@ export function registerInit(program: Command): void {
       if (cost !== undefined && (!Number.isInteger(cost) || cost < 1024 || (cost & (cost - 1)) !== 0)) {
         throw new CliError('--scrypt-cost must be a power of two, at least 1024', EXIT_USAGE);
       }
+      const custodians = Number(opts.custodians);
+      const threshold = Number(opts.threshold);
+      if (!Number.isInteger(threshold) || threshold < 2 || !Number.isInteger(custodians) || custodians < threshold || custodians > 255) {
+        throw new CliError('--threshold must be at least 2 and --custodians at least the threshold (at most 255)', EXIT_USAGE);
+      }
+      const sharesDir = path.resolve(opts.sharesDir ?? 'warden-key-shares');
+      let shareFiles: string[] = [];
       const result = await initializeAppliance({
+        onMasterKey: async (material, applianceId) => {
+          const shares = await splitMasterKey(material, { custodians, threshold, applianceId });
+          mkdirSync(sharesDir, { recursive: true, mode: 0o700 });
+          shareFiles = shares.map((text, i) => {
+            const file = path.join(sharesDir, `share-${i + 1}-of-${custodians}.txt`);
+            writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+            return file;
+          });
+        },
         home,
         configFile,
         adminUsername: validateUsername(adminUser),
@@ -52,12 +74,16 @@ export function registerInit(program: Command): void {
         progress: opts.json ? undefined : (line) => print(`  ${line}...`),
       });
       if (opts.json) {
-        print(JSON.stringify({ initialized: true, configFile, home, applianceId: result.applianceId, adminUsername: result.adminUsername, oneTimePassword: result.oneTimePassword }));
+        print(JSON.stringify({ initialized: true, configFile, home, applianceId: result.applianceId, adminUsername: result.adminUsername, oneTimePassword: result.oneTimePassword, shareFiles, threshold }));
         return;
       }
       print(`initialized appliance ${result.applianceId}`);
       print(`  config:  ${configFile}`);
       print(`  state:   ${home}`);
+      print('');
+      print(`Master key split into ${custodians} custodian shares (any ${threshold} rebuild it):`);
+      for (const f of shareFiles) print(`  ${f}`);
+      print('  Give each file to its custodian, then delete it here: the appliance keeps no copy of the key.');
       print('');
       print('First administrator (the password must be changed at first login):');
       print(`  user:     ${result.adminUsername}`);

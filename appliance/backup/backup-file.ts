@@ -1,0 +1,173 @@
+// Encrypted backups: a consistent snapshot of the database, gzip'd and encrypted with AES-256-GCM under a
+// fresh data key that the token's master key wraps. Restoring needs that master key — rebuilt from k
+// custodian shares on a fresh appliance — so a backup file alone is useless to whoever takes it.
+import { randomBytes, createCipheriv, createDecipheriv, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { Store } from '../store/index.js';
+import { AuditTrail } from '../audit/index.js';
+import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
+import { Store as StoreClass } from '../store/index.js';
+import { buildConfig } from '../config/index.js';
+import { createSelfSignedTlsCertificate } from '../pki/index.js';
+import { InputError, WardenError, isWardenError } from '../errors/index.js';
+import { combineShares } from './key-shares.js';
+
+const MAGIC = Buffer.from('WARDEN BACKUP v1\n');
+
+interface BackupHeader {
+  applianceId: string;
+  createdAt: string;
+  wrappedKey: string;
+  iv: string;
+  tag: string;
+  bytes: number;
+}
+
+/** Write an encrypted backup of the database to `file` (mode 0600). Returns its size. */
+export async function createBackup(deps: { store: Store; keys: KeyService; audit: AuditTrail; home: string }, file: string, actor: string): Promise<{ bytes: number; applianceId: string }> {
+  const applianceId = (await deps.store.repos.meta.get('appliance.id')) ?? 'unknown';
+  const snapshot = path.join(deps.home, `.backup-${randomUUID()}.db`);
+  try {
+    // VACUUM INTO writes a consistent, compact copy while the appliance keeps running.
+    await sql`VACUUM INTO ${snapshot}`.execute(deps.store.db);
+    const plain = gzipSync(readFileSync(snapshot));
+    const dataKey = randomBytes(32);
+    try {
+      const header: Omit<BackupHeader, 'tag'> & { tag?: string } = {
+        applianceId,
+        createdAt: new Date().toISOString(),
+        wrappedKey: deps.keys.wrapDataKey(dataKey).toString('base64'),
+        iv: randomBytes(12).toString('base64'),
+        bytes: plain.length,
+      };
+      const cipher = createCipheriv('aes-256-gcm', dataKey, Buffer.from(header.iv, 'base64'));
+      // The header (all but the tag) is authenticated too: a tampered header is a corrupt backup.
+      cipher.setAAD(Buffer.from(JSON.stringify({ ...header, tag: undefined })));
+      const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+      header.tag = cipher.getAuthTag().toString('base64');
+      const out = Buffer.concat([MAGIC, Buffer.from(JSON.stringify(header) + '\n'), body]);
+      const tmp = `${file}.partial`;
+      writeFileSync(tmp, out, { mode: 0o600 });
+      renameSync(tmp, file);
+      await deps.audit.record({ type: 'backup.create', outcome: 'success', actor, subject: path.basename(file), detail: { bytes: out.length } });
+      return { bytes: out.length, applianceId };
+    } finally {
+      dataKey.fill(0);
+    }
+  } finally {
+    rmSync(snapshot, { force: true });
+  }
+}
+
+function readBackup(file: string): { header: BackupHeader; body: Buffer } {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw new InputError(`${file} is not a Warden backup`);
+  const nl = data.indexOf(0x0a, MAGIC.length);
+  if (nl === -1) throw new InputError('the backup is corrupted (no header)');
+  let header: BackupHeader;
+  try {
+    header = JSON.parse(data.subarray(MAGIC.length, nl).toString('utf8')) as BackupHeader;
+  } catch {
+    throw new InputError('the backup is corrupted (unreadable header)');
+  }
+  for (const k of ['applianceId', 'createdAt', 'wrappedKey', 'iv', 'tag'] as const) if (typeof header[k] !== 'string') throw new InputError('the backup is corrupted (incomplete header)');
+  return { header, body: data.subarray(nl + 1) };
+}
+
+export interface RestoreOptions {
+  home: string;
+  configFile: string;
+  backupFile: string;
+  shares: string[];
+  web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
+  scrypt?: { cost: number; blockSize: number; parallelization: number };
+  progress?: (line: string) => void;
+}
+
+/**
+ * Rebuild an appliance from a backup on a fresh state directory: the master key from the shares, imported
+ * non-extractable into a new token; the database decrypted; a new web certificate. On any failure —
+ * too few shares, a wrong share, a corrupted backup — everything created is removed: nothing changed.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId: string }> {
+  const say = opts.progress ?? (() => {});
+  const home = path.resolve(opts.home);
+  if (existsSync(opts.configFile)) throw new WardenError('CONFLICT', `${opts.configFile} exists: restore needs a fresh appliance`);
+  for (const p of ['keys', 'warden.db', 'tls']) if (existsSync(path.join(home, p))) throw new WardenError('CONFLICT', `${path.join(home, p)} exists: restore needs a fresh appliance`);
+  const { header, body } = readBackup(opts.backupFile);
+  say('rebuilding the master key from the shares');
+  const material = await combineShares(opts.shares, header.applianceId);
+  const created = ['keys', 'tls', 'warden.db', 'warden.db-wal', 'warden.db-shm'].map((p) => path.join(home, p));
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const raw = {
+    web: { listen: opts.web?.listen ?? '0.0.0.0', httpsPort: opts.web?.httpsPort ?? 443, httpPort: opts.web?.httpPort ?? 80, publicHost: opts.web?.publicHost ?? 'localhost', tlsCert: 'tls/web.crt', tlsKey: 'tls/web.key' },
+    store: { engine: 'sqlite', sqlitePath: 'warden.db' },
+    keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
+    ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    log: { level: 'info' },
+  };
+  const config = buildConfig(raw, home, opts.configFile);
+  try {
+    say('creating a new token and importing the master key (non-extractable)');
+    const userPin = randomBytes(18).toString('base64url');
+    const soPin = randomBytes(18).toString('base64url');
+    writeSoftHsmConfig(config.keys.softhsmConf!, path.join(home, 'keys', 'tokens'));
+    writeFileSync(config.keys.pinFile, `${userPin}\n`, { mode: 0o600 });
+    writeFileSync(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`, { mode: 0o600 });
+    initSoftHsmToken({ module: config.keys.module, softhsmConf: config.keys.softhsmConf!, label: config.keys.tokenLabel, soPin, userPin });
+    const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
+    try {
+      keys.importMasterKey(material);
+      material.fill(0);
+      say('decrypting the backup');
+      let dataKey: Buffer;
+      try {
+        dataKey = keys.unwrapDataKey(Buffer.from(header.wrappedKey, 'base64'));
+      } catch {
+        throw new InputError('the shares do not rebuild the master key of this backup (a wrong share?)');
+      }
+      let plain: Buffer;
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', dataKey, Buffer.from(header.iv, 'base64'));
+        decipher.setAAD(Buffer.from(JSON.stringify({ ...header, tag: undefined })));
+        decipher.setAuthTag(Buffer.from(header.tag, 'base64'));
+        plain = gunzipSync(Buffer.concat([decipher.update(body), decipher.final()]));
+      } catch {
+        throw new InputError('the backup is corrupted (authentication failed)');
+      } finally {
+        dataKey.fill(0);
+      }
+      writeFileSync(config.store.sqlitePath, plain, { mode: 0o600 });
+      const store = await StoreClass.open({ sqlitePath: config.store.sqlitePath });
+      try {
+        await verifyKeyCheck(store, keys);
+        await new AuditTrail(store).record({ type: 'backup.restore', outcome: 'success', actor: 'orbit', subject: path.basename(opts.backupFile), detail: { applianceId: header.applianceId, backupCreatedAt: header.createdAt } });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      keys.close();
+    }
+    say('creating the web TLS certificate');
+    const pair = await createSelfSignedTlsCertificate({ commonName: raw.web.publicHost, dnsNames: [raw.web.publicHost, 'localhost'], ipAddresses: ['127.0.0.1', '::1'], days: 825 });
+    mkdirSync(path.join(home, 'tls'), { recursive: true, mode: 0o700 });
+    writeFileSync(config.web.tlsCert, pair.certPem, { mode: 0o600 });
+    writeFileSync(config.web.tlsKey, pair.keyPem, { mode: 0o600 });
+    mkdirSync(path.dirname(opts.configFile), { recursive: true, mode: 0o700 });
+    writeFileSync(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    return { applianceId: header.applianceId };
+  } catch (e) {
+    material.fill(0);
+    for (const p of created) rmSync(p, { recursive: true, force: true });
+    if (isWardenError(e)) throw e;
+    throw new WardenError('INTERNAL', `restore failed: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,61 @@
+// orbit backup: encrypted database backups and the restore of a fresh appliance from a backup and k
+// custodian shares of the master key.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createBackup, restoreBackup } from '../../../appliance/backup/index.js';
+import { CliError, EXIT_USAGE, cliActor, locations, print, withAppliance } from '../context.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readShare(file: string): string {
+  try {
+    if (statSync(file).size > 64 * 1024) throw new CliError(`${file} is too large to be a share`);
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot read share ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function registerBackup(program: Command): void {
+  const backup = program.command('backup').description('encrypted backups and restore with custodian key shares');
+
+  backup
+    .command('create')
+    .description('write an encrypted backup of the database (restoring it needs k custodian shares of the master key)')
+    .argument('<file>', 'where to write the backup')
+    .action(async (file: string, _opts, cmd: Command) => {
+      await withAppliance(cmd, async (a) => {
+        const r = await createBackup({ store: a.store, keys: a.keys, audit: a.audit, home: a.config.home }, path.resolve(file), cliActor().username);
+        print(`wrote ${path.resolve(file)} (${r.bytes} bytes) for appliance ${r.applianceId}`);
+      });
+    });
+
+  backup
+    .command('restore')
+    .description('rebuild a fresh appliance from a backup: the master key from k shares goes into a new token')
+    .argument('<file>', 'the backup file')
+    .option('--share <file>', 'a custodian share file (repeat: at least the threshold)', collect, [])
+    .option('--listen <address>', 'address the web daemon listens on', '0.0.0.0')
+    .option('--https-port <port>', 'HTTPS port', '443')
+    .option('--http-port <port>', 'HTTP port (redirects only)', '80')
+    .option('--scrypt-cost <N>', 'scrypt cost N for new password hashes')
+    .action(async (file: string, opts, cmd: Command) => {
+      if (opts.share.length === 0) throw new CliError('give the custodian shares with --share FILE (at least the threshold)', EXIT_USAGE);
+      const { home, configFile } = locations(cmd);
+      const cost = opts.scryptCost === undefined ? undefined : Number(opts.scryptCost);
+      const r = await restoreBackup({
+        home,
+        configFile,
+        backupFile: path.resolve(file),
+        shares: (opts.share as string[]).map(readShare),
+        web: { listen: opts.listen, httpsPort: Number(opts.httpsPort), httpPort: Number(opts.httpPort) },
+        ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        progress: (line) => print(`  ${line}...`),
+      });
+      print(`restored appliance ${r.applianceId} into ${home}`);
+    });
+}
