@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
-import { UserAdminService, InventoryService, PolicyService } from './access/index.js';
+import { UserAdminService, InventoryService, PolicyService, ConnectivityService } from './access/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
@@ -36,6 +36,7 @@ export class Appliance {
     readonly vault: Vault,
     readonly inventory: InventoryService,
     readonly policy: PolicyService,
+    readonly connectivity: ConnectivityService,
   ) {}
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
@@ -81,7 +82,8 @@ export class Appliance {
     const inventory = new InventoryService({ store, audit, vault, clock });
     // Read per decision through the settings cache, so a change of zone applies at once.
     const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy);
+    const connectivity = new ConnectivityService({ store, audit, inventory, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity);
   }
 
   async close(): Promise<void> {

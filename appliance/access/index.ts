@@ -7,3 +7,4 @@ export { InventoryService, validateDevice, CREDENTIAL_KINDS, type DeviceView, ty
 export { PolicyService, validateGroup, type AccessGroupView, type AccessRequestView, type GrantExpired } from './policy-service.js';
 export { decide, parseConnectivity, type Decision, type Purpose } from './decision.js';
 export { withinWindows, validateTimeWindows, type TimeWindow } from './time-windows.js';
+export { ConnectivityService, probe, type PortResult } from './connectivity.js';

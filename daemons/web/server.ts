@@ -21,6 +21,7 @@ import { registerSettingsRoutes } from './routes/settings.js';
 import { registerPageRoutes } from './routes/pages.js';
 import { registerMfaRoutes } from './routes/mfa.js';
 import { registerPkiRoutes } from './routes/pki.js';
+import { registerAccessRoutes } from './routes/access.js';
 
 const log = logger('web');
 
@@ -156,6 +157,7 @@ export class WebServer {
     registerSettingsRoutes(app, appliance);
     registerMfaRoutes(app, appliance, this);
     registerPkiRoutes(app, appliance, this);
+    registerAccessRoutes(app, appliance);
     registerPageRoutes(app, appliance);
   }
 

@@ -1,0 +1,175 @@
+// The vault and the access policy over HTTP: devices (and CSV import), credentials, pinned host keys,
+// protected information, access groups, the user's reachable devices and decisions, access requests and
+// approvals, password view. Decisions are the appliance's; this file maps them to HTTP.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Appliance } from '../../../appliance/index.js';
+import type { Purpose } from '../../../appliance/access/index.js';
+import { InputError } from '../../../appliance/errors/index.js';
+
+const idParams = {
+  params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } },
+} as const;
+type IdRequest = { Params: { id: string } };
+const objectBody = { body: { type: 'object' } } as const;
+
+function actor(request: FastifyRequest) {
+  return { username: request.session!.user.username, ip: request.clientIp, userId: request.session!.user.id };
+}
+
+export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance): void {
+  const inv = appliance.inventory;
+  const policy = appliance.policy;
+
+  // ---- devices
+  app.get<{ Querystring: { limit?: string; offset?: string } }>(
+    '/api/v1/devices',
+    {
+      config: { permission: 'devices.read' },
+      schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } } },
+    },
+    async (request) => ({ devices: await inv.listDevices({ limit: Number(request.query.limit ?? 1000), offset: Number(request.query.offset ?? 0) }) }),
+  );
+  app.post('/api/v1/devices', { schema: objectBody, config: { permission: 'devices.manage' } }, async (request, reply) => {
+    reply.code(201);
+    return { device: await inv.createDevice(actor(request), request.body) };
+  });
+  app.get<IdRequest>('/api/v1/devices/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
+    device: await inv.device(Number(request.params.id)),
+    credentials: await inv.listCredentials({ deviceId: Number(request.params.id) }),
+    connectivity: await appliance.store.repos.policy.connectivity(Number(request.params.id)),
+  }));
+  app.put<IdRequest>('/api/v1/devices/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'devices.manage' } }, async (request) => ({
+    device: await inv.updateDevice(actor(request), Number(request.params.id), request.body),
+  }));
+  for (const [name, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
+    app.post<IdRequest>(`/api/v1/devices/:id/${name}`, { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
+      device: await inv.setDeviceStatus(actor(request), Number(request.params.id), status),
+    }));
+  }
+  app.post<{ Body: { csv: string } }>(
+    '/api/v1/devices/import',
+    {
+      config: { permission: 'devices.manage' },
+      // Imports may be large: up to 8 MiB of CSV, above the API's usual body limit.
+      bodyLimit: 8 * 1024 * 1024 + 1024,
+      schema: { body: { type: 'object', additionalProperties: false, required: ['csv'], properties: { csv: { type: 'string', maxLength: 8 * 1024 * 1024 } } } },
+    },
+    async (request) => inv.importDevices(actor(request), request.body.csv),
+  );
+  app.get<IdRequest>('/api/v1/devices/:id/host-keys', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
+    hostKeys: await inv.hostKeys(Number(request.params.id)),
+  }));
+  app.post<{ Params: { id: string; protocol: 'ssh' | 'rdp' } }>(
+    '/api/v1/devices/:id/host-keys/:protocol/reset',
+    {
+      config: { permission: 'devices.manage' },
+      schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'protocol'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, protocol: { type: 'string', enum: ['ssh', 'rdp'] } } } },
+    },
+    async (request) => ({ reset: await inv.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
+  );
+
+  app.post<IdRequest>('/api/v1/devices/:id/connectivity/check', { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
+    results: await appliance.connectivity.checkDevice(await inv.device(Number(request.params.id))),
+  }));
+
+  // ---- credentials
+  app.get<{ Querystring: { device?: string } }>(
+    '/api/v1/credentials',
+    { config: { permission: 'devices.read' }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } } },
+    async (request) => ({ credentials: await inv.listCredentials(request.query.device ? { deviceId: Number(request.query.device) } : {}) }),
+  );
+  app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
+    reply.code(201);
+    return { credential: await inv.createCredential(actor(request), request.body) };
+  });
+  app.get<IdRequest>('/api/v1/credentials/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({ credential: await inv.credential(Number(request.params.id)) }));
+  app.put<IdRequest>('/api/v1/credentials/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
+    credential: await inv.updateCredential(actor(request), Number(request.params.id), request.body),
+  }));
+  for (const [name, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
+    app.post<IdRequest>(`/api/v1/credentials/:id/${name}`, { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => ({
+      credential: await inv.setCredentialStatus(actor(request), Number(request.params.id), status),
+    }));
+  }
+  app.post<IdRequest & { Body: { reason?: string } }>(
+    '/api/v1/credentials/:id/view',
+    {
+      config: { permission: 'passwords.view' },
+      schema: { ...idParams, body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1024 } } } },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return policy.viewPassword(actor(request), Number(request.params.id), request.body?.reason);
+    },
+  );
+
+  // ---- protected information
+  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async () => ({ items: await inv.listProtected() }));
+  app.post(
+    '/api/v1/protected',
+    { schema: objectBody, bodyLimit: 15 * 1024 * 1024, config: { permission: 'credentials.manage' } },
+    async (request, reply) => {
+      reply.code(201);
+      return inv.storeProtected(actor(request), request.body);
+    },
+  );
+  app.post<IdRequest & { Body: { reason: string } }>(
+    '/api/v1/protected/:id/download',
+    {
+      config: { permission: 'passwords.view' },
+      schema: { ...idParams, body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', maxLength: 1024 } } } },
+    },
+    async (request, reply) => {
+      const item = await inv.openProtected(actor(request), Number(request.params.id), request.body.reason);
+      const safeName = item.filename.replace(/[^\w.\- ]/g, '_');
+      return reply.type(item.mediaType).header('content-disposition', `attachment; filename="${safeName}"`).header('cache-control', 'no-store').send(item.content);
+    },
+  );
+
+  // ---- access groups
+  app.get('/api/v1/access-groups', { config: { permission: 'access.manage' } }, async () => ({ groups: await policy.groups() }));
+  app.post('/api/v1/access-groups', { schema: objectBody, config: { permission: 'access.manage' } }, async (request, reply) => {
+    reply.code(201);
+    return { group: await policy.saveGroup(actor(request), request.body) };
+  });
+  app.get<IdRequest>('/api/v1/access-groups/:id', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({ group: await policy.group(Number(request.params.id)) }));
+  app.put<IdRequest>('/api/v1/access-groups/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
+    group: await policy.saveGroup(actor(request), request.body, Number(request.params.id)),
+  }));
+
+  // ---- the user's side: what may I reach, and asking for more
+  app.get('/api/v1/my/devices', async (request) => {
+    const devices = await policy.myDevices(request.session!.user.id);
+    return { devices: await Promise.all(devices.map(async (d) => ({ ...d, credentials: await inv.listCredentials({ deviceId: d.id }) }))) };
+  });
+  app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(
+    '/api/v1/my/decision',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['device', 'credential', 'purpose'],
+          properties: { device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, credential: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, purpose: { type: 'string', enum: ['ssh', 'rdp', 'password-view'] } },
+        },
+      },
+    },
+    async (request) => ({ decision: await policy.decide(request.session!.user.id, Number(request.query.device), Number(request.query.credential), request.query.purpose) }),
+  );
+  app.post('/api/v1/access-requests', { schema: objectBody }, async (request, reply) => {
+    reply.code(201);
+    return { request: await policy.requestAccess(actor(request), request.body) };
+  });
+  app.get('/api/v1/access-requests', async (request) => ({ requests: await policy.myRequests(request.session!.user.id) }));
+  app.get('/api/v1/access-requests/inbox', async (request) => ({ requests: await policy.toDecide(request.session!.user.id) }));
+  for (const decision of ['approve', 'deny'] as const) {
+    app.post<IdRequest & { Body: { comment?: string } }>(
+      `/api/v1/access-requests/:id/${decision}`,
+      { schema: { ...idParams, body: { type: 'object', additionalProperties: false, properties: { comment: { type: 'string', maxLength: 1024 } } } } },
+      async (request) => {
+        if (request.body === undefined || request.body === null) throw new InputError('a JSON body is required ({} is fine)');
+        return { request: await policy.decideRequest(actor(request), Number(request.params.id), decision, request.body.comment ?? '') };
+      },
+    );
+  }
+}
