@@ -42,6 +42,7 @@ test: build
 	@scripts/run-tests.sh $(TEST_FILES)
 
 bench: build
+	@node dist/bench/vault-policy.js
 	@node dist/bench/login.js
 
 clean:

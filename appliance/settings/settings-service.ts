@@ -118,6 +118,9 @@ export function validateSettingsPatch(current: Settings, patch: unknown): Partia
   return out;
 }
 
+/** Resolved once: asking Intl per decision costs more than the decision. */
+const SYSTEM_TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
 export class SettingsService {
   private cache: { value: Settings; at: number } | undefined;
 
@@ -152,7 +155,7 @@ export class SettingsService {
 
   /** The zone time windows are read in: the setting, else the system's. */
   async timeZone(): Promise<string> {
-    return (await this.current()).timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    return (await this.current()).timeZone || SYSTEM_TIME_ZONE;
   }
 
   async update(patch: unknown, actor: string, actorIp: string | null): Promise<Settings> {

@@ -27,6 +27,33 @@ class InCodeMigrations implements MigrationProvider {
   }
 }
 
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more than running a small indexed
+ * query. The queries are a fixed set (parameters are bound, never spliced), so prepared statements are
+ * kept and reused. better-sqlite3 runs them synchronously, so reuse cannot interleave.
+ */
+function withStatementCache(db: SQLite.Database, max = 512): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = db.prepare.bind(db);
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') {
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      }
+      return (sql: string) => {
+        let stmt = cache.get(sql);
+        if (!stmt) {
+          stmt = prepare(sql);
+          if (cache.size >= max) cache.delete(cache.keys().next().value!);
+          cache.set(sql, stmt);
+        }
+        return stmt;
+      };
+    },
+  });
+}
+
 export interface StoreOptions {
   sqlitePath: string;
 }
@@ -56,7 +83,7 @@ export class Store {
     } catch (e) {
       throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
     }
-    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
+    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }));
     await store.migrate();
     return store;
   }

@@ -175,13 +175,15 @@ export class PolicyRepository {
 
   /** Enabled groups that hold the user, with whether they hold this device and this credential. */
   async groupsForDecision(userId: number, deviceId: number, credentialId: number) {
+    // Driven from the user's memberships (indexed), not from all groups.
     return this.db
-      .selectFrom('access_groups as g')
-      .innerJoin('access_group_users as u', (j) => j.onRef('u.group_id', '=', 'g.id').on('u.user_id', '=', userId))
+      .selectFrom('access_group_users as u')
+      .innerJoin('access_groups as g', 'g.id', 'u.group_id')
       .leftJoin('access_group_devices as d', (j) => j.onRef('d.group_id', '=', 'g.id').on('d.device_id', '=', deviceId))
       .leftJoin('access_group_credentials as c', (j) => j.onRef('c.group_id', '=', 'g.id').on('c.credential_id', '=', credentialId))
       .selectAll('g')
       .select(['d.device_id as has_device', 'c.credential_id as has_credential'])
+      .where('u.user_id', '=', userId)
       .where('g.enabled', '=', 1)
       .execute();
   }
