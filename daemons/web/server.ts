@@ -22,6 +22,7 @@ import { registerPageRoutes } from './routes/pages.js';
 import { registerMfaRoutes } from './routes/mfa.js';
 import { registerPkiRoutes } from './routes/pki.js';
 import { registerAccessRoutes } from './routes/access.js';
+import { registerAuditRoutes } from './routes/audit.js';
 
 const log = logger('web');
 
@@ -158,6 +159,7 @@ export class WebServer {
     registerMfaRoutes(app, appliance, this);
     registerPkiRoutes(app, appliance, this);
     registerAccessRoutes(app, appliance);
+    registerAuditRoutes(app, appliance);
     registerPageRoutes(app, appliance);
   }
 

@@ -100,4 +100,13 @@ describe('access API', () => {
     assert.match(String(down.headers['content-disposition']), /filename="bundle.pem"/);
     assert.equal((await clients.viewer!.call('POST', `/api/v1/protected/${up.json.id}/download`, {})).status, 400);
   });
+
+  test('auditors read the audit trail and its verdict; others may not', async () => {
+    const r = await clients.audit!.call('GET', '/api/v1/audit?type=access.approve&limit=5');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.events[0].actor, 'lead');
+    assert.equal((await clients.audit!.call('GET', '/api/v1/audit/verify')).json.verdict.ok, true);
+    assert.equal((await clients.ops!.call('GET', '/api/v1/audit')).status, 403);
+    assert.equal((await clients.audit!.call('GET', '/api/v1/audit?since=never')).status, 400);
+  });
 });

@@ -1,0 +1,61 @@
+// The audit trail for auditors: filtered reading and a chain verification, both read-only.
+import type { FastifyInstance } from 'fastify';
+import type { Appliance } from '../../../appliance/index.js';
+import { InputError } from '../../../appliance/errors/index.js';
+
+function time(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new InputError(`${name} must be a date (ISO 8601)`, { field: name });
+  return t;
+}
+
+export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance): void {
+  app.get<{ Querystring: { type?: string; subject?: string; since?: string; until?: string; limit?: string } }>(
+    '/api/v1/audit',
+    {
+      config: { permission: 'audit.read' },
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            type: { type: 'string', maxLength: 64 },
+            subject: { type: 'string', maxLength: 128 },
+            since: { type: 'string', maxLength: 40 },
+            until: { type: 'string', maxLength: 40 },
+            limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const since = time(q.since, 'since');
+      const until = time(q.until, 'until');
+      const rows = await appliance.store.repos.auditEvents.query({
+        limit: Number(q.limit ?? 200),
+        ...(q.type ? { type: q.type } : {}),
+        ...(q.subject ? { subject: q.subject } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      });
+      return {
+        events: rows.map((r) => ({
+          seq: Number(r.seq),
+          at: new Date(Number(r.ts)).toISOString(),
+          type: r.type,
+          outcome: r.outcome,
+          actor: r.actor,
+          actorIp: r.actor_ip,
+          subject: r.subject,
+          code: r.code,
+          detail: JSON.parse(r.detail) as unknown,
+          hash: r.hash,
+        })),
+      };
+    },
+  );
+
+  app.get('/api/v1/audit/verify', { config: { permission: 'audit.read' } }, async () => ({ verdict: await appliance.audit.verify() }));
+}
