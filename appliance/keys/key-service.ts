@@ -7,6 +7,13 @@ import { KeysError } from '../errors/index.js';
 import { CKR, acquireModule, findSlotByLabel, pkcs11Code, pkcs11js, releaseModule } from './pkcs11-module.js';
 
 export const MASTER_KEY_LABEL = 'warden-master-v1';
+const MASTER_LABEL_PREFIX = 'warden-master-v';
+
+/** The version in a master key label ("warden-master-v3" → 3), or 0 for another label. */
+function labelVersion(label: string): number {
+  const m = /^warden-master-v(\d{1,6})$/.exec(label);
+  return m ? Number(m[1]) : 0;
+}
 const ENVELOPE_VERSION = 1;
 const WRAP_AAD = Buffer.from('warden/data-key/v1');
 const IV_LEN = 12;
@@ -53,6 +60,7 @@ export class KeyService {
   private lib: pkcs11js.PKCS11 | undefined;
   private session: Buffer | undefined;
   private masterKey: Buffer | undefined;
+  private nextKey: Buffer | undefined;
 
   private constructor(private readonly opts: KeyServiceOptions) {}
 
@@ -108,18 +116,31 @@ export class KeyService {
     return this.lib;
   }
 
+  /**
+   * The master key is the secret key with the highest "warden-master-vN" label: a rotation imports v(N+1)
+   * beside vN and destroys vN once every envelope is re-wrapped, so a daemon whose handle died with vN
+   * finds v(N+1) when it logs in again.
+   */
   private findMasterKey(): Buffer | undefined {
+    const found = this.masterKeys();
+    return found.length === 0 ? undefined : found[found.length - 1]!.handle;
+  }
+
+  private masterKeys(): { handle: Buffer; label: string; version: number }[] {
     const lib = this.requireLib();
     const session = this.session!;
-    lib.C_FindObjectsInit(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_LABEL, value: MASTER_KEY_LABEL },
-    ]);
+    lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+    let handles: Buffer[];
     try {
-      return lib.C_FindObjects(session) ?? undefined;
+      handles = lib.C_FindObjects(session, 1000);
     } finally {
       lib.C_FindObjectsFinal(session);
     }
+    const keys = handles.map((handle) => {
+      const label = String(lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }])[0]!.value ?? '');
+      return { handle, label, version: labelVersion(label) };
+    });
+    return keys.filter((k) => k.label.startsWith(MASTER_LABEL_PREFIX) && k.version > 0).sort((a, b) => a.version - b.version);
   }
 
   /**
@@ -130,7 +151,7 @@ export class KeyService {
     for (let attempt = 0; ; attempt++) {
       const lib = this.requireLib();
       if (!this.session) throw new KeysError('KEYS_UNAVAILABLE', 'no token session');
-      if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', `the token has no master key "${MASTER_KEY_LABEL}"`);
+      if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token has no master key');
       try {
         return fn(lib, this.session, this.masterKey);
       } catch (e) {
@@ -172,11 +193,15 @@ export class KeyService {
    * and must zero it (after the Shamir split of the backup issue has taken its shares).
    */
   importMasterKey(material: Buffer): void {
+    if (this.masterKey) throw new KeysError('KEYS_MASTER_KEY_EXISTS', 'the token already holds a master key');
+    this.masterKey = this.createKeyObject(material, MASTER_KEY_LABEL);
+  }
+
+  private createKeyObject(material: Buffer, label: string): Buffer {
     if (material.length !== 32) throw new KeysError('KEYS_UNAVAILABLE', 'the master key must be 32 bytes');
-    if (this.masterKey) throw new KeysError('KEYS_MASTER_KEY_EXISTS', `the token already holds "${MASTER_KEY_LABEL}"`);
     const lib = this.requireLib();
     try {
-      this.masterKey = lib.C_CreateObject(this.session!, [
+      return lib.C_CreateObject(this.session!, [
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
         { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
         { type: pkcs11js.CKA_VALUE, value: material },
@@ -187,10 +212,65 @@ export class KeyService {
         { type: pkcs11js.CKA_MODIFIABLE, value: false },
         { type: pkcs11js.CKA_ENCRYPT, value: true },
         { type: pkcs11js.CKA_DECRYPT, value: true },
-        { type: pkcs11js.CKA_LABEL, value: MASTER_KEY_LABEL },
+        { type: pkcs11js.CKA_LABEL, value: label },
       ]);
     } catch (e) {
       throw tokenFailure(e, 'import master key');
+    }
+  }
+
+  /**
+   * Rotation, step 1: import the next master key (non-extractable) beside the current one. Envelopes are
+   * then re-wrapped with `rewrap`, and `finishRotation` destroys the old key (or `abortRotation` the new).
+   */
+  beginRotation(material: Buffer): { from: string; to: string } {
+    const keys = this.masterKeys();
+    const current = keys[keys.length - 1];
+    if (!current || !this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token has no master key to rotate');
+    if (this.nextKey) throw new KeysError('KEYS_UNAVAILABLE', 'a rotation is already under way');
+    const to = `${MASTER_LABEL_PREFIX}${current.version + 1}`;
+    this.nextKey = this.createKeyObject(material, to);
+    return { from: current.label, to };
+  }
+
+  /** Re-wrap an envelope's data key from the current master key to the next one; the data is untouched. */
+  rewrap(sealed: Buffer): Buffer {
+    const next = this.nextKey;
+    if (!next) throw new KeysError('KEYS_UNAVAILABLE', 'no rotation under way');
+    if (sealed.length < 1 + WRAPPED_LEN || sealed[0] !== ENVELOPE_VERSION) throw new KeysError('KEYS_DECRYPT_FAILED', 'not a sealed value of a known version');
+    const dataKey = this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
+    try {
+      const iv = randomBytes(IV_LEN);
+      const wrapped = this.onToken('re-wrap data key', (lib, session) => {
+        lib.C_EncryptInit(session, this.gcm(iv, WRAP_AAD), next);
+        return Buffer.concat([iv, lib.C_Encrypt(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16))]);
+      });
+      return Buffer.concat([sealed.subarray(0, 1), wrapped, sealed.subarray(1 + WRAPPED_LEN)]);
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /** Rotation, last step: destroy the old master key; the next one becomes the master key. */
+  finishRotation(): void {
+    const next = this.nextKey;
+    if (!next || !this.masterKey) throw new KeysError('KEYS_UNAVAILABLE', 'no rotation under way');
+    const old = this.masterKey;
+    this.onToken('destroy old master key', (lib, session) => lib.C_DestroyObject(session, old));
+    this.masterKey = next;
+    this.nextKey = undefined;
+  }
+
+  /** Rotation failed before the data moved: destroy the half-born next key. */
+  abortRotation(): void {
+    const next = this.nextKey;
+    this.nextKey = undefined;
+    if (next) {
+      try {
+        this.requireLib().C_DestroyObject(this.session!, next);
+      } catch {
+        /* it never became the master key: nothing depends on it */
+      }
     }
   }
 
@@ -227,10 +307,27 @@ export class KeyService {
   unwrapDataKey(wrapped: Buffer): Buffer {
     if (wrapped.length !== WRAPPED_LEN) throw new KeysError('KEYS_DECRYPT_FAILED', 'wrapped data key has the wrong length');
     const iv = wrapped.subarray(0, IV_LEN);
-    return this.onToken('unwrap data key', (lib, session, key) => {
-      lib.C_DecryptInit(session, this.gcm(iv, WRAP_AAD), key);
-      return lib.C_Decrypt(session, wrapped.subarray(IV_LEN), Buffer.alloc(DATA_KEY_LEN + TAG_LEN));
-    });
+    const attempt = () =>
+      this.onToken('unwrap data key', (lib, session, key) => {
+        lib.C_DecryptInit(session, this.gcm(iv, WRAP_AAD), key);
+        return lib.C_Decrypt(session, wrapped.subarray(IV_LEN), Buffer.alloc(DATA_KEY_LEN + TAG_LEN));
+      });
+    try {
+      return attempt();
+    } catch (e) {
+      // Another process may have rotated the master key (orbit backup keys): if the token now holds a
+      // newer one, switch to it and try once more. Anything else stays a failure.
+      if (!(e instanceof KeysError) || e.code !== 'KEYS_DECRYPT_FAILED' || this.nextKey || !this.adoptNewestMasterKey()) throw e;
+      return attempt();
+    }
+  }
+
+  /** Switch to the newest master key on the token if it is not the one in use; true if switched. */
+  private adoptNewestMasterKey(): boolean {
+    const newest = this.findMasterKey();
+    if (!newest || (this.masterKey && newest.equals(this.masterKey))) return false;
+    this.masterKey = newest;
+    return true;
   }
 
   /**

@@ -3,7 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createBackup, restoreBackup } from '../../../appliance/backup/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createBackup, restoreBackup, rotateMasterKey } from '../../../appliance/backup/index.js';
 import { CliError, EXIT_USAGE, cliActor, locations, print, withAppliance } from '../context.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -22,6 +23,45 @@ function readShare(file: string): string {
 
 export function registerBackup(program: Command): void {
   const backup = program.command('backup').description('encrypted backups and restore with custodian key shares');
+
+  backup
+    .command('keys')
+    .description('make a new master key and cut it into new custodian shares; every secret is re-wrapped, the old key destroyed')
+    .option('--custodians <n>', 'how many shares', '3')
+    .option('--threshold <k>', 'how many shares rebuild the key (at least 2)', '2')
+    .requiredOption('--shares-dir <dir>', 'where to write the new share files (one per custodian)')
+    .addHelpText('after', '\nBackups made before this need the old shares; backups made after it need the new ones.\nRestart the daemons afterwards (systemctl restart warden-web) to drop cached key handles at once.')
+    .action(async (opts, cmd: Command) => {
+      const custodians = Number(opts.custodians);
+      const threshold = Number(opts.threshold);
+      if (!Number.isInteger(threshold) || threshold < 2 || !Number.isInteger(custodians) || custodians < threshold || custodians > 255) {
+        throw new CliError('--threshold must be at least 2 and --custodians at least the threshold (at most 255)', EXIT_USAGE);
+      }
+      const dir = path.resolve(opts.sharesDir);
+      const files: string[] = [];
+      await withAppliance(cmd, async (a) => {
+        const r = await rotateMasterKey(
+          { store: a.store, keys: a.keys, audit: a.audit },
+          {
+            custodians,
+            threshold,
+            actor: cliActor().username,
+            progress: (line) => print(`  ${line}...`),
+            writeShares: (shares) => {
+              mkdirSync(dir, { recursive: true, mode: 0o700 });
+              shares.forEach((text, i) => {
+                const file = path.join(dir, `share-${i + 1}-of-${custodians}.txt`);
+                writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+                files.push(file);
+              });
+            },
+          },
+        );
+        print(`master key rotated (${r.from} → ${r.to}); ${r.rewrapped} sealed values re-wrapped`);
+        print(`new custodian shares (any ${threshold} of ${custodians}):`);
+        for (const f of files) print(`  ${f}`);
+      });
+    });
 
   backup
     .command('create')
