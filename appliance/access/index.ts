@@ -2,7 +2,7 @@
 // Devices, credentials, protected information, access groups, time windows, requests and approvals, and the
 // one access decision every protocol asks.
 export { PERMISSIONS, PROFILES, PROFILE_NAMES, can, permissionsOf, requirePermission, isProfile, type Permission, type ProfileName } from './profiles.js';
-export { UserAdminService, validateNewUser, validateUsername, type Actor, type NewUser, type UserView } from './user-admin.js';
+export { UserAdminService, validateNewUser, validateUsername, actorEvent, type Actor, type NewUser, type UserView } from './user-admin.js';
 export { InventoryService, validateDevice, CREDENTIAL_KINDS, type DeviceView, type CredentialView, type ImportRowReport } from './inventory.js';
 export { PolicyService, validateGroup, type AccessGroupView, type AccessRequestView, type GrantExpired } from './policy-service.js';
 export { decide, parseConnectivity, type Decision, type Purpose } from './decision.js';

@@ -8,7 +8,7 @@ import type { Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 import { parseConnectivity } from './decision.js';
-import type { Actor } from './user-admin.js';
+import { actorEvent, type Actor } from './user-admin.js';
 
 export interface DeviceInput {
   hostname: string;
@@ -144,14 +144,8 @@ export class InventoryService {
     return (this.deps.clock ?? Date.now)();
   }
 
-  private async audited<T>(event: { type: string; actor: Actor; subject: string; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const { result, row } = await this.deps.store.transaction(async (repos) => {
-      const result = await fn(repos);
-      const row = await this.deps.audit.record({ type: event.type, outcome: 'success', actor: event.actor.username, actorIp: event.actor.ip, subject: event.subject.slice(0, 128), ...(event.detail ? { detail: event.detail } : {}) }, repos);
-      return { result, row };
-    });
-    this.deps.audit.publish(row);
-    return result;
+  private audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, event.detail, event.outcome), fn);
   }
 
   private async catalog(repos: Repositories, d: DeviceInput) {

@@ -9,7 +9,7 @@ import { requireText } from '../errors/text.js';
 import { decide, type Decision, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
 import { validateTimeWindows, type TimeWindow } from './time-windows.js';
 import type { InventoryService } from './inventory.js';
-import type { Actor } from './user-admin.js';
+import { actorEvent, type Actor } from './user-admin.js';
 
 export interface AccessGroupInput {
   name: string;
@@ -129,14 +129,8 @@ export class PolicyService {
     return (this.deps.clock ?? Date.now)();
   }
 
-  private async audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const { result, row } = await this.deps.store.transaction(async (repos) => {
-      const result = await fn(repos);
-      const row = await this.deps.audit.record({ type: event.type, outcome: event.outcome ?? 'success', actor: event.actor.username, actorIp: event.actor.ip, subject: event.subject.slice(0, 128), ...(event.detail ? { detail: event.detail } : {}) }, repos);
-      return { result, row };
-    });
-    this.deps.audit.publish(row);
-    return result;
+  private audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, event.detail, event.outcome), fn);
   }
 
   // ---- groups

@@ -16,6 +16,11 @@ export interface Actor {
   ip: string | null;
 }
 
+/** The audit event of a change an actor made. */
+export function actorEvent(type: string, actor: Actor, subject: string, detail?: Record<string, unknown>, outcome: AuditEvent['outcome'] = 'success'): AuditEvent {
+  return { type, outcome, actor: actor.username, actorIp: actor.ip, subject: subject.slice(0, 128), ...(detail ? { detail } : {}) };
+}
+
 export interface NewUser {
   username: string;
   fullName: string;
@@ -121,14 +126,8 @@ export class UserAdminService {
     return u;
   }
 
-  private async change<T>(event: Omit<AuditEvent, 'outcome'>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const { result, row } = await this.deps.store.transaction(async (repos) => {
-      const result = await fn(repos);
-      const row = await this.deps.audit.record({ ...event, outcome: 'success' }, repos);
-      return { result, row };
-    });
-    this.deps.audit.publish(row);
-    return result;
+  private change<T>(event: Omit<AuditEvent, 'outcome'>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.deps.audit.withChange({ ...event, outcome: 'success' }, fn);
   }
 
   /** Create a user; returns the one-time password when one was generated (shown once, never stored). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditEventRow, Repositories, Store } from '../store/index.js';
+import { Repositories, type AuditEventRow, type Store } from '../store/index.js';
 import { redact } from '../log/index.js';
 import { WardenError } from '../errors/index.js';
 
@@ -64,17 +64,27 @@ export class AuditTrail {
   }
 
   /**
-   * Append one event. Inside `repos` (an open transaction) it lands with the change it describes;
-   * alone it opens its own transaction and retries if another writer took the same place in the chain.
+   * Append one event. Inside `repos` (an open transaction) it lands with the change it describes and is
+   * published to the exporters once that transaction commits; alone it opens its own transaction and
+   * retries if another writer took the same place in the chain.
    */
   async record(event: AuditEvent, repos?: Repositories): Promise<AuditEventRow> {
     const row = repos ? await this.appendIn(repos, event) : await this.appendAlone(event);
-    if (!repos) this.publish(row);
+    if (repos) repos.afterCommit(() => this.publish(row));
+    else this.publish(row);
     return row;
   }
 
-  /** For callers that recorded inside a transaction: publish once it committed. */
-  publish(row: AuditEventRow): void {
+  /** Run `fn` in one transaction together with the event describing it: both land, or neither. */
+  async withChange<T>(event: AuditEvent, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.store.transaction(async (repos) => {
+      const result = await fn(repos);
+      await this.record(event, repos);
+      return result;
+    });
+  }
+
+  private publish(row: AuditEventRow): void {
     for (const l of this.listeners) {
       try {
         l(row);
@@ -87,7 +97,7 @@ export class AuditTrail {
   private async appendAlone(event: AuditEvent): Promise<AuditEventRow> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.store.transaction((repos) => this.appendIn(repos, event));
+        return await this.store.db.transaction().execute((trx) => this.appendIn(new Repositories(trx), event));
       } catch (e) {
         if (attempt < 8 && isWriteRace(e)) {
           await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));

@@ -96,23 +96,21 @@ export class AuthService {
     const now = this.clock();
     const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
     if (attempts >= settings.lockout.maxAttempts) {
-      const row = await this.store.transaction(async (repos) => {
-        await repos.users.update(user.id, { locked_at: now, updated_at: now });
-        await repos.webSessions.deleteForUser(user.id);
-        return this.audit.record(
-          {
-            type: 'auth.lockout',
-            outcome: 'failure',
-            actor: 'system',
-            actorIp: ip,
-            subject: user.username,
-            code: 'AUTH_LOCKED',
-            detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
-          },
-          repos,
-        );
-      });
-      this.audit.publish(row);
+      await this.audit.withChange(
+        {
+          type: 'auth.lockout',
+          outcome: 'failure',
+          actor: 'system',
+          actorIp: ip,
+          subject: user.username,
+          code: 'AUTH_LOCKED',
+          detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
+        },
+        async (repos) => {
+          await repos.users.update(user.id, { locked_at: now, updated_at: now });
+          await repos.webSessions.deleteForUser(user.id);
+        },
+      );
     }
     return attempts;
   }
@@ -188,30 +186,23 @@ export class AuthService {
     });
     const userId = user.id;
     const username = user.username;
-    const events = await this.store.transaction(async (repos) => {
+    await this.store.transaction(async (repos) => {
       // Failed attempts reset only once the login is complete: a right password with a second factor
       // still due does not wipe the count of wrong TOTP codes before it.
       await repos.users.update(userId, { ...(mfaRequired ? {} : { failed_attempts: 0 }), last_login_at: now, updated_at: now });
       const replaced = await repos.webSessions.deleteForUser(userId);
       await repos.webSessions.insert(row);
-      const out = [];
       if (replaced > 0) {
-        out.push(
-          await this.audit.record(
-            { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
-            repos,
-          ),
+        await this.audit.record(
+          { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
+          repos,
         );
       }
-      out.push(
-        await this.audit.record(
-          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
-          repos,
-        ),
+      await this.audit.record(
+        { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
+        repos,
       );
-      return out;
     });
-    events.forEach((e) => this.audit.publish(e));
     const fresh = (await this.store.repos.users.byId(userId))!;
     return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
   }
@@ -286,12 +277,10 @@ export class AuthService {
       throw e;
     }
     const hash = await hashPassword(opts.newPassword, this.scrypt);
-    const row = await this.store.transaction(async (repos) => {
+    await this.audit.withChange({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, async (repos) => {
       await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: 0, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(user.id, hash, now);
-      return this.audit.record({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, repos);
     });
-    this.audit.publish(row);
   }
 
   /** Drop sessions past their lifetime or idle timeout (a periodic sweep; validation checks too). */

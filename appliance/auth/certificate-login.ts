@@ -134,36 +134,26 @@ export class CertificateLogin {
         await repos.userCertificates.update(current.id, { last_used_at: now });
       }
       await this.event(repos, { event: 'use', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
-      const rows = [];
       if (newlyBound) {
-        rows.push(
-          await this.deps.audit.record(
-            { type: 'pki.cert_bind', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { fingerprint: identity.fingerprint, certSubject: result.subject } },
-            repos,
-          ),
+        await this.deps.audit.record(
+          { type: 'pki.cert_bind', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { fingerprint: identity.fingerprint, certSubject: result.subject } },
+          repos,
         );
       }
-      rows.push(
-        await this.deps.audit.record(
-          { type: 'auth.mfa', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { method: 'certificate', fingerprint: identity.fingerprint } },
-          repos,
-        ),
+      await this.deps.audit.record(
+        { type: 'auth.mfa', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username, detail: { method: 'certificate', fingerprint: identity.fingerprint } },
+        repos,
       );
-      return { bindingId, rows, newlyBound };
+      return { bindingId, newlyBound };
     });
-    outcome.rows.forEach((r) => this.deps.audit.publish(r));
     return { bindingId: outcome.bindingId, fingerprint: identity.fingerprint, bound: outcome.newlyBound };
   }
 
   private async failure(user: UserRow, ip: string, code: ErrorCode, reason: string, cert?: { fingerprint: string; subject: string }): Promise<void> {
-    const row = await this.deps.store.transaction(async (repos) => {
-      await this.event(repos, { event: 'failure', user, ip, fingerprint: cert?.fingerprint ?? null, subject: cert?.subject ?? null, code });
-      return this.deps.audit.record(
-        { type: 'auth.mfa', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code, detail: { method: 'certificate', reason, ...(cert ? { fingerprint: cert.fingerprint } : {}) } },
-        repos,
-      );
-    });
-    this.deps.audit.publish(row);
+    await this.deps.audit.withChange(
+      { type: 'auth.mfa', outcome: 'failure', actor: user.username, actorIp: ip, subject: user.username, code, detail: { method: 'certificate', reason, ...(cert ? { fingerprint: cert.fingerprint } : {}) } },
+      (repos) => this.event(repos, { event: 'failure', user, ip, fingerprint: cert?.fingerprint ?? null, subject: cert?.subject ?? null, code }),
+    );
   }
 
   private async event(
@@ -196,17 +186,15 @@ export class CertificateLogin {
     const user = await this.deps.store.repos.users.byId(binding.user_id);
     if (!user) throw new NotFoundError('user');
     if (binding.status === 'bound') {
-      const row = await this.deps.store.transaction(async (repos) => {
-        await repos.userCertificates.update(id, { status: 'revoked', revoked_at: this.now(), revoked_by: actor.username });
-        const sessions = await repos.webSessions.forUser(user.id);
-        for (const s of sessions) if (s.certificate_fingerprint === binding.fingerprint) await repos.webSessions.delete(s.id);
-        await this.event(repos, { event: 'revoke', user, ip: actor.ip, fingerprint: binding.fingerprint, subject: binding.subject });
-        return this.deps.audit.record(
-          { type: 'pki.cert_revoke', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: user.username, detail: { bindingId: id, fingerprint: binding.fingerprint } },
-          repos,
-        );
-      });
-      this.deps.audit.publish(row);
+      await this.deps.audit.withChange(
+        { type: 'pki.cert_revoke', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: user.username, detail: { bindingId: id, fingerprint: binding.fingerprint } },
+        async (repos) => {
+          await repos.userCertificates.update(id, { status: 'revoked', revoked_at: this.now(), revoked_by: actor.username });
+          const sessions = await repos.webSessions.forUser(user.id);
+          for (const s of sessions) if (s.certificate_fingerprint === binding.fingerprint) await repos.webSessions.delete(s.id);
+          await this.event(repos, { event: 'revoke', user, ip: actor.ip, fingerprint: binding.fingerprint, subject: binding.subject });
+        },
+      );
     }
     return (await this.list({ userId: user.id })).find((b) => b.id === id)!;
   }

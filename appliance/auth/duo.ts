@@ -141,28 +141,26 @@ export class DuoService {
     }
     const before = await this.cookieSameSite();
     const now = this.now();
-    const row = await this.deps.store.transaction(async (repos) => {
-      let providerId = id;
-      const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
-      if (providerId === undefined) {
-        providerId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: '', created_at: now });
-      } else {
-        await repos.mfaProviders.update(providerId, fields);
-      }
-      if (input.clientSecret) {
-        // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row.
-        const sealed = this.deps.keys().seal(Buffer.from(input.clientSecret, 'utf8'), `mfa-provider:${providerId}`);
-        await repos.mfaProviders.update(providerId, { client_secret_sealed: sealed.toString('base64') });
-      }
-      const audit = await this.deps.audit.record(
-        { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } },
-        repos,
-      );
-      return { providerId, audit };
-    });
-    this.deps.audit.publish(row.audit);
+    const providerId = await this.deps.audit.withChange(
+      { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } },
+      async (repos) => {
+        let providerId = id;
+        const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
+        if (providerId === undefined) {
+          providerId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: '', created_at: now });
+        } else {
+          await repos.mfaProviders.update(providerId, fields);
+        }
+        if (input.clientSecret) {
+          // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row.
+          const sealed = this.deps.keys().seal(Buffer.from(input.clientSecret, 'utf8'), `mfa-provider:${providerId}`);
+          await repos.mfaProviders.update(providerId, { client_secret_sealed: sealed.toString('base64') });
+        }
+        return providerId;
+      },
+    );
     const after = await this.cookieSameSite();
-    return { provider: view((await this.deps.store.repos.mfaProviders.byId(row.providerId))!), sessionCookieSameSite: after, sameSiteChanged: before !== after };
+    return { provider: view((await this.deps.store.repos.mfaProviders.byId(providerId))!), sessionCookieSameSite: after, sameSiteChanged: before !== after };
   }
 
   private async enabledProvider(): Promise<MfaProviderRow> {

@@ -100,7 +100,7 @@ export class TrustStore {
       if (!c.ca) throw new CertificateError(`${dn(c.subject)} is not a CA certificate (basicConstraints CA:TRUE is missing)`);
     }
     const now = this.clock();
-    const { out, row } = await this.store.transaction(async (repos) => {
+    const out = await this.store.transaction(async (repos) => {
       const known = (await repos.trustedCas.all()).map((r) => ({ row: r, cert: new NodeX509(r.pem) }));
       const out: TrustedCaRow[] = [];
       for (const cert of certs) {
@@ -135,9 +135,9 @@ export class TrustStore {
           k.row.parent_id = parent.row.id;
         }
       }
-      if (out.length === 0) return { out, row: undefined };
+      if (out.length === 0) return out;
       await this.bump(repos);
-      const row = await this.audit.record(
+      await this.audit.record(
         {
           type: 'pki.ca_install',
           outcome: 'success',
@@ -148,24 +148,21 @@ export class TrustStore {
         },
         repos,
       );
-      return { out, row };
+      return out;
     });
-    if (row) this.audit.publish(row);
     const ids = new Set(out.map((o) => o.id));
     return (await this.list()).filter((c) => ids.has(c.id));
   }
 
   async setActive(id: number, active: boolean, actor: Actor): Promise<CaView> {
     const ca = await this.get(id);
-    const row = await this.store.transaction(async (repos) => {
-      await repos.trustedCas.update(id, { active: active ? 1 : 0, updated_at: this.clock() });
-      await this.bump(repos);
-      return this.audit.record(
-        { type: active ? 'pki.ca_enable' : 'pki.ca_disable', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { id, fingerprint: ca.fingerprint } },
-        repos,
-      );
-    });
-    this.audit.publish(row);
+    await this.audit.withChange(
+      { type: active ? 'pki.ca_enable' : 'pki.ca_disable', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { id, fingerprint: ca.fingerprint } },
+      async (repos) => {
+        await repos.trustedCas.update(id, { active: active ? 1 : 0, updated_at: this.clock() });
+        await this.bump(repos);
+      },
+    );
     return caView((await this.store.repos.trustedCas.byId(id))!);
   }
 
@@ -182,12 +179,13 @@ export class TrustStore {
     }
     if (!issuer) throw new CertificateError('the CRL is not signed by an installed CA');
     const ca = issuer.row;
-    const row = await this.store.transaction(async (repos) => {
-      await repos.revocation.replaceCrl({ caId: ca.id, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der.toString('base64'), serials: crl.serials, at: this.clock(), by: actor.username });
-      await this.bump(repos);
-      return this.audit.record({ type: 'pki.crl_install', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { entries: crl.serials.length } }, repos);
-    });
-    this.audit.publish(row);
+    await this.audit.withChange(
+      { type: 'pki.crl_install', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { entries: crl.serials.length } },
+      async (repos) => {
+        await repos.revocation.replaceCrl({ caId: ca.id, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der.toString('base64'), serials: crl.serials, at: this.clock(), by: actor.username });
+        await this.bump(repos);
+      },
+    );
     return { caId: ca.id, subject: ca.subject, entries: crl.serials.length };
   }
 

@@ -162,14 +162,9 @@ export class SettingsService {
     const current = await this.current();
     const changes = validateSettingsPatch(current, patch);
     const now = this.clock();
-    const rows = await this.store.transaction(async (repos) => {
+    await this.audit.withChange({ type: 'settings.change', outcome: 'success', actor, actorIp, subject: Object.keys(changes).join(','), detail: { changes } }, async (repos) => {
       for (const [key, value] of Object.entries(changes)) await repos.settings.put(key, JSON.stringify(value), actor, now);
-      return this.audit.record(
-        { type: 'settings.change', outcome: 'success', actor, actorIp, subject: Object.keys(changes).join(','), detail: { changes } },
-        repos,
-      );
     });
-    this.audit.publish(rows);
     this.cache = undefined;
     return this.current();
   }

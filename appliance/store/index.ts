@@ -99,7 +99,10 @@ export class Store {
 
   /** Run `fn` in one transaction: all its writes land, or none. */
   async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new Repositories(trx)));
+    let repos: Repositories | undefined;
+    const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+    repos?.runCommitted();
+    return result;
   }
 
   async close(): Promise<void> {

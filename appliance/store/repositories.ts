@@ -355,8 +355,11 @@ export class Repositories {
   readonly totp: TotpRepository;
   readonly mfaProviders: MfaProvidersRepository;
   readonly policy: PolicyRepository;
+  private readonly committed: (() => void)[] | undefined;
 
-  constructor(db: Db) {
+  /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
+  constructor(db: Db, inTransaction = false) {
+    this.committed = inTransaction ? [] : undefined;
     this.users = new UsersRepository(db);
     this.passwordHistory = new PasswordHistoryRepository(db);
     this.webSessions = new WebSessionsRepository(db);
@@ -370,5 +373,22 @@ export class Repositories {
     this.totp = new TotpRepository(db);
     this.mfaProviders = new MfaProvidersRepository(db);
     this.policy = new PolicyRepository(db);
+  }
+
+  /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */
+  afterCommit(fn: () => void): void {
+    if (this.committed) this.committed.push(fn);
+    else fn();
+  }
+
+  /** Called by Store.transaction after the commit. */
+  runCommitted(): void {
+    for (const fn of this.committed?.splice(0) ?? []) {
+      try {
+        fn();
+      } catch {
+        // After-commit work (exporters) must not turn a committed change into a reported failure.
+      }
+    }
   }
 }

@@ -4,24 +4,14 @@
 // backup: a clear error, and nothing is left behind.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { ORBIT_MAIN } from '../helpers/web-daemon.js';
+import { runOrbit } from '../helpers/orbit.js';
 
-function orbit(home: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [ORBIT_MAIN, '--home', home, ...args], { env: { ...process.env, WARDEN_CONFIG: '', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const orbit = runOrbit;
 
 describe('custodian shares, backup and restore', () => {
   const tmp = tempDir('warden-backup-');

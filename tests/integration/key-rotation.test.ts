@@ -3,23 +3,14 @@
 // backups the new ones.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { tempDir, strongPassword } from '../helpers/fixtures.js';
-import { ApiClient, ORBIT_MAIN, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import { runOrbit } from '../helpers/orbit.js';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 
-function orbit(home: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [ORBIT_MAIN, '--home', home, ...args], { env: { ...process.env, WARDEN_CONFIG: '', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const orbit = runOrbit;
 
 describe('master key rotation', () => {
   const tmp = tempDir('warden-rotate-');

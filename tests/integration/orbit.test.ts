@@ -1,37 +1,15 @@
 // orbit as a deployer runs it: a real process, flags only (no terminal), exit codes 0/1/2.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/fixtures.js';
-import { ORBIT_MAIN } from '../helpers/web-daemon.js';
+import { runOrbit } from '../helpers/orbit.js';
 import { createCa, createCrl, issueLeaf } from '../helpers/pki.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function orbit(home: string, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [ORBIT_MAIN, ...args], {
-      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', CI: 'true' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      cwd: home.replace(/\/state$/, ''),
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.stdin.end(input ?? '');
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('orbit', () => {
+  const orbit = (home: string, args: string[]) => runOrbit(home, args, { cwd: path.dirname(home) });
   const tmp = tempDir('warden-orbit-');
   const home = path.join(tmp.dir, 'state');
   let oneTime = '';

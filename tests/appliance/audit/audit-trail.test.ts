@@ -64,4 +64,21 @@ describe('hash-chained audit trail', () => {
     assert.equal(v.ok, true);
     assert.equal(v.rows, 70);
   });
+
+  test('exporters hear of an event only once its transaction committed, and never of a rolled-back one', async () => {
+    const heard: string[] = [];
+    s.audit.subscribe((row) => heard.push(row.type));
+    await assert.rejects(
+      s.audit.withChange({ type: 'test.rolled_back', outcome: 'info' }, async () => {
+        throw new Error('the change failed');
+      }),
+      /the change failed/,
+    );
+    await s.audit.withChange({ type: 'test.committed', outcome: 'info' }, async (repos) => {
+      await repos.meta.set('test.key', 'v');
+      assert.deepEqual(heard, [], 'nothing published before the commit');
+    });
+    assert.deepEqual(heard, ['test.committed']);
+    assert.equal((await s.store.repos.auditEvents.query({ type: 'test.rolled_back', limit: 1 })).length, 0);
+  });
 });
