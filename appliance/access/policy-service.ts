@@ -91,6 +91,21 @@ export function validateGroup(input: unknown): AccessGroupInput {
   return g;
 }
 
+/** A group row's options, as the views and the decision read them. */
+function groupOptions(g: AccessGroupRow) {
+  return {
+    id: g.id,
+    name: g.name,
+    enabled: g.enabled === 1,
+    sessionAllowed: g.session_allowed === 1,
+    passwordViewAllowed: g.password_view_allowed === 1,
+    reasonRequired: g.reason_required === 1,
+    approvalRequired: g.approval_required === 1,
+    approvalsNeeded: g.approvals_needed,
+    timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+  };
+}
+
 function requestView(r: AccessRequestRow, approvals: number): AccessRequestView {
   return {
     id: r.id,
@@ -138,15 +153,7 @@ export class PolicyService {
   private async groupView(g: AccessGroupRow): Promise<AccessGroupView> {
     const p = this.deps.store.repos.policy;
     return {
-      id: g.id,
-      name: g.name,
-      enabled: g.enabled === 1,
-      sessionAllowed: g.session_allowed === 1,
-      passwordViewAllowed: g.password_view_allowed === 1,
-      reasonRequired: g.reason_required === 1,
-      approvalRequired: g.approval_required === 1,
-      approvalsNeeded: g.approvals_needed,
-      timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+      ...groupOptions(g),
       userIds: await p.members('access_group_users', g.id),
       approverIds: await p.members('access_group_approvers', g.id),
       deviceIds: await p.members('access_group_devices', g.id),
@@ -214,15 +221,7 @@ export class PolicyService {
     if (!credential) return { outcome: 'denied', rule: 'no-such-credential' };
     const rows = await repos.policy.groupsForDecision(userId, deviceId, credentialId);
     const groups: PolicyGroup[] = rows.map((g) => ({
-      id: g.id,
-      name: g.name,
-      enabled: g.enabled === 1,
-      sessionAllowed: g.session_allowed === 1,
-      passwordViewAllowed: g.password_view_allowed === 1,
-      reasonRequired: g.reason_required === 1,
-      approvalRequired: g.approval_required === 1,
-      approvalsNeeded: g.approvals_needed,
-      timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+      ...groupOptions(g),
       userIds: new Set([userId]),
       deviceIds: new Set(g.has_device === null ? [] : [deviceId]),
       credentialIds: new Set(g.has_credential === null ? [] : [credentialId]),

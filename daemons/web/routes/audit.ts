@@ -1,14 +1,8 @@
 // The audit trail for auditors: filtered reading and a chain verification, both read-only.
 import type { FastifyInstance } from 'fastify';
 import type { Appliance } from '../../../appliance/index.js';
-import { InputError } from '../../../appliance/errors/index.js';
+import { dateParam } from '../query.js';
 
-function time(value: string | undefined, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InputError(`${name} must be a date (ISO 8601)`, { field: name });
-  return t;
-}
 
 export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance): void {
   app.get<{ Querystring: { type?: string; subject?: string; since?: string; until?: string; limit?: string } }>(
@@ -31,8 +25,8 @@ export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance):
     },
     async (request) => {
       const q = request.query;
-      const since = time(q.since, 'since');
-      const until = time(q.until, 'until');
+      const since = dateParam(q.since, 'since');
+      const until = dateParam(q.until, 'until');
       const rows = await appliance.store.repos.auditEvents.query({
         limit: Number(q.limit ?? 200),
         ...(q.type ? { type: q.type } : {}),

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Appliance } from '../../../appliance/index.js';
 import { CertificateLogin } from '../../../appliance/auth/index.js';
-import { InputError } from '../../../appliance/errors/index.js';
+import { dateParam } from '../query.js';
 import type { WebServer } from '../server.js';
 
 const idParams = {
@@ -15,12 +15,6 @@ function actor(request: FastifyRequest) {
   return { username: request.session!.user.username, ip: request.clientIp };
 }
 
-function time(value: string | undefined, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InputError(`${name} must be a date (ISO 8601)`, { field: name });
-  return t;
-}
 
 export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, server: WebServer): void {
   app.get('/api/v1/pki/cas', { config: { permission: 'certificates.read' } }, async () => ({ cas: await appliance.trust.list() }));
@@ -80,8 +74,8 @@ export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, se
     async (request, reply) => {
       const q = request.query;
       const userId = q.user ? (await appliance.users.byUsername(q.user)).id : undefined;
-      const since = time(q.since, 'since');
-      const until = time(q.until, 'until');
+      const since = dateParam(q.since, 'since');
+      const until = dateParam(q.until, 'until');
       const entries = await appliance.certificates.usage({
         ...(userId !== undefined ? { userId } : {}),
         ...(since !== undefined ? { since } : {}),
