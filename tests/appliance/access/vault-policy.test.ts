@@ -158,7 +158,7 @@ describe('vault and access policy', () => {
       const dev = await a.inventory.createDevice(admin, { hostname: 'short01', address: '10.9.0.2', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Short' });
       await a.policy.saveGroup(admin, { name: 'short-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
-      const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'quick fix', endsAt: new Date(Date.now() + 1500).toISOString() });
+      const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'quick fix', endsAt: new Date(Date.now() + 3000).toISOString() });
       const expired = once(a.policy.events, 'grant-expired');
       await a.policy.decideRequest(as('boss'), r.id, 'approve');
       assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'allowed');
