@@ -6,8 +6,8 @@ import { withinWindows, type TimeWindow } from './time-windows.js';
 
 export type Purpose = 'ssh' | 'rdp' | 'password-view';
 
-export interface PolicyGroup {
-  id: number;
+/** What an access group allows, and when: the options an administrator sets. */
+export interface GroupOptions {
   name: string;
   enabled: boolean;
   sessionAllowed: boolean;
@@ -16,6 +16,11 @@ export interface PolicyGroup {
   approvalRequired: boolean;
   approvalsNeeded: number;
   timeWindows: TimeWindow[];
+}
+
+/** A group as the decision sees it: its options and the members that matter to this decision. */
+export interface PolicyGroup extends GroupOptions {
+  id: number;
   userIds: ReadonlySet<number>;
   deviceIds: ReadonlySet<number>;
   credentialIds: ReadonlySet<number>;

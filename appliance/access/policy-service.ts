@@ -6,20 +6,12 @@ import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../s
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
-import { decide, type Decision, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
+import { decide, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
 import { validateTimeWindows, type TimeWindow } from './time-windows.js';
 import type { InventoryService } from './inventory.js';
 import { actorEvent, type Actor } from './user-admin.js';
 
-export interface AccessGroupInput {
-  name: string;
-  enabled: boolean;
-  sessionAllowed: boolean;
-  passwordViewAllowed: boolean;
-  reasonRequired: boolean;
-  approvalRequired: boolean;
-  approvalsNeeded: number;
-  timeWindows: TimeWindow[];
+export interface AccessGroupInput extends GroupOptions {
   userIds: number[];
   approverIds: number[];
   deviceIds: number[];
