@@ -13,6 +13,12 @@ import { Store } from './store/index.js';
 import { KeysError } from './errors/index.js';
 import type { WardenConfig } from './config/index.js';
 
+/** The token, or KEYS_UNAVAILABLE when the appliance was opened without it: no decision without keys. */
+function tokenOrFail(keys: KeyService | undefined): KeyService {
+  if (!keys) throw new KeysError('KEYS_UNAVAILABLE', 'the appliance was opened without its token');
+  return keys;
+}
+
 export interface ApplianceOptions {
   clock?: () => number;
   /** Open without the token (read-only tools such as `orbit audit verify`). Nothing secret is reachable. */
@@ -41,8 +47,7 @@ export class Appliance {
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
   get keys(): KeyService {
-    if (!this.keyService) throw new KeysError('KEYS_UNAVAILABLE', 'the appliance was opened without its token');
-    return this.keyService;
+    return tokenOrFail(this.keyService);
   }
 
   static async open(config: WardenConfig, options: ApplianceOptions = {}): Promise<Appliance> {
@@ -70,15 +75,11 @@ export class Appliance {
     const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
     const trust = new TrustStore(store, audit, clock);
     const certificates = new CertificateLogin({ store, audit, settings, trust, clock });
-    const keysOrFail = () => {
-      if (!keys) throw new KeysError('KEYS_UNAVAILABLE', 'the appliance was opened without its token');
-      return keys;
-    };
-    const totp = new TotpService({ store, audit, keys: keysOrFail, clock });
+    const vault = new Vault(() => tokenOrFail(keys));
+    const totp = new TotpService({ store, audit, vault, clock });
     const httpsAgent = config.auth.duoCaFile ? new https.Agent({ ca: readFileSync(config.auth.duoCaFile) }) : undefined;
-    const duo = new DuoService({ store, audit, keys: keysOrFail, clock, ...(httpsAgent ? { httpsAgent } : {}) });
+    const duo = new DuoService({ store, audit, vault, clock, ...(httpsAgent ? { httpsAgent } : {}) });
     const secondFactor = new SecondFactorService({ store, audit, auth, certificates, totp, duo });
-    const vault = new Vault(keysOrFail);
     const inventory = new InventoryService({ store, audit, vault, clock });
     // Read per decision through the settings cache, so a change of zone applies at once.
     const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });

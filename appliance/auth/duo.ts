@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Client } from '@duosecurity/duo_universal';
 import type { MfaProviderRow, Store, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { KeyService } from '../keys/index.js';
+import type { Vault } from '../vault/index.js';
 import { AuthError, InputError, NotFoundError, PolicyError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 
@@ -64,7 +64,7 @@ export class DuoService {
     private readonly deps: {
       store: Store;
       audit: AuditTrail;
-      keys: () => KeyService;
+      vault: Vault;
       clock?: () => number;
       /**
        * Replaces the SDK's pinned-CA agent: for a TLS-inspecting proxy's CA, and for tests against a
@@ -95,7 +95,7 @@ export class DuoService {
   }
 
   private secretOf(r: MfaProviderRow): string {
-    return this.deps.keys().open(Buffer.from(r.client_secret_sealed, 'base64'), `mfa-provider:${r.id}`).toString('utf8');
+    return this.deps.vault.openText(r.client_secret_sealed, `mfa-provider:${r.id}`);
   }
 
   async list(): Promise<DuoProviderView[]> {
@@ -153,8 +153,7 @@ export class DuoService {
         }
         if (input.clientSecret) {
           // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row.
-          const sealed = this.deps.keys().seal(Buffer.from(input.clientSecret, 'utf8'), `mfa-provider:${providerId}`);
-          await repos.mfaProviders.update(providerId, { client_secret_sealed: sealed.toString('base64') });
+          await repos.mfaProviders.update(providerId, { client_secret_sealed: this.deps.vault.sealText(input.clientSecret, `mfa-provider:${providerId}`) });
         }
         return providerId;
       },

@@ -3,7 +3,7 @@
 // and never twice (the last accepted step is kept and advanced atomically).
 import type { Store, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { KeyService } from '../keys/index.js';
+import type { Vault } from '../vault/index.js';
 import { AuthError } from '../errors/index.js';
 
 const PERIOD = 30;
@@ -23,15 +23,11 @@ export interface TotpEnrolment {
 
 export class TotpService {
   constructor(
-    private readonly deps: { store: Store; audit: AuditTrail; keys: () => KeyService; clock?: () => number },
+    private readonly deps: { store: Store; audit: AuditTrail; vault: Vault; clock?: () => number },
   ) {}
 
   private now(): number {
     return (this.deps.clock ?? Date.now)();
-  }
-
-  private context(userId: number): string {
-    return `totp:${userId}`;
   }
 
   async isEnrolled(userId: number): Promise<boolean> {
@@ -47,8 +43,7 @@ export class TotpService {
     if (existing?.confirmed === 1) throw new AuthError('AUTH_INVALID', 'TOTP is already enrolled');
     const { generateSecret, generateURI } = await otp();
     const secret = generateSecret({ length: 20 });
-    const sealed = this.deps.keys().seal(Buffer.from(secret, 'utf8'), this.context(user.id));
-    await this.deps.store.repos.totp.put(user.id, sealed.toString('base64'), this.now());
+    await this.deps.store.repos.totp.put(user.id, this.deps.vault.sealText(secret, `totp:${user.id}`), this.now());
     const otpauthUri = generateURI({ issuer: ISSUER, label: user.username, secret, period: PERIOD });
     const qrCodeDataUrl = await (await qr()).toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 2, width: 240 });
     await this.deps.audit.record({ type: 'auth.totp_enrol', outcome: 'info', actor: user.username, subject: user.username });
@@ -60,7 +55,7 @@ export class TotpService {
     const row = await this.deps.store.repos.totp.get(user.id);
     if (!row) throw new AuthError('MFA_TOTP_NOT_ENROLLED', 'no TOTP secret enrolled');
     if (!/^\d{6}$/.test(code)) throw new AuthError('MFA_TOTP_INVALID', 'a TOTP code is six digits');
-    const secret = this.deps.keys().open(Buffer.from(row.secret_sealed, 'base64'), this.context(user.id)).toString('utf8');
+    const secret = this.deps.vault.openText(row.secret_sealed, `totp:${user.id}`);
     const { verify } = await otp();
     const result = await verify({
       secret,

@@ -1,7 +1,7 @@
 // Server-side web sessions: an opaque random token in the cookie, only its SHA-256 in the store.
 // One active session per account, idle timeout, absolute lifetime, bound to the client IP.
 import { createHash, randomBytes } from 'node:crypto';
-import type { MfaMethod, WebSessionRow, Repositories } from '../store/index.js';
+import type { MfaMethod, WebSessionRow } from '../store/index.js';
 
 export function sessionIdOf(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -46,9 +46,4 @@ export function sessionProblem(row: WebSessionRow, now: number, ip: string, idle
   if (now - row.last_seen_at >= idleMs) return 'idle';
   if (row.client_ip !== ip) return 'ip_changed';
   return undefined;
-}
-
-/** End every session of a user (single-session rule, disable, reset). Returns how many ended. */
-export async function endUserSessions(repos: Repositories, userId: number): Promise<number> {
-  return repos.webSessions.deleteForUser(userId);
 }

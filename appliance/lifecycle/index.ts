@@ -3,9 +3,7 @@
 import { createRequire } from 'node:module';
 
 interface SdNotify {
-  ready(): void;
   sendState(state: string): void;
-  sendStatus(text: string): void;
 }
 
 let sd: SdNotify | null | undefined;
@@ -33,10 +31,6 @@ export function notifyStopping(): void {
 
 export function notifyReloading(): void {
   systemd()?.sendState(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\n`);
-}
-
-export function notifyStatus(status: string): void {
-  systemd()?.sendStatus(status);
 }
 
 /**

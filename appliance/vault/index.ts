@@ -1,9 +1,10 @@
-// The vault: secrets (credential passwords and SSH keys, protected files, tokens, certificates) sealed
+// The vault: secrets (credential passwords and SSH keys, protected files, tokens, certificates, TOTP seeds,
+// MFA provider secrets) sealed
 // under per-record data keys wrapped by the token's master key. The record's identity is the sealing
 // context, so a sealed value copied onto another record does not open.
 import type { KeyService } from '../keys/index.js';
 
-export type VaultRecord = `credential:${number}` | `protected:${number}`;
+export type VaultRecord = `credential:${number}` | `protected:${number}` | `totp:${number}` | `mfa-provider:${number}`;
 
 export class Vault {
   constructor(private readonly keys: () => KeyService) {}

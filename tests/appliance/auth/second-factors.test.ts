@@ -114,7 +114,7 @@ describe('second factors on a real token', () => {
     const redirect = 'https://127.0.0.1:8443/api/v1/auth/mfa/duo/callback';
 
     before(() => {
-      service = new DuoService({ store: a.store, audit: a.audit, keys: () => a.keys, clock: clock.read, httpsAgent: new https.Agent({ ca: duo.caPem }) });
+      service = new DuoService({ store: a.store, audit: a.audit, vault: a.vault, clock: clock.read, httpsAgent: new https.Agent({ ca: duo.caPem }) });
     });
 
     function provider(extra: Record<string, unknown> = {}) {
