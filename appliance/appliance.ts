@@ -1,6 +1,6 @@
 // The composition every daemon and orbit share: open the store, open the token (failing closed), check the
 // token holds this appliance's master key, and build the services over them.
-import { AuditTrail } from './audit/index.js';
+import { AuditAnchor, AuditTrail, tokenChainKey } from './audit/index.js';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
@@ -63,13 +63,15 @@ export class Appliance {
           softhsmConf: config.keys.softhsmConf,
         });
         await verifyKeyCheck(store, keys);
+        // No audit key, no trail that can be trusted: fail closed like a missing master key.
+        if (!keys.hasAuditKey()) throw new KeysError('KEYS_AUDIT_KEY_MISSING', 'the token holds no audit key: this database needs the token it was initialized with');
       }
     } catch (e) {
       keys?.close();
       await store.close();
       throw e;
     }
-    const audit = new AuditTrail(store, clock);
+    const audit = new AuditTrail(store, { key: tokenChainKey(() => tokenOrFail(keys)), clock, anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
     const settings = new SettingsService(store, audit, clock);
     const auth = new AuthService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
     const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
@@ -89,6 +91,11 @@ export class Appliance {
 
   async close(): Promise<void> {
     this.policy.stop();
+    try {
+      await this.audit.anchorHead();
+    } catch {
+      // Shutting down without an anchor is weaker, not unsafe: the next anchor covers these rows.
+    }
     this.keyService?.close();
     await this.store.close();
   }

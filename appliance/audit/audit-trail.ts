@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Repositories, type AuditEventRow, type Store } from '../store/index.js';
 import { redact } from '../log/index.js';
 import { WardenError } from '../errors/index.js';
+import type { KeyService } from '../keys/index.js';
+import type { AuditAnchor } from './anchor.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -22,11 +24,24 @@ export interface AuditEvent {
 }
 
 export type ChainVerdict =
-  | { ok: true; rows: number; lastSeq: number }
+  | { ok: true; rows: number; lastSeq: number; anchors: number }
   | { ok: false; rows: number; brokenSeq: number; reason: string };
 
-/** The hash of a row covers every column but the hash itself, in a fixed order. */
-export function hashAuditRow(row: Omit<AuditEventRow, 'hash'>): string {
+/**
+ * The secret that keys the chain: HMAC-SHA256 under a key that never leaves the token, so re-computing a
+ * row's link needs the token, not just write access to the database.
+ */
+export interface ChainKey {
+  mac(data: Buffer): Buffer;
+}
+
+/** The chain key on the PKCS#11 token (CKM_SHA256_HMAC); `keys` throws KEYS_UNAVAILABLE without a token. */
+export function tokenChainKey(keys: () => KeyService): ChainKey {
+  return { mac: (data) => keys().auditMac(data) };
+}
+
+/** The link of a row covers every column but the link itself, in a fixed order. */
+export function hashAuditRow(key: ChainKey, row: Omit<AuditEventRow, 'hash'>): string {
   const canonical = JSON.stringify([
     row.seq,
     row.ts,
@@ -39,7 +54,13 @@ export function hashAuditRow(row: Omit<AuditEventRow, 'hash'>): string {
     row.detail,
     row.prev_hash,
   ]);
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  return key.mac(Buffer.from(canonical, 'utf8')).toString('hex');
+}
+
+function sameLink(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function isWriteRace(e: unknown): boolean {
@@ -50,13 +71,27 @@ function isWriteRace(e: unknown): boolean {
 
 type Listener = (row: AuditEventRow) => void;
 
+export interface AuditTrailOptions {
+  key: ChainKey;
+  clock?: () => number;
+  /** Where the chain head is copied outside the database; absent: no anchor (unit tests). */
+  anchor?: AuditAnchor;
+}
+
 export class AuditTrail {
   private readonly listeners: Listener[] = [];
+  private readonly key: ChainKey;
+  private readonly clock: () => number;
+  readonly anchor: AuditAnchor | undefined;
 
   constructor(
     private readonly store: Store,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    options: AuditTrailOptions,
+  ) {
+    this.key = options.key;
+    this.clock = options.clock ?? Date.now;
+    this.anchor = options.anchor;
+  }
 
   /** Live export hooks (syslog/CEF exporters subscribe here). A failing listener never blocks the trail. */
   subscribe(listener: Listener): void {
@@ -85,6 +120,7 @@ export class AuditTrail {
   }
 
   private publish(row: AuditEventRow): void {
+    if (this.anchor && Number(row.seq) % this.anchor.every === 0) this.anchor.append({ seq: Number(row.seq), hash: row.hash, at: this.clock() });
     for (const l of this.listeners) {
       try {
         l(row);
@@ -122,13 +158,39 @@ export class AuditTrail {
       detail: JSON.stringify(redact(event.detail ?? {})),
       prev_hash: last?.hash ?? GENESIS_HASH,
     };
-    const row: AuditEventRow = { ...base, hash: hashAuditRow(base) };
+    const row: AuditEventRow = { ...base, hash: hashAuditRow(this.key, base) };
     await repos.auditEvents.insert(row);
     return row;
   }
 
-  /** Walk the whole chain in order; report the first row whose link or content does not hold. */
-  async verify(pageSize = 1000): Promise<ChainVerdict> {
+  /** Copy the current chain head to the anchor (at shutdown; after init and restore with `fresh`). */
+  async anchorHead(opts: { fresh?: boolean } = {}): Promise<void> {
+    if (!this.anchor) return;
+    const last = await this.store.repos.auditEvents.last();
+    if (!last) return;
+    const entry = { seq: Number(last.seq), hash: last.hash, at: this.clock() };
+    if (opts.fresh) this.anchor.reset(entry);
+    else this.anchor.append(entry);
+  }
+
+  /**
+   * Walk the whole chain in order; report the first row whose link or content does not hold. With the anchor
+   * (the default when one is configured), every anchored head must still be in the chain with the same link:
+   * a chain that ends before an anchored row has lost its newest rows.
+   */
+  async verify(opts: { pageSize?: number; anchor?: boolean } = {}): Promise<ChainVerdict> {
+    const pageSize = opts.pageSize ?? 1000;
+    const anchored = new Map<number, string>();
+    if (this.anchor && opts.anchor !== false) {
+      const reading = this.anchor.read();
+      if (!reading.present) return { ok: false, rows: 0, brokenSeq: 1, reason: `the anchor file ${this.anchor.file} is missing: rows cut from the end could not be detected` };
+      if (reading.malformedLine !== null) return { ok: false, rows: 0, brokenSeq: 1, reason: `the anchor file ${this.anchor.file} is damaged at line ${reading.malformedLine}` };
+      for (const e of reading.entries) {
+        const seen = anchored.get(e.seq);
+        if (seen !== undefined && seen !== e.hash) return { ok: false, rows: 0, brokenSeq: e.seq, reason: `the anchor file holds two different links for row ${e.seq}` };
+        anchored.set(e.seq, e.hash);
+      }
+    }
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let rows = 0;
@@ -140,14 +202,23 @@ export class AuditTrail {
         if (seq !== expectedSeq) return { ok: false, rows, brokenSeq: expectedSeq, reason: `row ${expectedSeq} is missing (next is ${seq})` };
         if (row.prev_hash !== prevHash) return { ok: false, rows, brokenSeq: seq, reason: 'link to the previous row does not match' };
         const { hash, ...rest } = row;
-        if (hashAuditRow({ ...rest, seq, ts: Number(row.ts) }) !== hash) {
-          return { ok: false, rows, brokenSeq: seq, reason: 'row content does not match its hash' };
+        if (!sameLink(hashAuditRow(this.key, { ...rest, seq, ts: Number(row.ts) }), hash)) {
+          return { ok: false, rows, brokenSeq: seq, reason: 'row content does not match its keyed link' };
+        }
+        const anchoredHash = anchored.get(seq);
+        if (anchoredHash !== undefined && anchoredHash !== hash) {
+          return { ok: false, rows, brokenSeq: seq, reason: 'row differs from the anchored head written outside the database' };
         }
         prevHash = hash;
         expectedSeq++;
         rows++;
       }
     }
-    return { ok: true, rows, lastSeq: expectedSeq - 1 };
+    const lastSeq = expectedSeq - 1;
+    const highest = Math.max(0, ...anchored.keys());
+    if (highest > lastSeq) {
+      return { ok: false, rows, brokenSeq: lastSeq + 1, reason: `the chain ends at row ${lastSeq} but the anchor shows row ${highest} existed: rows were cut from the end` };
+    }
+    return { ok: true, rows, lastSeq, anchors: anchored.size };
   }
 }

@@ -1,3 +1,4 @@
-// The audit trail: every security decision as a row chained by SHA-256 to the row before it, so an edit,
-// a deletion or a reordering anywhere is found by walking the chain. Owns appending and verifying.
-export { AuditTrail, GENESIS_HASH, hashAuditRow, type AuditEvent, type AuditOutcome, type ChainVerdict } from './audit-trail.js';
+// The audit trail: every security decision as a row linked to the row before it by HMAC-SHA256 under a key
+// on the token, with the chain head anchored outside the database. Owns appending and verifying.
+export { AuditTrail, GENESIS_HASH, hashAuditRow, tokenChainKey, type AuditEvent, type AuditOutcome, type AuditTrailOptions, type ChainKey, type ChainVerdict } from './audit-trail.js';
+export { AuditAnchor, type AnchorEntry, type AnchorReading } from './anchor.js';

@@ -7,8 +7,8 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Store } from '../store/index.js';
-import { AuditTrail } from '../audit/index.js';
-import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
+import { AuditAnchor, AuditTrail, tokenChainKey } from '../audit/index.js';
+import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, installAuditKeyFromStore, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
 import { Store as StoreClass } from '../store/index.js';
 import { buildConfig } from '../config/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
@@ -89,6 +89,8 @@ export interface RestoreOptions {
   shares: string[];
   web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
   scrypt?: { cost: number; blockSize: number; parallelization: number };
+  /** Where the audit chain head is anchored on this machine (default: see defaultAnchorFile). */
+  anchorFile?: string;
   progress?: (line: string) => void;
 }
 
@@ -112,6 +114,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
     ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
   };
   const config = buildConfig(raw, home, opts.configFile);
@@ -149,7 +152,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
       const store = await StoreClass.open({ sqlitePath: config.store.sqlitePath });
       try {
         await verifyKeyCheck(store, keys);
-        await new AuditTrail(store).record({ type: 'backup.restore', outcome: 'success', actor: 'orbit', subject: path.basename(opts.backupFile), detail: { applianceId: header.applianceId, backupCreatedAt: header.createdAt } });
+        await installAuditKeyFromStore(store, keys);
+        const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
+        await audit.record({ type: 'backup.restore', outcome: 'success', actor: 'orbit', subject: path.basename(opts.backupFile), detail: { applianceId: header.applianceId, backupCreatedAt: header.createdAt } });
+        // The restored chain is this machine's history from now on: its anchor starts here.
+        await audit.anchorHead({ fresh: true });
       } finally {
         await store.close();
       }

@@ -4,7 +4,8 @@
 // destroyed on the token. Old backups still need the old shares; new backups need the new ones.
 import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import { generateMasterKeyMaterial, type KeyService } from '../keys/index.js';
+import { Repositories } from '../store/index.js';
+import { generateMasterKeyMaterial, writeAuditKeyCopy, type KeyService } from '../keys/index.js';
 import { splitMasterKey } from './key-shares.js';
 
 /** Every column that holds a sealed envelope (base64), with its key column. */
@@ -49,6 +50,8 @@ export async function rotateMasterKey(
           rewrapped++;
         }
       }
+      // The audit key itself stays on the token; only its backup copy moves to the new master key.
+      await writeAuditKeyCopy(new Repositories(trx), deps.keys);
     });
   } catch (e) {
     deps.keys.abortRotation();

@@ -48,9 +48,24 @@ export interface WardenConfig {
      */
     duoCaFile: string | undefined;
   };
+  audit: {
+    /** The chain head is appended here, outside the state directory, so cutting the newest rows is caught. */
+    anchorFile: string;
+    /** Anchor every row whose sequence number is a multiple of this (and at every shutdown). */
+    anchorEvery: number;
+  };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
   };
+}
+
+/**
+ * Where the audit anchor lives when the config does not say: beside the state directory, never inside it
+ * (on the appliance /var/log/warden, so a copy of /var/lib/warden does not carry it).
+ */
+export function defaultAnchorFile(home: string): string {
+  if (path.resolve(home) === '/var/lib/warden') return '/var/log/warden/audit-anchor.log';
+  return path.join(path.dirname(path.resolve(home)), `${path.basename(home)}-audit-anchor.log`);
 }
 
 export const DEFAULT_SCRYPT: ScryptCost = { cost: 131072, blockSize: 8, parallelization: 1 };
@@ -106,7 +121,7 @@ function section(raw: Json, name: string, allowed: string[]): Json {
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!['web', 'store', 'keys', 'auth', 'log', '$comment'].includes(k)) {
+    if (!['web', 'store', 'keys', 'auth', 'audit', 'log', '$comment'].includes(k)) {
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
@@ -115,6 +130,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['scrypt', 'duoCaFile']);
   const log = section(raw, 'log', ['level']);
+  const audit = section(raw, 'audit', ['anchorFile', 'anchorEvery']);
   const at = (p: string) => path.resolve(home, p);
 
   const engine = str(store.engine, 'store.engine', 'sqlite');
@@ -155,6 +171,10 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       softhsmConf,
     },
     auth: { scrypt, duoCaFile: auth.duoCaFile === undefined ? undefined : at(str(auth.duoCaFile, 'auth.duoCaFile', '')) },
+    audit: {
+      anchorFile: audit.anchorFile === undefined ? defaultAnchorFile(home) : at(str(audit.anchorFile, 'audit.anchorFile', '')),
+      anchorEvery: num(audit.anchorEvery, 'audit.anchorEvery', 100, 1, 1_000_000),
+    },
     log: { level: level as WardenConfig['log']['level'] },
   };
 }

@@ -54,6 +54,8 @@ export type ErrorCode =
   | 'KEYS_PIN_LOCKED'
   | 'KEYS_MASTER_KEY_MISSING'
   | 'KEYS_MASTER_KEY_EXISTS'
+  | 'KEYS_AUDIT_KEY_MISSING'
+  | 'KEYS_AUDIT_KEY_EXISTS'
   | 'KEYS_UNAVAILABLE'
   | 'KEYS_DECRYPT_FAILED'
   // store, config, input

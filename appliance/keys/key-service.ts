@@ -8,6 +8,25 @@ import { CKR, acquireModule, findSlotByLabel, pkcs11Code, pkcs11js, releaseModul
 
 export const MASTER_KEY_LABEL = 'warden-master-v1';
 const MASTER_LABEL_PREFIX = 'warden-master-v';
+/** The HMAC key that keys the audit chain: generated on the token, its value never readable. */
+export const AUDIT_KEY_LABEL = 'warden-audit-v1';
+// RFC 5649 key wrap: the only way the audit key leaves the token, encrypted under the master key, for backups.
+const AUDIT_KEY_WRAP: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
+const AUDIT_KEY_TEMPLATE = [
+  { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+  { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+  { type: pkcs11js.CKA_TOKEN, value: true },
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: true },
+  // Extractable only so that it can be wrapped under the master key for the encrypted backup; CKA_SENSITIVE
+  // keeps its plain value unreadable.
+  { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+  { type: pkcs11js.CKA_SIGN, value: true },
+  { type: pkcs11js.CKA_VERIFY, value: true },
+  { type: pkcs11js.CKA_LABEL, value: AUDIT_KEY_LABEL },
+  // Last: SoftHSM applies an unwrap template in order, and refuses attributes set after CKA_MODIFIABLE=false.
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+];
 
 /** The version in a master key label ("warden-master-v3" → 3), or 0 for another label. */
 function labelVersion(label: string): number {
@@ -61,6 +80,7 @@ export class KeyService {
   private session: Buffer | undefined;
   private masterKey: Buffer | undefined;
   private nextKey: Buffer | undefined;
+  private auditKey: Buffer | undefined;
 
   private constructor(private readonly opts: KeyServiceOptions) {}
 
@@ -109,6 +129,7 @@ export class KeyService {
     }
     this.session = session;
     this.masterKey = this.findMasterKey();
+    this.auditKey = this.secretKeys().find((k) => k.label === AUDIT_KEY_LABEL)?.handle;
   }
 
   private requireLib(): pkcs11js.PKCS11 {
@@ -127,6 +148,13 @@ export class KeyService {
   }
 
   private masterKeys(): { handle: Buffer; label: string; version: number }[] {
+    return this.secretKeys()
+      .map((k) => ({ ...k, version: labelVersion(k.label) }))
+      .filter((k) => k.label.startsWith(MASTER_LABEL_PREFIX) && k.version > 0)
+      .sort((a, b) => a.version - b.version);
+  }
+
+  private secretKeys(): { handle: Buffer; label: string }[] {
     const lib = this.requireLib();
     const session = this.session!;
     lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
@@ -136,11 +164,7 @@ export class KeyService {
     } finally {
       lib.C_FindObjectsFinal(session);
     }
-    const keys = handles.map((handle) => {
-      const label = String(lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }])[0]!.value ?? '');
-      return { handle, label, version: labelVersion(label) };
-    });
-    return keys.filter((k) => k.label.startsWith(MASTER_LABEL_PREFIX) && k.version > 0).sort((a, b) => a.version - b.version);
+    return handles.map((handle) => ({ handle, label: String(lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }])[0]!.value ?? '') }));
   }
 
   /**
@@ -212,6 +236,9 @@ export class KeyService {
         { type: pkcs11js.CKA_MODIFIABLE, value: false },
         { type: pkcs11js.CKA_ENCRYPT, value: true },
         { type: pkcs11js.CKA_DECRYPT, value: true },
+        // Wraps only the audit key (AES key wrap, a mechanism the token refuses for C_Decrypt).
+        { type: pkcs11js.CKA_WRAP, value: true },
+        { type: pkcs11js.CKA_UNWRAP, value: true },
         { type: pkcs11js.CKA_LABEL, value: label },
       ]);
     } catch (e) {
@@ -285,6 +312,50 @@ export class KeyService {
       const sensitive = attrs[1]!.value as Buffer;
       return extractable[0] !== 0 || sensitive[0] === 0;
     });
+  }
+
+  hasAuditKey(): boolean {
+    return this.auditKey !== undefined;
+  }
+
+  /** Generate the audit chain's HMAC key on the token (at `orbit init`). */
+  createAuditKey(): void {
+    if (this.auditKey) throw new KeysError('KEYS_AUDIT_KEY_EXISTS', 'the token already holds an audit key');
+    try {
+      this.auditKey = this.requireLib().C_GenerateKey(this.session!, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+        ...AUDIT_KEY_TEMPLATE,
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      ]);
+    } catch (e) {
+      throw tokenFailure(e, 'generate audit key');
+    }
+  }
+
+  /**
+   * The audit key wrapped under the master key — or, during a rotation, under the next master key — for the
+   * database copy that lets a backup be restored onto a new token. Never the plain value.
+   */
+  wrappedAuditKey(): Buffer {
+    return this.onToken('wrap audit key', (lib, session, master) => lib.C_WrapKey(session, AUDIT_KEY_WRAP, this.nextKey ?? master, this.requireAuditKey(), Buffer.alloc(128)));
+  }
+
+  /** Restore: put the audit key of a backup (wrapped under the master key just imported) onto this token. */
+  installAuditKey(wrapped: Buffer): void {
+    if (this.auditKey) throw new KeysError('KEYS_AUDIT_KEY_EXISTS', 'the token already holds an audit key');
+    this.auditKey = this.onToken('unwrap audit key', (lib, session, master) => lib.C_UnwrapKey(session, AUDIT_KEY_WRAP, master, wrapped, AUDIT_KEY_TEMPLATE));
+  }
+
+  /** HMAC-SHA256 on the token under the audit key. */
+  auditMac(data: Buffer): Buffer {
+    return this.onToken('audit mac', (lib, session) => {
+      lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, this.requireAuditKey());
+      return lib.C_Sign(session, data, Buffer.alloc(32));
+    });
+  }
+
+  private requireAuditKey(): Buffer {
+    if (!this.auditKey) throw new KeysError('KEYS_AUDIT_KEY_MISSING', 'the token has no audit key');
+    return this.auditKey;
   }
 
   private gcm(iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
@@ -379,6 +450,7 @@ export class KeyService {
     }
     this.session = undefined;
     this.masterKey = undefined;
+    this.auditKey = undefined;
   }
 
   close(): void {

@@ -3,10 +3,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { buildConfig, type WardenConfig } from '../config/index.js';
-import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeKeyCheck, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
+import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeAuditKeyCopy, writeKeyCheck, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { Store } from '../store/index.js';
-import { AuditTrail } from '../audit/index.js';
+import { AuditAnchor, AuditTrail, tokenChainKey } from '../audit/index.js';
 import { SettingsService } from '../settings/index.js';
 import { UserAdminService } from '../access/index.js';
 import { WardenError } from '../errors/index.js';
@@ -22,6 +22,8 @@ export interface InitOptions {
   scrypt?: { cost: number; blockSize: number; parallelization: number };
   /** Where the 32 master-key bytes go before they are zeroed (the Shamir split of the backup issue). */
   onMasterKey?: MasterKeyHandoff;
+  /** Where the audit chain head is anchored (outside the state directory); default: see defaultAnchorFile. */
+  anchorFile?: string;
   /** Progress lines for the operator. */
   progress?: (line: string) => void;
 }
@@ -70,6 +72,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
     ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
   };
   const config = buildConfig(raw, home, opts.configFile);
@@ -105,11 +108,13 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       keys.importMasterKey(material);
       material.fill(0);
       await writeKeyCheck(store, keys);
+      keys.createAuditKey();
+      await writeAuditKeyCopy(store.repos, keys);
       await store.repos.meta.set('appliance.id', applianceId);
       await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
 
       say('creating the first administrator');
-      const audit = new AuditTrail(store);
+      const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
       const settings = new SettingsService(store, audit);
       const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt });
       const { user, oneTimePassword } = await users.create(
@@ -117,6 +122,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
         { username: opts.adminUsername, fullName: opts.adminFullName ?? 'Administrator', email: opts.adminEmail ?? '', profile: 'administrator' },
       );
       await audit.record({ type: 'appliance.init', outcome: 'success', actor: 'orbit', subject: user.username, detail: { applianceId } });
+      await audit.anchorHead({ fresh: true });
       result = { config, adminUsername: user.username, oneTimePassword: oneTimePassword!, applianceId };
     } finally {
       keys.close();

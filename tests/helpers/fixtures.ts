@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initializeAppliance, type InitResult } from '../../appliance/provision/index.js';
 import { Store } from '../../appliance/store/index.js';
-import { AuditTrail } from '../../appliance/audit/index.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { AuditTrail, type ChainKey } from '../../appliance/audit/index.js';
 import { SettingsService } from '../../appliance/settings/index.js';
 import { AuthService, CertificateLogin } from '../../appliance/auth/index.js';
 import { TrustStore } from '../../appliance/pki/index.js';
@@ -40,12 +41,21 @@ export interface Services {
   close: () => Promise<void>;
 }
 
+/**
+ * A chain key held in this process, for unit tests of services that write audit events but do not test the
+ * chain's custody (the chain's own tests, and every appliance built by `initializedHome`, use the token's key).
+ */
+export function softwareChainKey(): ChainKey {
+  const key = randomBytes(32);
+  return { mac: (data) => createHmac('sha256', key).update(data).digest() };
+}
+
 /** The auth/access services over a fresh SQLite file (no token: nothing here decrypts). */
 export async function services(): Promise<Services> {
   const tmp = tempDir();
   const clock = new ManualClock();
   const store = await Store.open({ sqlitePath: path.join(tmp.dir, 'warden.db') });
-  const audit = new AuditTrail(store, clock.read);
+  const audit = new AuditTrail(store, { key: softwareChainKey(), clock: clock.read });
   const settings = new SettingsService(store, audit, clock.read, 0);
   const auth = new AuthService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
   const users = new UserAdminService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
@@ -84,8 +94,19 @@ export async function initializedHome(opts: { adminUsername?: string; web?: { ht
     adminEmail: 'admin@example.test',
     web: { listen: '127.0.0.1', httpsPort: opts.web?.httpsPort ?? 0, httpPort: opts.web?.httpPort ?? 0, publicHost: '127.0.0.1' },
     scrypt: TEST_SCRYPT,
+    // Outside the state directory as on the appliance, inside the temporary directory so cleanup takes it.
+    anchorFile: path.join(tmp.dir, '..', `${path.basename(tmp.dir)}-anchor`, 'audit-anchor.log'),
   });
-  return { ...result, home: tmp.dir, configFile, cleanup: tmp.cleanup };
+  const anchorDir = path.join(tmp.dir, '..', `${path.basename(tmp.dir)}-anchor`);
+  return {
+    ...result,
+    home: tmp.dir,
+    configFile,
+    cleanup: () => {
+      tmp.cleanup();
+      rmSync(anchorDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A password that satisfies the default policy and differs on every call. */

@@ -73,5 +73,12 @@ describe('master key rotation', () => {
     assert.match(wrong.stderr, /do not rebuild the master key/);
     assert.equal((await orbit(f('r2'), ['backup', 'restore', f('after.backup'), ...fresh])).code, 0);
     assert.equal((await orbit(f('r3'), ['backup', 'restore', f('before.backup'), ...old])).code, 0);
+    // The audit key's copy moved to the new master key with everything else: both restores verify the
+    // same keyed chain on their new tokens, and the rotated appliance itself still does.
+    for (const where of [home, f('r2'), f('r3')]) {
+      const v = await orbit(where, ['audit', 'verify']);
+      assert.equal(v.code, 0, `${where}: ${v.stdout} ${v.stderr}`);
+      assert.match(v.stdout, /intact/);
+    }
   });
 });

@@ -83,6 +83,7 @@ export function registerBackup(program: Command): void {
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--http-port <port>', 'HTTP port (redirects only)', '80')
     .option('--scrypt-cost <N>', 'scrypt cost N for new password hashes')
+    .option('--anchor-file <file>', 'where the audit chain head is anchored on this machine (default /var/log/warden/audit-anchor.log)')
     .action(async (file: string, opts, cmd: Command) => {
       if (opts.share.length === 0) throw new CliError('give the custodian shares with --share FILE (at least the threshold)', EXIT_USAGE);
       const { home, configFile } = locations(cmd);
@@ -94,6 +95,7 @@ export function registerBackup(program: Command): void {
         shares: (opts.share as string[]).map(readShare),
         web: { listen: opts.listen, httpsPort: Number(opts.httpsPort), httpPort: Number(opts.httpPort) },
         ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
         progress: (line) => print(`  ${line}...`),
       });
       print(`restored appliance ${r.applianceId} into ${home}`);

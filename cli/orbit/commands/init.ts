@@ -27,6 +27,7 @@ export function registerInit(program: Command): void {
     .option('--custodians <n>', 'how many custodian shares of the master key to cut', '3')
     .option('--threshold <k>', 'how many shares rebuild the master key (at least 2)', '2')
     .option('--shares-dir <dir>', 'where to write the share files, one per custodian (default: ./warden-key-shares)')
+    .option('--anchor-file <file>', 'where the audit chain head is anchored, outside the state directory (default /var/log/warden/audit-anchor.log)')
     .option('--if-needed', 'do nothing (exit 0) if already initialized')
     .option('--scrypt-cost <N>', 'scrypt cost N for password hashes (power of two; default 131072)')
     .option('--json', 'print the result as JSON')
@@ -71,6 +72,7 @@ export function registerInit(program: Command): void {
         adminEmail: opts.adminEmail,
         web: { listen: opts.listen, httpsPort: port(opts.httpsPort), httpPort: port(opts.httpPort), ...(opts.publicHost ? { publicHost: opts.publicHost } : {}) },
         ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
         progress: opts.json ? undefined : (line) => print(`  ${line}...`),
       });
       if (opts.json) {
