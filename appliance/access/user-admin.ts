@@ -4,7 +4,7 @@ import type { MfaMethod, Store, UserRow } from '../store/index.js';
 import type { AuditTrail, AuditEvent } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import type { ScryptCost } from '../config/index.js';
-import type { Repositories } from '../store/index.js';
+import { isUniqueViolation, type Repositories } from '../store/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 import { checkComplexity, generateOneTimePassword, hashPassword } from '../auth/index.js';
@@ -78,6 +78,12 @@ export function validateNewUser(input: unknown): NewUser {
   };
 }
 
+function nameTaken(wanted: string, existing: string): WardenError {
+  return existing === wanted
+    ? new WardenError('CONFLICT', `user ${wanted} already exists`)
+    : new WardenError('CONFLICT', `user name ${wanted} looks the same as the existing user ${existing} (case and look-alike letters count as the same)`);
+}
+
 export class UserAdminService {
   constructor(
     private readonly deps: { store: Store; audit: AuditTrail; settings: SettingsService; scrypt: ScryptCost; clock?: () => number },
@@ -137,7 +143,9 @@ export class UserAdminService {
     const generated = u.password === undefined ? generateOneTimePassword() : undefined;
     const password = u.password ?? generated!;
     checkComplexity(password, u.username, settings.passwordPolicy);
-    if (await this.deps.store.repos.users.byUsername(u.username)) throw new WardenError('CONFLICT', `user ${u.username} already exists`);
+    // A friendly early answer; the unique index on the name's key is what holds against a parallel create.
+    const lookalike = await this.deps.store.repos.users.byUsernameKey(u.username);
+    if (lookalike) throw nameTaken(u.username, lookalike.username);
     const hash = await hashPassword(password, this.deps.scrypt);
     const now = this.now();
     const id = await this.change(
@@ -162,7 +170,10 @@ export class UserAdminService {
         await repos.passwordHistory.add(id, hash, now);
         return id;
       },
-    );
+    ).catch(async (e: unknown) => {
+      const other = isUniqueViolation(e) ? await this.deps.store.repos.users.byUsernameKey(u.username) : undefined;
+      throw other ? nameTaken(u.username, other.username) : e;
+    });
     return { user: (await this.deps.store.repos.users.byId(id))!, oneTimePassword: generated };
   }
 

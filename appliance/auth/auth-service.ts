@@ -7,7 +7,7 @@ import type { ScryptCost } from '../config/index.js';
 import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
 import { DecoyHash, hashPassword, needsRehash, verifyPassword } from './password-hash.js';
 import { checkComplexity, isInHistory } from './password-policy.js';
-import { IpDenylist, normalizeIp } from './ip-denylist.js';
+import { IpDenylist, expandIpv6, normalizeIp } from './ip-denylist.js';
 import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
 
 export interface AuthDeps {
@@ -88,31 +88,56 @@ export class AuthService {
   }
 
   /**
-   * One more failed attempt (a wrong password, a wrong current password on change, a wrong TOTP code):
-   * at the configured maximum the account locks and its sessions end. Returns the attempt count.
+   * One more failed attempt (a wrong current password on change, a wrong TOTP code): at the configured
+   * maximum the account locks and its sessions end. Returns the attempt count.
    */
   async countFailedAttempt(user: Pick<UserRow, 'id' | 'username'>, ip: string): Promise<number> {
-    const settings = await this.settings.current();
     const now = this.clock();
     const attempts = await this.store.repos.users.incrementFailedAttempts(user.id, now);
-    if (attempts >= settings.lockout.maxAttempts) {
-      await this.audit.withChange(
-        {
-          type: 'auth.lockout',
-          outcome: 'failure',
-          actor: 'system',
-          actorIp: ip,
-          subject: user.username,
-          code: 'AUTH_LOCKED',
-          detail: { attempts, durationMinutes: settings.lockout.durationMinutes },
-        },
-        async (repos) => {
-          await repos.users.update(user.id, { locked_at: now, updated_at: now });
-          await repos.webSessions.deleteForUser(user.id);
-        },
-      );
-    }
+    await this.lockIfOverLimit(user, ip, attempts);
     return attempts;
+  }
+
+  /**
+   * Lock the account if its failures reached the maximum. The lock is one conditional statement, so of
+   * several failures judged at once exactly one locks (and audits); the lock ends the account's sessions.
+   */
+  private async lockIfOverLimit(user: Pick<UserRow, 'id' | 'username'>, ip: string, attempts: number): Promise<void> {
+    const settings = await this.settings.current();
+    const now = this.clock();
+    await this.store.transaction(async (repos) => {
+      if (!(await repos.users.lockIfOverLimit(user.id, settings.lockout.maxAttempts, now))) return;
+      await repos.webSessions.deleteForUser(user.id);
+      await this.audit.record(
+        { type: 'auth.lockout', outcome: 'failure', actor: 'system', actorIp: ip, subject: user.username, code: 'AUTH_LOCKED', detail: { attempts, durationMinutes: settings.lockout.durationMinutes } },
+        repos,
+      );
+    });
+  }
+
+  /** The throttle key of an address: IPv4 as is, IPv6 by its /64 (one host holds a whole /64). */
+  static throttleSource(ip: string): string {
+    const addr = normalizeIp(ip);
+    if (!addr.includes(':')) return `ip:${addr}`;
+    const full = expandIpv6(addr);
+    return `ip:${full ? full.slice(0, 4).join(':') + '::/64' : addr}`;
+  }
+
+  /** After a failed login from `ip`: block the address when it reached the limit (audited once). */
+  private async judgeSourceFailure(source: string, ip: string, settings: Settings): Promise<void> {
+    const t = settings.loginThrottle;
+    const until = await this.store.repos.loginThrottle.blockIfOverLimit(source, { limit: t.maxFailures, blockMs: t.blockMinutes * 60_000, now: this.clock() });
+    if (until !== null) {
+      await this.audit.record({
+        type: 'auth.throttle',
+        outcome: 'failure',
+        actor: 'system',
+        actorIp: ip,
+        subject: source,
+        code: 'AUTH_THROTTLED',
+        detail: { failures: t.maxFailures, windowMinutes: t.windowMinutes, blockedUntil: new Date(until).toISOString() },
+      });
+    }
   }
 
   /** Throws AUTH_IP_DENIED if the address is on the denylist. Cheap: called on every request. */
@@ -148,26 +173,44 @@ export class AuthService {
     }
     const settings = await this.settings.current();
     const now = this.clock();
-    let user = await this.store.repos.users.byUsername(req.username.normalize('NFC'));
+    const t = settings.loginThrottle;
+
+    // Every check below is taken *before* the slow password hash and decided in one conditional statement
+    // each: the source's attempt, then the account's. A burst cannot pass more than the limits through the
+    // hash, and nothing judged later depends on a row read before an await.
+    const source = AuthService.throttleSource(ip);
+    if (!(await this.store.repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) {
+      return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
+    }
+    const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
+      await this.judgeSourceFailure(source, ip, settings);
+      return this.fail(code, reason, who, detail);
+    };
+
+    const user = await this.store.repos.users.byUsername(req.username.normalize('NFC'));
     if (!user) {
       await verifyPassword(req.password, await this.decoy.get());
-      return this.fail('AUTH_UNKNOWN_USER', 'no such user', who);
+      return failed('AUTH_UNKNOWN_USER', 'no such user');
     }
 
-    // A lock whose time has passed is lifted before the attempt is judged.
-    if (user.locked_at !== null && !this.isLocked(user, settings, now)) {
-      await this.store.repos.users.update(user.id, { locked_at: null, failed_attempts: 0, updated_at: now });
+    // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
+    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, Number(user.locked_at), now))) {
       await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
-      user = (await this.store.repos.users.byId(user.id))!;
     }
-
+    const reserved = await this.store.repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
+    // Hashed whatever the outcome, so a locked or disabled account answers in the same time.
     const passwordOk = await verifyPassword(req.password, user.password_hash);
-    if (this.isLocked(user, settings, now)) return this.fail('AUTH_LOCKED', 'account is locked', who);
-    if (user.status !== 'active') return this.fail('AUTH_DISABLED', 'account is disabled', who);
-    if (!passwordOk) {
-      const attempts = await this.countFailedAttempt(user, ip);
-      return this.fail('AUTH_BAD_PASSWORD', 'wrong password', who, { attempts });
+    if (!reserved) return failed('AUTH_LOCKED', 'account is locked');
+    if (user.status !== 'active') {
+      await this.store.repos.users.refundAttempt(user.id);
+      return failed('AUTH_DISABLED', 'account is disabled');
     }
+    if (!passwordOk) {
+      const attempts = (await this.store.repos.users.byId(user.id))?.failed_attempts ?? 0;
+      await this.lockIfOverLimit(user, ip, attempts);
+      return failed('AUTH_BAD_PASSWORD', 'wrong password', { attempts });
+    }
+    await this.store.repos.loginThrottle.refund(source);
 
     if (needsRehash(user.password_hash, this.scrypt)) {
       await this.store.repos.users.update(user.id, { password_hash: await hashPassword(req.password, this.scrypt) });
@@ -186,23 +229,29 @@ export class AuthService {
     });
     const userId = user.id;
     const username = user.username;
-    await this.store.transaction(async (repos) => {
-      // Failed attempts reset only once the login is complete: a right password with a second factor
-      // still due does not wipe the count of wrong TOTP codes before it.
-      await repos.users.update(userId, { ...(mfaRequired ? {} : { failed_attempts: 0 }), last_login_at: now, updated_at: now });
-      const replaced = await repos.webSessions.deleteForUser(userId);
-      await repos.webSessions.insert(row);
-      if (replaced > 0) {
+    try {
+      await this.store.transaction(async (repos) => {
+        // Failed attempts reset only once the login is complete: a right password with a second factor
+        // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
+        // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
+        if (!(await repos.users.admitLogin(userId, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
+        const replaced = await repos.webSessions.deleteForUser(userId);
+        await repos.webSessions.insert(row);
+        if (replaced > 0) {
+          await this.audit.record(
+            { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
+            repos,
+          );
+        }
         await this.audit.record(
-          { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
+          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
           repos,
         );
-      }
-      await this.audit.record(
-        { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
-        repos,
-      );
-    });
+      });
+    } catch (e) {
+      if (e instanceof AuthError) return this.fail(e.code, e.message, who);
+      throw e;
+    }
     const fresh = (await this.store.repos.users.byId(userId))!;
     return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
   }

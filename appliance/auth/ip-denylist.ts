@@ -28,6 +28,23 @@ export function normalizeIp(ip: string): string {
   return m ? m[1]! : ip;
 }
 
+/** The eight 16-bit groups of an IPv6 address as 4-digit hex, or undefined if it is not one. */
+export function expandIpv6(ip: string): string[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  let text = ip.split('%')[0]!;
+  // A dotted IPv4 tail (::ffff:1.2.3.4, ::1.2.3.4) becomes two groups.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = text.slice(0, v4.index) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.map((g) => g.padStart(4, '0').toLowerCase());
+}
+
 export class IpDenylist {
   private readonly list = new BlockList();
   readonly entries: readonly string[];

@@ -61,3 +61,4 @@ export function negotiateLanguage(header: string | undefined, fallback: Language
   }
   return fallback;
 }
+export { usernameKey } from './skeleton.js';

@@ -25,6 +25,16 @@ export interface Settings {
     idleTimeoutMinutes: number;
     absoluteLifetimeHours: number;
   };
+  /**
+   * Password spraying: failed logins counted per source address (IPv6 per /64) across all accounts. At
+   * `maxFailures` within `windowMinutes` the address is refused for `blockMinutes`, doubled for each block
+   * in a row (up to 16×). It slows only that address: people elsewhere, the victims included, log in as usual.
+   */
+  loginThrottle: {
+    maxFailures: number;
+    windowMinutes: number;
+    blockMinutes: number;
+  };
   ipDenylist: string[];
   defaultLanguage: Language;
   /** IANA zone access-group time windows are read in; '' = the appliance's system zone. */
@@ -47,6 +57,7 @@ export const DEFAULT_SETTINGS: Settings = {
   passwordPolicy: { minLength: 12, minClasses: 3, historyCount: 5, forbidUsername: true },
   lockout: { maxAttempts: 5, durationMinutes: 30 },
   sessions: { idleTimeoutMinutes: 15, absoluteLifetimeHours: 12 },
+  loginThrottle: { maxFailures: 10, windowMinutes: 15, blockMinutes: 15 },
   ipDenylist: [],
   defaultLanguage: 'en-US',
   timeZone: '',
@@ -65,6 +76,7 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   },
   lockout: { maxAttempts: { kind: 'int', min: 1, max: 100 }, durationMinutes: { kind: 'int', min: 0, max: 60 * 24 * 30 } },
   sessions: { idleTimeoutMinutes: { kind: 'int', min: 1, max: 24 * 60 }, absoluteLifetimeHours: { kind: 'int', min: 1, max: 24 * 7 } },
+  loginThrottle: { maxFailures: { kind: 'int', min: 1, max: 10_000 }, windowMinutes: { kind: 'int', min: 1, max: 24 * 60 }, blockMinutes: { kind: 'int', min: 1, max: 24 * 60 } },
   mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
 };
 

@@ -10,6 +10,7 @@ import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
 import * as m0003 from './migrations/0003-vault-access.js';
+import * as m0005 from './migrations/0005-auth-findings.js';
 
 export * from './schema.js';
 export * from './repositories.js';
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
   '0002-mfa': m0002,
   '0003-vault-access': m0003,
+  '0005-auth-findings': m0005,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -110,4 +112,10 @@ export class Store {
     this.closed = true;
     await this.db.destroy();
   }
+}
+
+/** A unique index refused the write (SQLite's SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, MariaDB's ER_DUP_ENTRY). */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? '');
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'ER_DUP_ENTRY';
 }

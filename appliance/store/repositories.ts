@@ -3,6 +3,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
 import { PolicyRepository } from './policy-repository.js';
+import { usernameKey } from '../i18n/index.js';
 import type {
   AuditEventRow,
   CertificateEventRow,
@@ -26,9 +27,15 @@ type Db = Kysely<Database> | Transaction<Database>;
 export class UsersRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(row: NewUserRow): Promise<number> {
-    const r = await this.db.insertInto('users').values(row).executeTakeFirstOrThrow();
+  /** Insert an account; its look-alike key is derived here, so no path can store a name without it. */
+  async insert(row: Omit<NewUserRow, 'username_key'>): Promise<number> {
+    const r = await this.db.insertInto('users').values({ ...row, username_key: usernameKey(row.username) }).executeTakeFirstOrThrow();
     return Number(r.insertId);
+  }
+
+  /** The account whose name looks like `username` (same case-folded confusable skeleton), if any. */
+  async byUsernameKey(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
   }
 
   async byId(id: number): Promise<UserRow | undefined> {
@@ -52,6 +59,57 @@ export class UsersRepository {
     await this.db.updateTable('users').set(patch).where('id', '=', id).execute();
   }
 
+  /**
+   * Take one of the account's attempts before its password is judged, in one conditional statement: at most
+   * `max` attempts are ever in flight or failed, however many arrive at once. False: locked, or no attempt left.
+   */
+  async reserveAttempt(id: number, max: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('users')
+      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), updated_at: now }))
+      .where('id', '=', id)
+      .where('locked_at', 'is', null)
+      .where('failed_attempts', '<', max)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Give back a reserved attempt whose password was right (the count of real failures stays). */
+  async refundAttempt(id: number): Promise<void> {
+    await this.db.updateTable('users').set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) })).where('id', '=', id).where('failed_attempts', '>', 0).execute();
+  }
+
+  /** Lock the account if its failures reached `max` and it is not locked yet; true if this call locked it. */
+  async lockIfOverLimit(id: number, max: number, now: number): Promise<boolean> {
+    const r = await this.db.updateTable('users').set({ locked_at: now, updated_at: now }).where('id', '=', id).where('locked_at', 'is', null).where('failed_attempts', '>=', max).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Lift a lock whose time has passed — only the lock that was seen, so two requests lift it once. */
+  async liftLock(id: number, seenLockedAt: number, now: number): Promise<boolean> {
+    const r = await this.db.updateTable('users').set({ locked_at: null, failed_attempts: 0, updated_at: now }).where('id', '=', id).where('locked_at', '=', seenLockedAt).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * A login that passed its password becomes a session only if, at this moment, the account is active and
+   * not locked (a parallel wrong guess may have locked it since): checked and written in one statement.
+   */
+  async admitLogin(id: number, now: number, attempts: 'reset' | 'refund'): Promise<boolean> {
+    const r = await this.db
+      .updateTable('users')
+      .set((eb) => ({
+        failed_attempts: attempts === 'reset' ? 0 : eb.case().when('failed_attempts', '>', 0).then(eb('failed_attempts', '-', 1)).else(0).end(),
+        last_login_at: now,
+        updated_at: now,
+      }))
+      .where('id', '=', id)
+      .where('locked_at', 'is', null)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /** Atomic increment, so concurrent failed logins cannot lose a count. Returns the new count. */
   async incrementFailedAttempts(id: number, now: number): Promise<number> {
     await this.db
@@ -61,6 +119,76 @@ export class UsersRepository {
       .execute();
     const r = await this.db.selectFrom('users').select('failed_attempts').where('id', '=', id).executeTakeFirstOrThrow();
     return r.failed_attempts;
+  }
+}
+
+/** Failures per source address, across accounts: the password-spraying throttle. */
+export class LoginThrottleRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Take one attempt for `source` before anything is judged. One conditional statement decides, so a burst
+   * cannot pass more than `limit` attempts through a window. False: the source is blocked or has none left.
+   */
+  async reserve(source: string, opts: { limit: number; windowMs: number; now: number }): Promise<boolean> {
+    const { limit, windowMs, now } = opts;
+    await this.db
+      .insertInto('login_throttle')
+      .values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now })
+      .onConflict((oc) => oc.column('source').doNothing())
+      .execute();
+    // A window that has passed (and no block running) starts again from zero.
+    await this.db
+      .updateTable('login_throttle')
+      .set({ failures: 0, window_start: now, updated_at: now })
+      .where('source', '=', source)
+      .where('window_start', '<=', now - windowMs)
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
+      .execute();
+    const r = await this.db
+      .updateTable('login_throttle')
+      .set((eb) => ({ failures: eb('failures', '+', 1), updated_at: now }))
+      .where('source', '=', source)
+      .where('failures', '<', limit)
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** A reserved attempt that succeeded is given back: only failures count. */
+  async refund(source: string): Promise<void> {
+    await this.db.updateTable('login_throttle').set((eb) => ({ failures: eb('failures', '-', 1) })).where('source', '=', source).where('failures', '>', 0).execute();
+  }
+
+  /**
+   * After a failure: at `limit` failures the source is blocked for `blockMs`, doubled for each block in a
+   * row (at most 16×); a source quiet for a day starts again at 1×. Returns the block's end if this call set it.
+   */
+  async blockIfOverLimit(source: string, opts: { limit: number; blockMs: number; now: number }): Promise<number | null> {
+    const { limit, blockMs, now } = opts;
+    const row = await this.db.selectFrom('login_throttle').selectAll().where('source', '=', source).executeTakeFirst();
+    if (!row || row.failures < limit || (row.blocked_until !== null && Number(row.blocked_until) > now)) return null;
+    const strikes = row.blocked_until !== null && Number(row.blocked_until) < now - 86_400_000 ? 0 : row.strikes;
+    const until = now + blockMs * 2 ** Math.min(strikes, 4);
+    const r = await this.db
+      .updateTable('login_throttle')
+      .set({ blocked_until: until, strikes: strikes + 1, failures: 0, window_start: until, updated_at: now })
+      .where('source', '=', source)
+      .where('failures', '>=', limit)
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1 ? until : null;
+  }
+
+  async get(source: string): Promise<{ failures: number; blockedUntil: number | null; strikes: number } | undefined> {
+    const row = await this.db.selectFrom('login_throttle').selectAll().where('source', '=', source).executeTakeFirst();
+    return row && { failures: row.failures, blockedUntil: row.blocked_until === null ? null : Number(row.blocked_until), strikes: row.strikes };
+  }
+
+  /** An administrator lifts a block (and its escalation) for one source. */
+  async clear(source: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('login_throttle').where('source', '=', source).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
   }
 }
 
@@ -348,6 +476,7 @@ export class Repositories {
   readonly settings: SettingsRepository;
   readonly meta: MetaRepository;
   readonly auditEvents: AuditEventsRepository;
+  readonly loginThrottle: LoginThrottleRepository;
   readonly trustedCas: TrustedCasRepository;
   readonly revocation: RevocationRepository;
   readonly userCertificates: UserCertificatesRepository;
@@ -366,6 +495,7 @@ export class Repositories {
     this.settings = new SettingsRepository(db);
     this.meta = new MetaRepository(db);
     this.auditEvents = new AuditEventsRepository(db);
+    this.loginThrottle = new LoginThrottleRepository(db);
     this.trustedCas = new TrustedCasRepository(db);
     this.revocation = new RevocationRepository(db);
     this.userCertificates = new UserCertificatesRepository(db);

@@ -20,6 +20,17 @@ export interface UsersTable {
   updated_at: number;
   /** The second factor this account uses: none, certificate, totp or duo. */
   mfa_method: Generated<MfaMethod>;
+  /** usernameKey(username): unique, so no two names look alike. */
+  username_key: string;
+}
+
+export interface LoginThrottleTable {
+  source: string;
+  failures: number;
+  window_start: number;
+  blocked_until: number | null;
+  strikes: number;
+  updated_at: number;
 }
 
 export type MfaMethod = 'none' | 'certificate' | 'totp' | 'duo';
@@ -284,6 +295,7 @@ export interface ConnectivityResultsTable {
 
 export interface Database {
   users: UsersTable;
+  login_throttle: LoginThrottleTable;
   password_history: PasswordHistoryTable;
   web_sessions: WebSessionsTable;
   settings: SettingsTable;

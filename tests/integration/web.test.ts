@@ -39,6 +39,8 @@ describe('web daemon over HTTPS', () => {
     adminPassword = strongPassword();
     await admin.loginAndChange('admin', home.oneTimePassword, adminPassword);
     store = await Store.open({ sqlitePath: path.join(home.home, 'warden.db') });
+    // Every case here fails logins from 127.0.0.1: the per-address throttle is tested on its own address below.
+    assert.equal((await admin.call('PUT', '/api/v1/settings', { loginThrottle: { maxFailures: 10_000 } })).status, 200);
   });
   after(async () => {
     await store?.close();
@@ -219,6 +221,19 @@ describe('web daemon over HTTPS', () => {
       const r = await c.call('POST', '/api/v1/users', { username: 'nope', fullName: 'x', profile: 'auditor' });
       assert.equal(r.status, 403);
       assert.equal((await c.call('PUT', '/api/v1/settings', { lockout: { maxAttempts: 100 } })).status, 403);
+    });
+
+    test('password spraying from one address: blocked after the limit, even with a right password, generic answer, audited', async () => {
+      assert.equal((await admin.call('PUT', '/api/v1/settings', { loginThrottle: { maxFailures: 10 } })).status, 200);
+      await new Promise((res) => setTimeout(res, 1100)); // the daemon re-reads settings at most once a second
+      const from = (username: string, password: string) =>
+        httpsRequest(d, { path: '/api/v1/auth/login', method: 'POST', localAddress: '127.0.0.3', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      for (let i = 0; i < 10; i++) assert.equal((await from(`sprayed${i}`, 'Winter2026!')).status, 401);
+      const right = await from('admin', adminPassword);
+      assert.equal(right.status, 401);
+      assert.deepEqual(right.json, { error: 'AUTH_INVALID', message: 'Invalid user credentials' });
+      assert.equal((await auditRows('auth.throttle', 'ip:127.0.0.3'))[0]?.code, 'AUTH_THROTTLED');
+      assert.equal((await admin.call('PUT', '/api/v1/settings', { loginThrottle: { maxFailures: 10_000 } })).status, 200);
     });
 
     test('a denylisted address is refused everything; others are not', async () => {

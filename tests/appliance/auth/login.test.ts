@@ -25,6 +25,8 @@ describe('local password login', () => {
 
   before(async () => {
     s = await services();
+    // These cases are about the account lockout; the per-address throttle has its own tests.
+    await s.settings.update({ loginThrottle: { maxFailures: 10_000 } }, 'root-admin', null);
   });
   after(async () => s.close());
 
