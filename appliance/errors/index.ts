@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'CERT_NOT_END_ENTITY'
   | 'CERT_EMAIL_MISMATCH'
   | 'CERT_NOT_BOUND_CERT'
+  | 'CERT_BOUND_ELSEWHERE'
   // other second factors
   | 'MFA_REQUIRED'
   | 'MFA_TOTP_INVALID'

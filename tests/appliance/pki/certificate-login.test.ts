@@ -2,7 +2,9 @@
 // the real trust store on a real SQLite file. The clock is the real one: the certificates are made now.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import * as m0006 from '../../../appliance/store/migrations/0006-pki-findings.js';
 import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
 import { createCa, createCrl, der, issueLeaf, EKU_SERVER_AUTH, type Issued } from '../../helpers/pki.js';
 import { AuthError } from '../../../appliance/errors/index.js';
@@ -177,6 +179,69 @@ describe('certificate login', () => {
     assert.ok(events.includes('revoke'));
   });
 
+  test('a certificate bound to one account is refused for another account with the same e-mail: CERT_BOUND_ELSEWHERE', async () => {
+    const a = await newUser('shared.mail@example.test');
+    const b = await newUser('shared.mail@example.test');
+    const leaf = await issueLeaf(inter, { commonName: 'shared', email: 'shared.mail@example.test' });
+    assert.equal((await s.certificates.verify(a, presented(leaf), '192.0.2.10')).bound, true);
+    await refused(b, presented(leaf), 'CERT_BOUND_ELSEWHERE');
+    assert.equal((await s.certificates.list({ userId: b.id })).length, 0, 'nothing was bound to the second account');
+    const [audit] = await s.store.repos.auditEvents.query({ type: 'auth.mfa', subject: b.username, limit: 1 });
+    assert.equal(audit?.outcome, 'failure');
+    // The first account keeps using it.
+    assert.equal((await s.certificates.verify(a, presented(leaf), '192.0.2.10')).bound, false);
+  });
+
+  test('a certificate revoked on one account (a lost card) never binds to another: CERT_REVOKED', async () => {
+    const a = await newUser('lost.card@example.test');
+    const b = await newUser('lost.card@example.test');
+    const leaf = await issueLeaf(inter, { commonName: 'lost', email: 'lost.card@example.test' });
+    await s.certificates.verify(a, presented(leaf), '192.0.2.10');
+    const [binding] = await s.certificates.list({ userId: a.id });
+    await s.certificates.revoke(binding!.id, { username: 'admin', ip: '192.0.2.1' });
+    await refused(b, presented(leaf), 'CERT_REVOKED');
+    await refused(a, presented(leaf), 'CERT_REVOKED');
+    assert.equal((await s.certificates.list({ userId: b.id })).length, 0);
+  });
+
+  test('two parallel first logins of two accounts with the same certificate: exactly one binds', async () => {
+    const users = [await newUser('race@example.test'), await newUser('race@example.test'), await newUser('race@example.test')];
+    const leaf = await issueLeaf(inter, { commonName: 'race', email: 'race@example.test' });
+    const results = await Promise.allSettled(users.map((u) => s.certificates.verify(u, presented(leaf), '192.0.2.10')));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one login succeeds');
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        assert.ok(r.reason instanceof AuthError, String(r.reason));
+        assert.equal(r.reason.code, 'CERT_BOUND_ELSEWHERE');
+      }
+    }
+    const bindings = (await s.certificates.list({})).filter((b) => users.some((u) => u.id === b.userId));
+    assert.equal(bindings.length, 1, 'one binding in the store');
+  });
+
+  test('two parallel first logins of one account with two certificates: only the bound one succeeds', async () => {
+    const user = await newUser();
+    const first = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const second = await issueLeaf(inter, { commonName: user.username, email: user.email });
+    const results = await Promise.allSettled([first, second].map((c) => s.certificates.verify(user, presented(c), '192.0.2.10')));
+    const ok = results.filter((r): r is PromiseFulfilledResult<{ bindingId: number; fingerprint: string; bound: boolean }> => r.status === 'fulfilled');
+    assert.equal(ok.length, 1, 'a certificate that is not the bound one never passes');
+    const [bound] = await s.certificates.list({ userId: user.id, status: 'bound' });
+    assert.equal(ok[0]!.value.fingerprint, bound!.fingerprint);
+  });
+
+  test('the store itself refuses a second binding row for one fingerprint', async () => {
+    const a = await newUser();
+    const b = await newUser();
+    const leaf = await issueLeaf(inter, { commonName: a.username, email: a.email });
+    await s.certificates.verify(a, presented(leaf), '192.0.2.10');
+    const [row] = await s.store.repos.userCertificates.list({ userId: a.id });
+    const { id: _id, username: _u, fingerprint_claim: _c, ...copy } = row!;
+    assert.equal(await s.store.repos.userCertificates.insert({ ...copy, user_id: b.id }), undefined, 'the repository answers "already claimed"');
+    await assert.rejects(s.store.db.insertInto('user_certificates').values({ ...copy, user_id: b.id, fingerprint_claim: copy.fingerprint }).execute(), /UNIQUE/i);
+    assert.equal((await s.certificates.list({ userId: b.id })).length, 0);
+  });
+
   test('the usage log filters by user and period and exports as CSV', async () => {
     const user = await newUser();
     const leaf = await issueLeaf(inter, { commonName: `=HYPERLINK("x"), ${user.username}`, email: user.email });
@@ -250,5 +315,75 @@ describe('proxy decision: force authentication with certificate', () => {
     const totp = await s.certificates.proxySessionAllowed(user.id);
     assert.equal(totp.allowed, false);
     assert.equal(totp.allowed === false && totp.code, 'CERT_MISSING');
+  });
+});
+
+describe('migration 0006: bindings made before a certificate was bound to one account only', () => {
+  let s: Services;
+  let ca: Issued;
+  before(async () => {
+    s = await services();
+    s.clock.now = Date.now();
+    ca = await createCa('Migration Root');
+    await s.trust.install(ca.pem, orbit);
+  });
+  after(async () => s?.close());
+
+  test('duplicates are resolved: revoked anywhere is revoked everywhere, otherwise the first binding keeps the certificate', async () => {
+    const password = strongPassword();
+    const make = async (username: string) =>
+      (await s.users.create(orbit, { username, fullName: username, email: 'dup@example.test', profile: 'privileged-access-user', password })).user;
+    const [a, b, c, d, e] = [await make('dup-a'), await make('dup-b'), await make('dup-c'), await make('dup-d'), await make('dup-e')];
+    const shared = await issueLeaf(ca, { commonName: 'shared', email: 'dup@example.test' });
+    const lost = await issueLeaf(ca, { commonName: 'lost', email: 'dup@example.test' });
+    const alone = await issueLeaf(ca, { commonName: 'alone', email: 'dup@example.test' });
+
+    // Back to the schema before 0006, and the rows the old binding logic let in.
+    await m0006.down(s.store.db as unknown as Kysely<unknown>);
+    await s.store.db.deleteFrom('kysely_migration' as never).where('name' as never, '=', '0006-pki-findings' as never).execute();
+    const row = (userId: number, leaf: Issued, status: 'bound' | 'revoked', at: number) => ({
+      user_id: userId,
+      fingerprint: new X509Certificate(leaf.pem).fingerprint256,
+      issuer: 'CN=Migration Root, O=Warden Test',
+      serial: leaf.serial.toUpperCase(),
+      subject: `CN=${leaf.cert.subjectName.getField('CN')[0]}`,
+      email: 'dup@example.test',
+      not_before: at,
+      not_after: at + DAY,
+      pem: leaf.pem,
+      status,
+      bound_at: at,
+      first_used_at: at,
+      last_used_at: at,
+      revoked_at: status === 'revoked' ? at + 1 : null,
+      revoked_by: status === 'revoked' ? 'admin' : null,
+    });
+    const raw = s.store.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    await raw.insertInto('user_certificates').values([row(b.id, shared, 'bound', 2000), row(a.id, shared, 'bound', 1000), row(c.id, lost, 'revoked', 1000), row(d.id, lost, 'bound', 3000), row(e.id, alone, 'bound', 1000)]).execute();
+    // b is signed in with the duplicate certificate.
+    const login = await s.auth.login({ username: 'dup-b', password, ip: '192.0.2.30' });
+    const ctx = await s.auth.authenticate(login.token, '192.0.2.30');
+    await s.store.repos.webSessions.update(ctx.sessionId, { certificate_fingerprint: new X509Certificate(shared.pem).fingerprint256 });
+
+    await s.store.migrate();
+
+    const status = async (u: UserRow) => (await s.certificates.list({ userId: u.id })).map((x) => x.status);
+    assert.deepEqual(await status(a), ['bound'], 'the first binding keeps the certificate');
+    assert.deepEqual(await status(b), ['revoked'], 'the later duplicate is revoked');
+    assert.deepEqual(await status(c), ['revoked']);
+    assert.deepEqual(await status(d), ['revoked'], 'a certificate revoked on one account is revoked on all');
+    assert.deepEqual(await status(e), ['bound'], 'a certificate bound once is untouched');
+    assert.equal((await s.store.repos.webSessions.forUser(b.id)).length, 0, 'the session signed in with the revoked duplicate ended');
+    const [bEvent] = await s.certificates.usage({ userId: b.id, limit: 1 });
+    assert.equal(bEvent?.event, 'revoke');
+    assert.equal(bEvent?.code, 'CERT_BOUND_ELSEWHERE');
+    const [dEvent] = await s.certificates.usage({ userId: d.id, limit: 1 });
+    assert.equal(dEvent?.code, 'CERT_REVOKED');
+
+    // And from now on the store holds the rule.
+    const p = (leaf: Issued): PresentedCertificate => ({ leaf: der(leaf), chain: [] });
+    await assert.rejects(s.certificates.verify(d, p(lost), '192.0.2.30'), (err: unknown) => err instanceof AuthError && err.code === 'CERT_REVOKED');
+    await assert.rejects(s.certificates.verify(b, p(shared), '192.0.2.30'), (err: unknown) => err instanceof AuthError && err.code === 'CERT_BOUND_ELSEWHERE');
+    assert.equal((await s.certificates.verify(a, p(shared), '192.0.2.30')).bound, false, 'the owner keeps logging in');
   });
 });
