@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import * as m0006 from '../../../appliance/store/migrations/0006-pki-findings.js';
 import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
 import { createCa, createCrl, der, issueLeaf, EKU_SERVER_AUTH, type Issued } from '../../helpers/pki.js';
-import { AuthError } from '../../../appliance/errors/index.js';
+import { AuthError, WardenError } from '../../../appliance/errors/index.js';
 import type { PresentedCertificate } from '../../../appliance/pki/index.js';
 import type { UserRow } from '../../../appliance/store/index.js';
 
@@ -263,6 +263,59 @@ describe('certificate login', () => {
     await assert.rejects(s.trust.install(root.pem + leaf.pem, orbit), /not a CA certificate/);
     await assert.rejects(s.trust.install('-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n', orbit), /base64|X\.509/);
     assert.equal((await s.trust.list()).length, before);
+  });
+
+  test('a CA with the subject of an installed CA but another key is refused, naming the installed CA', async () => {
+    const before = await s.trust.list();
+    const installed = before.find((c) => c.subject === 'CN=Test Root, O=Warden Test')!;
+    const impostor = await createCa('Test Root');
+    await assert.rejects(s.trust.install(impostor.pem, orbit), (e: unknown) => {
+      assert.ok(e instanceof WardenError, String(e));
+      assert.equal(e.code, 'CA_SUBJECT_CONFLICT');
+      assert.match(e.message, new RegExp(`installed CA ${installed.id} `));
+      assert.ok(e.message.includes(installed.fingerprint), e.message);
+      assert.ok(e.message.includes('CN=Test Root, O=Warden Test'), e.message);
+      assert.match(e.message, /different key/);
+      return true;
+    });
+    // The same name in another case or spacing is the same name to a TLS stack: refused too.
+    const lookalike = await createCa('test  root');
+    await assert.rejects(s.trust.install(lookalike.pem, orbit), /CA_SUBJECT_CONFLICT|different key/);
+    assert.equal((await s.trust.list()).length, before.length, 'nothing installed');
+    const [refusal] = await s.store.repos.auditEvents.query({ type: 'pki.ca_install', limit: 1 });
+    assert.equal(refusal?.outcome, 'failure');
+    assert.equal(refusal?.code, 'CA_SUBJECT_CONFLICT');
+
+    // Its certificates do not log in.
+    const user = await newUser();
+    await refused(user, presented(await issueLeaf(impostor, { commonName: user.username, email: user.email })), 'CERT_SIGNATURE_INVALID');
+  });
+
+  test('two CAs of one subject with different keys in one file are refused', async () => {
+    const before = (await s.trust.list()).length;
+    const one = await createCa('Twin CA');
+    const two = await createCa('Twin CA');
+    await assert.rejects(s.trust.install(one.pem + two.pem, orbit), /different key/);
+    assert.equal((await s.trust.list()).length, before);
+  });
+
+  test('a renewed CA certificate (same subject, same key) installs without force', async () => {
+    const first = await createCa('Renewed CA');
+    const renewed = await createCa('Renewed CA', { keys: first.keys, notAfter: new Date(Date.now() + 700 * DAY) });
+    assert.equal((await s.trust.install(first.pem, orbit)).length, 1);
+    assert.equal((await s.trust.install(renewed.pem, orbit)).length, 1);
+  });
+
+  test('with force, a colliding CA is installed and the audit event says it was forced and with which CA it collides', async () => {
+    const installed = (await s.trust.list()).find((c) => c.subject === 'CN=Other Root, O=Warden Test')!;
+    const impostor = await createCa('Other Root');
+    const [ca] = await s.trust.install(impostor.pem, orbit, { force: true });
+    assert.equal(ca?.subject, installed.subject);
+    const [event] = await s.store.repos.auditEvents.query({ type: 'pki.ca_install', limit: 1 });
+    assert.equal(event?.outcome, 'success');
+    const detail = JSON.parse(event!.detail!);
+    assert.equal(detail.forced, true);
+    assert.deepEqual(detail.collisions, [{ fingerprint: ca!.fingerprint, collidesWith: { id: installed.id, subject: installed.subject, fingerprint: installed.fingerprint } }]);
   });
 
   test('the store keeps roots and intermediates with their link', async () => {
