@@ -6,6 +6,7 @@ import { X509Certificate as NodeX509 } from 'node:crypto';
 import type { Repositories, Store, TrustedCaRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { NotFoundError, WardenError } from '../errors/index.js';
+import { authorityRefusal } from './certificate-validator.js';
 import { CertificateError, dn, issuedBy, isSelfSigned, notAfter, notBefore, parseCertificates, parseCrl, sameDistinguishedName, toPem } from './certificates.js';
 
 export const PKI_REVISION_META = 'pki.revision';
@@ -83,9 +84,24 @@ export class TrustStore {
     return { ...caView(r), pem: r.pem };
   }
 
-  /** PEM of every active CA: what the TLS server advertises in its CertificateRequest. */
-  async activeAuthoritiesPem(): Promise<string[]> {
-    return this.store.repos.trustedCas.activePems();
+  /**
+   * What the TLS server advertises in its CertificateRequest: the PEM of exactly the CAs whose certificates
+   * would be accepted now (the validator's own rule: the CA and every CA above it active, within validity,
+   * not revoked by its issuer), so a browser offers only certificates that can log in. `changesAt` is when
+   * that set next changes by the clock alone (a CA's validity starts or ends): the server recomputes then,
+   * as it does when the revision moves.
+   */
+  async advertisedAuthorities(): Promise<{ pems: string[]; changesAt: number }> {
+    const trust = await this.snapshot();
+    const now = this.clock();
+    let changesAt = Number.POSITIVE_INFINITY;
+    for (const { row } of trust.cas) {
+      const from = Number(row.not_before);
+      const until = Number(row.not_after) + 1;
+      if (from > now) changesAt = Math.min(changesAt, from);
+      if (until > now) changesAt = Math.min(changesAt, until);
+    }
+    return { pems: trust.cas.filter((c) => authorityRefusal(trust, c, now) === undefined).map((c) => c.row.pem), changesAt };
   }
 
   async snapshot(): Promise<TrustSnapshot> {

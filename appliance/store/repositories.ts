@@ -203,10 +203,6 @@ export class TrustedCasRepository {
     return this.db.selectFrom('trusted_cas').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async activePems(): Promise<string[]> {
-    return (await this.db.selectFrom('trusted_cas').select('pem').where('active', '=', 1).orderBy('id').execute()).map((r) => r.pem);
-  }
-
   async insert(row: Insertable<TrustedCasTable>): Promise<number> {
     return Number((await this.db.insertInto('trusted_cas').values(row).executeTakeFirstOrThrow()).insertId);
   }

@@ -440,3 +440,65 @@ describe('migration 0006: bindings made before a certificate was bound to one ac
     assert.equal((await s.certificates.verify(a, p(shared), '192.0.2.30')).bound, false, 'the owner keeps logging in');
   });
 });
+
+describe('the CAs advertised in the TLS CertificateRequest are exactly the ones that are trusted', () => {
+  let s: Services;
+  before(async () => {
+    s = await services();
+    s.clock.now = Date.now();
+  });
+  after(async () => s?.close());
+
+  const subjects = async () => {
+    const { pems } = await s.trust.advertisedAuthorities();
+    return pems.map((p) => new X509Certificate(p).subject.split('\n')[0]!).sort();
+  };
+  const idOf = async (cn: string) => (await s.trust.list()).find((c) => c.subject.startsWith(`CN=${cn},`))!.id;
+
+  test('a disabled root takes its active intermediates with it; a disabled intermediate only itself', async () => {
+    const root = await createCa('Adv Root');
+    const inter = await createCa('Adv Issuing', { parent: root });
+    const deeper = await createCa('Adv Deeper', { parent: inter });
+    await s.trust.install(root.pem + inter.pem + deeper.pem, orbit);
+    assert.deepEqual(await subjects(), ['CN=Adv Deeper', 'CN=Adv Issuing', 'CN=Adv Root']);
+
+    const { user } = await s.users.create(orbit, { username: 'adv', fullName: 'Adv', email: 'adv@example.test', profile: 'privileged-access-user', password: strongPassword() });
+    const leaf = await issueLeaf(deeper, { commonName: 'adv', email: 'adv@example.test' });
+
+    await s.trust.setActive(await idOf('Adv Root'), false, orbit);
+    assert.deepEqual(await subjects(), [], 'nothing under a disabled root is advertised');
+    // ... because nothing under it logs in.
+    await assert.rejects(s.certificates.verify(user, { leaf: der(leaf), chain: [] }, '192.0.2.40'), (e: unknown) => e instanceof AuthError && e.code === 'CERT_CA_INACTIVE');
+    await s.trust.setActive(await idOf('Adv Root'), true, orbit);
+    assert.equal((await s.certificates.verify(user, { leaf: der(leaf), chain: [] }, '192.0.2.40')).bound, true);
+
+    await s.trust.setActive(await idOf('Adv Issuing'), false, orbit);
+    assert.deepEqual(await subjects(), ['CN=Adv Root']);
+    await s.trust.setActive(await idOf('Adv Issuing'), true, orbit);
+    assert.deepEqual(await subjects(), ['CN=Adv Deeper', 'CN=Adv Issuing', 'CN=Adv Root']);
+  });
+
+  test('an intermediate revoked by its root\'s CRL is not advertised, nor anything below it', async () => {
+    const root = await createCa('Crl Root');
+    const inter = await createCa('Crl Issuing', { parent: root });
+    const below = await createCa('Crl Below', { parent: inter });
+    await s.trust.install(root.pem + inter.pem + below.pem, orbit);
+    await s.trust.installCrl(await createCrl(root, [inter]), orbit);
+    assert.ok((await subjects()).includes('CN=Crl Root'));
+    assert.ok(!(await subjects()).includes('CN=Crl Issuing'));
+    assert.ok(!(await subjects()).includes('CN=Crl Below'));
+  });
+
+  test('a CA outside its validity is not advertised, and the advertisement says when it next changes', async () => {
+    const now = s.clock.now;
+    const later = await createCa('Later Root', { notBefore: new Date(now + DAY), notAfter: new Date(now + 10 * DAY) });
+    const expired = await createCa('Expired Root', { notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) });
+    await s.trust.install(later.pem + expired.pem, orbit);
+    const names = await subjects();
+    assert.ok(!names.includes('CN=Later Root') && !names.includes('CN=Expired Root'), names.join());
+    const { changesAt } = await s.trust.advertisedAuthorities();
+    assert.equal(changesAt, Date.parse(new X509Certificate(later.pem).validFrom), 'the next change is when Later Root becomes valid');
+    s.clock.now = changesAt;
+    assert.ok((await subjects()).includes('CN=Later Root'));
+  });
+});
