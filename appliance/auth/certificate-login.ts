@@ -77,7 +77,8 @@ export class CertificateLogin {
   }
 
   /**
-   * Check `presented` for `user`; on success bind it if the account has no bound certificate yet.
+   * Check `presented` for `user`; on success bind it if the account has no bound certificate yet and no
+   * account ever held this certificate (a certificate is bound to one account, and once revoked, to none).
    * Throws AuthError with the precise reason code (the caller shows only the generic message).
    */
   async verify(user: UserRow, presented: PresentedCertificate, ipRaw: string): Promise<{ bindingId: number; fingerprint: string; bound: boolean }> {
@@ -97,20 +98,24 @@ export class CertificateLogin {
       throw new AuthError(result.code, result.reason);
     }
     const { cert, identity } = result;
-    if (!bound) {
-      // A certificate whose binding an administrator revoked (a lost card) never binds again.
-      const revoked = await this.deps.store.repos.userCertificates.list({ userId: user.id, status: 'revoked' });
-      if (revoked.some((r) => r.fingerprint === identity.fingerprint)) {
-        await this.failure(user, ip, 'CERT_REVOKED', 'this certificate\'s binding was revoked by an administrator', { fingerprint: identity.fingerprint, subject: result.subject });
-        throw new AuthError('CERT_REVOKED', 'binding revoked');
-      }
-    }
-    const outcome = await this.deps.store.transaction(async (repos) => {
+    // Whether this certificate may bind, and the binding, are decided inside one transaction (and, for the
+    // fingerprint, by the unique claim the insert makes): a parallel login cannot slip between them.
+    const outcome = await this.deps.store.transaction(async (repos): Promise<{ refused: { code: ErrorCode; reason: string } } | { bindingId: number; newlyBound: boolean }> => {
       let bindingId: number;
       let newlyBound = false;
       const current = await repos.userCertificates.boundFor(user.id);
+      if (current && current.fingerprint !== identity.fingerprint) {
+        // Another login of this account bound a different certificate since the validation above.
+        return { refused: { code: 'CERT_NOT_BOUND_CERT', reason: 'this is not the certificate bound to the account' } };
+      }
       if (!current) {
-        bindingId = await repos.userCertificates.insert({
+        const claim = await repos.userCertificates.claimOf(identity.fingerprint);
+        // A certificate whose binding an administrator revoked (a lost card) never binds again, anywhere.
+        if (claim?.status === 'revoked') {
+          return { refused: { code: 'CERT_REVOKED', reason: `this certificate's binding (${claim.id}, account ${claim.username}) was revoked by ${claim.revoked_by ?? 'an administrator'}` } };
+        }
+        if (claim) return { refused: { code: 'CERT_BOUND_ELSEWHERE', reason: `this certificate is bound to another account (${claim.username}, binding ${claim.id})` } };
+        const inserted = await repos.userCertificates.insert({
           user_id: user.id,
           fingerprint: identity.fingerprint,
           issuer: identity.issuer,
@@ -127,6 +132,9 @@ export class CertificateLogin {
           revoked_at: null,
           revoked_by: null,
         });
+        // Claimed by another writer (another process) between the read above and this insert.
+        if (inserted === undefined) return { refused: { code: 'CERT_BOUND_ELSEWHERE', reason: 'this certificate was bound to another account at the same moment' } };
+        bindingId = inserted;
         newlyBound = true;
         await this.event(repos, { event: 'bind', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
       } else {
@@ -146,6 +154,10 @@ export class CertificateLogin {
       );
       return { bindingId, newlyBound };
     });
+    if ('refused' in outcome) {
+      await this.failure(user, ip, outcome.refused.code, outcome.refused.reason, { fingerprint: identity.fingerprint, subject: result.subject });
+      throw new AuthError(outcome.refused.code, outcome.refused.reason);
+    }
     return { bindingId: outcome.bindingId, fingerprint: identity.fingerprint, bound: outcome.newlyBound };
   }
 

@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'CERT_NOT_END_ENTITY'
   | 'CERT_EMAIL_MISMATCH'
   | 'CERT_NOT_BOUND_CERT'
+  | 'CERT_BOUND_ELSEWHERE'
+  // trust store: a CA whose subject is an installed CA's, with another key
+  | 'CA_SUBJECT_CONFLICT'
   // other second factors
   | 'MFA_REQUIRED'
   | 'MFA_TOTP_INVALID'

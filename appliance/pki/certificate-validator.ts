@@ -52,6 +52,32 @@ export function identityOf(cert: X509Certificate): CertificateIdentity {
   return { fingerprint: cert.fingerprint256, issuer: dn(cert.issuer), serial: normalizeSerial(cert.serialNumber) };
 }
 
+export interface AuthorityRefusal {
+  code: ErrorCode;
+  reason: string;
+}
+
+/**
+ * Is this store CA a trust anchor at `now`, i.e. would a certificate it issued be accepted as far as the
+ * store's CAs go? It and every store CA above it must be active and within validity, and none may be
+ * revoked by its issuer's CRL: inactivating a root stops all below it. The one rule for both the login
+ * decision and the CA names the TLS server advertises.
+ */
+export function authorityRefusal(trust: TrustSnapshot, ca: TrustSnapshot['cas'][number], now: number): AuthorityRefusal | undefined {
+  const byId = new Map(trust.cas.map((c) => [c.row.id, c]));
+  const seen = new Set<number>();
+  for (let c: TrustSnapshot['cas'][number] | undefined = ca; c && !seen.has(c.row.id); c = c.row.parent_id === null ? undefined : byId.get(c.row.parent_id)) {
+    seen.add(c.row.id);
+    if (c.row.active !== 1) return { code: 'CERT_CA_INACTIVE', reason: `CA ${c.row.subject} is inactive` };
+    if (now < Number(c.row.not_before) || now > Number(c.row.not_after)) return { code: 'CERT_CA_EXPIRED', reason: `CA ${c.row.subject} is outside its validity` };
+    const parent = c.row.parent_id === null ? undefined : byId.get(c.row.parent_id);
+    if (parent && trust.revoked.get(parent.row.id)?.has(normalizeSerial(c.cert.serialNumber))) {
+      return { code: 'CERT_REVOKED', reason: `CA ${c.row.subject} is revoked by its issuer's CRL` };
+    }
+  }
+  return undefined;
+}
+
 export function validateClientCertificate(presented: PresentedCertificate, trust: TrustSnapshot, opts: ValidationOptions): ValidationResult {
   if (!presented.leaf || presented.leaf.length === 0) return fail('CERT_MISSING', 'no client certificate was presented');
   let leaf: X509Certificate;
@@ -96,19 +122,8 @@ export function validateClientCertificate(presented: PresentedCertificate, trust
     current = next;
   }
   if (!anchor) return fail('CERT_UNTRUSTED', 'the chain is too long', leaf);
-
-  // The anchor and every store CA above it must be active and valid: inactivating a root stops all below it.
-  const byId = new Map(trust.cas.map((c) => [c.row.id, c]));
-  const seen = new Set<number>();
-  for (let ca: TrustSnapshot['cas'][number] | undefined = anchor; ca && !seen.has(ca.row.id); ca = ca.row.parent_id === null ? undefined : byId.get(ca.row.parent_id)) {
-    seen.add(ca.row.id);
-    if (ca.row.active !== 1) return fail('CERT_CA_INACTIVE', `CA ${ca.row.subject} is inactive`, leaf);
-    if (opts.now < Number(ca.row.not_before) || opts.now > Number(ca.row.not_after)) return fail('CERT_CA_EXPIRED', `CA ${ca.row.subject} is outside its validity`, leaf);
-    const parent = ca.row.parent_id === null ? undefined : byId.get(ca.row.parent_id);
-    if (parent && trust.revoked.get(parent.row.id)?.has(normalizeSerial(ca.cert.serialNumber))) {
-      return fail('CERT_REVOKED', `CA ${ca.row.subject} is revoked by its issuer's CRL`, leaf);
-    }
-  }
+  const refusal = authorityRefusal(trust, anchor, opts.now);
+  if (refusal) return fail(refusal.code, refusal.reason, leaf);
 
   // Revocation of the leaf (and of intermediates the client sent) by the store CA that issued them.
   const issuedByAnchor = viaClient.length > 0 ? viaClient[viaClient.length - 1]! : leaf;

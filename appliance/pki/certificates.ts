@@ -162,6 +162,20 @@ export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolea
   }
 }
 
+/**
+ * Are two distinguished names (as node:crypto prints them, one attribute per line) the same name to a TLS
+ * stack? OpenSSL compares names in a canonical form (case folded, inner whitespace collapsed), so
+ * "CN=Test  root" names the same CA as "CN=Test Root".
+ */
+export function sameDistinguishedName(a: string, b: string): boolean {
+  const canonical = (name: string) =>
+    name
+      .split('\n')
+      .map((l) => l.trim().replace(/\s+/g, ' ').toLowerCase())
+      .join('\n');
+  return canonical(a) === canonical(b);
+}
+
 /** Same name, whatever the signature: for telling "forged" from "unknown". */
 export function namedIssuer(cert: X509Certificate, issuer: X509Certificate): boolean {
   return cert.issuer === issuer.subject;

@@ -5,8 +5,9 @@ import type { X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import type { Repositories, Store, TrustedCaRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import { NotFoundError } from '../errors/index.js';
-import { CertificateError, dn, issuedBy, isSelfSigned, notAfter, notBefore, parseCertificates, parseCrl, toPem } from './certificates.js';
+import { NotFoundError, WardenError } from '../errors/index.js';
+import { authorityRefusal } from './certificate-validator.js';
+import { CertificateError, dn, issuedBy, isSelfSigned, notAfter, notBefore, parseCertificates, parseCrl, sameDistinguishedName, toPem } from './certificates.js';
 
 export const PKI_REVISION_META = 'pki.revision';
 
@@ -48,6 +49,15 @@ export interface TrustSnapshot {
   revoked: Map<number, Set<string>>;
 }
 
+/** A CA being installed whose subject is another CA's with a different key. */
+export interface CaCollision {
+  fingerprint: string;
+  /** The CA it collides with; id null when that one is in the same file (installed with it, or not at all). */
+  collidesWith: { id: number | null; subject: string; fingerprint: string };
+}
+
+const REFUSED = Symbol('refused: CA subject conflict');
+
 export interface Actor {
   username: string;
   ip: string | null;
@@ -74,9 +84,24 @@ export class TrustStore {
     return { ...caView(r), pem: r.pem };
   }
 
-  /** PEM of every active CA: what the TLS server advertises in its CertificateRequest. */
-  async activeAuthoritiesPem(): Promise<string[]> {
-    return this.store.repos.trustedCas.activePems();
+  /**
+   * What the TLS server advertises in its CertificateRequest: the PEM of exactly the CAs whose certificates
+   * would be accepted now (the validator's own rule: the CA and every CA above it active, within validity,
+   * not revoked by its issuer), so a browser offers only certificates that can log in. `changesAt` is when
+   * that set next changes by the clock alone (a CA's validity starts or ends): the server recomputes then,
+   * as it does when the revision moves.
+   */
+  async advertisedAuthorities(): Promise<{ pems: string[]; changesAt: number }> {
+    const trust = await this.snapshot();
+    const now = this.clock();
+    let changesAt = Number.POSITIVE_INFINITY;
+    for (const { row } of trust.cas) {
+      const from = Number(row.not_before);
+      const until = Number(row.not_after) + 1;
+      if (from > now) changesAt = Math.min(changesAt, from);
+      if (until > now) changesAt = Math.min(changesAt, until);
+    }
+    return { pems: trust.cas.filter((c) => authorityRefusal(trust, c, now) === undefined).map((c) => c.row.pem), changesAt };
   }
 
   async snapshot(): Promise<TrustSnapshot> {
@@ -93,18 +118,43 @@ export class TrustStore {
    * Install one CA certificate or a chain (PEM bundle or DER). Each must be a CA (basicConstraints
    * CA:TRUE); each is linked to its issuer if that is in the store or in the same bundle. Already
    * installed certificates are skipped. All or nothing.
+   *
+   * A CA whose subject is the name of an installed CA (or of another CA in the same file) with a different
+   * key is refused unless `force`: the TLS CertificateRequest and a browser's choice of certificate go by
+   * name, so two keys under one name make "this CA" ambiguous, and a silently added second key would be
+   * trusted at once. A renewed certificate of the same CA (same name, same key) installs normally.
    */
-  async install(input: Buffer | string, actor: Actor): Promise<CaView[]> {
+  async install(input: Buffer | string, actor: Actor, opts: { force?: boolean } = {}): Promise<CaView[]> {
     const certs = parseCertificates(input);
     for (const c of certs) {
       if (!c.ca) throw new CertificateError(`${dn(c.subject)} is not a CA certificate (basicConstraints CA:TRUE is missing)`);
     }
     const now = this.clock();
+    let refusal: { message: string; collisions: CaCollision[] } | undefined;
     const out = await this.store.transaction(async (repos) => {
-      const known = (await repos.trustedCas.all()).map((r) => ({ row: r, cert: new NodeX509(r.pem) }));
+      const known = (await repos.trustedCas.all()).map((r) => ({ row: r, cert: new NodeX509(r.pem), fromInput: false }));
       const out: TrustedCaRow[] = [];
+      const collisions: CaCollision[] = [];
       for (const cert of certs) {
         if (known.some((k) => k.row.fingerprint === cert.fingerprint256)) continue;
+        const sameName = known.filter((k) => sameDistinguishedName(k.cert.subject, cert.subject) && !k.cert.publicKey.equals(cert.publicKey));
+        for (const k of sameName) {
+          collisions.push({ fingerprint: cert.fingerprint256, collidesWith: { id: k.fromInput ? null : k.row.id, subject: k.row.subject, fingerprint: k.row.fingerprint } });
+        }
+        if (sameName.length > 0 && !opts.force) {
+          const k = sameName[0]!;
+          const other = k.fromInput
+            ? `another CA certificate in the same file (${k.row.subject}, fingerprint ${k.row.fingerprint})`
+            : `installed CA ${k.row.id} (${k.row.subject}, fingerprint ${k.row.fingerprint})`;
+          refusal = {
+            message:
+              `refused: the CA ${dn(cert.subject)} (fingerprint ${cert.fingerprint256}) has the same subject as ${other}, ` +
+              'but a different key; a second key under a trusted CA\'s name is refused unless forced',
+            collisions: collisions.filter((c) => c.fingerprint === cert.fingerprint256),
+          };
+          // Thrown, not returned: CAs of the same file inserted before this one must roll back too.
+          throw REFUSED;
+        }
         const selfSigned = isSelfSigned(cert);
         const fields = {
           subject: dn(cert.subject),
@@ -123,7 +173,7 @@ export class TrustStore {
         };
         const id = await repos.trustedCas.insert(fields);
         const full: TrustedCaRow = { ...fields, id };
-        known.push({ row: full, cert });
+        known.push({ row: full, cert, fromInput: true });
         out.push(full);
       }
       // Link every unlinked non-root to its issuer, whatever the order in the file or across installs.
@@ -144,12 +194,31 @@ export class TrustStore {
           actor: actor.username,
           actorIp: actor.ip,
           subject: out.map((o) => o.subject).join(' | ').slice(0, 128),
-          detail: { fingerprints: out.map((o) => o.fingerprint) },
+          detail: {
+            fingerprints: out.map((o) => o.fingerprint),
+            ...(collisions.length > 0 ? { forced: true, collisions } : {}),
+          },
         },
         repos,
       );
       return out;
+    }).catch((e: unknown) => {
+      if (e === REFUSED) return undefined;
+      throw e;
     });
+    if (!out) {
+      // Nothing was written (the transaction rolled back); the attempt is audited.
+      await this.audit.record({
+        type: 'pki.ca_install',
+        outcome: 'failure',
+        actor: actor.username,
+        actorIp: actor.ip,
+        code: 'CA_SUBJECT_CONFLICT',
+        subject: refusal!.collisions[0]!.collidesWith.subject.slice(0, 128),
+        detail: { collisions: refusal!.collisions },
+      });
+      throw new WardenError('CA_SUBJECT_CONFLICT', refusal!.message, { details: { collisions: refusal!.collisions } });
+    }
     const ids = new Set(out.map((o) => o.id));
     return (await this.list()).filter((c) => ids.has(c.id));
   }

@@ -331,10 +331,6 @@ export class TrustedCasRepository {
     return this.db.selectFrom('trusted_cas').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async activePems(): Promise<string[]> {
-    return (await this.db.selectFrom('trusted_cas').select('pem').where('active', '=', 1).orderBy('id').execute()).map((r) => r.pem);
-  }
-
   async insert(row: Insertable<TrustedCasTable>): Promise<number> {
     return Number((await this.db.insertInto('trusted_cas').values(row).executeTakeFirstOrThrow()).insertId);
   }
@@ -377,8 +373,30 @@ export class UserCertificatesRepository {
     return this.db.selectFrom('user_certificates').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async insert(row: Insertable<UserCertificatesTable>): Promise<number> {
-    return Number((await this.db.insertInto('user_certificates').values(row).executeTakeFirstOrThrow()).insertId);
+  /**
+   * Insert a binding that claims its certificate's fingerprint. The unique index on the claim is the check
+   * and the act in one statement: answers undefined (nothing written) when any binding, on any account,
+   * bound or revoked, already holds that fingerprint.
+   */
+  async insert(row: Omit<Insertable<UserCertificatesTable>, 'fingerprint_claim'>): Promise<number | undefined> {
+    try {
+      return Number((await this.db.insertInto('user_certificates').values({ ...row, fingerprint_claim: row.fingerprint }).executeTakeFirstOrThrow()).insertId);
+    } catch (e) {
+      // SQLite: "UNIQUE constraint failed: user_certificates.fingerprint_claim"; MariaDB: ER_DUP_ENTRY naming the key.
+      if (/fingerprint_claim/.test(String((e as Error)?.message)) && /UNIQUE|Duplicate entry/i.test(String((e as Error)?.message))) return undefined;
+      throw e;
+    }
+  }
+
+  /** The binding that owns this fingerprint (bound or revoked), on whatever account. */
+  async claimOf(fingerprint: string): Promise<(UserCertificateRow & { username: string }) | undefined> {
+    return this.db
+      .selectFrom('user_certificates')
+      .innerJoin('users', 'users.id', 'user_certificates.user_id')
+      .selectAll('user_certificates')
+      .select('users.username')
+      .where('user_certificates.fingerprint_claim', '=', fingerprint)
+      .executeTakeFirst();
   }
 
   async update(id: number, patch: Updateable<UserCertificatesTable>): Promise<void> {

@@ -141,6 +141,12 @@ export interface UserCertificatesTable {
   last_used_at: number;
   revoked_at: number | null;
   revoked_by: string | null;
+  /**
+   * The fingerprint again, under a unique index: the row that holds it owns the certificate for good, bound
+   * or revoked, so no other row (no other account, no later binding) can take it. NULL only on duplicates
+   * that existed before migration 0006 (all revoked by it).
+   */
+  fingerprint_claim: string | null;
 }
 
 export interface CertificateEventsTable {

@@ -83,6 +83,7 @@ export class WebServer {
   readonly app: FastifyInstance;
   private redirect: http.Server | undefined;
   private trustRevision = -1;
+  private trustChangesAt = Number.POSITIVE_INFINITY;
   private clientCas: string[] = [];
   private trustWatch: NodeJS.Timeout | undefined;
   /** The port actually listened on (config may say 0). */
@@ -107,10 +108,12 @@ export class WebServer {
   }
 
   static async create(appliance: Appliance, opts: WebServerOptions): Promise<WebServer> {
-    const cas = await appliance.trust.activeAuthoritiesPem();
-    const server = new WebServer(appliance, opts, cas);
-    server.clientCas = cas;
-    server.trustRevision = await appliance.trust.revision();
+    const revision = await appliance.trust.revision();
+    const advertised = await appliance.trust.advertisedAuthorities();
+    const server = new WebServer(appliance, opts, advertised.pems);
+    server.clientCas = advertised.pems;
+    server.trustRevision = revision;
+    server.trustChangesAt = advertised.changesAt;
     return server;
   }
 
@@ -163,13 +166,18 @@ export class WebServer {
     registerPageRoutes(app, appliance);
   }
 
-  /** Swap the TLS context when the trust store's revision moved (a CA installed, inactivated, a CRL). */
+  /**
+   * Swap the TLS context when the advertised CAs may have changed: the trust store's revision moved (a CA
+   * installed, inactivated, a CRL) or a CA's validity began or ended.
+   */
   async refreshTrust(): Promise<void> {
     const revision = await this.appliance.trust.revision();
-    if (revision === this.trustRevision) return;
+    if (revision === this.trustRevision && Date.now() < this.trustChangesAt) return;
+    const advertised = await this.appliance.trust.advertisedAuthorities();
     this.trustRevision = revision;
-    this.reloadTls(this.opts, await this.appliance.trust.activeAuthoritiesPem());
-    log.info('trusted CA list changed: TLS context swapped', { revision });
+    this.trustChangesAt = advertised.changesAt;
+    this.reloadTls(this.opts, advertised.pems);
+    log.info('trusted CA list changed: TLS context swapped', { revision, advertised: advertised.pems.length });
   }
 
   /** Where Duo sends the browser back: our public name and the port we actually listen on. */

@@ -34,8 +34,8 @@ function pem(cert: x509.X509Certificate): string {
   return cert.toString('pem') + '\n';
 }
 
-export async function createCa(name: string, opts: { parent?: Issued; notBefore?: Date; notAfter?: Date } = {}): Promise<Issued> {
-  const keys = await keyPair();
+export async function createCa(name: string, opts: { parent?: Issued; notBefore?: Date; notAfter?: Date; /** Reuse a key pair (a CA certificate renewed with the same key). */ keys?: webcrypto.CryptoKeyPair } = {}): Promise<Issued> {
+  const keys = opts.keys ?? (await keyPair());
   const s = serial();
   const notBefore = opts.notBefore ?? new Date(Date.now() - DAY);
   const notAfter = opts.notAfter ?? new Date(Date.now() + 365 * DAY);

@@ -164,12 +164,13 @@ describe('certificate login with real clients', () => {
     }
   });
 
-  test('orbit ca disable stops the CA on the live server, without a restart', async () => {
+  test('orbit ca disable stops the CA on the live server, without a restart, and its active intermediate is no longer advertised', async () => {
     const { otp } = await createUser('clara', 'certificate');
     const leaf = await issueLeaf(inter, { commonName: 'clara', email: 'clara@example.test' });
     orbit(home, 'ca', 'disable', '1');
     try {
-      // The CertificateRequest drops the CA within the daemon's two-second watch.
+      // The CertificateRequest drops the root within the daemon's two-second watch, and with it the
+      // intermediate it issued (still active itself, but nothing it issued would be accepted).
       let names: string[] = [];
       for (let i = 0; i < 40; i++) {
         names = await advertisedCaNames(d.httpsPort);
@@ -177,6 +178,8 @@ describe('certificate login with real clients', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(!names.some((n) => n.includes('Browser Test Root')), names.join('\n'));
+      assert.ok(!names.some((n) => n.includes('Browser Test Issuing')), `the intermediate of a disabled root is advertised:\n${names.join('\n')}`);
+      assert.deepEqual(names, [], 'nothing else is advertised either');
       const ctx = await withCertificate(leaf);
       const page = await passwordStep(ctx, 'clara', otp);
       await page.locator('#certificate-submit').click();
@@ -187,6 +190,14 @@ describe('certificate login with real clients', () => {
     } finally {
       orbit(home, 'ca', 'enable', '1');
     }
+    // Enabled again: both are advertised again.
+    let names: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      names = await advertisedCaNames(d.httpsPort);
+      if (names.some((n) => n.includes('Browser Test Root')) && names.some((n) => n.includes('Browser Test Issuing'))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(names.some((n) => n.includes('Browser Test Root')) && names.some((n) => n.includes('Browser Test Issuing')), names.join('\n'));
   });
 
   test('Duo through the browser: the callback completes the login (cookie switched to SameSite=Lax)', async () => {

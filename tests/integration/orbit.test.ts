@@ -193,6 +193,43 @@ describe('orbit', () => {
       assert.match(stranger.stderr, /not signed by an installed CA/);
     });
 
+    test('ca install refuses a CA whose subject is an installed CA\'s with another key, saying which; --force installs it, audited', async () => {
+      const genuine = await createCa('Orbit Collision Root');
+      const impostor = await createCa('Orbit Collision Root');
+      const f = (name: string, content: string) => {
+        const p = path.join(tmp.dir, name);
+        writeFileSync(p, content);
+        return p;
+      };
+      assert.equal((await orbit(home, ['ca', 'install', f('genuine.pem', genuine.pem)])).code, 0);
+      const installed = JSON.parse((await orbit(home, ['ca', 'list', '--json'])).stdout).cas.find((c: { subject: string }) => c.subject === 'CN=Orbit Collision Root, O=Warden Test');
+      const before = JSON.parse((await orbit(home, ['ca', 'list', '--json'])).stdout).cas.length;
+
+      const refused = await orbit(home, ['ca', 'install', f('impostor.pem', impostor.pem)]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`installed CA ${installed.id} \\(CN=Orbit Collision Root, O=Warden Test, fingerprint ${installed.fingerprint}\\)`));
+      assert.match(refused.stderr, /different key/);
+      assert.match(refused.stderr, /--force/);
+      assert.equal(JSON.parse((await orbit(home, ['ca', 'list', '--json'])).stdout).cas.length, before, 'nothing installed');
+
+      const forced = await orbit(home, ['ca', 'install', '--force', f('impostor.pem', impostor.pem)]);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stdout, /installed CA \d+: CN=Orbit Collision Root/);
+      const db = new Database(path.join(home, 'warden.db'), { readonly: true });
+      try {
+        const rows = db.prepare("SELECT outcome, code, detail FROM audit_events WHERE type = 'pki.ca_install' ORDER BY seq DESC LIMIT 2").all() as { outcome: string; code: string | null; detail: string }[];
+        const detail = JSON.parse(rows[0]!.detail);
+        assert.equal(rows[0]!.outcome, 'success');
+        assert.equal(detail.forced, true);
+        assert.equal(detail.collisions[0].collidesWith.id, installed.id);
+        assert.equal(detail.collisions[0].collidesWith.fingerprint, installed.fingerprint);
+        assert.equal(rows[1]!.outcome, 'failure', 'the refused attempt is audited too');
+        assert.equal(rows[1]!.code, 'CA_SUBJECT_CONFLICT');
+      } finally {
+        db.close();
+      }
+    });
+
     test('a wrong token PIN fails closed: user add refuses, status says why', async () => {
       writeFileSync(path.join(home, 'keys', 'token.pin'), 'not-the-pin\n');
       const add = await orbit(home, ['user', 'add', 'nokeys', '--profile', 'auditor']);

@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { MAX_BUNDLE_BYTES } from '../../../appliance/pki/certificates.js';
+import { isWardenError } from '../../../appliance/errors/index.js';
 import { CliError, EXIT_USAGE, cliActor, print, printTable, withAppliance } from '../context.js';
 
 function readInput(file: string): Buffer {
@@ -31,10 +32,19 @@ export function registerCa(program: Command): void {
     .description('install a CA certificate or a whole chain (PEM, one or many; or DER); non-CA certificates are refused')
     .argument('<file>', 'PEM or DER file')
     .option('--json', 'print the installed CAs as JSON')
-    .action(async (file: string, opts, cmd: Command) => {
+    .option('--force', 'install even a CA whose subject is an installed CA\'s with a different key (the audit trail records the forced install and the collision)')
+    .action(async (file: string, opts: { json?: boolean; force?: boolean }, cmd: Command) => {
       const data = readInput(file);
       await withAppliance(cmd, async (a) => {
-        const installed = await a.trust.install(data, cliActor());
+        let installed;
+        try {
+          installed = await a.trust.install(data, cliActor(), { force: opts.force === true });
+        } catch (e) {
+          if (isWardenError(e) && e.code === 'CA_SUBJECT_CONFLICT') {
+            throw new CliError(`${e.message}. Make sure which of the two is the genuine CA; to install this one anyway: orbit ca install --force ${file}`);
+          }
+          throw e;
+        }
         if (opts.json) return print(JSON.stringify({ installed }));
         if (installed.length === 0) return print('nothing new: every certificate in the file is already installed');
         for (const c of installed) print(`installed CA ${c.id}: ${c.subject}${c.parentId ? ` (issued by CA ${c.parentId})` : c.selfSigned ? ' (root)' : ''}`);
