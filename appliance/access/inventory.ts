@@ -129,6 +129,14 @@ export function credentialView(c: CredentialRow): CredentialView {
   };
 }
 
+/** Rows per import transaction: a disk sync per few hundred rows, not per row, and short write locks. */
+export const IMPORT_BATCH = 250;
+
+interface ImportRow {
+  row: number;
+  device: DeviceInput;
+}
+
 export interface ImportRowReport {
   row: number;
   ok: boolean;
@@ -205,7 +213,9 @@ export class InventoryService {
 
   /**
    * Import devices from CSV (header: hostname,address,vendor,type,model,site,field1,field2,domain,connectivity;
-   * only hostname and address required). Each row lands whole or not at all; the report says which.
+   * only hostname and address required). Each row lands whole or not at all; the report says which. Rows are
+   * written IMPORT_BATCH to a transaction, each device with its own device.create audit row in that same
+   * transaction, so an import cut short (a crash, kill -9) leaves only devices that are audited.
    */
   async importDevices(actor: Actor, csv: string): Promise<{ imported: number; failed: number; rows: ImportRowReport[] }> {
     let records: Record<string, string>[];
@@ -215,20 +225,60 @@ export class InventoryService {
       throw new InputError(`the CSV cannot be read: ${(e as Error).message}`);
     }
     if (records.length > 50_000) throw new InputError('at most 50,000 rows per import');
-    const rows: ImportRowReport[] = [];
+    const reports = new Map<number, ImportRowReport>();
+    const valid: ImportRow[] = [];
     for (const [i, rec] of records.entries()) {
       const row = i + 2; // 1-based, after the header line
       try {
-        const d = validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== '')));
-        const id = await this.deps.store.transaction((repos) => this.insertDevice(repos, d));
-        rows.push({ row, ok: true, id, hostname: d.hostname });
+        valid.push({ row, device: validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ''))) });
       } catch (e) {
-        rows.push({ row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
+        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
       }
     }
+    for (let i = 0; i < valid.length; i += IMPORT_BATCH) {
+      const batch = valid.slice(i, i + IMPORT_BATCH);
+      let results: ImportRowReport[];
+      try {
+        results = await this.deps.store.transaction((repos) => this.importBatch(repos, actor, batch));
+      } catch {
+        // Something other than a row's own refusal rolled the whole batch back: retry its rows one by one,
+        // so that a bad row costs only itself.
+        results = [];
+        for (const one of batch) {
+          try {
+            results.push(...(await this.deps.store.transaction((repos) => this.importBatch(repos, actor, [one]))));
+          } catch (e) {
+            results.push({ row: one.row, ok: false, hostname: one.device.hostname, error: (e as Error).message });
+          }
+        }
+      }
+      for (const r of results) reports.set(r.row, r);
+    }
+    const rows = [...reports.values()].sort((x, y) => x.row - y.row);
     const imported = rows.filter((r) => r.ok).length;
     await this.deps.audit.record({ type: 'device.import', outcome: imported === rows.length ? 'success' : 'failure', actor: actor.username, actorIp: actor.ip, subject: `${imported}/${rows.length} rows`, detail: { imported, failed: rows.length - imported } });
     return { imported, failed: rows.length - imported, rows };
+  }
+
+  /** One transaction's worth of import rows: each device with its audit row. */
+  private async importBatch(repos: Repositories, actor: Actor, batch: readonly ImportRow[]): Promise<ImportRowReport[]> {
+    const out: ImportRowReport[] = [];
+    for (const { row, device } of batch) {
+      let id: number;
+      try {
+        id = await this.insertDevice(repos, device);
+      } catch (e) {
+        // insertDevice refuses a taken host name before it writes anything, so the batch goes on cleanly.
+        if (e instanceof WardenError && e.code === 'CONFLICT') {
+          out.push({ row, ok: false, hostname: device.hostname, error: e.message });
+          continue;
+        }
+        throw e;
+      }
+      await this.deps.audit.record(actorEvent('device.create', actor, device.hostname, { id, import: true, row }), repos);
+      out.push({ row, ok: true, id, hostname: device.hostname });
+    }
+    return out;
   }
 
   // ---- credentials
