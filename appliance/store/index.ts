@@ -10,6 +10,7 @@ import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
 import * as m0003 from './migrations/0003-vault-access.js';
+import * as m0004 from './migrations/0004-access-findings.js';
 
 export * from './schema.js';
 export * from './repositories.js';
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
   '0002-mfa': m0002,
   '0003-vault-access': m0003,
+  '0004-access-findings': m0004,
 };
 
 class InCodeMigrations implements MigrationProvider {
