@@ -26,15 +26,39 @@ export interface PolicyGroup extends GroupOptions {
   credentialIds: ReadonlySet<number>;
 }
 
+/**
+ * An approved request (or break-glass). It only ever stands in for the approval of the group it was asked
+ * through: `groupId` null (a grant from before that rule) stands for nothing.
+ */
 export interface PolicyGrant {
   requestId: number;
   userId: number;
   deviceId: number;
   credentialId: number;
   purpose: 'session' | 'password-view';
+  groupId: number | null;
   startsAt: number;
   endsAt: number;
   emergency: boolean;
+}
+
+/** A protected file, token or certificate: it belongs to a device or to an access group (null, null: from before owners). */
+export interface ProtectedItemTarget {
+  id: number;
+  deviceId: number | null;
+  groupId: number | null;
+}
+
+export interface ProtectedItemDecisionInput {
+  user: { id: number; profile: string; status: string };
+  item: ProtectedItemTarget;
+  /** The owning device, when the item belongs to one (null if it is missing). */
+  device: { id: number; status: string } | null;
+  at: number;
+  timeZone: string;
+  /** The user's groups; `deviceIds` holds the owning device for groups that hold it. */
+  groups: readonly PolicyGroup[];
+  grants: readonly PolicyGrant[];
 }
 
 export interface DecisionInput {
@@ -74,21 +98,65 @@ export function decide(input: DecisionInput): Decision {
   if (session && !parseConnectivity(device.connectivity).has(purpose.toUpperCase())) return { outcome: 'denied', rule: `device-offers-no-${purpose}` };
 
   const grantPurpose = session ? 'session' : 'password-view';
-  const grant = input.grants.find(
+  const grants = input.grants.filter(
     (g) => g.userId === user.id && g.deviceId === device.id && g.credentialId === credential.id && g.purpose === grantPurpose && at >= g.startsAt && at < g.endsAt,
   );
-  if (grant?.emergency) return { outcome: 'allowed', rule: `emergency-access #${grant.requestId}`, groupId: null, grantId: grant.requestId, reasonRequired: false, emergency: true };
-
   const matching = input.groups.filter((g) => g.enabled && g.userIds.has(user.id) && g.deviceIds.has(device.id) && g.credentialIds.has(credential.id));
+  return throughGroups(matching, session, at, input.timeZone, grants);
+}
+
+/**
+ * May this user open this protected item now? The same rules as a password view: the user's groups that
+ * own the item (the group itself, or the groups holding the owning device) must allow password view, be in
+ * a time window, and either need no approval or hold a grant through that group — a password-view grant on
+ * the owning device, or (for a group's item) any password-view grant through the group. An item without an
+ * owner (created before owners existed) is for credential managers only: nobody else is presumed entitled.
+ */
+export function decideProtectedItem(input: ProtectedItemDecisionInput): Decision {
+  const { user, item, at } = input;
+  if (user.status !== 'active') return { outcome: 'denied', rule: 'user-disabled' };
+  if (!can(user.profile, 'passwords.view')) return { outcome: 'denied', rule: 'profile-no-password-view' };
+  if (item.deviceId === null && item.groupId === null) {
+    return can(user.profile, 'credentials.manage')
+      ? { outcome: 'allowed', rule: 'item-without-owner: credentials.manage', groupId: null, grantId: null, reasonRequired: true, emergency: false }
+      : { outcome: 'denied', rule: 'item-without-owner' };
+  }
+  let matching: PolicyGroup[];
+  let grants: PolicyGrant[];
+  const current = input.grants.filter((g) => g.userId === user.id && g.purpose === 'password-view' && at >= g.startsAt && at < g.endsAt);
+  if (item.deviceId !== null) {
+    const device = input.device;
+    if (!device || device.id !== item.deviceId) return { outcome: 'denied', rule: 'no-access-group' };
+    if (device.status !== 'active') return { outcome: 'denied', rule: 'device-disabled' };
+    matching = input.groups.filter((g) => g.enabled && g.userIds.has(user.id) && g.deviceIds.has(device.id));
+    grants = current.filter((g) => g.deviceId === device.id);
+  } else {
+    matching = input.groups.filter((g) => g.enabled && g.userIds.has(user.id) && g.id === item.groupId);
+    grants = current;
+  }
+  return throughGroups(matching, false, at, input.timeZone, grants);
+}
+
+/**
+ * The groups' part of every decision: `matching` are the enabled groups that hold the user and the target,
+ * `grants` the user's grants for this target running at `at`. A grant counts only through the group it was
+ * asked through, and only while that group still holds the user and the target and its window is open.
+ */
+function throughGroups(matching: readonly PolicyGroup[], session: boolean, at: number, timeZone: string, grants: readonly PolicyGrant[]): Decision {
   if (matching.length === 0) return { outcome: 'denied', rule: 'no-access-group' };
   const permitting = matching.filter((g) => (session ? g.sessionAllowed : g.passwordViewAllowed));
   if (permitting.length === 0) return { outcome: 'denied', rule: session ? 'groups-allow-no-session' : 'groups-allow-no-password-view' };
-  const inTime = permitting.filter((g) => withinWindows(g.timeWindows, at, input.timeZone));
+  const inTime = permitting.filter((g) => withinWindows(g.timeWindows, at, timeZone));
   if (inTime.length === 0) return { outcome: 'denied', rule: `outside-time-window (${permitting.map((g) => g.name).join(', ')})` };
 
   const direct = inTime.find((g) => !g.approvalRequired);
   if (direct) return { outcome: 'allowed', rule: `group ${direct.name}`, groupId: direct.id, grantId: null, reasonRequired: direct.reasonRequired, emergency: false };
+  for (const grant of grants) {
+    const via = inTime.find((g) => g.id === grant.groupId);
+    if (!via) continue;
+    const rule = grant.emergency ? `emergency-access #${grant.requestId} (group ${via.name})` : `approved request #${grant.requestId} (group ${via.name})`;
+    return { outcome: 'allowed', rule, groupId: via.id, grantId: grant.requestId, reasonRequired: false, emergency: grant.emergency };
+  }
   const approving = inTime[0]!;
-  if (grant) return { outcome: 'allowed', rule: `approved request #${grant.requestId}`, groupId: approving.id, grantId: grant.requestId, reasonRequired: false, emergency: false };
   return { outcome: 'approval-required', rule: `group ${approving.name} requires approval`, groupId: approving.id, approvalsNeeded: approving.approvalsNeeded, reasonRequired: approving.reasonRequired };
 }

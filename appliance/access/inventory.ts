@@ -8,6 +8,7 @@ import type { Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 import { parseConnectivity } from './decision.js';
+import { servableMediaType, validateMediaType } from './media-type.js';
 import { actorEvent, type Actor } from './user-admin.js';
 
 export interface DeviceInput {
@@ -129,6 +130,53 @@ export function credentialView(c: CredentialRow): CredentialView {
   };
 }
 
+export interface ProtectedItemView {
+  id: number;
+  name: string;
+  kind: string;
+  filename: string;
+  /** Always a valid media type (a bad stored value reads as application/octet-stream). */
+  mediaType: string;
+  size: number;
+  /** Who stored it. */
+  owner: string;
+  /** What it belongs to: exactly one of the two (both null for an item from before owners). */
+  deviceId: number | null;
+  accessGroupId: number | null;
+  createdAt: string;
+}
+
+const PROTECTED_FIELDS = ['name', 'kind', 'filename', 'mediaType', 'contentBase64', 'deviceId', 'accessGroupId'];
+
+function optionalId(v: unknown, field: string): number | null {
+  if (v === undefined || v === null) return null;
+  if (!Number.isInteger(v) || (v as number) < 1) throw new InputError(`${field} must be an id`, { field });
+  return v as number;
+}
+
+function protectedItemView(p: { id: number; name: string; kind: string; filename: string; media_type: string; size: number; owner: string; device_id: number | null; group_id: number | null; created_at: number }): ProtectedItemView {
+  return {
+    id: p.id,
+    name: p.name,
+    kind: p.kind,
+    filename: p.filename || p.name,
+    mediaType: servableMediaType(p.media_type),
+    size: p.size,
+    owner: p.owner,
+    deviceId: p.device_id,
+    accessGroupId: p.group_id,
+    createdAt: new Date(Number(p.created_at)).toISOString(),
+  };
+}
+
+/** Rows per import transaction: a disk sync per few hundred rows, not per row, and short write locks. */
+export const IMPORT_BATCH = 250;
+
+interface ImportRow {
+  row: number;
+  device: DeviceInput;
+}
+
 export interface ImportRowReport {
   row: number;
   ok: boolean;
@@ -205,7 +253,9 @@ export class InventoryService {
 
   /**
    * Import devices from CSV (header: hostname,address,vendor,type,model,site,field1,field2,domain,connectivity;
-   * only hostname and address required). Each row lands whole or not at all; the report says which.
+   * only hostname and address required). Each row lands whole or not at all; the report says which. Rows are
+   * written IMPORT_BATCH to a transaction, each device with its own device.create audit row in that same
+   * transaction, so an import cut short (a crash, kill -9) leaves only devices that are audited.
    */
   async importDevices(actor: Actor, csv: string): Promise<{ imported: number; failed: number; rows: ImportRowReport[] }> {
     let records: Record<string, string>[];
@@ -215,20 +265,60 @@ export class InventoryService {
       throw new InputError(`the CSV cannot be read: ${(e as Error).message}`);
     }
     if (records.length > 50_000) throw new InputError('at most 50,000 rows per import');
-    const rows: ImportRowReport[] = [];
+    const reports = new Map<number, ImportRowReport>();
+    const valid: ImportRow[] = [];
     for (const [i, rec] of records.entries()) {
       const row = i + 2; // 1-based, after the header line
       try {
-        const d = validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== '')));
-        const id = await this.deps.store.transaction((repos) => this.insertDevice(repos, d));
-        rows.push({ row, ok: true, id, hostname: d.hostname });
+        valid.push({ row, device: validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ''))) });
       } catch (e) {
-        rows.push({ row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
+        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
       }
     }
+    for (let i = 0; i < valid.length; i += IMPORT_BATCH) {
+      const batch = valid.slice(i, i + IMPORT_BATCH);
+      let results: ImportRowReport[];
+      try {
+        results = await this.deps.store.transaction((repos) => this.importBatch(repos, actor, batch));
+      } catch {
+        // Something other than a row's own refusal rolled the whole batch back: retry its rows one by one,
+        // so that a bad row costs only itself.
+        results = [];
+        for (const one of batch) {
+          try {
+            results.push(...(await this.deps.store.transaction((repos) => this.importBatch(repos, actor, [one]))));
+          } catch (e) {
+            results.push({ row: one.row, ok: false, hostname: one.device.hostname, error: (e as Error).message });
+          }
+        }
+      }
+      for (const r of results) reports.set(r.row, r);
+    }
+    const rows = [...reports.values()].sort((x, y) => x.row - y.row);
     const imported = rows.filter((r) => r.ok).length;
     await this.deps.audit.record({ type: 'device.import', outcome: imported === rows.length ? 'success' : 'failure', actor: actor.username, actorIp: actor.ip, subject: `${imported}/${rows.length} rows`, detail: { imported, failed: rows.length - imported } });
     return { imported, failed: rows.length - imported, rows };
+  }
+
+  /** One transaction's worth of import rows: each device with its audit row. */
+  private async importBatch(repos: Repositories, actor: Actor, batch: readonly ImportRow[]): Promise<ImportRowReport[]> {
+    const out: ImportRowReport[] = [];
+    for (const { row, device } of batch) {
+      let id: number;
+      try {
+        id = await this.insertDevice(repos, device);
+      } catch (e) {
+        // insertDevice refuses a taken host name before it writes anything, so the batch goes on cleanly.
+        if (e instanceof WardenError && e.code === 'CONFLICT') {
+          out.push({ row, ok: false, hostname: device.hostname, error: e.message });
+          continue;
+        }
+        throw e;
+      }
+      await this.deps.audit.record(actorEvent('device.create', actor, device.hostname, { id, import: true, row }), repos);
+      out.push({ row, ok: true, id, hostname: device.hostname });
+    }
+    return out;
   }
 
   // ---- credentials
@@ -389,38 +479,76 @@ export class InventoryService {
 
   // ---- protected information
 
+  /**
+   * Store a protected file, token or certificate, sealed. It belongs to exactly one device (`deviceId`) or
+   * access group (`accessGroupId`): the access policy decides who opens it through that owner.
+   */
   async storeProtected(actor: Actor, input: unknown): Promise<{ id: number }> {
-    if (typeof input !== 'object' || input === null) throw new InputError('item must be an object');
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('item must be an object');
     const i = input as Record<string, unknown>;
+    for (const k of Object.keys(i)) if (!PROTECTED_FIELDS.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
     const name = requireText(i.name, 'name', { min: 1, max: 255 });
     const kind = i.kind;
     if (kind !== 'file' && kind !== 'token' && kind !== 'certificate') throw new InputError('kind must be file, token or certificate', { field: 'kind' });
     const filename = optionalText(i.filename, 'filename', 255);
     if (/[\\/]|^\.\.?$/.test(filename)) throw new InputError('filename must be a plain file name, without directories', { field: 'filename' });
-    const mediaType = optionalText(i.mediaType, 'mediaType', 128) || 'application/octet-stream';
+    const mediaType = validateMediaType(i.mediaType);
+    const deviceId = optionalId(i.deviceId, 'deviceId');
+    const groupId = optionalId(i.accessGroupId, 'accessGroupId');
+    if ((deviceId === null) === (groupId === null)) throw new InputError('a protected item belongs to exactly one owner: deviceId or accessGroupId', { field: deviceId === null ? 'deviceId' : 'accessGroupId' });
     if (typeof i.contentBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(i.contentBase64)) throw new InputError('contentBase64 must be base64', { field: 'contentBase64' });
     const content = Buffer.from(i.contentBase64, 'base64');
     if (content.length === 0 || content.length > MAX_PROTECTED_BYTES) throw new InputError(`content must be 1 byte to ${MAX_PROTECTED_BYTES} bytes`, { field: 'contentBase64' });
-    const id = await this.audited({ type: 'vault.protected_store', actor, subject: name, detail: { kind, size: content.length } }, async (repos) => {
-      const id = await repos.policy.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: '', owner: actor.username, created_at: this.now() });
-      await repos.policy.updateProtectedContent(id, this.deps.vault.seal(content, `protected:${id}`));
-      return id;
+    try {
+      const id = await this.audited({ type: 'vault.protected_store', actor, subject: name, detail: { kind, size: content.length, deviceId, groupId, mediaType } }, async (repos) => {
+        // The owner is checked in the transaction that stores the item, so it cannot vanish in between.
+        if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
+        if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
+        const id = await repos.policy.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: '', owner: actor.username, device_id: deviceId, group_id: groupId, created_at: this.now() });
+        await repos.policy.updateProtectedContent(id, this.deps.vault.seal(content, `protected:${id}`));
+        return id;
+      });
+      return { id };
+    } catch (e) {
+      if (/UNIQUE/i.test(String((e as Error).message))) throw new WardenError('CONFLICT', `a protected item named ${name} exists`);
+      throw e;
+    } finally {
+      content.fill(0);
+    }
+  }
+
+  /** Give a protected item its owner (a device or an access group): how items from before owners get one. */
+  async setProtectedOwner(actor: Actor, id: number, input: unknown): Promise<ProtectedItemView> {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('owner must be an object');
+    const i = input as Record<string, unknown>;
+    for (const k of Object.keys(i)) if (k !== 'deviceId' && k !== 'accessGroupId') throw new InputError(`unknown field ${k}`, { field: k });
+    const deviceId = optionalId(i.deviceId, 'deviceId');
+    const groupId = optionalId(i.accessGroupId, 'accessGroupId');
+    if ((deviceId === null) === (groupId === null)) throw new InputError('a protected item belongs to exactly one owner: deviceId or accessGroupId', { field: deviceId === null ? 'deviceId' : 'accessGroupId' });
+    const item = await this.protectedItem(id);
+    await this.audited({ type: 'vault.protected_owner', actor, subject: item.name, detail: { id, from: { deviceId: item.deviceId, groupId: item.accessGroupId }, to: { deviceId, groupId } } }, async (repos) => {
+      if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
+      if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
+      await repos.policy.setProtectedOwner(id, deviceId, groupId);
     });
-    content.fill(0);
-    return { id };
+    return this.protectedItem(id);
   }
 
-  async listProtected() {
-    return (await this.deps.store.repos.policy.protectedItems()).map((p) => ({ id: p.id, name: p.name, kind: p.kind, filename: p.filename, mediaType: p.media_type, size: p.size, owner: p.owner, createdAt: new Date(Number(p.created_at)).toISOString() }));
+  /** Every protected item's description (never its content); who may see which is the policy's to say. */
+  async protectedItems(): Promise<ProtectedItemView[]> {
+    return (await this.deps.store.repos.policy.protectedItems()).map(protectedItemView);
   }
 
-  /** Open a protected item; every view or download is audited with its reason. */
-  async openProtected(actor: Actor, id: number, reason: string): Promise<{ name: string; filename: string; mediaType: string; content: Buffer }> {
+  async protectedItem(id: number): Promise<ProtectedItemView> {
+    const p = await this.deps.store.repos.policy.protectedItem(id);
+    if (!p) throw new NotFoundError('protected item');
+    return protectedItemView(p);
+  }
+
+  /** The clear content of a protected item, for a caller that has decided and audits the opening. */
+  async protectedContent(id: number): Promise<Buffer> {
     const item = await this.deps.store.repos.policy.protectedItem(id);
     if (!item) throw new NotFoundError('protected item');
-    const why = requireText(reason, 'reason', { min: 3, max: 1024 });
-    const content = this.deps.vault.open(item.content_sealed, `protected:${id}`);
-    await this.deps.audit.record({ type: 'vault.protected_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: item.name.slice(0, 128), detail: { id, reason: why } });
-    return { name: item.name, filename: item.filename || item.name, mediaType: item.media_type, content };
+    return this.deps.vault.open(item.content_sealed, `protected:${id}`);
   }
 }

@@ -6,9 +6,10 @@ import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../s
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
-import { decide, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
+import { decide, decideProtectedItem, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
+import { can } from './profiles.js';
 import { validateTimeWindows, type TimeWindow } from './time-windows.js';
-import type { InventoryService } from './inventory.js';
+import { credentialView, type CredentialView, type DeviceView, type InventoryService, type ProtectedItemView } from './inventory.js';
 import { actorEvent, type Actor } from './user-admin.js';
 
 export interface AccessGroupInput extends GroupOptions {
@@ -45,6 +46,50 @@ export interface GrantExpired {
 }
 
 const MAX_MEMBERS = 100_000;
+
+/**
+ * The longest grant, approved or emergency: a request's period (startsAt to endsAt) may not exceed it, and
+ * the grant stored is exactly that period. Groups set no maximum of their own.
+ */
+export const MAX_GRANT_MS = 7 * 86_400_000;
+/** A request without endsAt lasts this long (emergency: `emergencyMinutes`, 60 by default). */
+const DEFAULT_GRANT_MS = 3_600_000;
+
+/**
+ * What a user is told about a target that none of their groups holds, or that does not exist: the same
+ * two words either way, so the answer reveals neither existence nor the groups that do hold it.
+ */
+const PLAIN_DENIAL: Decision = { outcome: 'denied', rule: 'denied' };
+
+/** A decision and whether the target is the user's at all (one of their enabled groups holds it). */
+interface Evaluation {
+  decision: Decision;
+  covered: boolean;
+}
+
+function toGrant(r: AccessRequestRow): PolicyGrant {
+  return {
+    requestId: r.id,
+    userId: r.user_id,
+    deviceId: r.device_id,
+    credentialId: r.credential_id,
+    purpose: r.purpose,
+    groupId: r.group_id,
+    startsAt: Number(r.starts_at),
+    endsAt: Number(r.ends_at),
+    emergency: r.emergency === 1,
+  };
+}
+
+export interface MyDevice extends DeviceView {
+  /** Only the credentials the user's groups cover. */
+  credentials: CredentialView[];
+}
+
+export interface ProtectedItemAccess extends ProtectedItemView {
+  /** What the decision says for this user now: allowed, approval-required or denied (e.g. outside the window). */
+  access: Decision['outcome'];
+}
 
 function ids(v: unknown, field: string): number[] {
   if (v === undefined) return [];
@@ -206,11 +251,26 @@ export class PolicyService {
 
   /** Build the decision snapshot for one (user, device, credential) from the store and decide. */
   async decide(userId: number, deviceId: number, credentialId: number, purpose: Purpose, at = this.now()): Promise<Decision> {
-    const repos = this.deps.store.repos;
-    const [user, device, credential] = await Promise.all([repos.users.byId(userId), repos.policy.device(deviceId), repos.policy.credential(credentialId)]);
-    if (!user) return { outcome: 'denied', rule: 'no-such-user' };
-    if (!device) return { outcome: 'denied', rule: 'no-such-device' };
-    if (!credential) return { outcome: 'denied', rule: 'no-such-credential' };
+    return (await this.evaluate(this.deps.store.repos, await this.deps.timeZone(), userId, deviceId, credentialId, purpose, at)).decision;
+  }
+
+  /**
+   * The decision as the user may see it (the "my decision" API): in full for a target one of their groups
+   * holds, a plain denial otherwise — whether the ids exist or not.
+   */
+  async decideForUser(userId: number, deviceId: number, credentialId: number, purpose: Purpose, at = this.now()): Promise<Decision> {
+    const { decision, covered } = await this.evaluate(this.deps.store.repos, await this.deps.timeZone(), userId, deviceId, credentialId, purpose, at);
+    return covered ? decision : PLAIN_DENIAL;
+  }
+
+  /** The decision, read through `repos` (a transaction's, when a write depends on it). */
+  private async evaluate(repos: Repositories, timeZone: string, userId: number, deviceId: number, credentialId: number, purpose: Purpose, at: number): Promise<Evaluation> {
+    const user = await repos.users.byId(userId);
+    const device = await repos.policy.device(deviceId);
+    const credential = await repos.policy.credential(credentialId);
+    if (!user) return { decision: { outcome: 'denied', rule: 'no-such-user' }, covered: false };
+    if (!device) return { decision: { outcome: 'denied', rule: 'no-such-device' }, covered: false };
+    if (!credential) return { decision: { outcome: 'denied', rule: 'no-such-credential' }, covered: false };
     const rows = await repos.policy.groupsForDecision(userId, deviceId, credentialId);
     const groups: PolicyGroup[] = rows.map((g) => ({
       ...groupOptions(g),
@@ -218,36 +278,36 @@ export class PolicyService {
       deviceIds: new Set(g.has_device === null ? [] : [deviceId]),
       credentialIds: new Set(g.has_credential === null ? [] : [credentialId]),
     }));
-    const grants: PolicyGrant[] = (await repos.policy.activeGrants(userId, at)).map((r) => ({
-      requestId: r.id,
-      userId: r.user_id,
-      deviceId: r.device_id,
-      credentialId: r.credential_id,
-      purpose: r.purpose,
-      startsAt: Number(r.starts_at),
-      endsAt: Number(r.ends_at),
-      emergency: r.emergency === 1,
-    }));
-    return decide({
+    const covered = credential.device_id === deviceId && rows.some((g) => g.has_device !== null && g.has_credential !== null);
+    const decision = decide({
       user: { id: user.id, profile: user.profile, status: user.status },
       device: { id: device.id, status: device.status, connectivity: device.connectivity },
       credential: { id: credential.id, deviceId: credential.device_id, status: credential.status },
       purpose,
       at,
-      timeZone: await this.deps.timeZone(),
+      timeZone,
       groups,
-      grants,
+      grants: (await repos.policy.activeGrants(userId, at)).map(toGrant),
     });
+    return { decision, covered };
   }
 
-  /** Devices a user reaches through their groups, with the credentials those groups grant. */
-  async myDevices(userId: number) {
-    const deviceIds = await this.deps.store.repos.policy.deviceIdsForUser(userId);
-    return this.deps.inventory.listDevices({ ids: deviceIds });
+  /** Devices a user reaches through their groups, each with only the credentials those groups cover. */
+  async myDevices(userId: number): Promise<MyDevice[]> {
+    const credentials = await this.deps.store.repos.policy.coveredCredentials(userId);
+    const deviceIds = [...new Set(credentials.map((c) => c.device_id))];
+    const devices = await this.deps.inventory.listDevices({ ids: deviceIds, limit: deviceIds.length });
+    return devices.map((d) => ({ ...d, credentials: credentials.filter((c) => c.device_id === d.id).map(credentialView) }));
   }
 
   // ---- requests and approvals
 
+  /**
+   * Ask for access that a group of the user's holds but requires approval for. With `emergency` (break-glass)
+   * the approval is skipped — nothing else: the decision must be "approval-required" through one of the
+   * user's own groups at the requested time, the grant is bound to that group (so its membership and time
+   * windows keep applying at every use), and it lasts exactly the requested period, at most MAX_GRANT_MS.
+   */
   async requestAccess(actor: Actor & { userId: number }, input: unknown): Promise<AccessRequestView> {
     if (typeof input !== 'object' || input === null) throw new InputError('request must be an object');
     const i = input as Record<string, unknown>;
@@ -259,31 +319,50 @@ export class PolicyService {
     const emergency = flag(i.emergency, 'emergency', false);
     const now = this.now();
     const startsAt = i.startsAt === undefined ? now : Date.parse(String(i.startsAt));
-    const endsAt = i.endsAt === undefined ? startsAt + (emergency ? (this.deps.emergencyMinutes ?? 60) * 60_000 : 3_600_000) : Date.parse(String(i.endsAt));
-    if (Number.isNaN(startsAt) || Number.isNaN(endsAt) || endsAt <= startsAt || endsAt - startsAt > 7 * 86_400_000 || endsAt <= now) {
+    const endsAt = i.endsAt === undefined ? startsAt + (emergency ? (this.deps.emergencyMinutes ?? 60) * 60_000 : DEFAULT_GRANT_MS) : Date.parse(String(i.endsAt));
+    if (Number.isNaN(startsAt) || Number.isNaN(endsAt) || endsAt <= startsAt || endsAt - startsAt > MAX_GRANT_MS || endsAt <= now) {
       throw new InputError('the wanted window must be a future period of at most 7 days (startsAt, endsAt: ISO 8601)');
     }
     const deviceId = i.deviceId as number;
     const credentialId = i.credentialId as number;
-    const decisionPurpose: Purpose = purpose === 'password-view' ? 'password-view' : this.sessionProtocol(await this.deps.inventory.device(deviceId));
-    const d = await this.decide(actor.userId, deviceId, credentialId, decisionPurpose, Math.max(now, startsAt));
-    if (emergency) {
-      // Break-glass: no approval, but the loudest audit event there is.
-      const id = await this.audited(
-        { type: 'access.emergency', actor, subject: `device:${deviceId}`, outcome: 'info', detail: { severity: 'high', credentialId, purpose, reason, decisionWithoutIt: d.rule } },
-        (repos) =>
-          repos.policy.insertRequest({ user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: null, reason, starts_at: now, ends_at: endsAt, approvals_needed: 0, status: 'approved', emergency: 1, created_at: now, decided_at: now }),
-      );
-      this.scheduleExpiry(id, actor.userId, deviceId, credentialId, endsAt);
+    const timeZone = await this.deps.timeZone();
+    const at = Math.max(now, startsAt);
+    let refusal: { rule: string } | undefined;
+    try {
+      // The decision is read in the transaction that writes the request: nothing changes in between.
+      const id = await this.deps.store.transaction(async (repos) => {
+        const device = await repos.policy.device(deviceId);
+        const decisionPurpose: Purpose = purpose === 'password-view' ? 'password-view' : this.sessionProtocol(device ?? { connectivity: '' });
+        const { decision: d, covered } = await this.evaluate(repos, timeZone, actor.userId, deviceId, credentialId, decisionPurpose, at);
+        if (d.outcome !== 'approval-required') {
+          refusal = { rule: d.rule };
+          if (d.outcome === 'allowed') throw new WardenError('CONFLICT', 'access is already allowed: no request needed');
+          throw new WardenError('CONFLICT', covered ? `access is denied (${d.rule}): a request cannot change that` : 'access is denied: a request cannot change that');
+        }
+        const row = { user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: d.groupId, reason, starts_at: startsAt, ends_at: endsAt, created_at: now } as const;
+        if (emergency) {
+          const group = await repos.policy.group(d.groupId);
+          const id = await repos.policy.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: 1, decided_at: now });
+          // Break-glass: no approval, but the loudest audit event there is, naming the group it went through.
+          await this.deps.audit.record(
+            actorEvent('access.emergency', actor, `device:${deviceId}`, { severity: 'high', requestId: id, credentialId, purpose, reason, groupId: d.groupId, group: group?.name ?? null, startsAt, endsAt }, 'info'),
+            repos,
+          );
+          return id;
+        }
+        const id = await repos.policy.insertRequest({ ...row, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: 0, decided_at: null });
+        await this.deps.audit.record(actorEvent('access.request', actor, `device:${deviceId}`, { requestId: id, credentialId, purpose, groupId: d.groupId, reason }, 'info'), repos);
+        return id;
+      });
+      if (emergency) this.scheduleExpiry(id, actor.userId, deviceId, credentialId, endsAt);
       return this.request(id);
+    } catch (e) {
+      if (emergency && refusal) {
+        // A refused break-glass attempt is itself worth an auditor's attention; the precise rule stays here.
+        await this.deps.audit.record({ type: 'access.emergency', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `device:${deviceId}`, code: 'AUTH_FORBIDDEN', detail: { severity: 'high', credentialId, purpose, reason, rule: refusal.rule } });
+      }
+      throw e;
     }
-    if (d.outcome !== 'approval-required') {
-      throw new WardenError('CONFLICT', d.outcome === 'allowed' ? 'access is already allowed: no request needed' : `access is denied (${d.rule}): a request cannot change that`);
-    }
-    const id = await this.audited({ type: 'access.request', actor, subject: `device:${deviceId}`, outcome: 'info', detail: { credentialId, purpose, groupId: d.groupId, reason } }, (repos) =>
-      repos.policy.insertRequest({ user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: d.groupId, reason, starts_at: startsAt, ends_at: endsAt, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: 0, created_at: now, decided_at: null }),
-    );
-    return this.request(id);
   }
 
   private sessionProtocol(device: { connectivity: string }): Purpose {
@@ -366,12 +445,17 @@ export class PolicyService {
    * For a split credential each user sees one half, and no user both halves.
    */
   async viewPassword(actor: Actor & { userId: number }, credentialId: number, reason: string | undefined): Promise<{ secret: string; part: 'whole' | 'first-half' | 'second-half' }> {
-    const credential = await this.deps.inventory.credential(credentialId);
-    const d = await this.decide(actor.userId, credential.deviceId, credentialId, 'password-view');
+    const row = await this.deps.store.repos.policy.credential(credentialId);
+    const { decision: d, covered } = row
+      ? await this.evaluate(this.deps.store.repos, await this.deps.timeZone(), actor.userId, row.device_id, credentialId, 'password-view', this.now())
+      : { decision: { outcome: 'denied', rule: 'no-such-credential' } as Decision, covered: false };
     if (d.outcome !== 'allowed') {
       await this.deps.audit.record({ type: 'vault.password_view', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, code: 'AUTH_FORBIDDEN', detail: { rule: d.rule } });
+      // Outside the user's groups, the same answer whether the credential exists or not.
+      if (!covered) throw new WardenError('AUTH_FORBIDDEN', 'not allowed');
       throw new WardenError('AUTH_FORBIDDEN', d.outcome === 'approval-required' ? 'approval is required first' : `not allowed (${d.rule})`, { details: { rule: d.rule, outcome: d.outcome } });
     }
+    const credential = credentialView(row!);
     const why = reason === undefined || reason === '' ? '' : requireText(reason, 'reason', { max: 1024 });
     if (d.reasonRequired && why.trim().length < 3) throw new InputError('a reason is required to view this password', { field: 'reason' });
     const secret = await this.deps.inventory.secretOf(credentialId);
@@ -386,6 +470,78 @@ export class PolicyService {
     }
     await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency } });
     return { secret: shown, part };
+  }
+
+  // ---- protected information
+
+  /** The decision for one protected item, read through `repos`. */
+  private async evaluateItem(repos: Repositories, timeZone: string, userId: number, item: ProtectedItemView, at: number): Promise<Evaluation> {
+    const user = await repos.users.byId(userId);
+    if (!user) return { decision: { outcome: 'denied', rule: 'no-such-user' }, covered: false };
+    const device = item.deviceId === null ? null : ((await repos.policy.device(item.deviceId)) ?? null);
+    const rows = await repos.policy.groupsOfUser(userId, item.deviceId);
+    const groups: PolicyGroup[] = rows.map((g) => ({
+      ...groupOptions(g),
+      userIds: new Set([userId]),
+      deviceIds: new Set(g.has_device === null || item.deviceId === null ? [] : [item.deviceId]),
+      credentialIds: new Set<number>(),
+    }));
+    const decision = decideProtectedItem({
+      user: { id: user.id, profile: user.profile, status: user.status },
+      item: { id: item.id, deviceId: item.deviceId, groupId: item.accessGroupId },
+      device: device && { id: device.id, status: device.status },
+      at,
+      timeZone,
+      groups,
+      grants: (await repos.policy.activeGrants(userId, at)).map(toGrant),
+    });
+    const covered =
+      item.deviceId !== null ? rows.some((g) => g.has_device !== null) : item.accessGroupId !== null ? rows.some((g) => g.id === item.accessGroupId) : can(user.profile, 'credentials.manage');
+    return { decision, covered };
+  }
+
+  /**
+   * The protected items a user may know of: those their groups own (through the owning group or device),
+   * each with what the decision says now. Credential managers see every item's description, never its content.
+   */
+  async listProtected(userId: number): Promise<ProtectedItemAccess[]> {
+    const user = await this.deps.store.repos.users.byId(userId);
+    if (!user) return [];
+    const manager = can(user.profile, 'credentials.manage');
+    const timeZone = await this.deps.timeZone();
+    const at = this.now();
+    const out: ProtectedItemAccess[] = [];
+    for (const item of await this.deps.inventory.protectedItems()) {
+      const { decision, covered } = await this.evaluateItem(this.deps.store.repos, timeZone, userId, item, at);
+      if (covered || manager) out.push({ ...item, access: decision.outcome });
+    }
+    return out;
+  }
+
+  /**
+   * Open a protected item for a user the policy allows, as a password view is allowed: the owning device's or
+   * group's access groups, their windows and approvals. A reason is always required; every opening and every
+   * refusal is audited.
+   */
+  async openProtected(actor: Actor & { userId: number }, id: number, reason: string): Promise<{ name: string; filename: string; mediaType: string; content: Buffer }> {
+    const why = requireText(reason, 'reason', { min: 3, max: 1024 });
+    let item: ProtectedItemView | undefined;
+    try {
+      item = await this.deps.inventory.protectedItem(id);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    const { decision: d, covered } = item
+      ? await this.evaluateItem(this.deps.store.repos, await this.deps.timeZone(), actor.userId, item, this.now())
+      : { decision: { outcome: 'denied', rule: 'no-such-item' } as Decision, covered: false };
+    if (!item || d.outcome !== 'allowed') {
+      await this.deps.audit.record({ type: 'vault.protected_view', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `protected:${id}`, code: 'AUTH_FORBIDDEN', detail: { id, rule: d.rule, reason: why } });
+      if (!covered) throw new WardenError('AUTH_FORBIDDEN', 'not allowed');
+      throw new WardenError('AUTH_FORBIDDEN', d.outcome === 'approval-required' ? 'approval is required first' : `not allowed (${d.rule})`, { details: { rule: d.rule, outcome: d.outcome } });
+    }
+    const content = await this.deps.inventory.protectedContent(id);
+    await this.deps.audit.record({ type: 'vault.protected_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: item.name.slice(0, 128), detail: { id, reason: why, rule: d.rule, emergency: d.emergency } });
+    return { name: item.name, filename: item.filename, mediaType: item.mediaType, content };
   }
 
   private async splitHalfFor(credentialId: number, userId: number): Promise<1 | 2> {

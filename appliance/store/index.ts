@@ -10,6 +10,7 @@ import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
 import * as m0003 from './migrations/0003-vault-access.js';
+import * as m0004 from './migrations/0004-access-findings.js';
 import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
 
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
   '0002-mfa': m0002,
   '0003-vault-access': m0003,
+  '0004-access-findings': m0004,
   '0005-auth-findings': m0005,
   '0006-pki-findings': m0006,
 };

@@ -129,8 +129,12 @@ export class PolicyRepository {
     await this.db.updateTable('protected_items').set({ content_sealed: sealed }).where('id', '=', id).execute();
   }
 
+  async setProtectedOwner(id: number, deviceId: number | null, groupId: number | null): Promise<void> {
+    await this.db.updateTable('protected_items').set({ device_id: deviceId, group_id: groupId }).where('id', '=', id).execute();
+  }
+
   async protectedItems() {
-    return this.db.selectFrom('protected_items').select(['id', 'name', 'kind', 'filename', 'media_type', 'size', 'owner', 'created_at']).orderBy('name').execute();
+    return this.db.selectFrom('protected_items').select(['id', 'name', 'kind', 'filename', 'media_type', 'size', 'owner', 'device_id', 'group_id', 'created_at']).orderBy('name').execute();
   }
 
   async protectedItem(id: number) {
@@ -188,18 +192,36 @@ export class PolicyRepository {
       .execute();
   }
 
-  /** Devices the user reaches through any enabled group (for "my devices"). */
-  async deviceIdsForUser(userId: number): Promise<number[]> {
-    const rows = await this.db
+  /**
+   * Credentials the user's enabled groups cover: a group that holds the user, the credential and the
+   * credential's own device. Nothing else can ever be allowed to the user, so nothing else is shown.
+   */
+  async coveredCredentials(userId: number): Promise<CredentialRow[]> {
+    return this.db
       .selectFrom('access_group_users as u')
       .innerJoin('access_groups as g', 'g.id', 'u.group_id')
-      .innerJoin('access_group_devices as d', 'd.group_id', 'g.id')
-      .select('d.device_id')
+      .innerJoin('access_group_credentials as gc', 'gc.group_id', 'g.id')
+      .innerJoin('credentials as c', 'c.id', 'gc.credential_id')
+      .innerJoin('access_group_devices as gd', (j) => j.onRef('gd.group_id', '=', 'g.id').onRef('gd.device_id', '=', 'c.device_id'))
+      .selectAll('c')
       .distinct()
       .where('u.user_id', '=', userId)
       .where('g.enabled', '=', 1)
+      .orderBy('c.id')
       .execute();
-    return rows.map((r) => r.device_id);
+  }
+
+  /** The user's enabled groups, with whether each holds this device (for protected items). */
+  async groupsOfUser(userId: number, deviceId: number | null) {
+    return this.db
+      .selectFrom('access_group_users as u')
+      .innerJoin('access_groups as g', 'g.id', 'u.group_id')
+      .leftJoin('access_group_devices as d', (j) => j.onRef('d.group_id', '=', 'g.id').on('d.device_id', '=', deviceId ?? 0))
+      .selectAll('g')
+      .select(['d.device_id as has_device'])
+      .where('u.user_id', '=', userId)
+      .where('g.enabled', '=', 1)
+      .execute();
   }
 
   async isApprover(groupId: number, userId: number): Promise<boolean> {

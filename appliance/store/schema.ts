@@ -241,7 +241,11 @@ export interface ProtectedItemsTable {
   media_type: string;
   size: number;
   content_sealed: string;
+  /** Who stored it (a user name); not who may open it. */
   owner: string;
+  /** The device or the access group the item belongs to (exactly one; both null for items from before owners). */
+  device_id: number | null;
+  group_id: number | null;
   created_at: number;
 }
 

@@ -90,9 +90,9 @@ describe('access API', () => {
     assert.equal(seen.headers['cache-control'], 'no-store');
   });
 
-  test('protected files: upload sealed, download audited with a reason', async () => {
+  test('protected files: upload sealed with an owner, download by the owning device’s group, audited with a reason', async () => {
     const content = Buffer.from('certificate bundle ✓');
-    const up = await admin.call('POST', '/api/v1/protected', { name: 'CA bundle', kind: 'certificate', filename: 'bundle.pem', mediaType: 'application/x-pem-file', contentBase64: content.toString('base64') });
+    const up = await admin.call('POST', '/api/v1/protected', { name: 'CA bundle', kind: 'certificate', filename: 'bundle.pem', mediaType: 'application/x-pem-file', deviceId: ids.app01, contentBase64: content.toString('base64') });
     assert.equal(up.status, 201, up.body);
     const down = await clients.viewer!.call('POST', `/api/v1/protected/${up.json.id}/download`, { reason: 'renewal' });
     assert.equal(down.status, 200);

@@ -104,7 +104,7 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
   );
 
   // ---- protected information
-  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async () => ({ items: await inv.listProtected() }));
+  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async (request) => ({ items: await policy.listProtected(request.session!.user.id) }));
   app.post(
     '/api/v1/protected',
     { schema: objectBody, bodyLimit: 15 * 1024 * 1024, config: { permission: 'credentials.manage' } },
@@ -113,6 +113,9 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
       return inv.storeProtected(actor(request), request.body);
     },
   );
+  app.put<IdRequest>('/api/v1/protected/:id/owner', { schema: { ...idParams, ...objectBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
+    item: await inv.setProtectedOwner(actor(request), Number(request.params.id), request.body),
+  }));
   app.post<IdRequest & { Body: { reason: string } }>(
     '/api/v1/protected/:id/download',
     {
@@ -120,8 +123,9 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
       schema: { ...idParams, body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', maxLength: 1024 } } } },
     },
     async (request, reply) => {
-      const item = await inv.openProtected(actor(request), Number(request.params.id), request.body.reason);
+      const item = await policy.openProtected(actor(request), Number(request.params.id), request.body.reason);
       const safeName = item.filename.replace(/[^\w.\- ]/g, '_');
+      // openProtected gives only a valid media type (a bad stored one reads as application/octet-stream).
       return reply.type(item.mediaType).header('content-disposition', `attachment; filename="${safeName}"`).header('cache-control', 'no-store').send(item.content);
     },
   );
@@ -138,10 +142,7 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
   }));
 
   // ---- the user's side: what may I reach, and asking for more
-  app.get('/api/v1/my/devices', async (request) => {
-    const devices = await policy.myDevices(request.session!.user.id);
-    return { devices: await Promise.all(devices.map(async (d) => ({ ...d, credentials: await inv.listCredentials({ deviceId: d.id }) }))) };
-  });
+  app.get('/api/v1/my/devices', async (request) => ({ devices: await policy.myDevices(request.session!.user.id) }));
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(
     '/api/v1/my/decision',
     {
@@ -154,7 +155,7 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
         },
       },
     },
-    async (request) => ({ decision: await policy.decide(request.session!.user.id, Number(request.query.device), Number(request.query.credential), request.query.purpose) }),
+    async (request) => ({ decision: await policy.decideForUser(request.session!.user.id, Number(request.query.device), Number(request.query.credential), request.query.purpose) }),
   );
   app.post('/api/v1/access-requests', { schema: objectBody }, async (request, reply) => {
     reply.code(201);

@@ -2,7 +2,7 @@
 // time windows (across midnight, across the week boundary, across DST), approvals, grant expiry, emergency.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, parseConnectivity, type DecisionInput, type PolicyGroup, type PolicyGrant } from '../../../appliance/access/decision.js';
+import { decide, decideProtectedItem, parseConnectivity, type DecisionInput, type PolicyGroup, type PolicyGrant, type ProtectedItemDecisionInput } from '../../../appliance/access/decision.js';
 import { validateTimeWindows, withinWindows, wallClock } from '../../../appliance/access/time-windows.js';
 import { InputError } from '../../../appliance/errors/index.js';
 
@@ -44,7 +44,7 @@ function input(over: Partial<DecisionInput> = {}): DecisionInput {
 }
 
 function grant(over: Partial<PolicyGrant> = {}): PolicyGrant {
-  return { requestId: 99, userId: 7, deviceId: 3, credentialId: 30, purpose: 'session', startsAt: WED_10 - HOUR, endsAt: WED_10 + HOUR, emergency: false, ...over };
+  return { requestId: 99, userId: 7, deviceId: 3, credentialId: 30, purpose: 'session', groupId: 1, startsAt: WED_10 - HOUR, endsAt: WED_10 + HOUR, emergency: false, ...over };
 }
 
 describe('access decision', () => {
@@ -74,7 +74,19 @@ describe('access decision', () => {
     ['approval with a grant not yet begun', { groups: [group({ approvalRequired: true })], grants: [grant({ startsAt: WED_10 + 1 })] }, 'approval-required', /requires approval/],
     ['approval with a grant for another credential', { groups: [group({ approvalRequired: true })], grants: [grant({ credentialId: 31 })] }, 'approval-required', /requires approval/],
     ['approval with a grant for password view only', { groups: [group({ approvalRequired: true })], grants: [grant({ purpose: 'password-view' })] }, 'approval-required', /requires approval/],
-    ['emergency access without any group', { groups: [], grants: [grant({ emergency: true })] }, 'allowed', /emergency-access #99/],
+    ['approval with a grant through another group', { groups: [group({ approvalRequired: true })], grants: [grant({ groupId: 2 })] }, 'approval-required', /requires approval/],
+    ['approval with a grant bound to no group (from before grants had one)', { groups: [group({ approvalRequired: true })], grants: [grant({ groupId: null })] }, 'approval-required', /requires approval/],
+    // Break-glass skips the approval of the user's own group, nothing more (security review, issue 7).
+    ['emergency access through the own approval group', { groups: [group({ approvalRequired: true })], grants: [grant({ emergency: true })] }, 'allowed', /^emergency-access #99 \(group db-admins\)$/],
+    ['emergency access without any group', { groups: [], grants: [grant({ emergency: true })] }, 'denied', /no-access-group/],
+    ['emergency access once the user left the group', { groups: [group({ approvalRequired: true, userIds: new Set([8]) })], grants: [grant({ emergency: true })] }, 'denied', /no-access-group/],
+    [
+      'emergency access outside the group’s window',
+      { groups: [group({ approvalRequired: true, timeWindows: [{ days: [1, 2, 3, 4, 5], start: '11:00', end: '12:00' }] })], grants: [grant({ emergency: true })] },
+      'denied',
+      /outside-time-window/,
+    ],
+    ['emergency access before the grant begins', { groups: [group({ approvalRequired: true })], grants: [grant({ emergency: true, startsAt: WED_10 + HOUR, endsAt: WED_10 + 2 * HOUR })] }, 'approval-required', /requires approval/],
     ['an approval group and a direct group: direct wins', { groups: [group({ approvalRequired: true }), group({ id: 2, name: 'oncall' })] }, 'allowed', /group oncall/],
     ['outside every time window', { groups: [group({ timeWindows: [{ days: [1, 2, 3, 4, 5], start: '11:00', end: '12:00' }] })] }, 'denied', /outside-time-window/],
     ['inside a working-hours window', { groups: [group({ timeWindows: [{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }] })] }, 'allowed', /group/],
@@ -91,6 +103,40 @@ describe('access decision', () => {
     const d = decide(input({ groups: [group({ approvalRequired: true, approvalsNeeded: 2, reasonRequired: true })] }));
     assert.deepEqual(d, { outcome: 'approval-required', rule: 'group db-admins requires approval', groupId: 1, approvalsNeeded: 2, reasonRequired: true });
   });
+});
+
+describe('protected item decision: the password-view rules through the owning device or group', () => {
+  const viewer = { id: 7, profile: 'password-viewer', status: 'active' };
+  const viewGroup = (over: Partial<PolicyGroup> = {}) => group({ sessionAllowed: false, passwordViewAllowed: true, credentialIds: new Set(), ...over });
+  function item(over: Partial<ProtectedItemDecisionInput> = {}): ProtectedItemDecisionInput {
+    return { user: viewer, item: { id: 5, deviceId: 3, groupId: null }, device: { id: 3, status: 'active' }, at: WED_10, timeZone: TZ, groups: [viewGroup()], grants: [], ...over };
+  }
+  const pvGrant = (over: Partial<PolicyGrant> = {}) => grant({ purpose: 'password-view', ...over });
+  const table: [string, Partial<ProtectedItemDecisionInput>, string, RegExp][] = [
+    ['a group holding the owning device', {}, 'allowed', /^group db-admins$/],
+    ['a profile without passwords.view', { user: { id: 7, profile: 'privileged-access-user', status: 'active' } }, 'denied', /profile-no-password-view/],
+    ['a disabled user', { user: { ...viewer, status: 'disabled' } }, 'denied', /user-disabled/],
+    ['no group holding the owning device', { groups: [viewGroup({ deviceIds: new Set([4]) })] }, 'denied', /no-access-group/],
+    ['a group that allows sessions only', { groups: [viewGroup({ passwordViewAllowed: false, sessionAllowed: true })] }, 'denied', /no-password-view/],
+    ['outside the group’s window', { groups: [viewGroup({ timeWindows: [{ days: [1], start: '11:00', end: '12:00' }] })] }, 'denied', /outside-time-window/],
+    ['an approval group without a grant', { groups: [viewGroup({ approvalRequired: true })] }, 'approval-required', /requires approval/],
+    ['an approval group with a password-view grant on the device through it', { groups: [viewGroup({ approvalRequired: true })], grants: [pvGrant()] }, 'allowed', /approved request #99/],
+    ['an approval group with a session grant only', { groups: [viewGroup({ approvalRequired: true })], grants: [grant()] }, 'approval-required', /requires approval/],
+    ['an approval group with a grant on another device', { groups: [viewGroup({ approvalRequired: true })], grants: [pvGrant({ deviceId: 4 })] }, 'approval-required', /requires approval/],
+    ['a disabled owning device', { device: { id: 3, status: 'disabled' } }, 'denied', /device-disabled/],
+    ['an item of the user’s group', { item: { id: 5, deviceId: null, groupId: 1 }, device: null }, 'allowed', /group db-admins/],
+    ['an item of another group', { item: { id: 5, deviceId: null, groupId: 2 }, device: null }, 'denied', /no-access-group/],
+    ['an item of an approval group, with a grant through it', { item: { id: 5, deviceId: null, groupId: 1 }, device: null, groups: [viewGroup({ approvalRequired: true })], grants: [pvGrant({ deviceId: 8 })] }, 'allowed', /approved request/],
+    ['an item without owner, for a password viewer', { item: { id: 5, deviceId: null, groupId: null }, device: null }, 'denied', /item-without-owner/],
+    ['an item without owner, for an administrator', { user: { id: 7, profile: 'administrator', status: 'active' }, item: { id: 5, deviceId: null, groupId: null }, device: null }, 'allowed', /credentials.manage/],
+  ];
+  for (const [what, over, outcome, rule] of table) {
+    test(`${what} → ${outcome}`, () => {
+      const d = decideProtectedItem(item(over));
+      assert.equal(d.outcome, outcome, JSON.stringify(d));
+      assert.match(d.rule, rule);
+    });
+  }
 });
 
 describe('time windows', () => {

@@ -96,17 +96,26 @@ describe('vault and access policy', () => {
     assert.equal(await a.inventory.checkHostKey(device.id, 'ssh', 'SHA256:bbb'), 'pinned');
   });
 
-  test('protected files are sealed, and every opening is audited with its reason', async () => {
+  test('protected files are sealed, belong to a device or group, and every opening is audited with its reason', async () => {
+    const device = (await a.inventory.listDevices()).find((d) => d.hostname === 'web03')!;
     const content = Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret token material\n');
-    const { id } = await a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', contentBase64: content.toString('base64') });
+    await assert.rejects(a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', contentBase64: content.toString('base64') }), InputError, 'an owner is required');
+    const { id } = await a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', deviceId: device.id, contentBase64: content.toString('base64') });
     const row = await a.store.repos.policy.protectedItem(id);
     assert.equal(Buffer.from(row!.content_sealed, 'base64').includes(content), false);
-    const opened = await a.inventory.openProtected(admin, id, 'renewing the VPN');
+    assert.equal(row!.device_id, device.id);
+    await assert.rejects(a.policy.openProtected(as('dee'), id, 'renewing the VPN'), /not allowed/, 'no group holds the device');
+    await a.policy.saveGroup(admin, { name: 'vpn-readers', sessionAllowed: false, passwordViewAllowed: true, userIds: [uid.dee], deviceIds: [device.id] });
+    const opened = await a.policy.openProtected(as('dee'), id, 'renewing the VPN');
     assert.deepEqual(opened.content, content);
+    assert.equal(opened.mediaType, 'application/octet-stream');
     const [audit] = await a.store.repos.auditEvents.query({ type: 'vault.protected_view', limit: 1 });
     assert.match(audit!.detail, /renewing the VPN/);
-    await assert.rejects(a.inventory.openProtected(admin, id, ''), InputError, 'a reason is required');
-    await assert.rejects(a.inventory.storeProtected(admin, { name: 'x', kind: 'file', filename: '../../etc/passwd', contentBase64: 'AA==' }), InputError);
+    await assert.rejects(a.policy.openProtected(as('dee'), id, ''), InputError, 'a reason is required');
+    await assert.rejects(a.inventory.storeProtected(admin, { name: 'x', kind: 'file', filename: '../../etc/passwd', deviceId: device.id, contentBase64: 'AA==' }), InputError);
+    await assert.rejects(a.inventory.storeProtected(admin, { name: 'y', kind: 'file', deviceId: device.id, mediaType: 'text/plain\u2028', contentBase64: 'AA==' }), /mediaType/);
+    assert.deepEqual((await a.policy.listProtected(uid.dee!)).map((i) => [i.name, i.access]), [['VPN token', 'allowed']]);
+    assert.deepEqual(await a.policy.listProtected(uid.ana!), [], 'a profile without passwords.view and no group: nothing');
   });
 
   describe('groups, requests and decisions', () => {
@@ -169,17 +178,55 @@ describe('vault and access policy', () => {
       assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'approval-required');
     });
 
-    test('emergency access skips approval and raises a high-severity audit event', async () => {
+    test('emergency access skips only the approval of the user’s own group, and raises a high-severity audit event naming it', async () => {
       const dev = await a.inventory.createDevice(admin, { hostname: 'glass01', address: '10.9.0.3', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Glass' });
+      const g = await a.policy.saveGroup(admin, { name: 'glass-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
       const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'production is down', emergency: true });
       assert.equal(r.status, 'approved');
       assert.equal(r.emergency, true);
+      assert.equal(Date.parse(r.endsAt) - Date.parse(r.startsAt), 60 * 60_000, 'an hour unless asked otherwise');
       const d = await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh');
       assert.equal(d.outcome, 'allowed');
       assert.equal(d.outcome === 'allowed' && d.emergency, true);
+      assert.equal(d.outcome === 'allowed' && d.groupId, g.id);
       const [row] = await a.store.repos.auditEvents.query({ type: 'access.emergency', limit: 1 });
       assert.match(row!.detail, /"severity":"high"/);
+      assert.match(row!.detail, new RegExp(`"groupId":${g.id}`));
+      assert.match(row!.detail, /"group":"glass-group"/);
+      // Leaving the group ends what the grant gives, though the grant runs on.
+      const { id: groupId, ...fields } = await a.policy.group(g.id);
+      await a.policy.saveGroup(admin, { ...fields, userIds: [] }, groupId);
+      assert.equal((await a.policy.decide(uid.ana!, dev.id, c.id, 'ssh')).outcome, 'denied');
+    });
+
+    test('break-glass is refused (and audited) with no group, outside the window, and never reaches past 7 days', async () => {
+      const dev = await a.inventory.createDevice(admin, { hostname: 'glass02', address: '10.9.0.5', connectivity: 'SSH:22' });
+      const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Glass-2' });
+      // No group: dee (password viewer) holds nothing of glass02.
+      await assert.rejects(a.policy.requestAccess(as('dee'), { deviceId: dev.id, credentialId: c.id, purpose: 'password-view', reason: 'production is down', emergency: true }), /denied/);
+      await assert.rejects(a.policy.viewPassword(as('dee'), c.id, 'production is down'), /not allowed/);
+      const [refused] = await a.store.repos.auditEvents.query({ type: 'access.emergency', limit: 1 });
+      assert.equal(refused!.outcome, 'failure');
+      assert.match(refused!.detail, /no-access-group/);
+      // Outside the group's window (UTC, a one-minute slot three days away).
+      const day = (new Date().getUTCDay() + 3) % 7;
+      await a.policy.saveGroup(admin, { name: 'glass-night', sessionAllowed: false, passwordViewAllowed: true, approvalRequired: true, approverIds: [uid.boss], userIds: [uid.dee], deviceIds: [dev.id], credentialIds: [c.id], timeWindows: [{ days: [day], start: '00:00', end: '00:01' }] });
+      await assert.rejects(a.policy.requestAccess(as('dee'), { deviceId: dev.id, credentialId: c.id, purpose: 'password-view', reason: 'production is down', emergency: true }), /outside-time-window/);
+      await assert.rejects(a.policy.viewPassword(as('dee'), c.id, 'production is down'), /not allowed/);
+      // A start six days ahead: the grant is that period (≤ 7 days), not "from now".
+      await a.policy.saveGroup(admin, { name: 'glass-any', sessionAllowed: false, passwordViewAllowed: true, approvalRequired: true, approverIds: [uid.boss], userIds: [uid.dee], deviceIds: [dev.id], credentialIds: [c.id] });
+      const startsAt = Date.now() + 6 * 86_400_000;
+      await assert.rejects(
+        a.policy.requestAccess(as('dee'), { deviceId: dev.id, credentialId: c.id, purpose: 'password-view', reason: 'later', emergency: true, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(startsAt + 7 * 86_400_000 + 1).toISOString() }),
+        InputError,
+      );
+      const later = await a.policy.requestAccess(as('dee'), { deviceId: dev.id, credentialId: c.id, purpose: 'password-view', reason: 'later', emergency: true, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(startsAt + 7 * 86_400_000).toISOString() });
+      assert.equal(Date.parse(later.startsAt), startsAt);
+      assert.equal(Date.parse(later.endsAt) - Date.parse(later.startsAt), 7 * 86_400_000);
+      assert.equal((await a.policy.decide(uid.dee!, dev.id, c.id, 'password-view')).outcome, 'approval-required', 'nothing before the grant begins');
+      await assert.rejects(a.policy.viewPassword(as('dee'), c.id, 'now'), /approval is required/);
+      assert.equal((await a.policy.decide(uid.dee!, dev.id, c.id, 'password-view', startsAt + 86_400_000)).outcome, 'allowed', 'within it, through glass-any');
     });
 
     test('password view: reason when required, audited; PCI split gives each user one half, never both', async () => {
