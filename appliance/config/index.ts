@@ -1,8 +1,11 @@
 // Deploy-time configuration: /etc/warden/warden.json (env WARDEN_CONFIG), state under WARDEN_HOME.
-// Owns file locations and ports; runtime policy an admin edits lives in the store's settings.
+// Owns file locations, ports and the modes state files are created with (private-files.ts); runtime policy
+// an admin edits lives in the store's settings.
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
+
+export { restrictUmask, makePrivateDir, writePrivateFile, ensurePrivateFile, restrictExistingFile, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from './private-files.js';
 
 export interface ScryptCost {
   /** CPU/memory cost N, a power of two. */

@@ -9,6 +9,7 @@ import { registerStatus } from './commands/status.js';
 import { registerCa } from './commands/ca.js';
 import { registerBackup } from './commands/backup.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
+import { restrictUmask } from '../../appliance/config/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('orbit')
@@ -34,6 +35,8 @@ export function buildProgram(): Command {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // Everything orbit writes (state, shares, backups) is a secret: owner-only whatever the shell's umask.
+  restrictUmask();
   try {
     await buildProgram().parseAsync(argv);
     return EXIT_OK;
