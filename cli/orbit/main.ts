@@ -8,6 +8,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerStatus } from './commands/status.js';
 import { registerCa } from './commands/ca.js';
 import { registerBackup } from './commands/backup.js';
+import { registerSettings } from './commands/settings.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerCa(program);
   registerBackup(program);
+  registerSettings(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();
