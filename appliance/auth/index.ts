@@ -8,5 +8,5 @@ export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from './ip-den
 export { sessionIdOf } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry } from './certificate-login.js';
 export { TotpService, type TotpEnrolment } from './totp.js';
-export { DuoService, type DuoProviderView, type DuoSaveResult } from './duo.js';
+export { DuoService, DUO_HEALTH_CHECK_FAILED, type DuoProviderView, type DuoSaveResult } from './duo.js';
 export { SecondFactorService } from './second-factor.js';
