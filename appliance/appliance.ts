@@ -80,7 +80,8 @@ export class Appliance {
     const vault = new Vault(() => tokenOrFail(keys));
     const totp = new TotpService({ store, audit, vault, clock });
     const httpsAgent = config.auth.duoCaFile ? new https.Agent({ ca: readFileSync(config.auth.duoCaFile) }) : undefined;
-    const duo = new DuoService({ store, audit, vault, clock, ...(httpsAgent ? { httpsAgent } : {}) });
+    // Test hosts only ride along with a test CA (the config refuses one without the other).
+    const duo = new DuoService({ store, audit, vault, clock, ...(httpsAgent ? { httpsAgent, testApiHosts: config.auth.duoTestHosts } : {}) });
     const secondFactor = new SecondFactorService({ store, audit, auth, certificates, totp, duo });
     const inventory = new InventoryService({ store, audit, vault, clock });
     // Read per decision through the settings cache, so a change of zone applies at once.

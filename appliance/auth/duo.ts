@@ -2,6 +2,8 @@
 // provider settings (client secret sealed by the key service), a health check on every save, the
 // authorize redirect and the callback. The SDK checks the token's signature and user name; the state and
 // `auth_result.result === 'allow'` are checked here, because the SDK does not.
+// The API host is one of Duo's (api-XXXXXXXX.duosecurity.com) and a failed health check answers one text:
+// the Duo client must not become an administrator's probe of other hosts and ports.
 import type https from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import type { Client } from '@duosecurity/duo_universal';
@@ -10,6 +12,9 @@ import type { AuditTrail } from '../audit/index.js';
 import type { Vault } from '../vault/index.js';
 import { AuthError, InputError, NotFoundError, PolicyError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
+import { logger } from '../log/index.js';
+
+const log = logger('duo');
 
 export interface DuoProviderView {
   id: number;
@@ -38,7 +43,11 @@ export interface DuoSaveResult {
   sameSiteChanged: boolean;
 }
 
-const API_HOST = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$/i;
+/** Duo's API host names: no port, no path, no user info, nothing around it. */
+const DUO_API_HOST = /^api-[a-z0-9]{1,32}\.duosecurity\.com$/i;
+
+/** What a client is told about any failed health check; the precise reason goes to the audit trail. */
+export const DUO_HEALTH_CHECK_FAILED = 'the Duo health check failed';
 
 function view(r: MfaProviderRow): DuoProviderView {
   return {
@@ -71,14 +80,30 @@ export class DuoService {
        * local server speaking Duo's protocol. Absent, the SDK's pinned Duo CAs are used.
        */
       httpsAgent?: https.Agent;
+      /**
+       * Exact "host:port" entries accepted besides Duo's names: a local Duo-protocol server in tests
+       * (config auth.duoTestHosts, loopback only, and only with auth.duoCaFile).
+       */
+      testApiHosts?: readonly string[];
     },
   ) {}
+
+  /** Is `host` one the Duo client may connect to? */
+  static isDuoApiHost(host: string): boolean {
+    return DUO_API_HOST.test(host);
+  }
+
+  private apiHostAllowed(host: string): boolean {
+    return DuoService.isDuoApiHost(host) || (this.deps.testApiHosts ?? []).includes(host.toLowerCase());
+  }
 
   private now(): number {
     return (this.deps.clock ?? Date.now)();
   }
 
   private async client(p: { apiHost: string; clientId: string; clientSecret: string }, redirectUrl: string): Promise<Client> {
+    // Checked here too, where every connection starts: a row saved before hosts were restricted is refused.
+    if (!this.apiHostAllowed(p.apiHost)) throw new PolicyError('MFA_PROVIDER_INVALID', `Duo API host ${p.apiHost} is not a Duo API host name`);
     // Loaded on first use: the SDK (with axios) costs a quarter second at every start otherwise.
     const { Client: DuoClient } = await import('@duosecurity/duo_universal');
     let client: Client;
@@ -87,10 +112,12 @@ export class DuoService {
     } catch (e) {
       throw new PolicyError('MFA_PROVIDER_INVALID', `Duo settings rejected: ${(e as Error).message}`);
     }
-    if (this.deps.httpsAgent) {
-      // The SDK keeps its axios instance private; replacing its agent is the documented seam (FIELD-NOTES).
-      (client as unknown as { axios: { defaults: { httpsAgent: https.Agent } } }).axios.defaults.httpsAgent = this.deps.httpsAgent;
-    }
+    // The SDK keeps its axios instance private; its defaults are the documented seam (FIELD-NOTES).
+    const defaults = (client as unknown as { axios?: { defaults?: { httpsAgent?: https.Agent; maxRedirects?: number } } }).axios?.defaults;
+    if (!defaults) throw new PolicyError('MFA_PROVIDER_INVALID', 'the Duo SDK no longer exposes its HTTP client');
+    // Duo's endpoints answer directly; a redirect would lead the request off the allowed host.
+    defaults.maxRedirects = 0;
+    if (this.deps.httpsAgent) defaults.httpsAgent = this.deps.httpsAgent;
     return client;
   }
 
@@ -112,7 +139,6 @@ export class DuoService {
     const name = requireText(i.name, 'name', { min: 1, max: 64 });
     if (typeof i.enabled !== 'boolean') throw new InputError('enabled must be true or false', { field: 'enabled' });
     const apiHost = requireText(i.apiHost, 'apiHost', { min: 1, max: 255 });
-    if (!API_HOST.test(apiHost)) throw new InputError('apiHost must be a host name such as api-XXXXXXXX.duosecurity.com', { field: 'apiHost' });
     const clientId = requireText(i.clientId, 'clientId', { min: 20, max: 20 });
     if (!/^[A-Z0-9]{20}$/i.test(clientId)) throw new InputError('clientId must be the 20-character Duo client ID', { field: 'clientId' });
     let clientSecret: string | undefined;
@@ -132,12 +158,28 @@ export class DuoService {
     const existing = id === undefined ? undefined : await this.deps.store.repos.mfaProviders.byId(id);
     if (id !== undefined && !existing) throw new NotFoundError('MFA provider');
     const input = DuoService.validate(raw, id === undefined);
+    // Before any connection: only Duo's API hosts (a loopback test server only when the config names it).
+    if (!this.apiHostAllowed(input.apiHost)) {
+      throw new InputError('apiHost must be a Duo API host name such as api-XXXXXXXX.duosecurity.com (no port, no path)', { field: 'apiHost' });
+    }
     const clientSecret = input.clientSecret ?? this.secretOf(existing!);
     try {
       await (await this.client({ apiHost: input.apiHost, clientId: input.clientId, clientSecret }, 'https://localhost/')).healthCheck();
     } catch (e) {
-      if (e instanceof PolicyError) throw e;
-      throw new PolicyError('MFA_PROVIDER_INVALID', `Duo health check failed: ${(e as Error).message}`);
+      // Refused, untrusted certificate, not TLS, Duo's own error: all one answer, or the differences map
+      // what listens where. The reason is kept for the operator in the audit trail and the log.
+      const reason = (e as Error)?.message ?? String(e);
+      log.warn('Duo health check failed', { apiHost: input.apiHost, reason });
+      await this.deps.audit.record({
+        type: 'mfa.provider_save',
+        outcome: 'failure',
+        actor: actor.username,
+        actorIp: actor.ip,
+        subject: input.name,
+        code: 'MFA_PROVIDER_INVALID',
+        detail: { kind: 'duo', apiHost: input.apiHost, reason },
+      });
+      throw new PolicyError('MFA_PROVIDER_INVALID', DUO_HEALTH_CHECK_FAILED);
     }
     const before = await this.cookieSameSite();
     const now = this.now();
@@ -171,8 +213,10 @@ export class DuoService {
   /** Health-check Duo and build the authorize URL for `user`; the caller keeps `state` in the session. */
   async start(user: Pick<UserRow, 'username'>, redirectUrl: string): Promise<{ url: string; state: string }> {
     const p = await this.enabledProvider();
-    const client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret: this.secretOf(p) }, redirectUrl);
+    const clientSecret = this.secretOf(p); // a key-service failure stays one (503), not "Duo unavailable"
+    let client: Client;
     try {
+      client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret }, redirectUrl);
       await client.healthCheck();
     } catch (e) {
       // Fail closed: Duo unreachable means no second factor, so no login.
@@ -186,7 +230,13 @@ export class DuoService {
   async finish(user: Pick<UserRow, 'username'>, opts: { code: string; state: string; expectedState: string | null; redirectUrl: string }): Promise<void> {
     if (!opts.expectedState || !sameState(opts.state, opts.expectedState)) throw new AuthError('MFA_DUO_STATE', 'Duo state does not match the session');
     const p = await this.enabledProvider();
-    const client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret: this.secretOf(p) }, opts.redirectUrl);
+    const clientSecret = this.secretOf(p);
+    let client: Client;
+    try {
+      client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret }, opts.redirectUrl);
+    } catch (e) {
+      throw new AuthError('MFA_DUO_UNAVAILABLE', `Duo client refused: ${(e as Error).message}`);
+    }
     let token;
     try {
       token = await client.exchangeAuthorizationCodeFor2FAResult(opts.code, user.username);

@@ -4,9 +4,9 @@
 export { AuthService, requiredSecondFactor, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
 export { hashPassword, verifyPassword, needsRehash } from './password-hash.js';
 export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-policy.js';
-export { IpDenylist, parseCidr, normalizeIp } from './ip-denylist.js';
+export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from './ip-denylist.js';
 export { sessionIdOf } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry } from './certificate-login.js';
 export { TotpService, type TotpEnrolment } from './totp.js';
-export { DuoService, type DuoProviderView, type DuoSaveResult } from './duo.js';
+export { DuoService, DUO_HEALTH_CHECK_FAILED, type DuoProviderView, type DuoSaveResult } from './duo.js';
 export { SecondFactorService } from './second-factor.js';

@@ -64,3 +64,30 @@ export class IpDenylist {
     return this.list.check(addr, v === 4 ? 'ipv4' : 'ipv6');
   }
 }
+
+const WHOLE_FAMILY: [string, string, string][] = [
+  ['IPv4', '0.0.0.0', '255.255.255.255'],
+  ['IPv6', '::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+];
+
+/**
+ * Refuse a denylist that would lock out the web, so no administrator needs to edit the database by hand:
+ * an entry covering a whole address family (0.0.0.0/0, ::/0, ::ffff:0:0/96) denies everyone, and an entry
+ * covering `callerIp` denies the administrator saving it. Both are decided by the same matcher that
+ * enforces the list, so IPv4-mapped IPv6 forms are judged exactly as requests will be.
+ */
+export function assertDenylistSafe(cidrs: readonly string[], callerIp: string | null): void {
+  const caller = callerIp === null ? '' : normalizeIp(callerIp);
+  for (const entry of cidrs) {
+    const one = new IpDenylist([entry]);
+    // A CIDR range is contiguous: one that holds both ends of a family holds all of it.
+    for (const [family, first, last] of WHOLE_FAMILY) {
+      if (one.denies(first) && one.denies(last)) {
+        throw new InputError(`ipDenylist entry ${entry} covers every ${family} address and would lock everyone out`, { field: 'ipDenylist', entry });
+      }
+    }
+    if (isIP(caller) !== 0 && one.denies(caller)) {
+      throw new InputError(`ipDenylist entry ${entry} covers your own address ${caller}: saving it would lock you out`, { field: 'ipDenylist', entry, address: caller });
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // fresh data key that the token's master key wraps. Restoring needs that master key — rebuilt from k
 // custodian shares on a fresh appliance — so a backup file alone is useless to whoever takes it.
 import { randomBytes, createCipheriv, createDecipheriv, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, renameSync } from 'node:fs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -10,7 +10,7 @@ import type { Store } from '../store/index.js';
 import { AuditAnchor, AuditTrail, tokenChainKey } from '../audit/index.js';
 import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, installAuditKeyFromStore, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
 import { Store as StoreClass } from '../store/index.js';
-import { buildConfig } from '../config/index.js';
+import { buildConfig, ensurePrivateFile, makePrivateDir, writePrivateFile } from '../config/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { InputError, WardenError, isWardenError } from '../errors/index.js';
 import { combineShares } from './key-shares.js';
@@ -31,7 +31,9 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
   const applianceId = (await deps.store.repos.meta.get('appliance.id')) ?? 'unknown';
   const snapshot = path.join(deps.home, `.backup-${randomUUID()}.db`);
   try {
-    // VACUUM INTO writes a consistent, compact copy while the appliance keeps running.
+    // VACUUM INTO writes a consistent, compact copy while the appliance keeps running. It accepts an empty
+    // file, so the plaintext copy is created 0600 first rather than with SQLite's default mode.
+    ensurePrivateFile(snapshot);
     await sql`VACUUM INTO ${snapshot}`.execute(deps.store.db);
     const plain = gzipSync(readFileSync(snapshot));
     const dataKey = randomBytes(32);
@@ -50,7 +52,7 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
       header.tag = cipher.getAuthTag().toString('base64');
       const out = Buffer.concat([MAGIC, Buffer.from(JSON.stringify(header) + '\n'), body]);
       const tmp = `${file}.partial`;
-      writeFileSync(tmp, out, { mode: 0o600 });
+      writePrivateFile(tmp, out);
       renameSync(tmp, file);
       await deps.audit.record({ type: 'backup.create', outcome: 'success', actor, subject: path.basename(file), detail: { bytes: out.length } });
       return { bytes: out.length, applianceId };
@@ -108,7 +110,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
   say('rebuilding the master key from the shares');
   const material = await combineShares(opts.shares, header.applianceId);
   const created = ['keys', 'tls', 'warden.db', 'warden.db-wal', 'warden.db-shm'].map((p) => path.join(home, p));
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  makePrivateDir(home);
   const raw = {
     web: { listen: opts.web?.listen ?? '0.0.0.0', httpsPort: opts.web?.httpsPort ?? 443, httpPort: opts.web?.httpPort ?? 80, publicHost: opts.web?.publicHost ?? 'localhost', tlsCert: 'tls/web.crt', tlsKey: 'tls/web.key' },
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
@@ -123,8 +125,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
     const userPin = randomBytes(18).toString('base64url');
     const soPin = randomBytes(18).toString('base64url');
     writeSoftHsmConfig(config.keys.softhsmConf!, path.join(home, 'keys', 'tokens'));
-    writeFileSync(config.keys.pinFile, `${userPin}\n`, { mode: 0o600 });
-    writeFileSync(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`, { mode: 0o600 });
+    writePrivateFile(config.keys.pinFile, `${userPin}\n`);
+    writePrivateFile(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`);
     initSoftHsmToken({ module: config.keys.module, softhsmConf: config.keys.softhsmConf!, label: config.keys.tokenLabel, soPin, userPin });
     const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
     try {
@@ -148,7 +150,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
       } finally {
         dataKey.fill(0);
       }
-      writeFileSync(config.store.sqlitePath, plain, { mode: 0o600 });
+      writePrivateFile(config.store.sqlitePath, plain);
       const store = await StoreClass.open({ sqlitePath: config.store.sqlitePath });
       try {
         await verifyKeyCheck(store, keys);
@@ -165,11 +167,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
     }
     say('creating the web TLS certificate');
     const pair = await createSelfSignedTlsCertificate({ commonName: raw.web.publicHost, dnsNames: [raw.web.publicHost, 'localhost'], ipAddresses: ['127.0.0.1', '::1'], days: 825 });
-    mkdirSync(path.join(home, 'tls'), { recursive: true, mode: 0o700 });
-    writeFileSync(config.web.tlsCert, pair.certPem, { mode: 0o600 });
-    writeFileSync(config.web.tlsKey, pair.keyPem, { mode: 0o600 });
-    mkdirSync(path.dirname(opts.configFile), { recursive: true, mode: 0o700 });
-    writeFileSync(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    writePrivateFile(config.web.tlsCert, pair.certPem);
+    writePrivateFile(config.web.tlsKey, pair.keyPem);
+    writePrivateFile(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { exclusive: true });
     return { applianceId: header.applianceId };
   } catch (e) {
     material.fill(0);

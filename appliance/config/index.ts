@@ -1,8 +1,11 @@
 // Deploy-time configuration: /etc/warden/warden.json (env WARDEN_CONFIG), state under WARDEN_HOME.
-// Owns file locations and ports; runtime policy an admin edits lives in the store's settings.
+// Owns file locations, ports and the modes state files are created with (private-files.ts); runtime policy
+// an admin edits lives in the store's settings.
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
+
+export { restrictUmask, makePrivateDir, writePrivateFile, ensurePrivateFile, restrictExistingFile, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from './private-files.js';
 
 export interface ScryptCost {
   /** CPU/memory cost N, a power of two. */
@@ -47,6 +50,12 @@ export interface WardenConfig {
      * or a local server speaking Duo's protocol in tests. Absent: Duo's pinned CAs.
      */
     duoCaFile: string | undefined;
+    /**
+     * Tests only: exact loopback "host:port" entries accepted as a Duo API host besides Duo's own names
+     * (api-XXXXXXXX.duosecurity.com), for a local server speaking Duo's protocol. Only with duoCaFile.
+     * Never a pattern: the web API must not be able to point the appliance's Duo client at other ports.
+     */
+    duoTestHosts: readonly string[];
   };
   audit: {
     /** The chain head is appended here, outside the state directory, so cutting the newest rows is caught. */
@@ -117,6 +126,18 @@ function section(raw: Json, name: string, allowed: string[]): Json {
   return v;
 }
 
+/** A loopback host and a port: what a local Duo-protocol test server can be, and nothing else. */
+const LOOPBACK_HOST_PORT = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/i;
+
+function duoTestHostList(v: unknown): string[] {
+  if (v === undefined) return [];
+  const ok = (h: unknown) => typeof h === 'string' && LOOPBACK_HOST_PORT.test(h) && Number(h.slice(h.lastIndexOf(':') + 1)) <= 65535;
+  if (!Array.isArray(v) || v.length > 16 || !v.every(ok)) {
+    throw new WardenError('CONFIG_INVALID', 'auth.duoTestHosts must be a list of loopback "host:port" entries (localhost, 127.x.x.x or [::1])');
+  }
+  return (v as string[]).map((h) => h.toLowerCase());
+}
+
 /** Build a validated config from raw JSON; relative paths resolve against home. */
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
@@ -128,7 +149,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
-  const auth = section(raw, 'auth', ['scrypt', 'duoCaFile']);
+  const auth = section(raw, 'auth', ['scrypt', 'duoCaFile', 'duoTestHosts']);
   const log = section(raw, 'log', ['level']);
   const audit = section(raw, 'audit', ['anchorFile', 'anchorEvery']);
   const at = (p: string) => path.resolve(home, p);
@@ -148,6 +169,11 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       parallelization: num(s.parallelization, 'auth.scrypt.parallelization', DEFAULT_SCRYPT.parallelization, 1, 16),
     };
     if ((scrypt.cost & (scrypt.cost - 1)) !== 0) throw new WardenError('CONFIG_INVALID', 'auth.scrypt.cost must be a power of two');
+  }
+  const duoCaFile = auth.duoCaFile === undefined ? undefined : at(str(auth.duoCaFile, 'auth.duoCaFile', ''));
+  const duoTestHosts = duoTestHostList(auth.duoTestHosts);
+  if (duoTestHosts.length > 0 && duoCaFile === undefined) {
+    throw new WardenError('CONFIG_INVALID', 'auth.duoTestHosts needs auth.duoCaFile (the test server\'s CA)');
   }
   const softhsmConf = keys.softhsmConf === undefined ? undefined : at(str(keys.softhsmConf, 'keys.softhsmConf', ''));
   return {
@@ -170,7 +196,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       pinFile: at(str(keys.pinFile, 'keys.pinFile', 'keys/token.pin')),
       softhsmConf,
     },
-    auth: { scrypt, duoCaFile: auth.duoCaFile === undefined ? undefined : at(str(auth.duoCaFile, 'auth.duoCaFile', '')) },
+    auth: { scrypt, duoCaFile, duoTestHosts },
     audit: {
       anchorFile: audit.anchorFile === undefined ? defaultAnchorFile(home) : at(str(audit.anchorFile, 'audit.anchorFile', '')),
       anchorEvery: num(audit.anchorEvery, 'audit.anchorEvery', 100, 1, 1_000_000),

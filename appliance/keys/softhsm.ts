@@ -1,19 +1,16 @@
 // The embedded default token: a SoftHSM2 token under the state directory, created by `orbit init`.
 // Initialization goes through PKCS#11 itself (C_InitToken/C_InitPIN), so no extra binary is needed.
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { KeysError } from '../errors/index.js';
+import { makePrivateDir, writePrivateFile } from '../config/index.js';
 import { acquireModule, findSlotByLabel, pkcs11js, releaseModule } from './pkcs11-module.js';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 
 /** Write a SoftHSM2 config whose token directory is `tokenDir`. */
 export function writeSoftHsmConfig(confPath: string, tokenDir: string): void {
-  mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
-  mkdirSync(path.dirname(confPath), { recursive: true, mode: 0o700 });
-  writeFileSync(confPath, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, {
-    mode: 0o600,
-  });
+  makePrivateDir(tokenDir);
+  writePrivateFile(confPath, `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
 }
 
 /**

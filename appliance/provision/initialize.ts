@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { buildConfig, type WardenConfig } from '../config/index.js';
+import { buildConfig, makePrivateDir, writePrivateFile, type WardenConfig } from '../config/index.js';
 import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeAuditKeyCopy, writeKeyCheck, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { Store } from '../store/index.js';
@@ -40,8 +40,7 @@ export async function isInitialized(configFile: string): Promise<boolean> {
 }
 
 function writeSecretFile(file: string, content: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
+  writePrivateFile(file, content, { exclusive: true });
 }
 
 /**
@@ -58,7 +57,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       throw new WardenError('CONFLICT', `${p} exists: refusing to initialize over existing state`);
     }
   }
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  makePrivateDir(home);
 
   const raw = {
     web: {
@@ -130,8 +129,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     }
 
     // The config file is written last: its presence means "initialized".
-    mkdirSync(path.dirname(opts.configFile), { recursive: true, mode: 0o700 });
-    writeFileSync(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    writePrivateFile(opts.configFile, JSON.stringify(raw, null, 2) + '\n', { exclusive: true });
     return result;
   } catch (e) {
     material?.fill(0);

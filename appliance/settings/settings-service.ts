@@ -2,7 +2,7 @@ import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError } from '../errors/index.js';
 import { LANGUAGES, type Language } from '../i18n/index.js';
-import { parseCidr } from '../auth/ip-denylist.js';
+import { assertDenylistSafe, parseCidr } from '../auth/ip-denylist.js';
 import { isValidTimeZone } from '../access/time-windows.js';
 
 export interface PasswordPolicy {
@@ -80,8 +80,12 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
 };
 
-/** Validate a patch against the current settings, returning the full new value of each touched section. */
-export function validateSettingsPatch(current: Settings, patch: unknown): Partial<Settings> {
+/**
+ * Validate a patch against the current settings, returning the full new value of each touched section.
+ * `callerIp` is the address of the administrator making the change (null from the console): a denylist
+ * covering it is refused.
+ */
+export function validateSettingsPatch(current: Settings, patch: unknown, callerIp: string | null = null): Partial<Settings> {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new InputError('settings must be an object');
   const out: Partial<Settings> = {};
   for (const [section, value] of Object.entries(patch)) {
@@ -93,6 +97,7 @@ export function validateSettingsPatch(current: Settings, patch: unknown): Partia
         const p = parseCidr(v);
         return `${p.address}/${p.prefix}`;
       });
+      assertDenylistSafe(out.ipDenylist, callerIp);
       continue;
     }
     if (section === 'timeZone') {
@@ -172,7 +177,7 @@ export class SettingsService {
 
   async update(patch: unknown, actor: string, actorIp: string | null): Promise<Settings> {
     const current = await this.current();
-    const changes = validateSettingsPatch(current, patch);
+    const changes = validateSettingsPatch(current, patch, actorIp);
     const now = this.clock();
     await this.audit.withChange({ type: 'settings.change', outcome: 'success', actor, actorIp, subject: Object.keys(changes).join(','), detail: { changes } }, async (repos) => {
       for (const [key, value] of Object.entries(changes)) await repos.settings.put(key, JSON.stringify(value), actor, now);

@@ -1,10 +1,9 @@
 // The store: schema, migrations and repositories over Kysely. SQLite (better-sqlite3, WAL) is the embedded
 // engine; the MariaDB/Galera engine plugs in here with the same migrations.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import { WardenError } from '../errors/index.js';
+import { ensurePrivateFile, restrictExistingFile } from '../config/index.js';
 import type { Database } from './schema.js';
 import { Repositories } from './repositories.js';
 import * as m0001 from './migrations/0001-foundation.js';
@@ -78,7 +77,10 @@ export class Store {
   static async open(options: StoreOptions): Promise<Store> {
     let sqlite: SQLite.Database;
     try {
-      mkdirSync(path.dirname(options.sqlitePath), { recursive: true, mode: 0o700 });
+      // SQLite creates its files 0644 less the umask, and gives -wal/-shm the mode of the database file:
+      // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
+      ensurePrivateFile(options.sqlitePath);
+      for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix);
       sqlite = new SQLite(options.sqlitePath);
       sqlite.pragma('journal_mode = WAL');
       // FULL: an audit row acknowledged is an audit row on disk, even across power loss.

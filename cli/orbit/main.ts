@@ -8,7 +8,9 @@ import { registerAudit } from './commands/audit.js';
 import { registerStatus } from './commands/status.js';
 import { registerCa } from './commands/ca.js';
 import { registerBackup } from './commands/backup.js';
+import { registerSettings } from './commands/settings.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
+import { restrictUmask } from '../../appliance/config/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('orbit')
@@ -24,6 +26,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerCa(program);
   registerBackup(program);
+  registerSettings(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();
@@ -34,6 +37,8 @@ export function buildProgram(): Command {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // Everything orbit writes (state, shares, backups) is a secret: owner-only whatever the shell's umask.
+  restrictUmask();
   try {
     await buildProgram().parseAsync(argv);
     return EXIT_OK;

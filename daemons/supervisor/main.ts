@@ -4,11 +4,11 @@
 // connect once they are ready, and stops them all cleanly on Ctrl-C. It imports no daemon: it starts them.
 // Ports: 8443/8080 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT say otherwise (0 = any free port).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initializeAppliance } from '../../appliance/provision/index.js';
-import { configPath, homePath } from '../../appliance/config/index.js';
+import { configPath, homePath, restrictUmask, writePrivateFile } from '../../appliance/config/index.js';
 import { splitMasterKey } from '../../appliance/backup/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +39,8 @@ function port(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  // State files 0600 whatever the developer's umask; the daemons started from here inherit it.
+  restrictUmask();
   const env = { ...process.env };
   env.WARDEN_HOME ||= path.resolve('var');
   const home = homePath(env);
@@ -56,8 +58,7 @@ async function main(): Promise<void> {
       // Local runs keep the custodian shares beside the state (a real deployment hands them out: orbit init).
       onMasterKey: async (material, applianceId) => {
         const shares = await splitMasterKey(material, { custodians: 3, threshold: 2, applianceId });
-        mkdirSync(path.join(home, 'custodian-shares'), { recursive: true, mode: 0o700 });
-        shares.forEach((text, i) => writeFileSync(path.join(home, 'custodian-shares', `share-${i + 1}-of-3.txt`), text, { mode: 0o600 }));
+        shares.forEach((text, i) => writePrivateFile(path.join(home, 'custodian-shares', `share-${i + 1}-of-3.txt`), text));
       },
     });
     firstStart = { user: r.adminUsername, password: r.oneTimePassword };

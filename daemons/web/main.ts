@@ -3,7 +3,7 @@
 // no token, no start), serves HTTPS and the redirect, tells systemd it is ready, drains on SIGTERM,
 // reloads config and TLS certificate on SIGHUP.
 import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
 import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
@@ -12,6 +12,8 @@ import { WebServer } from './server.js';
 const log = logger('web');
 
 async function main(): Promise<void> {
+  // Before anything opens a file: SQLite's -wal/-shm and SoftHSM's objects inherit it (state files 0600).
+  restrictUmask();
   const config = loadConfig();
   setLogLevel(config.log.level);
   const appliance = await Appliance.open(config);

@@ -49,7 +49,7 @@ describe('certificate login with real clients', () => {
     duo = await startFakeDuo('localhost');
     writeFileSync(files('duo-ca.pem'), duo.caPem);
     const config = JSON.parse(readFileSync(home.configFile, 'utf8'));
-    config.auth = { ...(config.auth ?? {}), duoCaFile: 'duo-ca.pem' };
+    config.auth = { ...(config.auth ?? {}), duoCaFile: 'duo-ca.pem', duoTestHosts: [duo.apiHost] };
     writeFileSync(home.configFile, JSON.stringify(config));
     d = await startWebDaemon(home);
     admin = new ApiClient(d);

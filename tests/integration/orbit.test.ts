@@ -18,6 +18,7 @@ describe('orbit', () => {
   const helpPaths = [
     [], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['status'],
     ['ca'], ['ca', 'install'], ['ca', 'list'], ['ca', 'show'], ['ca', 'disable'], ['ca', 'enable'], ['ca', 'crl'], ['ca', 'crl', 'install'],
+    ['settings'], ['settings', 'show'], ['settings', 'set'],
   ];
   for (const p of helpPaths) {
     test(`orbit ${[...p, '--help'].join(' ')} explains itself and exits 0`, async () => {

@@ -3,8 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createBackup, restoreBackup, rotateMasterKey } from '../../../appliance/backup/index.js';
+import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, cliActor, locations, print, withAppliance } from '../context.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -48,10 +48,9 @@ export function registerBackup(program: Command): void {
             actor: cliActor().username,
             progress: (line) => print(`  ${line}...`),
             writeShares: (shares) => {
-              mkdirSync(dir, { recursive: true, mode: 0o700 });
               shares.forEach((text, i) => {
                 const file = path.join(dir, `share-${i + 1}-of-${custodians}.txt`);
-                writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+                writePrivateFile(file, text, { exclusive: true });
                 files.push(file);
               });
             },

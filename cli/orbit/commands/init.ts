@@ -1,10 +1,10 @@
 // orbit init: make this machine an appliance (state dir, token, master key, web TLS certificate, first admin).
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { splitMasterKey } from '../../../appliance/backup/index.js';
 import { initializeAppliance, isInitialized } from '../../../appliance/provision/index.js';
 import { validateUsername } from '../../../appliance/access/index.js';
+import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
 
 function port(value: string): number {
@@ -58,10 +58,9 @@ export function registerInit(program: Command): void {
       const result = await initializeAppliance({
         onMasterKey: async (material, applianceId) => {
           const shares = await splitMasterKey(material, { custodians, threshold, applianceId });
-          mkdirSync(sharesDir, { recursive: true, mode: 0o700 });
           shareFiles = shares.map((text, i) => {
             const file = path.join(sharesDir, `share-${i + 1}-of-${custodians}.txt`);
-            writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+            writePrivateFile(file, text, { exclusive: true });
             return file;
           });
         },

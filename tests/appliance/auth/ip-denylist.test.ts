@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { IpDenylist, parseCidr } from '../../../appliance/auth/index.js';
+import { IpDenylist, assertDenylistSafe, parseCidr } from '../../../appliance/auth/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 
 describe('IP denylist', () => {
@@ -32,5 +32,28 @@ describe('IP denylist', () => {
 
   test('an empty list denies no valid address', () => {
     assert.equal(new IpDenylist([]).denies('198.51.100.1'), false);
+  });
+
+  const refused: [string, string[], string | null][] = [
+    ['every IPv4 address', ['0.0.0.0/0'], null],
+    ['every address', ['::/0'], null],
+    ['every IPv4 address as IPv4-mapped IPv6', ['::ffff:0:0/96'], null],
+    ['every IPv4 address inside a wider IPv6 range (::/1 holds ::ffff:0:0/96)', ['::/1'], null],
+    ['an IPv6 caller by its own address', ['::1'], '::1'],
+    ["an IPv6 caller's network", ['2001:db8::/32'], '2001:db8::5'],
+    ['an IPv4 caller on a dual-stack socket, by its IPv4 network', ['192.0.2.0/24'], '::ffff:192.0.2.7'],
+    ['an IPv4 caller, by an IPv4-mapped IPv6 range', ['::ffff:192.0.2.0/120'], '192.0.2.7'],
+    ['an IPv4 caller, by its address among others', ['198.51.100.0/24', '192.0.2.7'], '192.0.2.7'],
+  ];
+  for (const [what, list, caller] of refused) {
+    test(`a denylist covering ${what} is refused`, () => {
+      assert.throws(() => assertDenylistSafe(list, caller), (e: unknown) => e instanceof InputError && /lock (you|everyone) out/.test(e.message));
+    });
+  }
+
+  test('a denylist covering neither the caller nor a whole family is accepted', () => {
+    assertDenylistSafe(['127.0.0.2/32', '2001:db8::/32', '0.0.0.0/1', '8000::/1'], '::ffff:203.0.113.9');
+    assertDenylistSafe(['10.0.0.0/8'], '::1');
+    assertDenylistSafe([], '127.0.0.1');
   });
 });

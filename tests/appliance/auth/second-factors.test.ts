@@ -3,15 +3,45 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
-import { DuoService, TotpService } from '../../../appliance/auth/index.js';
-import { AuthError, PolicyError } from '../../../appliance/errors/index.js';
+import { DuoService, DUO_HEALTH_CHECK_FAILED, TotpService } from '../../../appliance/auth/index.js';
+import { AuthError, InputError, PolicyError } from '../../../appliance/errors/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 import { startFakeDuo, type FakeDuo } from '../../helpers/fake-duo.js';
 import type { UserRow } from '../../../appliance/store/index.js';
 
 const orbit = { username: 'orbit', ip: null };
+
+/** A loopback TCP listener that counts the connections it sees (optionally answering in plain text). */
+async function probeListener(answer?: string): Promise<{ port: number; connections: number; close: () => Promise<void> }> {
+  const probe = { port: 0, connections: 0, close: async () => {} };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    probe.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    if (answer) socket.end(answer);
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  probe.port = (server.address() as AddressInfo).port;
+  probe.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return probe;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const p = await probeListener();
+  await p.close();
+  return p.port;
+}
 
 async function code(p: Promise<unknown>, expected: string) {
   await assert.rejects(p, (e: unknown) => {
@@ -114,7 +144,7 @@ describe('second factors on a real token', () => {
     const redirect = 'https://127.0.0.1:8443/api/v1/auth/mfa/duo/callback';
 
     before(() => {
-      service = new DuoService({ store: a.store, audit: a.audit, vault: a.vault, clock: clock.read, httpsAgent: new https.Agent({ ca: duo.caPem }) });
+      service = new DuoService({ store: a.store, audit: a.audit, vault: a.vault, clock: clock.read, httpsAgent: new https.Agent({ ca: duo.caPem }), testApiHosts: [duo.apiHost] });
     });
 
     function provider(extra: Record<string, unknown> = {}) {
@@ -144,6 +174,71 @@ describe('second factors on a real token', () => {
       assert.equal(again.provider.name, 'Duo EU');
     });
 
+    test('only Duo API host names are accepted: no port, no path, no user info', () => {
+      for (const good of ['api-1a2b3c4d.duosecurity.com', 'API-DEADBEEF.DUOSECURITY.COM', 'api-abcdefgh12.duosecurity.com']) assert.equal(DuoService.isDuoApiHost(good), true, good);
+      for (const bad of [
+        'api-1a2b3c4d.duosecurity.com:443', 'api-1a2b3c4d.duosecurity.com/oauth', 'user@api-1a2b3c4d.duosecurity.com', 'api-1a2b3c4d.duosecurity.com.evil.test',
+        'evil.test', 'localhost', 'localhost:8443', '127.0.0.1', 'api-.duosecurity.com', 'xapi-1a2b3c4d.duosecurity.com', 'api-1a2b3c4d.duosecurity.com.',
+        'api-1a2b3c4d.duosecurity.com\n', 'api-1a2b.c3d4.duosecurity.com', 'https://api-1a2b3c4d.duosecurity.com',
+      ]) {
+        assert.equal(DuoService.isDuoApiHost(bad), false, JSON.stringify(bad));
+      }
+    });
+
+    test('a host:port that is not Duo\'s is refused before any connection is made', async () => {
+      const probe = await probeListener();
+      try {
+        for (const apiHost of [`127.0.0.1:${probe.port}`, `localhost:${probe.port}`, `LOCALHOST:${probe.port}`, `127.0.0.1`]) {
+          await assert.rejects(service.save(orbit, provider({ apiHost })), (e: unknown) => e instanceof InputError && /Duo API host/.test(e.message), apiHost);
+        }
+        assert.equal(probe.connections, 0, 'nothing connected to the listener');
+      } finally {
+        await probe.close();
+      }
+    });
+
+    test('every failed health check gives the same answer; the audit trail keeps the reason', async () => {
+      const refused = await closedPort();
+      const plain = await probeListener('HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nnot Duo\n');
+      const hosts = [duo.apiHost, `127.0.0.1:${refused}`, `127.0.0.1:${plain.port}`];
+      const trusting = new DuoService({ store: a.store, audit: a.audit, vault: a.vault, clock: clock.read, httpsAgent: new https.Agent({ ca: duo.caPem }), testApiHosts: hosts });
+      // No test CA: the fake Duo's self-signed certificate is untrusted.
+      const pinned = new DuoService({ store: a.store, audit: a.audit, vault: a.vault, clock: clock.read, httpsAgent: new https.Agent(), testApiHosts: hosts });
+      const failures: [string, () => Promise<unknown>][] = [
+        ['a wrong client secret', () => trusting.save(orbit, provider({ name: 'wrong-secret', clientSecret: 'x'.repeat(40) }))],
+        ['Duo answering unhealthy', async () => {
+          duo.healthy = false;
+          try {
+            return await trusting.save(orbit, provider({ name: 'unhealthy' }));
+          } finally {
+            duo.healthy = true;
+          }
+        }],
+        ['an untrusted certificate', () => pinned.save(orbit, provider({ name: 'untrusted' }))],
+        ['a refused connection', () => trusting.save(orbit, provider({ name: 'refused', apiHost: `127.0.0.1:${refused}` }))],
+        ['a server that does not speak TLS', () => trusting.save(orbit, provider({ name: 'plain', apiHost: `127.0.0.1:${plain.port}` }))],
+      ];
+      const answers: string[] = [];
+      try {
+        for (const [what, attempt] of failures) {
+          await assert.rejects(attempt(), (e: unknown) => {
+            assert.ok(e instanceof PolicyError, `${what}: ${String(e)}`);
+            answers.push(JSON.stringify({ code: e.code, message: e.message, details: e.details ?? null }));
+            return true;
+          }, what);
+        }
+      } finally {
+        await plain.close();
+      }
+      assert.equal(plain.connections, 1, 'the configured test host was reached');
+      assert.deepEqual(new Set(answers), new Set([JSON.stringify({ code: 'MFA_PROVIDER_INVALID', message: DUO_HEALTH_CHECK_FAILED, details: null })]), answers.join('\n'));
+      const rows = (await a.store.repos.auditEvents.query({ type: 'mfa.provider_save', limit: 50 })).filter((r) => r.outcome === 'failure');
+      const reasons = new Map(rows.map((r) => [r.subject, JSON.parse(r.detail).reason as string]));
+      for (const name of ['wrong-secret', 'unhealthy', 'untrusted', 'refused', 'plain']) assert.ok(reasons.get(name), `the audit trail has the reason for ${name}`);
+      assert.equal(new Set(['wrong-secret', 'unhealthy', 'untrusted', 'refused', 'plain'].map((n) => reasons.get(n))).size, 5, [...reasons.values()].join('\n'));
+      assert.equal((await service.list()).filter((p) => ['wrong-secret', 'unhealthy', 'untrusted', 'refused', 'plain'].includes(p.name)).length, 0, 'nothing saved');
+    });
+
     test('invalid provider settings are refused before any network call', async () => {
       for (const bad of [provider({ clientId: 'short' }), provider({ clientSecret: 'short' }), provider({ apiHost: 'https://evil/' }), provider({ enabled: 'yes' })]) {
         await assert.rejects(service.save(orbit, bad));
@@ -162,6 +257,21 @@ describe('second factors on a real token', () => {
       tamper?.(back);
       await service.finish({ username }, { code: back.searchParams.get('duo_code') ?? '', state: back.searchParams.get('state') ?? '', expectedState: state, redirectUrl: redirect });
     }
+
+    test('a stored provider naming a host that is not Duo\'s is refused at use, without a connection', async () => {
+      const p = (await a.store.repos.mfaProviders.enabled('duo'))!;
+      const probe = await probeListener();
+      // As a row saved before API hosts were restricted would be.
+      await a.store.repos.mfaProviders.update(p.id, { api_host: `127.0.0.1:${probe.port}` });
+      try {
+        await code(service.start({ username: 'zed' }, redirect), 'MFA_DUO_UNAVAILABLE');
+        await code(service.finish({ username: 'zed' }, { code: 'c', state: 's'.repeat(36), expectedState: 's'.repeat(36), redirectUrl: redirect }), 'MFA_DUO_UNAVAILABLE');
+      } finally {
+        await a.store.repos.mfaProviders.update(p.id, { api_host: p.api_host });
+        await probe.close();
+      }
+      assert.equal(probe.connections, 0);
+    });
 
     test('an approved prompt completes', async () => {
       await roundTrip('alice');

@@ -30,7 +30,19 @@ describe('configuration', () => {
     ['a scrypt cost that is not a power of two', { auth: { scrypt: { cost: 3000 } } }],
     ['an unsupported engine', { store: { engine: 'oracle' } }],
     ['an array', []],
+    ['Duo test hosts without a test CA', { auth: { duoTestHosts: ['localhost:8443'] } }],
+    ['a Duo test host that is not loopback', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['intranet.example.test:8443'] } }],
+    ['a Duo test host without a port', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['localhost'] } }],
+    ['a Duo test host with a path', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['localhost:8443/x'] } }],
+    ['a Duo test host with a port out of range', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['127.0.0.1:99999'] } }],
   ];
+
+  test('Duo test hosts: exact loopback host:port entries, only beside a test CA', () => {
+    const c = buildConfig({ auth: { duoCaFile: 'ca.pem', duoTestHosts: ['LOCALHOST:8443', '127.0.0.1:9443', '[::1]:7443'] } }, '/h');
+    assert.deepEqual(c.auth.duoTestHosts, ['localhost:8443', '127.0.0.1:9443', '[::1]:7443']);
+    assert.equal(c.auth.duoCaFile, '/h/ca.pem');
+    assert.deepEqual(buildConfig({}, '/h').auth.duoTestHosts, []);
+  });
   for (const [what, raw] of invalid) {
     test(`${what} is refused with CONFIG_INVALID`, () => {
       assert.throws(() => buildConfig(raw, '/h'), (e) => e instanceof WardenError && e.code === 'CONFIG_INVALID');

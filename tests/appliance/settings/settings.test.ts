@@ -32,6 +32,15 @@ describe('settings', () => {
     assert.deepEqual(c.ipDenylist, ['10.1.2.3/32', '2001:db8::/32']);
   });
 
+  test('a denylist covering the caller is refused and nothing changes; from the console (no address) it is not about the caller', async () => {
+    const before = await s.settings.current();
+    await assert.rejects(s.settings.update({ ipDenylist: ['2001:db8::/32'] }, 'admin', '2001:db8::10'), /lock you out/);
+    await assert.rejects(s.settings.update({ ipDenylist: ['192.0.2.0/24'] }, 'admin', '::ffff:192.0.2.1'), /lock you out/);
+    assert.deepEqual(await s.settings.current(), before);
+    const c = await s.settings.update({ ipDenylist: ['2001:db8::/32'] }, 'orbit:root', null);
+    assert.deepEqual(c.ipDenylist, ['2001:db8::/32']);
+  });
+
   const invalid: [string, unknown][] = [
     ['an unknown section', { colours: {} }],
     ['an unknown field', { lockout: { maxAttempts: 3, extra: 1 } }],
@@ -39,6 +48,7 @@ describe('settings', () => {
     ['a number out of range', { passwordPolicy: { minLength: 2 } }],
     ['a fraction', { sessions: { idleTimeoutMinutes: 1.5 } }],
     ['a bad CIDR', { ipDenylist: ['10.0.0.0/40'] }],
+    ['a denylist of everyone', { ipDenylist: ['0.0.0.0/0'] }],
     ['a language we do not ship', { defaultLanguage: 'xx' }],
     ['not an object', 42],
   ];
