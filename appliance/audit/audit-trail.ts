@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Repositories, type AuditEventRow, type Store } from '../store/index.js';
-import { redact } from '../log/index.js';
+import { logger, redact } from '../log/index.js';
 import { WardenError } from '../errors/index.js';
 import type { KeyService } from '../keys/index.js';
 import type { AuditAnchor } from './anchor.js';
@@ -120,7 +120,15 @@ export class AuditTrail {
   }
 
   private publish(row: AuditEventRow): void {
-    if (this.anchor && Number(row.seq) % this.anchor.every === 0) this.anchor.append({ seq: Number(row.seq), hash: row.hash, at: this.clock() });
+    if (this.anchor && Number(row.seq) % this.anchor.every === 0) {
+      try {
+        this.anchor.append({ seq: Number(row.seq), hash: row.hash, at: this.clock() });
+      } catch (e) {
+        // The row is committed; a missed anchor weakens truncation detection until the next one, and
+        // `orbit audit verify` still checks every link. Loud, not fatal.
+        logger('audit').error('audit anchor could not be written', { file: this.anchor.file, seq: Number(row.seq), error: (e as Error).message });
+      }
+    }
     for (const l of this.listeners) {
       try {
         l(row);
