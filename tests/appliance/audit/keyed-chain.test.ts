@@ -126,6 +126,12 @@ describe('keyed audit chain and its anchor', () => {
     assert.match(v.ok === false ? v.reason : '', /ends at row 34 but the anchor shows row 35/);
   });
 
+  test('an anchor that cannot be written never undoes or fails a committed event', async () => {
+    const blocked = new AuditTrail(a.store, { key: tokenChainKey(() => a.keys), anchor: new AuditAnchor('/dev/null/not-a-dir/anchor.log', 1) });
+    const row = await blocked.record({ type: 'test.unanchored', outcome: 'info' });
+    assert.equal((await a.store.repos.auditEvents.query({ type: 'test.unanchored', limit: 1 }))[0]?.seq, row.seq);
+  });
+
   test('writing without the token fails closed: no row is added', async () => {
     const keyless = new AuditTrail(a.store, {
       key: tokenChainKey(() => {
