@@ -1,6 +1,6 @@
 // Local-password login, lockout, forced change, web sessions. Every outcome is an audit event with its
 // precise code; callers show clients only GENERIC_AUTH_MESSAGE for any AuthError.
-import type { MfaMethod, Store, UserRow, WebSessionRow } from '../store/index.js';
+import type { MfaMethod, Repositories, Store, UserRow, WebSessionRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService, Settings } from '../settings/index.js';
 import type { ScryptCost } from '../config/index.js';
@@ -23,6 +23,25 @@ export interface LoginRequest {
   password: string;
   ip: string;
   userAgent?: string;
+}
+
+export type LoginProtocol = 'web' | 'ssh' | 'rdp';
+
+export interface AuthenticationRequest {
+  username: string;
+  password: string;
+  ip: string;
+  /** Which door the person came through: recorded on the audit event, the rules are the same. */
+  protocol: LoginProtocol;
+}
+
+/** A person whose password was right and whose account was admissible at `at`. */
+export interface AuthenticatedPerson {
+  user: UserRow;
+  /** The second factor still due, or null. */
+  mfaRequired: MfaMethod | null;
+  ip: string;
+  at: number;
 }
 
 export interface LoginSuccess {
@@ -162,7 +181,14 @@ export class AuthService {
     throw new AuthError(code, reason);
   }
 
-  async login(req: LoginRequest): Promise<LoginSuccess> {
+  /**
+   * Authenticate a person by password — the same for web, SSH and RDP: denylist, the per-address throttle,
+   * the account's lockout, the generic failure. `admit` runs inside the transaction that admits the login
+   * (the account checked unlocked and active, its attempts reset), so what a protocol creates for the login
+   * (a web session) exists only if the account was admissible at that moment. The second factor, if one is
+   * due, is the caller's to ask for. `admit` may touch the store only through `repos`.
+   */
+  async authenticatePerson<T>(req: AuthenticationRequest, admit: (repos: Repositories, person: AuthenticatedPerson) => Promise<T>): Promise<{ person: AuthenticatedPerson; admitted: T }> {
     const ip = normalizeIp(req.ip);
     const who = { username: req.username, ip };
     try {
@@ -217,43 +243,65 @@ export class AuthService {
     }
 
     const mfaRequired = requiredSecondFactor(user, settings);
-    const token = newSessionToken();
-    const row = newSessionRow({
-      pendingMfa: mfaRequired,
-      token,
-      userId: user.id,
-      ip,
-      userAgent: req.userAgent ?? '',
-      now,
-      lifetimeMs: settings.sessions.absoluteLifetimeHours * 3_600_000,
-    });
-    const userId = user.id;
-    const username = user.username;
+    const person: AuthenticatedPerson = { user, mfaRequired, ip, at: now };
+    let admitted: T;
     try {
-      await this.store.transaction(async (repos) => {
+      admitted = await this.store.transaction(async (repos) => {
         // Failed attempts reset only once the login is complete: a right password with a second factor
         // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
         // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
-        if (!(await repos.users.admitLogin(userId, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
-        const replaced = await repos.webSessions.deleteForUser(userId);
-        await repos.webSessions.insert(row);
-        if (replaced > 0) {
-          await this.audit.record(
-            { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
-            repos,
-          );
-        }
+        if (!(await repos.users.admitLogin(user.id, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
+        const result = await admit(repos, person);
         await this.audit.record(
-          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
+          {
+            type: 'auth.login',
+            outcome: 'success',
+            actor: user.username,
+            actorIp: ip,
+            subject: user.username,
+            detail: { method: 'password', protocol: req.protocol, ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) },
+          },
           repos,
         );
+        return result;
       });
     } catch (e) {
       if (e instanceof AuthError) return this.fail(e.code, e.message, who);
       throw e;
     }
-    const fresh = (await this.store.repos.users.byId(userId))!;
-    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
+    const fresh = (await this.store.repos.users.byId(user.id))!;
+    return { person: { ...person, user: fresh }, admitted };
+  }
+
+  /** Web login: a person authenticated by password, and the web session (the web's own business) for them. */
+  async login(req: LoginRequest): Promise<LoginSuccess> {
+    // Read before the admission transaction: inside it only `repos` may touch the store (one connection).
+    const lifetimeMs = (await this.settings.current()).sessions.absoluteLifetimeHours * 3_600_000;
+    const { person, admitted } = await this.authenticatePerson({ ...req, protocol: 'web' }, (repos, p) => this.startWebSession(repos, p, req.userAgent ?? '', lifetimeMs));
+    return { ...admitted, user: person.user, passwordChangeRequired: person.user.must_change_password === 1, mfaRequired: person.mfaRequired };
+  }
+
+  /** The one web session of an account: any earlier one ends (single active session). Returns the cookie value. */
+  private async startWebSession(repos: Repositories, person: AuthenticatedPerson, userAgent: string, lifetimeMs: number): Promise<{ token: string; csrfToken: string }> {
+    const token = newSessionToken();
+    const row = newSessionRow({
+      pendingMfa: person.mfaRequired,
+      token,
+      userId: person.user.id,
+      ip: person.ip,
+      userAgent,
+      now: person.at,
+      lifetimeMs,
+    });
+    const replaced = await repos.webSessions.deleteForUser(person.user.id);
+    await repos.webSessions.insert(row);
+    if (replaced > 0) {
+      await this.audit.record(
+        { type: 'session.end', outcome: 'info', actor: 'system', actorIp: person.ip, subject: person.user.username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
+        repos,
+      );
+    }
+    return { token, csrfToken: row.csrf_token };
   }
 
   /** Resolve a session cookie for a request from `ip`; touches the idle timer. Throws AuthError. */
