@@ -6,6 +6,7 @@ import https from 'node:https';
 import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
 import { UserAdminService, InventoryService, PolicyService, ConnectivityService } from './access/index.js';
+import { SessionService } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
@@ -43,6 +44,7 @@ export class Appliance {
     readonly inventory: InventoryService,
     readonly policy: PolicyService,
     readonly connectivity: ConnectivityService,
+    readonly sessions: SessionService,
   ) {}
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
@@ -87,7 +89,8 @@ export class Appliance {
     // Read per decision through the settings cache, so a change of zone applies at once.
     const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });
     const connectivity = new ConnectivityService({ store, audit, inventory, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity);
+    const sessions = new SessionService({ store, audit, policy, inventory, certificates, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity, sessions);
   }
 
   async close(): Promise<void> {

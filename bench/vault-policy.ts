@@ -1,6 +1,8 @@
 // make bench — the vault and the access decision, in-process on a real SoftHSM token:
 //  - credential reads (row + unwrap of the data key on the token + AES-GCM) vs reading the row alone;
-//  - access decisions with 10,000 devices and 1,000 groups vs one indexed user lookup.
+//  - access decisions with 10,000 devices and 1,000 groups vs one indexed user lookup;
+//  - "what may I reach now" for one user in all 1,000 groups (every device): the first page with states,
+//    a text-filtered page, and all targets, vs the same user lookup.
 // Each figure is printed beside its baseline measured in the same run, as a ratio.
 import { performance } from 'node:perf_hooks';
 import { Appliance } from '../appliance/index.js';
@@ -46,19 +48,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < USERS; i++) {
       userIds.push((await a.users.create(admin, { username: `user${i}`, fullName: `User ${i}`, profile: 'privileged-access-user', password: strongPassword() })).user.id);
     }
+    // One user in every group: the "10,000 devices in 1,000 groups of one user" of the reachability goal.
+    const heavy = (await a.users.create(admin, { username: 'everywhere', fullName: 'In every group', profile: 'privileged-access-user', password: strongPassword() })).user.id;
     // Bulk rows straight through the repositories (one transaction): the bench measures decisions, not setup.
     const deviceIds: number[] = [];
     const credentialIds: number[] = [];
     await a.store.transaction(async (repos) => {
       for (let i = 0; i < DEVICES; i++) {
-        const id = await repos.policy.insertDevice({ hostname: `host${i}.bench`, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, vendor_id: null, type_id: null, model_id: null, site_id: null, field1: '', field2: '', domain: '', connectivity: 'SSH:22,RDP:3389', status: 'active', created_at: now, updated_at: now });
+        const id = await repos.policy.insertDevice({ hostname: `host${i}.bench`, address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, vendor_id: null, type_id: null, model_id: null, site_id: null, field1: '', field2: '', domain: '', connectivity: 'SSH:22,RDP:3389', status: 'active', created_at: now, updated_at: now });
         deviceIds.push(id);
         credentialIds.push(await repos.policy.insertCredential({ device_id: id, kind: 'local-privileged', username: 'root', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: 0, status_control: 0, split_view: 0, status: 'active', created_at: now, updated_at: now }));
       }
       for (let g = 0; g < GROUPS; g++) {
         const id = await repos.policy.insertGroup({ name: `group${g}`, enabled: 1, session_allowed: 1, password_view_allowed: 0, reason_required: 0, approval_required: g % 5 === 0 ? 1 : 0, approvals_needed: 1, time_windows: g % 3 === 0 ? JSON.stringify([{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }]) : '[]', created_at: now, updated_at: now });
         const devs = Array.from({ length: 50 }, (_, k) => deviceIds[(g * 37 + k * 101) % DEVICES]!);
-        await repos.policy.replaceMembers('access_group_users', id, Array.from({ length: 10 }, (_, k) => userIds[(g * 7 + k) % USERS]!));
+        await repos.policy.replaceMembers('access_group_users', id, [...Array.from({ length: 10 }, (_, k) => userIds[(g * 7 + k) % USERS]!), heavy]);
         await repos.policy.replaceMembers('access_group_devices', id, [...new Set(devs)]);
         await repos.policy.replaceMembers('access_group_credentials', id, [...new Set(devs)].map((d) => credentialIds[deviceIds.indexOf(d)]!));
       }
@@ -77,6 +81,12 @@ async function main(): Promise<void> {
       const r = await a.policy.decide(userIds[(i * 31) % USERS]!, deviceIds[d]!, credentialIds[d]!, 'ssh');
       if (r.outcome === 'allowed') allowed++;
     });
+    const firstPage = await measure(200, () => a.policy.reachable(heavy, { limit: 50 }));
+    const filtered = await measure(200, (i) => a.policy.reachable(heavy, { text: `host${(i * 13) % 1000}`, limit: 50 }));
+    let everything = 0;
+    const all = await measure(5, async () => {
+      everything = (await a.policy.reachable(heavy, { limit: 100_000 })).targets.length;
+    });
 
     process.stdout.write('\nWarden vault and policy benchmark (2 cores; SoftHSM2 token; SQLite)\n');
     process.stdout.write(line('baseline: credential row read (no decrypt)', rowOnly) + '\n');
@@ -85,6 +95,10 @@ async function main(): Promise<void> {
     process.stdout.write(line('baseline: user lookup by id', lookup) + '\n');
     process.stdout.write(line(`decision (${DEVICES} devices, ${GROUPS} groups)`, decisions) + '\n');
     process.stdout.write(`ratio decision / user lookup throughput: ${(decisions.perSecond / lookup.perSecond).toFixed(3)}×   (${allowed} of ${decisions.count} allowed)\n`);
+    process.stdout.write(line(`reachable, first page of 50 with states`, firstPage) + '\n');
+    process.stdout.write(line(`reachable, text-filtered page of 50`, filtered) + '\n');
+    process.stdout.write(line(`reachable, all ${everything} targets with states`, all) + '\n');
+    process.stdout.write(`ratio first page / user lookup p99 latency: ${(firstPage.p99 / lookup.p99).toFixed(0)}×   (goal: first page < 50 ms, all < 1 s)\n`);
   } finally {
     await a.close();
     home.cleanup();

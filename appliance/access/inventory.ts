@@ -438,6 +438,13 @@ export class InventoryService {
   }
 
   /** The clear secret, for the proxies' injection (the caller decided and audits the session). */
+  /** The secret as bytes, for a proxy to inject: the caller zeroes the Buffer when done. */
+  async secretBytesOf(credentialId: number): Promise<Buffer> {
+    const c = await this.deps.store.repos.policy.credential(credentialId);
+    if (!c) throw new NotFoundError('credential');
+    return await this.deps.vault.open(c.secret_sealed, `credential:${c.id}`);
+  }
+
   async secretOf(credentialId: number): Promise<string> {
     const c = await this.deps.store.repos.policy.credential(credentialId);
     if (!c) throw new NotFoundError('credential');

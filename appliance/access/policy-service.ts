@@ -6,10 +6,10 @@ import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../s
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
-import { decide, decideProtectedItem, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
+import { decide, decideProtectedItem, parseConnectivity, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
 import { can } from './profiles.js';
-import { validateTimeWindows, type TimeWindow } from './time-windows.js';
-import { credentialView, type CredentialView, type DeviceView, type InventoryService, type ProtectedItemView } from './inventory.js';
+import { validateTimeWindows, withinWindows, type TimeWindow } from './time-windows.js';
+import { credentialView, type InventoryService, type ProtectedItemView } from './inventory.js';
 import { actorEvent, type Actor } from './user-admin.js';
 
 export interface AccessGroupInput extends GroupOptions {
@@ -62,7 +62,7 @@ const DEFAULT_GRANT_MS = 3_600_000;
 const PLAIN_DENIAL: Decision = { outcome: 'denied', rule: 'denied' };
 
 /** A decision and whether the target is the user's at all (one of their enabled groups holds it). */
-interface Evaluation {
+export interface Evaluation {
   decision: Decision;
   covered: boolean;
 }
@@ -81,9 +81,24 @@ function toGrant(r: AccessRequestRow): PolicyGrant {
   };
 }
 
-export interface MyDevice extends DeviceView {
-  /** Only the credentials the user's groups cover. */
-  credentials: CredentialView[];
+/** A target's state for one purpose, as a user may see it: what they would get if they asked now. */
+export interface TargetState {
+  state: 'allowed' | 'reason-required' | 'needs-approval' | 'outside-window' | 'unavailable';
+  rule: string;
+}
+
+/** One (device, credential) pair a user's groups cover, with its state per purpose right now. */
+export interface ReachableTarget {
+  device: { id: number; hostname: string; address: string; status: string };
+  credential: { id: number; username: string; domain: string; kind: string; secretKind: string; status: string };
+  protocols: ('ssh' | 'rdp')[];
+  states: Partial<Record<Purpose, TargetState>>;
+}
+
+function targetState(d: Decision): TargetState {
+  if (d.outcome === 'allowed') return { state: d.reasonRequired ? 'reason-required' : 'allowed', rule: d.rule };
+  if (d.outcome === 'approval-required') return { state: 'needs-approval', rule: d.rule };
+  return { state: d.rule.startsWith('outside-time-window') ? 'outside-window' : 'unavailable', rule: d.rule };
 }
 
 export interface ProtectedItemAccess extends ProtectedItemView {
@@ -263,6 +278,20 @@ export class PolicyService {
     return covered ? decision : PLAIN_DENIAL;
   }
 
+  /**
+   * The decision and whether the target is the user's at all, read through `repos` — a transaction's, when a
+   * write depends on it (an admission, a request), so the decision and its act are one. `timeZone` comes
+   * from `timeZone()` read before the transaction: inside it only `repos` may touch the store.
+   */
+  async decideIn(repos: Repositories, timeZone: string, userId: number, deviceId: number, credentialId: number, purpose: Purpose, at: number): Promise<Evaluation> {
+    return this.evaluate(repos, timeZone, userId, deviceId, credentialId, purpose, at);
+  }
+
+  /** The zone time windows are read in (the setting, else the system's). */
+  timeZone(): Promise<string> {
+    return this.deps.timeZone();
+  }
+
   /** The decision, read through `repos` (a transaction's, when a write depends on it). */
   private async evaluate(repos: Repositories, timeZone: string, userId: number, deviceId: number, credentialId: number, purpose: Purpose, at: number): Promise<Evaluation> {
     const user = await repos.users.byId(userId);
@@ -292,12 +321,68 @@ export class PolicyService {
     return { decision, covered };
   }
 
-  /** Devices a user reaches through their groups, each with only the credentials those groups cover. */
-  async myDevices(userId: number): Promise<MyDevice[]> {
-    const credentials = await this.deps.store.repos.policy.coveredCredentials(userId);
-    const deviceIds = [...new Set(credentials.map((c) => c.device_id))];
-    const devices = await this.deps.inventory.listDevices({ ids: deviceIds, limit: deviceIds.length });
-    return devices.map((d) => ({ ...d, credentials: credentials.filter((c) => c.device_id === d.id).map(credentialView) }));
+  /**
+   * What may this user reach now, and in what state — one page of the targets their groups cover, by host
+   * name, filtered by text, each with the decision's state per purpose (the SSH menu at every login, the
+   * web's "my devices"). The groups are read once and each target is decided over only the groups that hold
+   * it, with the same `decide()` as every admission.
+   */
+  async reachable(userId: number, filter: { text?: string; limit?: number; offset?: number } = {}, at = this.now()): Promise<{ more: boolean; targets: ReachableTarget[] }> {
+    const repos = this.deps.store.repos;
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 100_000);
+    const user = await repos.users.byId(userId);
+    if (!user) return { more: false, targets: [] };
+    const { rows, more } = await repos.policy.coveredTargets(userId, { ...(filter.text ? { text: filter.text } : {}), limit, offset: Math.max(filter.offset ?? 0, 0) });
+    if (rows.length === 0) return { more, targets: [] };
+    const timeZone = await this.deps.timeZone();
+    // Each group's windows are read once for this moment, not once per target.
+    const groupsById = new Map(
+      (await repos.policy.groupsOfUser(userId, null)).map((row) => {
+        const g = groupOptions(row);
+        return [g.id, { ...g, windowOpen: withinWindows(g.timeWindows, at, timeZone) }];
+      }),
+    );
+    const covering = new Map<number, number[]>();
+    for (const r of await repos.policy.groupsHoldingCredentials(rows.map((r) => r.credential_id))) {
+      if (!groupsById.has(r.group_id)) continue; // not one of the user's enabled groups
+      const list = covering.get(r.credential_id) ?? [];
+      list.push(r.group_id);
+      covering.set(r.credential_id, list);
+    }
+    const grants = (await repos.policy.activeGrants(userId, at)).map(toGrant);
+    const userIds = new Set([userId]);
+    const targets = rows.map((r): ReachableTarget => {
+      const deviceIds = new Set([r.device_id]);
+      const credentialIds = new Set([r.credential_id]);
+      const groups: PolicyGroup[] = (covering.get(r.credential_id) ?? []).flatMap((id) => {
+        const g = groupsById.get(id);
+        return g ? [{ ...g, userIds, deviceIds, credentialIds }] : [];
+      });
+      const ports = parseConnectivity(r.connectivity);
+      const purposes: Purpose[] = [...(['ssh', 'rdp'] as const).filter((p) => ports.has(p.toUpperCase())), 'password-view'];
+      const states: ReachableTarget['states'] = {};
+      for (const purpose of purposes) {
+        states[purpose] = targetState(
+          decide({
+            user: { id: user.id, profile: user.profile, status: user.status },
+            device: { id: r.device_id, status: r.device_status, connectivity: r.connectivity },
+            credential: { id: r.credential_id, deviceId: r.device_id, status: r.credential_status },
+            purpose,
+            at,
+            timeZone,
+            groups,
+            grants,
+          }),
+        );
+      }
+      return {
+        device: { id: r.device_id, hostname: r.hostname, address: r.address, status: r.device_status },
+        credential: { id: r.credential_id, username: r.credential_username, domain: r.credential_domain, kind: r.credential_kind, secretKind: r.secret_kind, status: r.credential_status },
+        protocols: purposes.filter((p): p is 'ssh' | 'rdp' => p !== 'password-view'),
+        states,
+      };
+    });
+    return { more, targets };
   }
 
   // ---- requests and approvals

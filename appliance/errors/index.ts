@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'AUTH_DISABLED'
   | 'AUTH_IP_DENIED'
   | 'AUTH_THROTTLED'
+  // access
+  | 'ACCESS_DENIED'
   | 'AUTH_SESSION_INVALID'
   | 'AUTH_SESSION_EXPIRED'
   | 'AUTH_SESSION_IDLE'

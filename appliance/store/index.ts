@@ -12,6 +12,7 @@ import * as m0003 from './migrations/0003-vault-access.js';
 import * as m0004 from './migrations/0004-access-findings.js';
 import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
+import * as m0008 from './migrations/0008-proxy-sessions.js';
 
 export * from './schema.js';
 export * from './repositories.js';
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-access-findings': m0004,
   '0005-auth-findings': m0005,
   '0006-pki-findings': m0006,
+  '0008-proxy-sessions': m0008,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -1,6 +1,6 @@
 // Queries of the vault and the access policy: devices and their catalogue, credentials, pinned host keys,
 // protected items, access groups and their members, access requests and decisions, connectivity results.
-import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type {
   AccessGroupRow,
   AccessGroupsTable,
@@ -209,6 +209,85 @@ export class PolicyRepository {
       .where('g.enabled', '=', 1)
       .orderBy('c.id')
       .execute();
+  }
+
+  /**
+   * One page of the targets a user's groups cover — (device, credential) pairs in host name order, text-
+   * filtered — and whether more follow. Driven from the devices in name order with a correlated EXISTS per
+   * credential (indexed lookups: the device's groups, the user's membership, the credential's groups), so a
+   * first page stops after the first matches instead of joining every membership row of the user.
+   */
+  async coveredTargets(userId: number, filter: { text?: string; limit: number; offset: number }) {
+    let q = this.db
+      .selectFrom('devices as d')
+      .innerJoin('credentials as c', 'c.device_id', 'd.id')
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('access_group_devices as gd')
+            .innerJoin('access_group_users as u', (j) => j.onRef('u.group_id', '=', 'gd.group_id').on('u.user_id', '=', userId))
+            .innerJoin('access_groups as g', 'g.id', 'gd.group_id')
+            .innerJoin('access_group_credentials as gc', (j) => j.onRef('gc.group_id', '=', 'gd.group_id').onRef('gc.credential_id', '=', 'c.id'))
+            .select('gd.group_id')
+            .whereRef('gd.device_id', '=', 'd.id')
+            .where('g.enabled', '=', 1),
+        ),
+      );
+    if (filter.text) {
+      // LIKE with its wildcards escaped by '!' (a backslash means something else in MariaDB's literals): the
+      // text is matched literally, anywhere in the name.
+      const pattern = `%${filter.text.replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
+      q = q.where((eb) =>
+        eb.or([
+          sql<boolean>`${eb.ref('d.hostname')} LIKE ${pattern} ESCAPE '!'`,
+          sql<boolean>`${eb.ref('d.address')} LIKE ${pattern} ESCAPE '!'`,
+          sql<boolean>`${eb.ref('c.username')} LIKE ${pattern} ESCAPE '!'`,
+        ]),
+      );
+    }
+    const rows = await q
+      .select([
+        'c.id as credential_id',
+        'c.username as credential_username',
+        'c.domain as credential_domain',
+        'c.kind as credential_kind',
+        'c.secret_kind as secret_kind',
+        'c.status as credential_status',
+        'd.id as device_id',
+        'd.hostname as hostname',
+        'd.address as address',
+        'd.connectivity as connectivity',
+        'd.status as device_status',
+      ])
+      .orderBy('d.hostname')
+      .orderBy('c.username')
+      .orderBy('c.id')
+      .limit(filter.limit + 1)
+      .offset(filter.offset)
+      .execute();
+    const more = rows.length > filter.limit;
+    return { rows: more ? rows.slice(0, filter.limit) : rows, more };
+  }
+
+  /**
+   * The groups that hold each of these credentials together with the credential's device (any group: the
+   * caller keeps the user's own). Driven from the credentials' memberships, indexed by credential.
+   */
+  async groupsHoldingCredentials(credentialIds: readonly number[]): Promise<{ group_id: number; credential_id: number }[]> {
+    const out: { group_id: number; credential_id: number }[] = [];
+    // In chunks: a page of thousands of ids stays within every engine's limit on bound parameters.
+    for (let i = 0; i < credentialIds.length; i += 500) {
+      const chunk = credentialIds.slice(i, i + 500);
+      out.push(
+        ...(await this.db
+          .selectFrom('access_group_credentials as gc')
+          .innerJoin('credentials as c', 'c.id', 'gc.credential_id')
+          .innerJoin('access_group_devices as gd', (j) => j.onRef('gd.group_id', '=', 'gc.group_id').onRef('gd.device_id', '=', 'c.device_id'))
+          .select(['gc.group_id as group_id', 'gc.credential_id as credential_id'])
+          .where('gc.credential_id', 'in', chunk)
+          .execute()),
+      );
+    }
+    return out;
   }
 
   /** The user's enabled groups, with whether each holds this device (for protected items). */

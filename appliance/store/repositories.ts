@@ -6,6 +6,7 @@ import { PolicyRepository } from './policy-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import type {
   AuditEventRow,
+  ProxySessionRow,
   CertificateEventRow,
   CertificateEventsTable,
   Database,
@@ -189,6 +190,37 @@ export class LoginThrottleRepository {
   async clear(source: string): Promise<boolean> {
     const r = await this.db.deleteFrom('login_throttle').where('source', '=', source).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
+  }
+}
+
+/** Proxied sessions: the row is written at admission and closed once. */
+export class ProxySessionsRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: ProxySessionRow): Promise<void> {
+    await this.db.insertInto('proxy_sessions').values(row).execute();
+  }
+
+  /** Close an open session; false if it was closed already (a session ends once). */
+  async close(id: string, end: { at: number; reason: string; bytesIn: number; bytesOut: number; exitStatus: number | null }): Promise<boolean> {
+    const r = await this.db
+      .updateTable('proxy_sessions')
+      .set({ status: 'closed', ended_at: end.at, end_reason: end.reason, bytes_in: end.bytesIn, bytes_out: end.bytesOut, exit_status: end.exitStatus })
+      .where('id', '=', id)
+      .where('status', '=', 'open')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async byId(id: string): Promise<ProxySessionRow | undefined> {
+    return this.db.selectFrom('proxy_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(filter: { userId?: number; status?: 'open' | 'closed'; limit: number }): Promise<ProxySessionRow[]> {
+    let q = this.db.selectFrom('proxy_sessions').selectAll();
+    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    return q.orderBy('started_at', 'desc').limit(filter.limit).execute();
   }
 }
 
@@ -495,6 +527,7 @@ export class Repositories {
   readonly meta: MetaRepository;
   readonly auditEvents: AuditEventsRepository;
   readonly loginThrottle: LoginThrottleRepository;
+  readonly proxySessions: ProxySessionsRepository;
   readonly trustedCas: TrustedCasRepository;
   readonly revocation: RevocationRepository;
   readonly userCertificates: UserCertificatesRepository;
@@ -514,6 +547,7 @@ export class Repositories {
     this.meta = new MetaRepository(db);
     this.auditEvents = new AuditEventsRepository(db);
     this.loginThrottle = new LoginThrottleRepository(db);
+    this.proxySessions = new ProxySessionsRepository(db);
     this.trustedCas = new TrustedCasRepository(db);
     this.revocation = new RevocationRepository(db);
     this.userCertificates = new UserCertificatesRepository(db);

@@ -24,6 +24,32 @@ export interface UsersTable {
   username_key: string;
 }
 
+export interface ProxySessionsTable {
+  id: string;
+  user_id: number;
+  username: string;
+  device_id: number;
+  hostname: string;
+  credential_id: number;
+  credential_username: string;
+  protocol: 'ssh' | 'rdp';
+  source_ip: string;
+  reason: string;
+  rule: string;
+  group_id: number | null;
+  grant_id: number | null;
+  emergency: number;
+  status: 'open' | 'closed';
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  exit_status: number | null;
+}
+
+export type ProxySessionRow = Selectable<ProxySessionsTable>;
+
 export interface LoginThrottleTable {
   source: string;
   failures: number;
@@ -306,6 +332,7 @@ export interface ConnectivityResultsTable {
 export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
+  proxy_sessions: ProxySessionsTable;
   password_history: PasswordHistoryTable;
   web_sessions: WebSessionsTable;
   settings: SettingsTable;

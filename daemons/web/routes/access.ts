@@ -3,7 +3,7 @@
 // approvals, password view. Decisions are the appliance's; this file maps them to HTTP.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Appliance } from '../../../appliance/index.js';
-import type { Purpose } from '../../../appliance/access/index.js';
+import type { Purpose, ReachableTarget } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 
 const idParams = {
@@ -142,7 +142,33 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
   }));
 
   // ---- the user's side: what may I reach, and asking for more
-  app.get('/api/v1/my/devices', async (request) => ({ devices: await policy.myDevices(request.session!.user.id) }));
+  app.get<{ Querystring: { q?: string; limit?: number; offset?: number } }>(
+    '/api/v1/my/devices',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'integer', minimum: 1, maximum: 100000 }, offset: { type: 'integer', minimum: 0 } },
+        },
+      },
+    },
+    async (request) => {
+      const { more, targets } = await policy.reachable(request.session!.user.id, {
+        ...(request.query.q ? { text: request.query.q } : {}),
+        limit: request.query.limit ?? 50,
+        offset: request.query.offset ?? 0,
+      });
+      // The page's targets grouped by device, in the page's order (by host name).
+      const devices = new Map<number, ReachableTarget['device'] & { credentials: (ReachableTarget['credential'] & Pick<ReachableTarget, 'protocols' | 'states'>)[] }>();
+      for (const t of targets) {
+        const d = devices.get(t.device.id) ?? { ...t.device, credentials: [] };
+        d.credentials.push({ ...t.credential, protocols: t.protocols, states: t.states });
+        devices.set(t.device.id, d);
+      }
+      return { offset: request.query.offset ?? 0, more, devices: [...devices.values()] };
+    },
+  );
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(
     '/api/v1/my/decision',
     {

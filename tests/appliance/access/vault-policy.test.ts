@@ -135,7 +135,10 @@ describe('vault and access policy', () => {
       await a.policy.saveGroup(admin, { ...fields, approvalRequired: true, approverIds: [uid.boss, uid.boss2], approvalsNeeded: 2 }, groupId);
       const d = await a.policy.decide(uid.ana!, device, cred, 'ssh');
       assert.equal(d.outcome, 'approval-required');
-      assert.equal((await a.policy.myDevices(uid.ana!)).map((x) => x.id).includes(device), true);
+      const mine = (await a.policy.reachable(uid.ana!)).targets.find((t) => t.credential.id === cred);
+      assert.equal(mine?.device.id, device);
+      assert.equal(mine?.states.ssh?.state, 'needs-approval');
+      assert.deepEqual(mine?.protocols, ['ssh']);
     });
 
     test('a request needs its approvals; nobody approves their own; then access is allowed', async () => {

@@ -1,0 +1,214 @@
+// Admission of a proxied session — one path for every protocol (SSH, RDP, the web terminal later): the
+// access decision, the forced-certificate gate, the reason and approval rules, the session row and its
+// audit event, then the credential secret and the pinned host key check for the protocol adapter to use.
+// Warpgate's start_target_session (Started | NeedsApproval) is the model: admitted, or a typed refusal.
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { ErrorCode } from '../errors/index.js';
+import type { CertificateLogin } from '../auth/index.js';
+import { parseConnectivity, type InventoryService, type PolicyService } from '../access/index.js';
+import { normalizeIp } from '../auth/index.js';
+
+export type SessionProtocol = 'ssh' | 'rdp';
+
+export interface OpenRequest {
+  userId: number;
+  deviceId: number;
+  credentialId: number;
+  protocol: SessionProtocol;
+  /** The client's address as the proxy saw it. */
+  source: string;
+  reason?: string;
+}
+
+/**
+ * Why a session was not opened, as the user may be told: never which groups exist beyond their own, never
+ * whether an id exists. The precise rule is in the audit trail.
+ */
+export type Refusal =
+  | { kind: 'denied' }
+  | { kind: 'needs-approval'; groupId: number; approvalsNeeded: number; reasonRequired: boolean }
+  | { kind: 'reason-required' }
+  | { kind: 'certificate-required'; code: ErrorCode };
+
+export type Admission = { admitted: true; session: ProxySession } | { admitted: false; refusal: Refusal };
+
+export interface SessionTarget {
+  deviceId: number;
+  hostname: string;
+  address: string;
+  port: number;
+  credentialId: number;
+  username: string;
+  domain: string;
+  secretKind: string;
+}
+
+export interface SessionEnd {
+  reason: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  exitStatus?: number | null;
+}
+
+export interface SessionDeps {
+  store: Store;
+  audit: AuditTrail;
+  policy: PolicyService;
+  inventory: InventoryService;
+  certificates: CertificateLogin;
+  clock?: () => number;
+}
+
+/** An admitted session: its target, the secret to inject, the host key check, and its one end. */
+export class ProxySession {
+  private closed = false;
+
+  constructor(
+    private readonly service: SessionService,
+    readonly id: string,
+    readonly userId: number,
+    readonly username: string,
+    readonly protocol: SessionProtocol,
+    readonly target: SessionTarget,
+    /** The vaulted secret, fetched after admission. The caller zeroes it (`secret.fill(0)`) once injected. */
+    readonly secret: Buffer,
+  ) {}
+
+  /** The target's host key (SSH) or certificate (RDP) fingerprint against the pinned one; refuse on 'mismatch'. */
+  checkHostKey(fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    return this.service.checkHostKey(this, fingerprint);
+  }
+
+  /** End the session once: its row gets the end and the bytes, and one `session.end` event is written. */
+  async close(end: SessionEnd): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.secret.fill(0);
+    await this.service.closeSession(this, end);
+  }
+}
+
+export class SessionService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.now = deps.clock ?? Date.now;
+  }
+
+  /**
+   * Admit a session or refuse it. The decision, the row and the `session.start` event are one transaction,
+   * so nothing can change the decision between the check and the act; every refusal is a `session.refused`
+   * event. The secret is unsealed only after admission, outside the transaction.
+   */
+  async open(req: OpenRequest): Promise<Admission> {
+    const source = normalizeIp(req.source);
+    const at = this.now();
+    const reason = (req.reason ?? '').trim().slice(0, 1024);
+    const user = await this.deps.store.repos.users.byId(req.userId);
+    const refused = async (refusal: Refusal, rule: string, code: ErrorCode | null): Promise<Admission> => {
+      await this.deps.audit.record({
+        type: 'session.refused',
+        outcome: 'failure',
+        actor: user?.username ?? `user:${req.userId}`,
+        actorIp: source,
+        subject: `device:${req.deviceId}/credential:${req.credentialId}`,
+        code,
+        detail: { protocol: req.protocol, refusal: refusal.kind, rule },
+      });
+      return { admitted: false, refusal };
+    };
+    if (!user) return refused({ kind: 'denied' }, 'no-such-user', 'ACCESS_DENIED');
+
+    const gate = await this.deps.certificates.proxySessionAllowed(req.userId);
+    if (!gate.allowed) return refused({ kind: 'certificate-required', code: gate.code }, gate.reason, gate.code);
+
+    const timeZone = await this.deps.policy.timeZone();
+    const id = randomUUID();
+    type Outcome = { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string } } | { ok: false; refusal: Refusal; rule: string };
+    const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
+      const { decision, covered } = await this.deps.policy.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
+      if (!covered || decision.outcome === 'denied') return { ok: false, refusal: { kind: 'denied' }, rule: decision.rule };
+      if (decision.outcome === 'approval-required') {
+        return { ok: false, refusal: { kind: 'needs-approval', groupId: decision.groupId, approvalsNeeded: decision.approvalsNeeded, reasonRequired: decision.reasonRequired }, rule: decision.rule };
+      }
+      if (decision.reasonRequired && reason === '') return { ok: false, refusal: { kind: 'reason-required' }, rule: decision.rule };
+      const device = (await repos.policy.device(req.deviceId))!;
+      const credential = (await repos.policy.credential(req.credentialId))!;
+      await repos.proxySessions.insert({
+        id,
+        user_id: user.id,
+        username: user.username,
+        device_id: device.id,
+        hostname: device.hostname,
+        credential_id: credential.id,
+        credential_username: credential.username,
+        protocol: req.protocol,
+        source_ip: source,
+        reason,
+        rule: decision.rule,
+        group_id: decision.groupId,
+        grant_id: decision.grantId,
+        emergency: decision.emergency ? 1 : 0,
+        status: 'open',
+        started_at: at,
+        ended_at: null,
+        end_reason: null,
+        bytes_in: 0,
+        bytes_out: 0,
+        exit_status: null,
+      });
+      await this.deps.audit.record(
+        {
+          type: 'session.start',
+          outcome: 'success',
+          actor: user.username,
+          actorIp: source,
+          subject: `${credential.username}@${device.hostname}`,
+          detail: { session: id, protocol: req.protocol, deviceId: device.id, credentialId: credential.id, rule: decision.rule, groupId: decision.groupId, grantId: decision.grantId, emergency: decision.emergency, ...(reason ? { reason } : {}) },
+        },
+        repos,
+      );
+      return {
+        ok: true,
+        target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
+      };
+    });
+    if (!outcome.ok) return refused(outcome.refusal, outcome.rule, 'ACCESS_DENIED');
+
+    const { connectivity, ...target } = outcome.target;
+    let secret: Buffer;
+    try {
+      secret = await this.deps.inventory.secretBytesOf(req.credentialId);
+    } catch (e) {
+      // No secret, no session: the admitted row ends at once with the reason (fail closed).
+      await this.endRow(id, user.username, source, { reason: 'vault-unavailable' });
+      throw e;
+    }
+    const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
+    return { admitted: true, session: new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret) };
+  }
+
+  /** @internal through ProxySession.checkHostKey */
+  async checkHostKey(session: ProxySession, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    return this.deps.inventory.checkHostKey(session.target.deviceId, session.protocol, fingerprint);
+  }
+
+  /** @internal through ProxySession.close */
+  async closeSession(session: ProxySession, end: SessionEnd): Promise<void> {
+    await this.endRow(session.id, session.username, null, end);
+  }
+
+  private async endRow(id: string, username: string, source: string | null, end: SessionEnd): Promise<void> {
+    const at = this.now();
+    await this.deps.store.transaction(async (repos) => {
+      const closed = await repos.proxySessions.close(id, { at, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null });
+      if (!closed) return;
+      await this.deps.audit.record(
+        { type: 'session.end', outcome: 'info', actor: username, actorIp: source, subject: `session:${id}`, detail: { session: id, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null } },
+        repos,
+      );
+    });
+  }
+}
