@@ -207,7 +207,8 @@ export class KeyService {
   private onToken<T>(what: string, fn: (lib: pkcs11js.PKCS11, session: Buffer, masterKey: Buffer) => T): T {
     for (let attempt = 0; ; attempt++) {
       const lib = this.requireLib();
-      // A re-login that failed (token gone, PIN changed) is tried again here, never skipped.
+      // After a failed re-login (token gone, PIN changed) the next call logs in first (or, within the pause,
+      // fails with the same error): a lost session is never skipped, nor a reason to leave the daemon dead.
       if (!this.session) this.relogin(this.generation);
       if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token has no master key');
       const generation = this.generation;
