@@ -44,6 +44,7 @@ test: build
 bench: build
 	@node dist/bench/vault-policy.js
 	@node dist/bench/login.js
+	@node dist/bench/healthz-under-reads.js
 
 clean:
 	rm -rf dist

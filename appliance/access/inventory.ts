@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Store, Repositories, DeviceWithCatalog, CredentialRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { Vault } from '../vault/index.js';
+import { insertSealed, type Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 import { parseConnectivity } from './decision.js';
@@ -381,13 +381,17 @@ export class InventoryService {
     const c = InventoryService.validateCredential(input, true);
     const device = await this.device(c.deviceId!);
     const now = this.now();
-    const id = await this.audited({ type: 'credential.create', actor, subject: `${c.username}@${device.hostname}` }, async (repos) => {
+    // Sealed with the row's own id as context, before the transaction (the token never works while a write
+    // lock is held): for the id the row is expected to get, confirmed in the transaction.
+    const guess = (await this.deps.store.repos.policy.highestCredentialId()) + 1;
+    const seal = (id: number) => this.deps.vault.sealText(c.secret!, `credential:${id}`);
+    const id = await insertSealed(guess, seal, (sealed, confirm) => this.audited({ type: 'credential.create', actor, subject: `${c.username}@${device.hostname}` }, async (repos) => {
       const id = await repos.policy.insertCredential({
         device_id: device.id,
         kind: c.kind!,
         username: c.username!,
         secret_kind: c.secretKind!,
-        secret_sealed: '',
+        secret_sealed: sealed,
         domain: c.domain ?? '',
         extra_info: c.extraInfo ?? '',
         labels: JSON.stringify(c.labels ?? []),
@@ -399,10 +403,9 @@ export class InventoryService {
         created_at: now,
         updated_at: now,
       });
-      // Sealed with the row's own id as context, so the id must exist first (same transaction).
-      await repos.policy.updateCredential(id, { secret_sealed: this.deps.vault.sealText(c.secret!, `credential:${id}`) });
+      confirm(id);
       return id;
-    });
+    }));
     return this.credential(id);
   }
 
@@ -410,12 +413,13 @@ export class InventoryService {
     const current = await this.credential(id);
     const c = InventoryService.validateCredential(input, false);
     if (c.deviceId !== undefined && c.deviceId !== current.deviceId) throw new InputError('a credential cannot move to another device', { field: 'deviceId' });
+    const sealed = c.secret !== undefined ? await this.deps.vault.sealText(c.secret, `credential:${id}`) : undefined;
     await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { secretChanged: c.secret !== undefined } }, async (repos) => {
       await repos.policy.updateCredential(id, {
         ...(c.kind !== undefined ? { kind: c.kind } : {}),
         ...(c.username !== undefined ? { username: c.username } : {}),
         ...(c.secretKind !== undefined ? { secret_kind: c.secretKind } : {}),
-        ...(c.secret !== undefined ? { secret_sealed: this.deps.vault.sealText(c.secret, `credential:${id}`) } : {}),
+        ...(sealed !== undefined ? { secret_sealed: sealed } : {}),
         ...(c.domain !== undefined ? { domain: c.domain } : {}),
         ...(c.extraInfo !== undefined ? { extra_info: c.extraInfo } : {}),
         ...(c.labels !== undefined ? { labels: JSON.stringify(c.labels) } : {}),
@@ -507,14 +511,19 @@ export class InventoryService {
     const content = Buffer.from(i.contentBase64, 'base64');
     if (content.length === 0 || content.length > MAX_PROTECTED_BYTES) throw new InputError(`content must be 1 byte to ${MAX_PROTECTED_BYTES} bytes`, { field: 'contentBase64' });
     try {
-      const id = await this.audited({ type: 'vault.protected_store', actor, subject: name, detail: { kind, size: content.length, deviceId, groupId, mediaType } }, async (repos) => {
-        // The owner is checked in the transaction that stores the item, so it cannot vanish in between.
-        if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
-        if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
-        const id = await repos.policy.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: '', owner: actor.username, device_id: deviceId, group_id: groupId, created_at: this.now() });
-        await repos.policy.updateProtectedContent(id, this.deps.vault.seal(content, `protected:${id}`));
-        return id;
-      });
+      // Sealed before the transaction, for the id the item is expected to get (see createCredential).
+      const guess = (await this.deps.store.repos.policy.highestProtectedId()) + 1;
+      const seal = (id: number) => this.deps.vault.seal(content, `protected:${id}`);
+      const id = await insertSealed(guess, seal, (sealed, confirm) =>
+        this.audited({ type: 'vault.protected_store', actor, subject: name, detail: { kind, size: content.length, deviceId, groupId, mediaType } }, async (repos) => {
+          // The owner is checked in the transaction that stores the item, so it cannot vanish in between.
+          if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
+          if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
+          const id = await repos.policy.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: sealed, owner: actor.username, device_id: deviceId, group_id: groupId, created_at: this.now() });
+          confirm(id);
+          return id;
+        }),
+      );
       return { id };
     } catch (e) {
       if (/UNIQUE/i.test(String((e as Error).message))) throw new WardenError('CONFLICT', `a protected item named ${name} exists`);

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Client } from '@duosecurity/duo_universal';
 import type { MfaProviderRow, Store, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { Vault } from '../vault/index.js';
+import { insertSealed, type Vault } from '../vault/index.js';
 import { AuthError, InputError, NotFoundError, PolicyError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
 import { logger } from '../log/index.js';
@@ -121,7 +121,7 @@ export class DuoService {
     return client;
   }
 
-  private secretOf(r: MfaProviderRow): string {
+  private secretOf(r: MfaProviderRow): Promise<string> {
     return this.deps.vault.openText(r.client_secret_sealed, `mfa-provider:${r.id}`);
   }
 
@@ -162,7 +162,7 @@ export class DuoService {
     if (!this.apiHostAllowed(input.apiHost)) {
       throw new InputError('apiHost must be a Duo API host name such as api-XXXXXXXX.duosecurity.com (no port, no path)', { field: 'apiHost' });
     }
-    const clientSecret = input.clientSecret ?? this.secretOf(existing!);
+    const clientSecret = input.clientSecret ?? (await this.secretOf(existing!));
     try {
       await (await this.client({ apiHost: input.apiHost, clientId: input.clientId, clientSecret }, 'https://localhost/')).healthCheck();
     } catch (e) {
@@ -183,23 +183,26 @@ export class DuoService {
     }
     const before = await this.cookieSameSite();
     const now = this.now();
-    const providerId = await this.deps.audit.withChange(
-      { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } },
-      async (repos) => {
-        let providerId = id;
-        const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
-        if (providerId === undefined) {
-          providerId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: '', created_at: now });
-        } else {
-          await repos.mfaProviders.update(providerId, fields);
-        }
-        if (input.clientSecret) {
-          // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row.
-          await repos.mfaProviders.update(providerId, { client_secret_sealed: this.deps.vault.sealText(input.clientSecret, `mfa-provider:${providerId}`) });
-        }
-        return providerId;
-      },
-    );
+    const event = { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } } as const;
+    const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
+    // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row; sealed before
+    // the transaction, for a new row with the id it is expected to get (confirmed in the transaction).
+    const seal = (rowId: number) => this.deps.vault.sealText(input.clientSecret!, `mfa-provider:${rowId}`);
+    let providerId: number;
+    if (id === undefined) {
+      const guess = (await this.deps.store.repos.mfaProviders.highestId()) + 1;
+      providerId = await insertSealed(guess, seal, (sealed, confirm) =>
+        this.deps.audit.withChange(event, async (repos) => {
+          const rowId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: sealed, created_at: now });
+          confirm(rowId);
+          return rowId;
+        }),
+      );
+    } else {
+      providerId = id;
+      const sealed = input.clientSecret ? await seal(id) : undefined;
+      await this.deps.audit.withChange(event, (repos) => repos.mfaProviders.update(id, { ...fields, ...(sealed !== undefined ? { client_secret_sealed: sealed } : {}) }));
+    }
     const after = await this.cookieSameSite();
     return { provider: view((await this.deps.store.repos.mfaProviders.byId(providerId))!), sessionCookieSameSite: after, sameSiteChanged: before !== after };
   }
@@ -213,7 +216,7 @@ export class DuoService {
   /** Health-check Duo and build the authorize URL for `user`; the caller keeps `state` in the session. */
   async start(user: Pick<UserRow, 'username'>, redirectUrl: string): Promise<{ url: string; state: string }> {
     const p = await this.enabledProvider();
-    const clientSecret = this.secretOf(p); // a key-service failure stays one (503), not "Duo unavailable"
+    const clientSecret = await this.secretOf(p); // a key-service failure stays one (503), not "Duo unavailable"
     let client: Client;
     try {
       client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret }, redirectUrl);
@@ -230,7 +233,7 @@ export class DuoService {
   async finish(user: Pick<UserRow, 'username'>, opts: { code: string; state: string; expectedState: string | null; redirectUrl: string }): Promise<void> {
     if (!opts.expectedState || !sameState(opts.state, opts.expectedState)) throw new AuthError('MFA_DUO_STATE', 'Duo state does not match the session');
     const p = await this.enabledProvider();
-    const clientSecret = this.secretOf(p);
+    const clientSecret = await this.secretOf(p);
     let client: Client;
     try {
       client = await this.client({ apiHost: p.api_host, clientId: p.client_id, clientSecret }, opts.redirectUrl);

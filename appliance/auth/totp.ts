@@ -43,7 +43,7 @@ export class TotpService {
     if (existing?.confirmed === 1) throw new AuthError('AUTH_INVALID', 'TOTP is already enrolled');
     const { generateSecret, generateURI } = await otp();
     const secret = generateSecret({ length: 20 });
-    await this.deps.store.repos.totp.put(user.id, this.deps.vault.sealText(secret, `totp:${user.id}`), this.now());
+    await this.deps.store.repos.totp.put(user.id, await this.deps.vault.sealText(secret, `totp:${user.id}`), this.now());
     const otpauthUri = generateURI({ issuer: ISSUER, label: user.username, secret, period: PERIOD });
     const qrCodeDataUrl = await (await qr()).toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 2, width: 240 });
     await this.deps.audit.record({ type: 'auth.totp_enrol', outcome: 'info', actor: user.username, subject: user.username });
@@ -55,7 +55,7 @@ export class TotpService {
     const row = await this.deps.store.repos.totp.get(user.id);
     if (!row) throw new AuthError('MFA_TOTP_NOT_ENROLLED', 'no TOTP secret enrolled');
     if (!/^\d{6}$/.test(code)) throw new AuthError('MFA_TOTP_INVALID', 'a TOTP code is six digits');
-    const secret = this.deps.vault.openText(row.secret_sealed, `totp:${user.id}`);
+    const secret = await this.deps.vault.openText(row.secret_sealed, `totp:${user.id}`);
     const { verify } = await otp();
     const result = await verify({
       secret,

@@ -41,7 +41,7 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
       const header: Omit<BackupHeader, 'tag'> & { tag?: string } = {
         applianceId,
         createdAt: new Date().toISOString(),
-        wrappedKey: deps.keys.wrapDataKey(dataKey).toString('base64'),
+        wrappedKey: (await deps.keys.wrapDataKey(dataKey)).toString('base64'),
         iv: randomBytes(12).toString('base64'),
         bytes: plain.length,
       };
@@ -135,7 +135,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
       say('decrypting the backup');
       let dataKey: Buffer;
       try {
-        dataKey = keys.unwrapDataKey(Buffer.from(header.wrappedKey, 'base64'));
+        dataKey = await keys.unwrapDataKey(Buffer.from(header.wrappedKey, 'base64'));
       } catch {
         throw new InputError('the shares do not rebuild the master key of this backup (a wrong share?)');
       }

@@ -2,10 +2,13 @@
 // only between their creation and their import as a non-extractable key; every sealed value in the
 // database is re-wrapped from the old key to the new one in a single transaction; the old key is then
 // destroyed on the token. Old backups still need the old shares; new backups need the new ones.
+// The token work (re-wrapping) happens before the transaction, into memory; the transaction then writes every
+// value at once, and only if none changed in between.
 import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { Repositories } from '../store/index.js';
-import { generateMasterKeyMaterial, writeAuditKeyCopy, type KeyService } from '../keys/index.js';
+import { AUDIT_KEY_META, generateMasterKeyMaterial, type KeyService } from '../keys/index.js';
+import { WardenError } from '../errors/index.js';
 import { splitMasterKey } from './key-shares.js';
 
 /** Every column that holds a sealed envelope (base64), with its key column. */
@@ -36,23 +39,7 @@ export async function rotateMasterKey(
   say(`re-wrapping every sealed value from ${labels.from} to ${labels.to}`);
   let rewrapped = 0;
   try {
-    await deps.store.db.transaction().execute(async (trx) => {
-      for (const s of SEALED) {
-        // Table and column names come from the constant list above, never from input.
-        const db = trx as unknown as import('kysely').Kysely<Record<string, Record<string, string | number>>>;
-        let q = db.selectFrom(s.table).select([`${s.key} as k`, `${s.column} as v`]);
-        if ('where' in s) q = q.where(s.where[0], '=', s.where[1]);
-        for (const row of await q.execute()) {
-          const value = String(row.v ?? '');
-          if (value === '') continue;
-          const next = deps.keys.rewrap(Buffer.from(value, 'base64')).toString('base64');
-          await db.updateTable(s.table).set({ [s.column]: next }).where(s.key, '=', row.k!).execute();
-          rewrapped++;
-        }
-      }
-      // The audit key itself stays on the token; only its backup copy moves to the new master key.
-      await writeAuditKeyCopy(new Repositories(trx), deps.keys);
-    });
+    rewrapped = await rewrapEverything(deps, say);
   } catch (e) {
     deps.keys.abortRotation();
     throw e;
@@ -60,4 +47,69 @@ export async function rotateMasterKey(
   deps.keys.finishRotation();
   await deps.audit.record({ type: 'keys.rotate', outcome: 'success', actor: opts.actor, subject: labels.to, detail: { from: labels.from, rewrapped, custodians: opts.custodians, threshold: opts.threshold } });
   return { ...labels, rewrapped };
+}
+
+type SealedDb = import('kysely').Kysely<Record<string, Record<string, string | number>>>;
+
+interface SealedValue {
+  column: (typeof SEALED)[number];
+  key: string | number;
+  value: string;
+}
+
+/** Every sealed value now, by column and row key. */
+async function readSealed(db: SealedDb): Promise<Map<string, SealedValue>> {
+  const out = new Map<string, SealedValue>();
+  for (const [i, s] of SEALED.entries()) {
+    // Table and column names come from the constant list above, never from input.
+    let q = db.selectFrom(s.table).select([`${s.key} as k`, `${s.column} as v`]);
+    if ('where' in s) q = q.where(s.where[0], '=', s.where[1]);
+    for (const row of await q.execute()) {
+      const value = String(row.v ?? '');
+      if (value !== '') out.set(`${i}/${String(row.k)}`, { column: s, key: row.k!, value });
+    }
+  }
+  return out;
+}
+
+/** Thrown in the writing transaction when a sealed value changed after it was re-wrapped. */
+class ChangedMeanwhile extends Error {}
+
+const REWRAP_ATTEMPTS = 3;
+
+/**
+ * Re-wrap every sealed value under the next master key, all or nothing. The token work runs first, outside
+ * any transaction; the one writing transaction then checks that every value is still the one re-wrapped (a
+ * value sealed or changed meanwhile would otherwise stay under the old key, which is about to be destroyed)
+ * and writes them all with the audit key's copy. If something changed, it rolls back and starts again.
+ */
+async function rewrapEverything(deps: { store: Store; keys: KeyService }, say: (line: string) => void): Promise<number> {
+  const db = deps.store.db as unknown as SealedDb;
+  const done = new Map<string, { from: string; to: string }>();
+  for (let attempt = 0; attempt < REWRAP_ATTEMPTS; attempt++) {
+    const current = await readSealed(db);
+    for (const [k, { value }] of current) {
+      if (done.get(k)?.from === value) continue;
+      done.set(k, { from: value, to: (await deps.keys.rewrap(Buffer.from(value, 'base64'))).toString('base64') });
+    }
+    // The audit key itself stays on the token; only its backup copy moves to the next master key.
+    const auditKeyCopy = deps.keys.wrappedAuditKey().toString('base64');
+    try {
+      return await deps.store.db.transaction().execute(async (trx) => {
+        const tdb = trx as unknown as SealedDb;
+        const now = await readSealed(tdb);
+        if (now.size !== current.size) throw new ChangedMeanwhile();
+        for (const [k, { value }] of now) if (done.get(k)?.from !== value) throw new ChangedMeanwhile();
+        for (const [k, { column, key }] of now) {
+          await tdb.updateTable(column.table).set({ [column.column]: done.get(k)!.to }).where(column.key, '=', key).execute();
+        }
+        await new Repositories(trx).meta.set(AUDIT_KEY_META, auditKeyCopy);
+        return now.size;
+      });
+    } catch (e) {
+      if (!(e instanceof ChangedMeanwhile)) throw e;
+      say('sealed values changed while they were re-wrapped: re-wrapping the changed ones again');
+    }
+  }
+  throw new WardenError('STORE_UNAVAILABLE', 'sealed values kept changing during the rotation; nothing was changed, try again');
 }

@@ -9,7 +9,7 @@ const KEY_CHECK_CONTEXT = 'warden/key-check';
 const KEY_CHECK_VALUE = 'warden key check v1';
 
 export async function writeKeyCheck(store: Store, keys: KeyService): Promise<void> {
-  const sealed = keys.seal(Buffer.from(KEY_CHECK_VALUE), KEY_CHECK_CONTEXT);
+  const sealed = await keys.seal(Buffer.from(KEY_CHECK_VALUE), KEY_CHECK_CONTEXT);
   await store.repos.meta.set(KEY_CHECK_META, sealed.toString('base64'));
 }
 
@@ -19,7 +19,7 @@ export async function verifyKeyCheck(store: Store, keys: KeyService): Promise<vo
   if (stored === undefined) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the database has no key check: run "orbit init"');
   let plain: Buffer;
   try {
-    plain = keys.open(Buffer.from(stored, 'base64'), KEY_CHECK_CONTEXT);
+    plain = await keys.open(Buffer.from(stored, 'base64'), KEY_CHECK_CONTEXT);
   } catch (e) {
     throw new KeysError('KEYS_DECRYPT_FAILED', "the token's master key is not the one this database was sealed with", e);
   }

@@ -1,6 +1,8 @@
 // The key service: a logged-in session on the PKCS#11 token and the master key on it. Data keys are
 // random AES-256-GCM keys generated per record and wrapped (encrypted) by the master key *on the token*;
 // the master key never exists in this process after import. Any token failure throws: nothing falls back.
+// Wrapping and unwrapping data keys run on a small pool of token sessions through pkcs11js' asynchronous
+// calls (libuv worker threads), so a busy token never stalls the event loop.
 import { randomBytes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeysError } from '../errors/index.js';
@@ -47,6 +49,17 @@ export interface KeyServiceOptions {
   pin?: string;
   pinFile?: string;
   softhsmConf?: string | undefined;
+  /** Token sessions for the asynchronous calls, each used by one operation at a time (default 4). */
+  poolSize?: number;
+}
+
+const DEFAULT_POOL_SIZE = 4;
+const RELOGIN_PAUSE_MS = 5000;
+
+/** One pooled token session; `generation` tells whether it predates the last re-login. */
+interface PooledSession {
+  handle: Buffer | undefined;
+  generation: number;
 }
 
 export interface KeyStatus {
@@ -77,19 +90,37 @@ function tokenFailure(e: unknown, what: string): KeysError {
 
 export class KeyService {
   private lib: pkcs11js.PKCS11 | undefined;
+  private slot: Buffer | undefined;
+  /** The session for management and the synchronous audit HMAC; never handed to the pool. */
   private session: Buffer | undefined;
   private masterKey: Buffer | undefined;
   private nextKey: Buffer | undefined;
   private auditKey: Buffer | undefined;
+  private readonly pool: PooledSession[] = [];
+  private readonly idle: PooledSession[] = [];
+  private readonly waiters: { resolve: (s: PooledSession) => void; reject: (e: unknown) => void }[] = [];
+  /** Bumped at every re-login: pooled sessions (and key handles) from before are reopened before use. */
+  private generation = 0;
+  private inFlight = 0;
+  private closing = false;
+  /** The last failed re-login: repeated at once rather than retried, so a wrong PIN cannot lock the token. */
+  private failedLogin: { error: unknown; at: number } | undefined;
 
   private constructor(private readonly opts: KeyServiceOptions) {}
 
   /** Open a session and log in. Fails with KEYS_* if the module, token or PIN is wrong. */
   static open(opts: KeyServiceOptions): KeyService {
+    const size = opts.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new KeysError('KEYS_UNAVAILABLE', 'the token session pool holds 1 to 64 sessions');
     const svc = new KeyService(opts);
     svc.lib = acquireModule(opts.module, opts.softhsmConf);
     try {
       svc.login();
+      for (let i = 0; i < size; i++) {
+        const pooled: PooledSession = { handle: undefined, generation: svc.generation };
+        svc.pool.push(pooled);
+        svc.idle.push(pooled);
+      }
     } catch (e) {
       svc.close();
       throw e;
@@ -106,6 +137,7 @@ export class KeyService {
       throw tokenFailure(e, 'slot list');
     }
     if (!slot) throw new KeysError('KEYS_TOKEN_MISSING', `no token labelled "${this.opts.tokenLabel}"`);
+    this.slot = slot;
     const pin = readPin(this.opts);
     let session: Buffer;
     try {
@@ -119,7 +151,8 @@ export class KeyService {
       } catch (e) {
         if (pkcs11Code(e) !== CKR.USER_ALREADY_LOGGED_IN) throw e;
         // PKCS#11 login state is per process: another service here logged in already. Log out and in
-        // again so *this* PIN is checked (the others re-login on their next operation).
+        // again so *this* PIN is checked (the others re-login on their next operation). The pool's sessions
+        // share this login: sessions of one application on one token are logged in together.
         lib.C_Logout(session);
         lib.C_Login(session, pkcs11js.CKU_USER, pin);
       }
@@ -168,32 +201,114 @@ export class KeyService {
   }
 
   /**
-   * Run a token operation; if the token dropped our session or handles (C_Logout elsewhere, token
-   * re-insertion), log in again once and retry. Everything else fails closed.
+   * Run a token operation on the management session; if the token dropped our session or handles (C_Logout
+   * elsewhere, token re-insertion), log in again once and retry. Everything else fails closed.
    */
   private onToken<T>(what: string, fn: (lib: pkcs11js.PKCS11, session: Buffer, masterKey: Buffer) => T): T {
     for (let attempt = 0; ; attempt++) {
       const lib = this.requireLib();
-      if (!this.session) throw new KeysError('KEYS_UNAVAILABLE', 'no token session');
+      // After a failed re-login (token gone, PIN changed) the next call logs in first (or, within the pause,
+      // fails with the same error): a lost session is never skipped, nor a reason to leave the daemon dead.
+      if (!this.session) this.relogin(this.generation);
       if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token has no master key');
+      const generation = this.generation;
       try {
-        return fn(lib, this.session, this.masterKey);
+        return fn(lib, this.session!, this.masterKey);
       } catch (e) {
-        const code = pkcs11Code(e);
-        const stale =
-          code === CKR.SESSION_HANDLE_INVALID || code === CKR.OBJECT_HANDLE_INVALID || code === CKR.KEY_HANDLE_INVALID || code === CKR.USER_NOT_LOGGED_IN;
-        if (stale && attempt === 0) {
-          this.dropSession();
-          this.login();
+        if (isStale(e) && attempt === 0) {
+          this.relogin(generation);
           continue;
         }
-        if (e instanceof KeysError) throw e;
-        if (code === CKR.GENERAL_ERROR || code === CKR.ENCRYPTED_DATA_INVALID) {
-          throw new KeysError('KEYS_DECRYPT_FAILED', `${what}: the token rejected the data (wrong key or tampered)`, e);
-        }
-        throw tokenFailure(e, what);
+        throw operationFailure(e, what);
       }
     }
+  }
+
+  /**
+   * The same on a pooled session, with the token call itself off the event loop: `fn` awaits one of
+   * pkcs11js' *Async calls. Waits for a free session when all are busy.
+   */
+  private async onPooledToken<T>(what: string, fn: (lib: pkcs11js.PKCS11, session: Buffer, masterKey: Buffer) => Promise<T>): Promise<T> {
+    const pooled = await this.acquire();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const lib = this.requireLib();
+        if (!this.session) this.relogin(this.generation);
+        if (!this.masterKey) throw new KeysError('KEYS_MASTER_KEY_MISSING', 'the token has no master key');
+        const generation = this.generation;
+        try {
+          return await fn(lib, this.pooledHandle(pooled), this.masterKey);
+        } catch (e) {
+          if (isStale(e) && attempt === 0) {
+            this.relogin(generation);
+            continue;
+          }
+          throw operationFailure(e, what);
+        }
+      }
+    } finally {
+      this.release(pooled);
+    }
+  }
+
+  /**
+   * Log in again after a stale session or handle, unless another operation already did since `seen`:
+   * many pooled operations fail together when the login goes, and one re-login serves them all.
+   */
+  private relogin(seen: number): void {
+    if (seen !== this.generation) return;
+    // Tokens lock the PIN after a few wrong tries: a PIN refused a moment ago is not offered again by every
+    // waiting operation; they fail with the same error until the pause is over.
+    if (this.failedLogin && Date.now() - this.failedLogin.at < RELOGIN_PAUSE_MS) throw this.failedLogin.error;
+    this.generation++;
+    this.dropSession();
+    try {
+      this.login();
+      this.failedLogin = undefined;
+    } catch (e) {
+      this.failedLogin = { error: e, at: Date.now() };
+      throw e;
+    }
+  }
+
+  /** How the session pool is used right now (tests, `orbit status`). */
+  poolStatus(): { size: number; busy: number; waiting: number } {
+    return { size: this.pool.length, busy: this.pool.length - this.idle.length, waiting: this.waiters.length };
+  }
+
+  /** The pooled session's handle, reopened if it predates the last re-login (login state is shared). */
+  private pooledHandle(pooled: PooledSession): Buffer {
+    if (pooled.handle && pooled.generation === this.generation) return pooled.handle;
+    const lib = this.requireLib();
+    if (pooled.handle) closeQuietly(lib, pooled.handle);
+    pooled.handle = undefined;
+    try {
+      pooled.handle = lib.C_OpenSession(this.slot!, pkcs11js.CKF_SERIAL_SESSION);
+    } catch (e) {
+      throw tokenFailure(e, 'open session');
+    }
+    pooled.generation = this.generation;
+    return pooled.handle;
+  }
+
+  private acquire(): Promise<PooledSession> {
+    if (this.closing || !this.lib) return Promise.reject(new KeysError('KEYS_UNAVAILABLE', 'the key service is closed'));
+    this.inFlight++;
+    const free = this.idle.pop();
+    if (free) return Promise.resolve(free);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private release(pooled: PooledSession): void {
+    this.inFlight--;
+    const next = this.waiters.shift();
+    if (next) {
+      next.resolve(pooled);
+      return;
+    }
+    this.idle.push(pooled);
+    // close() waits for the last running token call: finalizing the module under a worker thread is unsafe.
+    if (this.closing && this.inFlight === 0) this.finalize();
   }
 
   status(): KeyStatus {
@@ -261,16 +376,17 @@ export class KeyService {
   }
 
   /** Re-wrap an envelope's data key from the current master key to the next one; the data is untouched. */
-  rewrap(sealed: Buffer): Buffer {
-    const next = this.nextKey;
-    if (!next) throw new KeysError('KEYS_UNAVAILABLE', 'no rotation under way');
+  async rewrap(sealed: Buffer): Promise<Buffer> {
+    if (!this.nextKey) throw new KeysError('KEYS_UNAVAILABLE', 'no rotation under way');
     if (sealed.length < 1 + WRAPPED_LEN || sealed[0] !== ENVELOPE_VERSION) throw new KeysError('KEYS_DECRYPT_FAILED', 'not a sealed value of a known version');
-    const dataKey = this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
+    const dataKey = await this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
     try {
       const iv = randomBytes(IV_LEN);
-      const wrapped = this.onToken('re-wrap data key', (lib, session) => {
+      const wrapped = await this.onPooledToken('re-wrap data key', async (lib, session) => {
+        const next = this.nextKey;
+        if (!next) throw new KeysError('KEYS_UNAVAILABLE', 'no rotation under way');
         lib.C_EncryptInit(session, this.gcm(iv, WRAP_AAD), next);
-        return Buffer.concat([iv, lib.C_Encrypt(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16))]);
+        return Buffer.concat([iv, await lib.C_EncryptAsync(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16))]);
       });
       return Buffer.concat([sealed.subarray(0, 1), wrapped, sealed.subarray(1 + WRAPPED_LEN)]);
     } finally {
@@ -345,7 +461,12 @@ export class KeyService {
     this.auditKey = this.onToken('unwrap audit key', (lib, session, master) => lib.C_UnwrapKey(session, AUDIT_KEY_WRAP, master, wrapped, AUDIT_KEY_TEMPLATE));
   }
 
-  /** HMAC-SHA256 on the token under the audit key. */
+  /**
+   * HMAC-SHA256 on the token under the audit key. Deliberately synchronous, on the management session: the
+   * audit row is linked inside the transaction of the change it records, and an await there would hold the
+   * write transaction open while the pool's queue drains. One HMAC of a few hundred bytes costs
+   * microseconds on the token, not a stall of the event loop.
+   */
   auditMac(data: Buffer): Buffer {
     return this.onToken('audit mac', (lib, session) => {
       lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, this.requireAuditKey());
@@ -366,25 +487,25 @@ export class KeyService {
   }
 
   /** Encrypt a data key under the master key, on the token: iv ‖ ciphertext ‖ tag. */
-  wrapDataKey(dataKey: Buffer): Buffer {
+  async wrapDataKey(dataKey: Buffer): Promise<Buffer> {
     const iv = randomBytes(IV_LEN);
-    return this.onToken('wrap data key', (lib, session, key) => {
+    return this.onPooledToken('wrap data key', async (lib, session, key) => {
       lib.C_EncryptInit(session, this.gcm(iv, WRAP_AAD), key);
-      const out = lib.C_Encrypt(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16));
+      const out = await lib.C_EncryptAsync(session, dataKey, Buffer.alloc(DATA_KEY_LEN + TAG_LEN + 16));
       return Buffer.concat([iv, out]);
     });
   }
 
-  unwrapDataKey(wrapped: Buffer): Buffer {
+  async unwrapDataKey(wrapped: Buffer): Promise<Buffer> {
     if (wrapped.length !== WRAPPED_LEN) throw new KeysError('KEYS_DECRYPT_FAILED', 'wrapped data key has the wrong length');
     const iv = wrapped.subarray(0, IV_LEN);
     const attempt = () =>
-      this.onToken('unwrap data key', (lib, session, key) => {
+      this.onPooledToken('unwrap data key', async (lib, session, key) => {
         lib.C_DecryptInit(session, this.gcm(iv, WRAP_AAD), key);
-        return lib.C_Decrypt(session, wrapped.subarray(IV_LEN), Buffer.alloc(DATA_KEY_LEN + TAG_LEN));
+        return lib.C_DecryptAsync(session, wrapped.subarray(IV_LEN), Buffer.alloc(DATA_KEY_LEN + TAG_LEN));
       });
     try {
-      return attempt();
+      return await attempt();
     } catch (e) {
       // Another process may have rotated the master key (orbit backup keys): if the token now holds a
       // newer one, switch to it and try once more. Anything else stays a failure.
@@ -406,10 +527,10 @@ export class KeyService {
    * and is authenticated, so a ciphertext moved to another record fails to open.
    * Layout: version(1) ‖ wrapped data key(60) ‖ iv(12) ‖ tag(16) ‖ ciphertext.
    */
-  seal(plaintext: Buffer, context: string): Buffer {
+  async seal(plaintext: Buffer, context: string): Promise<Buffer> {
     const dataKey = randomBytes(DATA_KEY_LEN);
     try {
-      const wrapped = this.wrapDataKey(dataKey);
+      const wrapped = await this.wrapDataKey(dataKey);
       const iv = randomBytes(IV_LEN);
       const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
       cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -420,10 +541,10 @@ export class KeyService {
     }
   }
 
-  open(sealed: Buffer, context: string): Buffer {
+  async open(sealed: Buffer, context: string): Promise<Buffer> {
     const head = 1 + WRAPPED_LEN + IV_LEN + TAG_LEN;
     if (sealed.length < head || sealed[0] !== ENVELOPE_VERSION) throw new KeysError('KEYS_DECRYPT_FAILED', 'not a sealed value of a known version');
-    const dataKey = this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
+    const dataKey = await this.unwrapDataKey(sealed.subarray(1, 1 + WRAPPED_LEN));
     try {
       const iv = sealed.subarray(1 + WRAPPED_LEN, 1 + WRAPPED_LEN + IV_LEN);
       const tag = sealed.subarray(1 + WRAPPED_LEN + IV_LEN, head);
@@ -441,29 +562,65 @@ export class KeyService {
   }
 
   private dropSession(): void {
-    if (this.lib && this.session) {
-      try {
-        this.lib.C_CloseSession(this.session);
-      } catch {
-        // The session may already be gone; that is why we are dropping it.
-      }
-    }
+    // The session may already be gone; that is why we are dropping it.
+    if (this.lib && this.session) closeQuietly(this.lib, this.session);
     this.session = undefined;
     this.masterKey = undefined;
     this.auditKey = undefined;
   }
 
+  /**
+   * Log out and let the module go. Operations waiting for a session fail with KEYS_UNAVAILABLE; token calls
+   * already running on worker threads finish first, then the module is finalized.
+   */
   close(): void {
-    if (!this.lib) return;
+    if (!this.lib || this.closing) return;
+    this.closing = true;
+    for (const w of this.waiters.splice(0)) {
+      this.inFlight--;
+      w.reject(new KeysError('KEYS_UNAVAILABLE', 'the key service is closed'));
+    }
+    if (this.inFlight === 0) this.finalize();
+  }
+
+  private finalize(): void {
+    const lib = this.lib;
+    if (!lib) return;
     if (this.session) {
       try {
-        this.lib.C_Logout(this.session);
+        lib.C_Logout(this.session);
       } catch {
         /* already logged out or token gone */
       }
     }
+    for (const pooled of this.pool) if (pooled.handle) closeQuietly(lib, pooled.handle);
+    this.pool.length = 0;
+    this.idle.length = 0;
     this.dropSession();
-    releaseModule(this.lib);
+    releaseModule(lib);
     this.lib = undefined;
   }
+}
+
+function closeQuietly(lib: pkcs11js.PKCS11, session: Buffer): void {
+  try {
+    lib.C_CloseSession(session);
+  } catch {
+    /* already closed, or the token is gone */
+  }
+}
+
+/** The token dropped our login, session or key handles: worth one re-login. */
+function isStale(e: unknown): boolean {
+  const code = pkcs11Code(e);
+  return code === CKR.SESSION_HANDLE_INVALID || code === CKR.OBJECT_HANDLE_INVALID || code === CKR.KEY_HANDLE_INVALID || code === CKR.USER_NOT_LOGGED_IN;
+}
+
+function operationFailure(e: unknown, what: string): KeysError {
+  if (e instanceof KeysError) return e;
+  const code = pkcs11Code(e);
+  if (code === CKR.GENERAL_ERROR || code === CKR.ENCRYPTED_DATA_INVALID) {
+    return new KeysError('KEYS_DECRYPT_FAILED', `${what}: the token rejected the data (wrong key or tampered)`, e);
+  }
+  return tokenFailure(e, what);
 }

@@ -53,7 +53,9 @@ export function acquireModule(modulePath: string, softhsmConf: string | undefine
   const lib = new pkcs11js.PKCS11();
   try {
     lib.load(modulePath);
-    lib.C_Initialize();
+    // Token calls run on libuv's worker threads (KeyService's session pool). Without CKF_OS_LOCKING_OK a
+    // module may assume one thread (SoftHSM then disables its mutexes, and concurrent calls corrupt its heap).
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
   } catch (e) {
     if (pkcs11Code(e) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
       throw new KeysError('KEYS_MODULE_MISSING', `PKCS#11 module ${modulePath} failed to initialize: ${(e as Error).message}`, e);

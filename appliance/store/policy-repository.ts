@@ -89,6 +89,11 @@ export class PolicyRepository {
     return Number((await this.db.insertInto('credentials').values(row).executeTakeFirstOrThrow()).insertId);
   }
 
+  /** The highest credential id so far (0 for none): the id a new credential is expected to get, minus one. */
+  async highestCredentialId(): Promise<number> {
+    return Number((await this.db.selectFrom('credentials').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+  }
+
   async updateCredential(id: number, patch: Updateable<CredentialsTable>): Promise<void> {
     await this.db.updateTable('credentials').set(patch).where('id', '=', id).execute();
   }
@@ -123,6 +128,10 @@ export class PolicyRepository {
 
   async insertProtected(row: Insertable<ProtectedItemsTable>): Promise<number> {
     return Number((await this.db.insertInto('protected_items').values(row).executeTakeFirstOrThrow()).insertId);
+  }
+
+  async highestProtectedId(): Promise<number> {
+    return Number((await this.db.selectFrom('protected_items').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
   }
 
   async updateProtectedContent(id: number, sealed: string): Promise<void> {

@@ -513,6 +513,10 @@ export class MfaProvidersRepository {
     return Number((await this.db.insertInto('mfa_providers').values(row).executeTakeFirstOrThrow()).insertId);
   }
 
+  async highestId(): Promise<number> {
+    return Number((await this.db.selectFrom('mfa_providers').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+  }
+
   async update(id: number, patch: Updateable<MfaProvidersTable>): Promise<void> {
     await this.db.updateTable('mfa_providers').set(patch).where('id', '=', id).execute();
   }
