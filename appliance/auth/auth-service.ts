@@ -84,7 +84,7 @@ export class AuthService {
   isLocked(user: Pick<UserRow, 'locked_at'>, settings: Settings, now = this.clock()): boolean {
     if (user.locked_at === null) return false;
     const minutes = settings.lockout.durationMinutes;
-    return minutes === 0 || now < Number(user.locked_at) + minutes * 60_000;
+    return minutes === 0 || now < user.locked_at + minutes * 60_000;
   }
 
   /**
@@ -194,7 +194,7 @@ export class AuthService {
     }
 
     // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
-    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, Number(user.locked_at), now))) {
+    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, user.locked_at, now))) {
       await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
     }
     const reserved = await this.store.repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
@@ -253,7 +253,7 @@ export class AuthService {
       throw e;
     }
     const fresh = (await this.store.repos.users.byId(userId))!;
-    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
+    return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password, mfaRequired };
   }
 
   /** Resolve a session cookie for a request from `ip`; touches the idle timer. Throws AuthError. */
@@ -283,7 +283,7 @@ export class AuthService {
       sessionId: row.id,
       csrfToken: row.csrf_token,
       user: user!,
-      passwordChangeRequired: user!.must_change_password === 1,
+      passwordChangeRequired: user!.must_change_password,
       mfaRequired: row.stage === 'mfa' ? row.mfa_method : null,
       session: { ...row, last_seen_at: now },
     };
@@ -327,7 +327,7 @@ export class AuthService {
     }
     const hash = await hashPassword(opts.newPassword, this.scrypt);
     await this.audit.withChange({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, async (repos) => {
-      await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: 0, failed_attempts: 0, updated_at: now });
+      await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: false, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(user.id, hash, now);
     });
   }

@@ -37,7 +37,7 @@ export interface CertificateUsageEntry {
   ip: string | null;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function bindingView(r: UserCertificateRow & { username: string }): CertificateBindingView {
   return {

@@ -54,11 +54,11 @@ function view(r: MfaProviderRow): DuoProviderView {
     id: r.id,
     name: r.name,
     kind: r.kind,
-    enabled: r.enabled === 1,
+    enabled: r.enabled,
     apiHost: r.api_host,
     clientId: r.client_id,
     clientSecretSet: r.client_secret_sealed.length > 0,
-    updatedAt: new Date(Number(r.updated_at)).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
   };
 }
 
@@ -187,7 +187,7 @@ export class DuoService {
       { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } },
       async (repos) => {
         let providerId = id;
-        const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
+        const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
         if (providerId === undefined) {
           providerId = await repos.mfaProviders.insert({ ...fields, client_secret_sealed: '', created_at: now });
         } else {
