@@ -39,11 +39,16 @@ export interface StoreOptions {
   sqlitePath: string;
 }
 
-/** How often a transaction that collided with another writer is run again before STORE_UNAVAILABLE. */
+/** How often a transaction that collided with another writer is run, at most, before STORE_UNAVAILABLE. */
 export const TRANSACTION_ATTEMPTS = 12;
+/**
+ * No new attempt starts this long after the first: a conflict that is a lock wait which timed out (SQLite
+ * after SQLITE_LOCK_WAIT_MS, MariaDB after innodb_lock_wait_timeout) has already waited.
+ */
+export const TRANSACTION_RETRY_WINDOW_MS = 10_000;
 
 export interface TransactionOptions {
-  /** Run again after a conflict (default TRANSACTION_ATTEMPTS in all). */
+  /** Runs in all, at most (default TRANSACTION_ATTEMPTS). */
   attempts?: number;
 }
 
@@ -110,12 +115,14 @@ export class Store {
    * Run `fn` in one write transaction: all its writes land, or none. Every write transaction of the
    * appliance runs here. If it collides with a writer in another process (SQLite: the lock stayed taken;
    * MariaDB/Galera: deadlock, lock wait timeout, certification failure) it is rolled back and run again,
-   * after a jittered wait, up to `attempts` times; then StoreConflictError (STORE_UNAVAILABLE). `fn` may
+   * after a jittered wait, up to `attempts` runs within TRANSACTION_RETRY_WINDOW_MS; then the
+   * StoreConflictError (STORE_UNAVAILABLE) escapes. `fn` may
    * therefore run more than once: it must act only through `repos` (work for after the commit goes to
    * `repos.afterCommit`, which a rolled-back attempt drops). Constraint refusals are StoreConstraintError.
    */
   async transaction<T>(fn: (repos: Repositories) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const attempts = Math.max(1, options.attempts ?? TRANSACTION_ATTEMPTS);
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
       try {
@@ -123,7 +130,7 @@ export class Store {
         repos?.runCommitted();
         return result;
       } catch (e) {
-        if (attempt + 1 >= attempts || !isRetryable(e)) throw e;
+        if (attempt + 1 >= attempts || !isRetryable(e) || Date.now() - started >= TRANSACTION_RETRY_WINDOW_MS) throw e;
         await backoff(attempt);
       }
     }
