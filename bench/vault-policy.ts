@@ -57,10 +57,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < DEVICES; i++) {
         const id = await repos.policy.insertDevice({ hostname: `host${i}.bench`, address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, vendor_id: null, type_id: null, model_id: null, site_id: null, field1: '', field2: '', domain: '', connectivity: 'SSH:22,RDP:3389', status: 'active', created_at: now, updated_at: now });
         deviceIds.push(id);
-        credentialIds.push(await repos.policy.insertCredential({ device_id: id, kind: 'local-privileged', username: 'root', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: 0, status_control: 0, split_view: 0, status: 'active', created_at: now, updated_at: now }));
+        credentialIds.push(await repos.policy.insertCredential({ device_id: id, kind: 'local-privileged', username: 'root', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now }));
       }
       for (let g = 0; g < GROUPS; g++) {
-        const id = await repos.policy.insertGroup({ name: `group${g}`, enabled: 1, session_allowed: 1, password_view_allowed: 0, reason_required: 0, approval_required: g % 5 === 0 ? 1 : 0, approvals_needed: 1, time_windows: g % 3 === 0 ? JSON.stringify([{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }]) : '[]', created_at: now, updated_at: now });
+        const id = await repos.policy.insertGroup({ name: `group${g}`, enabled: true, session_allowed: true, password_view_allowed: false, reason_required: false, approval_required: g % 5 === 0, approvals_needed: 1, time_windows: g % 3 === 0 ? JSON.stringify([{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }]) : '[]', created_at: now, updated_at: now });
         const devs = Array.from({ length: 50 }, (_, k) => deviceIds[(g * 37 + k * 101) % DEVICES]!);
         await repos.policy.replaceMembers('access_group_users', id, [...Array.from({ length: 10 }, (_, k) => userIds[(g * 7 + k) % USERS]!), heavy]);
         await repos.policy.replaceMembers('access_group_devices', id, [...new Set(devs)]);

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Store, Repositories, DeviceWithCatalog, CredentialRow } from '../store/index.js';
+import { isUniqueViolation } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { insertSealed, type Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
@@ -100,8 +101,8 @@ function deviceView(d: DeviceWithCatalog): DeviceView {
     domain: d.domain,
     connectivity: d.connectivity,
     status: d.status,
-    createdAt: new Date(Number(d.created_at)).toISOString(),
-    updatedAt: new Date(Number(d.updated_at)).toISOString(),
+    createdAt: new Date(d.created_at).toISOString(),
+    updatedAt: new Date(d.updated_at).toISOString(),
   };
 }
 
@@ -122,11 +123,11 @@ export function credentialView(c: CredentialRow): CredentialView {
     extraInfo: c.extra_info,
     labels,
     owner: c.owner,
-    autoChange: c.auto_change === 1,
-    statusControl: c.status_control === 1,
-    splitView: c.split_view === 1,
+    autoChange: c.auto_change,
+    statusControl: c.status_control,
+    splitView: c.split_view,
     status: c.status,
-    updatedAt: new Date(Number(c.updated_at)).toISOString(),
+    updatedAt: new Date(c.updated_at).toISOString(),
   };
 }
 
@@ -165,7 +166,7 @@ function protectedItemView(p: { id: number; name: string; kind: string; filename
     owner: p.owner,
     deviceId: p.device_id,
     accessGroupId: p.group_id,
-    createdAt: new Date(Number(p.created_at)).toISOString(),
+    createdAt: new Date(p.created_at).toISOString(),
   };
 }
 
@@ -396,9 +397,9 @@ export class InventoryService {
         extra_info: c.extraInfo ?? '',
         labels: JSON.stringify(c.labels ?? []),
         owner: c.owner ?? '',
-        auto_change: c.autoChange ? 1 : 0,
-        status_control: c.statusControl ? 1 : 0,
-        split_view: c.splitView ? 1 : 0,
+        auto_change: c.autoChange ?? false,
+        status_control: c.statusControl ?? false,
+        split_view: c.splitView ?? false,
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -424,9 +425,9 @@ export class InventoryService {
         ...(c.extraInfo !== undefined ? { extra_info: c.extraInfo } : {}),
         ...(c.labels !== undefined ? { labels: JSON.stringify(c.labels) } : {}),
         ...(c.owner !== undefined ? { owner: c.owner } : {}),
-        ...(c.autoChange !== undefined ? { auto_change: c.autoChange ? 1 : 0 } : {}),
-        ...(c.statusControl !== undefined ? { status_control: c.statusControl ? 1 : 0 } : {}),
-        ...(c.splitView !== undefined ? { split_view: c.splitView ? 1 : 0 } : {}),
+        ...(c.autoChange !== undefined ? { auto_change: c.autoChange } : {}),
+        ...(c.statusControl !== undefined ? { status_control: c.statusControl } : {}),
+        ...(c.splitView !== undefined ? { split_view: c.splitView } : {}),
         updated_at: this.now(),
       });
       // A new secret starts a new split: earlier half holders hold nothing of it.
@@ -480,7 +481,7 @@ export class InventoryService {
 
   async hostKeys(deviceId: number) {
     await this.device(deviceId);
-    return (await this.deps.store.repos.policy.pinnedKeys(deviceId)).map((k) => ({ protocol: k.protocol, fingerprint: k.fingerprint, pinnedAt: new Date(Number(k.pinned_at)).toISOString() }));
+    return (await this.deps.store.repos.policy.pinnedKeys(deviceId)).map((k) => ({ protocol: k.protocol, fingerprint: k.fingerprint, pinnedAt: new Date(k.pinned_at).toISOString() }));
   }
 
   async resetHostKey(actor: Actor, deviceId: number, protocol: 'ssh' | 'rdp'): Promise<boolean> {
@@ -526,7 +527,7 @@ export class InventoryService {
       );
       return { id };
     } catch (e) {
-      if (/UNIQUE/i.test(String((e as Error).message))) throw new WardenError('CONFLICT', `a protected item named ${name} exists`);
+      if (isUniqueViolation(e, { table: 'protected_items', column: 'name' })) throw new WardenError('CONFLICT', `a protected item named ${name} exists`);
       throw e;
     } finally {
       content.fill(0);

@@ -3,6 +3,7 @@
 // proxies can end live sessions.
 import { EventEmitter } from 'node:events';
 import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../store/index.js';
+import { isStoreConstraint, isUniqueViolation } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
@@ -75,9 +76,9 @@ function toGrant(r: AccessRequestRow): PolicyGrant {
     credentialId: r.credential_id,
     purpose: r.purpose,
     groupId: r.group_id,
-    startsAt: Number(r.starts_at),
-    endsAt: Number(r.ends_at),
-    emergency: r.emergency === 1,
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    emergency: r.emergency,
   };
 }
 
@@ -148,11 +149,11 @@ function groupOptions(g: AccessGroupRow) {
   return {
     id: g.id,
     name: g.name,
-    enabled: g.enabled === 1,
-    sessionAllowed: g.session_allowed === 1,
-    passwordViewAllowed: g.password_view_allowed === 1,
-    reasonRequired: g.reason_required === 1,
-    approvalRequired: g.approval_required === 1,
+    enabled: g.enabled,
+    sessionAllowed: g.session_allowed,
+    passwordViewAllowed: g.password_view_allowed,
+    reasonRequired: g.reason_required,
+    approvalRequired: g.approval_required,
     approvalsNeeded: g.approvals_needed,
     timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
   };
@@ -166,10 +167,10 @@ function requestView(r: AccessRequestRow, approvals: number): AccessRequestView 
     credentialId: r.credential_id,
     purpose: r.purpose,
     reason: r.reason,
-    startsAt: new Date(Number(r.starts_at)).toISOString(),
-    endsAt: new Date(Number(r.ends_at)).toISOString(),
+    startsAt: new Date(r.starts_at).toISOString(),
+    endsAt: new Date(r.ends_at).toISOString(),
     status: r.status,
-    emergency: r.emergency === 1,
+    emergency: r.emergency,
     approvals,
     approvalsNeeded: r.approvals_needed,
   };
@@ -227,11 +228,11 @@ export class PolicyService {
     const now = this.now();
     const fields = {
       name: g.name,
-      enabled: g.enabled ? 1 : 0,
-      session_allowed: g.sessionAllowed ? 1 : 0,
-      password_view_allowed: g.passwordViewAllowed ? 1 : 0,
-      reason_required: g.reasonRequired ? 1 : 0,
-      approval_required: g.approvalRequired ? 1 : 0,
+      enabled: g.enabled,
+      session_allowed: g.sessionAllowed,
+      password_view_allowed: g.passwordViewAllowed,
+      reason_required: g.reasonRequired,
+      approval_required: g.approvalRequired,
       approvals_needed: g.approvalsNeeded,
       time_windows: JSON.stringify(g.timeWindows),
       updated_at: now,
@@ -245,9 +246,8 @@ export class PolicyService {
       await repos.policy.replaceMembers('access_group_devices', groupId, g.deviceIds);
       await repos.policy.replaceMembers('access_group_credentials', groupId, g.credentialIds);
     } catch (e) {
-      const msg = String((e as Error).message);
-      if (/UNIQUE|Duplicate/i.test(msg)) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
-      if (/FOREIGN KEY|foreign key/i.test(msg)) throw new InputError('a member id does not exist (user, device or credential)');
+      if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
+      if (isStoreConstraint(e, 'foreign-key')) throw new InputError('a member id does not exist (user, device or credential)');
       throw e;
     }
     return groupId;
@@ -427,7 +427,7 @@ export class PolicyService {
         const row = { user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: d.groupId, reason, starts_at: startsAt, ends_at: endsAt, created_at: now } as const;
         if (emergency) {
           const group = await repos.policy.group(d.groupId);
-          const id = await repos.policy.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: 1, decided_at: now });
+          const id = await repos.policy.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: true, decided_at: now });
           // Break-glass: no approval, but the loudest audit event there is, naming the group it went through.
           await this.deps.audit.record(
             actorEvent('access.emergency', actor, `device:${deviceId}`, { severity: 'high', requestId: id, credentialId, purpose, reason, groupId: d.groupId, group: group?.name ?? null, startsAt, endsAt }, 'info'),
@@ -435,7 +435,7 @@ export class PolicyService {
           );
           return id;
         }
-        const id = await repos.policy.insertRequest({ ...row, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: 0, decided_at: null });
+        const id = await repos.policy.insertRequest({ ...row, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: false, decided_at: null });
         await this.deps.audit.record(actorEvent('access.request', actor, `device:${deviceId}`, { requestId: id, credentialId, purpose, groupId: d.groupId, reason }, 'info'), repos);
         return id;
       });
@@ -497,7 +497,7 @@ export class PolicyService {
       }
       return 'pending';
     });
-    if (status === 'approved') this.scheduleExpiry(id, r.user_id, r.device_id, r.credential_id, Number(r.ends_at));
+    if (status === 'approved') this.scheduleExpiry(id, r.user_id, r.device_id, r.credential_id, r.ends_at);
     return this.request(id);
   }
 
@@ -515,7 +515,7 @@ export class PolicyService {
 
   /** After a restart: re-arm expiry announcements of grants still running. */
   async rearmExpiries(): Promise<void> {
-    for (const r of await this.deps.store.repos.policy.grantsEndingAfter(this.now())) this.scheduleExpiry(r.id, r.user_id, r.device_id, r.credential_id, Number(r.ends_at));
+    for (const r of await this.deps.store.repos.policy.grantsEndingAfter(this.now())) this.scheduleExpiry(r.id, r.user_id, r.device_id, r.credential_id, r.ends_at);
   }
 
   stop(): void {

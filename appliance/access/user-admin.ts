@@ -95,7 +95,7 @@ export class UserAdminService {
 
   async view(user: UserRow): Promise<UserView> {
     const settings = await this.deps.settings.current();
-    const lockedAt = user.locked_at === null ? null : Number(user.locked_at);
+    const lockedAt = user.locked_at;
     const minutes = settings.lockout.durationMinutes;
     const locked = lockedAt !== null && (minutes === 0 || this.now() < lockedAt + minutes * 60_000);
     return {
@@ -108,10 +108,10 @@ export class UserAdminService {
       status: user.status,
       locked,
       failedAttempts: user.failed_attempts,
-      mustChangePassword: user.must_change_password === 1,
+      mustChangePassword: user.must_change_password,
       mfaMethod: user.mfa_method,
-      lastLoginAt: user.last_login_at === null ? null : new Date(Number(user.last_login_at)).toISOString(),
-      createdAt: new Date(Number(user.created_at)).toISOString(),
+      lastLoginAt: user.last_login_at === null ? null : new Date(user.last_login_at).toISOString(),
+      createdAt: new Date(user.created_at).toISOString(),
     };
   }
 
@@ -159,7 +159,7 @@ export class UserAdminService {
           language: u.language ?? settings.defaultLanguage,
           password_hash: hash,
           password_changed_at: now,
-          must_change_password: 1,
+          must_change_password: true,
           status: 'active',
           failed_attempts: 0,
           locked_at: null,
@@ -171,7 +171,7 @@ export class UserAdminService {
         return id;
       },
     ).catch(async (e: unknown) => {
-      const other = isUniqueViolation(e) ? await this.deps.store.repos.users.byUsernameKey(u.username) : undefined;
+      const other = isUniqueViolation(e, { table: 'users' }) ? await this.deps.store.repos.users.byUsernameKey(u.username) : undefined;
       throw other ? nameTaken(u.username, other.username) : e;
     });
     return { user: (await this.deps.store.repos.users.byId(id))!, oneTimePassword: generated };
@@ -233,7 +233,7 @@ export class UserAdminService {
     const hash = await hashPassword(oneTimePassword, this.deps.scrypt);
     const now = this.now();
     await this.change({ type: 'user.reset_password', actor: actor.username, actorIp: actor.ip, subject: user.username }, async (repos) => {
-      await repos.users.update(id, { password_hash: hash, password_changed_at: now, must_change_password: 1, locked_at: null, failed_attempts: 0, updated_at: now });
+      await repos.users.update(id, { password_hash: hash, password_changed_at: now, must_change_password: true, locked_at: null, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(id, hash, now);
       await repos.webSessions.deleteForUser(id);
     });

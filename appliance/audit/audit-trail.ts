@@ -63,12 +63,6 @@ function sameLink(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function isWriteRace(e: unknown): boolean {
-  const msg = String((e as Error)?.message ?? '');
-  const code = String((e as { code?: unknown })?.code ?? '');
-  return /UNIQUE|PRIMARY|Duplicate entry/i.test(msg) || code.startsWith('SQLITE_BUSY') || code === 'ER_DUP_ENTRY';
-}
-
 type Listener = (row: AuditEventRow) => void;
 
 export interface AuditTrailOptions {
@@ -100,8 +94,8 @@ export class AuditTrail {
 
   /**
    * Append one event. Inside `repos` (an open transaction) it lands with the change it describes and is
-   * published to the exporters once that transaction commits; alone it opens its own transaction and
-   * retries if another writer took the same place in the chain.
+   * published to the exporters once that transaction commits; alone it opens its own (Store.transaction,
+   * which runs it again if a writer in another process collided with it).
    */
   async record(event: AuditEvent, repos?: Repositories): Promise<AuditEventRow> {
     const row = repos ? await this.appendIn(repos, event) : await this.appendAlone(event);
@@ -139,19 +133,19 @@ export class AuditTrail {
   }
 
   private async appendAlone(event: AuditEvent): Promise<AuditEventRow> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.store.db.transaction().execute((trx) => this.appendIn(new Repositories(trx), event));
-      } catch (e) {
-        if (attempt < 8 && isWriteRace(e)) {
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-          continue;
-        }
-        throw new WardenError('STORE_UNAVAILABLE', `audit event could not be written: ${(e as Error).message}`, { cause: e });
-      }
+    try {
+      // The row is published by record(), not through afterCommit: the caller is told only once it is stored.
+      return await this.store.transaction((repos) => this.appendIn(repos, event));
+    } catch (e) {
+      throw new WardenError('STORE_UNAVAILABLE', `audit event could not be written: ${(e as Error).message}`, { cause: e });
     }
   }
 
+  /**
+   * The next link reads the chain head and writes after it in the same transaction. No other writer can
+   * take that place meanwhile: a write transaction holds SQLite's write lock from its start (BEGIN
+   * IMMEDIATE); on MariaDB two writers that did collide on the next seq are run again by Store.transaction.
+   */
   private async appendIn(repos: Repositories, event: AuditEvent): Promise<AuditEventRow> {
     const last = await repos.auditEvents.last();
     const base = {

@@ -103,7 +103,7 @@ export class AuthService {
   isLocked(user: Pick<UserRow, 'locked_at'>, settings: Settings, now = this.clock()): boolean {
     if (user.locked_at === null) return false;
     const minutes = settings.lockout.durationMinutes;
-    return minutes === 0 || now < Number(user.locked_at) + minutes * 60_000;
+    return minutes === 0 || now < user.locked_at + minutes * 60_000;
   }
 
   /**
@@ -220,7 +220,7 @@ export class AuthService {
     }
 
     // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
-    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, Number(user.locked_at), now))) {
+    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, user.locked_at, now))) {
       await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
     }
     const reserved = await this.store.repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
@@ -278,7 +278,7 @@ export class AuthService {
     // Read before the admission transaction: inside it only `repos` may touch the store (one connection).
     const lifetimeMs = (await this.settings.current()).sessions.absoluteLifetimeHours * 3_600_000;
     const { person, admitted } = await this.authenticatePerson({ ...req, protocol: 'web' }, (repos, p) => this.startWebSession(repos, p, req.userAgent ?? '', lifetimeMs));
-    return { ...admitted, user: person.user, passwordChangeRequired: person.user.must_change_password === 1, mfaRequired: person.mfaRequired };
+    return { ...admitted, user: person.user, passwordChangeRequired: person.user.must_change_password, mfaRequired: person.mfaRequired };
   }
 
   /** The one web session of an account: any earlier one ends (single active session). Returns the cookie value. */
@@ -331,7 +331,7 @@ export class AuthService {
       sessionId: row.id,
       csrfToken: row.csrf_token,
       user: user!,
-      passwordChangeRequired: user!.must_change_password === 1,
+      passwordChangeRequired: user!.must_change_password,
       mfaRequired: row.stage === 'mfa' ? row.mfa_method : null,
       session: { ...row, last_seen_at: now },
     };
@@ -375,7 +375,7 @@ export class AuthService {
     }
     const hash = await hashPassword(opts.newPassword, this.scrypt);
     await this.audit.withChange({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, async (repos) => {
-      await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: 0, failed_attempts: 0, updated_at: now });
+      await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: false, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(user.id, hash, now);
     });
   }

@@ -37,7 +37,7 @@ export interface CertificateUsageEntry {
   ip: string | null;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function bindingView(r: UserCertificateRow & { username: string }): CertificateBindingView {
   return {
@@ -232,7 +232,7 @@ export class CertificateLogin {
     const session = await this.deps.store.repos.webSessions.completeForUser(userId);
     if (!session) return { allowed: false, code: 'CERT_MISSING', reason: 'no signed-in web session' };
     const now = this.now();
-    if (now >= Number(session.expires_at) || now - Number(session.last_seen_at) >= settings.sessions.idleTimeoutMinutes * 60_000) {
+    if (now >= session.expires_at || now - session.last_seen_at >= settings.sessions.idleTimeoutMinutes * 60_000) {
       return { allowed: false, code: 'AUTH_SESSION_EXPIRED', reason: 'the web session has expired' };
     }
     if (session.mfa_method !== 'certificate' || !session.certificate_fingerprint) {

@@ -54,11 +54,11 @@ function view(r: MfaProviderRow): DuoProviderView {
     id: r.id,
     name: r.name,
     kind: r.kind,
-    enabled: r.enabled === 1,
+    enabled: r.enabled,
     apiHost: r.api_host,
     clientId: r.client_id,
     clientSecretSet: r.client_secret_sealed.length > 0,
-    updatedAt: new Date(Number(r.updated_at)).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
   };
 }
 
@@ -184,7 +184,7 @@ export class DuoService {
     const before = await this.cookieSameSite();
     const now = this.now();
     const event = { type: 'mfa.provider_save', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: input.name, detail: { kind: 'duo', enabled: input.enabled, apiHost: input.apiHost } } as const;
-    const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled ? 1 : 0, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
+    const fields = { name: input.name, kind: 'duo' as const, enabled: input.enabled, api_host: input.apiHost, client_id: input.clientId, updated_at: now };
     // Sealed under the row id (the AAD), so the secret cannot be moved to another provider row; sealed before
     // the transaction, for a new row with the id it is expected to get (confirmed in the transaction).
     const seal = (rowId: number) => this.deps.vault.sealText(input.clientSecret!, `mfa-provider:${rowId}`);

@@ -31,7 +31,7 @@ export class TotpService {
   }
 
   async isEnrolled(userId: number): Promise<boolean> {
-    return (await this.deps.store.repos.totp.get(userId))?.confirmed === 1;
+    return Boolean((await this.deps.store.repos.totp.get(userId))?.confirmed);
   }
 
   /**
@@ -40,7 +40,7 @@ export class TotpService {
    */
   async enrol(user: Pick<UserRow, 'id' | 'username'>): Promise<TotpEnrolment> {
     const existing = await this.deps.store.repos.totp.get(user.id);
-    if (existing?.confirmed === 1) throw new AuthError('AUTH_INVALID', 'TOTP is already enrolled');
+    if (existing?.confirmed) throw new AuthError('AUTH_INVALID', 'TOTP is already enrolled');
     const { generateSecret, generateURI } = await otp();
     const secret = generateSecret({ length: 20 });
     await this.deps.store.repos.totp.put(user.id, await this.deps.vault.sealText(secret, `totp:${user.id}`), this.now());
@@ -63,7 +63,7 @@ export class TotpService {
       epoch: Math.floor(this.now() / 1000),
       period: PERIOD,
       epochTolerance: PERIOD,
-      ...(row.last_time_step === null ? {} : { afterTimeStep: Number(row.last_time_step) }),
+      ...(row.last_time_step === null ? {} : { afterTimeStep: row.last_time_step }),
     });
     if (!result.valid) {
       // Tell replay from a wrong code for the audit row: the same code at an already used step.

@@ -5,7 +5,6 @@ import { randomBytes, createCipheriv, createDecipheriv, randomUUID } from 'node:
 import { existsSync, readFileSync, rmSync, renameSync } from 'node:fs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { sql } from 'kysely';
 import type { Store } from '../store/index.js';
 import { AuditAnchor, AuditTrail, tokenChainKey } from '../audit/index.js';
 import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, installAuditKeyFromStore, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
@@ -31,10 +30,10 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
   const applianceId = (await deps.store.repos.meta.get('appliance.id')) ?? 'unknown';
   const snapshot = path.join(deps.home, `.backup-${randomUUID()}.db`);
   try {
-    // VACUUM INTO writes a consistent, compact copy while the appliance keeps running. It accepts an empty
-    // file, so the plaintext copy is created 0600 first rather than with SQLite's default mode.
+    // A consistent copy while the appliance keeps running; the plaintext copy is created 0600 first rather
+    // than with the engine's default mode.
     ensurePrivateFile(snapshot);
-    await sql`VACUUM INTO ${snapshot}`.execute(deps.store.db);
+    await deps.store.snapshotTo(snapshot);
     const plain = gzipSync(readFileSync(snapshot));
     const dataKey = randomBytes(32);
     try {

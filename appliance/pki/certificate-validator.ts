@@ -68,7 +68,7 @@ export function authorityRefusal(trust: TrustSnapshot, ca: TrustSnapshot['cas'][
   const seen = new Set<number>();
   for (let c: TrustSnapshot['cas'][number] | undefined = ca; c && !seen.has(c.row.id); c = c.row.parent_id === null ? undefined : byId.get(c.row.parent_id)) {
     seen.add(c.row.id);
-    if (c.row.active !== 1) return { code: 'CERT_CA_INACTIVE', reason: `CA ${c.row.subject} is inactive` };
+    if (!c.row.active) return { code: 'CERT_CA_INACTIVE', reason: `CA ${c.row.subject} is inactive` };
     if (now < Number(c.row.not_before) || now > Number(c.row.not_after)) return { code: 'CERT_CA_EXPIRED', reason: `CA ${c.row.subject} is outside its validity` };
     const parent = c.row.parent_id === null ? undefined : byId.get(c.row.parent_id);
     if (parent && trust.revoked.get(parent.row.id)?.has(normalizeSerial(c.cert.serialNumber))) {

@@ -33,12 +33,12 @@ export function caView(r: TrustedCaRow): CaView {
     issuer: r.issuer,
     serial: r.serial,
     fingerprint: r.fingerprint,
-    notBefore: new Date(Number(r.not_before)).toISOString(),
-    notAfter: new Date(Number(r.not_after)).toISOString(),
-    selfSigned: r.self_signed === 1,
+    notBefore: new Date(r.not_before).toISOString(),
+    notAfter: new Date(r.not_after).toISOString(),
+    selfSigned: r.self_signed,
     parentId: r.parent_id,
-    active: r.active === 1,
-    installedAt: new Date(Number(r.installed_at)).toISOString(),
+    active: r.active,
+    installedAt: new Date(r.installed_at).toISOString(),
     installedBy: r.installed_by,
   };
 }
@@ -96,8 +96,8 @@ export class TrustStore {
     const now = this.clock();
     let changesAt = Number.POSITIVE_INFINITY;
     for (const { row } of trust.cas) {
-      const from = Number(row.not_before);
-      const until = Number(row.not_after) + 1;
+      const from = row.not_before;
+      const until = row.not_after + 1;
       if (from > now) changesAt = Math.min(changesAt, from);
       if (until > now) changesAt = Math.min(changesAt, until);
     }
@@ -163,9 +163,9 @@ export class TrustStore {
           fingerprint: cert.fingerprint256,
           not_before: notBefore(cert),
           not_after: notAfter(cert),
-          self_signed: selfSigned ? 1 : 0,
+          self_signed: selfSigned,
           parent_id: null,
-          active: 1,
+          active: true,
           pem: toPem(cert),
           installed_at: now,
           installed_by: actor.username,
@@ -178,7 +178,7 @@ export class TrustStore {
       }
       // Link every unlinked non-root to its issuer, whatever the order in the file or across installs.
       for (const k of known) {
-        if (k.row.parent_id !== null || k.row.self_signed === 1) continue;
+        if (k.row.parent_id !== null || k.row.self_signed) continue;
         const parent = known.find((p) => p !== k && issuedBy(k.cert, p.cert));
         if (parent) {
           await repos.trustedCas.update(k.row.id, { parent_id: parent.row.id });
@@ -228,7 +228,7 @@ export class TrustStore {
     await this.audit.withChange(
       { type: active ? 'pki.ca_enable' : 'pki.ca_disable', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: ca.subject.slice(0, 128), detail: { id, fingerprint: ca.fingerprint } },
       async (repos) => {
-        await repos.trustedCas.update(id, { active: active ? 1 : 0, updated_at: this.clock() });
+        await repos.trustedCas.update(id, { active, updated_at: this.clock() });
         await this.bump(repos);
       },
     );

@@ -150,7 +150,7 @@ export class SessionService {
         rule: decision.rule,
         group_id: decision.groupId,
         grant_id: decision.grantId,
-        emergency: decision.emergency ? 1 : 0,
+        emergency: decision.emergency,
         status: 'open',
         started_at: at,
         ended_at: null,

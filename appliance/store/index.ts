@@ -1,11 +1,13 @@
-// The store: schema, migrations and repositories over Kysely. SQLite (better-sqlite3, WAL) is the embedded
-// engine; the MariaDB/Galera engine plugs in here with the same migrations.
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+// The store: schema, migrations, repositories and transactions (with retry on conflict) over Kysely.
+// SQLite (better-sqlite3, WAL) is the embedded engine; the MariaDB/Galera engine plugs in as another
+// StoreEngine with the same migrations. Nothing above this module sees which engine runs.
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
 import { WardenError } from '../errors/index.js';
 import { ensurePrivateFile, restrictExistingFile } from '../config/index.js';
 import type { Database } from './schema.js';
 import { Repositories } from './repositories.js';
+import { StoreConflictError, isUniqueViolation } from './errors.js';
+import { sqliteEngine, type StoreEngine } from './sqlite-engine.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
 import * as m0003 from './migrations/0003-vault-access.js';
@@ -17,6 +19,7 @@ import * as m0008 from './migrations/0008-proxy-sessions.js';
 export * from './schema.js';
 export * from './repositories.js';
 export * from './policy-repository.js';
+export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
@@ -34,35 +37,36 @@ class InCodeMigrations implements MigrationProvider {
   }
 }
 
-/**
- * Kysely's SQLite driver prepares every statement anew; preparing costs more than running a small indexed
- * query. The queries are a fixed set (parameters are bound, never spliced), so prepared statements are
- * kept and reused. better-sqlite3 runs them synchronously, so reuse cannot interleave.
- */
-function withStatementCache(db: SQLite.Database, max = 512): SQLite.Database {
-  const cache = new Map<string, SQLite.Statement>();
-  const prepare = db.prepare.bind(db);
-  return new Proxy(db, {
-    get(target, prop, receiver) {
-      if (prop !== 'prepare') {
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
-      }
-      return (sql: string) => {
-        let stmt = cache.get(sql);
-        if (!stmt) {
-          stmt = prepare(sql);
-          if (cache.size >= max) cache.delete(cache.keys().next().value!);
-          cache.set(sql, stmt);
-        }
-        return stmt;
-      };
-    },
-  });
-}
-
 export interface StoreOptions {
   sqlitePath: string;
+}
+
+/** How often a transaction that collided with another writer is run, at most, before STORE_UNAVAILABLE. */
+export const TRANSACTION_ATTEMPTS = 12;
+/**
+ * No new attempt starts this long after the first: a conflict that is a lock wait which timed out (SQLite
+ * after SQLITE_LOCK_WAIT_MS, MariaDB after innodb_lock_wait_timeout) has already waited.
+ */
+export const TRANSACTION_RETRY_WINDOW_MS = 10_000;
+
+export interface TransactionOptions {
+  /** Runs in all, at most (default TRANSACTION_ATTEMPTS). */
+  attempts?: number;
+}
+
+/** Full jitter over an exponential ceiling: colliding writers spread out instead of colliding again. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(200, 4 * 2 ** attempt);
+  return new Promise((r) => setTimeout(r, Math.random() * ceiling));
+}
+
+/**
+ * A collision that running the transaction again can resolve: the engine's conflict, or two writers that
+ * took the same next place in the audit chain (possible on MariaDB, where a transaction reads the head
+ * without the table lock SQLite's BEGIN IMMEDIATE takes).
+ */
+function isRetryable(e: unknown): boolean {
+  return e instanceof StoreConflictError || isUniqueViolation(e, { table: 'audit_events', column: 'seq' });
 }
 
 export class Store {
@@ -70,30 +74,32 @@ export class Store {
   readonly repos: Repositories;
   private closed = false;
 
-  private constructor(db: Kysely<Database>) {
+  private constructor(
+    private readonly engine: StoreEngine,
+    db: Kysely<Database>,
+  ) {
     this.db = db;
     this.repos = new Repositories(db);
   }
 
+  /** Which engine runs underneath (for status output; services never branch on it). */
+  get engineName(): StoreEngine['name'] {
+    return this.engine.name;
+  }
+
   /** Open (creating if needed) and migrate to the latest schema. */
   static async open(options: StoreOptions): Promise<Store> {
-    let sqlite: SQLite.Database;
+    let engine: StoreEngine;
     try {
       // SQLite creates its files 0644 less the umask, and gives -wal/-shm the mode of the database file:
       // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
       ensurePrivateFile(options.sqlitePath);
       for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix);
-      sqlite = new SQLite(options.sqlitePath);
-      sqlite.pragma('journal_mode = WAL');
-      // FULL: an audit row acknowledged is an audit row on disk, even across power loss.
-      sqlite.pragma('synchronous = FULL');
-      sqlite.pragma('foreign_keys = ON');
-      // The web daemon and orbit write the same file; wait for each other instead of failing.
-      sqlite.pragma('busy_timeout = 5000');
+      engine = sqliteEngine(options.sqlitePath);
     } catch (e) {
       throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
     }
-    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }));
+    const store = new Store(engine, new Kysely<Database>({ dialect: engine.dialect }));
     await store.migrate();
     return store;
   }
@@ -107,12 +113,34 @@ export class Store {
     }
   }
 
-  /** Run `fn` in one transaction: all its writes land, or none. */
-  async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    let repos: Repositories | undefined;
-    const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
-    repos?.runCommitted();
-    return result;
+  /**
+   * Run `fn` in one write transaction: all its writes land, or none. Every write transaction of the
+   * appliance runs here. If it collides with a writer in another process (SQLite: the lock stayed taken;
+   * MariaDB/Galera: deadlock, lock wait timeout, certification failure) it is rolled back and run again,
+   * after a jittered wait, up to `attempts` runs within TRANSACTION_RETRY_WINDOW_MS; then the
+   * StoreConflictError (STORE_UNAVAILABLE) escapes. `fn` may
+   * therefore run more than once: it must act only through `repos` (work for after the commit goes to
+   * `repos.afterCommit`, which a rolled-back attempt drops). Constraint refusals are StoreConstraintError.
+   */
+  async transaction<T>(fn: (repos: Repositories) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const attempts = Math.max(1, options.attempts ?? TRANSACTION_ATTEMPTS);
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      let repos: Repositories | undefined;
+      try {
+        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        repos?.runCommitted();
+        return result;
+      } catch (e) {
+        if (attempt + 1 >= attempts || !isRetryable(e) || Date.now() - started >= TRANSACTION_RETRY_WINDOW_MS) throw e;
+        await backoff(attempt);
+      }
+    }
+  }
+
+  /** Write a consistent copy of the whole database to `file` (an existing empty file keeps its mode). */
+  async snapshotTo(file: string): Promise<void> {
+    await this.engine.snapshotTo(this.db, file);
   }
 
   async close(): Promise<void> {
@@ -120,10 +148,4 @@ export class Store {
     this.closed = true;
     await this.db.destroy();
   }
-}
-
-/** A unique index refused the write (SQLite's SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, MariaDB's ER_DUP_ENTRY). */
-export function isUniqueViolation(e: unknown): boolean {
-  const code = String((e as { code?: unknown })?.code ?? '');
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'ER_DUP_ENTRY';
 }

@@ -197,7 +197,7 @@ export class PolicyRepository {
       .selectAll('g')
       .select(['d.device_id as has_device', 'c.credential_id as has_credential'])
       .where('u.user_id', '=', userId)
-      .where('g.enabled', '=', 1)
+      .where('g.enabled', '=', true)
       .execute();
   }
 
@@ -215,7 +215,7 @@ export class PolicyRepository {
       .selectAll('c')
       .distinct()
       .where('u.user_id', '=', userId)
-      .where('g.enabled', '=', 1)
+      .where('g.enabled', '=', true)
       .orderBy('c.id')
       .execute();
   }
@@ -238,7 +238,7 @@ export class PolicyRepository {
             .innerJoin('access_group_credentials as gc', (j) => j.onRef('gc.group_id', '=', 'gd.group_id').onRef('gc.credential_id', '=', 'c.id'))
             .select('gd.group_id')
             .whereRef('gd.device_id', '=', 'd.id')
-            .where('g.enabled', '=', 1),
+            .where('g.enabled', '=', true),
         ),
       );
     if (filter.text) {
@@ -308,7 +308,7 @@ export class PolicyRepository {
       .selectAll('g')
       .select(['d.device_id as has_device'])
       .where('u.user_id', '=', userId)
-      .where('g.enabled', '=', 1)
+      .where('g.enabled', '=', true)
       .execute();
   }
 
@@ -361,7 +361,7 @@ export class PolicyRepository {
     await this.db.insertInto('access_request_decisions').values(row).execute();
   }
 
-  async recordConnectivity(row: { device_id: number; port: number; protocol: string; ok: number; detail: string; checked_at: number }): Promise<void> {
+  async recordConnectivity(row: { device_id: number; port: number; protocol: string; ok: boolean; detail: string; checked_at: number }): Promise<void> {
     await this.db.deleteFrom('connectivity_results').where('device_id', '=', row.device_id).where('port', '=', row.port).execute();
     await this.db.insertInto('connectivity_results').values(row).execute();
   }

@@ -4,6 +4,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
 import { PolicyRepository } from './policy-repository.js';
 import { usernameKey } from '../i18n/index.js';
+import { isUniqueViolation } from './errors.js';
 import type {
   AuditEventRow,
   ProxySessionRow,
@@ -414,8 +415,7 @@ export class UserCertificatesRepository {
     try {
       return Number((await this.db.insertInto('user_certificates').values({ ...row, fingerprint_claim: row.fingerprint }).executeTakeFirstOrThrow()).insertId);
     } catch (e) {
-      // SQLite: "UNIQUE constraint failed: user_certificates.fingerprint_claim"; MariaDB: ER_DUP_ENTRY naming the key.
-      if (/fingerprint_claim/.test(String((e as Error)?.message)) && /UNIQUE|Duplicate entry/i.test(String((e as Error)?.message))) return undefined;
+      if (isUniqueViolation(e, { table: 'user_certificates', column: 'fingerprint_claim' })) return undefined;
       throw e;
     }
   }
@@ -468,7 +468,7 @@ export class TotpRepository {
 
   async put(userId: number, secretSealed: string, now: number): Promise<void> {
     await this.db.deleteFrom('totp_credentials').where('user_id', '=', userId).execute();
-    await this.db.insertInto('totp_credentials').values({ user_id: userId, secret_sealed: secretSealed, confirmed: 0, last_time_step: null, created_at: now }).execute();
+    await this.db.insertInto('totp_credentials').values({ user_id: userId, secret_sealed: secretSealed, confirmed: false, last_time_step: null, created_at: now }).execute();
   }
 
   /**
@@ -478,7 +478,7 @@ export class TotpRepository {
   async advance(userId: number, timeStep: number): Promise<boolean> {
     const r = await this.db
       .updateTable('totp_credentials')
-      .set({ last_time_step: timeStep, confirmed: 1 })
+      .set({ last_time_step: timeStep, confirmed: true })
       .where('user_id', '=', userId)
       .where((eb) => eb.or([eb('last_time_step', 'is', null), eb('last_time_step', '<', timeStep)]))
       .executeTakeFirst();
@@ -502,11 +502,11 @@ export class MfaProvidersRepository {
   }
 
   async enabled(kind: 'duo'): Promise<MfaProviderRow | undefined> {
-    return this.db.selectFrom('mfa_providers').selectAll().where('kind', '=', kind).where('enabled', '=', 1).orderBy('id').executeTakeFirst();
+    return this.db.selectFrom('mfa_providers').selectAll().where('kind', '=', kind).where('enabled', '=', true).orderBy('id').executeTakeFirst();
   }
 
   async anyEnabled(): Promise<boolean> {
-    return (await this.db.selectFrom('mfa_providers').select('id').where('enabled', '=', 1).executeTakeFirst()) !== undefined;
+    return (await this.db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).executeTakeFirst()) !== undefined;
   }
 
   async insert(row: Insertable<MfaProvidersTable>): Promise<number> {

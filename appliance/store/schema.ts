@@ -1,5 +1,6 @@
-// Row types of the database, as Kysely sees them. Timestamps are epoch milliseconds (bigint columns);
-// booleans are 0/1 integers so SQLite and MariaDB read the same.
+// Row types of the database, as Kysely sees them. Timestamps are epoch milliseconds (bigint columns) and
+// reach services as numbers; flags are 0/1 integer columns that reach services as booleans (the engine
+// converts both ways, for the columns listed in BOOLEAN_COLUMNS).
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export interface UsersTable {
@@ -11,7 +12,7 @@ export interface UsersTable {
   language: string;
   password_hash: string;
   password_changed_at: number;
-  must_change_password: number;
+  must_change_password: boolean;
   status: 'active' | 'disabled';
   failed_attempts: number;
   locked_at: number | null;
@@ -38,7 +39,7 @@ export interface ProxySessionsTable {
   rule: string;
   group_id: number | null;
   grant_id: number | null;
-  emergency: number;
+  emergency: boolean;
   status: 'open' | 'closed';
   started_at: number;
   ended_at: number | null;
@@ -123,9 +124,9 @@ export interface TrustedCasTable {
   fingerprint: string;
   not_before: number;
   not_after: number;
-  self_signed: number;
+  self_signed: boolean;
   parent_id: number | null;
-  active: number;
+  active: boolean;
   pem: string;
   installed_at: number;
   installed_by: string;
@@ -190,7 +191,7 @@ export interface CertificateEventsTable {
 export interface TotpCredentialsTable {
   user_id: number;
   secret_sealed: string;
-  confirmed: number;
+  confirmed: boolean;
   last_time_step: number | null;
   created_at: number;
 }
@@ -199,7 +200,7 @@ export interface MfaProvidersTable {
   id: Generated<number>;
   name: string;
   kind: 'duo';
-  enabled: number;
+  enabled: boolean;
   api_host: string;
   client_id: string;
   client_secret_sealed: string;
@@ -243,10 +244,10 @@ export interface CredentialsTable {
   /** JSON array of strings. */
   labels: string;
   owner: string;
-  auto_change: number;
-  status_control: number;
+  auto_change: boolean;
+  status_control: boolean;
   /** PCI split: the secret is shown in two halves, each to a different user. */
-  split_view: number;
+  split_view: boolean;
   status: 'active' | 'disabled';
   created_at: number;
   updated_at: number;
@@ -278,11 +279,11 @@ export interface ProtectedItemsTable {
 export interface AccessGroupsTable {
   id: Generated<number>;
   name: string;
-  enabled: number;
-  session_allowed: number;
-  password_view_allowed: number;
-  reason_required: number;
-  approval_required: number;
+  enabled: boolean;
+  session_allowed: boolean;
+  password_view_allowed: boolean;
+  reason_required: boolean;
+  approval_required: boolean;
   approvals_needed: number;
   /** JSON array of {days: number[], start: "HH:MM", end: "HH:MM"}; [] = any time. */
   time_windows: string;
@@ -307,7 +308,7 @@ export interface AccessRequestsTable {
   ends_at: number;
   approvals_needed: number;
   status: 'pending' | 'approved' | 'denied' | 'cancelled';
-  emergency: number;
+  emergency: boolean;
   created_at: number;
   decided_at: number | null;
 }
@@ -324,10 +325,30 @@ export interface ConnectivityResultsTable {
   device_id: number;
   port: number;
   protocol: string;
-  ok: number;
+  ok: boolean;
   detail: string;
   checked_at: number;
 }
+
+/** The 0/1 columns that are booleans to everything above the engine (table.column). */
+export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
+  'proxy_sessions.emergency',
+  'users.must_change_password',
+  'trusted_cas.self_signed',
+  'trusted_cas.active',
+  'totp_credentials.confirmed',
+  'mfa_providers.enabled',
+  'credentials.auto_change',
+  'credentials.status_control',
+  'credentials.split_view',
+  'access_groups.enabled',
+  'access_groups.session_allowed',
+  'access_groups.password_view_allowed',
+  'access_groups.reason_required',
+  'access_groups.approval_required',
+  'access_requests.emergency',
+  'connectivity_results.ok',
+]);
 
 export interface Database {
   users: UsersTable;

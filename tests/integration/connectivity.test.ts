@@ -56,7 +56,7 @@ describe('connectivity test', () => {
     assert.equal(results.some((r) => r.deviceId === off.id), false, 'disabled devices are not probed');
 
     const stored = await a.store.repos.policy.connectivity(bad.id);
-    assert.deepEqual(stored.map((s) => [s.port, s.ok]), [[closed, 0], [notSshPort, 1]].sort((x, y) => x[0]! - y[0]!));
+    assert.deepEqual(stored.map((s) => [s.port, s.ok]), ([[closed, false], [notSshPort, true]] as [number, boolean][]).sort((x, y) => x[0] - y[0]));
     const alerts = await a.store.repos.auditEvents.query({ type: 'device.connectivity_alert', limit: 10 });
     assert.deepEqual(alerts.map((r) => r.subject).sort(), ['closed', 'not-ssh']);
   });

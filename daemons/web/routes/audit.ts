@@ -36,8 +36,8 @@ export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance):
       });
       return {
         events: rows.map((r) => ({
-          seq: Number(r.seq),
-          at: new Date(Number(r.ts)).toISOString(),
+          seq: r.seq,
+          at: new Date(r.ts).toISOString(),
           type: r.type,
           outcome: r.outcome,
           actor: r.actor,

@@ -99,7 +99,7 @@ describe('sealing happens before the transaction, never inside it', () => {
     await waiting;
     // Another process inserts a credential meanwhile: it takes the id the first one was sealed for.
     const now = Date.now();
-    const taken = await s.store.repos.policy.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: 0, status_control: 0, split_view: 0, status: 'active', created_at: now, updated_at: now });
+    const taken = await s.store.repos.policy.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now });
     assert.equal(taken, expected);
     token.release();
     const c = await created;

@@ -31,7 +31,8 @@ describe('hash-chained audit trail', () => {
     await s.store.db.deleteFrom('audit_events').where('seq', '=', row.seq).execute();
   });
 
-  test('concurrent writers keep one unbroken chain', async () => {
+  // In one process the writers take turns on the one connection; writers in two processes: two-process-chain.test.ts.
+  test('concurrent writers in one process keep one unbroken chain', async () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => s.audit.record({ type: 'test.concurrent', outcome: 'info', detail: { i } })));
     const v = await s.audit.verify();
     assert.equal(v.ok, true);

@@ -32,7 +32,7 @@ describe('login under attack', () => {
     const password = strongPassword();
     const { user } = await s.users.create(admin, { username: name, fullName: 'Victim', email: `${name}@example.test`, profile: 'privileged-access-user', password });
     // Past the first-login change, so a right password completes the login.
-    await s.store.repos.users.update(user.id, { must_change_password: 0 });
+    await s.store.repos.users.update(user.id, { must_change_password: false });
     return { name, password, id: user.id };
   }
 

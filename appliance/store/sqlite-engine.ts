@@ -1,0 +1,199 @@
+// The embedded engine: better-sqlite3 (WAL) under Kysely. Everything SQLite-specific lives here: how a write
+// transaction takes the lock, how errors become typed, how 0/1 columns become booleans, how a snapshot is made.
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+} from 'kysely';
+import { BOOLEAN_COLUMNS } from './schema.js';
+import { StoreConflictError, fromSqliteError } from './errors.js';
+
+/** How long a write transaction waits for another process's write transaction before it is a conflict. */
+export const SQLITE_LOCK_WAIT_MS = 5000;
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more than running a small indexed
+ * query. The queries are a fixed set (parameters are bound, never spliced), so prepared statements are
+ * kept and reused. better-sqlite3 runs them synchronously, so reuse cannot interleave.
+ */
+class StatementCache {
+  private readonly cache = new Map<string, { stmt: SQLite.Statement; flags: string[] }>();
+  constructor(
+    private readonly db: SQLite.Database,
+    private readonly max = 512,
+  ) {}
+
+  /** The statement, with the result keys that hold a boolean column (by the column's origin table.column). */
+  get(text: string): { stmt: SQLite.Statement; flags: string[] } {
+    let entry = this.cache.get(text);
+    if (!entry) {
+      const stmt = this.db.prepare(text);
+      // SQLite reports where each result column comes from even through aliases and joins, so
+      // "g.enabled" of "access_groups as g" is known to be access_groups.enabled.
+      const flags = stmt.reader ? stmt.columns().filter((c) => c.table !== null && c.column !== null && BOOLEAN_COLUMNS.has(`${c.table}.${c.column}`)).map((c) => c.name) : [];
+      entry = { stmt, flags };
+      if (this.cache.size >= this.max) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(text, entry);
+    }
+    return entry;
+  }
+}
+
+/** SQLite binds no booleans: they are stored as 0/1. */
+function bindable(parameters: readonly unknown[]): unknown[] {
+  return parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+}
+
+class SqliteEngineConnection implements DatabaseConnection {
+  constructor(private readonly statements: StatementCache) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      const { stmt, flags } = this.statements.get(compiled.sql);
+      const params = bindable(compiled.parameters);
+      if (stmt.reader) {
+        const rows = stmt.all(params) as Record<string, unknown>[];
+        if (flags.length > 0) {
+          for (const row of rows) for (const f of flags) if (typeof row[f] === 'number') row[f] = row[f] !== 0;
+        }
+        return { rows: rows as R[] };
+      }
+      const { changes, lastInsertRowid } = stmt.run(params);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    } catch (e) {
+      throw fromSqliteError(e);
+    }
+  }
+
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not used with the SQLite engine');
+  }
+}
+
+class SqliteEngineDriver implements Driver {
+  private readonly connection: SqliteEngineConnection;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: SQLite.Database) {
+    this.connection = new SqliteEngineConnection(new StatementCache(db));
+  }
+
+  async init(): Promise<void> {}
+
+  /** SQLite has one connection: callers take turns, in order. */
+  async acquireConnection(): Promise<DatabaseConnection> {
+    let release!: () => void;
+    const previous = this.queue;
+    this.queue = new Promise((r) => (release = r));
+    await previous;
+    this.release = release;
+    return this.connection;
+  }
+
+  private release: () => void = () => {};
+
+  async releaseConnection(): Promise<void> {
+    const r = this.release;
+    this.release = () => {};
+    r();
+  }
+
+  /**
+   * BEGIN IMMEDIATE: the write lock is taken before the first read, so a transaction that reads and then
+   * writes cannot find, at its first write, that another process wrote since its snapshot (SQLITE_BUSY,
+   * which no waiting can cure). While another process holds the lock, wait for it without blocking the
+   * event loop (SQLite's own busy handler sleeps inside the call); after SQLITE_LOCK_WAIT_MS it is a conflict.
+   */
+  async beginTransaction(): Promise<void> {
+    const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      this.db.pragma('busy_timeout = 0');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (e) {
+        const mapped = fromSqliteError(e);
+        if (!(mapped instanceof StoreConflictError) || Date.now() >= deadline) throw mapped;
+      } finally {
+        this.db.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(5, 1 + attempt)));
+    }
+  }
+
+  async commitTransaction(): Promise<void> {
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      throw fromSqliteError(e);
+    }
+    // This process's next transaction would otherwise take the lock again within microseconds, and a
+    // writer in another process, polling for it, would rarely see it free: leave it a moment.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    // Some errors (SQLITE_FULL, SQLITE_IOERR...) end the transaction themselves.
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  async destroy(): Promise<void> {
+    this.db.close();
+  }
+}
+
+class SqliteEngineDialect implements Dialect {
+  constructor(private readonly db: SQLite.Database) {}
+  createDriver(): Driver {
+    return new SqliteEngineDriver(this.db);
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+  // any: Kysely's own signature for introspectors.
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
+
+/** What the store needs of an engine beyond Kysely's dialect. The MariaDB engine implements the same. */
+export interface StoreEngine {
+  readonly name: 'sqlite' | 'mariadb';
+  readonly dialect: Dialect;
+  /** Write a consistent copy of the whole database to `file` while writers keep running (any: whatever the schema). */
+  snapshotTo(db: Kysely<any>, file: string): Promise<void>;
+}
+
+/** Open the SQLite file with the pragmas the appliance relies on. */
+export function sqliteEngine(sqlitePath: string): StoreEngine {
+  const db = new SQLite(sqlitePath);
+  db.pragma('journal_mode = WAL');
+  // FULL: an audit row acknowledged is an audit row on disk, even across power loss.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  // Statements outside a transaction (and COMMIT) wait for another process's writer instead of failing.
+  db.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
+  return {
+    name: 'sqlite',
+    dialect: new SqliteEngineDialect(db),
+    async snapshotTo(kysely, file) {
+      // VACUUM INTO writes a consistent, compact copy while the appliance keeps running. It accepts an
+      // existing empty file, so the caller can create it with the mode it wants first.
+      await sql`VACUUM INTO ${file}`.execute(kysely);
+    },
+  };
+}
