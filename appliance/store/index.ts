@@ -12,10 +12,14 @@ import * as m0003 from './migrations/0003-vault-access.js';
 import * as m0004 from './migrations/0004-access-findings.js';
 import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
+import * as m0007 from './migrations/0007-change-feed.js';
+import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
 export * from './repositories.js';
 export * from './policy-repository.js';
+export * from './change-feed.js';
+export * from './job-leases.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
@@ -24,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-access-findings': m0004,
   '0005-auth-findings': m0005,
   '0006-pki-findings': m0006,
+  '0007-change-feed': m0007,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -66,11 +71,14 @@ export interface StoreOptions {
 export class Store {
   readonly db: Kysely<Database>;
   readonly repos: Repositories;
+  /** What the other processes announced (and this one): follow it to hear their changes. */
+  readonly feed: ChangeFeed;
   private closed = false;
 
   private constructor(db: Kysely<Database>) {
     this.db = db;
     this.repos = new Repositories(db);
+    this.feed = new ChangeFeed(this.repos.changes);
   }
 
   /** Open (creating if needed) and migrate to the latest schema. */
