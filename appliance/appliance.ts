@@ -1,5 +1,6 @@
 // The composition every daemon and orbit share: open the store, open the token (failing closed), check the
-// token holds this appliance's master key, and build the services over them.
+// token holds this appliance's master key, build the services over them, and follow the change feed so
+// this process hears what the others change.
 import { AuditAnchor, AuditTrail, tokenChainKey } from './audit/index.js';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -10,7 +11,9 @@ import { SessionService } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
-import { Store } from './store/index.js';
+import { Store, type FeedFollower } from './store/index.js';
+import { JobScheduler, type Job } from './jobs/index.js';
+import { logger } from './log/index.js';
 import { KeysError } from './errors/index.js';
 import type { WardenConfig } from './config/index.js';
 
@@ -24,7 +27,14 @@ export interface ApplianceOptions {
   clock?: () => number;
   /** Open without the token (read-only tools such as `orbit audit verify`). Nothing secret is reachable. */
   withoutKeys?: boolean;
+  /** How often this process looks at the change feed (ms). */
+  feedPollMs?: number;
 }
+
+const log = logger('appliance');
+
+/** How long the change feed keeps a change: a follower stopped longer reloads what it caches (onGap). */
+export const CHANGE_FEED_RETENTION_MS = 86_400_000;
 
 export class Appliance {
   private constructor(
@@ -45,7 +55,37 @@ export class Appliance {
     readonly policy: PolicyService,
     readonly connectivity: ConnectivityService,
     readonly sessions: SessionService,
+    /** This process's reader of the change feed, from the moment the appliance opened. */
+    readonly changes: FeedFollower,
   ) {}
+
+  /**
+   * The appliance's periodic work. Every daemon may run a scheduler with these; each job runs in one process
+   * at a time (its lease), so adding a daemon adds no second sweep.
+   */
+  jobs(): Job[] {
+    return [
+      { name: 'web-session-sweep', interval: 60_000, run: () => this.auth.sweepSessions() },
+      // Grants end by the clock, not by a change: looked for every second, announced once.
+      { name: 'grant-expiry', interval: 1000, run: () => this.policy.announceExpiredGrants() },
+      {
+        name: 'connectivity-check',
+        interval: async () => {
+          const minutes = (await this.settings.current()).connectivityIntervalMinutes;
+          return minutes > 0 ? minutes * 60_000 : null;
+        },
+        run: () => this.connectivity.checkAll(),
+      },
+      { name: 'change-feed-prune', interval: 600_000, run: () => this.store.feed.prune(Date.now() - CHANGE_FEED_RETENTION_MS) },
+    ];
+  }
+
+  /** Start running the appliance's jobs from this process (when their leases fall to it). */
+  startJobs(options: { holder?: string; tickMs?: number; leaseMs?: number } = {}): JobScheduler {
+    const scheduler = new JobScheduler({ store: this.store, ...options });
+    for (const job of this.jobs()) scheduler.add(job);
+    return scheduler.start();
+  }
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */
   get keys(): KeyService {
@@ -90,11 +130,15 @@ export class Appliance {
     const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });
     const connectivity = new ConnectivityService({ store, audit, inventory, clock });
     const sessions = new SessionService({ store, audit, policy, inventory, certificates, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity, sessions);
+    const changes = await store.feed.follow({ ...(options.feedPollMs ? { pollMs: options.feedPollMs } : {}), onError: (error, change) => log.warn('change feed: a change could not be handled', { error, seq: change?.seq, topic: change?.topic }) });
+    // Another process changed settings: read them afresh at the next use.
+    changes.on('settings.changed', () => settings.invalidate());
+    changes.onGap(() => settings.invalidate());
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity, sessions, changes);
   }
 
   async close(): Promise<void> {
-    this.policy.stop();
+    await this.changes.stop();
     try {
       await this.audit.anchorHead();
     } catch {

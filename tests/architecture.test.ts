@@ -30,7 +30,7 @@ function imports(file: string): string[] {
 }
 
 const LAYER: Record<string, number> = {
-  errors: 0, config: 0, log: 0, i18n: 0, store: 0, keys: 0, lifecycle: 0,
+  errors: 0, config: 0, log: 0, i18n: 0, store: 0, keys: 0, lifecycle: 0, jobs: 0,
   audit: 1, pki: 1, recording: 1, vault: 1, policy: 1,
   auth: 2, access: 2, sessions: 2, backup: 2, settings: 2, provision: 2,
 };

@@ -1,8 +1,7 @@
 // Access groups, the decision loader, access requests with approvals, emergency access, and password view
-// (with PCI split). Proxies, web and API ask `decide()` here; grant expiry is announced on `events` so the
-// proxies can end live sessions.
-import { EventEmitter } from 'node:events';
-import type { Store, AccessGroupRow, AccessRequestRow, Repositories } from '../store/index.js';
+// (with PCI split). Proxies, web and API ask `decide()` here; approved and expired grants are announced on
+// the store's change feed, so a proxy in any process can end the live sessions a grant no longer covers.
+import type { Store, AccessGroupRow, AccessRequestRow, ChangeTopics, Repositories } from '../store/index.js';
 import { isStoreConstraint, isUniqueViolation } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
@@ -39,12 +38,11 @@ export interface AccessRequestView {
   approvalsNeeded: number;
 }
 
-export interface GrantExpired {
-  requestId: number;
-  userId: number;
-  deviceId: number;
-  credentialId: number;
-}
+/** The payload of the feed's `grant.expired` change. */
+export type GrantExpired = ChangeTopics['grant.expired'];
+
+/** Grants that ended up to this instant have been announced (appliance_meta; set first by migration 0007). */
+export const GRANT_EXPIRY_WATERMARK = 'grants.expiry_announced_until';
 
 const MAX_MEMBERS = 100_000;
 
@@ -176,11 +174,11 @@ function requestView(r: AccessRequestRow, approvals: number): AccessRequestView 
   };
 }
 
-export class PolicyService {
-  /** 'grant-expired' (GrantExpired): a grant ended; live sessions under it must end. */
-  readonly events = new EventEmitter();
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+function grantApproved(r: Pick<AccessRequestRow, 'id' | 'user_id' | 'device_id' | 'credential_id' | 'purpose' | 'starts_at' | 'ends_at'>, emergency: boolean): ChangeTopics['grant.approved'] {
+  return { requestId: r.id, userId: r.user_id, deviceId: r.device_id, credentialId: r.credential_id, purpose: r.purpose, startsAt: Number(r.starts_at), endsAt: Number(r.ends_at), emergency };
+}
 
+export class PolicyService {
   constructor(
     private readonly deps: {
       store: Store;
@@ -428,6 +426,7 @@ export class PolicyService {
         if (emergency) {
           const group = await repos.policy.group(d.groupId);
           const id = await repos.policy.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: true, decided_at: now });
+          await repos.changes.announce('grant.approved', `request:${id}`, grantApproved({ ...row, id }, true));
           // Break-glass: no approval, but the loudest audit event there is, naming the group it went through.
           await this.deps.audit.record(
             actorEvent('access.emergency', actor, `device:${deviceId}`, { severity: 'high', requestId: id, credentialId, purpose, reason, groupId: d.groupId, group: group?.name ?? null, startsAt, endsAt }, 'info'),
@@ -439,7 +438,6 @@ export class PolicyService {
         await this.deps.audit.record(actorEvent('access.request', actor, `device:${deviceId}`, { requestId: id, credentialId, purpose, groupId: d.groupId, reason }, 'info'), repos);
         return id;
       });
-      if (emergency) this.scheduleExpiry(id, actor.userId, deviceId, credentialId, endsAt);
       return this.request(id);
     } catch (e) {
       if (emergency && refusal) {
@@ -480,7 +478,10 @@ export class PolicyService {
     if (r.group_id === null || !(await this.deps.store.repos.policy.isApprover(r.group_id, actor.userId))) throw new WardenError('AUTH_FORBIDDEN', 'not an approver of this request');
     const note = comment === '' ? '' : requireText(comment, 'comment', { max: 1024 });
     const now = this.now();
-    const status = await this.audited({ type: decision === 'approve' ? 'access.approve' : 'access.deny', actor, subject: `request:${id}`, detail: { comment: note } }, async (repos) => {
+    await this.audited({ type: decision === 'approve' ? 'access.approve' : 'access.deny', actor, subject: `request:${id}`, detail: { comment: note } }, async (repos) => {
+      // Read again in the transaction: a parallel decision may have settled it (and announced its grant).
+      const current = await repos.policy.request(id);
+      if (current?.status !== 'pending') throw new WardenError('CONFLICT', `the request is ${current?.status ?? 'gone'}`);
       try {
         await repos.policy.insertDecision({ request_id: id, approver_id: actor.userId, decision, comment: note, decided_at: now });
       } catch {
@@ -493,34 +494,32 @@ export class PolicyService {
       const approvals = (await repos.policy.decisions(id)).filter((x) => x.decision === 'approve').length;
       if (approvals >= r.approvals_needed) {
         await repos.policy.updateRequest(id, { status: 'approved', decided_at: now });
+        await repos.changes.announce('grant.approved', `request:${id}`, grantApproved(r, false));
         return 'approved';
       }
       return 'pending';
     });
-    if (status === 'approved') this.scheduleExpiry(id, r.user_id, r.device_id, r.credential_id, r.ends_at);
     return this.request(id);
   }
 
-  private scheduleExpiry(requestId: number, userId: number, deviceId: number, credentialId: number, endsAt: number): void {
-    clearTimeout(this.timers.get(requestId));
-    // setTimeout holds at most ~24.8 days; grants last at most 7.
-    const timer = setTimeout(() => {
-      this.timers.delete(requestId);
-      this.events.emit('grant-expired', { requestId, userId, deviceId, credentialId } satisfies GrantExpired);
-      void this.deps.audit.record({ type: 'access.grant_expired', outcome: 'info', actor: 'system', subject: `request:${requestId}` }).catch(() => undefined);
-    }, Math.max(0, endsAt - this.now()));
-    timer.unref();
-    this.timers.set(requestId, timer);
-  }
-
-  /** After a restart: re-arm expiry announcements of grants still running. */
-  async rearmExpiries(): Promise<void> {
-    for (const r of await this.deps.store.repos.policy.grantsEndingAfter(this.now())) this.scheduleExpiry(r.id, r.user_id, r.device_id, r.credential_id, r.ends_at);
-  }
-
-  stop(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+  /**
+   * Announce every approved grant that ended since the last call (a periodic job, run by one process): each
+   * gets its `grant.expired` change and its audit event in one transaction with the watermark, so a grant is
+   * announced once, whichever process runs the job and however often it restarts.
+   */
+  async announceExpiredGrants(now = this.now()): Promise<number> {
+    return this.deps.store.transaction(async (repos) => {
+      const since = Number((await repos.meta.get(GRANT_EXPIRY_WATERMARK)) ?? now);
+      if (now <= since) return 0;
+      const ended = await repos.policy.grantsEndedBetween(since, now);
+      for (const r of ended) {
+        const subject = `request:${r.id}`;
+        await repos.changes.announce('grant.expired', subject, { requestId: r.id, userId: r.user_id, deviceId: r.device_id, credentialId: r.credential_id });
+        await this.deps.audit.record({ type: 'access.grant_expired', outcome: 'info', actor: 'system', subject, detail: { userId: r.user_id, deviceId: r.device_id, credentialId: r.credential_id, endsAt: r.ends_at } }, repos);
+      }
+      await repos.meta.set(GRANT_EXPIRY_WATERMARK, String(now));
+      return ended.length;
+    });
   }
 
   // ---- password view

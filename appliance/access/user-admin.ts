@@ -191,6 +191,7 @@ export class UserAdminService {
       async (repos) => {
         await repos.users.update(id, { status, updated_at: this.now() });
         if (status === 'disabled') await repos.webSessions.deleteForUser(id);
+        await repos.changes.announce(status === 'disabled' ? 'user.disabled' : 'user.enabled', `user:${id}`, { userId: id, username: user.username });
       },
     );
     return this.get(id);
@@ -200,6 +201,7 @@ export class UserAdminService {
     const user = await this.get(id);
     await this.change({ type: 'user.unlock', actor: actor.username, actorIp: actor.ip, subject: user.username }, async (repos) => {
       await repos.users.update(id, { locked_at: null, failed_attempts: 0, updated_at: this.now() });
+      await repos.changes.announce('user.unlocked', `user:${id}`, { userId: id, username: user.username });
     });
     return this.get(id);
   }
@@ -236,6 +238,8 @@ export class UserAdminService {
       await repos.users.update(id, { password_hash: hash, password_changed_at: now, must_change_password: true, locked_at: null, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(id, hash, now);
       await repos.webSessions.deleteForUser(id);
+      // Sessions in the proxies end as the web sessions just did.
+      await repos.changes.announce('session.end-requested', `user:${id}`, { sessionId: null, userId: id, reason: 'password_reset' });
     });
     return { user: await this.get(id), oneTimePassword };
   }

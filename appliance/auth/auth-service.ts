@@ -127,6 +127,7 @@ export class AuthService {
     await this.store.transaction(async (repos) => {
       if (!(await repos.users.lockIfOverLimit(user.id, settings.lockout.maxAttempts, now))) return;
       await repos.webSessions.deleteForUser(user.id);
+      await repos.changes.announce('user.locked', `user:${user.id}`, { userId: user.id, username: user.username });
       await this.audit.record(
         { type: 'auth.lockout', outcome: 'failure', actor: 'system', actorIp: ip, subject: user.username, code: 'AUTH_LOCKED', detail: { attempts, durationMinutes: settings.lockout.durationMinutes } },
         repos,

@@ -1,6 +1,7 @@
 // The trusted CA store for certificate login: CA certificates installed by support staff (roots and
 // intermediates, linked to their issuers), activated or inactivated by administrators, and the CRLs they
-// signed. Every change bumps a revision the web daemon watches to swap its TLS context live.
+// signed. Every change bumps a revision and announces `trust.changed` on the change feed, in the same
+// transaction; the web daemon hears it and swaps its TLS context live.
 import type { X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import type { Repositories, Store, TrustedCaRow } from '../store/index.js';
@@ -259,7 +260,8 @@ export class TrustStore {
   }
 
   private async bump(repos: Repositories): Promise<void> {
-    const current = Number((await repos.meta.get(PKI_REVISION_META)) ?? '0');
-    await repos.meta.set(PKI_REVISION_META, String(current + 1));
+    const revision = Number((await repos.meta.get(PKI_REVISION_META)) ?? '0') + 1;
+    await repos.meta.set(PKI_REVISION_META, String(revision));
+    await repos.changes.announce('trust.changed', 'trust', { revision });
   }
 }

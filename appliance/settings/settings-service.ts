@@ -145,7 +145,10 @@ export class SettingsService {
     private readonly store: Store,
     private readonly audit: AuditTrail,
     private readonly clock: () => number = Date.now,
-    /** Another process (orbit) may change settings: re-read at most this often. */
+    /**
+     * Changes made through this service in any process arrive on the change feed, which calls invalidate();
+     * this bound is only for rows written behind the services' back (a restored database, an older version).
+     */
     private readonly maxAgeMs = 1000,
   ) {}
 
@@ -181,6 +184,7 @@ export class SettingsService {
     const now = this.clock();
     await this.audit.withChange({ type: 'settings.change', outcome: 'success', actor, actorIp, subject: Object.keys(changes).join(','), detail: { changes } }, async (repos) => {
       for (const [key, value] of Object.entries(changes)) await repos.settings.put(key, JSON.stringify(value), actor, now);
+      await repos.changes.announce('settings.changed', 'settings', { keys: Object.keys(changes) });
     });
     this.cache = undefined;
     return this.current();

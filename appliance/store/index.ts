@@ -15,11 +15,15 @@ import * as m0004 from './migrations/0004-access-findings.js';
 import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
+import * as m0007 from './migrations/0007-change-feed.js';
+import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
 export * from './repositories.js';
 export * from './policy-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
+export * from './change-feed.js';
+export * from './job-leases.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': m0001,
@@ -28,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-access-findings': m0004,
   '0005-auth-findings': m0005,
   '0006-pki-findings': m0006,
+  '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
 };
 
@@ -72,6 +77,8 @@ function isRetryable(e: unknown): boolean {
 export class Store {
   readonly db: Kysely<Database>;
   readonly repos: Repositories;
+  /** What the other processes announced (and this one): follow it to hear their changes. */
+  readonly feed: ChangeFeed;
   private closed = false;
 
   private constructor(
@@ -80,6 +87,7 @@ export class Store {
   ) {
     this.db = db;
     this.repos = new Repositories(db);
+    this.feed = new ChangeFeed(this.repos.changes);
   }
 
   /** Which engine runs underneath (for status output; services never branch on it). */

@@ -353,6 +353,11 @@ export class PolicyRepository {
     return this.db.selectFrom('access_requests').selectAll().where('status', '=', 'approved').where('ends_at', '>', now).execute();
   }
 
+  /** Approved grants whose period ended in (after, until], in the order they ended. */
+  async grantsEndedBetween(after: number, until: number): Promise<AccessRequestRow[]> {
+    return this.db.selectFrom('access_requests').selectAll().where('status', '=', 'approved').where('ends_at', '>', after).where('ends_at', '<=', until).orderBy('ends_at').orderBy('id').execute();
+  }
+
   async decisions(requestId: number) {
     return this.db.selectFrom('access_request_decisions').selectAll().where('request_id', '=', requestId).execute();
   }

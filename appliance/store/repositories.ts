@@ -3,6 +3,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
 import { PolicyRepository } from './policy-repository.js';
+import { ChangeFeedRepository } from './change-feed.js';
+import { JobLeasesRepository } from './job-leases.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import type {
@@ -539,6 +541,9 @@ export class Repositories {
   readonly totp: TotpRepository;
   readonly mfaProviders: MfaProvidersRepository;
   readonly policy: PolicyRepository;
+  /** Announce changes to the other processes (in a transaction only: with the change, or not at all). */
+  readonly changes: ChangeFeedRepository;
+  readonly jobLeases: JobLeasesRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -559,6 +564,8 @@ export class Repositories {
     this.totp = new TotpRepository(db);
     this.mfaProviders = new MfaProvidersRepository(db);
     this.policy = new PolicyRepository(db);
+    this.changes = new ChangeFeedRepository(db, inTransaction);
+    this.jobLeases = new JobLeasesRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

@@ -349,6 +349,23 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);
+/** One announced change: append-only, followed by every daemon (see ChangeFeed). */
+export interface ChangeFeedTable {
+  seq: number;
+  topic: string;
+  subject: string;
+  /** JSON of the topic's payload. */
+  payload: string;
+  created_at: number;
+}
+
+/** Which process runs a periodic job now, until when, and when a run last started (anywhere). */
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+  last_started_at: number;
+}
 
 export interface Database {
   users: UsersTable;
@@ -380,6 +397,9 @@ export interface Database {
   access_requests: AccessRequestsTable;
   access_request_decisions: AccessRequestDecisionsTable;
   connectivity_results: ConnectivityResultsTable;
+  change_feed: ChangeFeedTable;
+  change_feed_head: { id: number; seq: number };
+  job_leases: JobLeasesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -395,3 +415,5 @@ export type DeviceRow = Selectable<DevicesTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
+export type ChangeFeedRow = Selectable<ChangeFeedTable>;
+export type JobLeaseRow = Selectable<JobLeasesTable>;

@@ -19,32 +19,15 @@ async function main(): Promise<void> {
   const appliance = await Appliance.open(config);
   const server = await WebServer.create(appliance, { ...config.web });
   const { httpsPort, httpPort } = await server.start();
-  const sweep = setInterval(() => {
-    appliance.auth.sweepSessions().catch((e) => log.warn('session sweep failed', { error: e }));
-  }, 60_000);
-  sweep.unref();
-  await appliance.policy.rearmExpiries();
-  // The periodic connectivity test; the interval is re-read from settings every round.
-  let probeTimer: NodeJS.Timeout | undefined;
-  const scheduleProbe = async () => {
-    const minutes = (await appliance.settings.current()).connectivityIntervalMinutes;
-    probeTimer = setTimeout(
-      () => {
-        const run = minutes > 0 ? appliance.connectivity.checkAll() : Promise.resolve([]);
-        run.catch((e) => log.warn('connectivity check failed', { error: e })).finally(() => void scheduleProbe());
-      },
-      Math.max(1, minutes || 5) * 60_000,
-    );
-    probeTimer.unref();
-  };
-  await scheduleProbe();
+  // Session sweep, grant expiry, connectivity tests, feed pruning: each runs here while this process holds
+  // its lease, in another daemon otherwise.
+  const jobs = appliance.startJobs();
 
   handleSignals({
     drain: async (signal) => {
       log.info('draining', { signal });
-      clearInterval(sweep);
-      clearTimeout(probeTimer);
       await server.stop();
+      await jobs.stop();
       await appliance.close();
       log.info('stopped');
     },

@@ -85,7 +85,9 @@ export class WebServer {
   private trustRevision = -1;
   private trustChangesAt = Number.POSITIVE_INFINITY;
   private clientCas: string[] = [];
-  private trustWatch: NodeJS.Timeout | undefined;
+  /** Fires when a CA's validity begins or ends (the advertised set changes by the clock alone). */
+  private trustClock: NodeJS.Timeout | undefined;
+  private unfollowTrust: (() => void) | undefined;
   /** The port actually listened on (config may say 0). */
   httpsPort = 0;
 
@@ -114,6 +116,13 @@ export class WebServer {
     server.clientCas = advertised.pems;
     server.trustRevision = revision;
     server.trustChangesAt = advertised.changesAt;
+    // orbit (or another daemon) changes the trust store from its own process: the change feed tells us.
+    // Subscribed before listening, so no change between reading the CAs and serving is missed.
+    const refresh = async () => {
+      await server.refreshTrust().catch((e: unknown) => void log.warn('trust store check failed', { error: e }));
+    };
+    server.unfollowTrust = appliance.changes.on('trust.changed', refresh);
+    appliance.changes.onGap(refresh);
     return server;
   }
 
@@ -176,8 +185,21 @@ export class WebServer {
     const advertised = await this.appliance.trust.advertisedAuthorities();
     this.trustRevision = revision;
     this.trustChangesAt = advertised.changesAt;
+    this.armTrustClock();
     this.reloadTls(this.opts, advertised.pems);
     log.info('trusted CA list changed: TLS context swapped', { revision, advertised: advertised.pems.length });
+  }
+
+  private armTrustClock(): void {
+    clearTimeout(this.trustClock);
+    if (!Number.isFinite(this.trustChangesAt)) return;
+    // setTimeout holds at most ~24.8 days; a later change is re-armed from there.
+    const wait = Math.min(Math.max(0, this.trustChangesAt - Date.now()), 2 ** 31 - 1);
+    this.trustClock = setTimeout(() => {
+      if (Date.now() < this.trustChangesAt) return this.armTrustClock();
+      this.refreshTrust().catch((e) => log.warn('trust store check failed', { error: e }));
+    }, wait);
+    this.trustClock.unref();
   }
 
   /** Where Duo sends the browser back: our public name and the port we actually listen on. */
@@ -198,11 +220,7 @@ export class WebServer {
     await this.app.listen({ host: this.opts.listen, port: this.opts.httpsPort });
     const httpsPort = (this.app.server.address() as AddressInfo).port;
     this.httpsPort = httpsPort;
-    // orbit changes the trust store from another process: look for a new revision every two seconds.
-    this.trustWatch = setInterval(() => {
-      this.refreshTrust().catch((e) => log.warn('trust store check failed', { error: e }));
-    }, 2000);
-    this.trustWatch.unref();
+    this.armTrustClock();
     let httpPort = 0;
     if (this.opts.httpRedirect) {
       this.redirect = http.createServer((req, res) => this.redirectToHttps(req, res, httpsPort));
@@ -238,7 +256,8 @@ export class WebServer {
 
   /** Stop accepting, let in-flight requests finish, then close. */
   async stop(): Promise<void> {
-    clearInterval(this.trustWatch);
+    clearTimeout(this.trustClock);
+    this.unfollowTrust?.();
     const redirect = this.redirect;
     await Promise.all([
       this.app.close(),
