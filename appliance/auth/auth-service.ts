@@ -3,9 +3,9 @@
 import type { MfaMethod, Store, UserRow, WebSessionRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService, Settings } from '../settings/index.js';
-import type { ScryptCost } from '../config/index.js';
+import type { Argon2Cost } from '../config/index.js';
 import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
-import { DecoyHash, hashPassword, needsRehash, verifyPassword } from './password-hash.js';
+import { DecoyHash, hashPassword, hashScheme, needsRehash, verifyPassword } from './password-hash.js';
 import { checkComplexity, isInHistory } from './password-policy.js';
 import { IpDenylist, expandIpv6, normalizeIp } from './ip-denylist.js';
 import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
@@ -14,7 +14,8 @@ export interface AuthDeps {
   store: Store;
   audit: AuditTrail;
   settings: SettingsService;
-  scrypt: ScryptCost;
+  /** The cost of new password hashes; a stored hash of another scheme or cost is replaced at its next login. */
+  argon2: Argon2Cost;
   clock?: () => number;
 }
 
@@ -66,7 +67,7 @@ export class AuthService {
   private readonly store: Store;
   private readonly audit: AuditTrail;
   private readonly settings: SettingsService;
-  private readonly scrypt: ScryptCost;
+  private readonly argon2: Argon2Cost;
   private readonly clock: () => number;
   private readonly decoy: DecoyHash;
   private denylist: { source: readonly string[]; list: IpDenylist } | undefined;
@@ -75,9 +76,9 @@ export class AuthService {
     this.store = deps.store;
     this.audit = deps.audit;
     this.settings = deps.settings;
-    this.scrypt = deps.scrypt;
+    this.argon2 = deps.argon2;
     this.clock = deps.clock ?? Date.now;
-    this.decoy = new DecoyHash(deps.scrypt);
+    this.decoy = new DecoyHash(deps.argon2);
   }
 
   /** Is the account locked now under `settings`? (A lock past its duration is no lock.) */
@@ -212,9 +213,10 @@ export class AuthService {
     }
     await this.store.repos.loginThrottle.refund(source);
 
-    if (needsRehash(user.password_hash, this.scrypt)) {
-      await this.store.repos.users.update(user.id, { password_hash: await hashPassword(req.password, this.scrypt) });
-    }
+    // An older scheme or cost is replaced now that the password is known: read from the stored string, so a
+    // login at the current cost pays one hash, not two. Hashed here, written with the admission below.
+    const seenHash = user.password_hash;
+    const rehash = needsRehash(seenHash, this.argon2) ? { hash: await hashPassword(req.password, this.argon2), from: hashScheme(seenHash) } : undefined;
 
     const mfaRequired = requiredSecondFactor(user, settings);
     const token = newSessionToken();
@@ -235,6 +237,9 @@ export class AuthService {
         // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
         // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
         if (!(await repos.users.admitLogin(userId, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
+        // Only over the hash that was verified: a password reset while this login hashed is not undone.
+        const rehashed = rehash !== undefined && (await repos.users.replacePasswordHash(userId, seenHash, rehash.hash));
+        if (rehashed) await repos.passwordHistory.replaceHash(userId, seenHash, rehash.hash);
         const replaced = await repos.webSessions.deleteForUser(userId);
         await repos.webSessions.insert(row);
         if (replaced > 0) {
@@ -244,7 +249,7 @@ export class AuthService {
           );
         }
         await this.audit.record(
-          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) } },
+          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}), ...(rehashed ? { hashUpgraded: { from: rehash.from, to: 'argon2id' } } : {}) } },
           repos,
         );
       });
@@ -325,7 +330,7 @@ export class AuthService {
       }
       throw e;
     }
-    const hash = await hashPassword(opts.newPassword, this.scrypt);
+    const hash = await hashPassword(opts.newPassword, this.argon2);
     await this.audit.withChange({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, async (repos) => {
       await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: 0, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(user.id, hash, now);
