@@ -179,26 +179,30 @@ export class AuthService {
     // Every check below is taken *before* the slow password hash and decided in one conditional statement
     // each: the source's attempt, then the account's. A burst cannot pass more than the limits through the
     // hash, and nothing judged later depends on a row read before an await.
+    // They commit together: with synchronous=FULL each commit is an fsync that holds the event loop, so a
+    // login makes two (this one and its admission), not one per statement.
     const source = AuthService.throttleSource(ip);
-    if (!(await this.store.repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) {
-      return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
-    }
+    const gate = await this.store.transaction(async (repos) => {
+      if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
+      const user = await repos.users.byUsername(req.username.normalize('NFC'));
+      if (!user) return { state: 'unknown' } as const;
+      // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
+      if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await repos.users.liftLock(user.id, Number(user.locked_at), now))) {
+        await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } }, repos);
+      }
+      return { state: 'known', user, reserved: await repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now) } as const;
+    });
+    if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
     const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);
       return this.fail(code, reason, who, detail);
     };
-
-    const user = await this.store.repos.users.byUsername(req.username.normalize('NFC'));
-    if (!user) {
+    if (gate.state === 'unknown') {
       await verifyPassword(req.password, await this.decoy.get());
       return failed('AUTH_UNKNOWN_USER', 'no such user');
     }
 
-    // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
-    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, Number(user.locked_at), now))) {
-      await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
-    }
-    const reserved = await this.store.repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
+    const { user, reserved } = gate;
     // Hashed whatever the outcome, so a locked or disabled account answers in the same time.
     const passwordOk = await verifyPassword(req.password, user.password_hash);
     if (!reserved) return failed('AUTH_LOCKED', 'account is locked');
@@ -211,7 +215,6 @@ export class AuthService {
       await this.lockIfOverLimit(user, ip, attempts);
       return failed('AUTH_BAD_PASSWORD', 'wrong password', { attempts });
     }
-    await this.store.repos.loginThrottle.refund(source);
 
     // An older scheme or cost is replaced now that the password is known: read from the stored string, so a
     // login at the current cost pays one hash, not two. Hashed here, written with the admission below.
@@ -231,32 +234,31 @@ export class AuthService {
     });
     const userId = user.id;
     const username = user.username;
-    try {
-      await this.store.transaction(async (repos) => {
-        // Failed attempts reset only once the login is complete: a right password with a second factor
-        // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
-        // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
-        if (!(await repos.users.admitLogin(userId, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
-        // Only over the hash that was verified: a password reset while this login hashed is not undone.
-        const rehashed = rehash !== undefined && (await repos.users.replacePasswordHash(userId, seenHash, rehash.hash));
-        if (rehashed) await repos.passwordHistory.replaceHash(userId, seenHash, rehash.hash);
-        const replaced = await repos.webSessions.deleteForUser(userId);
-        await repos.webSessions.insert(row);
-        if (replaced > 0) {
-          await this.audit.record(
-            { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
-            repos,
-          );
-        }
+    const admitted = await this.store.transaction(async (repos) => {
+      // The right password gives the source its attempt back, whether or not the account is still open.
+      await repos.loginThrottle.refund(source);
+      // Failed attempts reset only once the login is complete: a right password with a second factor
+      // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
+      // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
+      if (!(await repos.users.admitLogin(userId, now, mfaRequired ? 'refund' : 'reset'))) return false;
+      // Only over the hash that was verified: a password reset while this login hashed is not undone.
+      const rehashed = rehash !== undefined && (await repos.users.replacePasswordHash(userId, seenHash, rehash.hash));
+      if (rehashed) await repos.passwordHistory.replaceHash(userId, seenHash, rehash.hash);
+      const replaced = await repos.webSessions.deleteForUser(userId);
+      await repos.webSessions.insert(row);
+      if (replaced > 0) {
         await this.audit.record(
-          { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}), ...(rehashed ? { hashUpgraded: { from: rehash.from, to: 'argon2id' } } : {}) } },
+          { type: 'session.end', outcome: 'info', actor: 'system', actorIp: ip, subject: username, code: 'AUTH_SESSION_REPLACED', detail: { reason: 'replaced', count: replaced } },
           repos,
         );
-      });
-    } catch (e) {
-      if (e instanceof AuthError) return this.fail(e.code, e.message, who);
-      throw e;
-    }
+      }
+      await this.audit.record(
+        { type: 'auth.login', outcome: 'success', actor: username, actorIp: ip, subject: username, detail: { method: 'password', ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}), ...(rehashed ? { hashUpgraded: { from: rehash.from, to: 'argon2id' } } : {}) } },
+        repos,
+      );
+      return true;
+    });
+    if (!admitted) return this.fail('AUTH_LOCKED', 'account was locked while the password was checked', who);
     const fresh = (await this.store.repos.users.byId(userId))!;
     return { token, csrfToken: row.csrf_token, user: fresh, passwordChangeRequired: fresh.must_change_password === 1, mfaRequired };
   }

@@ -1,0 +1,68 @@
+// A login must run at the speed of its hash. The store commits with synchronous=FULL, so every commit is an
+// fsync that holds the event loop (better-sqlite3 is synchronous): a login may make two commits — the
+// reservations before the hash, the admission after it — and an unknown user as many as a known one.
+// Counted on the real WAL file: each commit ends with one commit frame.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
+import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
+
+/** Commit frames in the current WAL generation (frames whose salts match the header; a frame with a size is a commit). */
+function walCommits(dbFile: string): number {
+  let wal: Buffer;
+  try {
+    wal = readFileSync(`${dbFile}-wal`);
+  } catch {
+    return 0;
+  }
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  const [salt1, salt2] = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let commits = 0;
+  for (let off = 32; off + 24 + pageSize <= wal.length; off += 24 + pageSize) {
+    if (wal.readUInt32BE(off + 8) !== salt1 || wal.readUInt32BE(off + 12) !== salt2) break;
+    if (wal.readUInt32BE(off + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+describe('commits per login', () => {
+  let s: Services;
+  let dbFile: string;
+  let username: string;
+  let password: string;
+
+  before(async () => {
+    s = await services();
+    await s.settings.update({ loginThrottle: { maxFailures: 10_000 } }, 'root-admin', null);
+    const rows = await sql<{ name: string; file: string }>`pragma database_list`.execute(s.store.db);
+    dbFile = rows.rows.find((r) => r.name === 'main')!.file;
+    username = 'commits';
+    password = strongPassword();
+    const { user } = await s.users.create({ username: 'root-admin', ip: null }, { username, fullName: 'Commit Counter', profile: 'privileged-access-user', password });
+    await s.store.repos.users.update(user.id, { must_change_password: 0 });
+    // A first login from each address creates its throttle row: the counts below are for the steady state.
+    for (const ip of ['192.0.2.10', '192.0.2.11', '192.0.2.12']) await s.auth.login({ username, password, ip });
+  });
+  after(async () => s.close());
+
+  async function commitsOf(attempt: () => Promise<unknown>): Promise<number> {
+    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(s.store.db);
+    assert.equal(walCommits(dbFile), 0);
+    await attempt().catch(() => undefined);
+    return walCommits(dbFile);
+  }
+
+  test('a successful password login commits twice: its reservations, then its admission', async () => {
+    assert.equal(await commitsOf(() => s.auth.login({ username, password, ip: '192.0.2.10' })), 2);
+  });
+
+  test('an unknown user commits as often as a known one', async () => {
+    assert.equal(await commitsOf(() => s.auth.login({ username: 'nobody-here', password, ip: '192.0.2.11' })), 2);
+  });
+
+  test('a wrong password commits as often as a right one', async () => {
+    assert.equal(await commitsOf(() => s.auth.login({ username, password: 'Wrong-Password-1', ip: '192.0.2.12' })), 2);
+  });
+});
