@@ -179,8 +179,8 @@ export class AuthService {
     // Every check below is taken *before* the slow password hash and decided in one conditional statement
     // each: the source's attempt, then the account's. A burst cannot pass more than the limits through the
     // hash, and nothing judged later depends on a row read before an await.
-    // They commit together: with synchronous=FULL each commit is an fsync that holds the event loop, so a
-    // login makes two (this one and its admission), not one per statement.
+    // They commit together and without an fsync (each holds the event loop): after a power loss no login is in
+    // flight, so nothing rests on them. The admission after the hash, with its audit event, is the durable commit.
     const source = AuthService.throttleSource(ip);
     const gate = await this.store.transaction(async (repos) => {
       if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
@@ -191,7 +191,7 @@ export class AuthService {
         await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } }, repos);
       }
       return { state: 'known', user, reserved: await repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now) } as const;
-    });
+    }, { durable: false });
     if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
     const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);

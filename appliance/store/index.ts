@@ -1,7 +1,7 @@
 // The store: schema, migrations and repositories over Kysely. SQLite (better-sqlite3, WAL) is the embedded
 // engine; the MariaDB/Galera engine plugs in here with the same migrations.
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { WardenError } from '../errors/index.js';
 import { ensurePrivateFile, restrictExistingFile } from '../config/index.js';
 import type { Database } from './schema.js';
@@ -105,10 +105,27 @@ export class Store {
     }
   }
 
-  /** Run `fn` in one transaction: all its writes land, or none. */
-  async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` in one transaction: all its writes land, or none. `durable: false` is for writes worth nothing
+   * after a power loss (a login's reservations before its hash): that commit skips its fsync, which would
+   * hold the event loop (better-sqlite3 is synchronous); the next durable commit syncs it along. It stays
+   * atomic and crash-safe (WAL with synchronous=NORMAL); on the connection, held for the whole transaction,
+   * FULL is back before anything else runs.
+   */
+  async transaction<T>(fn: (repos: Repositories) => Promise<T>, opts: { durable?: boolean } = {}): Promise<T> {
     let repos: Repositories | undefined;
-    const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+    const run = (db: Kysely<Database>) => db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+    const result =
+      opts.durable === false
+        ? await this.db.connection().execute(async (conn) => {
+            await sql`pragma synchronous = NORMAL`.execute(conn);
+            try {
+              return await run(conn);
+            } finally {
+              await sql`pragma synchronous = FULL`.execute(conn);
+            }
+          })
+        : await run(this.db);
     repos?.runCommitted();
     return result;
   }
