@@ -180,18 +180,20 @@ export class AuthService {
     // each: the source's attempt, then the account's. A burst cannot pass more than the limits through the
     // hash, and nothing judged later depends on a row read before an await.
     // They commit together and without an fsync (each holds the event loop): after a power loss no login is in
-    // flight, so nothing rests on them. The admission after the hash, with its audit event, is the durable commit.
+    // flight, so nothing rests on them, and the commit that ends every login (its admission, or its failure's
+    // audit event) is durable and syncs them along. No audit event rides in this commit.
     const source = AuthService.throttleSource(ip);
-    const gate = await this.store.transaction(async (repos) => {
-      if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
-      const user = await repos.users.byUsername(req.username.normalize('NFC'));
-      if (!user) return { state: 'unknown' } as const;
-      // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
-      if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await repos.users.liftLock(user.id, Number(user.locked_at), now))) {
-        await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } }, repos);
-      }
-      return { state: 'known', user, reserved: await repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now) } as const;
-    }, { durable: false });
+    const gate = await this.store.transaction(
+      async (repos) => {
+        if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
+        const user = await repos.users.byUsername(req.username.normalize('NFC'));
+        if (!user) return { state: 'unknown' } as const;
+        // A lock whose time has passed is lifted (and audited) first, in a durable commit of its own below.
+        if (user.locked_at !== null && !this.isLocked(user, settings, now)) return { state: 'known', user, reserved: undefined } as const;
+        return { state: 'known', user, reserved: await repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now) } as const;
+      },
+      { durable: false },
+    );
     if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
     const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);
@@ -202,7 +204,16 @@ export class AuthService {
       return failed('AUTH_UNKNOWN_USER', 'no such user');
     }
 
-    const { user, reserved } = gate;
+    const user = gate.user;
+    const reserved =
+      gate.reserved ??
+      (await this.store.transaction(async (repos) => {
+        // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
+        if (await repos.users.liftLock(user.id, Number(user.locked_at), now)) {
+          await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } }, repos);
+        }
+        return repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
+      }));
     // Hashed whatever the outcome, so a locked or disabled account answers in the same time.
     const passwordOk = await verifyPassword(req.password, user.password_hash);
     if (!reserved) return failed('AUTH_LOCKED', 'account is locked');

@@ -76,6 +76,33 @@ describe('commits per login', () => {
     assert.deepEqual(await commitsOf(() => s.auth.login({ username: 'nobody-here', password, ip: '192.0.2.11' })), { commits: 2, withoutFsync: 1 });
   });
 
+  test('no audit event rides a commit without fsync: a lock lifted at login is audited in a durable commit', async () => {
+    const user = (await s.store.repos.users.byUsername(username))!;
+    await s.store.repos.users.update(user.id, { locked_at: s.clock.now - 24 * 3_600_000, failed_attempts: 5 });
+    let auditedWithoutFsync = 0;
+    const original = s.store.transaction.bind(s.store);
+    s.store.transaction = ((fn, opts) =>
+      original((repos) => {
+        // An audit event in a transaction queues its publication (the anchor) for after the commit.
+        if (opts?.durable === false) {
+          const queue = repos.afterCommit.bind(repos);
+          repos.afterCommit = (f) => {
+            auditedWithoutFsync++;
+            queue(f);
+          };
+        }
+        return fn(repos);
+      }, opts)) as typeof s.store.transaction;
+    try {
+      await s.auth.login({ username, password, ip: '192.0.2.10' });
+    } finally {
+      s.store.transaction = original;
+    }
+    const [unlock] = await s.store.repos.auditEvents.query({ type: 'auth.unlock', limit: 1 });
+    assert.equal(unlock?.subject, username, 'the lift was audited');
+    assert.equal(auditedWithoutFsync, 0);
+  });
+
   test('a wrong password commits as often as a right one', async () => {
     assert.deepEqual(await commitsOf(() => s.auth.login({ username, password: 'Wrong-Password-1', ip: '192.0.2.12' })), { commits: 2, withoutFsync: 1 });
   });
