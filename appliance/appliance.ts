@@ -115,8 +115,8 @@ export class Appliance {
     }
     const audit = new AuditTrail(store, { key: tokenChainKey(() => tokenOrFail(keys)), clock, anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
     const settings = new SettingsService(store, audit, clock);
-    const auth = new AuthService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
-    const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt, clock });
+    const auth = new AuthService({ store, audit, settings, argon2: config.auth.argon2, clock });
+    const users = new UserAdminService({ store, audit, settings, argon2: config.auth.argon2, clock });
     const trust = new TrustStore(store, audit, clock);
     const certificates = new CertificateLogin({ store, audit, settings, trust, clock });
     const vault = new Vault(() => tokenOrFail(keys));

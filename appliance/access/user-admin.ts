@@ -3,7 +3,7 @@
 import type { MfaMethod, Store, UserRow } from '../store/index.js';
 import type { AuditTrail, AuditEvent } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
-import type { ScryptCost } from '../config/index.js';
+import type { Argon2Cost } from '../config/index.js';
 import { isUniqueViolation, type Repositories } from '../store/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/text.js';
@@ -86,7 +86,7 @@ function nameTaken(wanted: string, existing: string): WardenError {
 
 export class UserAdminService {
   constructor(
-    private readonly deps: { store: Store; audit: AuditTrail; settings: SettingsService; scrypt: ScryptCost; clock?: () => number },
+    private readonly deps: { store: Store; audit: AuditTrail; settings: SettingsService; argon2: Argon2Cost; clock?: () => number },
   ) {}
 
   private now(): number {
@@ -146,7 +146,7 @@ export class UserAdminService {
     // A friendly early answer; the unique index on the name's key is what holds against a parallel create.
     const lookalike = await this.deps.store.repos.users.byUsernameKey(u.username);
     if (lookalike) throw nameTaken(u.username, lookalike.username);
-    const hash = await hashPassword(password, this.deps.scrypt);
+    const hash = await hashPassword(password, this.deps.argon2);
     const now = this.now();
     const id = await this.change(
       { type: 'user.create', actor: actor.username, actorIp: actor.ip, subject: u.username, detail: { profile: u.profile } },
@@ -232,7 +232,7 @@ export class UserAdminService {
   async resetPassword(actor: Actor, id: number): Promise<{ user: UserRow; oneTimePassword: string }> {
     const user = await this.get(id);
     const oneTimePassword = generateOneTimePassword();
-    const hash = await hashPassword(oneTimePassword, this.deps.scrypt);
+    const hash = await hashPassword(oneTimePassword, this.deps.argon2);
     const now = this.now();
     await this.change({ type: 'user.reset_password', actor: actor.username, actorIp: actor.ip, subject: user.username }, async (repos) => {
       await repos.users.update(id, { password_hash: hash, password_changed_at: now, must_change_password: true, locked_at: null, failed_attempts: 0, updated_at: now });

@@ -3,9 +3,9 @@
 import type { MfaMethod, Repositories, Store, UserRow, WebSessionRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService, Settings } from '../settings/index.js';
-import type { ScryptCost } from '../config/index.js';
+import type { Argon2Cost } from '../config/index.js';
 import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
-import { DecoyHash, hashPassword, needsRehash, verifyPassword } from './password-hash.js';
+import { DecoyHash, hashPassword, hashScheme, needsRehash, verifyPassword } from './password-hash.js';
 import { checkComplexity, isInHistory } from './password-policy.js';
 import { IpDenylist, expandIpv6, normalizeIp } from './ip-denylist.js';
 import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
@@ -14,7 +14,8 @@ export interface AuthDeps {
   store: Store;
   audit: AuditTrail;
   settings: SettingsService;
-  scrypt: ScryptCost;
+  /** The cost of new password hashes; a stored hash of another scheme or cost is replaced at its next login. */
+  argon2: Argon2Cost;
   clock?: () => number;
 }
 
@@ -85,7 +86,7 @@ export class AuthService {
   private readonly store: Store;
   private readonly audit: AuditTrail;
   private readonly settings: SettingsService;
-  private readonly scrypt: ScryptCost;
+  private readonly argon2: Argon2Cost;
   private readonly clock: () => number;
   private readonly decoy: DecoyHash;
   private denylist: { source: readonly string[]; list: IpDenylist } | undefined;
@@ -94,9 +95,9 @@ export class AuthService {
     this.store = deps.store;
     this.audit = deps.audit;
     this.settings = deps.settings;
-    this.scrypt = deps.scrypt;
+    this.argon2 = deps.argon2;
     this.clock = deps.clock ?? Date.now;
-    this.decoy = new DecoyHash(deps.scrypt);
+    this.decoy = new DecoyHash(deps.argon2);
   }
 
   /** Is the account locked now under `settings`? (A lock past its duration is no lock.) */
@@ -205,26 +206,41 @@ export class AuthService {
     // Every check below is taken *before* the slow password hash and decided in one conditional statement
     // each: the source's attempt, then the account's. A burst cannot pass more than the limits through the
     // hash, and nothing judged later depends on a row read before an await.
+    // They commit together and without an fsync (each holds the event loop): after a power loss no login is in
+    // flight, so nothing rests on them, and the commit that ends every login (its admission, or its failure's
+    // audit event) is durable and syncs them along. No audit event rides in this commit.
     const source = AuthService.throttleSource(ip);
-    if (!(await this.store.repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) {
-      return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
-    }
+    const gate = await this.store.transaction(
+      async (repos) => {
+        if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
+        const user = await repos.users.byUsername(req.username.normalize('NFC'));
+        if (!user) return { state: 'unknown' } as const;
+        // A lock whose time has passed is lifted (and audited) first, in a durable commit of its own below.
+        if (user.locked_at !== null && !this.isLocked(user, settings, now)) return { state: 'known', user, reserved: undefined } as const;
+        return { state: 'known', user, reserved: await repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now) } as const;
+      },
+      { durable: false },
+    );
+    if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
     const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);
       return this.fail(code, reason, who, detail);
     };
-
-    const user = await this.store.repos.users.byUsername(req.username.normalize('NFC'));
-    if (!user) {
+    if (gate.state === 'unknown') {
       await verifyPassword(req.password, await this.decoy.get());
       return failed('AUTH_UNKNOWN_USER', 'no such user');
     }
 
-    // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
-    if (user.locked_at !== null && !this.isLocked(user, settings, now) && (await this.store.repos.users.liftLock(user.id, user.locked_at, now))) {
-      await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } });
-    }
-    const reserved = await this.store.repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
+    const user = gate.user;
+    const reserved =
+      gate.reserved ??
+      (await this.store.transaction(async (repos) => {
+        // A lock whose time has passed is lifted before the attempt is judged (once, however many see it).
+        if (await repos.users.liftLock(user.id, user.locked_at!, now)) {
+          await this.audit.record({ type: 'auth.unlock', outcome: 'info', actor: 'system', subject: user.username, detail: { reason: 'lock duration elapsed' } }, repos);
+        }
+        return repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
+      }));
     // Hashed whatever the outcome, so a locked or disabled account answers in the same time.
     const passwordOk = await verifyPassword(req.password, user.password_hash);
     if (!reserved) return failed('AUTH_LOCKED', 'account is locked');
@@ -237,41 +253,47 @@ export class AuthService {
       await this.lockIfOverLimit(user, ip, attempts);
       return failed('AUTH_BAD_PASSWORD', 'wrong password', { attempts });
     }
-    await this.store.repos.loginThrottle.refund(source);
 
-    if (needsRehash(user.password_hash, this.scrypt)) {
-      await this.store.repos.users.update(user.id, { password_hash: await hashPassword(req.password, this.scrypt) });
-    }
+    // An older scheme or cost is replaced now that the password is known: read from the stored string, so a
+    // login at the current cost pays one hash, not two. Hashed here, written with the admission below.
+    const seenHash = user.password_hash;
+    const rehash = needsRehash(seenHash, this.argon2) ? { hash: await hashPassword(req.password, this.argon2), from: hashScheme(seenHash) } : undefined;
 
     const mfaRequired = requiredSecondFactor(user, settings);
     const person: AuthenticatedPerson = { user, mfaRequired, ip, at: now };
-    let admitted: T;
-    try {
-      admitted = await this.store.transaction(async (repos) => {
-        // Failed attempts reset only once the login is complete: a right password with a second factor
-        // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
-        // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
-        if (!(await repos.users.admitLogin(user.id, now, mfaRequired ? 'refund' : 'reset'))) throw new AuthError('AUTH_LOCKED', 'account was locked while the password was checked');
-        const result = await admit(repos, person);
-        await this.audit.record(
-          {
-            type: 'auth.login',
-            outcome: 'success',
-            actor: user.username,
-            actorIp: ip,
-            subject: user.username,
-            detail: { method: 'password', protocol: req.protocol, ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}) },
+    const outcome = await this.store.transaction(async (repos) => {
+      // The right password gives the source its attempt back, whether or not the account is still open.
+      await repos.loginThrottle.refund(source);
+      // Failed attempts reset only once the login is complete: a right password with a second factor
+      // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
+      // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
+      // (Not thrown: the refund above still lands.)
+      if (!(await repos.users.admitLogin(user.id, now, mfaRequired ? 'refund' : 'reset'))) return { admitted: false } as const;
+      // Only over the hash that was verified: a password reset while this login hashed is not undone.
+      const rehashed = rehash !== undefined && (await repos.users.replacePasswordHash(user.id, seenHash, rehash.hash));
+      if (rehashed) await repos.passwordHistory.replaceHash(user.id, seenHash, rehash.hash);
+      const result = await admit(repos, person);
+      await this.audit.record(
+        {
+          type: 'auth.login',
+          outcome: 'success',
+          actor: user.username,
+          actorIp: ip,
+          subject: user.username,
+          detail: {
+            method: 'password',
+            protocol: req.protocol,
+            ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}),
+            ...(rehashed ? { hashUpgraded: { from: rehash.from, to: 'argon2id' } } : {}),
           },
-          repos,
-        );
-        return result;
-      });
-    } catch (e) {
-      if (e instanceof AuthError) return this.fail(e.code, e.message, who);
-      throw e;
-    }
+        },
+        repos,
+      );
+      return { admitted: true, result } as const;
+    });
+    if (!outcome.admitted) return this.fail('AUTH_LOCKED', 'account was locked while the password was checked', who);
     const fresh = (await this.store.repos.users.byId(user.id))!;
-    return { person: { ...person, user: fresh }, admitted };
+    return { person: { ...person, user: fresh }, admitted: outcome.result };
   }
 
   /** Web login: a person authenticated by password, and the web session (the web's own business) for them. */
@@ -374,7 +396,7 @@ export class AuthService {
       }
       throw e;
     }
-    const hash = await hashPassword(opts.newPassword, this.scrypt);
+    const hash = await hashPassword(opts.newPassword, this.argon2);
     await this.audit.withChange({ type: 'auth.password_change', outcome: 'success', actor: user.username, actorIp: ip, subject: user.username }, async (repos) => {
       await repos.users.update(user.id, { password_hash: hash, password_changed_at: now, must_change_password: false, failed_attempts: 0, updated_at: now });
       await repos.passwordHistory.add(user.id, hash, now);

@@ -9,7 +9,7 @@ import type { Store } from '../store/index.js';
 import { AuditAnchor, AuditTrail, tokenChainKey } from '../audit/index.js';
 import { KeyService, SOFTHSM_MODULE, initSoftHsmToken, installAuditKeyFromStore, writeSoftHsmConfig, verifyKeyCheck } from '../keys/index.js';
 import { Store as StoreClass } from '../store/index.js';
-import { buildConfig, ensurePrivateFile, makePrivateDir, writePrivateFile } from '../config/index.js';
+import { buildConfig, ensurePrivateFile, makePrivateDir, writePrivateFile, type Argon2Cost } from '../config/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { InputError, WardenError, isWardenError } from '../errors/index.js';
 import { combineShares } from './key-shares.js';
@@ -89,7 +89,8 @@ export interface RestoreOptions {
   backupFile: string;
   shares: string[];
   web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
-  scrypt?: { cost: number; blockSize: number; parallelization: number };
+  /** Argon2id cost of new password hashes on the restored appliance (default: the config's default). */
+  argon2?: Argon2Cost;
   /** Where the audit chain head is anchored on this machine (default: see defaultAnchorFile). */
   anchorFile?: string;
   progress?: (line: string) => void;
@@ -114,7 +115,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
     web: { listen: opts.web?.listen ?? '0.0.0.0', httpsPort: opts.web?.httpsPort ?? 443, httpPort: opts.web?.httpPort ?? 80, publicHost: opts.web?.publicHost ?? 'localhost', tlsCert: 'tls/web.crt', tlsKey: 'tls/web.key' },
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
-    ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),
     ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
   };

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { buildConfig, makePrivateDir, writePrivateFile, type WardenConfig } from '../config/index.js';
+import { buildConfig, makePrivateDir, writePrivateFile, type Argon2Cost, type WardenConfig } from '../config/index.js';
 import { KeyService, SOFTHSM_MODULE, generateMasterKeyMaterial, initSoftHsmToken, writeAuditKeyCopy, writeKeyCheck, writeSoftHsmConfig, type MasterKeyHandoff } from '../keys/index.js';
 import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { Store } from '../store/index.js';
@@ -18,8 +18,8 @@ export interface InitOptions {
   adminFullName?: string;
   adminEmail?: string;
   web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
-  /** scrypt cost override (tests lower it; production keeps the default). */
-  scrypt?: { cost: number; blockSize: number; parallelization: number };
+  /** Argon2id cost of password hashes, written to the config (tests lower it; production keeps the default). */
+  argon2?: Argon2Cost;
   /** Where the 32 master-key bytes go before they are zeroed (the Shamir split of the backup issue). */
   onMasterKey?: MasterKeyHandoff;
   /** Where the audit chain head is anchored (outside the state directory); default: see defaultAnchorFile. */
@@ -70,7 +70,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     },
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
-    ...(opts.scrypt ? { auth: { scrypt: opts.scrypt } } : {}),
+    ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),
     ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
   };
@@ -115,7 +115,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       say('creating the first administrator');
       const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
       const settings = new SettingsService(store, audit);
-      const users = new UserAdminService({ store, audit, settings, scrypt: config.auth.scrypt });
+      const users = new UserAdminService({ store, audit, settings, argon2: config.auth.argon2 });
       const { user, oneTimePassword } = await users.create(
         { username: 'orbit', ip: null },
         { username: opts.adminUsername, fullName: opts.adminFullName ?? 'Administrator', email: opts.adminEmail ?? '', profile: 'administrator' },

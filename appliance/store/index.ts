@@ -57,6 +57,8 @@ export const TRANSACTION_RETRY_WINDOW_MS = 10_000;
 export interface TransactionOptions {
   /** Runs in all, at most (default TRANSACTION_ATTEMPTS). */
   attempts?: number;
+  /** false: the commit may skip its own flush to disk (see Store.transaction). */
+  durable?: boolean;
 }
 
 /** Full jitter over an exponential ceiling: colliding writers spread out instead of colliding again. */
@@ -129,6 +131,9 @@ export class Store {
    * StoreConflictError (STORE_UNAVAILABLE) escapes. `fn` may
    * therefore run more than once: it must act only through `repos` (work for after the commit goes to
    * `repos.afterCommit`, which a rolled-back attempt drops). Constraint refusals are StoreConstraintError.
+   * `durable: false` is for writes worth nothing after a power loss (a login's reservations before its hash):
+   * that commit skips its fsync, which would hold the event loop (better-sqlite3 is synchronous); the next
+   * durable commit syncs it along. It stays atomic and crash-safe. Never for a transaction with an audit row.
    */
   async transaction<T>(fn: (repos: Repositories) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const attempts = Math.max(1, options.attempts ?? TRANSACTION_ATTEMPTS);
@@ -136,7 +141,8 @@ export class Store {
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
       try {
-        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        const run = (db: Kysely<Database>) => db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        const result = options.durable === false ? await this.engine.withoutSync(this.db, run) : await run(this.db);
         repos?.runCommitted();
         return result;
       } catch (e) {

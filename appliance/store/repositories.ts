@@ -114,6 +114,15 @@ export class UsersRepository {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /**
+   * Replace the stored password hash only if it is still `seen` (a re-hash at login): a password set or reset
+   * while the login was hashing wins. True if replaced.
+   */
+  async replacePasswordHash(id: number, seen: string, next: string): Promise<boolean> {
+    const r = await this.db.updateTable('users').set({ password_hash: next }).where('id', '=', id).where('password_hash', '=', seen).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /** Atomic increment, so concurrent failed logins cannot lose a count. Returns the new count. */
   async incrementFailedAttempts(id: number, now: number): Promise<number> {
     await this.db
@@ -232,6 +241,11 @@ export class PasswordHistoryRepository {
 
   async add(userId: number, passwordHash: string, now: number): Promise<void> {
     await this.db.insertInto('password_history').values({ user_id: userId, password_hash: passwordHash, created_at: now }).execute();
+  }
+
+  /** The same password's entry re-hashed (at login), so history checks stop paying the old scheme's cost. */
+  async replaceHash(userId: number, seen: string, next: string): Promise<void> {
+    await this.db.updateTable('password_history').set({ password_hash: next }).where('user_id', '=', userId).where('password_hash', '=', seen).execute();
   }
 
   /** The most recent `n` hashes, newest first. */

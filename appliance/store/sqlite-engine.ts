@@ -176,6 +176,11 @@ export interface StoreEngine {
   readonly dialect: Dialect;
   /** Write a consistent copy of the whole database to `file` while writers keep running (any: whatever the schema). */
   snapshotTo(db: Kysely<any>, file: string): Promise<void>;
+  /**
+   * Run one transaction whose commit need not reach the disk by itself (the next durable commit takes it
+   * along), on a connection held for the whole of it so that no other transaction commits unsynced.
+   */
+  withoutSync<DB, T>(db: Kysely<DB>, run: (db: Kysely<DB>) => Promise<T>): Promise<T>;
 }
 
 /** Open the SQLite file with the pragmas the appliance relies on. */
@@ -190,6 +195,16 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
   return {
     name: 'sqlite',
     dialect: new SqliteEngineDialect(db),
+    withoutSync(kysely, run) {
+      return kysely.connection().execute(async (conn) => {
+        await sql`pragma synchronous = NORMAL`.execute(conn);
+        try {
+          return await run(conn);
+        } finally {
+          await sql`pragma synchronous = FULL`.execute(conn);
+        }
+      });
+    },
     async snapshotTo(kysely, file) {
       // VACUUM INTO writes a consistent, compact copy while the appliance keeps running. It accepts an
       // existing empty file, so the caller can create it with the mode it wants first.

@@ -5,16 +5,28 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initializeAppliance, type InitResult } from '../../appliance/provision/index.js';
 import { Store } from '../../appliance/store/index.js';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { AuditTrail, type ChainKey } from '../../appliance/audit/index.js';
 import { SettingsService } from '../../appliance/settings/index.js';
 import { AuthService, CertificateLogin } from '../../appliance/auth/index.js';
 import { TrustStore } from '../../appliance/pki/index.js';
 import { UserAdminService } from '../../appliance/access/index.js';
-import type { ScryptCost } from '../../appliance/config/index.js';
+import type { Argon2Cost } from '../../appliance/config/index.js';
 
-/** Cheap scrypt for tests: the rules under test do not depend on the cost; production keeps 2^17. */
-export const TEST_SCRYPT: ScryptCost = { cost: 1024, blockSize: 8, parallelization: 1 };
+/** Cheap Argon2id for tests: the rules under test do not depend on the cost; production keeps m=19 MiB, t=2. */
+export const TEST_ARGON2: Argon2Cost = { memoryKiB: 64, iterations: 1, parallelism: 1 };
+/** The same cost as `orbit init` / `orbit backup restore` flags. */
+export const TEST_ARGON2_FLAGS = ['--argon2-memory', String(TEST_ARGON2.memoryKiB), '--argon2-iterations', String(TEST_ARGON2.iterations)];
+
+/**
+ * A password hash of the form Warden stored before Argon2id (scrypt$N$r$p$salt$key, base64), made here with
+ * node:crypto so tests can put a real one in the database: Warden itself no longer writes this form.
+ */
+export function legacyScryptHash(password: string, cost = { N: 1024, r: 8, p: 1 }): string {
+  const salt = randomBytes(16);
+  const key = scryptSync(Buffer.from(password, 'utf8'), salt, 32, { N: cost.N, r: cost.r, p: cost.p, maxmem: 256 * cost.N * cost.r + (1 << 20) });
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
 
 export function tempDir(prefix = 'warden-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -57,8 +69,8 @@ export async function services(): Promise<Services> {
   const store = await Store.open({ sqlitePath: path.join(tmp.dir, 'warden.db') });
   const audit = new AuditTrail(store, { key: softwareChainKey(), clock: clock.read });
   const settings = new SettingsService(store, audit, clock.read, 0);
-  const auth = new AuthService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
-  const users = new UserAdminService({ store, audit, settings, scrypt: TEST_SCRYPT, clock: clock.read });
+  const auth = new AuthService({ store, audit, settings, argon2: TEST_ARGON2, clock: clock.read });
+  const users = new UserAdminService({ store, audit, settings, argon2: TEST_ARGON2, clock: clock.read });
   const trust = new TrustStore(store, audit, clock.read);
   const certificates = new CertificateLogin({ store, audit, settings, trust, clock: clock.read });
   return {
@@ -93,7 +105,7 @@ export async function initializedHome(opts: { adminUsername?: string; web?: { ht
     adminUsername: opts.adminUsername ?? 'admin',
     adminEmail: 'admin@example.test',
     web: { listen: '127.0.0.1', httpsPort: opts.web?.httpsPort ?? 0, httpPort: opts.web?.httpPort ?? 0, publicHost: '127.0.0.1' },
-    scrypt: TEST_SCRYPT,
+    argon2: TEST_ARGON2,
     // Outside the state directory as on the appliance, inside the temporary directory so cleanup takes it.
     anchorFile: path.join(tmp.dir, '..', `${path.basename(tmp.dir)}-anchor`, 'audit-anchor.log'),
   });

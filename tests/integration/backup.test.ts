@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { TEST_ARGON2_FLAGS, tempDir } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
 
 const orbit = runOrbit;
@@ -20,7 +20,7 @@ describe('custodian shares, backup and restore', () => {
   const backupFile = path.join(tmp.dir, 'warden.backup');
   const secrets = new Map<number, string>();
   let shares: string[] = [];
-  const init = ['init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024'];
+  const init = ['init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS];
 
   before(async () => {
     const r = await orbit(original, [...init, '--custodians', '3', '--threshold', '2', '--shares-dir', sharesDir, '--json']);
@@ -102,7 +102,7 @@ describe('custodian shares, backup and restore', () => {
 
   test('two shares restore a fresh appliance on a new token; every credential decrypts', async () => {
     const restored = path.join(tmp.dir, 'restored');
-    const r = await orbit(restored, ['backup', 'restore', backupFile, '--share', shares[2]!, '--share', shares[0]!, '--scrypt-cost', '1024']);
+    const r = await orbit(restored, ['backup', 'restore', backupFile, '--share', shares[2]!, '--share', shares[0]!, ...TEST_ARGON2_FLAGS]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: restored }));
     try {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
+import { TEST_ARGON2_FLAGS, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
 import { ApiClient, ORBIT_MAIN, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
 
 /** Every path under `dir` with its permission bits. */
@@ -46,7 +46,7 @@ describe('state file permissions', () => {
   before(async () => {
     const r = await orbitUnderUmask(home, [
       'init', '--admin-user', 'admin', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--public-host', '127.0.0.1',
-      '--scrypt-cost', '1024', '--shares-dir', path.join(home, 'custodian-shares'), '--json',
+      ...TEST_ARGON2_FLAGS, '--shares-dir', path.join(home, 'custodian-shares'), '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);
     oneTime = JSON.parse(r.stdout).oneTimePassword;

@@ -4,7 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { tempDir, strongPassword } from '../helpers/fixtures.js';
+import { TEST_ARGON2_FLAGS, tempDir, strongPassword } from '../helpers/fixtures.js';
 import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { Appliance } from '../../appliance/index.js';
@@ -21,7 +21,7 @@ describe('master key rotation', () => {
   let credentialId = 0;
 
   before(async () => {
-    const init = await orbit(home, ['init', '--admin-user', 'admin', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--shares-dir', f('old-shares'), '--json']);
+    const init = await orbit(home, ['init', '--admin-user', 'admin', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--shares-dir', f('old-shares'), '--json']);
     assert.equal(init.code, 0, init.stderr);
     const otp = JSON.parse(init.stdout).oneTimePassword;
     d = await startWebDaemon({ home, configFile: path.join(home, 'warden.json') } as never);

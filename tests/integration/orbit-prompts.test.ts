@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { tempDir } from '../helpers/fixtures.js';
+import { TEST_ARGON2_FLAGS, tempDir } from '../helpers/fixtures.js';
 import { ORBIT_MAIN } from '../helpers/web-daemon.js';
 
 /** Run orbit under a pseudo-terminal; each step waits for `prompt` in the output, then types `keys`. */
@@ -46,7 +46,7 @@ describe('orbit prompts on a terminal', () => {
   const tmp = tempDir('warden-pty-');
   const home = path.join(tmp.dir, 'state');
   before(() => {
-    execFileSync(process.execPath, [ORBIT_MAIN, '--home', home, 'init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--shares-dir', path.join(tmp.dir, 'shares-1'), '--json'], { env: { ...process.env, CI: 'true' } });
+    execFileSync(process.execPath, [ORBIT_MAIN, '--home', home, 'init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--shares-dir', path.join(tmp.dir, 'shares-1'), '--json'], { env: { ...process.env, CI: 'true' } });
   });
   after(() => tmp.cleanup());
 
@@ -67,7 +67,7 @@ describe('orbit prompts on a terminal', () => {
 
   test('init on a terminal asks for the administrator name', async () => {
     const fresh = path.join(tmp.dir, 'fresh');
-    const r = await onTerminal(['--home', fresh, 'init', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--shares-dir', path.join(tmp.dir, 'shares-2')], [
+    const r = await onTerminal(['--home', fresh, 'init', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--shares-dir', path.join(tmp.dir, 'shares-2')], [
       { prompt: /First administrator user name/, keys: 'overseer\r' },
     ]);
     assert.equal(r.code, 0, r.out);

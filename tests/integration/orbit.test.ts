@@ -2,9 +2,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { tempDir } from '../helpers/fixtures.js';
+import { TEST_ARGON2_FLAGS, tempDir } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { createCa, createCrl, issueLeaf } from '../helpers/pki.js';
 
@@ -33,6 +33,9 @@ describe('orbit', () => {
     ['an unknown option', ['status', '--frob']],
     ['a missing argument', ['user', 'unlock']],
     ['a bad port', ['init', '--https-port', 'http']],
+    ['an Argon2id memory below its bound', ['init', '--argon2-memory', '32']],
+    ['an Argon2id pass count that is not a number', ['init', '--argon2-iterations', 'two']],
+    ['too little Argon2id memory for its lanes', ['init', '--argon2-memory', '64', '--argon2-parallelism', '16']],
   ];
   for (const [what, args] of usage) {
     test(`${what} is a usage error: exit 2`, async () => {
@@ -50,7 +53,7 @@ describe('orbit', () => {
 
   describe('after init', () => {
     before(async () => {
-      const r = await orbit(home, ['init', '--admin-user', 'chief', '--admin-email', 'chief@example.test', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', '--scrypt-cost', '1024', '--shares-dir', path.join(tmp.dir, 'shares'), '--json']);
+      const r = await orbit(home, ['init', '--admin-user', 'chief', '--admin-email', 'chief@example.test', '--listen', '127.0.0.1', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--shares-dir', path.join(tmp.dir, 'shares'), '--json']);
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout);
       assert.equal(out.shareFiles.length, 3, 'three custodian shares by default');
@@ -61,6 +64,18 @@ describe('orbit', () => {
 
     test('init printed a one-time password that meets the policy', () => {
       assert.match(oneTime, /^.{20}$/);
+    });
+
+    test('init writes the Argon2id flags to the config, and the first administrator\'s hash has that cost', () => {
+      const config = JSON.parse(readFileSync(path.join(home, 'warden.json'), 'utf8'));
+      assert.deepEqual(config.auth.argon2, { memoryKiB: 64, iterations: 1, parallelism: 1 });
+      const db = new Database(path.join(home, 'warden.db'), { readonly: true });
+      try {
+        const row = db.prepare('SELECT password_hash FROM users WHERE username = ?').get('chief') as { password_hash: string };
+        assert.match(row.password_hash, /^\$argon2id\$v=19\$m=64,t=1,p=1\$/);
+      } finally {
+        db.close();
+      }
     });
 
     test('a second init refuses (exit 1), --if-needed is a no-op (exit 0)', async () => {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { createBackup, restoreBackup, rotateMasterKey } from '../../../appliance/backup/index.js';
 import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, cliActor, locations, print, withAppliance } from '../context.js';
+import { addHashCostOptions, hashCostFromOptions } from '../hash-cost.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -73,7 +74,7 @@ export function registerBackup(program: Command): void {
       });
     });
 
-  backup
+  const restore = backup
     .command('restore')
     .description('rebuild a fresh appliance from a backup: the master key from k shares goes into a new token')
     .argument('<file>', 'the backup file')
@@ -81,19 +82,19 @@ export function registerBackup(program: Command): void {
     .option('--listen <address>', 'address the web daemon listens on', '0.0.0.0')
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--http-port <port>', 'HTTP port (redirects only)', '80')
-    .option('--scrypt-cost <N>', 'scrypt cost N for new password hashes')
-    .option('--anchor-file <file>', 'where the audit chain head is anchored on this machine (default /var/log/warden/audit-anchor.log)')
+    .option('--anchor-file <file>', 'where the audit chain head is anchored on this machine (default /var/log/warden/audit-anchor.log)');
+  addHashCostOptions(restore)
     .action(async (file: string, opts, cmd: Command) => {
       if (opts.share.length === 0) throw new CliError('give the custodian shares with --share FILE (at least the threshold)', EXIT_USAGE);
       const { home, configFile } = locations(cmd);
-      const cost = opts.scryptCost === undefined ? undefined : Number(opts.scryptCost);
+      const argon2 = hashCostFromOptions(opts);
       const r = await restoreBackup({
         home,
         configFile,
         backupFile: path.resolve(file),
         shares: (opts.share as string[]).map(readShare),
         web: { listen: opts.listen, httpsPort: Number(opts.httpsPort), httpPort: Number(opts.httpPort) },
-        ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        ...(argon2 ? { argon2 } : {}),
         ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
         progress: (line) => print(`  ${line}...`),
       });

@@ -6,6 +6,7 @@ import { initializeAppliance, isInitialized } from '../../../appliance/provision
 import { validateUsername } from '../../../appliance/access/index.js';
 import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
+import { addHashCostOptions, hashCostFromOptions } from '../hash-cost.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -14,7 +15,7 @@ function port(value: string): number {
 }
 
 export function registerInit(program: Command): void {
-  program
+  const init = program
     .command('init')
     .description('initialize the appliance: state directory, PKCS#11 token and master key, web TLS certificate, first administrator')
     .option('--admin-user <name>', 'user name of the first administrator (prompted if omitted on a terminal; default "admin")')
@@ -29,8 +30,8 @@ export function registerInit(program: Command): void {
     .option('--shares-dir <dir>', 'where to write the share files, one per custodian (default: ./warden-key-shares)')
     .option('--anchor-file <file>', 'where the audit chain head is anchored, outside the state directory (default /var/log/warden/audit-anchor.log)')
     .option('--if-needed', 'do nothing (exit 0) if already initialized')
-    .option('--scrypt-cost <N>', 'scrypt cost N for password hashes (power of two; default 131072)')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the result as JSON');
+  addHashCostOptions(init)
     .addHelpText('after', '\nThe one-time password of the first administrator is printed once; it must be changed at first login.')
     .action(async (opts, cmd: Command) => {
       const { home, configFile } = locations(cmd);
@@ -44,10 +45,7 @@ export function registerInit(program: Command): void {
       }
       let adminUser: string = opts.adminUser;
       if (!adminUser) adminUser = interactive() ? await (await import('@inquirer/prompts')).input({ message: 'First administrator user name', default: 'admin', validate: (v) => { try { validateUsername(v); return true; } catch (e) { return (e as Error).message; } } }) : 'admin';
-      const cost = opts.scryptCost === undefined ? undefined : Number(opts.scryptCost);
-      if (cost !== undefined && (!Number.isInteger(cost) || cost < 1024 || (cost & (cost - 1)) !== 0)) {
-        throw new CliError('--scrypt-cost must be a power of two, at least 1024', EXIT_USAGE);
-      }
+      const argon2 = hashCostFromOptions(opts);
       const custodians = Number(opts.custodians);
       const threshold = Number(opts.threshold);
       if (!Number.isInteger(threshold) || threshold < 2 || !Number.isInteger(custodians) || custodians < threshold || custodians > 255) {
@@ -70,7 +68,7 @@ export function registerInit(program: Command): void {
         adminFullName: opts.adminName,
         adminEmail: opts.adminEmail,
         web: { listen: opts.listen, httpsPort: port(opts.httpsPort), httpPort: port(opts.httpPort), ...(opts.publicHost ? { publicHost: opts.publicHost } : {}) },
-        ...(cost ? { scrypt: { cost, blockSize: 8, parallelization: 1 } } : {}),
+        ...(argon2 ? { argon2 } : {}),
         ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
         progress: opts.json ? undefined : (line) => print(`  ${line}...`),
       });

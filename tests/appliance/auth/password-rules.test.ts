@@ -8,10 +8,12 @@ import {
   verifyPassword,
   needsRehash,
   isInHistory,
+  DecoyHash,
 } from '../../../appliance/auth/index.js';
 import { DEFAULT_SETTINGS } from '../../../appliance/settings/index.js';
 import { PolicyError } from '../../../appliance/errors/index.js';
-import { TEST_SCRYPT } from '../../helpers/fixtures.js';
+import { DEFAULT_ARGON2 } from '../../../appliance/config/index.js';
+import { TEST_ARGON2, legacyScryptHash } from '../../helpers/fixtures.js';
 
 const policy = DEFAULT_SETTINGS.passwordPolicy;
 
@@ -58,33 +60,78 @@ describe('password complexity', () => {
 });
 
 describe('password hashing', () => {
-  test('a hash verifies its password and nothing else', async () => {
-    const h = await hashPassword('Correct-Horse-9', TEST_SCRYPT);
-    assert.match(h, /^scrypt\$1024\$8\$1\$/);
+  test('a hash is an Argon2id PHC string of the configured cost and verifies its password and nothing else', async () => {
+    const h = await hashPassword('Correct-Horse-9', TEST_ARGON2);
+    assert.match(h, /^\$argon2id\$v=19\$m=64,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
     assert.equal(await verifyPassword('Correct-Horse-9', h), true);
     assert.equal(await verifyPassword('Correct-Horse-8', h), false);
     assert.equal(await verifyPassword('', h), false);
   });
 
+  test('the default cost is OWASP\'s Argon2id minimum: m=19 MiB, t=2, p=1', async () => {
+    const h = await hashPassword('Correct-Horse-9', DEFAULT_ARGON2);
+    assert.match(h, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    assert.equal(await verifyPassword('Correct-Horse-9', h), true);
+  });
+
   test('two hashes of one password differ (per-user salt)', async () => {
-    assert.notEqual(await hashPassword('Same-Password-1', TEST_SCRYPT), await hashPassword('Same-Password-1', TEST_SCRYPT));
+    assert.notEqual(await hashPassword('Same-Password-1', TEST_ARGON2), await hashPassword('Same-Password-1', TEST_ARGON2));
+  });
+
+  test('a scrypt hash of the earlier form still verifies', async () => {
+    const h = legacyScryptHash('Old-Scheme-Password-1');
+    assert.match(h, /^scrypt\$1024\$8\$1\$/);
+    assert.equal(await verifyPassword('Old-Scheme-Password-1', h), true);
+    assert.equal(await verifyPassword('Old-Scheme-Password-2', h), false);
   });
 
   test('malformed stored hashes never verify', async () => {
-    for (const bad of ['', 'scrypt$', 'md5$abc', 'scrypt$1024$8$1$c2FsdA==$', 'scrypt$x$8$1$c2FsdA==$aGFzaA==']) {
+    const good = await hashPassword('anything', TEST_ARGON2);
+    const [, , , , salt, key] = good.split('$');
+    for (const bad of [
+      '',
+      'scrypt$',
+      'md5$abc',
+      'scrypt$1024$8$1$c2FsdA==$',
+      'scrypt$x$8$1$c2FsdA==$aGFzaA==',
+      'scrypt$3000$8$1$c2FsdA==$' + Buffer.alloc(32).toString('base64'),
+      good.replace('$argon2id$', '$argon2i$'),
+      good.replace('$argon2id$', '$argon2d$'),
+      good.replace('v=19', 'v=16'),
+      good.replace('m=64,t=1,p=1', 't=1,m=64,p=1'),
+      good.replace('m=64', 'm=0'),
+      good.replace('m=64', 'm=99999999'),
+      `$argon2id$v=19$m=64,t=1,p=1$${salt}$${key!.slice(0, 40)}`,
+      `$argon2id$v=19$m=64,t=1,p=1$${salt}$${key}x`,
+      `$argon2id$v=19$m=64,t=1,p=1$${salt}`,
+    ]) {
       assert.equal(await verifyPassword('anything', bad), false, bad);
     }
+    assert.equal(await verifyPassword('anything', good), true);
   });
 
-  test('a changed cost asks for a rehash', async () => {
-    const h = await hashPassword('Some-Password-1', TEST_SCRYPT);
-    assert.equal(needsRehash(h, TEST_SCRYPT), false);
-    assert.equal(needsRehash(h, { ...TEST_SCRYPT, cost: 2048 }), true);
+  test('a changed cost or the earlier scheme asks for a rehash; the current cost does not', async () => {
+    const h = await hashPassword('Some-Password-1', TEST_ARGON2);
+    assert.equal(needsRehash(h, TEST_ARGON2), false);
+    assert.equal(needsRehash(h, { ...TEST_ARGON2, memoryKiB: 128 }), true);
+    assert.equal(needsRehash(h, { ...TEST_ARGON2, iterations: 2 }), true);
+    assert.equal(needsRehash(h, { ...TEST_ARGON2, parallelism: 2 }), true);
+    assert.equal(needsRehash(legacyScryptHash('Some-Password-1'), TEST_ARGON2), true);
+    assert.equal(needsRehash('garbage', TEST_ARGON2), true);
   });
 
-  test('history matching finds a reused password among hashes', async () => {
-    const hashes = await Promise.all(['Old-Password-1', 'Old-Password-2'].map((p) => hashPassword(p, TEST_SCRYPT)));
+  test('history matching finds a reused password among hashes of both schemes', async () => {
+    const hashes = [await hashPassword('Old-Password-1', TEST_ARGON2), legacyScryptHash('Old-Password-2')];
+    assert.equal(await isInHistory('Old-Password-1', hashes), true);
     assert.equal(await isInHistory('Old-Password-2', hashes), true);
     assert.equal(await isInHistory('New-Password-3', hashes), false);
+  });
+
+  test('the unknown-user decoy is an Argon2id hash of the current cost', async () => {
+    const decoy = await new DecoyHash(TEST_ARGON2).get();
+    assert.match(decoy, /^\$argon2id\$v=19\$m=64,t=1,p=1\$/);
+    assert.equal(needsRehash(decoy, TEST_ARGON2), false);
+    const production = await new DecoyHash(DEFAULT_ARGON2).get();
+    assert.equal(needsRehash(production, DEFAULT_ARGON2), false);
   });
 });

@@ -13,7 +13,18 @@ describe('configuration', () => {
     assert.equal(c.web.httpPort, 80);
     assert.equal(c.store.sqlitePath, '/var/lib/warden/warden.db');
     assert.equal(c.keys.module, '/usr/lib/softhsm/libsofthsm2.so');
-    assert.equal(c.auth.scrypt.cost, 131072);
+    assert.deepEqual(c.auth.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1 });
+  });
+
+  test('auth.argon2 sets the cost of new password hashes; fields left out keep the default', () => {
+    assert.deepEqual(buildConfig({ auth: { argon2: { memoryKiB: 65536, iterations: 3, parallelism: 2 } } }, '/h').auth.argon2, { memoryKiB: 65536, iterations: 3, parallelism: 2 });
+    assert.deepEqual(buildConfig({ auth: { argon2: { iterations: 4 } } }, '/h').auth.argon2, { memoryKiB: 19456, iterations: 4, parallelism: 1 });
+  });
+
+  test('a config written before Argon2id (auth.scrypt) still loads, with the Argon2id default for new hashes', () => {
+    const c = buildConfig({ auth: { scrypt: { cost: 1024, blockSize: 8, parallelization: 1 } } }, '/h');
+    assert.equal(c.auth.scrypt.cost, 1024);
+    assert.deepEqual(c.auth.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1 });
   });
 
   test('the config file is found by WARDEN_CONFIG, then WARDEN_HOME, then /etc', () => {
@@ -28,6 +39,12 @@ describe('configuration', () => {
     ['a port out of range', { web: { httpsPort: 70000 } }],
     ['a port that is a string', { web: { httpsPort: '443' } }],
     ['a scrypt cost that is not a power of two', { auth: { scrypt: { cost: 3000 } } }],
+    ['an Argon2id memory below 64 KiB', { auth: { argon2: { memoryKiB: 32 } } }],
+    ['an Argon2id memory below 8 KiB per lane', { auth: { argon2: { memoryKiB: 64, parallelism: 16 } } }],
+    ['zero Argon2id iterations', { auth: { argon2: { iterations: 0 } } }],
+    ['an Argon2id cost that is a string', { auth: { argon2: { memoryKiB: '19456' } } }],
+    ['an unknown Argon2id field', { auth: { argon2: { memory: 19456 } } }],
+    ['an Argon2id cost that is not an object', { auth: { argon2: 19456 } }],
     ['an unsupported engine', { store: { engine: 'oracle' } }],
     ['an array', []],
     ['Duo test hosts without a test CA', { auth: { duoTestHosts: ['localhost:8443'] } }],

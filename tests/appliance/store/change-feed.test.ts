@@ -11,7 +11,7 @@ import { Store, type AnyChange } from '../../../appliance/store/index.js';
 import { AuditTrail } from '../../../appliance/audit/index.js';
 import { SettingsService } from '../../../appliance/settings/index.js';
 import { UserAdminService } from '../../../appliance/access/index.js';
-import { TEST_SCRYPT, softwareChainKey, strongPassword, tempDir } from '../../helpers/fixtures.js';
+import { TEST_ARGON2, softwareChainKey, strongPassword, tempDir } from '../../helpers/fixtures.js';
 
 const execFileAsync = promisify(execFile);
 const WRITER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'helpers', 'feed-writer-child.js');
@@ -64,12 +64,12 @@ describe('change feed', () => {
   test('a service change that fails to commit (its audit row cannot be written) announces nothing', async () => {
     const goodAudit = new AuditTrail(writer, { key: softwareChainKey() });
     const settings = new SettingsService(writer, goodAudit);
-    const users = new UserAdminService({ store: writer, audit: goodAudit, settings, scrypt: TEST_SCRYPT });
+    const users = new UserAdminService({ store: writer, audit: goodAudit, settings, argon2: TEST_ARGON2 });
     const { user } = await users.create(admin, { username: 'victim', fullName: 'V', email: 'v@example.test', profile: 'privileged-access-user', password: strongPassword() });
     const head = await reader.feed.head();
     // The token is gone: the audit row fails inside the transaction, after the announcement was written.
     const noToken = new AuditTrail(writer, { key: { mac: () => { throw new Error('token unavailable'); } } });
-    const broken = new UserAdminService({ store: writer, audit: noToken, settings, scrypt: TEST_SCRYPT });
+    const broken = new UserAdminService({ store: writer, audit: noToken, settings, argon2: TEST_ARGON2 });
     await assert.rejects(broken.setStatus(admin, user.id, 'disabled'));
     assert.equal((await reader.repos.users.byId(user.id))!.status, 'active');
     assert.deepEqual(await reader.feed.read(head), [], 'no user.disabled for a user that was not disabled');
