@@ -25,7 +25,7 @@ export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueVi
 export * from './change-feed.js';
 export * from './job-leases.js';
 
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
   '0002-mfa': m0002,
   '0003-vault-access': m0003,

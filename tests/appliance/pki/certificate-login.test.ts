@@ -4,13 +4,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import * as m0006 from '../../../appliance/store/migrations/0006-pki-findings.js';
-import * as m0007 from '../../../appliance/store/migrations/0007-change-feed.js';
 import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
 import { createCa, createCrl, der, issueLeaf, EKU_SERVER_AUTH, type Issued } from '../../helpers/pki.js';
 import { AuthError, WardenError } from '../../../appliance/errors/index.js';
 import type { PresentedCertificate } from '../../../appliance/pki/index.js';
-import type { UserRow } from '../../../appliance/store/index.js';
+import { MIGRATIONS, type UserRow } from '../../../appliance/store/index.js';
 
 const DAY = 86_400_000;
 const orbit = { username: 'orbit', ip: null };
@@ -393,10 +391,10 @@ describe('migration 0006: bindings made before a certificate was bound to one ac
     const alone = await issueLeaf(ca, { commonName: 'alone', email: 'dup@example.test' });
 
     // Back to the schema before 0006, and the rows the old binding logic let in.
-    // Later migrations first: the migrator replays only a suffix of the list.
-    await m0007.down(s.store.db as unknown as Kysely<unknown>);
-    await m0006.down(s.store.db as unknown as Kysely<unknown>);
-    await s.store.db.deleteFrom('kysely_migration' as never).where('name' as never, 'in', ['0006-pki-findings', '0007-change-feed'] as never).execute();
+    // Every later migration first, newest first: the migrator replays only a suffix of the list.
+    const later = Object.keys(MIGRATIONS).filter((name) => name >= '0006').sort().reverse();
+    for (const name of later) await MIGRATIONS[name]!.down!(s.store.db as unknown as Kysely<unknown>);
+    await s.store.db.deleteFrom('kysely_migration' as never).where('name' as never, 'in', later as never).execute();
     const row = (userId: number, leaf: Issued, status: 'bound' | 'revoked', at: number) => ({
       user_id: userId,
       fingerprint: new X509Certificate(leaf.pem).fingerprint256,
