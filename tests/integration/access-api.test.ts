@@ -31,16 +31,16 @@ describe('access API', () => {
   });
 
   test('devices: create, import CSV with a per-row report, read as auditor, refuse bad input', async () => {
-    const created = await admin.call('POST', '/api/v1/devices', { hostname: 'app01', address: '192.0.2.10', vendor: 'Lenovo', site: 'Recife', connectivity: 'SSH:22' });
+    const created = await admin.call('POST', '/api/v1/devices', { hostname: 'app01', address: '127.0.2.10', vendor: 'Lenovo', site: 'Recife', connectivity: 'SSH:22' });
     assert.equal(created.status, 201, created.body);
     ids.app01 = created.json.device.id;
-    const imported = await admin.call('POST', '/api/v1/devices/import', { csv: 'hostname,address,connectivity\napp02,192.0.2.11,SSH:22\napp03,bogus,SSH:22\n' });
+    const imported = await admin.call('POST', '/api/v1/devices/import', { csv: 'hostname,address,connectivity\napp02,127.0.2.11,SSH:22\napp03,bogus,SSH:22\n' });
     assert.equal(imported.status, 200, imported.body);
     assert.equal(imported.json.imported, 1);
     assert.deepEqual(imported.json.rows.map((r: { ok: boolean }) => r.ok), [true, false]);
     assert.equal((await clients.audit!.call('GET', '/api/v1/devices')).json.devices.length, 2);
-    assert.equal((await clients.audit!.call('POST', '/api/v1/devices', { hostname: 'x', address: '192.0.2.99' })).status, 403);
-    assert.equal((await admin.call('POST', '/api/v1/devices', { hostname: 'app09', address: '192.0.2.12', owner: 'me' })).status, 400);
+    assert.equal((await clients.audit!.call('POST', '/api/v1/devices', { hostname: 'x', address: '127.0.2.99' })).status, 403);
+    assert.equal((await admin.call('POST', '/api/v1/devices', { hostname: 'app09', address: '127.0.2.12', owner: 'me' })).status, 400);
     assert.equal((await admin.call('GET', '/api/v1/devices/abc')).status, 400);
     assert.equal((await admin.call('GET', '/api/v1/devices/99999')).status, 404);
   });

@@ -29,7 +29,7 @@ describe('custodian shares, backup and restore', () => {
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: original }));
     try {
       const admin = { username: 'chief', ip: null };
-      const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '10.0.0.1', connectivity: 'SSH:22' });
+      const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: 'SSH:22' });
       for (const [user, secret] of [['root', 'R00t-Secret-Ω'], ['oracle', 'Or4cle-Secret-日本']]) {
         const c = await a.inventory.createCredential(admin, { deviceId: device.id, username: user, secret });
         secrets.set(c.id, secret);

@@ -27,7 +27,7 @@ describe('master key rotation', () => {
     d = await startWebDaemon({ home, configFile: path.join(home, 'warden.json') } as never);
     admin = new ApiClient(d);
     await admin.loginAndChange('admin', otp, strongPassword());
-    const dev = await admin.call('POST', '/api/v1/devices', { hostname: 'db01', address: '10.0.0.1', connectivity: 'SSH:22' });
+    const dev = await admin.call('POST', '/api/v1/devices', { hostname: 'db01', address: '127.0.0.1', connectivity: 'SSH:22' });
     const cred = await admin.call('POST', '/api/v1/credentials', { deviceId: dev.json.device.id, username: 'root', secret: 'Before-Rotation-1' });
     credentialId = cred.json.credential.id;
     await admin.call('POST', '/api/v1/access-groups', { name: 'admins', sessionAllowed: false, passwordViewAllowed: true, userIds: [1], deviceIds: [dev.json.device.id], credentialIds: [credentialId] });

@@ -58,7 +58,7 @@ describe('sealing happens before the transaction, never inside it', () => {
     s = await services();
     token = new GatedToken();
     inventory = new InventoryService({ store: s.store, audit: s.audit, vault: new Vault(() => token as unknown as KeyService), clock: s.clock.read });
-    deviceId = (await inventory.createDevice(admin, { hostname: 'db01', address: '192.0.2.10', connectivity: 'SSH:22' })).id;
+    deviceId = (await inventory.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' })).id;
   });
   after(() => s.close());
 

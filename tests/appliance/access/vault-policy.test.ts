@@ -9,7 +9,7 @@ import { WardenError, InputError } from '../../../appliance/errors/index.js';
 import type { GrantExpired } from '../../../appliance/access/index.js';
 import { initializedHome, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 
-const admin = { username: 'admin', ip: '192.0.2.1' };
+const admin = { username: 'admin', ip: '127.0.2.1' };
 
 describe('vault and access policy', () => {
   let home: InitializedHome;
@@ -29,16 +29,16 @@ describe('vault and access policy', () => {
     home?.cleanup();
   });
 
-  const as = (name: string) => ({ username: name, ip: '192.0.2.9', userId: uid[name]! });
+  const as = (name: string) => ({ username: name, ip: '127.0.2.9', userId: uid[name]! });
 
   test('a device is created with its catalogue on first use, and validated', async () => {
-    const d = await a.inventory.createDevice(admin, { hostname: 'DB01.example.test', address: '2001:db8::10', vendor: 'Dell', type: 'Server', model: 'R750', site: 'Lisbon', connectivity: 'ssh:22, RDP:3389' });
+    const d = await a.inventory.createDevice(admin, { hostname: 'DB01.example.test', address: '::1', vendor: 'Dell', type: 'Server', model: 'R750', site: 'Lisbon', connectivity: 'ssh:22, RDP:3389' });
     assert.equal(d.hostname, 'db01.example.test');
     assert.equal(d.vendor, 'Dell');
     assert.equal(d.connectivity, 'SSH:22,RDP:3389');
-    const d2 = await a.inventory.createDevice(admin, { hostname: 'db02', address: '10.0.0.2', vendor: 'Dell', connectivity: 'SSH:22' });
+    const d2 = await a.inventory.createDevice(admin, { hostname: 'db02', address: '127.0.0.2', vendor: 'Dell', connectivity: 'SSH:22' });
     assert.equal(d2.vendor, 'Dell');
-    for (const bad of [{ hostname: 'db01.example.test', address: '10.0.0.1' }, { hostname: 'bad host', address: '10.0.0.1' }, { hostname: 'x', address: '999.1.1.1' }, { hostname: 'y', address: '10.0.0.1', connectivity: 'SSH' }, { hostname: 'z', address: '10.0.0.1', color: 'red' }]) {
+    for (const bad of [{ hostname: 'db01.example.test', address: '127.0.0.1' }, { hostname: 'bad host', address: '127.0.0.1' }, { hostname: 'x', address: '999.1.1.1' }, { hostname: 'y', address: '127.0.0.1', connectivity: 'SSH' }, { hostname: 'z', address: '127.0.0.1', color: 'red' }]) {
       await assert.rejects(a.inventory.createDevice(admin, bad), WardenError, JSON.stringify(bad));
     }
     const disabled = await a.inventory.setDeviceStatus(admin, d2.id, 'disabled');
@@ -48,11 +48,11 @@ describe('vault and access policy', () => {
   test('CSV import reports every row; a bad row imports nothing of itself', async () => {
     const csv = [
       'hostname,address,vendor,type,model,site,field1,field2,domain,connectivity',
-      'web01,10.1.0.1,HP,Server,DL380,Porto,,,corp.example,SSH:22',
+      'web01,127.1.0.1,HP,Server,DL380,Porto,,,corp.example,SSH:22',
       'web02,not-an-ip,HP,Server,DL380,Porto,,,,SSH:22',
-      'web03,10.1.0.3,Cisco,Switch,C9300,Porto,rack 4,,,SSH:22',
-      'web01,10.1.0.9,HP,,,,,,,SSH:22',
-      '"web04",10.1.0.4,"Huawei, Inc.",Router,,Faro,"quoted, field",,,SSH:2222',
+      'web03,127.1.0.3,Cisco,Switch,C9300,Porto,rack 4,,,SSH:22',
+      'web01,127.1.0.9,HP,,,,,,,SSH:22',
+      '"web04",127.1.0.4,"Huawei, Inc.",Router,,Faro,"quoted, field",,,SSH:2222',
     ].join('\n');
     const r = await a.inventory.importDevices(admin, csv);
     assert.equal(r.imported, 3);
@@ -63,7 +63,7 @@ describe('vault and access policy', () => {
     const names = (await a.inventory.listDevices()).map((d) => d.hostname);
     assert.ok(!names.includes('web02'));
     assert.equal((await a.inventory.listDevices()).find((d) => d.hostname === 'web04')?.vendor, 'Huawei, Inc.');
-    await assert.rejects(a.inventory.importDevices(admin, 'hostname,address\n"unterminated,10.0.0.1'), InputError);
+    await assert.rejects(a.inventory.importDevices(admin, 'hostname,address\n"unterminated,127.0.0.1'), InputError);
   });
 
   test('credential secrets are sealed: not in the database, openable only as their own record', async () => {
@@ -157,7 +157,7 @@ describe('vault and access policy', () => {
     });
 
     test('a denied request grants nothing', async () => {
-      const dev = await a.inventory.createDevice(admin, { hostname: 'deny01', address: '10.9.0.1', connectivity: 'SSH:22' });
+      const dev = await a.inventory.createDevice(admin, { hostname: 'deny01', address: '127.9.0.1', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Deny' });
       await a.policy.saveGroup(admin, { name: 'deny-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
       const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'just looking' });
@@ -166,7 +166,7 @@ describe('vault and access policy', () => {
     });
 
     test('an approved grant announces its expiry, and the decision follows', async () => {
-      const dev = await a.inventory.createDevice(admin, { hostname: 'short01', address: '10.9.0.2', connectivity: 'SSH:22' });
+      const dev = await a.inventory.createDevice(admin, { hostname: 'short01', address: '127.9.0.2', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Short' });
       await a.policy.saveGroup(admin, { name: 'short-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
       const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'quick fix', endsAt: new Date(Date.now() + 3000).toISOString() });
@@ -192,7 +192,7 @@ describe('vault and access policy', () => {
     });
 
     test('emergency access skips only the approval of the user’s own group, and raises a high-severity audit event naming it', async () => {
-      const dev = await a.inventory.createDevice(admin, { hostname: 'glass01', address: '10.9.0.3', connectivity: 'SSH:22' });
+      const dev = await a.inventory.createDevice(admin, { hostname: 'glass01', address: '127.9.0.3', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Glass' });
       const g = await a.policy.saveGroup(admin, { name: 'glass-group', userIds: [uid.ana], deviceIds: [dev.id], credentialIds: [c.id], approvalRequired: true, approverIds: [uid.boss] });
       const r = await a.policy.requestAccess(as('ana'), { deviceId: dev.id, credentialId: c.id, reason: 'production is down', emergency: true });
@@ -214,7 +214,7 @@ describe('vault and access policy', () => {
     });
 
     test('break-glass is refused (and audited) with no group, outside the window, and never reaches past 7 days', async () => {
-      const dev = await a.inventory.createDevice(admin, { hostname: 'glass02', address: '10.9.0.5', connectivity: 'SSH:22' });
+      const dev = await a.inventory.createDevice(admin, { hostname: 'glass02', address: '127.9.0.5', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'root', secret: 'S3cret-Glass-2' });
       // No group: dee (password viewer) holds nothing of glass02.
       await assert.rejects(a.policy.requestAccess(as('dee'), { deviceId: dev.id, credentialId: c.id, purpose: 'password-view', reason: 'production is down', emergency: true }), /denied/);
@@ -243,7 +243,7 @@ describe('vault and access policy', () => {
     });
 
     test('password view: reason when required, audited; PCI split gives each user one half, never both', async () => {
-      const dev = await a.inventory.createDevice(admin, { hostname: 'pci01', address: '10.9.0.4', connectivity: 'SSH:22' });
+      const dev = await a.inventory.createDevice(admin, { hostname: 'pci01', address: '127.9.0.4', connectivity: 'SSH:22' });
       const c = await a.inventory.createCredential(admin, { deviceId: dev.id, username: 'sa', secret: 'ABCDEFGHIJ', splitView: true });
       await a.policy.saveGroup(admin, { name: 'pci-viewers', sessionAllowed: false, passwordViewAllowed: true, reasonRequired: true, userIds: [uid.ben, uid.cai, uid.dee], deviceIds: [dev.id], credentialIds: [c.id] });
       await assert.rejects(a.policy.viewPassword(as('ana'), c.id, 'x'), /not allowed/);

@@ -24,7 +24,7 @@ describe('master key rotation with writers meanwhile', () => {
   });
 
   test('a secret created and one changed during the re-wrapping still open after the old key is destroyed', async () => {
-    const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '192.0.2.10', connectivity: 'SSH:22' });
+    const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' });
     const before = await Promise.all([1, 2, 3].map((i) => a.inventory.createCredential(admin, { deviceId: device.id, username: `u${i}`, secret: `before-${i}` })));
     let created = 0;
     let writes: Promise<void> | undefined;
