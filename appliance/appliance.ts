@@ -134,6 +134,7 @@ export class Appliance {
     // Another process changed settings: read them afresh at the next use.
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
+    sessions.listen(changes);
     return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity, sessions, changes);
   }
 

@@ -3,11 +3,11 @@
 // audit event, then the credential secret and the pinned host key check for the protocol adapter to use.
 // Warpgate's start_target_session (Started | NeedsApproval) is the model: admitted, or a typed refusal.
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/index.js';
+import type { FeedFollower, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { ErrorCode } from '../errors/index.js';
+import { NotFoundError, type ErrorCode } from '../errors/index.js';
 import type { CertificateLogin } from '../auth/index.js';
-import { parseConnectivity, type InventoryService, type PolicyService } from '../access/index.js';
+import { parseConnectivity, requirePermission, type Actor, type InventoryService, type PolicyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 
 export type SessionProtocol = 'ssh' | 'rdp';
@@ -64,6 +64,8 @@ export interface SessionDeps {
 /** An admitted session: its target, the secret to inject, the host key check, and its one end. */
 export class ProxySession {
   private closed = false;
+  private endReason: string | undefined;
+  private readonly endListeners: ((reason: string) => void)[] = [];
 
   constructor(
     private readonly service: SessionService,
@@ -74,7 +76,32 @@ export class ProxySession {
     readonly target: SessionTarget,
     /** The vaulted secret, fetched after admission. The caller zeroes it (`secret.fill(0)`) once injected. */
     readonly secret: Buffer,
+    /** The approved request (or break-glass grant) the session rests on, if any: its expiry ends the session. */
+    readonly grantId: number | null,
   ) {}
+
+  /**
+   * Called once when the session must end by a decision made anywhere — an administrator ended it, the user
+   * was disabled or locked, the grant it rests on expired — heard through the change feed. The protocol
+   * adapter disconnects and then calls `close()`.
+   */
+  onEndRequested(listener: (reason: string) => void): void {
+    if (this.endReason !== undefined) listener(this.endReason);
+    else this.endListeners.push(listener);
+  }
+
+  /** @internal the session service, hearing the change feed */
+  requestEnd(reason: string): void {
+    if (this.endReason !== undefined || this.closed) return;
+    this.endReason = reason;
+    for (const l of this.endListeners.splice(0)) {
+      try {
+        l(reason);
+      } catch {
+        // A failing adapter callback must not keep the other listeners from hearing it.
+      }
+    }
+  }
 
   /** The target's host key (SSH) or certificate (RDP) fingerprint against the pinned one; refuse on 'mismatch'. */
   checkHostKey(fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
@@ -88,13 +115,55 @@ export class ProxySession {
     this.secret.fill(0);
     await this.service.closeSession(this, end);
   }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
 }
 
 export class SessionService {
   private readonly now: () => number;
+  /** The sessions this process admitted and has not closed: the ones a change on the feed may end. */
+  private readonly live = new Map<string, ProxySession>();
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.clock ?? Date.now;
+  }
+
+  /**
+   * Hear, on this process's change feed, what ends live sessions decided anywhere: an end requested for a
+   * session or a user, a user disabled or locked, a grant expired.
+   */
+  listen(changes: FeedFollower): void {
+    const end = (match: (s: ProxySession) => boolean, reason: string) => {
+      for (const s of this.live.values()) if (match(s)) s.requestEnd(reason);
+    };
+    changes.on('session.end-requested', (p) => end((s) => s.id === p.sessionId || s.userId === p.userId, p.reason));
+    changes.on('user.disabled', (p) => end((s) => s.userId === p.userId, 'user-disabled'));
+    changes.on('user.locked', (p) => end((s) => s.userId === p.userId, 'user-locked'));
+    changes.on('grant.expired', (p) => end((s) => s.grantId === p.requestId, 'grant-expired'));
+  }
+
+  /** Live sessions in the store (every process's), newest first. */
+  async openSessions(limit = 500) {
+    return this.deps.store.repos.proxySessions.list({ status: 'open', limit });
+  }
+
+  /**
+   * An administrator ends a session, wherever it runs: announced on the change feed with its audit event in
+   * one transaction; the process that holds it hears it and disconnects.
+   */
+  async requestEnd(actor: Actor & { profile: string }, sessionId: string, reason = 'ended by an administrator'): Promise<void> {
+    requirePermission(actor.profile, 'access.manage');
+    await this.deps.store.transaction(async (repos) => {
+      const row = await repos.proxySessions.byId(sessionId);
+      if (!row || row.status !== 'open') throw new NotFoundError('open session');
+      await repos.changes.announce('session.end-requested', `session:${sessionId}`, { sessionId, userId: null, reason });
+      await this.deps.audit.record(
+        { type: 'session.end_requested', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `session:${sessionId}`, detail: { session: sessionId, user: row.username, reason } },
+        repos,
+      );
+    });
   }
 
   /**
@@ -126,7 +195,7 @@ export class SessionService {
 
     const timeZone = await this.deps.policy.timeZone();
     const id = randomUUID();
-    type Outcome = { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string } } | { ok: false; refusal: Refusal; rule: string };
+    type Outcome = { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null } | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.policy.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
       if (!covered || decision.outcome === 'denied') return { ok: false, refusal: { kind: 'denied' }, rule: decision.rule };
@@ -172,6 +241,7 @@ export class SessionService {
       );
       return {
         ok: true,
+        grantId: decision.grantId,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
     });
@@ -187,7 +257,9 @@ export class SessionService {
       throw e;
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
-    return { admitted: true, session: new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret) };
+    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId);
+    this.live.set(id, session);
+    return { admitted: true, session };
   }
 
   /** @internal through ProxySession.checkHostKey */
@@ -197,6 +269,7 @@ export class SessionService {
 
   /** @internal through ProxySession.close */
   async closeSession(session: ProxySession, end: SessionEnd): Promise<void> {
+    this.live.delete(session.id);
     await this.endRow(session.id, session.username, null, end);
   }
 

@@ -203,4 +203,59 @@ describe('sessions: one admission path', () => {
       assert.deepEqual([row.status, row.end_reason], ['closed', 'vault-unavailable']);
     });
   });
+
+  describe('ending live sessions, decided anywhere, heard through the change feed', () => {
+    const heard = (session: { onEndRequested(l: (reason: string) => void): void }) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no end request heard within 3 s')), 3000);
+        session.onEndRequested((reason) => {
+          clearTimeout(timer);
+          resolve(reason);
+        });
+      });
+    const admitted = async (host: string, extra: { reason?: string } = {}) => {
+      const r = await a.sessions.open({ userId: uid.ana!, deviceId: dev[host]!, credentialId: cred[host]!, protocol: 'ssh', source: '127.0.0.77', ...extra });
+      assert.ok(r.admitted, JSON.stringify(r));
+      return r.session;
+    };
+
+    test('an administrator ends a session: announced with its audit event, heard by the process that holds it', async () => {
+      const s = await admitted('srv-direct');
+      const reason = heard(s);
+      await assert.rejects(a.sessions.requestEnd({ username: 'ana', ip: '127.0.0.77', profile: 'privileged-access-user' }, s.id), /access.manage/);
+      await a.sessions.requestEnd({ username: 'boss', ip: '127.0.0.1', profile: 'administrator' }, s.id, 'suspicious commands');
+      assert.equal(await reason, 'suspicious commands');
+      assert.equal((await a.store.repos.auditEvents.query({ type: 'session.end_requested', subject: `session:${s.id}`, limit: 1 })).length, 1);
+      await s.close({ reason: 'ended-by-admin' });
+      await assert.rejects(a.sessions.requestEnd({ username: 'boss', ip: '127.0.0.1', profile: 'administrator' }, s.id), /not found/);
+    });
+
+    test('disabling the user ends their live sessions', async () => {
+      const s = await admitted('srv-reason', { reason: 'ticket 99' });
+      const reason = heard(s);
+      await a.users.setStatus(admin, uid.ana!, 'disabled');
+      try {
+        assert.equal(await reason, 'user-disabled');
+      } finally {
+        await a.users.setStatus(admin, uid.ana!, 'active');
+        await s.close({ reason: 'user-disabled' });
+      }
+    });
+
+    test('the expiry of the grant a session rests on ends it', async () => {
+      // Past every earlier grant (7 days at most), so this one is the only one.
+      clock.advance(8 * 86_400_000);
+      await a.policy.announceExpiredGrants(clock.now);
+      const req = await a.policy.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: uid.ana! }, { deviceId: dev['srv-approval'], credentialId: cred['srv-approval'], reason: 'short job', endsAt: new Date(clock.now + 10 * 60_000).toISOString() });
+      await a.policy.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: uid.boss! }, req.id, 'approve');
+      const s = await admitted('srv-approval');
+      assert.equal(s.grantId, req.id);
+      const reason = heard(s);
+      await a.policy.announceExpiredGrants(clock.now);
+      clock.advance(11 * 60_000);
+      await a.policy.announceExpiredGrants(clock.now);
+      assert.equal(await reason, 'grant-expired');
+      await s.close({ reason: 'grant-expired' });
+    });
+  });
 });
