@@ -4,40 +4,12 @@
 // loopback test hosts (auth.duoTestHosts, beside auth.duoCaFile), so the failures can be produced here.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
 import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
 import { startFakeDuo, type FakeDuo } from '../helpers/fake-duo.js';
-
-interface Probe {
-  port: number;
-  connections: number;
-  close: () => Promise<void>;
-}
-
-/** A loopback TCP listener counting connections; `answer` is written back in plain text (not TLS). */
-async function probeListener(answer?: string): Promise<Probe> {
-  const sockets = new Set<net.Socket>();
-  const probe: Probe = { port: 0, connections: 0, close: async () => {} };
-  const server = net.createServer((socket) => {
-    probe.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (answer) socket.end(answer);
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  probe.port = (server.address() as AddressInfo).port;
-  probe.close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-  return probe;
-}
+import { probeListener, type Probe } from '../helpers/net-probe.js';
 
 describe('Duo provider API: no host or port probing', () => {
   let home: InitializedHome;

@@ -3,45 +3,16 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
 import { DuoService, DUO_HEALTH_CHECK_FAILED, TotpService } from '../../../appliance/auth/index.js';
 import { AuthError, InputError, PolicyError } from '../../../appliance/errors/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 import { startFakeDuo, type FakeDuo } from '../../helpers/fake-duo.js';
+import { closedPort, probeListener } from '../../helpers/net-probe.js';
 import type { UserRow } from '../../../appliance/store/index.js';
 
 const orbit = { username: 'orbit', ip: null };
-
-/** A loopback TCP listener that counts the connections it sees (optionally answering in plain text). */
-async function probeListener(answer?: string): Promise<{ port: number; connections: number; close: () => Promise<void> }> {
-  const probe = { port: 0, connections: 0, close: async () => {} };
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    probe.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (answer) socket.end(answer);
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  probe.port = (server.address() as AddressInfo).port;
-  probe.close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-  return probe;
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const p = await probeListener();
-  await p.close();
-  return p.port;
-}
 
 async function code(p: Promise<unknown>, expected: string) {
   await assert.rejects(p, (e: unknown) => {
