@@ -10,6 +10,7 @@ import { UserAdminService, InventoryService, PolicyService, ConnectivityService 
 import { SessionService } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
+import { createBackup, rotateMasterKey } from './backup/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
 import { Store, type FeedFollower } from './store/index.js';
 import { JobScheduler, type Job } from './jobs/index.js';
@@ -85,6 +86,16 @@ export class Appliance {
     const scheduler = new JobScheduler({ store: this.store, ...options });
     for (const job of this.jobs()) scheduler.add(job);
     return scheduler.start();
+  }
+
+  /** Write an encrypted backup of the database to `file` (restoring it needs k custodian shares). */
+  createBackup(file: string, actor: string): Promise<{ bytes: number; applianceId: string }> {
+    return createBackup({ store: this.store, keys: this.keys, audit: this.audit, home: this.config.home }, file, actor);
+  }
+
+  /** A new master key cut into new custodian shares; every sealed value re-wrapped, the old key destroyed. */
+  rotateMasterKey(options: Parameters<typeof rotateMasterKey>[1]): Promise<{ from: string; to: string; rewrapped: number }> {
+    return rotateMasterKey({ store: this.store, keys: this.keys, audit: this.audit }, options);
   }
 
   /** The token; throws KEYS_UNAVAILABLE when opened without keys, so no decision is made without it. */

@@ -62,6 +62,11 @@ export class ConnectivityService {
     return out;
   }
 
+  /** The last result of each of a device's ports, by port. */
+  async lastResults(deviceId: number) {
+    return this.deps.store.repos.policy.connectivity(deviceId);
+  }
+
   /** Check every active device, a few at a time. */
   async checkAll(): Promise<PortResult[]> {
     const devices = (await this.deps.inventory.listDevices({ limit: 100_000 })).filter((d) => d.status === 'active');

@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { insertSealed, type Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
-import { requireText } from '../errors/text.js';
+import { requireText } from '../errors/index.js';
 import { parseConnectivity } from './decision.js';
 import { servableMediaType, validateMediaType } from './media-type.js';
 import { actorEvent, type Actor } from './user-admin.js';

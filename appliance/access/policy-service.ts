@@ -5,7 +5,7 @@ import type { Store, AccessGroupRow, AccessRequestRow, ChangeTopics, Repositorie
 import { isStoreConstraint, isUniqueViolation } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
-import { requireText } from '../errors/text.js';
+import { requireText } from '../errors/index.js';
 import { decide, decideProtectedItem, parseConnectivity, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
 import { can } from './profiles.js';
 import { validateTimeWindows, withinWindows, type TimeWindow } from './time-windows.js';

@@ -48,15 +48,6 @@ export function wallClock(at: number, timeZone: string): { weekday: number; minu
   return { weekday: WEEKDAY[parts.weekday!]!, minute: Number(parts.hour) * 60 + Number(parts.minute) };
 }
 
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Is `at` inside any of the windows? No windows at all means any time. */
 export function withinWindows(windows: readonly TimeWindow[], at: number, timeZone: string): boolean {
   if (windows.length === 0) return true;

@@ -6,7 +6,7 @@ import type { SettingsService } from '../settings/index.js';
 import type { Argon2Cost } from '../config/index.js';
 import { isUniqueViolation, type Repositories } from '../store/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
-import { requireText } from '../errors/text.js';
+import { requireText } from '../errors/index.js';
 import { checkComplexity, generateOneTimePassword, hashPassword } from '../auth/index.js';
 import { isLanguage, LANGUAGES, type Language } from '../i18n/index.js';
 import { isProfile, PROFILE_NAMES, type ProfileName } from './profiles.js';

@@ -65,6 +65,29 @@ function sameLink(a: string, b: string): boolean {
 
 type Listener = (row: AuditEventRow) => void;
 
+export interface AuditEventFilter {
+  type?: string;
+  subject?: string;
+  /** epoch-ms: from `since` (inclusive) to `until` (exclusive) */
+  since?: number;
+  until?: number;
+  limit: number;
+}
+
+/** One audit row as an auditor reads it: times as ISO 8601, the detail parsed. */
+export interface AuditEventView {
+  seq: AuditEventRow['seq'];
+  at: string;
+  type: string;
+  outcome: AuditEventRow['outcome'];
+  actor: AuditEventRow['actor'];
+  actorIp: AuditEventRow['actor_ip'];
+  subject: AuditEventRow['subject'];
+  code: AuditEventRow['code'];
+  detail: unknown;
+  hash: string;
+}
+
 export interface AuditTrailOptions {
   key: ChainKey;
   clock?: () => number;
@@ -173,6 +196,23 @@ export class AuditTrail {
     const entry = { seq: Number(last.seq), hash: last.hash, at: this.clock() };
     if (opts.fresh) this.anchor.reset(entry);
     else this.anchor.append(entry);
+  }
+
+  /** Events for an auditor, newest first, filtered by type, subject and time. */
+  async events(filter: AuditEventFilter): Promise<AuditEventView[]> {
+    const rows = await this.store.repos.auditEvents.query(filter);
+    return rows.map((r) => ({
+      seq: r.seq,
+      at: new Date(r.ts).toISOString(),
+      type: r.type,
+      outcome: r.outcome,
+      actor: r.actor,
+      actorIp: r.actor_ip,
+      subject: r.subject,
+      code: r.code,
+      detail: JSON.parse(r.detail) as unknown,
+      hash: r.hash,
+    }));
   }
 
   /**

@@ -6,7 +6,7 @@ import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn } from '../pki/index.js';
 import { AuthError, NotFoundError, type ErrorCode } from '../errors/index.js';
-import { normalizeIp } from './ip-denylist.js';
+import { normalizeIp } from '../net/index.js';
 
 export interface CertificateBindingView {
   id: number;

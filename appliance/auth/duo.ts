@@ -11,7 +11,7 @@ import type { MfaProviderRow, Store, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { insertSealed, type Vault } from '../vault/index.js';
 import { AuthError, InputError, NotFoundError, PolicyError } from '../errors/index.js';
-import { requireText } from '../errors/text.js';
+import { requireText } from '../errors/index.js';
 import { logger } from '../log/index.js';
 
 const log = logger('duo');

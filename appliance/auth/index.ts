@@ -4,7 +4,7 @@
 export { AuthService, requiredSecondFactor, type AuthenticatedPerson, type AuthenticationRequest, type LoginProtocol, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
 export { hashPassword, verifyPassword, needsRehash, hashScheme, DecoyHash } from './password-hash.js';
 export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-policy.js';
-export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from './ip-denylist.js';
+export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from '../net/index.js';
 export { sessionIdOf } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry } from './certificate-login.js';
 export { TotpService, type TotpEnrolment } from './totp.js';

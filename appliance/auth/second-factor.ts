@@ -9,7 +9,7 @@ import type { AuthService, SessionContext } from './auth-service.js';
 import type { CertificateLogin } from './certificate-login.js';
 import type { TotpService, TotpEnrolment } from './totp.js';
 import type { DuoService } from './duo.js';
-import { normalizeIp } from './ip-denylist.js';
+import { normalizeIp } from '../net/index.js';
 
 export class SecondFactorService {
   constructor(

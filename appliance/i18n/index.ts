@@ -1,7 +1,8 @@
 // Interface languages (pt-BR, en-US, de, es, pl, fr, ru) and the message catalogue the web pages, the API's
-// error messages and orbit draw from. i18next does lookup, fallback and interpolation.
+// error messages and orbit draw from (i18next does lookup, fallback and interpolation); the time zone names.
 import i18next, { type i18n as I18n } from 'i18next';
 import { CATALOGUE, type MessageKey } from './catalogue.js';
+export { isValidTimeZone } from './time-zone.js';
 
 export const LANGUAGES = ['en-US', 'pt-BR', 'de', 'es', 'pl', 'fr', 'ru'] as const;
 export type Language = (typeof LANGUAGES)[number];

@@ -2,7 +2,7 @@
 // login in one pure function over a snapshot of the trust store, answering a reason code on failure.
 import type { X509Certificate } from 'node:crypto';
 import type { ErrorCode } from '../errors/index.js';
-import type { TrustSnapshot } from './trust-store.js';
+import type { TrustedCaRow } from '../store/index.js';
 import {
   CertificateError,
   OID_ANY_EKU,
@@ -17,6 +17,12 @@ import {
   notBefore,
   parseCertificate,
 } from './certificates.js';
+
+/** What the validator needs, read once per decision: CAs with parsed certificates and revoked serials. */
+export interface TrustSnapshot {
+  cas: { row: TrustedCaRow; cert: X509Certificate }[];
+  revoked: Map<number, Set<string>>;
+}
 
 /** What the TLS handshake gave us: the client's certificate (DER) and any intermediates it sent. */
 export interface PresentedCertificate {

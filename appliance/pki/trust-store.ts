@@ -2,12 +2,11 @@
 // intermediates, linked to their issuers), activated or inactivated by administrators, and the CRLs they
 // signed. Every change bumps a revision and announces `trust.changed` on the change feed, in the same
 // transaction; the web daemon hears it and swaps its TLS context live.
-import type { X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import type { Repositories, Store, TrustedCaRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { NotFoundError, WardenError } from '../errors/index.js';
-import { authorityRefusal } from './certificate-validator.js';
+import { authorityRefusal, type TrustSnapshot } from './certificate-validator.js';
 import { CertificateError, dn, issuedBy, isSelfSigned, notAfter, notBefore, parseCertificates, parseCrl, sameDistinguishedName, toPem } from './certificates.js';
 
 export const PKI_REVISION_META = 'pki.revision';
@@ -42,12 +41,6 @@ export function caView(r: TrustedCaRow): CaView {
     installedAt: new Date(r.installed_at).toISOString(),
     installedBy: r.installed_by,
   };
-}
-
-/** What the validator needs, read once per decision: CAs with parsed certificates and revoked serials. */
-export interface TrustSnapshot {
-  cas: { row: TrustedCaRow; cert: X509Certificate }[];
-  revoked: Map<number, Set<string>>;
 }
 
 /** A CA being installed whose subject is another CA's with a different key. */

@@ -2,8 +2,8 @@ import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError } from '../errors/index.js';
 import { LANGUAGES, type Language } from '../i18n/index.js';
-import { assertDenylistSafe, parseCidr } from '../auth/ip-denylist.js';
-import { isValidTimeZone } from '../access/time-windows.js';
+import { assertDenylistSafe, parseCidr } from '../net/index.js';
+import { isValidTimeZone } from '../i18n/index.js';
 
 export interface PasswordPolicy {
   minLength: number;

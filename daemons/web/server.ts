@@ -8,25 +8,23 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { Appliance } from '../../appliance/index.js';
 import type { WardenConfig } from '../../appliance/config/index.js';
-import type { SessionContext } from '../../appliance/auth/index.js';
-import { requirePermission, type Permission } from '../../appliance/access/index.js';
+import { requirePermission } from '../../appliance/access/index.js';
 import { AuthError, WardenError } from '../../appliance/errors/index.js';
-import { normalizeIp } from '../../appliance/auth/index.js';
+import { normalizeIp } from '../../appliance/net/index.js';
 import { logger } from '../../appliance/log/index.js';
 import { installJsonParser } from './json-body.js';
 import { replyError } from './http-errors.js';
-import { registerAuthRoutes } from './routes/auth.js';
-import { registerUserRoutes } from './routes/users.js';
-import { registerSettingsRoutes } from './routes/settings.js';
-import { registerPageRoutes } from './routes/pages.js';
-import { registerMfaRoutes } from './routes/mfa.js';
-import { registerPkiRoutes } from './routes/pki.js';
-import { registerAccessRoutes } from './routes/access.js';
-import { registerAuditRoutes } from './routes/audit.js';
+import { SESSION_COOKIE } from './route-context.js';
+import { authRoutes } from './routes/auth.js';
+import { userRoutes } from './routes/users.js';
+import { settingsRoutes } from './routes/settings.js';
+import { pageRoutes } from './routes/pages.js';
+import { mfaRoutes } from './routes/mfa.js';
+import { pkiRoutes } from './routes/pki.js';
+import { accessRoutes } from './routes/access.js';
+import { auditRoutes } from './routes/audit.js';
 
 const log = logger('web');
-
-export const SESSION_COOKIE = '__Host-warden-session';
 
 /** Mozilla "intermediate" TLS 1.2 suites (forward secret AEAD only); TLS 1.3 suites are OpenSSL's defaults. */
 const TLS12_CIPHERS = [
@@ -37,18 +35,6 @@ const TLS12_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** 'public': no session needed. Default: a valid session (and a completed password change). */
-    access?: 'public' | 'mfa' | 'password-change' | 'session';
-    permission?: Permission;
-  }
-  interface FastifyRequest {
-    session: SessionContext | undefined;
-    clientIp: string;
-  }
-}
 
 /** The web section of the deploy-time config: listen address, ports, TLS files, body limit. */
 export type WebServerOptions = WardenConfig['web'];
@@ -165,14 +151,16 @@ export class WebServer {
     });
 
     app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-    registerAuthRoutes(app, appliance);
-    registerUserRoutes(app, appliance);
-    registerSettingsRoutes(app, appliance);
-    registerMfaRoutes(app, appliance, this);
-    registerPkiRoutes(app, appliance, this);
-    registerAccessRoutes(app, appliance);
-    registerAuditRoutes(app, appliance);
-    registerPageRoutes(app, appliance);
+    // Each route file is a plugin given exactly the services it uses; the hooks above reach into it.
+    const { auth, users, duo, settings, secondFactor, trust, certificates, inventory, policy, connectivity, audit } = appliance;
+    void app.register(authRoutes, { auth, users, duo });
+    void app.register(userRoutes, { users });
+    void app.register(settingsRoutes, { settings });
+    void app.register(mfaRoutes, { secondFactor, duoRedirectUrl: () => this.duoRedirectUrl() });
+    void app.register(pkiRoutes, { trust, certificates, users, duo, refreshTrust: () => this.refreshTrust() });
+    void app.register(accessRoutes, { inventory, policy, connectivity });
+    void app.register(auditRoutes, { audit });
+    void app.register(pageRoutes, { settings });
   }
 
   /**

@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createBackup, restoreBackup, rotateMasterKey } from '../../../appliance/backup/index.js';
+import { restoreBackup } from '../../../appliance/backup/index.js';
 import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, cliActor, locations, print, withAppliance } from '../context.js';
 import { addHashCostOptions, hashCostFromOptions } from '../hash-cost.js';
@@ -41,22 +41,19 @@ export function registerBackup(program: Command): void {
       const dir = path.resolve(opts.sharesDir);
       const files: string[] = [];
       await withAppliance(cmd, async (a) => {
-        const r = await rotateMasterKey(
-          { store: a.store, keys: a.keys, audit: a.audit },
-          {
-            custodians,
-            threshold,
-            actor: cliActor().username,
-            progress: (line) => print(`  ${line}...`),
-            writeShares: (shares) => {
-              shares.forEach((text, i) => {
-                const file = path.join(dir, `share-${i + 1}-of-${custodians}.txt`);
-                writePrivateFile(file, text, { exclusive: true });
-                files.push(file);
-              });
-            },
+        const r = await a.rotateMasterKey({
+          custodians,
+          threshold,
+          actor: cliActor().username,
+          progress: (line) => print(`  ${line}...`),
+          writeShares: (shares) => {
+            shares.forEach((text, i) => {
+              const file = path.join(dir, `share-${i + 1}-of-${custodians}.txt`);
+              writePrivateFile(file, text, { exclusive: true });
+              files.push(file);
+            });
           },
-        );
+        });
         print(`master key rotated (${r.from} → ${r.to}); ${r.rewrapped} sealed values re-wrapped`);
         print(`new custodian shares (any ${threshold} of ${custodians}):`);
         for (const f of files) print(`  ${f}`);
@@ -69,7 +66,7 @@ export function registerBackup(program: Command): void {
     .argument('<file>', 'where to write the backup')
     .action(async (file: string, _opts, cmd: Command) => {
       await withAppliance(cmd, async (a) => {
-        const r = await createBackup({ store: a.store, keys: a.keys, audit: a.audit, home: a.config.home }, path.resolve(file), cliActor().username);
+        const r = await a.createBackup(path.resolve(file), cliActor().username);
         print(`wrote ${path.resolve(file)} (${r.bytes} bytes) for appliance ${r.applianceId}`);
       });
     });

@@ -2,7 +2,7 @@
 // enable) and their CRLs. The web daemon picks every change up within seconds, without a restart.
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { MAX_BUNDLE_BYTES } from '../../../appliance/pki/certificates.js';
+import { MAX_BUNDLE_BYTES } from '../../../appliance/pki/index.js';
 import { isWardenError } from '../../../appliance/errors/index.js';
 import { CliError, EXIT_USAGE, cliActor, print, printTable, withAppliance } from '../context.js';
 

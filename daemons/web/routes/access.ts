@@ -1,24 +1,20 @@
 // The vault and the access policy over HTTP: devices (and CSV import), credentials, pinned host keys,
 // protected information, access groups, the user's reachable devices and decisions, access requests and
 // approvals, password view. Decisions are the appliance's; this file maps them to HTTP.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
-import type { Purpose, ReachableTarget } from '../../../appliance/access/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ConnectivityService, InventoryService, PolicyService, Purpose, ReachableTarget } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
+import { actor, idParams, type IdRequest } from '../route-context.js';
 
-const idParams = {
-  params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } },
-} as const;
-type IdRequest = { Params: { id: string } };
 const objectBody = { body: { type: 'object' } } as const;
 
-function actor(request: FastifyRequest) {
-  return { username: request.session!.user.username, ip: request.clientIp, userId: request.session!.user.id };
+export interface AccessRouteOptions {
+  inventory: InventoryService;
+  policy: PolicyService;
+  connectivity: ConnectivityService;
 }
 
-export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance): void {
-  const inv = appliance.inventory;
-  const policy = appliance.policy;
+export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { inventory: inv, policy, connectivity }) => {
 
   // ---- devices
   app.get<{ Querystring: { limit?: string; offset?: string } }>(
@@ -36,7 +32,7 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
   app.get<IdRequest>('/api/v1/devices/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
     device: await inv.device(Number(request.params.id)),
     credentials: await inv.listCredentials({ deviceId: Number(request.params.id) }),
-    connectivity: await appliance.store.repos.policy.connectivity(Number(request.params.id)),
+    connectivity: await connectivity.lastResults(Number(request.params.id)),
   }));
   app.put<IdRequest>('/api/v1/devices/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'devices.manage' } }, async (request) => ({
     device: await inv.updateDevice(actor(request), Number(request.params.id), request.body),
@@ -69,7 +65,7 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
   );
 
   app.post<IdRequest>('/api/v1/devices/:id/connectivity/check', { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
-    results: await appliance.connectivity.checkDevice(await inv.device(Number(request.params.id))),
+    results: await connectivity.checkDevice(await inv.device(Number(request.params.id))),
   }));
 
   // ---- credentials
@@ -199,4 +195,4 @@ export function registerAccessRoutes(app: FastifyInstance, appliance: Appliance)
       },
     );
   }
-}
+};

@@ -1,10 +1,13 @@
 // The audit trail for auditors: filtered reading and a chain verification, both read-only.
-import type { FastifyInstance } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuditTrail } from '../../../appliance/audit/index.js';
 import { dateParam } from '../query.js';
 
+export interface AuditRouteOptions {
+  audit: AuditTrail;
+}
 
-export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance): void {
+export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, { audit }) => {
   app.get<{ Querystring: { type?: string; subject?: string; since?: string; until?: string; limit?: string } }>(
     '/api/v1/audit',
     {
@@ -27,29 +30,17 @@ export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance):
       const q = request.query;
       const since = dateParam(q.since, 'since');
       const until = dateParam(q.until, 'until');
-      const rows = await appliance.store.repos.auditEvents.query({
-        limit: Number(q.limit ?? 200),
-        ...(q.type ? { type: q.type } : {}),
-        ...(q.subject ? { subject: q.subject } : {}),
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-      });
       return {
-        events: rows.map((r) => ({
-          seq: r.seq,
-          at: new Date(r.ts).toISOString(),
-          type: r.type,
-          outcome: r.outcome,
-          actor: r.actor,
-          actorIp: r.actor_ip,
-          subject: r.subject,
-          code: r.code,
-          detail: JSON.parse(r.detail) as unknown,
-          hash: r.hash,
-        })),
+        events: await audit.events({
+          limit: Number(q.limit ?? 200),
+          ...(q.type ? { type: q.type } : {}),
+          ...(q.subject ? { subject: q.subject } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
+        }),
       };
     },
   );
 
-  app.get('/api/v1/audit/verify', { config: { permission: 'audit.read' } }, async () => ({ verdict: await appliance.audit.verify() }));
-}
+  app.get('/api/v1/audit/verify', { config: { permission: 'audit.read' } }, async () => ({ verdict: await audit.verify() }));
+};

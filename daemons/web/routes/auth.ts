@@ -1,8 +1,15 @@
 // Login, logout, the current user and the user's own password change.
-import type { FastifyInstance } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
-import { permissionsOf } from '../../../appliance/access/index.js';
-import { SESSION_COOKIE } from '../server.js';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuthService, DuoService } from '../../../appliance/auth/index.js';
+import { permissionsOf, type UserAdminService } from '../../../appliance/access/index.js';
+import { SESSION_COOKIE } from '../route-context.js';
+
+export interface AuthRouteOptions {
+  auth: AuthService;
+  users: UserAdminService;
+  /** Asked for the session cookie's SameSite (Lax only while Duo is on). */
+  duo: DuoService;
+}
 
 const loginSchema = {
   body: {
@@ -28,23 +35,23 @@ const changePasswordSchema = {
   },
 } as const;
 
-export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): void {
+export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { auth, users, duo }) => {
   app.post<{ Body: { username: string; password: string } }>(
     '/api/v1/auth/login',
     { schema: loginSchema, config: { access: 'public' } },
     async (request, reply) => {
-      const result = await appliance.auth.login({
+      const result = await auth.login({
         username: request.body.username,
         password: request.body.password,
         ip: request.clientIp,
         userAgent: request.headers['user-agent'] ?? '',
       });
       // Lax only while an external MFA provider is enabled: Duo's callback is a cross-site navigation.
-      const sameSite = (await appliance.duo.cookieSameSite()) === 'Lax' ? 'lax' : 'strict';
+      const sameSite = (await duo.cookieSameSite()) === 'Lax' ? 'lax' : 'strict';
       reply.setCookie(SESSION_COOKIE, result.token, { path: '/', httpOnly: true, secure: true, sameSite });
       reply.header('cache-control', 'no-store');
       return {
-        user: await appliance.users.view(result.user),
+        user: await users.view(result.user),
         permissions: permissionsOf(result.user.profile),
         passwordChangeRequired: result.passwordChangeRequired,
         mfaRequired: result.mfaRequired,
@@ -54,7 +61,7 @@ export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): 
   );
 
   app.post('/api/v1/auth/logout', { config: { access: 'mfa' } }, async (request, reply) => {
-    await appliance.auth.logout(request.session!.sessionId, request.clientIp);
+    await auth.logout(request.session!.sessionId, request.clientIp);
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
     return reply.code(204).send();
   });
@@ -63,7 +70,7 @@ export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): 
     const s = request.session!;
     reply.header('cache-control', 'no-store');
     return {
-      user: await appliance.users.view(s.user),
+      user: await users.view(s.user),
       permissions: permissionsOf(s.user.profile),
       passwordChangeRequired: s.passwordChangeRequired,
       mfaRequired: s.mfaRequired,
@@ -76,7 +83,7 @@ export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): 
     // Only after the second factor: a stolen password alone cannot change the password.
     { schema: changePasswordSchema, config: { access: 'password-change' } },
     async (request, reply) => {
-      await appliance.auth.changePassword({
+      await auth.changePassword({
         userId: request.session!.user.id,
         currentPassword: request.body.currentPassword,
         newPassword: request.body.newPassword,
@@ -85,4 +92,4 @@ export function registerAuthRoutes(app: FastifyInstance, appliance: Appliance): 
       return reply.code(204).send();
     },
   );
-}
+};

@@ -1,11 +1,16 @@
 // The second step of login: certificate (from this request's TLS handshake), TOTP (enrolment and code),
 // Duo (start and callback). Failures are the generic 401; the audit trail has the reason.
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { SecondFactorService } from '../../../appliance/auth/index.js';
 import type { PresentedCertificate } from '../../../appliance/pki/index.js';
 import { logger } from '../../../appliance/log/index.js';
-import type { WebServer } from '../server.js';
+
+export interface MfaRouteOptions {
+  secondFactor: SecondFactorService;
+  /** Where Duo sends the browser back: known only once the server listens (its port may be 0 in config). */
+  duoRedirectUrl: () => string;
+}
 
 const log = logger('web');
 
@@ -24,15 +29,15 @@ export function presentedCertificate(request: FastifyRequest): PresentedCertific
   return { leaf: peer.raw, chain };
 }
 
-export function registerMfaRoutes(app: FastifyInstance, appliance: Appliance, server: WebServer): void {
+export const mfaRoutes: FastifyPluginAsync<MfaRouteOptions> = async (app, { secondFactor, duoRedirectUrl }) => {
   app.post('/api/v1/auth/mfa/certificate', { config: { access: 'mfa' } }, async (request) => {
-    const r = await appliance.secondFactor.withCertificate(request.session!, presentedCertificate(request), request.clientIp);
+    const r = await secondFactor.withCertificate(request.session!, presentedCertificate(request), request.clientIp);
     return { completed: true, certificateBound: r.bound };
   });
 
   app.get('/api/v1/auth/mfa/totp/enrolment', { config: { access: 'mfa' } }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    return appliance.secondFactor.totpEnrolment(request.session!);
+    return secondFactor.totpEnrolment(request.session!);
   });
 
   app.post<{ Body: { code: string } }>(
@@ -42,13 +47,13 @@ export function registerMfaRoutes(app: FastifyInstance, appliance: Appliance, se
       schema: { body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } } },
     },
     async (request) => {
-      await appliance.secondFactor.withTotp(request.session!, request.body.code.trim(), request.clientIp);
+      await secondFactor.withTotp(request.session!, request.body.code.trim(), request.clientIp);
       return { completed: true };
     },
   );
 
   app.post('/api/v1/auth/mfa/duo/start', { config: { access: 'mfa' } }, async (request) =>
-    appliance.secondFactor.duoStart(request.session!, server.duoRedirectUrl(), request.clientIp),
+    secondFactor.duoStart(request.session!, duoRedirectUrl(), request.clientIp),
   );
 
   // Duo sends the browser back here with a top-level GET: the state parameter is the CSRF defence.
@@ -66,7 +71,7 @@ export function registerMfaRoutes(app: FastifyInstance, appliance: Appliance, se
     async (request, reply) => {
       const code = request.query.duo_code ?? request.query.code ?? '';
       try {
-        await appliance.secondFactor.duoCallback(request.session!, { code, state: request.query.state ?? '' }, server.duoRedirectUrl(), request.clientIp);
+        await secondFactor.duoCallback(request.session!, { code, state: request.query.state ?? '' }, duoRedirectUrl(), request.clientIp);
         return reply.redirect('/', 302);
       } catch (e) {
         log.info('Duo second factor failed', { code: (e as { code?: string }).code });
@@ -74,4 +79,4 @@ export function registerMfaRoutes(app: FastifyInstance, appliance: Appliance, se
       }
     },
   );
-}
+};

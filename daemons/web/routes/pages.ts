@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { SettingsService } from '../../../appliance/settings/index.js';
 import { messages, negotiateLanguage, t, type Language, type MessageKey } from '../../../appliance/i18n/index.js';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
@@ -100,12 +100,17 @@ export function renderShell(lang: Language): string {
 `;
 }
 
-export function registerPageRoutes(app: FastifyInstance, appliance: Appliance): void {
+export interface PageRouteOptions {
+  /** For the default language when the browser names none we have. */
+  settings: SettingsService;
+}
+
+export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, { settings: settingsService }) => {
   const assets = new Map<string, { type: string; body: Buffer }>();
   for (const [name, a] of Object.entries(ASSETS)) assets.set(name, { type: a.type, body: readFileSync(path.join(PUBLIC_DIR, a.file)) });
 
   const page = async (request: FastifyRequest) => {
-    const settings = await appliance.settings.current();
+    const settings = await settingsService.current();
     return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage));
   };
   for (const url of ['/', '/login']) {
@@ -118,4 +123,4 @@ export function registerPageRoutes(app: FastifyInstance, appliance: Appliance): 
     if (!asset) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such resource' });
     return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
   });
-}
+};

@@ -1,32 +1,32 @@
 // Administration of certificate login: trusted CAs (list, show, inactivate/activate), certificate bindings
 // (list, revoke), the certificate usage log (JSON or CSV), per-user MFA method, TOTP reset, Duo providers.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
-import { CertificateLogin } from '../../../appliance/auth/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { CertificateLogin, type DuoService } from '../../../appliance/auth/index.js';
+import type { UserAdminService } from '../../../appliance/access/index.js';
+import type { TrustStore } from '../../../appliance/pki/index.js';
 import { dateParam } from '../query.js';
-import type { WebServer } from '../server.js';
+import { actor, idParams, type IdRequest } from '../route-context.js';
 
-const idParams = {
-  params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } },
-} as const;
-type IdRequest = { Params: { id: string } };
-
-function actor(request: FastifyRequest) {
-  return { username: request.session!.user.username, ip: request.clientIp };
+export interface PkiRouteOptions {
+  trust: TrustStore;
+  certificates: CertificateLogin;
+  users: UserAdminService;
+  duo: DuoService;
+  /** Swap the TLS context at once after a CA changed here (other processes hear it on the change feed). */
+  refreshTrust: () => Promise<void>;
 }
 
-
-export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, server: WebServer): void {
-  app.get('/api/v1/pki/cas', { config: { permission: 'certificates.read' } }, async () => ({ cas: await appliance.trust.list() }));
+export const pkiRoutes: FastifyPluginAsync<PkiRouteOptions> = async (app, { trust, certificates, users, duo, refreshTrust }) => {
+  app.get('/api/v1/pki/cas', { config: { permission: 'certificates.read' } }, async () => ({ cas: await trust.list() }));
 
   app.get<IdRequest>('/api/v1/pki/cas/:id', { schema: idParams, config: { permission: 'certificates.read' } }, async (request) => ({
-    ca: await appliance.trust.get(Number(request.params.id)),
+    ca: await trust.get(Number(request.params.id)),
   }));
 
   for (const [action, active] of [['disable', false], ['enable', true]] as const) {
     app.post<IdRequest>(`/api/v1/pki/cas/:id/${action}`, { schema: idParams, config: { permission: 'certificates.manage' } }, async (request) => {
-      const ca = await appliance.trust.setActive(Number(request.params.id), active, actor(request));
-      await server.refreshTrust();
+      const ca = await trust.setActive(Number(request.params.id), active, actor(request));
+      await refreshTrust();
       return { ca };
     });
   }
@@ -44,13 +44,13 @@ export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, se
       },
     },
     async (request) => {
-      const userId = request.query.user ? (await appliance.users.byUsername(request.query.user)).id : undefined;
-      return { certificates: await appliance.certificates.list({ ...(userId !== undefined ? { userId } : {}), ...(request.query.status ? { status: request.query.status } : {}) }) };
+      const userId = request.query.user ? (await users.byUsername(request.query.user)).id : undefined;
+      return { certificates: await certificates.list({ ...(userId !== undefined ? { userId } : {}), ...(request.query.status ? { status: request.query.status } : {}) }) };
     },
   );
 
   app.post<IdRequest>('/api/v1/certificates/:id/revoke', { schema: idParams, config: { permission: 'certificates.manage' } }, async (request) => ({
-    certificate: await appliance.certificates.revoke(Number(request.params.id), actor(request)),
+    certificate: await certificates.revoke(Number(request.params.id), actor(request)),
   }));
 
   app.get<{ Querystring: { user?: string; since?: string; until?: string; format?: 'json' | 'csv'; limit?: string } }>(
@@ -73,10 +73,10 @@ export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, se
     },
     async (request, reply) => {
       const q = request.query;
-      const userId = q.user ? (await appliance.users.byUsername(q.user)).id : undefined;
+      const userId = q.user ? (await users.byUsername(q.user)).id : undefined;
       const since = dateParam(q.since, 'since');
       const until = dateParam(q.until, 'until');
-      const entries = await appliance.certificates.usage({
+      const entries = await certificates.usage({
         ...(userId !== undefined ? { userId } : {}),
         ...(since !== undefined ? { since } : {}),
         ...(until !== undefined ? { until } : {}),
@@ -99,25 +99,25 @@ export function registerPkiRoutes(app: FastifyInstance, appliance: Appliance, se
       config: { permission: 'users.manage' },
       schema: { ...idParams, body: { type: 'object', additionalProperties: false, required: ['method'], properties: { method: { type: 'string', enum: ['none', 'certificate', 'totp', 'duo'] } } } },
     },
-    async (request) => ({ user: await appliance.users.view(await appliance.users.setMfaMethod(actor(request), Number(request.params.id), request.body.method)) }),
+    async (request) => ({ user: await users.view(await users.setMfaMethod(actor(request), Number(request.params.id), request.body.method)) }),
   );
 
   app.post<IdRequest>('/api/v1/users/:id/totp/reset', { schema: idParams, config: { permission: 'users.manage' } }, async (request, reply) => {
-    await appliance.users.resetTotp(actor(request), Number(request.params.id));
+    await users.resetTotp(actor(request), Number(request.params.id));
     return reply.code(204).send();
   });
 
   app.get('/api/v1/mfa/providers', { config: { permission: 'settings.read' } }, async () => ({
-    providers: await appliance.duo.list(),
-    sessionCookieSameSite: await appliance.duo.cookieSameSite(),
+    providers: await duo.list(),
+    sessionCookieSameSite: await duo.cookieSameSite(),
   }));
 
   app.post('/api/v1/mfa/providers', { schema: { body: { type: 'object' } }, config: { permission: 'settings.manage' } }, async (request, reply) => {
     reply.code(201);
-    return appliance.duo.save(actor(request), request.body);
+    return duo.save(actor(request), request.body);
   });
 
   app.put<IdRequest>('/api/v1/mfa/providers/:id', { schema: { ...idParams, body: { type: 'object' } }, config: { permission: 'settings.manage' } }, async (request) =>
-    appliance.duo.save(actor(request), request.body, Number(request.params.id)),
+    duo.save(actor(request), request.body, Number(request.params.id)),
   );
-}
+};

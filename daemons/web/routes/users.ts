@@ -1,16 +1,11 @@
 // Administration of local accounts.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Appliance } from '../../../appliance/index.js';
-import type { Actor } from '../../../appliance/access/index.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { UserAdminService } from '../../../appliance/access/index.js';
+import { actor, idParams, type IdRequest } from '../route-context.js';
 
-const idParams = {
-  params: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['id'],
-    properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
-  },
-} as const;
+export interface UserRouteOptions {
+  users: UserAdminService;
+}
 
 const createSchema = {
   body: {
@@ -28,23 +23,17 @@ const createSchema = {
   },
 } as const;
 
-function actor(request: FastifyRequest): Actor {
-  return { username: request.session!.user.username, ip: request.clientIp };
-}
-
-type IdRequest = { Params: { id: string } };
-
-export function registerUserRoutes(app: FastifyInstance, appliance: Appliance): void {
-  app.get('/api/v1/users', { config: { permission: 'users.read' } }, async () => ({ users: await appliance.users.list() }));
+export const userRoutes: FastifyPluginAsync<UserRouteOptions> = async (app, { users }) => {
+  app.get('/api/v1/users', { config: { permission: 'users.read' } }, async () => ({ users: await users.list() }));
 
   app.get<IdRequest>('/api/v1/users/:id', { schema: idParams, config: { permission: 'users.read' } }, async (request) => ({
-    user: await appliance.users.view(await appliance.users.get(Number(request.params.id))),
+    user: await users.view(await users.get(Number(request.params.id))),
   }));
 
   app.post('/api/v1/users', { schema: createSchema, config: { permission: 'users.manage' } }, async (request, reply) => {
-    const { user, oneTimePassword } = await appliance.users.create(actor(request), request.body);
+    const { user, oneTimePassword } = await users.create(actor(request), request.body);
     reply.code(201).header('cache-control', 'no-store');
-    return { user: await appliance.users.view(user), ...(oneTimePassword ? { oneTimePassword } : {}) };
+    return { user: await users.view(user), ...(oneTimePassword ? { oneTimePassword } : {}) };
   });
 
   const action = (name: string, run: (id: number, request: FastifyRequest) => Promise<Record<string, unknown>>) =>
@@ -53,11 +42,11 @@ export function registerUserRoutes(app: FastifyInstance, appliance: Appliance): 
       return run(Number(request.params.id), request);
     });
 
-  action('disable', async (id, r) => ({ user: await appliance.users.view(await appliance.users.setStatus(actor(r), id, 'disabled')) }));
-  action('enable', async (id, r) => ({ user: await appliance.users.view(await appliance.users.setStatus(actor(r), id, 'active')) }));
-  action('unlock', async (id, r) => ({ user: await appliance.users.view(await appliance.users.unlock(actor(r), id)) }));
+  action('disable', async (id, r) => ({ user: await users.view(await users.setStatus(actor(r), id, 'disabled')) }));
+  action('enable', async (id, r) => ({ user: await users.view(await users.setStatus(actor(r), id, 'active')) }));
+  action('unlock', async (id, r) => ({ user: await users.view(await users.unlock(actor(r), id)) }));
   action('reset-password', async (id, r) => {
-    const { user, oneTimePassword } = await appliance.users.resetPassword(actor(r), id);
-    return { user: await appliance.users.view(user), oneTimePassword };
+    const { user, oneTimePassword } = await users.resetPassword(actor(r), id);
+    return { user: await users.view(user), oneTimePassword };
   });
-}
+};

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { IpDenylist, assertDenylistSafe, parseCidr } from '../../../appliance/auth/index.js';
+import { IpDenylist, assertDenylistSafe, parseCidr } from '../../../appliance/net/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 
 describe('IP denylist', () => {
