@@ -131,9 +131,10 @@ export class Store {
    * StoreConflictError (STORE_UNAVAILABLE) escapes. `fn` may
    * therefore run more than once: it must act only through `repos` (work for after the commit goes to
    * `repos.afterCommit`, which a rolled-back attempt drops). Constraint refusals are StoreConstraintError.
-   * `durable: false` is for writes worth nothing after a power loss (a login's reservations before its hash):
-   * that commit skips its fsync, which would hold the event loop (better-sqlite3 is synchronous); the next
-   * durable commit syncs it along. It stays atomic and crash-safe. Never for a transaction with an audit row.
+   * A transaction returns only once its commit is on disk (`engine.flush()`, shared by every commit made
+   * before it began: group commit, off the event loop). `durable: false` is for writes worth nothing after a
+   * power loss (a login's reservations before its hash): it does not wait, and the next durable commit takes
+   * it along. It stays atomic and crash-safe. Never for a transaction with an audit row.
    */
   async transaction<T>(fn: (repos: Repositories) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const attempts = Math.max(1, options.attempts ?? TRANSACTION_ATTEMPTS);
@@ -141,8 +142,9 @@ export class Store {
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
       try {
-        const run = (db: Kysely<Database>) => db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
-        const result = options.durable === false ? await this.engine.withoutSync(this.db, run) : await run(this.db);
+        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        // Acknowledged only once on disk; what runs after the commit (exporters, the audit anchor) waits too.
+        if (options.durable !== false) await this.engine.flush();
         repos?.runCommitted();
         return result;
       } catch (e) {
@@ -157,9 +159,15 @@ export class Store {
     await this.engine.snapshotTo(this.db, file);
   }
 
+  /** How many flushes of committed writes reached the disk in this process (one serves many commits). */
+  get flushes(): number {
+    return this.engine.flushes;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.engine.close();
     await this.db.destroy();
   }
 }

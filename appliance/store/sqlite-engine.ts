@@ -1,6 +1,8 @@
 // The embedded engine: better-sqlite3 (WAL) under Kysely. Everything SQLite-specific lives here: how a write
 // transaction takes the lock, how errors become typed, how 0/1 columns become booleans, how a snapshot is made.
 import SQLite from 'better-sqlite3';
+import { close as fsClose, fdatasync as fsFdatasync, open as fsOpen } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -177,33 +179,81 @@ export interface StoreEngine {
   /** Write a consistent copy of the whole database to `file` while writers keep running (any: whatever the schema). */
   snapshotTo(db: Kysely<any>, file: string): Promise<void>;
   /**
-   * Run one transaction whose commit need not reach the disk by itself (the next durable commit takes it
-   * along), on a connection held for the whole of it so that no other transaction commits unsynced.
+   * Resolve once everything committed before the call is on disk. Commits themselves do not wait for the
+   * disk (that would hold the event loop); a durable transaction waits here before it is acknowledged.
    */
-  withoutSync<DB, T>(db: Kysely<DB>, run: (db: Kysely<DB>) => Promise<T>): Promise<T>;
+  flush(): Promise<void>;
+  /** How many flushes reached the disk (group commit: one serves every commit made before it started). */
+  readonly flushes: number;
+  close(): Promise<void>;
 }
 
 /** Open the SQLite file with the pragmas the appliance relies on. */
 export function sqliteEngine(sqlitePath: string): StoreEngine {
   const db = new SQLite(sqlitePath);
   db.pragma('journal_mode = WAL');
-  // FULL: an audit row acknowledged is an audit row on disk, even across power loss.
-  db.pragma('synchronous = FULL');
+  // NORMAL in WAL mode: a commit appends to the WAL without an fsync, which better-sqlite3 would run on the
+  // event loop. Durability comes from `flush()`: an fdatasync of the WAL on libuv's thread pool that every
+  // durable transaction awaits before it is acknowledged — one flush for all commits made before it began
+  // (group commit). So an audit row acknowledged is still an audit row on disk, and no commit blocks.
+  // Checkpoints sync the WAL and the database file themselves.
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   // Statements outside a transaction (and COMMIT) wait for another process's writer instead of failing.
   db.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
+  const walPath = `${sqlitePath}-wal`;
+  let wal: { fd: number; ino: number } | undefined;
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  let flushes = 0;
+
+  /** One fdatasync of the WAL file as it is now (reopened if SQLite replaced it). */
+  async function syncOnce(): Promise<void> {
+    let ino: number;
+    try {
+      ino = (await stat(walPath)).ino;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // no WAL yet: nothing uncommitted to disk
+      throw e;
+    }
+    if (!wal || wal.ino !== ino) {
+      if (wal) await close(wal.fd).catch(() => undefined);
+      wal = { fd: await openFd(walPath, 'r'), ino };
+    }
+    await fdatasync(wal.fd);
+    flushes++;
+  }
+
+  function flush(): Promise<void> {
+    if (!running) {
+      running = syncOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    }
+    // A flush is under way and may have begun before this caller's commit: the next one covers it, and is
+    // shared by everyone who arrives meanwhile.
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return flush();
+      });
+    return queued;
+  }
+
   return {
     name: 'sqlite',
     dialect: new SqliteEngineDialect(db),
-    withoutSync(kysely, run) {
-      return kysely.connection().execute(async (conn) => {
-        await sql`pragma synchronous = NORMAL`.execute(conn);
-        try {
-          return await run(conn);
-        } finally {
-          await sql`pragma synchronous = FULL`.execute(conn);
-        }
-      });
+    flush,
+    get flushes() {
+      return flushes;
+    },
+    async close() {
+      await running?.catch(() => undefined);
+      await queued?.catch(() => undefined);
+      if (wal) await close(wal.fd).catch(() => undefined);
+      wal = undefined;
     },
     async snapshotTo(kysely, file) {
       // VACUUM INTO writes a consistent, compact copy while the appliance keeps running. It accepts an
@@ -211,4 +261,16 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
       await sql`VACUUM INTO ${file}`.execute(kysely);
     },
   };
+}
+
+function openFd(file: string, flags: string): Promise<number> {
+  return new Promise((resolve, reject) => fsOpen(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsFdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function close(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsClose(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -1,7 +1,7 @@
-// A login must run at the speed of its hash. The store commits with synchronous=FULL, so every commit is an
-// fsync that holds the event loop (better-sqlite3 is synchronous): a login makes two commits — the
-// reservations before the hash, without fsync, and the admission (or the failure's audit event) after it —
-// and an unknown user as many as a known one. Counted on the real WAL file: each commit ends with one commit frame.
+// A login must run at the speed of its hash. A durable commit waits for a flush of the WAL to disk (off the event
+// loop, shared with other commits); a login makes two commits — the reservations before the hash, which do not
+// wait, and the admission (or the failure's audit event) after it, which does — and an unknown user as many as
+// a known one. Counted on the real WAL file: each commit ends with one commit frame.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

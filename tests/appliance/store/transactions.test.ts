@@ -1,9 +1,10 @@
-// Store.transaction's durability option: a commit that skips its fsync is still atomic, and the connection is
-// back to synchronous=FULL for everything after it, also when the transaction fails.
+// Store.transaction's durability: commits never fsync on the event loop (SQLite synchronous=NORMAL); a durable
+// transaction is acknowledged only after a flush of the WAL that began after its commit, one flush serving
+// every commit made before it (group commit); `durable: false` does not wait; what runs after the commit
+// (exporters, the audit anchor) runs after the flush.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql, type Kysely } from 'kysely';
-import type { Database, Repositories } from '../../../appliance/store/index.js';
+import { sql } from 'kysely';
 import { services, type Services } from '../../helpers/fixtures.js';
 
 describe('store transactions and durability', () => {
@@ -11,46 +12,49 @@ describe('store transactions and durability', () => {
   before(async () => (s = await services()));
   after(async () => s.close());
 
-  const read = async (db: Kysely<Database>) => Number(Object.values((await sql<Record<string, number>>`pragma synchronous`.execute(db)).rows[0]!)[0]);
-  const synchronous = () => read(s.store.db);
-  // Inside a transaction the store's own handle waits for the connection the transaction holds: read through the
-  // transaction's handle, which repositories keep private.
-  const inside = (repos: Repositories) => read((repos.meta as unknown as { db: Kysely<Database> }).db);
-  const FULL = 2;
-  const NORMAL = 1;
+  test('commits do not fsync on the event loop: the connection runs synchronous=NORMAL (WAL)', async () => {
+    const row = (await sql<Record<string, number>>`pragma synchronous`.execute(s.store.db)).rows[0]!;
+    assert.equal(Number(Object.values(row)[0]), 1);
+    const mode = (await sql<Record<string, string>>`pragma journal_mode`.execute(s.store.db)).rows[0]!;
+    assert.equal(String(Object.values(mode)[0]).toLowerCase(), 'wal');
+  });
 
-  test('commits are synchronous=FULL by default, also inside a transaction', async () => {
-    assert.equal(await synchronous(), FULL);
+  test('a durable transaction returns only after a flush, and its after-commit work runs after that flush too', async () => {
+    const before = s.store.flushes;
+    let seenByAfterCommit = -1;
     await s.store.transaction(async (repos) => {
       await repos.meta.set('durable.default', 'x');
-      assert.equal(await inside(repos), FULL);
+      repos.afterCommit(() => {
+        seenByAfterCommit = s.store.flushes;
+      });
     });
+    assert.ok(s.store.flushes > before, 'a flush reached the disk before the transaction returned');
+    assert.ok(seenByAfterCommit > before, 'after-commit work ran after the flush');
   });
 
-  test('durable: false commits without fsync (NORMAL) and its writes land; FULL is back afterwards', async () => {
-    await s.store.transaction(
-      async (repos) => {
-        await repos.meta.set('durable.false', 'landed');
-        assert.equal(await inside(repos), NORMAL);
-      },
-      { durable: false },
-    );
+  test('many commits at once share their flushes (group commit), and every one of them lands', async () => {
+    const before = s.store.flushes;
+    await Promise.all(Array.from({ length: 60 }, (_, i) => s.store.transaction((repos) => repos.meta.set(`group.${i}`, String(i)))));
+    const used = s.store.flushes - before;
+    assert.ok(used >= 1 && used < 30, `60 commits took ${used} flushes`);
+    for (let i = 0; i < 60; i++) assert.equal(await s.store.repos.meta.get(`group.${i}`), String(i));
+  });
+
+  test('durable: false does not wait for a flush, and its writes land', async () => {
+    const before = s.store.flushes;
+    await s.store.transaction((repos) => repos.meta.set('durable.false', 'landed'), { durable: false });
+    assert.equal(s.store.flushes, before);
     assert.equal(await s.store.repos.meta.get('durable.false'), 'landed');
-    assert.equal(await synchronous(), FULL);
   });
 
-  test('a failed non-durable transaction writes nothing and still leaves the connection at FULL', async () => {
+  test('a failed transaction writes nothing', async () => {
     await assert.rejects(
-      s.store.transaction(
-        async (repos) => {
-          await repos.meta.set('durable.failed', 'no');
-          throw new Error('boom');
-        },
-        { durable: false },
-      ),
+      s.store.transaction(async (repos) => {
+        await repos.meta.set('durable.failed', 'no');
+        throw new Error('boom');
+      }),
       /boom/,
     );
     assert.equal(await s.store.repos.meta.get('durable.failed'), undefined);
-    assert.equal(await synchronous(), FULL);
   });
 });
