@@ -1,6 +1,8 @@
-// The audit trail for auditors: filtered reading and a chain verification, both read-only.
+// The audit trail for auditors: filtered reading, the catalogue of event types and a chain verification,
+// all read-only.
 import type { FastifyInstance } from 'fastify';
 import type { Appliance } from '../../../appliance/index.js';
+import { auditEventTypes, classifyAuditRow } from '../../../appliance/audit/index.js';
 import { dateParam } from '../query.js';
 
 
@@ -44,12 +46,17 @@ export function registerAuditRoutes(app: FastifyInstance, appliance: Appliance):
           actorIp: r.actor_ip,
           subject: r.subject,
           code: r.code,
+          // From the catalogue by type and outcome (the type is under the keyed chain); `code` stays the reason.
+          ...classifyAuditRow(r),
           detail: JSON.parse(r.detail) as unknown,
           hash: r.hash,
         })),
       };
     },
   );
+
+  // What a SIEM or a report is configured from: every event type with its stable code, severity and fields.
+  app.get('/api/v1/audit/event-types', { config: { permission: 'audit.read' } }, async () => ({ eventTypes: auditEventTypes() }));
 
   app.get('/api/v1/audit/verify', { config: { permission: 'audit.read' } }, async () => ({ verdict: await appliance.audit.verify() }));
 }
