@@ -420,7 +420,7 @@ export class InventoryService {
     const c = InventoryService.validateCredential(input, false);
     if (c.deviceId !== undefined && c.deviceId !== current.deviceId) throw new InputError('a credential cannot move to another device', { field: 'deviceId' });
     const sealed = c.secret !== undefined ? await this.deps.vault.sealText(c.secret, `credential:${id}`) : undefined;
-    await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { secretChanged: c.secret !== undefined } }, async (repos) => {
+    await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { valueChanged: c.secret !== undefined } }, async (repos) => {
       await repos.policy.updateCredential(id, {
         ...(c.kind !== undefined ? { kind: c.kind } : {}),
         ...(c.username !== undefined ? { username: c.username } : {}),
@@ -480,7 +480,7 @@ export class InventoryService {
       return 'pinned';
     }
     if (existing.fingerprint === fingerprint) return 'match';
-    await this.deps.audit.record({ type: 'device.host_key_mismatch', outcome: 'failure', actor: 'system', subject: `device:${deviceId}`, code: 'HOST_KEY_MISMATCH', detail: { protocol, pinned: existing.fingerprint, presented: fingerprint } });
+    await this.deps.audit.record({ type: 'device.host_key_mismatch', outcome: 'failure', actor: 'system', subject: `device:${deviceId}`, code: 'HOST_KEY_MISMATCH', detail: { protocol, expected: existing.fingerprint, presented: fingerprint } });
     return 'mismatch';
   }
 

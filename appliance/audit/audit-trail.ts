@@ -4,7 +4,7 @@ import { logger, redact } from '../log/index.js';
 import { WardenError } from '../errors/index.js';
 import type { KeyService } from '../keys/index.js';
 import type { AuditAnchor } from './anchor.js';
-import { isAuditEventType, type AuditDetail, type AuditEventType } from './event-types.js';
+import { detailProblems, isAuditEventType, type AuditDetail, type AuditEventType } from './event-types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -82,8 +82,11 @@ function sameLink(a: string, b: string): boolean {
  * The compiler holds typed callers to the catalogue; this holds a cast or a plain-JS caller to it too, so an
  * export or a report never meets a row this release cannot classify.
  */
-function refuseUndeclared(type: string): void {
-  if (!isAuditEventType(type)) throw new WardenError('INPUT_INVALID', `audit event type ${JSON.stringify(String(type).slice(0, 64))} is not declared in the catalogue`);
+function refuseUndeclared(event: UncheckedEvent): void {
+  if (!isAuditEventType(event.type)) throw new WardenError('INPUT_INVALID', `audit event type ${JSON.stringify(String(event.type).slice(0, 64))} is not declared in the catalogue`);
+  const problems = detailProblems(event.type, event.detail);
+  // Field names only: a value may be a secret that was never meant to be there.
+  if (problems.length > 0) throw new WardenError('INPUT_INVALID', `audit event ${event.type} does not match its declaration: ${problems.join('; ')}`);
 }
 
 type Listener = (row: AuditEventRow) => void;
@@ -121,7 +124,7 @@ export class AuditTrail {
    * which runs it again if a writer in another process collided with it).
    */
   async record<K extends AuditEventType>(event: AuditEvent<K>, repos?: Repositories): Promise<AuditEventRow> {
-    refuseUndeclared(event.type);
+    refuseUndeclared(event);
     const row = repos ? await this.appendIn(repos, event) : await this.appendAlone(event);
     if (repos) repos.afterCommit(() => this.publish(row));
     else this.publish(row);
@@ -131,7 +134,7 @@ export class AuditTrail {
   /** Run `fn` in one transaction together with the event describing it: both land, or neither. */
   async withChange<T, K extends AuditEventType = AuditEventType>(event: AuditEvent<K>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
     // Before the change runs: a change whose event would be refused is not made.
-    refuseUndeclared(event.type);
+    refuseUndeclared(event);
     return this.store.transaction(async (repos) => {
       const result = await fn(repos);
       await this.record(event, repos);

@@ -125,7 +125,7 @@ const CATALOGUE = {
     code: 'W4006',
     severity: 'high',
     description: 'A device presented a host key other than the pinned one (a possible interception).',
-    detail: { protocol: 'string', pinned: 'string', presented: 'string' },
+    detail: { protocol: 'string', expected: 'string', presented: 'string' },
   },
   'device.host_key_reset': { code: 'W4007', severity: 'medium', description: "A device's pinned host key was forgotten by an administrator.", detail: { protocol: 'string' } },
   'device.connectivity_alert': {
@@ -135,7 +135,7 @@ const CATALOGUE = {
     detail: { protocol: 'string', port: 'number', address: 'string', reason: 'string|null' },
   },
   'credential.create': { code: 'W4100', severity: 'low', description: 'A device credential was stored.', detail: {} },
-  'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { secretChanged: 'boolean' } },
+  'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { valueChanged: 'boolean' } },
   'credential.enable': { code: 'W4102', severity: 'low', description: 'A device credential was enabled.', detail: {} },
   'credential.disable': { code: 'W4103', severity: 'low', description: 'A device credential was disabled.', detail: {} },
 
@@ -222,6 +222,41 @@ type DetailOf<F> = Flatten<
 
 /** The detail an event of type `T` carries, as declared in the catalogue. */
 export type AuditDetail<T extends AuditEventType> = DetailOf<Catalogue[T]['detail']>;
+
+function fieldMatches(kind: FieldKind, value: unknown): boolean {
+  const optional = kind.endsWith('?');
+  const base = (optional ? kind.slice(0, -1) : kind) as FieldBase | `${FieldBase}|null`;
+  if (value === undefined) return optional;
+  if (value === null) return base.endsWith('|null');
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  switch (base.replace('|null', '') as FieldBase) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'object':
+      return isObject(value);
+    case 'string[]':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'object[]':
+      return Array.isArray(value) && value.every(isObject);
+  }
+}
+
+/**
+ * The fields of `detail` that break the declaration of `type`: undeclared, missing, or of another kind. The
+ * compiler checks literals; this also catches what reached a call through a spread, a variable or a cast.
+ */
+export function detailProblems(type: AuditEventType, detail: object | undefined): string[] {
+  const declared: Readonly<Record<string, FieldKind>> = CATALOGUE[type].detail;
+  const given = (detail ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const k of Object.keys(given)) if (!Object.hasOwn(declared, k) && given[k] !== undefined) problems.push(`${k} is not declared`);
+  for (const [k, kind] of Object.entries(declared)) if (!fieldMatches(kind, given[k])) problems.push(`${k} is not ${kind}`);
+  return problems;
+}
 
 /** Whether `type` is declared: the trail refuses rows of any other type, whatever a cast let through. */
 export function isAuditEventType(type: string): type is AuditEventType {

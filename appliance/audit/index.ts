@@ -3,4 +3,4 @@
 // catalogue of event types (code, severity, detail fields) that every row is declared in.
 export { AuditTrail, GENESIS_HASH, hashAuditRow, tokenChainKey, type AuditDetailMember, type AuditEvent, type AuditEventWithout, type AuditOutcome, type AuditTrailOptions, type ChainKey, type ChainVerdict } from './audit-trail.js';
 export { AuditAnchor, type AnchorEntry, type AnchorReading } from './anchor.js';
-export { auditEventType, auditEventTypes, classifyAuditRow, isAuditEventType, SEVERITIES, type AuditDetail, type AuditEventType, type EventTypeInfo, type EventTypeSpec, type FieldKind, type Severity } from './event-types.js';
+export { auditEventType, auditEventTypes, classifyAuditRow, detailProblems, isAuditEventType, SEVERITIES, type AuditDetail, type AuditEventType, type EventTypeInfo, type EventTypeSpec, type FieldKind, type Severity } from './event-types.js';

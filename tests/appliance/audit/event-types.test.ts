@@ -6,7 +6,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { services, type Services } from '../../helpers/fixtures.js';
-import { auditEventType, auditEventTypes, classifyAuditRow, isAuditEventType, SEVERITIES, type AuditEvent, type AuditTrail } from '../../../appliance/audit/index.js';
+import { auditEventType, auditEventTypes, classifyAuditRow, detailProblems, isAuditEventType, SEVERITIES, type AuditEvent, type AuditTrail } from '../../../appliance/audit/index.js';
+import { redact } from '../../../appliance/log/index.js';
 import { actorEvent, type Actor } from '../../../appliance/access/index.js';
 import { isWardenError } from '../../../appliance/errors/index.js';
 
@@ -143,6 +144,10 @@ describe('the catalogue of audit event types', () => {
     }
   });
 
+  test('no declared field is one the trail redacts: its row would hold "[REDACTED]" instead of the declared kind', () => {
+    for (const t of auditEventTypes()) for (const field of Object.keys(t.detail)) assert.deepEqual(redact({ [field]: 1 }), { [field]: 1 }, `${t.type}.${field}`);
+  });
+
   test('the severities the issue names: break-glass and a changed host key are high, a lockout is medium', () => {
     assert.equal(auditEventType('access.emergency')?.severity, 'high');
     assert.equal(auditEventType('access.emergency')?.failureSeverity, 'high');
@@ -172,6 +177,21 @@ describe('the trail refuses an undeclared type', () => {
     assert.equal(await s.store.repos.meta.get('smuggled'), undefined, 'the change rolled back with its refused event');
     assert.equal((await s.store.repos.auditEvents.query({ type: 'auth.smuggled', limit: 1 })).length, 0);
     assert.deepEqual(await s.audit.verify(), { ok: true, rows: 0, lastSeq: 0, anchors: 0 });
+  });
+
+  test('a detail that does not match its declaration is refused, naming the fields, never their values', async () => {
+    const extra: Record<string, unknown> = { password: 'hunter2' };
+    // A spread or a variable passes the compiler's excess-property check; the trail still refuses it.
+    await assert.rejects(
+      s.audit.record({ type: 'auth.lockout', outcome: 'failure', detail: { attempts: 3, durationMinutes: 5, ...extra } }),
+      (e: unknown) => isWardenError(e) && e.code === 'INPUT_INVALID' && /password is not declared/.test(e.message) && !e.message.includes('hunter2'),
+    );
+    const wrongKind = { type: 'auth.lockout', outcome: 'failure', detail: { attempts: '3', durationMinutes: 5 } } as unknown as AuditEvent;
+    await assert.rejects(s.audit.record(wrongKind), /attempts is not number/);
+    assert.deepEqual(detailProblems('auth.lockout', { attempts: 3 }), ['durationMinutes is not number']);
+    assert.deepEqual(detailProblems('session.end', { reason: 'closed', exitStatus: null, session: undefined }), [], 'null where declared, optional fields absent');
+    assert.deepEqual(detailProblems('pki.ca_install', { fingerprints: ['ab', 3] }), ['fingerprints is not string[]?']);
+    assert.equal((await s.store.repos.auditEvents.query({ type: 'auth.lockout', limit: 1 })).length, 0);
   });
 
   test('a declared type is written as before', async () => {
