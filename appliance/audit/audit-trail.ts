@@ -32,7 +32,7 @@ export type AuditEvent<T extends AuditEventType = AuditEventType> = {
   [K in T]: AuditEventFields & { type: K } & AuditDetailMember<K>;
 }[T];
 
-/** What reaches the row writer: checked there by type name alone (a cast or plain JS can get this far). */
+/** An event as the row writer takes it: loosely typed, since a cast or plain JS can get this far; refuseUnlessDeclared checks it. */
 type UncheckedEvent = AuditEventFields & { type: string; detail?: object };
 
 /** An event less the members a helper fills in itself (outcome, actor...), still checked type by type. */
@@ -82,7 +82,7 @@ function sameLink(a: string, b: string): boolean {
  * The compiler holds typed callers to the catalogue; this holds a cast or a plain-JS caller to it too, so an
  * export or a report never meets a row this release cannot classify.
  */
-function refuseUndeclared(event: UncheckedEvent): void {
+function refuseUnlessDeclared(event: UncheckedEvent): void {
   if (!isAuditEventType(event.type)) throw new WardenError('INPUT_INVALID', `audit event type ${JSON.stringify(String(event.type).slice(0, 64))} is not declared in the catalogue`);
   const problems = detailProblems(event.type, event.detail);
   // Field names only: a value may be a secret that was never meant to be there.
@@ -124,7 +124,7 @@ export class AuditTrail {
    * which runs it again if a writer in another process collided with it).
    */
   async record<K extends AuditEventType>(event: AuditEvent<K>, repos?: Repositories): Promise<AuditEventRow> {
-    refuseUndeclared(event);
+    refuseUnlessDeclared(event);
     const row = repos ? await this.appendIn(repos, event) : await this.appendAlone(event);
     if (repos) repos.afterCommit(() => this.publish(row));
     else this.publish(row);
@@ -134,7 +134,7 @@ export class AuditTrail {
   /** Run `fn` in one transaction together with the event describing it: both land, or neither. */
   async withChange<T, K extends AuditEventType = AuditEventType>(event: AuditEvent<K>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
     // Before the change runs: a change whose event would be refused is not made.
-    refuseUndeclared(event);
+    refuseUnlessDeclared(event);
     return this.store.transaction(async (repos) => {
       const result = await fn(repos);
       await this.record(event, repos);
