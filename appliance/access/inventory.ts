@@ -4,13 +4,13 @@ import { isIP } from 'node:net';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Store, Repositories, DeviceWithCatalog, CredentialRow } from '../store/index.js';
 import { isUniqueViolation } from '../store/index.js';
-import type { AuditTrail } from '../audit/index.js';
+import type { AuditDetail, AuditDetailMember, AuditEventType, AuditTrail } from '../audit/index.js';
 import { insertSealed, type Vault } from '../vault/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/index.js';
 import { parseConnectivity } from './decision.js';
 import { servableMediaType, validateMediaType } from './media-type.js';
-import { actorEvent, type Actor } from './user-admin.js';
+import { actorEvent, type Actor, type ActorEventDetail } from './user-admin.js';
 
 export interface DeviceInput {
   hostname: string;
@@ -193,8 +193,13 @@ export class InventoryService {
     return (this.deps.clock ?? Date.now)();
   }
 
-  private audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, event.detail, event.outcome), fn);
+  private audited<T, K extends AuditEventType>(
+    event: { type: K; actor: Actor; subject: string; outcome?: 'success' | 'info' } & AuditDetailMember<K>,
+    fn: (repos: Repositories) => Promise<T>,
+  ): Promise<T> {
+    // The detail was checked against K's catalogue entry at the call; a generic K cannot be narrowed here.
+    const detail = (event as { detail?: AuditDetail<K> }).detail as ActorEventDetail<K>;
+    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, detail, event.outcome), fn);
   }
 
   private async catalog(repos: Repositories, d: DeviceInput) {
@@ -415,7 +420,7 @@ export class InventoryService {
     const c = InventoryService.validateCredential(input, false);
     if (c.deviceId !== undefined && c.deviceId !== current.deviceId) throw new InputError('a credential cannot move to another device', { field: 'deviceId' });
     const sealed = c.secret !== undefined ? await this.deps.vault.sealText(c.secret, `credential:${id}`) : undefined;
-    await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { secretChanged: c.secret !== undefined } }, async (repos) => {
+    await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { valueChanged: c.secret !== undefined } }, async (repos) => {
       await repos.policy.updateCredential(id, {
         ...(c.kind !== undefined ? { kind: c.kind } : {}),
         ...(c.username !== undefined ? { username: c.username } : {}),
@@ -475,7 +480,7 @@ export class InventoryService {
       return 'pinned';
     }
     if (existing.fingerprint === fingerprint) return 'match';
-    await this.deps.audit.record({ type: 'device.host_key_mismatch', outcome: 'failure', actor: 'system', subject: `device:${deviceId}`, code: 'HOST_KEY_MISMATCH', detail: { protocol, pinned: existing.fingerprint, presented: fingerprint } });
+    await this.deps.audit.record({ type: 'device.host_key_mismatch', outcome: 'failure', actor: 'system', subject: `device:${deviceId}`, code: 'HOST_KEY_MISMATCH', detail: { protocol, expected: existing.fingerprint, presented: fingerprint } });
     return 'mismatch';
   }
 

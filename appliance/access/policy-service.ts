@@ -3,14 +3,14 @@
 // the store's change feed, so a proxy in any process can end the live sessions a grant no longer covers.
 import type { Store, AccessGroupRow, AccessRequestRow, ChangeTopics, Repositories } from '../store/index.js';
 import { isStoreConstraint, isUniqueViolation } from '../store/index.js';
-import type { AuditTrail } from '../audit/index.js';
+import type { AuditDetail, AuditDetailMember, AuditEventType, AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/index.js';
 import { decide, decideProtectedItem, parseConnectivity, type Decision, type GroupOptions, type PolicyGroup, type PolicyGrant, type Purpose } from './decision.js';
 import { can } from './profiles.js';
 import { validateTimeWindows, withinWindows, type TimeWindow } from './time-windows.js';
 import { credentialView, type InventoryService, type ProtectedItemView } from './inventory.js';
-import { actorEvent, type Actor } from './user-admin.js';
+import { actorEvent, type Actor, type ActorEventDetail } from './user-admin.js';
 
 export interface AccessGroupInput extends GroupOptions {
   userIds: number[];
@@ -195,8 +195,13 @@ export class PolicyService {
     return (this.deps.clock ?? Date.now)();
   }
 
-  private audited<T>(event: { type: string; actor: Actor; subject: string; outcome?: 'success' | 'info'; detail?: Record<string, unknown> }, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, event.detail, event.outcome), fn);
+  private audited<T, K extends AuditEventType>(
+    event: { type: K; actor: Actor; subject: string; outcome?: 'success' | 'info' } & AuditDetailMember<K>,
+    fn: (repos: Repositories) => Promise<T>,
+  ): Promise<T> {
+    // The detail was checked against K's catalogue entry at the call; a generic K cannot be narrowed here.
+    const detail = (event as { detail?: AuditDetail<K> }).detail as ActorEventDetail<K>;
+    return this.deps.audit.withChange(actorEvent(event.type, event.actor, event.subject, detail, event.outcome), fn);
   }
 
   // ---- groups
@@ -429,7 +434,7 @@ export class PolicyService {
           await repos.changes.announce('grant.approved', `request:${id}`, grantApproved({ ...row, id }, true));
           // Break-glass: no approval, but the loudest audit event there is, naming the group it went through.
           await this.deps.audit.record(
-            actorEvent('access.emergency', actor, `device:${deviceId}`, { severity: 'high', requestId: id, credentialId, purpose, reason, groupId: d.groupId, group: group?.name ?? null, startsAt, endsAt }, 'info'),
+            actorEvent('access.emergency', actor, `device:${deviceId}`, { requestId: id, credentialId, purpose, reason, groupId: d.groupId, group: group?.name ?? null, startsAt, endsAt }, 'info'),
             repos,
           );
           return id;
@@ -442,7 +447,7 @@ export class PolicyService {
     } catch (e) {
       if (emergency && refusal) {
         // A refused break-glass attempt is itself worth an auditor's attention; the precise rule stays here.
-        await this.deps.audit.record({ type: 'access.emergency', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `device:${deviceId}`, code: 'AUTH_FORBIDDEN', detail: { severity: 'high', credentialId, purpose, reason, rule: refusal.rule } });
+        await this.deps.audit.record({ type: 'access.emergency', outcome: 'failure', actor: actor.username, actorIp: actor.ip, subject: `device:${deviceId}`, code: 'AUTH_FORBIDDEN', detail: { credentialId, purpose, reason, rule: refusal.rule } });
       }
       throw e;
     }

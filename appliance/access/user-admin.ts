@@ -1,7 +1,7 @@
 // Administration of local accounts: create, list, disable/enable, unlock, reset password. Every change is
 // one transaction with its audit row, so nothing lands half-way.
 import type { MfaMethod, Store, UserRow } from '../store/index.js';
-import type { AuditTrail, AuditEvent } from '../audit/index.js';
+import type { AuditTrail, AuditDetail, AuditEvent, AuditEventType, AuditEventWithout } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import type { Argon2Cost } from '../config/index.js';
 import { isUniqueViolation, type Repositories } from '../store/index.js';
@@ -16,9 +16,13 @@ export interface Actor {
   ip: string | null;
 }
 
-/** The audit event of a change an actor made. */
-export function actorEvent(type: string, actor: Actor, subject: string, detail?: Record<string, unknown>, outcome: AuditEvent['outcome'] = 'success'): AuditEvent {
-  return { type, outcome, actor: actor.username, actorIp: actor.ip, subject: subject.slice(0, 128), ...(detail ? { detail } : {}) };
+/** The detail argument of `actorEvent`: may be left out only where the catalogue declares no required field. */
+export type ActorEventDetail<K extends AuditEventType> = {} extends AuditDetail<K> ? AuditDetail<K> | undefined : AuditDetail<K>;
+
+/** The audit event of a change an actor made; `detail` is checked against the catalogue entry of `type`. */
+export function actorEvent<K extends AuditEventType>(type: K, actor: Actor, subject: string, detail: ActorEventDetail<K>, outcome: AuditEvent['outcome'] = 'success'): AuditEvent<K> {
+  // The cast only restates what the signature checked: TypeScript cannot narrow the mapped union by a generic K.
+  return { type, outcome, actor: actor.username, actorIp: actor.ip, subject: subject.slice(0, 128), ...(detail ? { detail } : {}) } as unknown as AuditEvent<K>;
 }
 
 export interface NewUser {
@@ -132,8 +136,9 @@ export class UserAdminService {
     return u;
   }
 
-  private change<T>(event: Omit<AuditEvent, 'outcome'>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.deps.audit.withChange({ ...event, outcome: 'success' }, fn);
+  private change<T>(event: AuditEventWithout<'outcome'>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    // Adding the outcome keeps the type and detail the caller was checked against.
+    return this.deps.audit.withChange({ ...event, outcome: 'success' } as AuditEvent, fn);
   }
 
   /** Create a user; returns the one-time password when one was generated (shown once, never stored). */

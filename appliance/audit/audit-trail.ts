@@ -4,14 +4,13 @@ import { logger, redact } from '../log/index.js';
 import { WardenError } from '../errors/index.js';
 import type { KeyService } from '../keys/index.js';
 import type { AuditAnchor } from './anchor.js';
+import { classifyAuditRow, detailProblems, isAuditEventType, type AuditDetail, type AuditEventType, type Severity } from './event-types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
 export type AuditOutcome = 'success' | 'failure' | 'info';
 
-export interface AuditEvent {
-  /** Dotted kind, e.g. "auth.login", "user.create". */
-  type: string;
+interface AuditEventFields {
   outcome: AuditOutcome;
   /** Who acted (user name, "orbit", "system"). */
   actor?: string | null;
@@ -20,8 +19,24 @@ export interface AuditEvent {
   subject?: string | null;
   /** The precise reason code for failures (AUTH_BAD_PASSWORD, ...). */
   code?: string | null;
-  detail?: Record<string, unknown>;
 }
+
+/** The detail member: required when the catalogue declares a field that must be present, optional otherwise. */
+export type AuditDetailMember<T extends AuditEventType> = {} extends AuditDetail<T> ? { detail?: AuditDetail<T> } : { detail: AuditDetail<T> };
+
+/**
+ * One event of a declared type (appliance/audit/event-types.ts), its detail checked against that type's
+ * declaration. A union over the types, so a literal `type` picks the detail it is checked against.
+ */
+export type AuditEvent<T extends AuditEventType = AuditEventType> = {
+  [K in T]: AuditEventFields & { type: K } & AuditDetailMember<K>;
+}[T];
+
+/** An event as the row writer takes it: loosely typed, since a cast or plain JS can get this far; refuseUnlessDeclared checks it. */
+type UncheckedEvent = AuditEventFields & { type: string; detail?: object };
+
+/** An event less the members a helper fills in itself (outcome, actor...), still checked type by type. */
+export type AuditEventWithout<M extends keyof AuditEventFields, T extends AuditEventType = AuditEventType> = AuditEvent<T> extends infer E ? (E extends unknown ? Omit<E, M> : never) : never;
 
 export type ChainVerdict =
   | { ok: true; rows: number; lastSeq: number; anchors: number }
@@ -63,6 +78,17 @@ function sameLink(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * The compiler holds typed callers to the catalogue; this holds a cast or a plain-JS caller to it too, so an
+ * export or a report never meets a row this release cannot classify.
+ */
+function refuseUnlessDeclared(event: UncheckedEvent): void {
+  if (!isAuditEventType(event.type)) throw new WardenError('INPUT_INVALID', `audit event type ${JSON.stringify(String(event.type).slice(0, 64))} is not declared in the catalogue`);
+  const problems = detailProblems(event.type, event.detail);
+  // Field names only: a value may be a secret that was never meant to be there.
+  if (problems.length > 0) throw new WardenError('INPUT_INVALID', `audit event ${event.type} does not match its declaration: ${problems.join('; ')}`);
+}
+
 type Listener = (row: AuditEventRow) => void;
 
 export interface AuditEventFilter {
@@ -84,6 +110,9 @@ export interface AuditEventView {
   actorIp: AuditEventRow['actor_ip'];
   subject: AuditEventRow['subject'];
   code: AuditEventRow['code'];
+  /** The event type's stable code and severity from the catalogue (null for a type this release does not know). */
+  eventCode: string | null;
+  severity: Severity | null;
   detail: unknown;
   hash: string;
 }
@@ -120,7 +149,8 @@ export class AuditTrail {
    * published to the exporters once that transaction commits; alone it opens its own (Store.transaction,
    * which runs it again if a writer in another process collided with it).
    */
-  async record(event: AuditEvent, repos?: Repositories): Promise<AuditEventRow> {
+  async record<K extends AuditEventType>(event: AuditEvent<K>, repos?: Repositories): Promise<AuditEventRow> {
+    refuseUnlessDeclared(event);
     const row = repos ? await this.appendIn(repos, event) : await this.appendAlone(event);
     if (repos) repos.afterCommit(() => this.publish(row));
     else this.publish(row);
@@ -128,7 +158,9 @@ export class AuditTrail {
   }
 
   /** Run `fn` in one transaction together with the event describing it: both land, or neither. */
-  async withChange<T>(event: AuditEvent, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+  async withChange<T, K extends AuditEventType = AuditEventType>(event: AuditEvent<K>, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    // Before the change runs: a change whose event would be refused is not made.
+    refuseUnlessDeclared(event);
     return this.store.transaction(async (repos) => {
       const result = await fn(repos);
       await this.record(event, repos);
@@ -155,7 +187,7 @@ export class AuditTrail {
     }
   }
 
-  private async appendAlone(event: AuditEvent): Promise<AuditEventRow> {
+  private async appendAlone(event: UncheckedEvent): Promise<AuditEventRow> {
     try {
       // The row is published by record(), not through afterCommit: the caller is told only once it is stored.
       return await this.store.transaction((repos) => this.appendIn(repos, event));
@@ -169,7 +201,7 @@ export class AuditTrail {
    * take that place meanwhile: a write transaction holds SQLite's write lock from its start (BEGIN
    * IMMEDIATE); on MariaDB two writers that did collide on the next seq are run again by Store.transaction.
    */
-  private async appendIn(repos: Repositories, event: AuditEvent): Promise<AuditEventRow> {
+  private async appendIn(repos: Repositories, event: UncheckedEvent): Promise<AuditEventRow> {
     const last = await repos.auditEvents.last();
     const base = {
       seq: (last ? Number(last.seq) : 0) + 1,
@@ -210,6 +242,8 @@ export class AuditTrail {
       actorIp: r.actor_ip,
       subject: r.subject,
       code: r.code,
+      // From the catalogue by type and outcome (the type is under the keyed chain); `code` stays the reason.
+      ...classifyAuditRow(r),
       detail: JSON.parse(r.detail) as unknown,
       hash: r.hash,
     }));

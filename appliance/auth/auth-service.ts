@@ -1,7 +1,7 @@
 // Local-password login, lockout, forced change, web sessions. Every outcome is an audit event with its
 // precise code; callers show clients only GENERIC_AUTH_MESSAGE for any AuthError.
 import type { MfaMethod, Repositories, Store, UserRow, WebSessionRow } from '../store/index.js';
-import type { AuditTrail } from '../audit/index.js';
+import type { AuditDetail, AuditTrail } from '../audit/index.js';
 import type { SettingsService, Settings } from '../settings/index.js';
 import type { Argon2Cost } from '../config/index.js';
 import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
@@ -9,6 +9,9 @@ import { DecoyHash, hashPassword, hashScheme, needsRehash, verifyPassword } from
 import { checkComplexity, isInHistory } from './password-policy.js';
 import { IpDenylist, expandIpv6, normalizeIp } from '../net/index.js';
 import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
+
+/** What a failed login adds to its reason in the audit row (auth.login's declared fields). */
+type LoginFailureDetail = Pick<AuditDetail<'auth.login'>, 'source' | 'attempts'>;
 
 export interface AuthDeps {
   store: Store;
@@ -170,7 +173,7 @@ export class AuthService {
     if (this.denylist.list.denies(ip)) throw new AuthError('AUTH_IP_DENIED', 'address is on the IP denylist');
   }
 
-  private async fail(code: ErrorCode, reason: string, req: { username: string; ip: string }, detail?: Record<string, unknown>): Promise<never> {
+  private async fail(code: ErrorCode, reason: string, req: { username: string; ip: string }, detail?: LoginFailureDetail): Promise<never> {
     await this.audit.record({
       type: 'auth.login',
       outcome: 'failure',
@@ -222,7 +225,7 @@ export class AuthService {
       { durable: false },
     );
     if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
-    const failed = async (code: ErrorCode, reason: string, detail?: Record<string, unknown>): Promise<never> => {
+    const failed = async (code: ErrorCode, reason: string, detail?: LoginFailureDetail): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);
       return this.fail(code, reason, who, detail);
     };

@@ -18,7 +18,8 @@ try {
   // Both ways an event is written: alone (its own transaction) and with the change it describes; several
   // in flight at once, so this process's writes interleave with the other process's as tightly as they can.
   const one = async (i: number): Promise<void> => {
-    const event = { type: 'test.two_process', outcome: 'info' as const, actor: name, subject: `${name}-${i}`, detail: { i } };
+    // A declared type (the trail refuses any other); the test tells these rows by their actor.
+    const event = { type: 'auth.login', outcome: 'info', actor: name, subject: `${name}-${i}`, detail: { attempts: i } } as const;
     if (i % 2 === 0) await a.audit.record(event);
     // A read, then a write that depends on it, as services do (check, then act): a counter both processes share.
     else

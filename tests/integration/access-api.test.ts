@@ -105,6 +105,17 @@ describe('access API', () => {
     const r = await clients.audit!.call('GET', '/api/v1/audit?type=access.approve&limit=5');
     assert.equal(r.status, 200, r.body);
     assert.equal(r.json.events[0].actor, 'lead');
+    // The rows keep their fields and gain the catalogue's: `code` stays the reason code, `eventCode` names the type.
+    assert.deepEqual(Object.keys(r.json.events[0]).sort(), ['actor', 'actorIp', 'at', 'code', 'detail', 'eventCode', 'hash', 'outcome', 'seq', 'severity', 'subject', 'type']);
+    assert.equal(r.json.events[0].eventCode, 'W3001');
+    assert.equal(r.json.events[0].severity, 'low');
+    const catalogue = await clients.audit!.call('GET', '/api/v1/audit/event-types');
+    assert.equal(catalogue.status, 200, catalogue.body);
+    const emergency = (catalogue.json.eventTypes as { type: string; code: string; severity: string; detail: Record<string, string> }[]).find((t) => t.type === 'access.emergency');
+    assert.equal(emergency?.code, 'W3003');
+    assert.equal(emergency?.severity, 'high');
+    assert.equal(emergency?.detail.credentialId, 'number');
+    assert.equal((await clients.ops!.call('GET', '/api/v1/audit/event-types')).status, 403);
     assert.equal((await clients.audit!.call('GET', '/api/v1/audit/verify')).json.verdict.ok, true);
     assert.equal((await clients.ops!.call('GET', '/api/v1/audit')).status, 403);
     assert.equal((await clients.audit!.call('GET', '/api/v1/audit?since=never')).status, 400);

@@ -116,6 +116,8 @@ describe('access API: the security review attacks (issue 7)', () => {
       const detail = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown>;
       assert.equal(detail.groupId, ids['vault-approval']);
       assert.equal(detail.group, 'vault-approval');
+      assert.equal(events.json.events[0].eventCode, 'W3003');
+      assert.equal(events.json.events[0].severity, 'high', 'break-glass is high by its type');
       // The same grant does not reach the other credential of the device.
       assert.equal((await clients.viewer!.call('POST', `/api/v1/credentials/${ids.c1b}/view`, { reason: 'production is down' })).status, 403);
     });

@@ -16,7 +16,7 @@ describe('orbit', () => {
   after(() => tmp.cleanup());
 
   const helpPaths = [
-    [], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['status'],
+    [], ['init'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'unlock'], ['audit'], ['audit', 'verify'], ['audit', 'types'], ['status'],
     ['ca'], ['ca', 'install'], ['ca', 'list'], ['ca', 'show'], ['ca', 'disable'], ['ca', 'enable'], ['ca', 'crl'], ['ca', 'crl', 'install'],
     ['settings'], ['settings', 'show'], ['settings', 'set'],
   ];
@@ -44,6 +44,18 @@ describe('orbit', () => {
       assert.ok(r.stderr.length > 0);
     });
   }
+
+  test('audit types lists the event catalogue with codes and severities, without an appliance', async () => {
+    const r = await orbit(home, ['audit', 'types', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const types = JSON.parse(r.stdout).eventTypes as { type: string; code: string; severity: string }[];
+    const emergency = types.find((t) => t.type === 'access.emergency');
+    assert.equal(emergency?.code, 'W3003');
+    assert.equal(emergency?.severity, 'high');
+    const table = await orbit(home, ['audit', 'types']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^W1002\s+auth\.lockout\s+medium\s/m);
+  });
 
   test('status before init says so and exits 1', async () => {
     const r = await orbit(home, ['status']);

@@ -1,6 +1,8 @@
 // orbit audit verify: walk the keyed chain of the audit trail and check it against its anchor.
+// orbit audit types: the catalogue of event types (code, severity, fields) a SIEM or a report is set up from.
 import type { Command } from 'commander';
-import { CliError, print, withAppliance } from '../context.js';
+import { auditEventTypes } from '../../../appliance/audit/index.js';
+import { CliError, print, printTable, withAppliance } from '../context.js';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('inspect the tamper-evident audit trail');
@@ -21,5 +23,21 @@ export function registerAudit(program: Command): void {
         if (!opts.json) print(`audit trail BROKEN at row ${verdict.brokenSeq}: ${verdict.reason} (${verdict.rows} rows verified before it)`);
         throw new CliError('', 1);
       });
+    });
+  audit
+    .command('types')
+    .description('list every audit event type with its stable code, severity (and severity on failure) and detail fields')
+    .option('--json', 'print the catalogue as JSON')
+    .action((opts) => {
+      // The catalogue is part of this release, not of an appliance's data: no token, no store needed.
+      const types = auditEventTypes();
+      if (opts.json) {
+        print(JSON.stringify({ eventTypes: types }));
+        return;
+      }
+      printTable(
+        types.map((t) => ({ code: t.code, type: t.type, severity: t.severity === t.failureSeverity ? t.severity : `${t.severity}/${t.failureSeverity}`, description: t.description })),
+        ['code', 'type', 'severity', 'description'],
+      );
     });
 }

@@ -1,6 +1,7 @@
-// The audit trail for auditors: filtered reading and a chain verification, both read-only.
+// The audit trail for auditors: filtered reading, the catalogue of event types and a chain verification,
+// all read-only.
 import type { FastifyPluginAsync } from 'fastify';
-import type { AuditTrail } from '../../../appliance/audit/index.js';
+import { auditEventTypes, type AuditTrail } from '../../../appliance/audit/index.js';
 import { dateParam } from '../query.js';
 
 export interface AuditRouteOptions {
@@ -41,6 +42,9 @@ export const auditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, { 
       };
     },
   );
+
+  // What a SIEM or a report is configured from: every event type with its stable code, severity and fields.
+  app.get('/api/v1/audit/event-types', { config: { permission: 'audit.read' } }, async () => ({ eventTypes: auditEventTypes() }));
 
   app.get('/api/v1/audit/verify', { config: { permission: 'audit.read' } }, async () => ({ verdict: await audit.verify() }));
 };

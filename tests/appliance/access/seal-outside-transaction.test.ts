@@ -66,7 +66,7 @@ describe('sealing happens before the transaction, never inside it', () => {
   async function writeWhileTheTokenWorks(): Promise<void> {
     try {
       // Sealed inside the transaction, this write would queue behind it until the token answered.
-      await within(2000, s.audit.record({ type: 'test.write', outcome: 'info' }), 'a write while the token works');
+      await within(2000, s.audit.record({ type: 'auth.totp_enrol', outcome: 'info' }), 'a write while the token works');
     } finally {
       token.release();
     }

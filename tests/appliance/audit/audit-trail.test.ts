@@ -9,7 +9,7 @@ describe('hash-chained audit trail', () => {
   before(async () => {
     s = await services();
     for (let i = 0; i < 30; i++) {
-      await s.audit.record({ type: 'test.event', outcome: i % 3 === 0 ? 'failure' : 'success', actor: `user${i}`, subject: 'Пётр 王 محمد', code: i % 3 === 0 ? 'AUTH_BAD_PASSWORD' : null, detail: { i } });
+      await s.audit.record({ type: 'auth.login', outcome: i % 3 === 0 ? 'failure' : 'success', actor: `user${i}`, subject: 'Пётр 王 محمد', code: i % 3 === 0 ? 'AUTH_BAD_PASSWORD' : null, detail: { attempts: i } });
     }
   });
   after(async () => s.close());
@@ -25,7 +25,7 @@ describe('hash-chained audit trail', () => {
   });
 
   test('secrets in the detail are redacted before they are hashed and stored', async () => {
-    const row = await s.audit.record({ type: 'test.secret', outcome: 'info', detail: { password: 'hunter2', pin: '1234', nested: { clientSecret: 'abc' }, ok: 'visible' } });
+    const row = await s.audit.record({ type: 'settings.change', outcome: 'info', detail: { changes: { password: 'hunter2', pin: '1234', nested: { clientSecret: 'abc' }, ok: 'visible' } } });
     assert.doesNotMatch(row.detail, /hunter2|1234|abc/);
     assert.match(row.detail, /visible/);
     await s.store.db.deleteFrom('audit_events').where('seq', '=', row.seq).execute();
@@ -33,7 +33,7 @@ describe('hash-chained audit trail', () => {
 
   // In one process the writers take turns on the one connection; writers in two processes: two-process-chain.test.ts.
   test('concurrent writers in one process keep one unbroken chain', async () => {
-    await Promise.all(Array.from({ length: 40 }, (_, i) => s.audit.record({ type: 'test.concurrent', outcome: 'info', detail: { i } })));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => s.audit.record({ type: 'auth.login', outcome: 'info', detail: { attempts: i } })));
     const v = await s.audit.verify();
     assert.equal(v.ok, true);
     assert.equal(v.rows, 70);
@@ -70,16 +70,16 @@ describe('hash-chained audit trail', () => {
     const heard: string[] = [];
     s.audit.subscribe((row) => heard.push(row.type));
     await assert.rejects(
-      s.audit.withChange({ type: 'test.rolled_back', outcome: 'info' }, async () => {
+      s.audit.withChange({ type: 'user.disable', outcome: 'info' }, async () => {
         throw new Error('the change failed');
       }),
       /the change failed/,
     );
-    await s.audit.withChange({ type: 'test.committed', outcome: 'info' }, async (repos) => {
+    await s.audit.withChange({ type: 'user.enable', outcome: 'info' }, async (repos) => {
       await repos.meta.set('test.key', 'v');
       assert.deepEqual(heard, [], 'nothing published before the commit');
     });
-    assert.deepEqual(heard, ['test.committed']);
-    assert.equal((await s.store.repos.auditEvents.query({ type: 'test.rolled_back', limit: 1 })).length, 0);
+    assert.deepEqual(heard, ['user.enable']);
+    assert.equal((await s.store.repos.auditEvents.query({ type: 'user.disable', limit: 1 })).length, 0);
   });
 });

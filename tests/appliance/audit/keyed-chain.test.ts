@@ -56,7 +56,7 @@ describe('keyed audit chain and its anchor', () => {
     const file = path.join(anchorDir.dir, 'anchor.log');
     rmSync(file, { force: true });
     trail = new AuditTrail(a.store, { key: tokenChainKey(() => a.keys), anchor: new AuditAnchor(file, 10) });
-    for (let i = 0; i < 35; i++) await trail.record({ type: 'test.event', outcome: 'info', actor: `user${i}`, detail: { i } });
+    for (let i = 0; i < 35; i++) await trail.record({ type: 'auth.login', outcome: 'info', actor: `user${i}`, detail: { attempts: i } });
   });
 
   test('an untouched chain verifies against the token and the anchor', async () => {
@@ -128,8 +128,8 @@ describe('keyed audit chain and its anchor', () => {
 
   test('an anchor that cannot be written never undoes or fails a committed event', async () => {
     const blocked = new AuditTrail(a.store, { key: tokenChainKey(() => a.keys), anchor: new AuditAnchor('/dev/null/not-a-dir/anchor.log', 1) });
-    const row = await blocked.record({ type: 'test.unanchored', outcome: 'info' });
-    assert.equal((await a.store.repos.auditEvents.query({ type: 'test.unanchored', limit: 1 }))[0]?.seq, row.seq);
+    const row = await blocked.record({ type: 'auth.totp_enrol', outcome: 'info' });
+    assert.equal((await a.store.repos.auditEvents.query({ type: 'auth.totp_enrol', limit: 1 }))[0]?.seq, row.seq);
   });
 
   test('writing without the token fails closed: no row is added', async () => {
@@ -138,7 +138,7 @@ describe('keyed audit chain and its anchor', () => {
         throw new Error('the appliance was opened without its token');
       }),
     });
-    await assert.rejects(keyless.record({ type: 'test.keyless', outcome: 'info' }), /without its token/);
-    assert.equal((await a.store.repos.auditEvents.query({ type: 'test.keyless', limit: 1 })).length, 0);
+    await assert.rejects(keyless.record({ type: 'user.totp_reset', outcome: 'info' }), /without its token/);
+    assert.equal((await a.store.repos.auditEvents.query({ type: 'user.totp_reset', limit: 1 })).length, 0);
   });
 });

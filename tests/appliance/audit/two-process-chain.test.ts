@@ -69,7 +69,7 @@ describe('audit chain with writers in two processes', () => {
 
     const db = new SQLite(sqlitePath, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare("SELECT actor, subject, seq FROM audit_events WHERE type = 'test.two_process' ORDER BY seq").all() as { actor: string; subject: string; seq: number }[];
+      const rows = db.prepare("SELECT actor, subject, seq FROM audit_events WHERE type = 'auth.login' AND actor IN ('one', 'two') ORDER BY seq").all() as { actor: string; subject: string; seq: number }[];
       assert.equal(rows.length, 2 * EVENTS);
       assert.equal(new Set(rows.map((r) => r.subject)).size, 2 * EVENTS, 'each event exactly once');
       // The two writers really ran at once: their rows interleave in the chain.

@@ -1,0 +1,305 @@
+// The catalogue of audit events: every type the trail may hold, declared once with a stable code, a severity
+// and the fields of its detail. The SIEM export and reports key on the code and severity; the compiler checks
+// every `record(...)` against the detail declared here, and the trail refuses a type that is not declared.
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The shape of one detail field: a JSON kind, `|null` when it may be null, a trailing `?` when it may be absent. */
+type FieldBase = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'object[]';
+export type FieldKind = FieldBase | `${FieldBase}|null` | `${FieldBase}?` | `${FieldBase}|null?`;
+
+export interface EventTypeSpec {
+  /**
+   * Stable for ever once released: reports and SIEM rules filter on it. Never renumber or reuse one; a new
+   * type takes the next free number of its block (1xxx auth, 2xxx sessions, 3xxx access, 4xxx devices and
+   * credentials, 5xxx vault, 6xxx PKI, 7xxx users, 8xxx settings, 9xxx appliance, keys, backup).
+   */
+  code: `W${number}`;
+  severity: Severity;
+  /** Where a failed attempt weighs differently from a success (a refused break-glass, a failed login). */
+  failureSeverity?: Severity;
+  description: string;
+  detail: Readonly<Record<string, FieldKind>>;
+}
+
+// Severity says how soon a person should look: info (routine), low (worth a report), medium (a change of who
+// may do what, a secret shown), high (trust, keys, break-glass, a host key that changed), critical (reserved
+// for the trail's own integrity).
+const CATALOGUE = {
+  'auth.login': {
+    code: 'W1000',
+    severity: 'info',
+    failureSeverity: 'low',
+    description: 'A person authenticated by password (web, SSH, RDP), or failed to; the code says why.',
+    detail: { method: 'string?', protocol: 'string?', secondFactorDue: 'string?', hashUpgraded: 'object?', reason: 'string?', source: 'string?', attempts: 'number?' },
+  },
+  'auth.logout': { code: 'W1001', severity: 'info', description: 'A web session was ended by its user.', detail: { reason: 'string' } },
+  'auth.lockout': { code: 'W1002', severity: 'medium', description: 'An account was locked after too many failed logins.', detail: { attempts: 'number', durationMinutes: 'number' } },
+  'auth.throttle': {
+    code: 'W1003',
+    severity: 'medium',
+    description: 'A source address was blocked after too many failed logins.',
+    detail: { failures: 'number', windowMinutes: 'number', blockedUntil: 'string' },
+  },
+  'auth.unlock': { code: 'W1004', severity: 'info', description: 'An account lock expired and was lifted at the next login.', detail: { reason: 'string' } },
+  'auth.mfa': {
+    code: 'W1005',
+    severity: 'info',
+    failureSeverity: 'low',
+    description: 'A second factor (certificate, TOTP, Duo) was passed or failed.',
+    detail: { method: 'string', reason: 'string?', fingerprint: 'string?' },
+  },
+  'auth.password_change': { code: 'W1006', severity: 'low', description: 'A user changed their own password, or the attempt failed.', detail: {} },
+  'auth.totp_enrol': { code: 'W1007', severity: 'low', description: 'A user enrolled a TOTP authenticator.', detail: {} },
+
+  'session.start': {
+    code: 'W2000',
+    severity: 'low',
+    description: 'A proxied session to a device was admitted.',
+    detail: {
+      session: 'string',
+      protocol: 'string',
+      deviceId: 'number',
+      credentialId: 'number',
+      rule: 'string',
+      groupId: 'number|null',
+      grantId: 'number|null',
+      emergency: 'boolean',
+      reason: 'string?',
+    },
+  },
+  'session.end': {
+    code: 'W2001',
+    severity: 'info',
+    description: 'A session ended: a proxied session closed, or a web session expired, went idle or was replaced.',
+    detail: { reason: 'string', session: 'string?', bytesIn: 'number?', bytesOut: 'number?', exitStatus: 'number|null?', count: 'number?', sessionIp: 'string|null?' },
+  },
+  'session.refused': { code: 'W2002', severity: 'low', description: 'A proxied session was refused; the rule says why.', detail: { protocol: 'string', refusal: 'string', rule: 'string' } },
+  'session.end_requested': {
+    code: 'W2003',
+    severity: 'medium',
+    description: 'An administrator ended a live proxied session (announced to the process that holds it).',
+    detail: { session: 'string', user: 'string', reason: 'string' },
+  },
+
+  'access.request': {
+    code: 'W3000',
+    severity: 'info',
+    description: 'A user asked for access to a device that needs approval.',
+    detail: { requestId: 'number', credentialId: 'number', purpose: 'string', groupId: 'number|null', reason: 'string' },
+  },
+  'access.approve': { code: 'W3001', severity: 'low', description: 'An approver approved an access request.', detail: { comment: 'string' } },
+  'access.deny': { code: 'W3002', severity: 'low', description: 'An approver denied an access request.', detail: { comment: 'string' } },
+  'access.emergency': {
+    code: 'W3003',
+    severity: 'high',
+    description: 'Break-glass access without approval was taken, or refused.',
+    detail: {
+      requestId: 'number?',
+      credentialId: 'number',
+      purpose: 'string',
+      reason: 'string',
+      groupId: 'number|null?',
+      group: 'string|null?',
+      startsAt: 'number?',
+      endsAt: 'number?',
+      rule: 'string?',
+    },
+  },
+  'access.grant_expired': {
+    code: 'W3004',
+    severity: 'info',
+    description: 'An approved access grant reached its end.',
+    detail: { userId: 'number', deviceId: 'number', credentialId: 'number', endsAt: 'number' },
+  },
+  'access_group.create': {
+    code: 'W3100',
+    severity: 'medium',
+    description: 'An access group (who may reach which devices) was created.',
+    detail: { users: 'number', devices: 'number', credentials: 'number' },
+  },
+  'access_group.update': { code: 'W3101', severity: 'medium', description: 'An access group was changed.', detail: { users: 'number', devices: 'number', credentials: 'number' } },
+
+  'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
+  'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed.', detail: { id: 'number' } },
+  'device.enable': { code: 'W4002', severity: 'low', description: 'A device was enabled.', detail: {} },
+  'device.disable': { code: 'W4003', severity: 'low', description: 'A device was disabled.', detail: {} },
+  'device.import': { code: 'W4004', severity: 'low', description: 'A device import finished; failure when some rows were refused.', detail: { imported: 'number', failed: 'number' } },
+  'device.host_key_pinned': { code: 'W4005', severity: 'info', description: "A device's host key was seen first and pinned.", detail: { protocol: 'string', fingerprint: 'string' } },
+  'device.host_key_mismatch': {
+    code: 'W4006',
+    severity: 'high',
+    description: 'A device presented a host key other than the pinned one (a possible interception).',
+    detail: { protocol: 'string', expected: 'string', presented: 'string' },
+  },
+  'device.host_key_reset': { code: 'W4007', severity: 'medium', description: "A device's pinned host key was forgotten by an administrator.", detail: { protocol: 'string' } },
+  'device.connectivity_alert': {
+    code: 'W4008',
+    severity: 'low',
+    description: 'A connectivity test could not reach a device port.',
+    detail: { protocol: 'string', port: 'number', address: 'string', reason: 'string|null' },
+  },
+  'credential.create': { code: 'W4100', severity: 'low', description: 'A device credential was stored.', detail: {} },
+  'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { valueChanged: 'boolean' } },
+  'credential.enable': { code: 'W4102', severity: 'low', description: 'A device credential was enabled.', detail: {} },
+  'credential.disable': { code: 'W4103', severity: 'low', description: 'A device credential was disabled.', detail: {} },
+
+  'vault.password_view': {
+    code: 'W5000',
+    severity: 'medium',
+    description: 'A stored password was shown to a person, or the view was refused.',
+    detail: { rule: 'string', reason: 'string?', part: 'string?', emergency: 'boolean?' },
+  },
+  'vault.protected_view': {
+    code: 'W5001',
+    severity: 'medium',
+    description: 'A protected file was shown to a person, or the view was refused.',
+    detail: { id: 'number', rule: 'string', reason: 'string', emergency: 'boolean?' },
+  },
+  'vault.protected_store': {
+    code: 'W5002',
+    severity: 'low',
+    description: 'A protected file was stored.',
+    detail: { kind: 'string', size: 'number', deviceId: 'number|null', groupId: 'number|null', mediaType: 'string' },
+  },
+  'vault.protected_owner': { code: 'W5003', severity: 'medium', description: 'A protected file was given another owner.', detail: { id: 'number', from: 'object', to: 'object' } },
+
+  'pki.ca_install': {
+    code: 'W6000',
+    severity: 'high',
+    description: 'Certificate authorities trusted for login were installed, or a conflicting install was refused.',
+    detail: { fingerprints: 'string[]?', forced: 'boolean?', collisions: 'object[]?' },
+  },
+  'pki.ca_enable': { code: 'W6001', severity: 'high', description: 'A trusted certificate authority was activated.', detail: { id: 'number', fingerprint: 'string' } },
+  'pki.ca_disable': { code: 'W6002', severity: 'medium', description: 'A trusted certificate authority was deactivated.', detail: { id: 'number', fingerprint: 'string' } },
+  'pki.crl_install': { code: 'W6003', severity: 'low', description: 'A certificate revocation list was installed.', detail: { entries: 'number' } },
+  'pki.cert_bind': { code: 'W6004', severity: 'low', description: "A client certificate was bound to a user at its first use.", detail: { fingerprint: 'string', certSubject: 'string' } },
+  'pki.cert_revoke': { code: 'W6005', severity: 'medium', description: "A user's certificate binding was revoked.", detail: { bindingId: 'number', fingerprint: 'string' } },
+
+  'user.create': { code: 'W7000', severity: 'medium', description: 'A user account was created.', detail: { profile: 'string' } },
+  'user.enable': { code: 'W7001', severity: 'medium', description: 'A user account was enabled.', detail: {} },
+  'user.disable': { code: 'W7002', severity: 'low', description: 'A user account was disabled.', detail: {} },
+  'user.unlock': { code: 'W7003', severity: 'low', description: 'A locked user account was unlocked by an administrator.', detail: {} },
+  'user.mfa_method': { code: 'W7004', severity: 'medium', description: "A user's second factor method was changed.", detail: { from: 'string', to: 'string' } },
+  'user.totp_reset': { code: 'W7005', severity: 'medium', description: "A user's TOTP enrolment was forgotten.", detail: {} },
+  'user.reset_password': { code: 'W7006', severity: 'medium', description: "A user's password was reset to a one-time password.", detail: {} },
+
+  'settings.change': { code: 'W8000', severity: 'medium', description: 'Appliance settings were changed.', detail: { changes: 'object' } },
+  'mfa.provider_save': {
+    code: 'W8001',
+    severity: 'medium',
+    description: 'A second-factor provider (Duo) was saved, or refused after its health check.',
+    detail: { kind: 'string', apiHost: 'string', enabled: 'boolean?', reason: 'string?' },
+  },
+
+  'appliance.init': { code: 'W9000', severity: 'info', description: 'The appliance was initialized.', detail: { applianceId: 'string' } },
+  'keys.rotate': {
+    code: 'W9001',
+    severity: 'high',
+    description: 'The master key was rotated and every data key rewrapped.',
+    detail: { from: 'string', rewrapped: 'number', custodians: 'number', threshold: 'number' },
+  },
+  'backup.create': { code: 'W9002', severity: 'medium', description: 'An encrypted backup was written.', detail: { bytes: 'number' } },
+  'backup.restore': { code: 'W9003', severity: 'high', description: 'The appliance was restored from a backup.', detail: { applianceId: 'string', backupCreatedAt: 'string' } },
+} as const satisfies Record<string, EventTypeSpec>;
+
+type Catalogue = typeof CATALOGUE;
+export type AuditEventType = keyof Catalogue;
+
+type BaseType<B> = B extends 'string'
+  ? string
+  : B extends 'number'
+    ? number
+    : B extends 'boolean'
+      ? boolean
+      : B extends 'object'
+        ? object
+        : B extends 'string[]'
+          ? readonly string[]
+          : B extends 'object[]'
+            ? readonly object[]
+            : never;
+type FieldType<K> = K extends `${infer B}|null?` ? BaseType<B> | null : K extends `${infer B}?` ? BaseType<B> : K extends `${infer B}|null` ? BaseType<B> | null : BaseType<K>;
+type Flatten<T> = { [K in keyof T]: T[K] } & {};
+type DetailOf<F> = Flatten<
+  { -readonly [K in keyof F as F[K] extends `${string}?` ? never : K]: FieldType<F[K]> } & { -readonly [K in keyof F as F[K] extends `${string}?` ? K : never]?: FieldType<F[K]> }
+>;
+
+/** The detail an event of type `T` carries, as declared in the catalogue. */
+export type AuditDetail<T extends AuditEventType> = DetailOf<Catalogue[T]['detail']>;
+
+function fieldMatches(kind: FieldKind, value: unknown): boolean {
+  const optional = kind.endsWith('?');
+  const base = (optional ? kind.slice(0, -1) : kind) as FieldBase | `${FieldBase}|null`;
+  if (value === undefined) return optional;
+  if (value === null) return base.endsWith('|null');
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  switch (base.replace('|null', '') as FieldBase) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'object':
+      return isObject(value);
+    case 'string[]':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'object[]':
+      return Array.isArray(value) && value.every(isObject);
+  }
+}
+
+/**
+ * The fields of `detail` that break the declaration of `type`: undeclared, missing, or of another kind. The
+ * compiler checks literals; this also catches what reached a call through a spread, a variable or a cast.
+ */
+export function detailProblems(type: AuditEventType, detail: object | undefined): string[] {
+  const declared: Readonly<Record<string, FieldKind>> = CATALOGUE[type].detail;
+  const given = (detail ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const k of Object.keys(given)) if (!Object.hasOwn(declared, k) && given[k] !== undefined) problems.push(`${k} is not declared`);
+  for (const [k, kind] of Object.entries(declared)) if (!fieldMatches(kind, given[k])) problems.push(`${k} is not ${kind}`);
+  return problems;
+}
+
+/** Whether `type` is declared: the trail refuses rows of any other type, whatever a cast let through. */
+export function isAuditEventType(type: string): type is AuditEventType {
+  return Object.hasOwn(CATALOGUE, type);
+}
+
+export interface EventTypeInfo {
+  type: AuditEventType;
+  code: string;
+  severity: Severity;
+  failureSeverity: Severity;
+  description: string;
+  detail: Readonly<Record<string, FieldKind>>;
+}
+
+function info(type: AuditEventType): EventTypeInfo {
+  const s: EventTypeSpec = CATALOGUE[type];
+  return { type, code: s.code, severity: s.severity, failureSeverity: s.failureSeverity ?? s.severity, description: s.description, detail: s.detail };
+}
+
+/** The whole catalogue, in code order: what a SIEM or a report is configured from. */
+export function auditEventTypes(): EventTypeInfo[] {
+  return (Object.keys(CATALOGUE) as AuditEventType[]).map(info).sort((a, b) => a.code.localeCompare(b.code));
+}
+
+/** One type's entry; undefined for a type this release does not know (a row written by a newer release). */
+export function auditEventType(type: string): EventTypeInfo | undefined {
+  return isAuditEventType(type) ? info(type) : undefined;
+}
+
+/**
+ * How a stored row is classified: from its type and outcome, never from a column of its own. The type is
+ * covered by the keyed chain, so nobody can lower a row's severity without breaking the chain, and old rows
+ * are classified like new ones. Unknown types come out with a null code and severity, not dropped.
+ */
+export function classifyAuditRow(row: { type: string; outcome: string }): { eventCode: string | null; severity: Severity | null } {
+  const t = auditEventType(row.type);
+  if (!t) return { eventCode: null, severity: null };
+  return { eventCode: t.code, severity: row.outcome === 'failure' ? t.failureSeverity : t.severity };
+}
