@@ -1,7 +1,7 @@
 // Authentication: local passwords (Argon2id; scrypt hashes upgraded at login), complexity and history, lockout,
 // the IP denylist, server-side web sessions (single active session, idle timeout, lifetime, IP binding) and the
 // second factors: X.509 certificate (with binding and usage log), TOTP and Duo Universal Prompt.
-export { AuthService, requiredSecondFactor, type AuthenticatedPerson, type AuthenticationRequest, type LoginProtocol, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
+export { AuthService, requiredSecondFactor, TOUCH_EVERY_MS, type AuthenticatedPerson, type AuthenticationRequest, type LoginProtocol, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
 export { hashPassword, verifyPassword, needsRehash, hashScheme, DecoyHash } from './password-hash.js';
 export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-policy.js';
 export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from '../net/index.js';

@@ -2,6 +2,7 @@ import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { services, strongPassword, type Services } from '../../helpers/fixtures.js';
 import { AuthError, PolicyError } from '../../../appliance/errors/index.js';
+import { TOUCH_EVERY_MS, sessionIdOf } from '../../../appliance/auth/index.js';
 
 const admin = { username: 'root-admin', ip: '10.0.0.1' };
 
@@ -121,6 +122,23 @@ describe('local password login', () => {
     s.clock.advance(15 * 60_000);
     await rejects(s.auth.authenticate(r.token, '192.0.2.1'), 'AUTH_SESSION_IDLE');
     await rejects(s.auth.authenticate(r.token, '192.0.2.1'), 'AUTH_SESSION_INVALID');
+  });
+
+  test('a burst of requests writes the last-seen mark once; the idle clock is off by at most TOUCH_EVERY_MS', async () => {
+    const r = await s.auth.login({ username: await username(), password, ip: '192.0.2.1' });
+    const seen = async () => (await s.store.repos.webSessions.byId(sessionIdOf(r.token)))!.last_seen_at;
+    const start = await seen();
+    for (let i = 0; i < 5; i++) {
+      s.clock.advance(TOUCH_EVERY_MS / 10);
+      await s.auth.authenticate(r.token, '192.0.2.1');
+    }
+    assert.equal(await seen(), start, 'no write within TOUCH_EVERY_MS of the last mark');
+    s.clock.advance(TOUCH_EVERY_MS);
+    await s.auth.authenticate(r.token, '192.0.2.1');
+    assert.equal(await seen(), s.clock.now);
+    // Idle is still judged from the mark: 15 minutes after it, minus the unmarked slack, the session is gone.
+    s.clock.advance(15 * 60_000);
+    await rejects(s.auth.authenticate(r.token, '192.0.2.1'), 'AUTH_SESSION_IDLE');
   });
 
   test('a session ends at its absolute lifetime even when active', async () => {
