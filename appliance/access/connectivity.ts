@@ -54,7 +54,7 @@ export class ConnectivityService {
     for (const [protocol, port] of parseConnectivity(d.connectivity)) {
       const r = await probe(d.address, port, protocol, this.deps.timeoutMs ?? 3000);
       out.push({ deviceId: d.id, hostname: d.hostname, protocol, port, ...r });
-      await this.deps.store.repos.policy.recordConnectivity({ device_id: d.id, port, protocol, ok: r.ok, detail: r.detail, checked_at: (this.deps.clock ?? Date.now)() });
+      await this.deps.store.repos.connectivity.recordConnectivity({ device_id: d.id, port, protocol, ok: r.ok, detail: r.detail, checked_at: (this.deps.clock ?? Date.now)() });
       if (!r.ok) {
         await this.deps.audit.record({ type: 'device.connectivity_alert', outcome: 'failure', actor: 'system', subject: d.hostname, code: 'DEVICE_UNREACHABLE', detail: { protocol, port, address: d.address, reason: r.detail } });
       }
@@ -64,7 +64,7 @@ export class ConnectivityService {
 
   /** The last result of each of a device's ports, by port. */
   async lastResults(deviceId: number) {
-    return this.deps.store.repos.policy.connectivity(deviceId);
+    return this.deps.store.repos.connectivity.connectivity(deviceId);
   }
 
   /** Check every active device, a few at a time. */

@@ -203,24 +203,24 @@ export class InventoryService {
   }
 
   private async catalog(repos: Repositories, d: DeviceInput) {
-    const id = (kind: 'vendor' | 'type' | 'model' | 'site', name: string) => (name === '' ? Promise.resolve(null) : repos.policy.catalogId(kind, name));
+    const id = (kind: 'vendor' | 'type' | 'model' | 'site', name: string) => (name === '' ? Promise.resolve(null) : repos.devices.catalogId(kind, name));
     return { vendor_id: await id('vendor', d.vendor), type_id: await id('type', d.type), model_id: await id('model', d.model), site_id: await id('site', d.site) };
   }
 
   async listDevices(filter: { ids?: number[]; limit?: number; offset?: number } = {}): Promise<DeviceView[]> {
-    return (await this.deps.store.repos.policy.devices(filter)).map(deviceView);
+    return (await this.deps.store.repos.devices.devices(filter)).map(deviceView);
   }
 
   async device(id: number): Promise<DeviceView> {
-    const d = await this.deps.store.repos.policy.device(id);
+    const d = await this.deps.store.repos.devices.device(id);
     if (!d) throw new NotFoundError('device');
     return deviceView(d);
   }
 
   private async insertDevice(repos: Repositories, d: DeviceInput): Promise<number> {
-    if (await repos.policy.deviceByHostname(d.hostname)) throw new WardenError('CONFLICT', `a device named ${d.hostname} exists`);
+    if (await repos.devices.deviceByHostname(d.hostname)) throw new WardenError('CONFLICT', `a device named ${d.hostname} exists`);
     const now = this.now();
-    return repos.policy.insertDevice({
+    return repos.devices.insertDevice({
       hostname: d.hostname,
       address: d.address,
       ...(await this.catalog(repos, d)),
@@ -244,16 +244,16 @@ export class InventoryService {
     const current = await this.device(id);
     const d = validateDevice({ ...Object.fromEntries(DEVICE_FIELDS.map((k) => [k, current[k]])), ...(input as object) });
     await this.audited({ type: 'device.update', actor, subject: d.hostname, detail: { id } }, async (repos) => {
-      const other = await repos.policy.deviceByHostname(d.hostname);
+      const other = await repos.devices.deviceByHostname(d.hostname);
       if (other && other.id !== id) throw new WardenError('CONFLICT', `a device named ${d.hostname} exists`);
-      await repos.policy.updateDevice(id, { hostname: d.hostname, address: d.address, ...(await this.catalog(repos, d)), field1: d.field1, field2: d.field2, domain: d.domain, connectivity: d.connectivity, updated_at: this.now() });
+      await repos.devices.updateDevice(id, { hostname: d.hostname, address: d.address, ...(await this.catalog(repos, d)), field1: d.field1, field2: d.field2, domain: d.domain, connectivity: d.connectivity, updated_at: this.now() });
     });
     return this.device(id);
   }
 
   async setDeviceStatus(actor: Actor, id: number, status: 'active' | 'disabled'): Promise<DeviceView> {
     const d = await this.device(id);
-    await this.audited({ type: status === 'active' ? 'device.enable' : 'device.disable', actor, subject: d.hostname }, (repos) => repos.policy.updateDevice(id, { status, updated_at: this.now() }));
+    await this.audited({ type: status === 'active' ? 'device.enable' : 'device.disable', actor, subject: d.hostname }, (repos) => repos.devices.updateDevice(id, { status, updated_at: this.now() }));
     return this.device(id);
   }
 
@@ -374,11 +374,11 @@ export class InventoryService {
   }
 
   async listCredentials(filter: { deviceId?: number; ids?: number[] } = {}): Promise<CredentialView[]> {
-    return (await this.deps.store.repos.policy.credentials(filter)).map(credentialView);
+    return (await this.deps.store.repos.credentials.credentials(filter)).map(credentialView);
   }
 
   async credential(id: number): Promise<CredentialView> {
-    const c = await this.deps.store.repos.policy.credential(id);
+    const c = await this.deps.store.repos.credentials.credential(id);
     if (!c) throw new NotFoundError('credential');
     return credentialView(c);
   }
@@ -389,10 +389,10 @@ export class InventoryService {
     const now = this.now();
     // Sealed with the row's own id as context, before the transaction (the token never works while a write
     // lock is held): for the id the row is expected to get, confirmed in the transaction.
-    const guess = (await this.deps.store.repos.policy.highestCredentialId()) + 1;
+    const guess = (await this.deps.store.repos.credentials.highestCredentialId()) + 1;
     const seal = (id: number) => this.deps.vault.sealText(c.secret!, `credential:${id}`);
     const id = await insertSealed(guess, seal, (sealed, confirm) => this.audited({ type: 'credential.create', actor, subject: `${c.username}@${device.hostname}` }, async (repos) => {
-      const id = await repos.policy.insertCredential({
+      const id = await repos.credentials.insertCredential({
         device_id: device.id,
         kind: c.kind!,
         username: c.username!,
@@ -421,7 +421,7 @@ export class InventoryService {
     if (c.deviceId !== undefined && c.deviceId !== current.deviceId) throw new InputError('a credential cannot move to another device', { field: 'deviceId' });
     const sealed = c.secret !== undefined ? await this.deps.vault.sealText(c.secret, `credential:${id}`) : undefined;
     await this.audited({ type: 'credential.update', actor, subject: `credential:${id}`, detail: { valueChanged: c.secret !== undefined } }, async (repos) => {
-      await repos.policy.updateCredential(id, {
+      await repos.credentials.updateCredential(id, {
         ...(c.kind !== undefined ? { kind: c.kind } : {}),
         ...(c.username !== undefined ? { username: c.username } : {}),
         ...(c.secretKind !== undefined ? { secret_kind: c.secretKind } : {}),
@@ -436,27 +436,27 @@ export class InventoryService {
         updated_at: this.now(),
       });
       // A new secret starts a new split: earlier half holders hold nothing of it.
-      if (c.secret !== undefined) await repos.policy.clearSplitHolders(id);
+      if (c.secret !== undefined) await repos.credentials.clearSplitHolders(id);
     });
     return this.credential(id);
   }
 
   async setCredentialStatus(actor: Actor, id: number, status: 'active' | 'disabled'): Promise<CredentialView> {
     await this.credential(id);
-    await this.audited({ type: status === 'active' ? 'credential.enable' : 'credential.disable', actor, subject: `credential:${id}` }, (repos) => repos.policy.updateCredential(id, { status, updated_at: this.now() }));
+    await this.audited({ type: status === 'active' ? 'credential.enable' : 'credential.disable', actor, subject: `credential:${id}` }, (repos) => repos.credentials.updateCredential(id, { status, updated_at: this.now() }));
     return this.credential(id);
   }
 
   /** The clear secret, for the proxies' injection (the caller decided and audits the session). */
   /** The secret as bytes, for a proxy to inject: the caller zeroes the Buffer when done. */
   async secretBytesOf(credentialId: number): Promise<Buffer> {
-    const c = await this.deps.store.repos.policy.credential(credentialId);
+    const c = await this.deps.store.repos.credentials.credential(credentialId);
     if (!c) throw new NotFoundError('credential');
     return await this.deps.vault.open(c.secret_sealed, `credential:${c.id}`);
   }
 
   async secretOf(credentialId: number): Promise<string> {
-    const c = await this.deps.store.repos.policy.credential(credentialId);
+    const c = await this.deps.store.repos.credentials.credential(credentialId);
     if (!c) throw new NotFoundError('credential');
     return this.deps.vault.openText(c.secret_sealed, `credential:${c.id}`);
   }
@@ -468,10 +468,10 @@ export class InventoryService {
    * later ones must match. A mismatch is an audit event and the caller refuses the connection.
    */
   async checkHostKey(deviceId: number, protocol: 'ssh' | 'rdp', fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
-    const existing = await this.deps.store.repos.policy.pinnedKey(deviceId, protocol);
+    const existing = await this.deps.store.repos.hostKeys.pinnedKey(deviceId, protocol);
     if (!existing) {
       try {
-        await this.deps.store.repos.policy.pinKey(deviceId, protocol, fingerprint, this.now());
+        await this.deps.store.repos.hostKeys.pinKey(deviceId, protocol, fingerprint, this.now());
       } catch {
         // Pinned by a concurrent first connection: compare with that one.
         return this.checkHostKey(deviceId, protocol, fingerprint);
@@ -486,12 +486,12 @@ export class InventoryService {
 
   async hostKeys(deviceId: number) {
     await this.device(deviceId);
-    return (await this.deps.store.repos.policy.pinnedKeys(deviceId)).map((k) => ({ protocol: k.protocol, fingerprint: k.fingerprint, pinnedAt: new Date(k.pinned_at).toISOString() }));
+    return (await this.deps.store.repos.hostKeys.pinnedKeys(deviceId)).map((k) => ({ protocol: k.protocol, fingerprint: k.fingerprint, pinnedAt: new Date(k.pinned_at).toISOString() }));
   }
 
   async resetHostKey(actor: Actor, deviceId: number, protocol: 'ssh' | 'rdp'): Promise<boolean> {
     const d = await this.device(deviceId);
-    return (await this.audited({ type: 'device.host_key_reset', actor, subject: d.hostname, detail: { protocol } }, (repos) => repos.policy.unpinKey(deviceId, protocol))) > 0;
+    return (await this.audited({ type: 'device.host_key_reset', actor, subject: d.hostname, detail: { protocol } }, (repos) => repos.hostKeys.unpinKey(deviceId, protocol))) > 0;
   }
 
   // ---- protected information
@@ -518,14 +518,14 @@ export class InventoryService {
     if (content.length === 0 || content.length > MAX_PROTECTED_BYTES) throw new InputError(`content must be 1 byte to ${MAX_PROTECTED_BYTES} bytes`, { field: 'contentBase64' });
     try {
       // Sealed before the transaction, for the id the item is expected to get (see createCredential).
-      const guess = (await this.deps.store.repos.policy.highestProtectedId()) + 1;
+      const guess = (await this.deps.store.repos.protectedItems.highestProtectedId()) + 1;
       const seal = (id: number) => this.deps.vault.seal(content, `protected:${id}`);
       const id = await insertSealed(guess, seal, (sealed, confirm) =>
         this.audited({ type: 'vault.protected_store', actor, subject: name, detail: { kind, size: content.length, deviceId, groupId, mediaType } }, async (repos) => {
           // The owner is checked in the transaction that stores the item, so it cannot vanish in between.
-          if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
-          if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
-          const id = await repos.policy.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: sealed, owner: actor.username, device_id: deviceId, group_id: groupId, created_at: this.now() });
+          if (deviceId !== null && !(await repos.devices.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
+          if (groupId !== null && !(await repos.accessGroups.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
+          const id = await repos.protectedItems.insertProtected({ name, kind, filename, media_type: mediaType, size: content.length, content_sealed: sealed, owner: actor.username, device_id: deviceId, group_id: groupId, created_at: this.now() });
           confirm(id);
           return id;
         }),
@@ -549,27 +549,27 @@ export class InventoryService {
     if ((deviceId === null) === (groupId === null)) throw new InputError('a protected item belongs to exactly one owner: deviceId or accessGroupId', { field: deviceId === null ? 'deviceId' : 'accessGroupId' });
     const item = await this.protectedItem(id);
     await this.audited({ type: 'vault.protected_owner', actor, subject: item.name, detail: { id, from: { deviceId: item.deviceId, groupId: item.accessGroupId }, to: { deviceId, groupId } } }, async (repos) => {
-      if (deviceId !== null && !(await repos.policy.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
-      if (groupId !== null && !(await repos.policy.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
-      await repos.policy.setProtectedOwner(id, deviceId, groupId);
+      if (deviceId !== null && !(await repos.devices.device(deviceId))) throw new InputError('deviceId is not a device', { field: 'deviceId' });
+      if (groupId !== null && !(await repos.accessGroups.group(groupId))) throw new InputError('accessGroupId is not an access group', { field: 'accessGroupId' });
+      await repos.protectedItems.setProtectedOwner(id, deviceId, groupId);
     });
     return this.protectedItem(id);
   }
 
   /** Every protected item's description (never its content); who may see which is the policy's to say. */
   async protectedItems(): Promise<ProtectedItemView[]> {
-    return (await this.deps.store.repos.policy.protectedItems()).map(protectedItemView);
+    return (await this.deps.store.repos.protectedItems.protectedItems()).map(protectedItemView);
   }
 
   async protectedItem(id: number): Promise<ProtectedItemView> {
-    const p = await this.deps.store.repos.policy.protectedItem(id);
+    const p = await this.deps.store.repos.protectedItems.protectedItem(id);
     if (!p) throw new NotFoundError('protected item');
     return protectedItemView(p);
   }
 
   /** The clear content of a protected item, for a caller that has decided and audits the opening. */
   async protectedContent(id: number): Promise<Buffer> {
-    const item = await this.deps.store.repos.policy.protectedItem(id);
+    const item = await this.deps.store.repos.protectedItems.protectedItem(id);
     if (!item) throw new NotFoundError('protected item');
     return this.deps.vault.open(item.content_sealed, `protected:${id}`);
   }

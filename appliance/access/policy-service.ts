@@ -207,7 +207,7 @@ export class PolicyService {
   // ---- groups
 
   private async groupView(g: AccessGroupRow): Promise<AccessGroupView> {
-    const p = this.deps.store.repos.policy;
+    const p = this.deps.store.repos.accessGroups;
     return {
       ...groupOptions(g),
       userIds: await p.members('access_group_users', g.id),
@@ -218,11 +218,11 @@ export class PolicyService {
   }
 
   async groups(): Promise<AccessGroupView[]> {
-    return Promise.all((await this.deps.store.repos.policy.groups()).map((g) => this.groupView(g)));
+    return Promise.all((await this.deps.store.repos.accessGroups.groups()).map((g) => this.groupView(g)));
   }
 
   async group(id: number): Promise<AccessGroupView> {
-    const g = await this.deps.store.repos.policy.group(id);
+    const g = await this.deps.store.repos.accessGroups.group(id);
     if (!g) throw new NotFoundError('access group');
     return this.groupView(g);
   }
@@ -242,12 +242,12 @@ export class PolicyService {
     };
     let groupId = id;
     try {
-      if (groupId === undefined) groupId = await repos.policy.insertGroup({ ...fields, created_at: now });
-      else await repos.policy.updateGroup(groupId, fields);
-      await repos.policy.replaceMembers('access_group_users', groupId, g.userIds);
-      await repos.policy.replaceMembers('access_group_approvers', groupId, g.approverIds);
-      await repos.policy.replaceMembers('access_group_devices', groupId, g.deviceIds);
-      await repos.policy.replaceMembers('access_group_credentials', groupId, g.credentialIds);
+      if (groupId === undefined) groupId = await repos.accessGroups.insertGroup({ ...fields, created_at: now });
+      else await repos.accessGroups.updateGroup(groupId, fields);
+      await repos.accessGroups.replaceMembers('access_group_users', groupId, g.userIds);
+      await repos.accessGroups.replaceMembers('access_group_approvers', groupId, g.approverIds);
+      await repos.accessGroups.replaceMembers('access_group_devices', groupId, g.deviceIds);
+      await repos.accessGroups.replaceMembers('access_group_credentials', groupId, g.credentialIds);
     } catch (e) {
       if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
       if (isStoreConstraint(e, 'foreign-key')) throw new InputError('a member id does not exist (user, device or credential)');
@@ -298,12 +298,12 @@ export class PolicyService {
   /** The decision, read through `repos` (a transaction's, when a write depends on it). */
   private async evaluate(repos: Repositories, timeZone: string, userId: number, deviceId: number, credentialId: number, purpose: Purpose, at: number): Promise<Evaluation> {
     const user = await repos.users.byId(userId);
-    const device = await repos.policy.device(deviceId);
-    const credential = await repos.policy.credential(credentialId);
+    const device = await repos.devices.device(deviceId);
+    const credential = await repos.credentials.credential(credentialId);
     if (!user) return { decision: { outcome: 'denied', rule: 'no-such-user' }, covered: false };
     if (!device) return { decision: { outcome: 'denied', rule: 'no-such-device' }, covered: false };
     if (!credential) return { decision: { outcome: 'denied', rule: 'no-such-credential' }, covered: false };
-    const rows = await repos.policy.groupsForDecision(userId, deviceId, credentialId);
+    const rows = await repos.accessGroups.groupsForDecision(userId, deviceId, credentialId);
     const groups: PolicyGroup[] = rows.map((g) => ({
       ...groupOptions(g),
       userIds: new Set([userId]),
@@ -319,7 +319,7 @@ export class PolicyService {
       at,
       timeZone,
       groups,
-      grants: (await repos.policy.activeGrants(userId, at)).map(toGrant),
+      grants: (await repos.accessRequests.activeGrants(userId, at)).map(toGrant),
     });
     return { decision, covered };
   }
@@ -335,24 +335,24 @@ export class PolicyService {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 100_000);
     const user = await repos.users.byId(userId);
     if (!user) return { more: false, targets: [] };
-    const { rows, more } = await repos.policy.coveredTargets(userId, { ...(filter.text ? { text: filter.text } : {}), limit, offset: Math.max(filter.offset ?? 0, 0) });
+    const { rows, more } = await repos.accessGroups.coveredTargets(userId, { ...(filter.text ? { text: filter.text } : {}), limit, offset: Math.max(filter.offset ?? 0, 0) });
     if (rows.length === 0) return { more, targets: [] };
     const timeZone = await this.deps.timeZone();
     // Each group's windows are read once for this moment, not once per target.
     const groupsById = new Map(
-      (await repos.policy.groupsOfUser(userId, null)).map((row) => {
+      (await repos.accessGroups.groupsOfUser(userId, null)).map((row) => {
         const g = groupOptions(row);
         return [g.id, { ...g, windowOpen: withinWindows(g.timeWindows, at, timeZone) }];
       }),
     );
     const covering = new Map<number, number[]>();
-    for (const r of await repos.policy.groupsHoldingCredentials(rows.map((r) => r.credential_id))) {
+    for (const r of await repos.accessGroups.groupsHoldingCredentials(rows.map((r) => r.credential_id))) {
       if (!groupsById.has(r.group_id)) continue; // not one of the user's enabled groups
       const list = covering.get(r.credential_id) ?? [];
       list.push(r.group_id);
       covering.set(r.credential_id, list);
     }
-    const grants = (await repos.policy.activeGrants(userId, at)).map(toGrant);
+    const grants = (await repos.accessRequests.activeGrants(userId, at)).map(toGrant);
     const userIds = new Set([userId]);
     const targets = rows.map((r): ReachableTarget => {
       const deviceIds = new Set([r.device_id]);
@@ -419,7 +419,7 @@ export class PolicyService {
     try {
       // The decision is read in the transaction that writes the request: nothing changes in between.
       const id = await this.deps.store.transaction(async (repos) => {
-        const device = await repos.policy.device(deviceId);
+        const device = await repos.devices.device(deviceId);
         const decisionPurpose: Purpose = purpose === 'password-view' ? 'password-view' : this.sessionProtocol(device ?? { connectivity: '' });
         const { decision: d, covered } = await this.evaluate(repos, timeZone, actor.userId, deviceId, credentialId, decisionPurpose, at);
         if (d.outcome !== 'approval-required') {
@@ -429,8 +429,8 @@ export class PolicyService {
         }
         const row = { user_id: actor.userId, device_id: deviceId, credential_id: credentialId, purpose, group_id: d.groupId, reason, starts_at: startsAt, ends_at: endsAt, created_at: now } as const;
         if (emergency) {
-          const group = await repos.policy.group(d.groupId);
-          const id = await repos.policy.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: true, decided_at: now });
+          const group = await repos.accessGroups.group(d.groupId);
+          const id = await repos.accessRequests.insertRequest({ ...row, approvals_needed: 0, status: 'approved', emergency: true, decided_at: now });
           await repos.changes.announce('grant.approved', `request:${id}`, grantApproved({ ...row, id }, true));
           // Break-glass: no approval, but the loudest audit event there is, naming the group it went through.
           await this.deps.audit.record(
@@ -439,7 +439,7 @@ export class PolicyService {
           );
           return id;
         }
-        const id = await repos.policy.insertRequest({ ...row, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: false, decided_at: null });
+        const id = await repos.accessRequests.insertRequest({ ...row, approvals_needed: d.approvalsNeeded, status: 'pending', emergency: false, decided_at: null });
         await this.deps.audit.record(actorEvent('access.request', actor, `device:${deviceId}`, { requestId: id, credentialId, purpose, groupId: d.groupId, reason }, 'info'), repos);
         return id;
       });
@@ -458,47 +458,47 @@ export class PolicyService {
   }
 
   async request(id: number): Promise<AccessRequestView> {
-    const r = await this.deps.store.repos.policy.request(id);
+    const r = await this.deps.store.repos.accessRequests.request(id);
     if (!r) throw new NotFoundError('access request');
-    const approvals = (await this.deps.store.repos.policy.decisions(id)).filter((x) => x.decision === 'approve').length;
+    const approvals = (await this.deps.store.repos.accessRequests.decisions(id)).filter((x) => x.decision === 'approve').length;
     return requestView(r, approvals);
   }
 
   async myRequests(userId: number): Promise<AccessRequestView[]> {
-    const rows = await this.deps.store.repos.policy.requestsOf(userId);
+    const rows = await this.deps.store.repos.accessRequests.requestsOf(userId);
     return Promise.all(rows.map((r) => this.request(r.id)));
   }
 
   /** The approver's in-app inbox: pending requests they may decide. */
   async toDecide(approverId: number): Promise<AccessRequestView[]> {
-    const rows = await this.deps.store.repos.policy.pendingFor(approverId);
+    const rows = await this.deps.store.repos.accessRequests.pendingFor(approverId);
     return Promise.all(rows.map((r) => this.request(r.id)));
   }
 
   async decideRequest(actor: Actor & { userId: number }, id: number, decision: 'approve' | 'deny', comment = ''): Promise<AccessRequestView> {
-    const r = await this.deps.store.repos.policy.request(id);
+    const r = await this.deps.store.repos.accessRequests.request(id);
     if (!r) throw new NotFoundError('access request');
     if (r.status !== 'pending') throw new WardenError('CONFLICT', `the request is ${r.status}`);
     if (r.user_id === actor.userId) throw new WardenError('AUTH_FORBIDDEN', 'nobody approves their own request');
-    if (r.group_id === null || !(await this.deps.store.repos.policy.isApprover(r.group_id, actor.userId))) throw new WardenError('AUTH_FORBIDDEN', 'not an approver of this request');
+    if (r.group_id === null || !(await this.deps.store.repos.accessGroups.isApprover(r.group_id, actor.userId))) throw new WardenError('AUTH_FORBIDDEN', 'not an approver of this request');
     const note = comment === '' ? '' : requireText(comment, 'comment', { max: 1024 });
     const now = this.now();
     await this.audited({ type: decision === 'approve' ? 'access.approve' : 'access.deny', actor, subject: `request:${id}`, detail: { comment: note } }, async (repos) => {
       // Read again in the transaction: a parallel decision may have settled it (and announced its grant).
-      const current = await repos.policy.request(id);
+      const current = await repos.accessRequests.request(id);
       if (current?.status !== 'pending') throw new WardenError('CONFLICT', `the request is ${current?.status ?? 'gone'}`);
       try {
-        await repos.policy.insertDecision({ request_id: id, approver_id: actor.userId, decision, comment: note, decided_at: now });
+        await repos.accessRequests.insertDecision({ request_id: id, approver_id: actor.userId, decision, comment: note, decided_at: now });
       } catch {
         throw new WardenError('CONFLICT', 'you already decided this request');
       }
       if (decision === 'deny') {
-        await repos.policy.updateRequest(id, { status: 'denied', decided_at: now });
+        await repos.accessRequests.updateRequest(id, { status: 'denied', decided_at: now });
         return 'denied';
       }
-      const approvals = (await repos.policy.decisions(id)).filter((x) => x.decision === 'approve').length;
+      const approvals = (await repos.accessRequests.decisions(id)).filter((x) => x.decision === 'approve').length;
       if (approvals >= r.approvals_needed) {
-        await repos.policy.updateRequest(id, { status: 'approved', decided_at: now });
+        await repos.accessRequests.updateRequest(id, { status: 'approved', decided_at: now });
         await repos.changes.announce('grant.approved', `request:${id}`, grantApproved(r, false));
         return 'approved';
       }
@@ -516,7 +516,7 @@ export class PolicyService {
     return this.deps.store.transaction(async (repos) => {
       const since = Number((await repos.meta.get(GRANT_EXPIRY_WATERMARK)) ?? now);
       if (now <= since) return 0;
-      const ended = await repos.policy.grantsEndedBetween(since, now);
+      const ended = await repos.accessRequests.grantsEndedBetween(since, now);
       for (const r of ended) {
         const subject = `request:${r.id}`;
         await repos.changes.announce('grant.expired', subject, { requestId: r.id, userId: r.user_id, deviceId: r.device_id, credentialId: r.credential_id });
@@ -534,7 +534,7 @@ export class PolicyService {
    * For a split credential each user sees one half, and no user both halves.
    */
   async viewPassword(actor: Actor & { userId: number }, credentialId: number, reason: string | undefined): Promise<{ secret: string; part: 'whole' | 'first-half' | 'second-half' }> {
-    const row = await this.deps.store.repos.policy.credential(credentialId);
+    const row = await this.deps.store.repos.credentials.credential(credentialId);
     const { decision: d, covered } = row
       ? await this.evaluate(this.deps.store.repos, await this.deps.timeZone(), actor.userId, row.device_id, credentialId, 'password-view', this.now())
       : { decision: { outcome: 'denied', rule: 'no-such-credential' } as Decision, covered: false };
@@ -567,8 +567,8 @@ export class PolicyService {
   private async evaluateItem(repos: Repositories, timeZone: string, userId: number, item: ProtectedItemView, at: number): Promise<Evaluation> {
     const user = await repos.users.byId(userId);
     if (!user) return { decision: { outcome: 'denied', rule: 'no-such-user' }, covered: false };
-    const device = item.deviceId === null ? null : ((await repos.policy.device(item.deviceId)) ?? null);
-    const rows = await repos.policy.groupsOfUser(userId, item.deviceId);
+    const device = item.deviceId === null ? null : ((await repos.devices.device(item.deviceId)) ?? null);
+    const rows = await repos.accessGroups.groupsOfUser(userId, item.deviceId);
     const groups: PolicyGroup[] = rows.map((g) => ({
       ...groupOptions(g),
       userIds: new Set([userId]),
@@ -582,7 +582,7 @@ export class PolicyService {
       at,
       timeZone,
       groups,
-      grants: (await repos.policy.activeGrants(userId, at)).map(toGrant),
+      grants: (await repos.accessRequests.activeGrants(userId, at)).map(toGrant),
     });
     const covered =
       item.deviceId !== null ? rows.some((g) => g.has_device !== null) : item.accessGroupId !== null ? rows.some((g) => g.id === item.accessGroupId) : can(user.profile, 'credentials.manage');
@@ -635,12 +635,12 @@ export class PolicyService {
 
   private async splitHalfFor(credentialId: number, userId: number): Promise<1 | 2> {
     return this.deps.store.transaction(async (repos) => {
-      const holders = await repos.policy.splitHolders(credentialId);
+      const holders = await repos.credentials.splitHolders(credentialId);
       const mine = holders.find((h) => h.user_id === userId);
       if (mine) return mine.half as 1 | 2;
       const free = [1, 2].find((h) => !holders.some((x) => x.half === h));
       if (!free) throw new WardenError('AUTH_FORBIDDEN', 'both halves of this password are already held by two other users');
-      await repos.policy.takeSplitHalf(credentialId, free, userId, this.now());
+      await repos.credentials.takeSplitHalf(credentialId, free, userId, this.now());
       return free as 1 | 2;
     });
   }

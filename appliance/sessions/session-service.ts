@@ -203,8 +203,8 @@ export class SessionService {
         return { ok: false, refusal: { kind: 'needs-approval', groupId: decision.groupId, approvalsNeeded: decision.approvalsNeeded, reasonRequired: decision.reasonRequired }, rule: decision.rule };
       }
       if (decision.reasonRequired && reason === '') return { ok: false, refusal: { kind: 'reason-required' }, rule: decision.rule };
-      const device = (await repos.policy.device(req.deviceId))!;
-      const credential = (await repos.policy.credential(req.credentialId))!;
+      const device = (await repos.devices.device(req.deviceId))!;
+      const credential = (await repos.credentials.credential(req.credentialId))!;
       await repos.proxySessions.insert({
         id,
         user_id: user.id,

@@ -55,7 +55,7 @@ describe('connectivity test', () => {
     assert.match(by(odd.id, notSshPort).detail, /not an SSH banner/);
     assert.equal(results.some((r) => r.deviceId === off.id), false, 'disabled devices are not probed');
 
-    const stored = await a.store.repos.policy.connectivity(bad.id);
+    const stored = await a.store.repos.connectivity.connectivity(bad.id);
     assert.deepEqual(stored.map((s) => [s.port, s.ok]), ([[closed, false], [notSshPort, true]] as [number, boolean][]).sort((x, y) => x[0] - y[0]));
     const alerts = await a.store.repos.auditEvents.query({ type: 'device.connectivity_alert', limit: 10 });
     assert.deepEqual(alerts.map((r) => r.subject).sort(), ['closed', 'not-ssh']);

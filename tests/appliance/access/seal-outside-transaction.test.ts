@@ -93,13 +93,13 @@ describe('sealing happens before the transaction, never inside it', () => {
   });
 
   test('a new credential whose expected id another writer took is sealed again for the id it got', async () => {
-    const expected = (await s.store.repos.policy.highestCredentialId()) + 1;
+    const expected = (await s.store.repos.credentials.highestCredentialId()) + 1;
     const waiting = token.hold();
     const created = inventory.createCredential(admin, { deviceId, username: 'late', secret: 'late-secret' });
     await waiting;
     // Another process inserts a credential meanwhile: it takes the id the first one was sealed for.
     const now = Date.now();
-    const taken = await s.store.repos.policy.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now });
+    const taken = await s.store.repos.credentials.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now });
     assert.equal(taken, expected);
     token.release();
     const c = await created;

@@ -73,12 +73,12 @@ describe('vault and access policy', () => {
     const c = await a.inventory.createCredential(admin, { deviceId: device.id, kind: 'local-privileged', username: 'root', secret, labels: ['pci'], autoChange: true });
     assert.equal(c.autoChange, true);
     assert.equal(JSON.stringify(c).includes(secret), false, 'views never carry the secret');
-    const row = await a.store.repos.policy.credential(c.id);
+    const row = await a.store.repos.credentials.credential(c.id);
     assert.equal(Buffer.from(row!.secret_sealed, 'base64').includes(Buffer.from(secret)), false);
     assert.equal(await a.inventory.secretOf(c.id), secret);
     // A sealed secret moved to another credential's row does not open there.
     const other = await a.inventory.createCredential(admin, { deviceId: device.id, username: 'backup', secret: 'another-S3cret' });
-    await a.store.repos.policy.updateCredential(other.id, { secret_sealed: row!.secret_sealed });
+    await a.store.repos.credentials.updateCredential(other.id, { secret_sealed: row!.secret_sealed });
     await assert.rejects(a.inventory.secretOf(other.id), /KEYS|tampered|context/i);
     await a.inventory.updateCredential(admin, other.id, { secret: 'fixed-S3cret' });
     assert.equal(await a.inventory.secretOf(other.id), 'fixed-S3cret');
@@ -101,7 +101,7 @@ describe('vault and access policy', () => {
     const content = Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret token material\n');
     await assert.rejects(a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', contentBase64: content.toString('base64') }), InputError, 'an owner is required');
     const { id } = await a.inventory.storeProtected(admin, { name: 'VPN token', kind: 'token', filename: 'vpn.key', deviceId: device.id, contentBase64: content.toString('base64') });
-    const row = await a.store.repos.policy.protectedItem(id);
+    const row = await a.store.repos.protectedItems.protectedItem(id);
     assert.equal(Buffer.from(row!.content_sealed, 'base64').includes(content), false);
     assert.equal(row!.device_id, device.id);
     await assert.rejects(a.policy.openProtected(as('dee'), id, 'renewing the VPN'), /not allowed/, 'no group holds the device');
