@@ -69,23 +69,23 @@ async function main(): Promise<void> {
     });
     // A few real, sealed credentials for the read benchmark.
     const sealed: number[] = [];
-    for (let i = 0; i < 20; i++) sealed.push((await a.inventory.createCredential(admin, { deviceId: deviceIds[i]!, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
+    for (let i = 0; i < 20; i++) sealed.push((await a.credentials.createCredential(admin, { deviceId: deviceIds[i]!, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
 
     process.stdout.write('bench: measuring...\n');
     const rowOnly = await measure(5000, (i) => a.store.repos.credentials.credential(sealed[i % sealed.length]!));
-    const reads = await measure(5000, (i) => a.inventory.secretOf(sealed[i % sealed.length]!));
+    const reads = await measure(5000, (i) => a.credentials.secretOf(sealed[i % sealed.length]!));
     const lookup = await measure(5000, (i) => a.store.repos.users.byId(userIds[i % USERS]!));
     let allowed = 0;
     const decisions = await measure(5000, async (i) => {
       const d = (i * 7919) % DEVICES;
-      const r = await a.policy.decide(userIds[(i * 31) % USERS]!, deviceIds[d]!, credentialIds[d]!, 'ssh');
+      const r = await a.accessDecisions.decide(userIds[(i * 31) % USERS]!, deviceIds[d]!, credentialIds[d]!, 'ssh');
       if (r.outcome === 'allowed') allowed++;
     });
-    const firstPage = await measure(200, () => a.policy.reachable(heavy, { limit: 50 }));
-    const filtered = await measure(200, (i) => a.policy.reachable(heavy, { text: `host${(i * 13) % 1000}`, limit: 50 }));
+    const firstPage = await measure(200, () => a.accessDecisions.reachable(heavy, { limit: 50 }));
+    const filtered = await measure(200, (i) => a.accessDecisions.reachable(heavy, { text: `host${(i * 13) % 1000}`, limit: 50 }));
     let everything = 0;
     const all = await measure(5, async () => {
-      everything = (await a.policy.reachable(heavy, { limit: 100_000 })).targets.length;
+      everything = (await a.accessDecisions.reachable(heavy, { limit: 100_000 })).targets.length;
     });
 
     process.stdout.write('\nWarden vault and policy benchmark (2 cores; SoftHSM2 token; SQLite)\n');

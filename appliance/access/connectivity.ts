@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { parseConnectivity } from './decision.js';
-import type { InventoryService, DeviceView } from './inventory.js';
+import type { DeviceService, DeviceView } from './devices.js';
 
 export interface PortResult {
   deviceId: number;
@@ -46,7 +46,7 @@ export function probe(host: string, port: number, protocol: string, timeoutMs: n
 
 export class ConnectivityService {
   constructor(
-    private readonly deps: { store: Store; audit: AuditTrail; inventory: InventoryService; clock?: () => number; timeoutMs?: number; concurrency?: number },
+    private readonly deps: { store: Store; audit: AuditTrail; devices: DeviceService; clock?: () => number; timeoutMs?: number; concurrency?: number },
   ) {}
 
   async checkDevice(d: DeviceView): Promise<PortResult[]> {
@@ -69,7 +69,7 @@ export class ConnectivityService {
 
   /** Check every active device, a few at a time. */
   async checkAll(): Promise<PortResult[]> {
-    const devices = (await this.deps.inventory.listDevices({ limit: 100_000 })).filter((d) => d.status === 'active');
+    const devices = (await this.deps.devices.listDevices({ limit: 100_000 })).filter((d) => d.status === 'active');
     const results: PortResult[] = [];
     let next = 0;
     const workers = Array.from({ length: Math.min(this.deps.concurrency ?? 16, devices.length) }, async () => {

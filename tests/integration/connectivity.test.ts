@@ -39,11 +39,11 @@ describe('connectivity test', () => {
 
   test('sshd answers with its banner; a closed port and a non-SSH service are failures with alerts', async () => {
     const closed = await freePort();
-    const good = await a.inventory.createDevice(admin, { hostname: 'sshd-ok', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` });
-    const bad = await a.inventory.createDevice(admin, { hostname: 'closed', address: '127.0.0.1', connectivity: `SSH:${closed},RDP:${notSshPort}` });
-    const odd = await a.inventory.createDevice(admin, { hostname: 'not-ssh', address: '127.0.0.1', connectivity: `SSH:${notSshPort}` });
-    const off = await a.inventory.createDevice(admin, { hostname: 'switched-off', address: '127.0.0.1', connectivity: `SSH:${closed}` });
-    await a.inventory.setDeviceStatus(admin, off.id, 'disabled');
+    const good = await a.devices.createDevice(admin, { hostname: 'sshd-ok', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` });
+    const bad = await a.devices.createDevice(admin, { hostname: 'closed', address: '127.0.0.1', connectivity: `SSH:${closed},RDP:${notSshPort}` });
+    const odd = await a.devices.createDevice(admin, { hostname: 'not-ssh', address: '127.0.0.1', connectivity: `SSH:${notSshPort}` });
+    const off = await a.devices.createDevice(admin, { hostname: 'switched-off', address: '127.0.0.1', connectivity: `SSH:${closed}` });
+    await a.devices.setDeviceStatus(admin, off.id, 'disabled');
 
     const results = await a.connectivity.checkAll();
     const by = (id: number, port: number) => results.find((r) => r.deviceId === id && r.port === port)!;
