@@ -6,7 +6,18 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
-import { UserAdminService, InventoryService, PolicyService, ConnectivityService } from './access/index.js';
+import {
+  UserAdminService,
+  DeviceService,
+  CredentialService,
+  HostKeyService,
+  ProtectedItemService,
+  AccessGroupService,
+  AccessDecisions,
+  AccessRequestService,
+  PasswordViewService,
+  ConnectivityService,
+} from './access/index.js';
 import { SessionService } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
@@ -52,8 +63,14 @@ export class Appliance {
     readonly duo: DuoService,
     readonly secondFactor: SecondFactorService,
     readonly vault: Vault,
-    readonly inventory: InventoryService,
-    readonly policy: PolicyService,
+    readonly devices: DeviceService,
+    readonly credentials: CredentialService,
+    readonly hostKeys: HostKeyService,
+    readonly protectedItems: ProtectedItemService,
+    readonly accessGroups: AccessGroupService,
+    readonly accessDecisions: AccessDecisions,
+    readonly accessRequests: AccessRequestService,
+    readonly passwordView: PasswordViewService,
     readonly connectivity: ConnectivityService,
     readonly sessions: SessionService,
     /** This process's reader of the change feed, from the moment the appliance opened. */
@@ -68,7 +85,7 @@ export class Appliance {
     return [
       { name: 'web-session-sweep', interval: 60_000, run: () => this.auth.sweepSessions() },
       // Grants end by the clock, not by a change: looked for every second, announced once.
-      { name: 'grant-expiry', interval: 1000, run: () => this.policy.announceExpiredGrants() },
+      { name: 'grant-expiry', interval: 1000, run: () => this.accessRequests.announceExpiredGrants() },
       {
         name: 'connectivity-check',
         interval: async () => {
@@ -136,17 +153,23 @@ export class Appliance {
     // Test hosts only ride along with a test CA (the config refuses one without the other).
     const duo = new DuoService({ store, audit, vault, clock, ...(httpsAgent ? { httpsAgent, testApiHosts: config.auth.duoTestHosts } : {}) });
     const secondFactor = new SecondFactorService({ store, audit, auth, certificates, totp, duo });
-    const inventory = new InventoryService({ store, audit, vault, clock });
+    const devices = new DeviceService({ store, audit, clock });
+    const credentials = new CredentialService({ store, audit, vault, devices, clock });
+    const hostKeys = new HostKeyService({ store, audit, devices, clock });
+    const accessGroups = new AccessGroupService({ store, audit, clock });
     // Read per decision through the settings cache, so a change of zone applies at once.
-    const policy = new PolicyService({ store, audit, inventory, clock, timeZone: () => settings.timeZone() });
-    const connectivity = new ConnectivityService({ store, audit, inventory, clock });
-    const sessions = new SessionService({ store, audit, policy, inventory, certificates, clock });
+    const accessDecisions = new AccessDecisions({ store, clock, timeZone: () => settings.timeZone() });
+    const accessRequests = new AccessRequestService({ store, audit, decisions: accessDecisions, clock });
+    const passwordView = new PasswordViewService({ store, audit, decisions: accessDecisions, credentials, clock });
+    const protectedItems = new ProtectedItemService({ store, audit, vault, decisions: accessDecisions, clock });
+    const connectivity = new ConnectivityService({ store, audit, devices, clock });
+    const sessions = new SessionService({ store, audit, decisions: accessDecisions, credentials, hostKeys, certificates, clock });
     const changes = await store.feed.follow({ ...(options.feedPollMs ? { pollMs: options.feedPollMs } : {}), onError: (error, change) => log.warn('change feed: a change could not be handled', { error, seq: change?.seq, topic: change?.topic }) });
     // Another process changed settings: read them afresh at the next use.
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, inventory, policy, connectivity, sessions, changes);
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes);
   }
 
   async close(): Promise<void> {

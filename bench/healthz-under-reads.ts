@@ -171,9 +171,9 @@ async function inProcess(): Promise<void> {
   const port = (server.address() as { port: number }).port;
   try {
     const admin = { username: 'admin', ip: null };
-    const device = await a.inventory.createDevice(admin, { hostname: 'bench01', address: '127.0.0.1', connectivity: 'SSH:22' });
+    const device = await a.devices.createDevice(admin, { hostname: 'bench01', address: '127.0.0.1', connectivity: 'SSH:22' });
     const ids: number[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await a.inventory.createCredential(admin, { deviceId: device.id, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
+    for (let i = 0; i < 10; i++) ids.push((await a.credentials.createCredential(admin, { deviceId: device.id, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
     const baseline = await probeFromThread(port, () => new Promise((r) => setTimeout(r, SECONDS * 1000)));
     let reads = 0;
     let seconds = 0;
@@ -187,7 +187,7 @@ async function inProcess(): Promise<void> {
         const due = Math.floor(((performance.now() - start) / 1000) * TARGET_PER_SECOND);
         while (sent < due && inFlight < MAX_IN_FLIGHT) {
           inFlight++;
-          const p: Promise<void> = a.inventory.secretOf(ids[sent++ % ids.length]!).then(() => {
+          const p: Promise<void> = a.credentials.secretOf(ids[sent++ % ids.length]!).then(() => {
             reads++;
             inFlight--;
             pending.delete(p);

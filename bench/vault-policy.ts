@@ -55,37 +55,37 @@ async function main(): Promise<void> {
     const credentialIds: number[] = [];
     await a.store.transaction(async (repos) => {
       for (let i = 0; i < DEVICES; i++) {
-        const id = await repos.policy.insertDevice({ hostname: `host${i}.bench`, address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, vendor_id: null, type_id: null, model_id: null, site_id: null, field1: '', field2: '', domain: '', connectivity: 'SSH:22,RDP:3389', status: 'active', created_at: now, updated_at: now });
+        const id = await repos.devices.insertDevice({ hostname: `host${i}.bench`, address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, vendor_id: null, type_id: null, model_id: null, site_id: null, field1: '', field2: '', domain: '', connectivity: 'SSH:22,RDP:3389', status: 'active', created_at: now, updated_at: now });
         deviceIds.push(id);
-        credentialIds.push(await repos.policy.insertCredential({ device_id: id, kind: 'local-privileged', username: 'root', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now }));
+        credentialIds.push(await repos.credentials.insertCredential({ device_id: id, kind: 'local-privileged', username: 'root', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now }));
       }
       for (let g = 0; g < GROUPS; g++) {
-        const id = await repos.policy.insertGroup({ name: `group${g}`, enabled: true, session_allowed: true, password_view_allowed: false, reason_required: false, approval_required: g % 5 === 0, approvals_needed: 1, time_windows: g % 3 === 0 ? JSON.stringify([{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }]) : '[]', created_at: now, updated_at: now });
+        const id = await repos.accessGroups.insertGroup({ name: `group${g}`, enabled: true, session_allowed: true, password_view_allowed: false, reason_required: false, approval_required: g % 5 === 0, approvals_needed: 1, time_windows: g % 3 === 0 ? JSON.stringify([{ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }]) : '[]', created_at: now, updated_at: now });
         const devs = Array.from({ length: 50 }, (_, k) => deviceIds[(g * 37 + k * 101) % DEVICES]!);
-        await repos.policy.replaceMembers('access_group_users', id, [...Array.from({ length: 10 }, (_, k) => userIds[(g * 7 + k) % USERS]!), heavy]);
-        await repos.policy.replaceMembers('access_group_devices', id, [...new Set(devs)]);
-        await repos.policy.replaceMembers('access_group_credentials', id, [...new Set(devs)].map((d) => credentialIds[deviceIds.indexOf(d)]!));
+        await repos.accessGroups.replaceMembers('access_group_users', id, [...Array.from({ length: 10 }, (_, k) => userIds[(g * 7 + k) % USERS]!), heavy]);
+        await repos.accessGroups.replaceMembers('access_group_devices', id, [...new Set(devs)]);
+        await repos.accessGroups.replaceMembers('access_group_credentials', id, [...new Set(devs)].map((d) => credentialIds[deviceIds.indexOf(d)]!));
       }
     });
     // A few real, sealed credentials for the read benchmark.
     const sealed: number[] = [];
-    for (let i = 0; i < 20; i++) sealed.push((await a.inventory.createCredential(admin, { deviceId: deviceIds[i]!, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
+    for (let i = 0; i < 20; i++) sealed.push((await a.credentials.createCredential(admin, { deviceId: deviceIds[i]!, username: `svc${i}`, secret: `S3cret-${i}-${'x'.repeat(24)}` })).id);
 
     process.stdout.write('bench: measuring...\n');
-    const rowOnly = await measure(5000, (i) => a.store.repos.policy.credential(sealed[i % sealed.length]!));
-    const reads = await measure(5000, (i) => a.inventory.secretOf(sealed[i % sealed.length]!));
+    const rowOnly = await measure(5000, (i) => a.store.repos.credentials.credential(sealed[i % sealed.length]!));
+    const reads = await measure(5000, (i) => a.credentials.secretOf(sealed[i % sealed.length]!));
     const lookup = await measure(5000, (i) => a.store.repos.users.byId(userIds[i % USERS]!));
     let allowed = 0;
     const decisions = await measure(5000, async (i) => {
       const d = (i * 7919) % DEVICES;
-      const r = await a.policy.decide(userIds[(i * 31) % USERS]!, deviceIds[d]!, credentialIds[d]!, 'ssh');
+      const r = await a.accessDecisions.decide(userIds[(i * 31) % USERS]!, deviceIds[d]!, credentialIds[d]!, 'ssh');
       if (r.outcome === 'allowed') allowed++;
     });
-    const firstPage = await measure(200, () => a.policy.reachable(heavy, { limit: 50 }));
-    const filtered = await measure(200, (i) => a.policy.reachable(heavy, { text: `host${(i * 13) % 1000}`, limit: 50 }));
+    const firstPage = await measure(200, () => a.accessDecisions.reachable(heavy, { limit: 50 }));
+    const filtered = await measure(200, (i) => a.accessDecisions.reachable(heavy, { text: `host${(i * 13) % 1000}`, limit: 50 }));
     let everything = 0;
     const all = await measure(5, async () => {
-      everything = (await a.policy.reachable(heavy, { limit: 100_000 })).targets.length;
+      everything = (await a.accessDecisions.reachable(heavy, { limit: 100_000 })).targets.length;
     });
 
     process.stdout.write('\nWarden vault and policy benchmark (2 cores; SoftHSM2 token; SQLite)\n');

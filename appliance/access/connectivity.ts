@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { parseConnectivity } from './decision.js';
-import type { InventoryService, DeviceView } from './inventory.js';
+import type { DeviceService, DeviceView } from './devices.js';
 
 export interface PortResult {
   deviceId: number;
@@ -46,7 +46,7 @@ export function probe(host: string, port: number, protocol: string, timeoutMs: n
 
 export class ConnectivityService {
   constructor(
-    private readonly deps: { store: Store; audit: AuditTrail; inventory: InventoryService; clock?: () => number; timeoutMs?: number; concurrency?: number },
+    private readonly deps: { store: Store; audit: AuditTrail; devices: DeviceService; clock?: () => number; timeoutMs?: number; concurrency?: number },
   ) {}
 
   async checkDevice(d: DeviceView): Promise<PortResult[]> {
@@ -54,7 +54,7 @@ export class ConnectivityService {
     for (const [protocol, port] of parseConnectivity(d.connectivity)) {
       const r = await probe(d.address, port, protocol, this.deps.timeoutMs ?? 3000);
       out.push({ deviceId: d.id, hostname: d.hostname, protocol, port, ...r });
-      await this.deps.store.repos.policy.recordConnectivity({ device_id: d.id, port, protocol, ok: r.ok, detail: r.detail, checked_at: (this.deps.clock ?? Date.now)() });
+      await this.deps.store.repos.connectivity.recordConnectivity({ device_id: d.id, port, protocol, ok: r.ok, detail: r.detail, checked_at: (this.deps.clock ?? Date.now)() });
       if (!r.ok) {
         await this.deps.audit.record({ type: 'device.connectivity_alert', outcome: 'failure', actor: 'system', subject: d.hostname, code: 'DEVICE_UNREACHABLE', detail: { protocol, port, address: d.address, reason: r.detail } });
       }
@@ -64,12 +64,12 @@ export class ConnectivityService {
 
   /** The last result of each of a device's ports, by port. */
   async lastResults(deviceId: number) {
-    return this.deps.store.repos.policy.connectivity(deviceId);
+    return this.deps.store.repos.connectivity.connectivity(deviceId);
   }
 
   /** Check every active device, a few at a time. */
   async checkAll(): Promise<PortResult[]> {
-    const devices = (await this.deps.inventory.listDevices({ limit: 100_000 })).filter((d) => d.status === 'active');
+    const devices = (await this.deps.devices.listDevices({ limit: 100_000 })).filter((d) => d.status === 'active');
     const results: PortResult[] = [];
     let next = 0;
     const workers = Array.from({ length: Math.min(this.deps.concurrency ?? 16, devices.length) }, async () => {

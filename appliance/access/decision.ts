@@ -19,7 +19,7 @@ export interface GroupOptions {
 }
 
 /** A group as the decision sees it: its options and the members that matter to this decision. */
-export interface PolicyGroup extends GroupOptions {
+export interface AccessGroupRule extends GroupOptions {
   id: number;
   /** Whether the time windows are open at the decision's `at`, when a caller deciding many targets at one
    *  moment has worked it out once per group; absent, the decision works it out. */
@@ -33,7 +33,7 @@ export interface PolicyGroup extends GroupOptions {
  * An approved request (or break-glass). It only ever stands in for the approval of the group it was asked
  * through: `groupId` null (a grant from before that rule) stands for nothing.
  */
-export interface PolicyGrant {
+export interface AccessGrant {
   requestId: number;
   userId: number;
   deviceId: number;
@@ -60,8 +60,8 @@ export interface ProtectedItemDecisionInput {
   at: number;
   timeZone: string;
   /** The user's groups; `deviceIds` holds the owning device for groups that hold it. */
-  groups: readonly PolicyGroup[];
-  grants: readonly PolicyGrant[];
+  groups: readonly AccessGroupRule[];
+  grants: readonly AccessGrant[];
 }
 
 export interface DecisionInput {
@@ -71,8 +71,8 @@ export interface DecisionInput {
   purpose: Purpose;
   at: number;
   timeZone: string;
-  groups: readonly PolicyGroup[];
-  grants: readonly PolicyGrant[];
+  groups: readonly AccessGroupRule[];
+  grants: readonly AccessGrant[];
 }
 
 export type Decision =
@@ -124,8 +124,8 @@ export function decideProtectedItem(input: ProtectedItemDecisionInput): Decision
       ? { outcome: 'allowed', rule: 'item-without-owner: credentials.manage', groupId: null, grantId: null, reasonRequired: true, emergency: false }
       : { outcome: 'denied', rule: 'item-without-owner' };
   }
-  let matching: PolicyGroup[];
-  let grants: PolicyGrant[];
+  let matching: AccessGroupRule[];
+  let grants: AccessGrant[];
   const current = input.grants.filter((g) => g.userId === user.id && g.purpose === 'password-view' && at >= g.startsAt && at < g.endsAt);
   if (item.deviceId !== null) {
     const device = input.device;
@@ -145,7 +145,7 @@ export function decideProtectedItem(input: ProtectedItemDecisionInput): Decision
  * `grants` the user's grants for this target running at `at`. A grant counts only through the group it was
  * asked through, and only while that group still holds the user and the target and its window is open.
  */
-function throughGroups(matching: readonly PolicyGroup[], session: boolean, at: number, timeZone: string, grants: readonly PolicyGrant[]): Decision {
+function throughGroups(matching: readonly AccessGroupRule[], session: boolean, at: number, timeZone: string, grants: readonly AccessGrant[]): Decision {
   if (matching.length === 0) return { outcome: 'denied', rule: 'no-access-group' };
   const permitting = matching.filter((g) => (session ? g.sessionAllowed : g.passwordViewAllowed));
   if (permitting.length === 0) return { outcome: 'denied', rule: session ? 'groups-allow-no-session' : 'groups-allow-no-password-view' };

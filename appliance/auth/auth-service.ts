@@ -6,7 +6,7 @@ import type { SettingsService, Settings } from '../settings/index.js';
 import type { Argon2Cost } from '../config/index.js';
 import { AuthError, PolicyError, WardenError, type ErrorCode } from '../errors/index.js';
 import { DecoyHash, hashPassword, hashScheme, needsRehash, verifyPassword } from './password-hash.js';
-import { checkComplexity, isInHistory } from './password-policy.js';
+import { checkComplexity, isInHistory } from './password-rules.js';
 import { IpDenylist, expandIpv6, normalizeIp } from '../net/index.js';
 import { newSessionRow, newSessionToken, sessionIdOf, sessionProblem, type SessionEndReason } from './web-sessions.js';
 

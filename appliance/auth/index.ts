@@ -3,7 +3,7 @@
 // second factors: X.509 certificate (with binding and usage log), TOTP and Duo Universal Prompt.
 export { AuthService, requiredSecondFactor, TOUCH_EVERY_MS, type AuthenticatedPerson, type AuthenticationRequest, type LoginProtocol, type LoginRequest, type LoginSuccess, type SessionContext } from './auth-service.js';
 export { hashPassword, verifyPassword, needsRehash, hashScheme, DecoyHash } from './password-hash.js';
-export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-policy.js';
+export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-rules.js';
 export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from '../net/index.js';
 export { sessionIdOf } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry } from './certificate-login.js';

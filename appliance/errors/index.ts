@@ -46,7 +46,7 @@ export type ErrorCode =
   | 'MFA_DUO_STATE'
   | 'MFA_DUO_UNAVAILABLE'
   | 'MFA_PROVIDER_INVALID'
-  // password policy
+  // password rules
   | 'PASSWORD_TOO_SHORT'
   | 'PASSWORD_TOO_LONG'
   | 'PASSWORD_TOO_SIMPLE'

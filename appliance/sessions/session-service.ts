@@ -7,7 +7,7 @@ import type { FeedFollower, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { NotFoundError, type ErrorCode } from '../errors/index.js';
 import type { CertificateLogin } from '../auth/index.js';
-import { parseConnectivity, requirePermission, type Actor, type InventoryService, type PolicyService } from '../access/index.js';
+import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 
 export type SessionProtocol = 'ssh' | 'rdp';
@@ -55,8 +55,9 @@ export interface SessionEnd {
 export interface SessionDeps {
   store: Store;
   audit: AuditTrail;
-  policy: PolicyService;
-  inventory: InventoryService;
+  decisions: AccessDecisions;
+  credentials: CredentialService;
+  hostKeys: HostKeyService;
   certificates: CertificateLogin;
   clock?: () => number;
 }
@@ -193,18 +194,18 @@ export class SessionService {
     const gate = await this.deps.certificates.proxySessionAllowed(req.userId);
     if (!gate.allowed) return refused({ kind: 'certificate-required', code: gate.code }, gate.reason, gate.code);
 
-    const timeZone = await this.deps.policy.timeZone();
+    const timeZone = await this.deps.decisions.timeZone();
     const id = randomUUID();
     type Outcome = { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null } | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
-      const { decision, covered } = await this.deps.policy.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
+      const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
       if (!covered || decision.outcome === 'denied') return { ok: false, refusal: { kind: 'denied' }, rule: decision.rule };
       if (decision.outcome === 'approval-required') {
         return { ok: false, refusal: { kind: 'needs-approval', groupId: decision.groupId, approvalsNeeded: decision.approvalsNeeded, reasonRequired: decision.reasonRequired }, rule: decision.rule };
       }
       if (decision.reasonRequired && reason === '') return { ok: false, refusal: { kind: 'reason-required' }, rule: decision.rule };
-      const device = (await repos.policy.device(req.deviceId))!;
-      const credential = (await repos.policy.credential(req.credentialId))!;
+      const device = (await repos.devices.device(req.deviceId))!;
+      const credential = (await repos.credentials.credential(req.credentialId))!;
       await repos.proxySessions.insert({
         id,
         user_id: user.id,
@@ -250,7 +251,7 @@ export class SessionService {
     const { connectivity, ...target } = outcome.target;
     let secret: Buffer;
     try {
-      secret = await this.deps.inventory.secretBytesOf(req.credentialId);
+      secret = await this.deps.credentials.secretBytesOf(req.credentialId);
     } catch (e) {
       // No secret, no session: the admitted row ends at once with the reason (fail closed).
       await this.endRow(id, user.username, source, { reason: 'vault-unavailable' });
@@ -264,7 +265,7 @@ export class SessionService {
 
   /** @internal through ProxySession.checkHostKey */
   async checkHostKey(session: ProxySession, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
-    return this.deps.inventory.checkHostKey(session.target.deviceId, session.protocol, fingerprint);
+    return this.deps.hostKeys.checkHostKey(session.target.deviceId, session.protocol, fingerprint);
   }
 
   /** @internal through ProxySession.close */

@@ -5,7 +5,7 @@ import { LANGUAGES, type Language } from '../i18n/index.js';
 import { assertDenylistSafe, parseCidr } from '../net/index.js';
 import { isValidTimeZone } from '../i18n/index.js';
 
-export interface PasswordPolicy {
+export interface PasswordRules {
   minLength: number;
   /** How many of lower, upper, digit, symbol must appear. */
   minClasses: number;
@@ -15,7 +15,8 @@ export interface PasswordPolicy {
 }
 
 export interface Settings {
-  passwordPolicy: PasswordPolicy;
+  /** The password rules: the stored settings key and the API field keep the name passwordPolicy. */
+  passwordPolicy: PasswordRules;
   lockout: {
     maxAttempts: number;
     /** 0: a locked account stays locked until an administrator unlocks it. */

@@ -20,7 +20,13 @@ import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
 export * from './repositories.js';
-export * from './policy-repository.js';
+export * from './devices-repository.js';
+export * from './credentials-repository.js';
+export * from './host-keys-repository.js';
+export * from './protected-items-repository.js';
+export * from './access-groups-repository.js';
+export * from './access-requests-repository.js';
+export * from './connectivity-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 export * from './change-feed.js';
 export * from './job-leases.js';

@@ -2,7 +2,13 @@
 // or an open transaction. Only portable SQL (SQLite and MariaDB) is written here.
 import type { Kysely, Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
-import { PolicyRepository } from './policy-repository.js';
+import { DevicesRepository } from './devices-repository.js';
+import { CredentialsRepository } from './credentials-repository.js';
+import { HostKeysRepository } from './host-keys-repository.js';
+import { ProtectedItemsRepository } from './protected-items-repository.js';
+import { AccessGroupsRepository } from './access-groups-repository.js';
+import { AccessRequestsRepository } from './access-requests-repository.js';
+import { ConnectivityRepository } from './connectivity-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
 import { usernameKey } from '../i18n/index.js';
@@ -554,7 +560,13 @@ export class Repositories {
   readonly certificateEvents: CertificateEventsRepository;
   readonly totp: TotpRepository;
   readonly mfaProviders: MfaProvidersRepository;
-  readonly policy: PolicyRepository;
+  readonly devices: DevicesRepository;
+  readonly credentials: CredentialsRepository;
+  readonly hostKeys: HostKeysRepository;
+  readonly protectedItems: ProtectedItemsRepository;
+  readonly accessGroups: AccessGroupsRepository;
+  readonly accessRequests: AccessRequestsRepository;
+  readonly connectivity: ConnectivityRepository;
   /** Announce changes to the other processes (in a transaction only: with the change, or not at all). */
   readonly changes: ChangeFeedRepository;
   readonly jobLeases: JobLeasesRepository;
@@ -577,7 +589,13 @@ export class Repositories {
     this.certificateEvents = new CertificateEventsRepository(db);
     this.totp = new TotpRepository(db);
     this.mfaProviders = new MfaProvidersRepository(db);
-    this.policy = new PolicyRepository(db);
+    this.devices = new DevicesRepository(db);
+    this.credentials = new CredentialsRepository(db);
+    this.hostKeys = new HostKeysRepository(db);
+    this.protectedItems = new ProtectedItemsRepository(db);
+    this.accessGroups = new AccessGroupsRepository(db);
+    this.accessRequests = new AccessRequestsRepository(db);
+    this.connectivity = new ConnectivityRepository(db);
     this.changes = new ChangeFeedRepository(db, inTransaction);
     this.jobLeases = new JobLeasesRepository(db);
   }

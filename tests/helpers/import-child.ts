@@ -8,6 +8,6 @@ const a = await Appliance.open(loadConfig(process.env));
 // Loopback addresses only, even as data: 127.x.y.z for row i.
 const csv = ['hostname,address,connectivity', ...Array.from({ length: rows }, (_, i) => `crash${i}.example.test,127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},SSH:22`)].join('\n');
 process.stdout.write('importing\n');
-const result = await a.inventory.importDevices({ username: 'admin', ip: '127.0.0.1' }, csv);
+const result = await a.devices.importDevices({ username: 'admin', ip: '127.0.0.1' }, csv);
 process.stdout.write(`done ${result.imported}\n`);
 await a.close();

@@ -29,9 +29,9 @@ describe('custodian shares, backup and restore', () => {
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: original }));
     try {
       const admin = { username: 'chief', ip: null };
-      const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: 'SSH:22' });
+      const device = await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: 'SSH:22' });
       for (const [user, secret] of [['root', 'R00t-Secret-Ω'], ['oracle', 'Or4cle-Secret-日本']]) {
-        const c = await a.inventory.createCredential(admin, { deviceId: device.id, username: user, secret });
+        const c = await a.credentials.createCredential(admin, { deviceId: device.id, username: user, secret });
         secrets.set(c.id, secret);
       }
     } finally {
@@ -107,7 +107,7 @@ describe('custodian shares, backup and restore', () => {
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: restored }));
     try {
       assert.equal(a.keys.masterKeyIsExtractable(), false);
-      for (const [id, secret] of secrets) assert.equal(await a.inventory.secretOf(id), secret);
+      for (const [id, secret] of secrets) assert.equal(await a.credentials.secretOf(id), secret);
       assert.equal((await a.audit.verify()).ok, true);
       const [row] = await a.store.repos.auditEvents.query({ type: 'backup.restore', limit: 1 });
       assert.ok(row, 'the restore is in the audit trail');

@@ -39,11 +39,11 @@ describe('connectivity test', () => {
 
   test('sshd answers with its banner; a closed port and a non-SSH service are failures with alerts', async () => {
     const closed = await freePort();
-    const good = await a.inventory.createDevice(admin, { hostname: 'sshd-ok', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` });
-    const bad = await a.inventory.createDevice(admin, { hostname: 'closed', address: '127.0.0.1', connectivity: `SSH:${closed},RDP:${notSshPort}` });
-    const odd = await a.inventory.createDevice(admin, { hostname: 'not-ssh', address: '127.0.0.1', connectivity: `SSH:${notSshPort}` });
-    const off = await a.inventory.createDevice(admin, { hostname: 'switched-off', address: '127.0.0.1', connectivity: `SSH:${closed}` });
-    await a.inventory.setDeviceStatus(admin, off.id, 'disabled');
+    const good = await a.devices.createDevice(admin, { hostname: 'sshd-ok', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` });
+    const bad = await a.devices.createDevice(admin, { hostname: 'closed', address: '127.0.0.1', connectivity: `SSH:${closed},RDP:${notSshPort}` });
+    const odd = await a.devices.createDevice(admin, { hostname: 'not-ssh', address: '127.0.0.1', connectivity: `SSH:${notSshPort}` });
+    const off = await a.devices.createDevice(admin, { hostname: 'switched-off', address: '127.0.0.1', connectivity: `SSH:${closed}` });
+    await a.devices.setDeviceStatus(admin, off.id, 'disabled');
 
     const results = await a.connectivity.checkAll();
     const by = (id: number, port: number) => results.find((r) => r.deviceId === id && r.port === port)!;
@@ -55,7 +55,7 @@ describe('connectivity test', () => {
     assert.match(by(odd.id, notSshPort).detail, /not an SSH banner/);
     assert.equal(results.some((r) => r.deviceId === off.id), false, 'disabled devices are not probed');
 
-    const stored = await a.store.repos.policy.connectivity(bad.id);
+    const stored = await a.store.repos.connectivity.connectivity(bad.id);
     assert.deepEqual(stored.map((s) => [s.port, s.ok]), ([[closed, false], [notSshPort, true]] as [number, boolean][]).sort((x, y) => x[0] - y[0]));
     const alerts = await a.store.repos.auditEvents.query({ type: 'device.connectivity_alert', limit: 10 });
     assert.deepEqual(alerts.map((r) => r.subject).sort(), ['closed', 'not-ssh']);

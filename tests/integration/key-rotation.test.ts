@@ -58,7 +58,7 @@ describe('master key rotation', () => {
     try {
       const [row] = await a.store.repos.auditEvents.query({ type: 'keys.rotate', limit: 1 });
       assert.match(row!.detail, /warden-master-v1/);
-      assert.equal(await a.inventory.secretOf(credentialId), 'Before-Rotation-1');
+      assert.equal(await a.credentials.secretOf(credentialId), 'Before-Rotation-1');
     } finally {
       await a.close();
     }

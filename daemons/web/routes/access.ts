@@ -2,19 +2,37 @@
 // protected information, access groups, the user's reachable devices and decisions, access requests and
 // approvals, password view. Decisions are the appliance's; this file maps them to HTTP.
 import type { FastifyPluginAsync } from 'fastify';
-import type { ConnectivityService, InventoryService, PolicyService, Purpose, ReachableTarget } from '../../../appliance/access/index.js';
+import type {
+  AccessDecisions,
+  AccessGroupService,
+  AccessRequestService,
+  ConnectivityService,
+  CredentialService,
+  DeviceService,
+  HostKeyService,
+  PasswordViewService,
+  ProtectedItemService,
+  Purpose,
+  ReachableTarget,
+} from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
 const objectBody = { body: { type: 'object' } } as const;
 
 export interface AccessRouteOptions {
-  inventory: InventoryService;
-  policy: PolicyService;
+  devices: DeviceService;
+  credentials: CredentialService;
+  hostKeys: HostKeyService;
+  protectedItems: ProtectedItemService;
+  accessGroups: AccessGroupService;
+  accessDecisions: AccessDecisions;
+  accessRequests: AccessRequestService;
+  passwordView: PasswordViewService;
   connectivity: ConnectivityService;
 }
 
-export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { inventory: inv, policy, connectivity }) => {
+export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
 
   // ---- devices
   app.get<{ Querystring: { limit?: string; offset?: string } }>(
@@ -23,23 +41,23 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       config: { permission: 'devices.read' },
       schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } } },
     },
-    async (request) => ({ devices: await inv.listDevices({ limit: Number(request.query.limit ?? 1000), offset: Number(request.query.offset ?? 0) }) }),
+    async (request) => ({ devices: await devices.listDevices({ limit: Number(request.query.limit ?? 1000), offset: Number(request.query.offset ?? 0) }) }),
   );
   app.post('/api/v1/devices', { schema: objectBody, config: { permission: 'devices.manage' } }, async (request, reply) => {
     reply.code(201);
-    return { device: await inv.createDevice(actor(request), request.body) };
+    return { device: await devices.createDevice(actor(request), request.body) };
   });
   app.get<IdRequest>('/api/v1/devices/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
-    device: await inv.device(Number(request.params.id)),
-    credentials: await inv.listCredentials({ deviceId: Number(request.params.id) }),
+    device: await devices.device(Number(request.params.id)),
+    credentials: await credentials.listCredentials({ deviceId: Number(request.params.id) }),
     connectivity: await connectivity.lastResults(Number(request.params.id)),
   }));
   app.put<IdRequest>('/api/v1/devices/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'devices.manage' } }, async (request) => ({
-    device: await inv.updateDevice(actor(request), Number(request.params.id), request.body),
+    device: await devices.updateDevice(actor(request), Number(request.params.id), request.body),
   }));
   for (const [name, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
     app.post<IdRequest>(`/api/v1/devices/:id/${name}`, { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
-      device: await inv.setDeviceStatus(actor(request), Number(request.params.id), status),
+      device: await devices.setDeviceStatus(actor(request), Number(request.params.id), status),
     }));
   }
   app.post<{ Body: { csv: string } }>(
@@ -50,10 +68,10 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       bodyLimit: 8 * 1024 * 1024 + 1024,
       schema: { body: { type: 'object', additionalProperties: false, required: ['csv'], properties: { csv: { type: 'string', maxLength: 8 * 1024 * 1024 } } } },
     },
-    async (request) => inv.importDevices(actor(request), request.body.csv),
+    async (request) => devices.importDevices(actor(request), request.body.csv),
   );
   app.get<IdRequest>('/api/v1/devices/:id/host-keys', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
-    hostKeys: await inv.hostKeys(Number(request.params.id)),
+    hostKeys: await hostKeys.hostKeys(Number(request.params.id)),
   }));
   app.post<{ Params: { id: string; protocol: 'ssh' | 'rdp' } }>(
     '/api/v1/devices/:id/host-keys/:protocol/reset',
@@ -61,30 +79,30 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       config: { permission: 'devices.manage' },
       schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'protocol'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, protocol: { type: 'string', enum: ['ssh', 'rdp'] } } } },
     },
-    async (request) => ({ reset: await inv.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
+    async (request) => ({ reset: await hostKeys.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
   );
 
   app.post<IdRequest>('/api/v1/devices/:id/connectivity/check', { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
-    results: await connectivity.checkDevice(await inv.device(Number(request.params.id))),
+    results: await connectivity.checkDevice(await devices.device(Number(request.params.id))),
   }));
 
   // ---- credentials
   app.get<{ Querystring: { device?: string } }>(
     '/api/v1/credentials',
     { config: { permission: 'devices.read' }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } } },
-    async (request) => ({ credentials: await inv.listCredentials(request.query.device ? { deviceId: Number(request.query.device) } : {}) }),
+    async (request) => ({ credentials: await credentials.listCredentials(request.query.device ? { deviceId: Number(request.query.device) } : {}) }),
   );
   app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
     reply.code(201);
-    return { credential: await inv.createCredential(actor(request), request.body) };
+    return { credential: await credentials.createCredential(actor(request), request.body) };
   });
-  app.get<IdRequest>('/api/v1/credentials/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({ credential: await inv.credential(Number(request.params.id)) }));
+  app.get<IdRequest>('/api/v1/credentials/:id', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({ credential: await credentials.credential(Number(request.params.id)) }));
   app.put<IdRequest>('/api/v1/credentials/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
-    credential: await inv.updateCredential(actor(request), Number(request.params.id), request.body),
+    credential: await credentials.updateCredential(actor(request), Number(request.params.id), request.body),
   }));
   for (const [name, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
     app.post<IdRequest>(`/api/v1/credentials/:id/${name}`, { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => ({
-      credential: await inv.setCredentialStatus(actor(request), Number(request.params.id), status),
+      credential: await credentials.setCredentialStatus(actor(request), Number(request.params.id), status),
     }));
   }
   app.post<IdRequest & { Body: { reason?: string } }>(
@@ -95,22 +113,22 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      return policy.viewPassword(actor(request), Number(request.params.id), request.body?.reason);
+      return passwordView.viewPassword(actor(request), Number(request.params.id), request.body?.reason);
     },
   );
 
   // ---- protected information
-  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async (request) => ({ items: await policy.listProtected(request.session!.user.id) }));
+  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async (request) => ({ items: await protectedItems.listProtected(request.session!.user.id) }));
   app.post(
     '/api/v1/protected',
     { schema: objectBody, bodyLimit: 15 * 1024 * 1024, config: { permission: 'credentials.manage' } },
     async (request, reply) => {
       reply.code(201);
-      return inv.storeProtected(actor(request), request.body);
+      return protectedItems.storeProtected(actor(request), request.body);
     },
   );
   app.put<IdRequest>('/api/v1/protected/:id/owner', { schema: { ...idParams, ...objectBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
-    item: await inv.setProtectedOwner(actor(request), Number(request.params.id), request.body),
+    item: await protectedItems.setProtectedOwner(actor(request), Number(request.params.id), request.body),
   }));
   app.post<IdRequest & { Body: { reason: string } }>(
     '/api/v1/protected/:id/download',
@@ -119,7 +137,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       schema: { ...idParams, body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', maxLength: 1024 } } } },
     },
     async (request, reply) => {
-      const item = await policy.openProtected(actor(request), Number(request.params.id), request.body.reason);
+      const item = await protectedItems.openProtected(actor(request), Number(request.params.id), request.body.reason);
       const safeName = item.filename.replace(/[^\w.\- ]/g, '_');
       // openProtected gives only a valid media type (a bad stored one reads as application/octet-stream).
       return reply.type(item.mediaType).header('content-disposition', `attachment; filename="${safeName}"`).header('cache-control', 'no-store').send(item.content);
@@ -127,14 +145,14 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   );
 
   // ---- access groups
-  app.get('/api/v1/access-groups', { config: { permission: 'access.manage' } }, async () => ({ groups: await policy.groups() }));
+  app.get('/api/v1/access-groups', { config: { permission: 'access.manage' } }, async () => ({ groups: await accessGroups.groups() }));
   app.post('/api/v1/access-groups', { schema: objectBody, config: { permission: 'access.manage' } }, async (request, reply) => {
     reply.code(201);
-    return { group: await policy.saveGroup(actor(request), request.body) };
+    return { group: await accessGroups.saveGroup(actor(request), request.body) };
   });
-  app.get<IdRequest>('/api/v1/access-groups/:id', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({ group: await policy.group(Number(request.params.id)) }));
+  app.get<IdRequest>('/api/v1/access-groups/:id', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({ group: await accessGroups.group(Number(request.params.id)) }));
   app.put<IdRequest>('/api/v1/access-groups/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
-    group: await policy.saveGroup(actor(request), request.body, Number(request.params.id)),
+    group: await accessGroups.saveGroup(actor(request), request.body, Number(request.params.id)),
   }));
 
   // ---- the user's side: what may I reach, and asking for more
@@ -150,7 +168,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       },
     },
     async (request) => {
-      const { more, targets } = await policy.reachable(request.session!.user.id, {
+      const { more, targets } = await accessDecisions.reachable(request.session!.user.id, {
         ...(request.query.q ? { text: request.query.q } : {}),
         limit: request.query.limit ?? 50,
         offset: request.query.offset ?? 0,
@@ -177,21 +195,21 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
         },
       },
     },
-    async (request) => ({ decision: await policy.decideForUser(request.session!.user.id, Number(request.query.device), Number(request.query.credential), request.query.purpose) }),
+    async (request) => ({ decision: await accessDecisions.decideForUser(request.session!.user.id, Number(request.query.device), Number(request.query.credential), request.query.purpose) }),
   );
   app.post('/api/v1/access-requests', { schema: objectBody }, async (request, reply) => {
     reply.code(201);
-    return { request: await policy.requestAccess(actor(request), request.body) };
+    return { request: await accessRequests.requestAccess(actor(request), request.body) };
   });
-  app.get('/api/v1/access-requests', async (request) => ({ requests: await policy.myRequests(request.session!.user.id) }));
-  app.get('/api/v1/access-requests/inbox', async (request) => ({ requests: await policy.toDecide(request.session!.user.id) }));
+  app.get('/api/v1/access-requests', async (request) => ({ requests: await accessRequests.myRequests(request.session!.user.id) }));
+  app.get('/api/v1/access-requests/inbox', async (request) => ({ requests: await accessRequests.toDecide(request.session!.user.id) }));
   for (const decision of ['approve', 'deny'] as const) {
     app.post<IdRequest & { Body: { comment?: string } }>(
       `/api/v1/access-requests/:id/${decision}`,
       { schema: { ...idParams, body: { type: 'object', additionalProperties: false, properties: { comment: { type: 'string', maxLength: 1024 } } } } },
       async (request) => {
         if (request.body === undefined || request.body === null) throw new InputError('a JSON body is required ({} is fine)');
-        return { request: await policy.decideRequest(actor(request), Number(request.params.id), decision, request.body.comment ?? '') };
+        return { request: await accessRequests.decideRequest(actor(request), Number(request.params.id), decision, request.body.comment ?? '') };
       },
     );
   }

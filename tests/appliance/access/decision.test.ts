@@ -2,7 +2,7 @@
 // time windows (across midnight, across the week boundary, across DST), approvals, grant expiry, emergency.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, decideProtectedItem, parseConnectivity, type DecisionInput, type PolicyGroup, type PolicyGrant, type ProtectedItemDecisionInput } from '../../../appliance/access/decision.js';
+import { decide, decideProtectedItem, parseConnectivity, type DecisionInput, type AccessGroupRule, type AccessGrant, type ProtectedItemDecisionInput } from '../../../appliance/access/decision.js';
 import { validateTimeWindows, withinWindows, wallClock } from '../../../appliance/access/time-windows.js';
 import { InputError } from '../../../appliance/errors/index.js';
 
@@ -11,7 +11,7 @@ const TZ = 'Europe/Berlin';
 const WED_10 = Date.UTC(2026, 10, 18, 9, 0);
 const HOUR = 3_600_000;
 
-function group(over: Partial<PolicyGroup> = {}): PolicyGroup {
+function group(over: Partial<AccessGroupRule> = {}): AccessGroupRule {
   return {
     id: 1,
     name: 'db-admins',
@@ -43,7 +43,7 @@ function input(over: Partial<DecisionInput> = {}): DecisionInput {
   };
 }
 
-function grant(over: Partial<PolicyGrant> = {}): PolicyGrant {
+function grant(over: Partial<AccessGrant> = {}): AccessGrant {
   return { requestId: 99, userId: 7, deviceId: 3, credentialId: 30, purpose: 'session', groupId: 1, startsAt: WED_10 - HOUR, endsAt: WED_10 + HOUR, emergency: false, ...over };
 }
 
@@ -107,11 +107,11 @@ describe('access decision', () => {
 
 describe('protected item decision: the password-view rules through the owning device or group', () => {
   const viewer = { id: 7, profile: 'password-viewer', status: 'active' };
-  const viewGroup = (over: Partial<PolicyGroup> = {}) => group({ sessionAllowed: false, passwordViewAllowed: true, credentialIds: new Set(), ...over });
+  const viewGroup = (over: Partial<AccessGroupRule> = {}) => group({ sessionAllowed: false, passwordViewAllowed: true, credentialIds: new Set(), ...over });
   function item(over: Partial<ProtectedItemDecisionInput> = {}): ProtectedItemDecisionInput {
     return { user: viewer, item: { id: 5, deviceId: 3, groupId: null }, device: { id: 3, status: 'active' }, at: WED_10, timeZone: TZ, groups: [viewGroup()], grants: [], ...over };
   }
-  const pvGrant = (over: Partial<PolicyGrant> = {}) => grant({ purpose: 'password-view', ...over });
+  const pvGrant = (over: Partial<AccessGrant> = {}) => grant({ purpose: 'password-view', ...over });
   const table: [string, Partial<ProtectedItemDecisionInput>, string, RegExp][] = [
     ['a group holding the owning device', {}, 'allowed', /^group db-admins$/],
     ['a profile without passwords.view', { user: { id: 7, profile: 'privileged-access-user', status: 'active' } }, 'denied', /profile-no-password-view/],

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { loadConfig } from '../../../appliance/config/index.js';
-import { IMPORT_BATCH } from '../../../appliance/access/inventory.js';
+import { IMPORT_BATCH } from '../../../appliance/access/index.js';
 import { initializedHome, type InitializedHome } from '../../helpers/fixtures.js';
 import { runOrbit } from '../../helpers/orbit.js';
 

@@ -3,7 +3,7 @@
 // the id the row is expected to get and sealed again if another writer took that id first.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { InventoryService } from '../../../appliance/access/index.js';
+import { AccessDecisions, CredentialService, DeviceService, ProtectedItemService } from '../../../appliance/access/index.js';
 import { Vault } from '../../../appliance/vault/index.js';
 import type { KeyService } from '../../../appliance/keys/index.js';
 import { services, type Services } from '../../helpers/fixtures.js';
@@ -50,15 +50,21 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 describe('sealing happens before the transaction, never inside it', () => {
   let s: Services;
   let token: GatedToken;
-  let inventory: InventoryService;
+  let devices: DeviceService;
+  let credentials: CredentialService;
+  let protectedItems: ProtectedItemService;
   let deviceId: number;
   const admin = { username: 'admin', ip: null };
 
   before(async () => {
     s = await services();
     token = new GatedToken();
-    inventory = new InventoryService({ store: s.store, audit: s.audit, vault: new Vault(() => token as unknown as KeyService), clock: s.clock.read });
-    deviceId = (await inventory.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' })).id;
+    const vault = new Vault(() => token as unknown as KeyService);
+    devices = new DeviceService({ store: s.store, audit: s.audit, clock: s.clock.read });
+    credentials = new CredentialService({ store: s.store, audit: s.audit, vault, devices, clock: s.clock.read });
+    const decisions = new AccessDecisions({ store: s.store, timeZone: async () => 'UTC', clock: s.clock.read });
+    protectedItems = new ProtectedItemService({ store: s.store, audit: s.audit, vault, decisions, clock: s.clock.read });
+    deviceId = (await devices.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' })).id;
   });
   after(() => s.close());
 
@@ -74,49 +80,49 @@ describe('sealing happens before the transaction, never inside it', () => {
 
   test('while a new credential waits for the token, other writers commit at once', async () => {
     const waiting = token.hold();
-    const created = inventory.createCredential(admin, { deviceId, username: 'root', secret: 'first-secret' });
+    const created = credentials.createCredential(admin, { deviceId, username: 'root', secret: 'first-secret' });
     await waiting;
     await writeWhileTheTokenWorks();
     const c = await created;
-    assert.equal(await inventory.secretOf(c.id), 'first-secret');
+    assert.equal(await credentials.secretOf(c.id), 'first-secret');
     assert.equal(token.contexts.at(-1), `credential:${c.id}`);
   });
 
   test('while a changed secret waits for the token, other writers commit at once', async () => {
-    const c = await inventory.createCredential(admin, { deviceId, username: 'svc', secret: 'old-secret' });
+    const c = await credentials.createCredential(admin, { deviceId, username: 'svc', secret: 'old-secret' });
     const waiting = token.hold();
-    const updated = inventory.updateCredential(admin, c.id, { secret: 'new-secret' });
+    const updated = credentials.updateCredential(admin, c.id, { secret: 'new-secret' });
     await waiting;
     await writeWhileTheTokenWorks();
     await updated;
-    assert.equal(await inventory.secretOf(c.id), 'new-secret');
+    assert.equal(await credentials.secretOf(c.id), 'new-secret');
   });
 
   test('a new credential whose expected id another writer took is sealed again for the id it got', async () => {
-    const expected = (await s.store.repos.policy.highestCredentialId()) + 1;
+    const expected = (await s.store.repos.credentials.highestCredentialId()) + 1;
     const waiting = token.hold();
-    const created = inventory.createCredential(admin, { deviceId, username: 'late', secret: 'late-secret' });
+    const created = credentials.createCredential(admin, { deviceId, username: 'late', secret: 'late-secret' });
     await waiting;
     // Another process inserts a credential meanwhile: it takes the id the first one was sealed for.
     const now = Date.now();
-    const taken = await s.store.repos.policy.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now });
+    const taken = await s.store.repos.credentials.insertCredential({ device_id: deviceId, kind: 'local-privileged', username: 'other', secret_kind: 'password', secret_sealed: '', domain: '', extra_info: '', labels: '[]', owner: '', auto_change: false, status_control: false, split_view: false, status: 'active', created_at: now, updated_at: now });
     assert.equal(taken, expected);
     token.release();
     const c = await created;
     assert.equal(c.id, expected + 1);
     assert.deepEqual(token.contexts.slice(-2), [`credential:${expected}`, `credential:${expected + 1}`]);
     // The stored value opens under its own row's context (it would not under the taken id's).
-    assert.equal(await inventory.secretOf(c.id), 'late-secret');
+    assert.equal(await credentials.secretOf(c.id), 'late-secret');
     const events = await s.store.repos.auditEvents.page(0, 10_000);
     assert.equal(events.filter((e) => e.type === 'credential.create' && e.subject === 'late@db01').length, 1, 'the rolled-back attempt left no audit row');
   });
 
   test('a protected item waits for the token outside its transaction too', async () => {
     const waiting = token.hold();
-    const stored = inventory.storeProtected(admin, { name: 'bundle', kind: 'certificate', filename: 'b.pem', deviceId, contentBase64: Buffer.from('pem').toString('base64') });
+    const stored = protectedItems.storeProtected(admin, { name: 'bundle', kind: 'certificate', filename: 'b.pem', deviceId, contentBase64: Buffer.from('pem').toString('base64') });
     await waiting;
     await writeWhileTheTokenWorks();
     const { id } = await stored;
-    assert.equal((await inventory.protectedContent(id)).toString(), 'pem');
+    assert.equal((await protectedItems.protectedContent(id)).toString(), 'pem');
   });
 });

@@ -24,8 +24,8 @@ describe('master key rotation with writers meanwhile', () => {
   });
 
   test('a secret created and one changed during the re-wrapping still open after the old key is destroyed', async () => {
-    const device = await a.inventory.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' });
-    const before = await Promise.all([1, 2, 3].map((i) => a.inventory.createCredential(admin, { deviceId: device.id, username: `u${i}`, secret: `before-${i}` })));
+    const device = await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.2.10', connectivity: 'SSH:22' });
+    const before = await Promise.all([1, 2, 3].map((i) => a.credentials.createCredential(admin, { deviceId: device.id, username: `u${i}`, secret: `before-${i}` })));
     let created = 0;
     let writes: Promise<void> | undefined;
     // The key service as the rotation sees it: on the first re-wrap, other writers seal under the old key.
@@ -34,8 +34,8 @@ describe('master key rotation with writers meanwhile', () => {
         if (prop === 'rewrap') {
           return async (sealed: Buffer) => {
             writes ??= (async () => {
-              created = (await a.inventory.createCredential(admin, { deviceId: device.id, username: 'meanwhile', secret: 'created-meanwhile' })).id;
-              await a.inventory.updateCredential(admin, before[0]!.id, { secret: 'changed-meanwhile' });
+              created = (await a.credentials.createCredential(admin, { deviceId: device.id, username: 'meanwhile', secret: 'created-meanwhile' })).id;
+              await a.credentials.updateCredential(admin, before[0]!.id, { secret: 'changed-meanwhile' });
             })();
             await writes;
             return target.rewrap(sealed);
@@ -47,10 +47,10 @@ describe('master key rotation with writers meanwhile', () => {
     }) as KeyService;
     const lines: string[] = [];
     const r = await rotateMasterKey({ store: a.store, keys, audit: a.audit }, { custodians: 3, threshold: 2, actor: 'test', writeShares: () => {}, progress: (l) => lines.push(l) });
-    assert.equal(await a.inventory.secretOf(created), 'created-meanwhile');
-    assert.equal(await a.inventory.secretOf(before[0]!.id), 'changed-meanwhile');
-    assert.equal(await a.inventory.secretOf(before[1]!.id), 'before-2');
-    assert.equal(await a.inventory.secretOf(before[2]!.id), 'before-3');
+    assert.equal(await a.credentials.secretOf(created), 'created-meanwhile');
+    assert.equal(await a.credentials.secretOf(before[0]!.id), 'changed-meanwhile');
+    assert.equal(await a.credentials.secretOf(before[1]!.id), 'before-2');
+    assert.equal(await a.credentials.secretOf(before[2]!.id), 'before-3');
     assert.equal(r.rewrapped, 5, 'four credentials and the key check');
     assert.ok(lines.some((l) => l.includes('changed while they were re-wrapped')), lines.join('\n'));
   });

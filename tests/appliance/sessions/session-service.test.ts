@@ -33,15 +33,15 @@ describe('sessions: one admission path', () => {
       ['srv-hidden', '127.0.0.15', 'SSH:22'],
     ] as const;
     for (const [hostname, address, connectivity] of devices) {
-      dev[hostname] = (await a.inventory.createDevice(admin, { hostname, address, connectivity })).id;
+      dev[hostname] = (await a.devices.createDevice(admin, { hostname, address, connectivity })).id;
       const username = hostname === 'srv-direct' ? 'svc_app' : 'root';
       secrets[hostname] = `S3cret-${hostname}-${'y'.repeat(12)}`;
-      cred[hostname] = (await a.inventory.createCredential(admin, { deviceId: dev[hostname]!, username, secret: secrets[hostname] })).id;
+      cred[hostname] = (await a.credentials.createCredential(admin, { deviceId: dev[hostname]!, username, secret: secrets[hostname] })).id;
     }
     // A look-alike for the LIKE escaping: "svc_" must not match "svcXapp".
-    cred['srv-direct-x'] = (await a.inventory.createCredential(admin, { deviceId: dev['srv-direct']!, username: 'svcXapp', secret: 'Another-S3cret-value' })).id;
+    cred['srv-direct-x'] = (await a.credentials.createCredential(admin, { deviceId: dev['srv-direct']!, username: 'svcXapp', secret: 'Another-S3cret-value' })).id;
     const group = (name: string, host: string, extra: Record<string, unknown> = {}) =>
-      a.policy.saveGroup(admin, { name, userIds: [uid.ana], deviceIds: [dev[host]], credentialIds: [cred[host], ...(host === 'srv-direct' ? [cred['srv-direct-x']] : [])], ...extra });
+      a.accessGroups.saveGroup(admin, { name, userIds: [uid.ana], deviceIds: [dev[host]], credentialIds: [cred[host], ...(host === 'srv-direct' ? [cred['srv-direct-x']] : [])], ...extra });
     await group('direct', 'srv-direct');
     await group('approval', 'srv-approval', { approvalRequired: true, approverIds: [uid.boss], approvalsNeeded: 1 });
     await group('reason', 'srv-reason', { reasonRequired: true });
@@ -54,13 +54,13 @@ describe('sessions: one admission path', () => {
 
   /** Change one group by name, keeping everything else it has. */
   async function updateGroup(name: string, patch: (g: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
-    const { id, ...fields } = (await a.policy.groups()).find((g) => g.name === name)!;
-    await a.policy.saveGroup(admin, { ...fields, ...patch(fields as Record<string, unknown>) }, id);
+    const { id, ...fields } = (await a.accessGroups.groups()).find((g) => g.name === name)!;
+    await a.accessGroups.saveGroup(admin, { ...fields, ...patch(fields as Record<string, unknown>) }, id);
   }
 
   describe('what may I reach now', () => {
     test('exactly the covered targets, by host name, with their state per purpose', async () => {
-      const { targets, more } = await a.policy.reachable(uid.ana!);
+      const { targets, more } = await a.accessDecisions.reachable(uid.ana!);
       assert.equal(more, false);
       const seen = targets.map((t) => [t.device.hostname, t.credential.username, t.protocols.join('+'), t.states.ssh?.state, t.states.rdp?.state ?? '-']);
       assert.deepEqual(seen, [
@@ -72,18 +72,18 @@ describe('sessions: one admission path', () => {
       ]);
       // This profile views no passwords: the state says so rather than hiding the target.
       assert.equal(targets[0]!.states['password-view']?.state, 'unavailable');
-      assert.deepEqual((await a.policy.reachable(uid.outsider!)).targets, []);
+      assert.deepEqual((await a.accessDecisions.reachable(uid.outsider!)).targets, []);
     });
 
     test('filtered by text, literally (LIKE wildcards are escaped), and paged', async () => {
-      const names = async (text: string) => (await a.policy.reachable(uid.ana!, { text })).targets.map((t) => `${t.credential.username}@${t.device.hostname}`);
+      const names = async (text: string) => (await a.accessDecisions.reachable(uid.ana!, { text })).targets.map((t) => `${t.credential.username}@${t.device.hostname}`);
       assert.deepEqual(await names('svc_'), ['svc_app@srv-direct']);
       assert.deepEqual(await names('%'), []);
       assert.deepEqual(await names('127.0.0.13'), ['root@srv-reason']);
       assert.deepEqual(await names('WINDOW'), ['root@srv-window']);
-      const first = await a.policy.reachable(uid.ana!, { limit: 2 });
-      const second = await a.policy.reachable(uid.ana!, { limit: 2, offset: 2 });
-      const third = await a.policy.reachable(uid.ana!, { limit: 2, offset: 4 });
+      const first = await a.accessDecisions.reachable(uid.ana!, { limit: 2 });
+      const second = await a.accessDecisions.reachable(uid.ana!, { limit: 2, offset: 2 });
+      const third = await a.accessDecisions.reachable(uid.ana!, { limit: 2, offset: 4 });
       assert.deepEqual([first.more, second.more, third.more], [true, true, false]);
       assert.equal(new Set([...first.targets, ...second.targets, ...third.targets].map((t) => t.credential.id)).size, 5);
     });
@@ -136,8 +136,8 @@ describe('sessions: one admission path', () => {
       if (r.admitted) return;
       assert.equal(r.refusal.kind, 'needs-approval');
       assert.equal(r.refusal.kind === 'needs-approval' && r.refusal.approvalsNeeded, 1);
-      const req = await a.policy.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: uid.ana! }, { deviceId: dev['srv-approval'], credentialId: cred['srv-approval'], reason: 'patch night' });
-      await a.policy.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: uid.boss! }, req.id, 'approve');
+      const req = await a.accessRequests.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: uid.ana! }, { deviceId: dev['srv-approval'], credentialId: cred['srv-approval'], reason: 'patch night' });
+      await a.accessRequests.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: uid.boss! }, req.id, 'approve');
       const ok = await open('ana', 'srv-approval');
       assert.equal(ok.admitted, true);
       if (ok.admitted) {
@@ -194,7 +194,7 @@ describe('sessions: one admission path', () => {
     });
 
     test('no secret, no session: a sealed value that fails to open ends the admitted row and throws (fail closed)', async () => {
-      const broken = (await a.inventory.createCredential(admin, { deviceId: dev['srv-direct']!, username: 'broken', secret: 'Will-be-broken-1' })).id;
+      const broken = (await a.credentials.createCredential(admin, { deviceId: dev['srv-direct']!, username: 'broken', secret: 'Will-be-broken-1' })).id;
       await updateGroup('direct', (g) => ({ credentialIds: [...(g.credentialIds as number[]), broken] }));
       await a.store.db.updateTable('credentials').set({ secret_sealed: Buffer.from('garbage').toString('base64') }).where('id', '=', broken).execute();
       await assert.rejects(open('ana', 'srv-direct', { credentialId: broken }), /KEYS_|sealed|token/i);
@@ -245,15 +245,15 @@ describe('sessions: one admission path', () => {
     test('the expiry of the grant a session rests on ends it', async () => {
       // Past every earlier grant (7 days at most), so this one is the only one.
       clock.advance(8 * 86_400_000);
-      await a.policy.announceExpiredGrants(clock.now);
-      const req = await a.policy.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: uid.ana! }, { deviceId: dev['srv-approval'], credentialId: cred['srv-approval'], reason: 'short job', endsAt: new Date(clock.now + 10 * 60_000).toISOString() });
-      await a.policy.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: uid.boss! }, req.id, 'approve');
+      await a.accessRequests.announceExpiredGrants(clock.now);
+      const req = await a.accessRequests.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: uid.ana! }, { deviceId: dev['srv-approval'], credentialId: cred['srv-approval'], reason: 'short job', endsAt: new Date(clock.now + 10 * 60_000).toISOString() });
+      await a.accessRequests.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: uid.boss! }, req.id, 'approve');
       const s = await admitted('srv-approval');
       assert.equal(s.grantId, req.id);
       const reason = heard(s);
-      await a.policy.announceExpiredGrants(clock.now);
+      await a.accessRequests.announceExpiredGrants(clock.now);
       clock.advance(11 * 60_000);
-      await a.policy.announceExpiredGrants(clock.now);
+      await a.accessRequests.announceExpiredGrants(clock.now);
       assert.equal(await reason, 'grant-expired');
       await s.close({ reason: 'grant-expired' });
     });

@@ -1,7 +1,7 @@
 // Password rules: length, character classes, not containing the user name, not one of the last N.
 import { randomInt } from 'node:crypto';
 import { PolicyError } from '../errors/index.js';
-import type { PasswordPolicy } from '../settings/index.js';
+import type { PasswordRules } from '../settings/index.js';
 import { verifyPassword } from './password-hash.js';
 
 /** Longest accepted password, in characters: long enough for passphrases, short enough to bound scrypt input. */
@@ -19,22 +19,22 @@ export function characterClasses(password: string): number {
 }
 
 /** Throws PolicyError with a stable code naming the first rule the password breaks. */
-export function checkComplexity(password: string, username: string, policy: PasswordPolicy): void {
+export function checkComplexity(password: string, username: string, rules: PasswordRules): void {
   const length = [...password].length;
-  if (length < policy.minLength) {
-    throw new PolicyError('PASSWORD_TOO_SHORT', `the password must have at least ${policy.minLength} characters`, { minLength: policy.minLength });
+  if (length < rules.minLength) {
+    throw new PolicyError('PASSWORD_TOO_SHORT', `the password must have at least ${rules.minLength} characters`, { minLength: rules.minLength });
   }
   if (length > MAX_PASSWORD_LENGTH) {
     throw new PolicyError('PASSWORD_TOO_LONG', `the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
   }
-  if (characterClasses(password) < policy.minClasses) {
+  if (characterClasses(password) < rules.minClasses) {
     throw new PolicyError(
       'PASSWORD_TOO_SIMPLE',
-      `the password must mix at least ${policy.minClasses} of: lower-case, upper-case, digits, symbols`,
-      { minClasses: policy.minClasses },
+      `the password must mix at least ${rules.minClasses} of: lower-case, upper-case, digits, symbols`,
+      { minClasses: rules.minClasses },
     );
   }
-  if (policy.forbidUsername && username.length >= 3 && password.toLocaleLowerCase().includes(username.toLocaleLowerCase())) {
+  if (rules.forbidUsername && username.length >= 3 && password.toLocaleLowerCase().includes(username.toLocaleLowerCase())) {
     throw new PolicyError('PASSWORD_CONTAINS_USERNAME', 'the password must not contain the user name');
   }
 }
@@ -50,7 +50,7 @@ const UPPER = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
 const DIGITS = '23456789';
 const SYMBOLS = '-_.+=!@#%';
 
-/** A one-time password that meets any policy up to 4 classes: 20 characters, every class present. */
+/** A one-time password that meets any password rules up to 4 classes: 20 characters, every class present. */
 export function generateOneTimePassword(length = 20): string {
   const all = LOWER + UPPER + DIGITS + SYMBOLS;
   const chars = [LOWER, UPPER, DIGITS, SYMBOLS].map((set) => set[randomInt(set.length)]!);

@@ -1,0 +1,138 @@
+// Access groups: who (users, approvers) reaches what (devices, credentials), how (session, password view,
+// reason, approval) and when (time windows).
+import type { Store, AccessGroupRow, Repositories } from '../store/index.js';
+import { isStoreConstraint, isUniqueViolation } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
+import { requireText } from '../errors/index.js';
+import type { GroupOptions } from './decision.js';
+import { validateTimeWindows, type TimeWindow } from './time-windows.js';
+import { audited } from './audited.js';
+import { flag } from './input.js';
+import type { Actor } from './user-admin.js';
+
+export interface AccessGroupInput extends GroupOptions {
+  userIds: number[];
+  approverIds: number[];
+  deviceIds: number[];
+  credentialIds: number[];
+}
+
+export interface AccessGroupView extends AccessGroupInput {
+  id: number;
+}
+
+const MAX_MEMBERS = 100_000;
+
+function ids(v: unknown, field: string): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > MAX_MEMBERS || !v.every((x) => Number.isInteger(x) && (x as number) > 0)) throw new InputError(`${field} must be a list of ids`, { field });
+  return [...new Set(v as number[])];
+}
+
+export function validateGroup(input: unknown): AccessGroupInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
+  const i = input as Record<string, unknown>;
+  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
+  for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
+  const approvalsNeeded = i.approvalsNeeded ?? 1;
+  if (!Number.isInteger(approvalsNeeded) || (approvalsNeeded as number) < 1 || (approvalsNeeded as number) > 10) throw new InputError('approvalsNeeded must be 1 to 10', { field: 'approvalsNeeded' });
+  const g: AccessGroupInput = {
+    name: requireText(i.name, 'name', { min: 1, max: 128 }),
+    enabled: flag(i.enabled, 'enabled', true),
+    sessionAllowed: flag(i.sessionAllowed, 'sessionAllowed', true),
+    passwordViewAllowed: flag(i.passwordViewAllowed, 'passwordViewAllowed', false),
+    reasonRequired: flag(i.reasonRequired, 'reasonRequired', false),
+    approvalRequired: flag(i.approvalRequired, 'approvalRequired', false),
+    approvalsNeeded: approvalsNeeded as number,
+    timeWindows: validateTimeWindows(i.timeWindows ?? []),
+    userIds: ids(i.userIds, 'userIds'),
+    approverIds: ids(i.approverIds, 'approverIds'),
+    deviceIds: ids(i.deviceIds, 'deviceIds'),
+    credentialIds: ids(i.credentialIds, 'credentialIds'),
+  };
+  if (g.approvalRequired && g.approverIds.length < g.approvalsNeeded) throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
+  return g;
+}
+
+/** A group row's options, as the views and the decision read them. */
+export function groupOptions(g: AccessGroupRow) {
+  return {
+    id: g.id,
+    name: g.name,
+    enabled: g.enabled,
+    sessionAllowed: g.session_allowed,
+    passwordViewAllowed: g.password_view_allowed,
+    reasonRequired: g.reason_required,
+    approvalRequired: g.approval_required,
+    approvalsNeeded: g.approvals_needed,
+    timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
+  };
+}
+
+export class AccessGroupService {
+  constructor(private readonly deps: { store: Store; audit: AuditTrail; clock?: () => number }) {}
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  private async groupView(g: AccessGroupRow): Promise<AccessGroupView> {
+    const p = this.deps.store.repos.accessGroups;
+    return {
+      ...groupOptions(g),
+      userIds: await p.members('access_group_users', g.id),
+      approverIds: await p.members('access_group_approvers', g.id),
+      deviceIds: await p.members('access_group_devices', g.id),
+      credentialIds: await p.members('access_group_credentials', g.id),
+    };
+  }
+
+  async groups(): Promise<AccessGroupView[]> {
+    return Promise.all((await this.deps.store.repos.accessGroups.groups()).map((g) => this.groupView(g)));
+  }
+
+  async group(id: number): Promise<AccessGroupView> {
+    const g = await this.deps.store.repos.accessGroups.group(id);
+    if (!g) throw new NotFoundError('access group');
+    return this.groupView(g);
+  }
+
+  private async writeGroup(repos: Repositories, id: number | undefined, g: AccessGroupInput): Promise<number> {
+    const now = this.now();
+    const fields = {
+      name: g.name,
+      enabled: g.enabled,
+      session_allowed: g.sessionAllowed,
+      password_view_allowed: g.passwordViewAllowed,
+      reason_required: g.reasonRequired,
+      approval_required: g.approvalRequired,
+      approvals_needed: g.approvalsNeeded,
+      time_windows: JSON.stringify(g.timeWindows),
+      updated_at: now,
+    };
+    let groupId = id;
+    try {
+      if (groupId === undefined) groupId = await repos.accessGroups.insertGroup({ ...fields, created_at: now });
+      else await repos.accessGroups.updateGroup(groupId, fields);
+      await repos.accessGroups.replaceMembers('access_group_users', groupId, g.userIds);
+      await repos.accessGroups.replaceMembers('access_group_approvers', groupId, g.approverIds);
+      await repos.accessGroups.replaceMembers('access_group_devices', groupId, g.deviceIds);
+      await repos.accessGroups.replaceMembers('access_group_credentials', groupId, g.credentialIds);
+    } catch (e) {
+      if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
+      if (isStoreConstraint(e, 'foreign-key')) throw new InputError('a member id does not exist (user, device or credential)');
+      throw e;
+    }
+    return groupId;
+  }
+
+  async saveGroup(actor: Actor, input: unknown, id?: number): Promise<AccessGroupView> {
+    if (id !== undefined) await this.group(id);
+    const g = validateGroup(input);
+    const groupId = await audited(this.deps.audit, { type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length } }, (repos) =>
+      this.writeGroup(repos, id, g),
+    );
+    return this.group(groupId);
+  }
+}

@@ -1,0 +1,48 @@
+// Credentials (their secrets sealed by the vault) and who holds which half of a split password.
+import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import type { CredentialRow, CredentialsTable, Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export class CredentialsRepository {
+  constructor(private readonly db: Db) {}
+
+  async credentials(filter: { deviceId?: number; ids?: number[] } = {}): Promise<CredentialRow[]> {
+    let q = this.db.selectFrom('credentials').selectAll();
+    if (filter.deviceId !== undefined) q = q.where('device_id', '=', filter.deviceId);
+    if (filter.ids) {
+      if (filter.ids.length === 0) return [];
+      q = q.where('id', 'in', filter.ids);
+    }
+    return q.orderBy('id').execute();
+  }
+
+  async credential(id: number): Promise<CredentialRow | undefined> {
+    return this.db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insertCredential(row: Insertable<CredentialsTable>): Promise<number> {
+    return Number((await this.db.insertInto('credentials').values(row).executeTakeFirstOrThrow()).insertId);
+  }
+
+  /** The highest credential id so far (0 for none): the id a new credential is expected to get, minus one. */
+  async highestCredentialId(): Promise<number> {
+    return Number((await this.db.selectFrom('credentials').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+  }
+
+  async updateCredential(id: number, patch: Updateable<CredentialsTable>): Promise<void> {
+    await this.db.updateTable('credentials').set(patch).where('id', '=', id).execute();
+  }
+
+  async splitHolders(credentialId: number): Promise<{ half: number; user_id: number }[]> {
+    return this.db.selectFrom('credential_split_holders').select(['half', 'user_id']).where('credential_id', '=', credentialId).execute();
+  }
+
+  async takeSplitHalf(credentialId: number, half: number, userId: number, at: number): Promise<void> {
+    await this.db.insertInto('credential_split_holders').values({ credential_id: credentialId, half, user_id: userId, viewed_at: at }).execute();
+  }
+
+  async clearSplitHolders(credentialId: number): Promise<void> {
+    await this.db.deleteFrom('credential_split_holders').where('credential_id', '=', credentialId).execute();
+  }
+}
