@@ -7,9 +7,10 @@
 // - no side-effect imports (`import 'x'`): what a file needs, it names.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsFiles } from './helpers/source-files.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -27,15 +28,6 @@ export interface ImportEdge {
 /** file (repo-relative, '/'-separated) → its imports. */
 export type ImportGraph = Map<string, ImportEdge[]>;
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Comments removed (strings kept), so an example in a comment is not an import. */
 function withoutComments(src: string): string {

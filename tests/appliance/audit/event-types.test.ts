@@ -2,9 +2,10 @@
 // renumbered, severities are valid, and the compiler and the trail both refuse what is not declared.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsFiles } from '../../helpers/source-files.js';
 import { services, type Services } from '../../helpers/fixtures.js';
 import { auditEventType, auditEventTypes, classifyAuditRow, detailProblems, isAuditEventType, SEVERITIES, type AuditEvent, type AuditTrail } from '../../../appliance/audit/index.js';
 import { redact } from '../../../appliance/log/index.js';
@@ -75,15 +76,6 @@ const RELEASED_CODES: Record<string, string> = {
   'backup.restore': 'W9003',
 };
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 const EVENT_LITERAL = /'([a-z][a-z_]*(?:\.[a-z_]+)+)'/g;
 
