@@ -2,6 +2,9 @@
 // in what state, and SessionService.open — admitted with its row, event and secret, or a typed refusal.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
@@ -228,6 +231,18 @@ describe('sessions: one admission path', () => {
       assert.equal((await a.store.repos.auditEvents.query({ type: 'session.end_requested', subject: `session:${s.id}`, limit: 1 })).length, 1);
       await s.close({ reason: 'ended-by-admin' });
       await assert.rejects(a.sessions.requestEnd({ username: 'boss', ip: '127.0.0.1', profile: 'administrator' }, s.id), /not found/);
+    });
+
+    test('an end requested by another process reaches the process that holds the session', async () => {
+      const s = await admitted('srv-direct');
+      const reason = heard(s);
+      const child = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'helpers', 'end-session-child.js');
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, [child, home.home, s.id], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message} ${stderr}`)) : resolve(stdout)));
+      });
+      assert.match(out, /requested/);
+      assert.equal(await reason, 'ended from another process');
+      await s.close({ reason: 'ended-by-admin' });
     });
 
     test('disabling the user ends their live sessions', async () => {
