@@ -52,6 +52,11 @@ class StatementCache {
   }
 }
 
+/** A short jittered wait for another process's write lock, growing a little with each attempt (at most 5 ms). */
+function lockWait(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(5, 1 + attempt)));
+}
+
 /** SQLite binds no booleans: they are stored as 0/1. */
 function bindable(parameters: readonly unknown[]): unknown[] {
   return parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
@@ -60,7 +65,25 @@ function bindable(parameters: readonly unknown[]): unknown[] {
 class SqliteEngineConnection implements DatabaseConnection {
   constructor(private readonly statements: StatementCache) {}
 
+  /**
+   * One statement. SQLite's busy handler is off (it would sleep inside the call, holding the event loop): a
+   * statement that finds another process holding the lock (possible only outside a transaction, since
+   * transactions take the write lock at BEGIN IMMEDIATE) waits here without blocking and tries again, up to
+   * SQLITE_LOCK_WAIT_MS; nothing of a refused statement was written, so trying again is safe.
+   */
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.runOnce<R>(compiled);
+      } catch (e) {
+        if (!(e instanceof StoreConflictError) || Date.now() >= deadline) throw e;
+      }
+      await lockWait(attempt);
+    }
+  }
+
+  private runOnce<R>(compiled: CompiledQuery): QueryResult<R> {
     try {
       const { stmt, flags } = this.statements.get(compiled.sql);
       const params = bindable(compiled.parameters);
@@ -120,17 +143,14 @@ class SqliteEngineDriver implements Driver {
   async beginTransaction(): Promise<void> {
     const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      this.db.pragma('busy_timeout = 0');
       try {
         this.db.exec('BEGIN IMMEDIATE');
         return;
       } catch (e) {
         const mapped = fromSqliteError(e);
         if (!(mapped instanceof StoreConflictError) || Date.now() >= deadline) throw mapped;
-      } finally {
-        this.db.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
       }
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(5, 1 + attempt)));
+      await lockWait(attempt);
     }
   }
 
@@ -199,8 +219,9 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
   // Checkpoints sync the WAL and the database file themselves.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  // Statements outside a transaction (and COMMIT) wait for another process's writer instead of failing.
-  db.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
+  // No busy handler: it would sleep inside a call, holding the event loop. The driver waits for another
+  // process's lock itself, asynchronously (BEGIN IMMEDIATE and statements outside transactions).
+  db.pragma('busy_timeout = 0');
   const walPath = `${sqlitePath}-wal`;
   let wal: { fd: number; ino: number } | undefined;
   let running: Promise<void> | undefined;

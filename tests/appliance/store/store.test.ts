@@ -122,6 +122,32 @@ describe('store: transactions, conflicts and typed refusals', () => {
     assert.equal(await counter(a), 2);
   });
 
+  test('a write outside a transaction waits for another process\'s lock without holding the event loop', async () => {
+    // Another process (a raw connection) holds the write lock for 150 ms.
+    const other = new SQLite(path.join(tmp.dir, 'w.db'));
+    other.exec('BEGIN IMMEDIATE');
+    const released = new Promise<void>((r) =>
+      setTimeout(() => {
+        other.exec('COMMIT');
+        other.close();
+        r();
+      }, 150),
+    );
+    // A timer due in 20 ms must fire on time while the write waits: SQLite's busy handler would have slept
+    // inside the call, and the timer would have fired only after the lock was released.
+    const due = Date.now() + 20;
+    let late = -1;
+    const timer = new Promise<void>((r) =>
+      setTimeout(() => {
+        late = Date.now() - due;
+        r();
+      }, 20),
+    );
+    await Promise.all([a.repos.meta.set('outside', 'written'), timer, released]);
+    assert.equal(await a.repos.meta.get('outside'), 'written');
+    assert.ok(late >= 0 && late < 60, `the timer fired ${late} ms late`);
+  });
+
   test('a conflict is retried with a fresh transaction, and nothing of the failed attempt stays', async () => {
     await a.repos.meta.set('counter', '0');
     let runs = 0;
