@@ -39,6 +39,11 @@ export function buildProgram(): Command {
 async function run(argv: string[]): Promise<number> {
   // Everything orbit writes (state, shares, backups) is a secret: owner-only whatever the shell's umask.
   restrictUmask();
+  // `orbit … | head` closes the pipe early: the reader has what it wanted, which is no failure of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw e;
+  });
   try {
     await buildProgram().parseAsync(argv);
     return EXIT_OK;

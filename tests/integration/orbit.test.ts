@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { execFile } from 'node:child_process';
+import { ORBIT_MAIN } from '../helpers/web-daemon.js';
 import { TEST_ARGON2_FLAGS, tempDir } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { createCa, createCrl, issueLeaf } from '../helpers/pki.js';
@@ -55,6 +57,17 @@ describe('orbit', () => {
     const table = await orbit(home, ['audit', 'types']);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^W1002\s+auth\.lockout\s+medium\s/m);
+  });
+
+  test('a reader that closes the pipe at once (orbit … | true) ends orbit quietly, exit 0', async () => {
+    const out = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      // bash, for PIPESTATUS: orbit's own exit status, not the reader's.
+      execFile('bash', ['-c', `"${process.execPath}" "${ORBIT_MAIN}" audit types | true; echo "orbit-status=\${PIPESTATUS[0]}"`], { env: { ...process.env, WARDEN_HOME: home } }, (err, stdout, stderr) =>
+        err ? reject(err) : resolve({ stdout, stderr }),
+      );
+    });
+    assert.match(out.stdout, /orbit-status=0/, out.stderr);
+    assert.doesNotMatch(out.stderr, /EPIPE|Error/, out.stderr);
   });
 
   test('status before init says so and exits 1', async () => {
