@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FeedFollower, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import { NotFoundError, type ErrorCode } from '../errors/index.js';
+import { NotFoundError, requireText, type ErrorCode } from '../errors/index.js';
 import type { CertificateLogin } from '../auth/index.js';
 import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
@@ -175,7 +175,8 @@ export class SessionService {
   async open(req: OpenRequest): Promise<Admission> {
     const source = normalizeIp(req.source);
     const at = this.now();
-    const reason = (req.reason ?? '').trim().slice(0, 1024);
+    // Typed at a proxy's prompt: the same text rules as every field (no control characters, at most 1024).
+    const reason = req.reason === undefined ? '' : requireText(req.reason.trim(), 'reason', { max: 1024 });
     const user = await this.deps.store.repos.users.byId(req.userId);
     const refused = async (refusal: Refusal, rule: string, code: ErrorCode | null): Promise<Admission> => {
       await this.deps.audit.record({

@@ -152,6 +152,7 @@ describe('sessions: one admission path', () => {
     test('a reason is required where the group says so', async () => {
       const r = await open('ana', 'srv-reason');
       assert.deepEqual(r.admitted === false && r.refusal, { kind: 'reason-required' });
+      await assert.rejects(open('ana', 'srv-reason', { reason: 'ticket\u001b[2J 4711' }), /control characters/);
       const ok = await open('ana', 'srv-reason', { reason: 'ticket 4711' });
       assert.equal(ok.admitted, true);
       if (ok.admitted) {
