@@ -137,6 +137,26 @@ describe('web daemon over HTTPS', () => {
       assert.equal((await auditRows('auth.login', 'no-such-user'))[0]?.code, 'AUTH_UNKNOWN_USER');
     });
 
+    test('25 wrong passwords sent at once with the right one among them: never a working session on a locked account', async () => {
+      const u = await newUser();
+      // Each guess from its own loopback address: this is the account's lockout, not the address throttle.
+      const clients = Array.from({ length: 26 }, (_, i) => new ApiClient(d, `127.0.9.${i + 1}`));
+      const before = Math.max(0, ...(await auditRows('auth.login', u.username)).map((e) => Number(e.seq)));
+      const results = await Promise.all(clients.map((c, i) => c.login(u.username, i === 13 ? u.password : `Wrong-Guess-${i}-x`)));
+      assert.ok(results.every((r) => r.status === 200 || (r.status === 401 && r.json.message === 'Invalid user credentials')));
+      const judged = (await auditRows('auth.login', u.username)).filter((e) => Number(e.seq) > before && (e.code === 'AUTH_BAD_PASSWORD' || e.outcome === 'success')).length;
+      assert.ok(judged <= 5, `${judged} guesses reached the password check`);
+      const view = await admin.call('GET', `/api/v1/users/${u.id}`);
+      const winner = clients[13]!;
+      if (view.json.user.locked) {
+        // Locked: whatever the right password got, it is not a working session now.
+        assert.notEqual((await winner.call('GET', '/api/v1/me')).status, 200);
+      } else {
+        assert.equal(results[13]!.status, 200);
+        assert.equal((await winner.call('GET', '/api/v1/me')).status, 200);
+      }
+    });
+
     test('an administrator unlocks a locked account through the API', async () => {
       const u = await newUser();
       for (let i = 0; i < 5; i++) await new ApiClient(d).login(u.username, 'Wrong-Password-1');
