@@ -181,17 +181,20 @@ export class CredentialService {
     return this.credential(id);
   }
 
-  /** The clear secret, for the proxies' injection (the caller decided and audits the session). */
-  /** The secret as bytes, for a proxy to inject: the caller zeroes the Buffer when done. */
+  /** The secret as bytes, for a proxy to inject (the caller decided and audits the session, and zeroes the Buffer). */
   async secretBytesOf(credentialId: number): Promise<Buffer> {
     const c = await this.deps.store.repos.credentials.credential(credentialId);
     if (!c) throw new NotFoundError('credential');
     return await this.deps.vault.open(c.secret_sealed, `credential:${c.id}`);
   }
 
+  /** The secret as text (password view); the bytes it was decoded from are zeroed. */
   async secretOf(credentialId: number): Promise<string> {
-    const c = await this.deps.store.repos.credentials.credential(credentialId);
-    if (!c) throw new NotFoundError('credential');
-    return this.deps.vault.openText(c.secret_sealed, `credential:${c.id}`);
+    const bytes = await this.secretBytesOf(credentialId);
+    try {
+      return bytes.toString('utf8');
+    } finally {
+      bytes.fill(0);
+    }
   }
 }

@@ -116,10 +116,6 @@ export class ProxySession {
     this.secret.fill(0);
     await this.service.closeSession(this, end);
   }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
 }
 
 export class SessionService {
@@ -143,11 +139,6 @@ export class SessionService {
     changes.on('user.disabled', (p) => end((s) => s.userId === p.userId, 'user-disabled'));
     changes.on('user.locked', (p) => end((s) => s.userId === p.userId, 'user-locked'));
     changes.on('grant.expired', (p) => end((s) => s.grantId === p.requestId, 'grant-expired'));
-  }
-
-  /** Live sessions in the store (every process's), newest first. */
-  async openSessions(limit = 500) {
-    return this.deps.store.repos.proxySessions.list({ status: 'open', limit });
   }
 
   /**

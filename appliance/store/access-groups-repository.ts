@@ -1,7 +1,7 @@
 // Access groups and their members (users, approvers, devices, credentials), and the queries the access
 // decision reads through them: a user's groups for one target, the targets a user's groups cover.
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
-import type { AccessGroupRow, AccessGroupsTable, CredentialRow, Database } from './schema.js';
+import type { AccessGroupRow, AccessGroupsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 export type MemberTable = 'access_group_users' | 'access_group_approvers' | 'access_group_devices' | 'access_group_credentials';
@@ -57,25 +57,6 @@ export class AccessGroupsRepository {
       .select(['d.device_id as has_device', 'c.credential_id as has_credential'])
       .where('u.user_id', '=', userId)
       .where('g.enabled', '=', true)
-      .execute();
-  }
-
-  /**
-   * Credentials the user's enabled groups cover: a group that holds the user, the credential and the
-   * credential's own device. Nothing else can ever be allowed to the user, so nothing else is shown.
-   */
-  async coveredCredentials(userId: number): Promise<CredentialRow[]> {
-    return this.db
-      .selectFrom('access_group_users as u')
-      .innerJoin('access_groups as g', 'g.id', 'u.group_id')
-      .innerJoin('access_group_credentials as gc', 'gc.group_id', 'g.id')
-      .innerJoin('credentials as c', 'c.id', 'gc.credential_id')
-      .innerJoin('access_group_devices as gd', (j) => j.onRef('gd.group_id', '=', 'g.id').onRef('gd.device_id', '=', 'c.device_id'))
-      .selectAll('c')
-      .distinct()
-      .where('u.user_id', '=', userId)
-      .where('g.enabled', '=', true)
-      .orderBy('c.id')
       .execute();
   }
 

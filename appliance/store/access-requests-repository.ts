@@ -40,10 +40,6 @@ export class AccessRequestsRepository {
     return this.db.selectFrom('access_requests').selectAll().where('user_id', '=', userId).where('status', '=', 'approved').where('ends_at', '>', now).execute();
   }
 
-  async grantsEndingAfter(now: number): Promise<AccessRequestRow[]> {
-    return this.db.selectFrom('access_requests').selectAll().where('status', '=', 'approved').where('ends_at', '>', now).execute();
-  }
-
   /** Approved grants whose period ended in (after, until], in the order they ended. */
   async grantsEndedBetween(after: number, until: number): Promise<AccessRequestRow[]> {
     return this.db.selectFrom('access_requests').selectAll().where('status', '=', 'approved').where('ends_at', '>', after).where('ends_at', '<=', until).orderBy('ends_at').orderBy('id').execute();

@@ -15,10 +15,6 @@ export class ProtectedItemsRepository {
     return Number((await this.db.selectFrom('protected_items').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
   }
 
-  async updateProtectedContent(id: number, sealed: string): Promise<void> {
-    await this.db.updateTable('protected_items').set({ content_sealed: sealed }).where('id', '=', id).execute();
-  }
-
   async setProtectedOwner(id: number, deviceId: number | null, groupId: number | null): Promise<void> {
     await this.db.updateTable('protected_items').set({ device_id: deviceId, group_id: groupId }).where('id', '=', id).execute();
   }

@@ -203,12 +203,6 @@ export class LoginThrottleRepository {
     const row = await this.db.selectFrom('login_throttle').selectAll().where('source', '=', source).executeTakeFirst();
     return row && { failures: row.failures, blockedUntil: row.blocked_until === null ? null : Number(row.blocked_until), strikes: row.strikes };
   }
-
-  /** An administrator lifts a block (and its escalation) for one source. */
-  async clear(source: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('login_throttle').where('source', '=', source).executeTakeFirst();
-    return Number(r.numDeletedRows) === 1;
-  }
 }
 
 /** Proxied sessions: the row is written at admission and closed once. */
