@@ -72,6 +72,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'AUDIT_CHAIN_BROKEN'
+  // recordings: the writer could not keep up or write; a file failed to read back
+  | 'RECORDING_FAILED'
+  | 'RECORDING_UNREADABLE'
   | 'INTERNAL';
 
 /** The one message a client ever sees for any authentication failure. */
