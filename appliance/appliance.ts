@@ -18,7 +18,8 @@ import {
   PasswordViewService,
   ConnectivityService,
 } from './access/index.js';
-import { SessionService } from './sessions/index.js';
+import { RecordingService, SessionService } from './sessions/index.js';
+import path from 'node:path';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
@@ -75,6 +76,7 @@ export class Appliance {
     readonly sessions: SessionService,
     /** This process's reader of the change feed, from the moment the appliance opened. */
     readonly changes: FeedFollower,
+    readonly recordings: RecordingService,
   ) {}
 
   /**
@@ -169,7 +171,8 @@ export class Appliance {
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes);
+    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: path.join(config.home, 'recordings'), clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings);
   }
 
   async close(): Promise<void> {

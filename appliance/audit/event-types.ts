@@ -83,6 +83,23 @@ const CATALOGUE = {
     detail: { session: 'string', user: 'string', reason: 'string' },
   },
 
+  'recording.start': { code: 'W2100', severity: 'info', description: "A proxied session's recording was started.", detail: { session: 'string', recording: 'string' } },
+  'recording.end': {
+    code: 'W2101',
+    severity: 'info',
+    failureSeverity: 'high',
+    description: 'A recording ended: closed whole, or failed (the disk failed or fell behind), which ends its session.',
+    detail: { session: 'string', bytes: 'number', chunks: 'number', problem: 'string?' },
+  },
+  'recording.view': { code: 'W2102', severity: 'low', description: 'A recording was read or exported by an auditor.', detail: { format: 'string', input: 'boolean' } },
+  'recording.verify': {
+    code: 'W2103',
+    severity: 'info',
+    failureSeverity: 'high',
+    description: 'A recording was verified (its chunk chain, against its row); a failure means it was altered.',
+    detail: { complete: 'boolean', chunks: 'number', problem: 'string|null' },
+  },
+
   'access.request': {
     code: 'W3000',
     severity: 'info',

@@ -9,6 +9,7 @@ import { ProtectedItemsRepository } from './protected-items-repository.js';
 import { AccessGroupsRepository } from './access-groups-repository.js';
 import { AccessRequestsRepository } from './access-requests-repository.js';
 import { ConnectivityRepository } from './connectivity-repository.js';
+import { RecordingsRepository } from './recordings-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
 import { usernameKey } from '../i18n/index.js';
@@ -548,6 +549,7 @@ export class Repositories {
   readonly auditEvents: AuditEventsRepository;
   readonly loginThrottle: LoginThrottleRepository;
   readonly proxySessions: ProxySessionsRepository;
+  readonly recordings: RecordingsRepository;
   readonly trustedCas: TrustedCasRepository;
   readonly revocation: RevocationRepository;
   readonly userCertificates: UserCertificatesRepository;
@@ -577,6 +579,7 @@ export class Repositories {
     this.auditEvents = new AuditEventsRepository(db);
     this.loginThrottle = new LoginThrottleRepository(db);
     this.proxySessions = new ProxySessionsRepository(db);
+    this.recordings = new RecordingsRepository(db);
     this.trustedCas = new TrustedCasRepository(db);
     this.revocation = new RevocationRepository(db);
     this.userCertificates = new UserCertificatesRepository(db);

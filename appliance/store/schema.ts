@@ -51,6 +51,22 @@ export interface ProxySessionsTable {
 
 export type ProxySessionRow = Selectable<ProxySessionsTable>;
 
+/** A session's recording file (see migration 0009). */
+export interface RecordingsTable {
+  id: string;
+  session_id: string;
+  /** The file's name inside the recordings directory. */
+  file: string;
+  protocol: string;
+  /** version(1) ‖ wrapped data key, base64: the shape of a sealed envelope's head, so rotation re-wraps it. */
+  key_sealed: string;
+  status: 'recording' | 'complete' | 'failed';
+  started_at: number;
+  ended_at: number | null;
+  bytes: number;
+  chunks: number;
+}
+
 export interface LoginThrottleTable {
   source: string;
   failures: number;
@@ -371,6 +387,7 @@ export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
   proxy_sessions: ProxySessionsTable;
+  recordings: RecordingsTable;
   password_history: PasswordHistoryTable;
   web_sessions: WebSessionsTable;
   settings: SettingsTable;
