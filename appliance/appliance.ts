@@ -108,8 +108,8 @@ export class Appliance {
   }
 
   /** Write an encrypted backup of the database to `file` (restoring it needs k custodian shares). */
-  createBackup(file: string, actor: string): Promise<{ bytes: number; applianceId: string }> {
-    return createBackup({ store: this.store, keys: this.keys, audit: this.audit, home: this.config.home }, file, actor);
+  createBackup(file: string, actor: string): Promise<{ bytes: number; applianceId: string; recordings: number }> {
+    return createBackup({ store: this.store, keys: this.keys, audit: this.audit, home: this.config.home, recordingsDir: this.recordings.dir }, file, actor);
   }
 
   /** A new master key cut into new custodian shares; every sealed value re-wrapped, the old key destroyed. */

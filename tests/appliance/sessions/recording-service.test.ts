@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync, truncateSync } from 'node:fs';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
 import type { ProxySession } from '../../../appliance/sessions/index.js';
+import { openRecording } from '../../../appliance/recording/index.js';
 import { initializedHome, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1' };
@@ -92,6 +93,28 @@ describe('recording service', () => {
     assert.deepEqual(lines.slice(1).map((l) => (JSON.parse(l) as unknown[])[2]), ['out 0\r\n', 'out 1\r\n', 'out 2\r\n']);
     const ev = (await a.audit.events({ limit: 1, type: 'recording.view' }))[0]!;
     assert.equal(ev.subject, `recording:${id}`);
+  });
+
+  test('a master key rotation re-wraps recording keys: closed and live recordings still open, the old header key does not', async () => {
+    const before = await recorded();
+    const session = await admitted();
+    const live = await a.recordings.start(session, { cols: 80, rows: 24, term: 'xterm' });
+    live.writer.output(Buffer.from('before the rotation\r\n'));
+    await live.writer.flush();
+    const r = await a.rotateMasterKey({ custodians: 3, threshold: 2, actor: 'test', writeShares: () => {} });
+    assert.ok(r.rewrapped >= 2);
+    live.writer.output(Buffer.from('after the rotation\r\n'));
+    await live.close();
+    for (const id of [before.id, live.id]) {
+      const v = await a.recordings.verify(auditor, id);
+      assert.deepEqual({ ok: v.ok, complete: v.complete }, { ok: true, complete: true }, v.problem);
+    }
+    const lines: string[] = [];
+    for await (const l of await a.recordings.asciicast(auditor, live.id)) lines.push(l);
+    assert.deepEqual(lines.slice(1).map((l) => (JSON.parse(l) as unknown[])[2]), ['before the rotation\r\n', 'after the rotation\r\n']);
+    // The header still holds the key as first wrapped, under the destroyed master key.
+    await assert.rejects(openRecording(before.file, a.keys), (e: Error & { code?: string }) => e.code === 'RECORDING_UNREADABLE');
+    await session.close({ reason: 'test' });
   });
 
   test('a recording that cannot be written ends its session', async () => {
