@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { KeyService } from '../keys/index.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../config/index.js';
 import { InputError, WardenError } from '../errors/index.js';
-import { MAX_CHUNK_PLAINTEXT, RecordType, chunkAad, encodeHeader, headerLink, nonce, varintSize, writeVarint, type RecordingHeader, type RecordingMeta } from './format.js';
+import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, chunkAad, encodeHeader, headerLink, nonce, varintSize, writeVarint, type RecordingHeader, type RecordingMeta } from './format.js';
 
 export interface RecordingWriterOptions {
   keys: Pick<KeyService, 'wrapDataKey'>;
@@ -190,9 +190,13 @@ export class RecordingWriter {
     else this.errorListeners.push(listener);
   }
 
-  /** Called once each time the bytes not yet written fall back under the high-water mark. */
+  /**
+   * Called once, when the bytes not yet written next fall under the high-water mark (at once if they are
+   * under it now): `if (!w.output(d)) { source.pause(); w.onDrain(() => source.resume()); }`.
+   */
   onDrain(listener: () => void): void {
-    this.drainListeners.push(listener);
+    if (this.pending < this.highWaterMark || this.failure) listener();
+    else this.drainListeners.push(listener);
   }
 
   /** Seal what is staged now and wait until everything so far is on disk. */
@@ -292,9 +296,11 @@ export class RecordingWriter {
     const rest = cipher.final();
     const tag = cipher.getAuthTag();
     this.previous = tag;
-    const frame = rest.length ? Buffer.concat([head, body, rest, tag]) : Buffer.concat([head, body, tag]);
+    // Written as a vector: no copy of the ciphertext into one frame buffer.
+    const frame = rest.length ? [head, body, rest, tag] : [head, body, tag];
+    const frameLength = 4 + this.pos + TAG_LEN;
     this.pos = 0;
-    this.unwritten += frame.length;
+    this.unwritten += frameLength;
     if (this.unwritten > this.hardLimit) {
       this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} fell ${this.unwritten} bytes behind the disk`));
       return;
@@ -302,16 +308,16 @@ export class RecordingWriter {
     this.writing = this.writing.then(async () => {
       if (this.failure) return;
       try {
-        await writeAll(this.file, frame);
+        await writeAllv(this.file, frame, frameLength);
       } catch (e) {
         this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} could not be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }));
         return;
       }
       const before = this.pending;
-      this.unwritten -= frame.length;
-      this.written += frame.length;
+      this.unwritten -= frameLength;
+      this.written += frameLength;
       this.sealedChunks++;
-      if (before >= this.highWaterMark && this.pending < this.highWaterMark) for (const l of this.drainListeners) l();
+      if (before >= this.highWaterMark && this.pending < this.highWaterMark) for (const l of this.drainListeners.splice(0)) l();
     });
   }
 
@@ -319,6 +325,8 @@ export class RecordingWriter {
     if (this.failure) return;
     this.failure = e;
     if (this.timer) clearTimeout(this.timer);
+    // Whoever waits for a drain learns of the failure rather than waiting for ever.
+    for (const l of this.drainListeners.splice(0)) l();
     for (const l of this.errorListeners.splice(0)) {
       try {
         l(e);
@@ -331,6 +339,12 @@ export class RecordingWriter {
 
 function validSize(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= MAX_TERMINAL;
+}
+
+async function writeAllv(fh: FileHandle, parts: Buffer[], length: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(parts);
+  // A short vectored write (rare on a regular file): the rest goes out as one buffer.
+  if (bytesWritten < length) await writeAll(fh, Buffer.concat(parts).subarray(bytesWritten));
 }
 
 async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
