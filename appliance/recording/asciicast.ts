@@ -4,6 +4,7 @@
 // character split across two records comes out whole.
 import { StringDecoder } from 'node:string_decoder';
 import type { Recording } from './reader.js';
+import { WardenError } from '../errors/index.js';
 
 export interface AsciicastOptions {
   /** Include what the user typed as "i" events (default false). */
@@ -34,4 +35,6 @@ export async function* asciicastLines(rec: Recording, opts: AsciicastOptions = {
   }
   const rest = out.end();
   if (rest) yield line(last, 'o', rest);
+  // What was yielded is authentic; a reader must still learn that the rest failed (a cut tail does not).
+  if (rec.verdict && !rec.verdict.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${rec.verdict.problem}`);
 }

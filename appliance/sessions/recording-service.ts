@@ -206,11 +206,17 @@ export class RecordingService {
     return { ...v, id, sessionId: row.session_id };
   }
 
-  /** The recording as asciicast v2 lines (input only when asked), after its audit event. */
+  /**
+   * The recording as asciicast v2 lines (input only when asked), after its audit event. It is verified whole
+   * first, so an altered recording is refused with a clear error rather than cut off halfway through a
+   * download (AES-GCM reads at disk speed: the second pass costs little).
+   */
   async asciicast(actor: Auditor, id: string, opts: { input?: boolean } = {}): Promise<AsyncIterable<string>> {
     requirePermission(actor.profile, 'recordings.view');
     const row = await this.row(id);
     if (row.protocol !== 'ssh') throw new InputError(`a ${row.protocol} recording has no terminal export`);
+    const v = await this.verify(actor, id);
+    if (!v.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${v.problem}`);
     const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
     await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format: 'asciicast', input: opts.input === true } });
     return asciicastLines(rec, opts);

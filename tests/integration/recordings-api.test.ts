@@ -116,5 +116,12 @@ describe('recordings API and orbit recording', () => {
     const bad = await runOrbit(home.home, ['recording', 'verify', id]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /FAILED verification: chunk 0 fails authentication/);
+    const badExport = await runOrbit(home.home, ['recording', 'export', id]);
+    assert.equal(badExport.code, 1);
+    assert.match(badExport.stderr, /failed verification: chunk 0 fails authentication .*\[RECORDING_UNREADABLE\]/);
+    assert.equal(badExport.stdout, '', 'nothing of an altered recording is exported');
+    const api = await auditor.client.call('GET', `/api/v1/recordings/${id}/asciicast`);
+    assert.equal(api.status, 422);
+    assert.equal(api.json.error, 'RECORDING_UNREADABLE');
   });
 });
