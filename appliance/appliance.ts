@@ -19,7 +19,6 @@ import {
   ConnectivityService,
 } from './access/index.js';
 import { RecordingService, SessionService } from './sessions/index.js';
-import path from 'node:path';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
@@ -171,7 +170,7 @@ export class Appliance {
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: path.join(config.home, 'recordings'), clock });
+    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock });
     return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings);
   }
 
