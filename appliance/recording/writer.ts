@@ -113,7 +113,12 @@ export class RecordingWriter {
       };
       const headerBytes = encodeHeader(header);
       makePrivateDir(opts.dir);
-      fh = await open(file, 'wx', PRIVATE_FILE_MODE);
+      try {
+        fh = await open(file, 'wx', PRIVATE_FILE_MODE);
+      } catch (e) {
+        // Never over an existing recording: evidence is not replaced.
+        throw new WardenError('RECORDING_FAILED', `the recording file of session ${opts.sessionId} cannot be created: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      }
       await writeAll(fh, headerBytes);
       return new RecordingWriter(file, opts.sessionId, startedAt, wrappedKey, key, fh, headerBytes, opts);
     } catch (e) {
