@@ -117,6 +117,17 @@ describe('recording file', () => {
     await w.close();
   });
 
+  test('with nobody calling flush, buffered data is sealed flushMs after it arrived (a crash loses at most that)', async () => {
+    const w = await RecordingWriter.create({ keys: token.keys, dir: tmp.dir, sessionId: sid(), meta, flushMs: 30 });
+    w.output(Buffer.from('typed'));
+    assert.equal(w.chunks, 0);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(w.chunks, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(w.chunks, 1, 'no chunk without data');
+    await w.close();
+  });
+
   test('output larger than a chunk is split, and comes back byte for byte', async () => {
     const w = await RecordingWriter.create({ keys: token.keys, dir: tmp.dir, sessionId: sid(), meta, chunkBytes: 4096 });
     const big = Buffer.alloc(100_000);
