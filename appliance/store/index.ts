@@ -16,6 +16,7 @@ import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
 import * as m0007 from './migrations/0007-change-feed.js';
+import * as m0011 from './migrations/0011-ssh-keys.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -30,6 +31,7 @@ export * from './connectivity-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 export * from './change-feed.js';
 export * from './job-leases.js';
+export * from './ssh-keys-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -40,6 +42,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-pki-findings': m0006,
   '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
+  '0011-ssh-keys': m0011,
 };
 
 class InCodeMigrations implements MigrationProvider {
