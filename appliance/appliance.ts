@@ -4,7 +4,7 @@
 import { AuditAnchor, AuditTrail, tokenChainKey } from './audit/index.js';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
+import { AuthService, CertificateLogin, DuoService, ProxyLoginService, SecondFactorService, SshKeyService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
 import {
   UserAdminService,
@@ -75,6 +75,10 @@ export class Appliance {
     readonly sessions: SessionService,
     /** This process's reader of the change feed, from the moment the appliance opened. */
     readonly changes: FeedFollower,
+    /** Person authentication on the proxies that authenticate people themselves (SSH). */
+    readonly proxyLogins: ProxyLoginService,
+    /** SSH public keys users register for the terminal proxy. */
+    readonly sshKeys: SshKeyService,
   ) {}
 
   /**
@@ -169,7 +173,9 @@ export class Appliance {
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes);
+    const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
+    const sshKeys = new SshKeyService({ store, audit, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, proxyLogins, sshKeys);
   }
 
   async close(): Promise<void> {
