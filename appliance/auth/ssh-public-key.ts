@@ -40,9 +40,9 @@ class Reader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}
   string(): Buffer {
-    if (this.pos + 4 > this.buf.length) throw new InputError('the key is truncated');
+    if (this.pos + 4 > this.buf.length) throw new InputError('not an OpenSSH public key: the key data is truncated');
     const len = this.buf.readUInt32BE(this.pos);
-    if (this.pos + 4 + len > this.buf.length) throw new InputError('the key is truncated');
+    if (this.pos + 4 + len > this.buf.length) throw new InputError('not an OpenSSH public key: the key data is truncated');
     const out = this.buf.subarray(this.pos + 4, this.pos + 4 + len);
     this.pos += 4 + len;
     return out;
