@@ -6,7 +6,8 @@
 // What an account needs on SSH (required = its second factor under the settings; sole = ssh.allowPublicKeyAsSoleFactor):
 //   none         password, or a registered key
 //   totp         password + TOTP, or registered key + TOTP (keyboard-interactive); the key alone when sole
-//   certificate  password + the bound certificate's key (smart card), or registered key + it; that key alone when sole
+//   certificate  password + the bound certificate's key (smart card), or registered key + it; either key alone when sole
+//                (the forced-certificate gate still lets only the card's key open sessions)
 //   duo          refused (Duo's Universal Prompt needs a browser); a registered key alone when sole
 // An account that must change its password first is refused until it has, on the web.
 import type { MfaMethod, Repositories, Store, UserRow } from '../store/index.js';
@@ -88,7 +89,7 @@ function complete(factors: ReadonlySet<ProxyFactor>, required: MfaMethod | null,
     case 'totp':
       return (first && factors.has('totp')) || (sole && factors.has('publickey'));
     case 'certificate':
-      return factors.has('certificate') && (first || sole);
+      return (factors.has('certificate') && (first || sole)) || (sole && factors.has('publickey'));
     case 'duo':
       return sole && factors.has('publickey');
     default:
