@@ -14,7 +14,7 @@ import type { MfaMethod, Repositories, Store, UserRow } from '../store/index.js'
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import { AuthError, type ErrorCode } from '../errors/index.js';
-import { requiredSecondFactor, type AuthService, type AuthenticatedPerson, type FactorVerdict, type PersonFactor } from './auth-service.js';
+import { requiredSecondFactor, type AuthService, type AuthenticatedPerson, type FactorVerdict, type LoginProtocol, type PersonFactor } from './auth-service.js';
 import type { CertificateLogin } from './certificate-login.js';
 import type { TotpService } from './totp.js';
 import { sshFingerprint } from './ssh-public-key.js';
@@ -61,6 +61,13 @@ const NOTICE = {
   totpEnrol: 'This account must enrol its authenticator app in the web portal first.',
 } as const;
 
+/** Who is logging in, from where, through which door (the web has its own login). */
+export interface ProxyLoginRequest {
+  username: string;
+  ip: string;
+  protocol: Exclude<LoginProtocol, 'web'>;
+}
+
 export interface ProxyLoginDeps {
   store: Store;
   audit: AuditTrail;
@@ -75,7 +82,7 @@ export class ProxyLoginService {
   constructor(private readonly deps: ProxyLoginDeps) {}
 
   /** One authentication, for one connection: call its steps from the protocol's callbacks, one at a time. */
-  begin(req: { username: string; ip: string; protocol: 'ssh' }): ProxyLogin {
+  begin(req: ProxyLoginRequest): ProxyLogin {
     return new ProxyLogin(this.deps, req);
   }
 }
@@ -122,7 +129,7 @@ export class ProxyLogin {
 
   constructor(
     private readonly deps: ProxyLoginDeps,
-    private readonly req: { username: string; ip: string; protocol: 'ssh' },
+    private readonly req: ProxyLoginRequest,
   ) {
     this.username = req.username;
   }

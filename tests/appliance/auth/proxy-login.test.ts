@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
-import { authorizedKeyLine, sshBlobOfKey, sshFingerprint, TotpService, type ProxyStep } from '../../../appliance/auth/index.js';
+import { authorizedKeyLine, MAX_STEPS_PER_CONNECTION, sshBlobOfKey, sshFingerprint, TotpService, type ProxyStep } from '../../../appliance/auth/index.js';
 import type { AuditEventRow, UserRow } from '../../../appliance/store/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 
@@ -110,6 +110,31 @@ describe('SSH person authentication (ProxyLogin)', () => {
     assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, false), { outcome: 'acceptable' }, 'the query answers on the key alone (no account state leaks)');
     assert.equal((await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, true)).outcome, 'failure');
     assert.equal((await events('auth.login', p.user.username)).at(-1)!.code, 'AUTH_LOCKED');
+  });
+
+  test('a lock whose time has passed is lifted at the next SSH login, as on the web', async () => {
+    const p = await person();
+    for (let i = 0; i < 5; i++) await begin(p.user.username).password(`Wrong-${i}`);
+    assert.equal((await begin(p.user.username).password(p.password)).outcome, 'failure');
+    clock.advance(31 * 60_000);
+    assert.equal((await begin(p.user.username).password(p.password)).outcome, 'success');
+    assert.equal((await a.store.repos.auditEvents.query({ type: 'auth.unlock', subject: p.user.username, limit: 5 })).length, 1);
+    assert.equal(await attempts(p.user.id), 0);
+  });
+
+  test(`one connection is cut off after ${MAX_STEPS_PER_CONNECTION} judged steps: nothing more is judged, even the right password`, async () => {
+    await a.settings.update({ lockout: { maxAttempts: 100 } }, 'admin', null);
+    try {
+      const p = await person();
+      const login = begin(p.user.username);
+      for (let i = 0; i < MAX_STEPS_PER_CONNECTION; i++) assert.equal((await login.password(`Wrong-${i}`)).outcome, 'failure');
+      const before = (await events('auth.login', p.user.username)).length;
+      assert.deepEqual(await login.password(p.password), { outcome: 'failure' });
+      assert.equal((await events('auth.login', p.user.username)).length, before, 'not judged, so not audited');
+      assert.equal((await begin(p.user.username).password(p.password)).outcome, 'success', 'a new connection is judged as usual');
+    } finally {
+      await a.settings.update({ lockout: { maxAttempts: 5 } }, 'admin', null);
+    }
   });
 
   test('an account that must change its password first is refused on SSH with a notice; no failure is counted', async () => {
