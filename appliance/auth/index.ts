@@ -24,7 +24,7 @@ export { sessionIdOf } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry, type ProxyAuthenticationProof } from './certificate-login.js';
 export { ProxyLoginService, ProxyLogin, MAX_STEPS_PER_CONNECTION, type ProxyLoginRequest, type ProxyAuthentication, type ProxyAuthMethod, type ProxyDue, type ProxyFactor, type ProxyStep, type OfferedKey } from './proxy-login.js';
 export { SshKeyService, MAX_SSH_KEYS_PER_USER, type SshKeyView, type SshKeyActor } from './ssh-keys.js';
-export { parseAuthorizedKeyLine, parseSshPublicKey, sshFingerprint, sshBlobOfKey, sshBlobOfCertificate, authorizedKeyLine, MIN_RSA_BITS, type SshPublicKey, type AuthorizedKey } from './ssh-public-key.js';
+export { parseAuthorizedKeyLine, parseSshPublicKey, verifySshSignature, type SshSignature, sshFingerprint, sshBlobOfKey, sshBlobOfCertificate, authorizedKeyLine, MIN_RSA_BITS, type SshPublicKey, type AuthorizedKey } from './ssh-public-key.js';
 export { TotpService, type TotpEnrolment } from './totp.js';
 export { DuoService, DUO_HEALTH_CHECK_FAILED, type DuoProviderView, type DuoSaveResult } from './duo.js';
 export { SecondFactorService } from './second-factor.js';

@@ -17,7 +17,7 @@ import { AuthError, type ErrorCode } from '../errors/index.js';
 import { requiredSecondFactor, type AuthService, type AuthenticatedPerson, type FactorVerdict, type LoginProtocol, type PersonFactor } from './auth-service.js';
 import type { CertificateLogin } from './certificate-login.js';
 import type { TotpService } from './totp.js';
-import { sshFingerprint } from './ssh-public-key.js';
+import { sshFingerprint, verifySshSignature, type SshSignature } from './ssh-public-key.js';
 
 export type ProxyFactor = 'password' | 'publickey' | 'certificate' | 'totp';
 /** What the proxy should ask for next: SSH 'password' or 'keyboard-interactive' for password and TOTP, 'publickey' for the card's key. */
@@ -178,14 +178,17 @@ export class ProxyLogin {
   }
 
   /**
-   * A public key. `signatureVerified` false: the client asks whether this key would do (SSH's query, before
-   * it signs): the answer counts for nothing, and clients try several keys. True: the proxy verified the
-   * client's signature with this key over the session's data; the key is judged as a factor.
+   * A public key. Without `signed`, the client asks whether this key would do (SSH's query, before it signs):
+   * the answer counts for nothing, and clients try several keys; 'acceptable' means only "send a signature"
+   * (ssh2: `ctx.accept()` for a request without a signature). With `signed` (ssh2's `ctx.blob`,
+   * `ctx.signature`, `ctx.hashAlgo`), the signature is verified here and the key judged as a factor: only a
+   * 'success' or 'continue' step logs anything in.
    */
-  async publicKey(key: OfferedKey, signatureVerified: boolean): Promise<ProxyStep | { outcome: 'acceptable' }> {
+  async publicKey(key: OfferedKey, signed?: SshSignature): Promise<ProxyStep | { outcome: 'acceptable' }> {
     const kind = await this.keyKind(key.data);
-    if (!signatureVerified) return kind ? { outcome: 'acceptable' } : { outcome: 'failure' };
-    // An unusable key with a signature is a failed attempt like a wrong password; it is judged as one so the
+    if (!signed) return kind ? { outcome: 'acceptable' } : { outcome: 'failure' };
+    const signatureOk = verifySshSignature(key.data, signed);
+    // An unusable key or a bad signature is a failed attempt like a wrong password; it is judged as one so the
     // lockout and throttle see it (which factor it would have been does not matter: the verdict is a failure).
     const factor: ProxyFactor = kind ?? (this.mayPresent('publickey') ? 'publickey' : 'certificate');
     if (!this.mayPresent(factor)) return this.outOfTurn();
@@ -195,6 +198,7 @@ export class ProxyLogin {
       event: this.eventFor(),
       completes: (p) => this.completes(factor, p, sole),
       check: async (user): Promise<FactorVerdict> => {
+        if (!signatureOk) return { ok: false, code: 'AUTH_SIGNATURE_INVALID', reason: `the signature does not verify with key ${fingerprint}` };
         if (factor === 'certificate') return this.deps.certificates.keyVerdict(user, this.req.ip, key.data);
         const registered = await this.deps.store.repos.sshKeys.byFingerprint(user.id, fingerprint);
         if (!registered || !Buffer.from(registered.public_key, 'base64').equals(key.data)) return { ok: false, code: 'AUTH_KEY_UNKNOWN', reason: `key ${fingerprint} is not registered for the account` };

@@ -2,7 +2,7 @@
 // the SSH wire-format blob (RFC 4253 §6.6) a client offers at login. Also the blob of an X.509 certificate's
 // key, so a smart card's key can log in. node:crypto does the key mathematics (JWK in, KeyObject out); this
 // file only reads and writes the SSH framing, so every key it accepts is one OpenSSL could load.
-import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { InputError } from '../errors/index.js';
 
 export interface SshPublicKey {
@@ -191,4 +191,35 @@ export function sshBlobOfCertificate(cert: X509Certificate): Buffer | undefined 
 export function authorizedKeyLine(blob: Buffer, comment = ''): string {
   const algorithm = new Reader(blob).string().toString('latin1');
   return `${algorithm} ${blob.toString('base64')}${comment ? ' ' + comment : ''}`;
+}
+
+/**
+ * A client's SSH signature as ssh2 hands it to a server's authentication handler: `blob` the signed data
+ * (session id + userauth request, `ctx.blob`), `signature` the signature bytes with the SSH framing removed
+ * (`ctx.signature`; DER for ECDSA), `hashAlgo` for RSA (`ctx.hashAlgo`: sha256 for rsa-sha2-256, ...).
+ */
+export interface SshSignature {
+  blob: Buffer;
+  signature: Buffer;
+  hashAlgo?: string;
+}
+
+const DEFAULT_HASH: Record<string, string | null> = {
+  'ssh-rsa': 'sha1',
+  'ecdsa-sha2-nistp256': 'sha256',
+  'ecdsa-sha2-nistp384': 'sha384',
+  'ecdsa-sha2-nistp521': 'sha512',
+  'ssh-ed25519': null,
+};
+
+/** Does `signed` verify with the key of `keyBlob`? False for anything malformed or of a refused type. */
+export function verifySshSignature(keyBlob: Buffer, signed: SshSignature): boolean {
+  try {
+    const key = parseSshPublicKey(keyBlob);
+    const hash = key.algorithm === 'ssh-rsa' ? (signed.hashAlgo ?? 'sha1') : DEFAULT_HASH[key.algorithm];
+    if (hash === undefined || (key.algorithm === 'ssh-rsa' && !['sha1', 'sha256', 'sha512'].includes(hash ?? ''))) return false;
+    return verify(hash, signed.blob, key.key, signed.signature);
+  } catch {
+    return false;
+  }
 }

@@ -7,12 +7,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync, randomBytes, verify, webcrypto } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, verify, webcrypto } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
-import { authorizedKeyLine, parseSshPublicKey, sshBlobOfKey, type ProxyAuthentication } from '../../../appliance/auth/index.js';
+import { authorizedKeyLine, parseSshPublicKey, sshBlobOfKey, verifySshSignature, type ProxyAuthentication, type SshSignature } from '../../../appliance/auth/index.js';
 import type { AuditEventRow, UserRow } from '../../../appliance/store/index.js';
 import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../../helpers/fixtures.js';
 import { createCa, der, issueLeaf, type Issued } from '../../helpers/pki.js';
@@ -82,21 +82,25 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
   const last = async (type: 'auth.mfa' | 'auth.proxy_login', outcome?: string): Promise<AuditEventRow | undefined> =>
     (await a.store.repos.auditEvents.query({ type, subject: 'carol', limit: 50 })).find((r) => outcome === undefined || r.outcome === outcome);
 
-  /** As a proxy does it: the token signs the session data; the key read from the offered blob verifies it. */
-  function signedOnTheCard(): boolean {
-    const data = randomBytes(64);
+  /**
+   * The token signs fresh data (standing in for session id + userauth request) as the card signs an SSH login;
+   * the signature is handed on as ssh2 hands it to a server (DER for ECDSA), after checking with node:crypto
+   * that the key read from the offered blob verifies it (ssh2's `parseKey(blob).verify(data, sig)` does the same).
+   */
+  function cardSignature(data = randomBytes(64)): SshSignature {
     const raw = Buffer.from(execFileSync(process.execPath, [path.join(HELPERS, 'smart-card-sign.js'), 'card', pin, 'alice-key', data.toString('hex')], { env, encoding: 'utf8' }).trim(), 'hex');
+    const signature = derSignature(raw);
     const key = parseSshPublicKey(tokenBlob).key;
-    const ok = verify('sha256', data, key, derSignature(raw));
-    assert.equal(verify('sha256', Buffer.from('something else'), key, derSignature(raw)), false, 'the check can fail');
-    return ok;
+    assert.equal(verify('sha256', data, key, signature), true, 'the card signature verifies with the blob key');
+    assert.equal(verify('sha256', Buffer.from('something else'), key, signature), false, 'the check can fail');
+    return { blob: data, signature };
   }
 
   test("the token's SSH key (ssh-keygen -D) is the bound certificate's key, and a signature made on the card verifies with it", async () => {
     const bound = await a.certificates.boundKeyBlob(user.id);
     assert.ok(bound);
     assert.equal(bound.blob.toString('base64'), tokenBlob.toString('base64'));
-    assert.equal(signedOnTheCard(), true);
+    assert.equal(verifySshSignature(tokenBlob, cardSignature()), true);
   });
 
   let cardLogin: ProxyAuthentication;
@@ -104,10 +108,16 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
   test('password, then the card key: logged in as password+certificate, the certificate use logged and audited', async () => {
     const login = begin();
     assert.deepEqual(await login.password(password), { outcome: 'continue', due: 'certificate' });
-    assert.deepEqual(await login.publicKey(offered(), false), { outcome: 'acceptable' });
-    const step = await login.publicKey(offered(), signedOnTheCard());
+    assert.deepEqual(await login.publicKey(offered()), { outcome: 'acceptable' });
+    const step = await login.publicKey(offered(), cardSignature());
     assert.equal(step.outcome, 'success');
     cardLogin = login.result();
+    // A signature of other data than what was signed does not log in (ssh2 hands over both; Warden checks).
+    const forged = begin();
+    await forged.password(password);
+    const real = cardSignature();
+    assert.equal((await forged.publicKey(offered(), { blob: randomBytes(64), signature: real.signature })).outcome, 'failure');
+    assert.equal((await last('auth.mfa', 'failure'))!.code, 'AUTH_SIGNATURE_INVALID');
     const binding = (await a.certificates.list({ userId: user.id }))[0]!;
     assert.deepEqual(cardLogin, { userId: user.id, username: 'carol', method: 'password+certificate', certificateFingerprint: binding.fingerprint });
     const mfa = await last('auth.mfa', 'success');
@@ -119,13 +129,13 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
 
   test('the card key first, then the password, works too; the card key alone does not (one factor) unless allowed', async () => {
     const login = begin();
-    assert.deepEqual(await login.publicKey(offered(), true), { outcome: 'continue', due: 'password' });
+    assert.deepEqual(await login.publicKey(offered(), cardSignature()), { outcome: 'continue', due: 'password' });
     assert.equal((await login.password(password)).outcome, 'success');
     assert.equal(login.result().method, 'password+certificate');
     await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: true } }, 'admin', null);
     try {
       const alone = begin();
-      assert.equal((await alone.publicKey(offered(), true)).outcome, 'success');
+      assert.equal((await alone.publicKey(offered(), cardSignature())).outcome, 'success');
       assert.equal(alone.result().method, 'certificate');
     } finally {
       await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: false } }, 'admin', null);
@@ -139,12 +149,12 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
       const totp = await a.certificates.proxySessionAllowed(user.id, { method: 'password+totp' });
       assert.equal(totp.allowed, false);
       // A registered key, even alone where the settings allow it, is no certificate.
-      const { publicKey } = generateKeyPairSync('ed25519');
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
       const blob = sshBlobOfKey(publicKey)!;
       await a.sshKeys.add({ username: 'carol', ip: '127.0.0.1' }, user.id, authorizedKeyLine(blob));
       await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: true } }, 'admin', null);
       const keyLogin = begin();
-      assert.equal((await keyLogin.publicKey({ algo: 'ssh-ed25519', data: blob }, true)).outcome, 'success');
+      assert.equal((await keyLogin.publicKey({ algo: 'ssh-ed25519', data: blob }, { blob: Buffer.from('signed'), signature: sign(null, Buffer.from('signed'), privateKey) })).outcome, 'success');
       await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: false } }, 'admin', null);
       const byKey = await a.certificates.proxySessionAllowed(user.id, keyLogin.result());
       assert.deepEqual(byKey.allowed ? null : byKey.code, 'CERT_MISSING');
@@ -166,7 +176,7 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
       assert.deepEqual(gate.allowed ? null : gate.code, 'CERT_CA_INACTIVE');
       const login = begin();
       assert.equal((await login.password(password)).outcome, 'continue');
-      assert.deepEqual(await login.publicKey(offered(), true), { outcome: 'failure' });
+      assert.deepEqual(await login.publicKey(offered(), cardSignature()), { outcome: 'failure' });
       const failure = await last('auth.mfa', 'failure');
       assert.equal(failure!.code, 'CERT_CA_INACTIVE');
       assert.equal(JSON.parse(failure!.detail).protocol, 'ssh');
@@ -176,7 +186,7 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
     }
     const again = begin();
     await again.password(password);
-    assert.equal((await again.publicKey(offered(), true)).outcome, 'success');
+    assert.equal((await again.publicKey(offered(), cardSignature())).outcome, 'success');
     await a.settings.update({ mfa: { forceCertificateForProxy: false } }, 'admin', null);
   });
 
@@ -189,8 +199,8 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
       assert.deepEqual(gate.allowed ? null : gate.code, 'CERT_NOT_BOUND_CERT');
       const login = begin();
       assert.equal((await login.password(password)).outcome, 'continue');
-      assert.deepEqual(await login.publicKey(offered(), false), { outcome: 'failure' }, 'the query no longer accepts the key');
-      assert.deepEqual(await login.publicKey(offered(), true), { outcome: 'failure' });
+      assert.deepEqual(await login.publicKey(offered()), { outcome: 'failure' }, 'the query no longer accepts the key');
+      assert.deepEqual(await login.publicKey(offered(), cardSignature()), { outcome: 'failure' });
       assert.equal((await last('auth.mfa', 'failure'))!.code, 'CERT_MISSING');
     } finally {
       await a.settings.update({ mfa: { forceCertificateForProxy: false } }, 'admin', null);

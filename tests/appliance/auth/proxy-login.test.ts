@@ -4,19 +4,25 @@
 // lockout race with 25 parallel wrong passwords.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
-import { authorizedKeyLine, MAX_STEPS_PER_CONNECTION, sshBlobOfKey, sshFingerprint, TotpService, type ProxyStep } from '../../../appliance/auth/index.js';
+import { authorizedKeyLine, MAX_STEPS_PER_CONNECTION, sshBlobOfKey, sshFingerprint, TotpService, type ProxyStep, type SshSignature } from '../../../appliance/auth/index.js';
 import type { AuditEventRow, UserRow } from '../../../appliance/store/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
 
 const orbit = { username: 'orbit', ip: null };
 
-function newKey(): { blob: Buffer; line: string } {
-  const { publicKey } = generateKeyPairSync('ed25519');
+function newKey(): { blob: Buffer; line: string; privateKey: KeyObject } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const blob = sshBlobOfKey(publicKey)!;
-  return { blob, line: authorizedKeyLine(blob, 'test@laptop') };
+  return { blob, line: authorizedKeyLine(blob, 'test@laptop'), privateKey };
+}
+
+/** What an SSH client signs to log in with `key` (here: fresh data standing in for session id + request). */
+function signedBy(key: { privateKey: KeyObject }): SshSignature {
+  const blob = randomBytes(96);
+  return { blob, signature: sign(null, blob, key.privateKey) };
 }
 
 describe('SSH person authentication (ProxyLogin)', () => {
@@ -107,8 +113,8 @@ describe('SSH person authentication (ProxyLogin)', () => {
     assert.equal((await begin(p.user.username).password(p.password)).outcome, 'failure');
     assert.equal((await events('auth.login', p.user.username)).at(-1)!.code, 'AUTH_LOCKED');
     const login = begin(p.user.username);
-    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, false), { outcome: 'acceptable' }, 'the query answers on the key alone (no account state leaks)');
-    assert.equal((await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, true)).outcome, 'failure');
+    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }), { outcome: 'acceptable' }, 'the query answers on the key alone (no account state leaks)');
+    assert.equal((await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, signedBy(key))).outcome, 'failure');
     assert.equal((await events('auth.login', p.user.username)).at(-1)!.code, 'AUTH_LOCKED');
   });
 
@@ -200,23 +206,27 @@ describe('SSH person authentication (ProxyLogin)', () => {
     const view = await a.sshKeys.add({ username: p.user.username, ip: '127.0.0.1' }, p.user.id, key.line);
     assert.equal(view.fingerprint, sshFingerprint(key.blob));
     const login = begin(p.user.username);
-    for (let i = 0; i < 8; i++) assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: newKey().blob }, false), { outcome: 'failure' });
+    for (let i = 0; i < 8; i++) assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: newKey().blob }), { outcome: 'failure' });
     assert.equal(await attempts(p.user.id), 0, 'clients try several keys: unknown keys in the query phase are no failures');
     assert.equal((await events('auth.login', p.user.username)).length, 0, 'and leave no audit rows');
-    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, false), { outcome: 'acceptable' });
-    const step = await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, true);
+    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }), { outcome: 'acceptable' });
+    const step = await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, signedBy(key));
     assert.equal(step.outcome, 'success');
     assert.deepEqual(login.result(), { userId: p.user.id, username: p.user.username, method: 'publickey', keyFingerprint: view.fingerprint });
     const ev = (await events('auth.login', p.user.username)).at(-1)!;
     assert.deepEqual([ev.outcome, detail(ev).method, detail(ev).fingerprint, detail(ev).protocol], ['success', 'publickey', view.fingerprint, 'ssh']);
     assert.notEqual((await a.sshKeys.list(p.user.id))[0]!.lastUsedAt, null);
     // A signature with a key that is not registered is a failed attempt, like a wrong password.
-    assert.equal((await begin(p.user.username).publicKey({ algo: 'ssh-ed25519', data: other.blob }, true)).outcome, 'failure');
+    assert.equal((await begin(p.user.username).publicKey({ algo: 'ssh-ed25519', data: other.blob }, signedBy(other))).outcome, 'failure');
     assert.equal((await events('auth.login', p.user.username)).at(-1)!.code, 'AUTH_KEY_UNKNOWN');
     assert.equal(await attempts(p.user.id), 1);
+    // A signature that does not verify with the offered key is a failed attempt too.
+    assert.equal((await begin(p.user.username).publicKey({ algo: 'ssh-ed25519', data: key.blob }, signedBy(other))).outcome, 'failure');
+    assert.equal((await events('auth.login', p.user.username)).at(-1)!.code, 'AUTH_SIGNATURE_INVALID');
+    assert.equal(await attempts(p.user.id), 2);
     // A removed key stops working at once.
     await a.sshKeys.remove({ username: 'admin', ip: '127.0.0.1' }, p.user.id, view.id);
-    assert.deepEqual(await begin(p.user.username).publicKey({ algo: 'ssh-ed25519', data: key.blob }, false), { outcome: 'failure' });
+    assert.deepEqual(await begin(p.user.username).publicKey({ algo: 'ssh-ed25519', data: key.blob }), { outcome: 'failure' });
   });
 
   test('a registered key is one factor: a TOTP account adds its code, unless ssh.allowPublicKeyAsSoleFactor', async () => {
@@ -224,7 +234,7 @@ describe('SSH person authentication (ProxyLogin)', () => {
     const key = newKey();
     await a.sshKeys.add({ username: p.user.username, ip: '127.0.0.1' }, p.user.id, key.line);
     const login = begin(p.user.username);
-    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, true), { outcome: 'continue', due: 'totp' });
+    assert.deepEqual(await login.publicKey({ algo: 'ssh-ed25519', data: key.blob }, signedBy(key)), { outcome: 'continue', due: 'totp' });
     assert.equal((await login.password(p.password)).outcome, 'failure', 'after the key, only the TOTP code is due');
     assert.equal((await login.totp(await TotpService.codeFor(p.secret!, clock.now))).outcome, 'success');
     assert.equal(login.result().method, 'publickey+totp');
@@ -232,7 +242,7 @@ describe('SSH person authentication (ProxyLogin)', () => {
     await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: true } }, 'admin', null);
     try {
       const alone = begin(p.user.username);
-      assert.equal((await alone.publicKey({ algo: 'ssh-ed25519', data: key.blob }, true)).outcome, 'success');
+      assert.equal((await alone.publicKey({ algo: 'ssh-ed25519', data: key.blob }, signedBy(key))).outcome, 'success');
       assert.equal(alone.result().method, 'publickey');
     } finally {
       await a.settings.update({ ssh: { allowPublicKeyAsSoleFactor: false } }, 'admin', null);

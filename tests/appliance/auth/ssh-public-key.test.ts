@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createSign, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
-import { parseAuthorizedKeyLine, parseSshPublicKey, sshBlobOfKey, authorizedKeyLine } from '../../../appliance/auth/index.js';
+import { createSign, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { parseAuthorizedKeyLine, parseSshPublicKey, sshBlobOfKey, authorizedKeyLine, verifySshSignature } from '../../../appliance/auth/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
@@ -79,6 +79,25 @@ describe('SSH public keys', () => {
     const key = parseSshPublicKey(sshBlobOfKey(publicKey)!).key;
     assert.equal(verify('sha256', data, key, signature), true);
     assert.equal(verify('sha256', Buffer.from('other data'), key, signature), false);
+  });
+
+  test('verifySshSignature takes signatures as ssh2 hands them over: RSA with its hash, ECDSA (DER) and Ed25519 by key type', () => {
+    const data = Buffer.from('session id and userauth request');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaBlob = sshBlobOfKey(rsa.publicKey)!;
+    for (const hashAlgo of ['sha256', 'sha512']) {
+      const signature = sign(hashAlgo, data, rsa.privateKey);
+      assert.equal(verifySshSignature(rsaBlob, { blob: data, signature, hashAlgo }), true, hashAlgo);
+      assert.equal(verifySshSignature(rsaBlob, { blob: data, signature, hashAlgo: hashAlgo === 'sha256' ? 'sha512' : 'sha256' }), false);
+    }
+    assert.equal(verifySshSignature(rsaBlob, { blob: data, signature: sign('md5', data, rsa.privateKey), hashAlgo: 'md5' }), false, 'only the hashes SSH names');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    assert.equal(verifySshSignature(sshBlobOfKey(p384.publicKey)!, { blob: data, signature: sign('sha384', data, p384.privateKey) }), true);
+    const ed = generateKeyPairSync('ed25519');
+    const edBlob = sshBlobOfKey(ed.publicKey)!;
+    assert.equal(verifySshSignature(edBlob, { blob: data, signature: sign(null, data, ed.privateKey) }), true);
+    assert.equal(verifySshSignature(edBlob, { blob: Buffer.from('tampered'), signature: sign(null, data, ed.privateKey) }), false);
+    assert.equal(verifySshSignature(Buffer.from('garbage'), { blob: data, signature: Buffer.alloc(64) }), false);
   });
 });
 
