@@ -4,7 +4,7 @@
 import { AuditAnchor, AuditTrail, tokenChainKey } from './audit/index.js';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
+import { AuthService, CertificateLogin, DuoService, ProxyLoginService, SecondFactorService, SshKeyService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
 import {
   UserAdminService,
@@ -76,6 +76,10 @@ export class Appliance {
     /** This process's reader of the change feed, from the moment the appliance opened. */
     readonly changes: FeedFollower,
     readonly recordings: RecordingService,
+    /** Person authentication on the proxies that authenticate people themselves (SSH). */
+    readonly proxyLogins: ProxyLoginService,
+    /** SSH public keys users register for the terminal proxy. */
+    readonly sshKeys: SshKeyService,
   ) {}
 
   /**
@@ -171,7 +175,9 @@ export class Appliance {
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
     const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings);
+    const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
+    const sshKeys = new SshKeyService({ store, audit, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys);
   }
 
   async close(): Promise<void> {

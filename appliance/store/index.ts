@@ -17,6 +17,7 @@ import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
 import * as m0007 from './migrations/0007-change-feed.js';
 import * as m0009 from './migrations/0009-recordings.js';
+import * as m0011 from './migrations/0011-ssh-keys.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -32,6 +33,7 @@ export * from './recordings-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 export * from './change-feed.js';
 export * from './job-leases.js';
+export * from './ssh-keys-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -43,6 +45,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
   '0009-recordings': m0009,
+  '0011-ssh-keys': m0011,
 };
 
 class InCodeMigrations implements MigrationProvider {

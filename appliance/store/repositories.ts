@@ -12,6 +12,7 @@ import { ConnectivityRepository } from './connectivity-repository.js';
 import { RecordingsRepository } from './recordings-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
+import { SshKeysRepository } from './ssh-keys-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import type {
@@ -566,6 +567,7 @@ export class Repositories {
   /** Announce changes to the other processes (in a transaction only: with the change, or not at all). */
   readonly changes: ChangeFeedRepository;
   readonly jobLeases: JobLeasesRepository;
+  readonly sshKeys: SshKeysRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -595,6 +597,7 @@ export class Repositories {
     this.connectivity = new ConnectivityRepository(db);
     this.changes = new ChangeFeedRepository(db, inTransaction);
     this.jobLeases = new JobLeasesRepository(db);
+    this.sshKeys = new SshKeysRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

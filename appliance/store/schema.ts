@@ -383,6 +383,20 @@ export interface JobLeasesTable {
   last_started_at: number;
 }
 
+export interface UserSshKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  /** The key type as OpenSSH names it: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
+  algorithm: string;
+  /** base64 of the SSH wire-format public key blob (what an authorized_keys line carries). */
+  public_key: string;
+  /** "SHA256:" + unpadded base64 of the blob's SHA-256, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  comment: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
@@ -417,6 +431,7 @@ export interface Database {
   change_feed: ChangeFeedTable;
   change_feed_head: { id: number; seq: number };
   job_leases: JobLeasesTable;
+  user_ssh_keys: UserSshKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -434,3 +449,4 @@ export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;
 export type JobLeaseRow = Selectable<JobLeasesTable>;
+export type UserSshKeyRow = Selectable<UserSshKeysTable>;
