@@ -15,10 +15,11 @@ import { loadConfig } from '../../../appliance/config/index.js';
 import { authorizedKeyLine, parseSshPublicKey, sshBlobOfKey, verifySshSignature, type ProxyAuthentication, type ProxyStep, type SshSignature } from '../../../appliance/auth/index.js';
 import type { AuditEventRow, UserRow } from '../../../appliance/store/index.js';
 import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../../helpers/fixtures.js';
+import ssh2Package from 'ssh2';
 import { createCa, der, issueLeaf, type Issued } from '../../helpers/pki.js';
 
-// ssh2 (the proxy's SSH library) drives ProxyLogin as the terminal proxy will. Loaded by a computed name: the
-// test runs once ssh2 is installed and is skipped (saying why) before, so this file builds either way.
+// ssh2 (the proxy's SSH library) drives ProxyLogin as the terminal proxy does. The narrow interfaces below
+// are the part of ssh2's server this test relies on.
 interface Ssh2AuthContext {
   method: string;
   password?: string;
@@ -37,9 +38,7 @@ interface Ssh2Connection {
 interface Ssh2Module {
   Server: new (config: { hostKeys: Buffer[] }, onClient: (client: Ssh2Connection) => void) => { listen(port: number, host: string, cb: () => void): void; address(): unknown; close(): void };
 }
-const SSH2_MODULE = 'ssh2';
-const loaded = (await import(SSH2_MODULE).catch(() => undefined)) as (Ssh2Module & { default?: Ssh2Module }) | undefined;
-const ssh2: Ssh2Module | undefined = loaded?.Server ? loaded : loaded?.default;
+const ssh2 = ssh2Package as unknown as Ssh2Module;
 
 const HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'helpers');
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
@@ -166,14 +165,14 @@ describe('the smart-card certificate key on SSH (SoftHSM token)', () => {
     }
   });
 
-  test('OpenSSH `ssh -I libsofthsm2.so` against an ssh2 server that drives ProxyLogin: card key, then password (partial success)', { skip: ssh2 ? false : 'ssh2 is not in node_modules yet' }, async () => {
+  test('OpenSSH `ssh -I libsofthsm2.so` against an ssh2 server that drives ProxyLogin: card key, then password (partial success)', async () => {
     const hostKey = path.join(card.dir, 'host');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
     // Answers OpenSSH's prompts: the card's PIN, then the Warden password.
     const askpass = path.join(card.dir, 'askpass');
     writeFileSync(askpass, `#!/bin/sh\ncase "$1" in *PIN*) echo '${pin}';; *) echo '${password}';; esac\n`, { mode: 0o700 });
     const results: ProxyAuthentication[] = [];
-    const server = new ssh2!.Server({ hostKeys: [readFileSync(hostKey)] }, (client: Ssh2Connection) => {
+    const server = new ssh2.Server({ hostKeys: [readFileSync(hostKey)] }, (client: Ssh2Connection) => {
       const login = a.proxyLogins.begin({ username: 'carol', ip: '127.0.0.1', protocol: 'ssh' });
       // The mapping a proxy uses: what is due → which SSH methods to offer next.
       const methods = () => (login.due === 'certificate' ? ['publickey'] : login.due === 'totp' ? ['keyboard-interactive'] : login.due === 'password' ? ['password'] : ['publickey', 'password']);
