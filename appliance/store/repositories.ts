@@ -66,16 +66,18 @@ const hot = {
       .where('locked_at', 'is', null)
       .where('status', '=', 'active'),
   ),
-  throttleRow: preparedQuery((db, source: string, now: number) =>
-    db.insertInto('login_throttle').values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now }).onConflict((oc) => oc.column('source').doNothing()),
-  ),
-  throttleNewWindow: preparedQuery((db, source: string, now: number, windowStartedBefore: number) =>
+  // A new source's row, or a new window for a source whose window has passed (and no block running).
+  throttleWindow: preparedQuery((db, source: string, now: number, windowStartedBefore: number) =>
     db
-      .updateTable('login_throttle')
-      .set({ failures: 0, window_start: now, updated_at: now })
-      .where('source', '=', source)
-      .where('window_start', '<=', windowStartedBefore)
-      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)])),
+      .insertInto('login_throttle')
+      .values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now })
+      .onConflict((oc) =>
+        oc
+          .column('source')
+          .doUpdateSet({ failures: 0, window_start: now, updated_at: now })
+          .where('login_throttle.window_start', '<=', windowStartedBefore)
+          .where((eb) => eb.or([eb('login_throttle.blocked_until', 'is', null), eb('login_throttle.blocked_until', '<=', now)])),
+      ),
   ),
   throttleTake: preparedQuery((db, source: string, limit: number, now: number) =>
     db
@@ -225,9 +227,8 @@ export class LoginThrottleRepository {
    */
   async reserve(source: string, opts: { limit: number; windowMs: number; now: number }): Promise<boolean> {
     const { limit, windowMs, now } = opts;
-    await hot.throttleRow(this.db, source, now);
     // A window that has passed (and no block running) starts again from zero.
-    await hot.throttleNewWindow(this.db, source, now, now - windowMs);
+    await hot.throttleWindow(this.db, source, now, now - windowMs);
     return one(await hot.throttleTake(this.db, source, limit, now));
   }
 
@@ -400,14 +401,23 @@ export class MetaRepository {
 }
 
 export class AuditEventsRepository {
-  constructor(private readonly db: Db) {}
+  /** The head this transaction wrote: a second event in the same transaction links to it without a read. */
+  private written: Pick<AuditEventRow, 'seq' | 'hash'> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly inTransaction = false,
+  ) {}
 
   async last(): Promise<Pick<AuditEventRow, 'seq' | 'hash'> | undefined> {
-    return (await hot.auditLast(this.db)).rows[0];
+    return this.written ?? (await hot.auditLast(this.db)).rows[0];
   }
 
   async insert(row: AuditEventRow): Promise<void> {
     await hot.auditInsert(this.db, row);
+    // Inside a transaction no other writer can append after it before the commit (SQLite holds the write
+    // lock; on MariaDB a writer that took the same seq fails on the unique key and the transaction runs again).
+    if (this.inTransaction) this.written = { seq: row.seq, hash: row.hash };
   }
 
   /** Rows in chain order, in pages, so a verifier walks millions of rows in bounded memory. */
@@ -630,7 +640,7 @@ export class Repositories {
     this.webSessions = new WebSessionsRepository(db);
     this.settings = new SettingsRepository(db);
     this.meta = new MetaRepository(db);
-    this.auditEvents = new AuditEventsRepository(db);
+    this.auditEvents = new AuditEventsRepository(db, inTransaction);
     this.loginThrottle = new LoginThrottleRepository(db);
     this.proxySessions = new ProxySessionsRepository(db);
     this.trustedCas = new TrustedCasRepository(db);
