@@ -37,8 +37,9 @@ interface Template {
 
 /**
  * `build` describes the query with its arguments as values (never branching on them: it runs once, with
- * stand-ins). The result is what Kysely's `execute` returns underneath (rows, numAffectedRows, insertId).
- * An argument compared with `=` must not be null at run time (that would need `is`, fixed at build time).
+ * stand-ins; its arguments are counted by `build.length`, so no defaults or rest parameters). The result is
+ * what Kysely's `execute` returns underneath (rows, numAffectedRows, insertId). An argument compared with `=`
+ * must not be null at run time (that would need `is`, fixed at build time).
  */
 export function preparedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>): (db: Db, ...args: A) => Promise<QueryResult<R>> {
   // Compiled once per dialect: the adapter is shared by a Kysely instance and its transactions.
