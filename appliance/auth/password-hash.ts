@@ -15,6 +15,37 @@ const SALT_LEN = 16;
  */
 const ARGON2_LIMITS = { memoryKiB: 4 * 1024 * 1024, iterations: 64, parallelism: 16 };
 
+/**
+ * Hashes run on libuv's thread pool (UV_THREADPOOL_SIZE threads, 4 unless set), which file I/O shares: the WAL
+ * flush that every durable commit awaits among it. With every thread hashing and more hashes queued, a flush
+ * would wait for the queue to drain, and a login for two queues. So hashes take at most all threads but one
+ * (in order of arrival), and the flush always finds one. The pool's size is read once: libuv reads it once.
+ */
+const HASH_SLOTS = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1);
+
+class HashSlots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(slots: number) {
+    this.free = slots;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // The slot passes straight to the next in line, so a newcomer cannot overtake the queue.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+const hashSlots = new HashSlots(HASH_SLOTS);
+
 function argon2Options(cost: Argon2Cost): { algorithm: Algorithm; version: Version; memoryCost: number; timeCost: number; parallelism: number; outputLen: number } {
   return { algorithm: Algorithm.Argon2id, version: Version.V0x13, memoryCost: cost.memoryKiB, timeCost: cost.iterations, parallelism: cost.parallelism, outputLen: KEY_LEN };
 }
@@ -22,7 +53,7 @@ function argon2Options(cost: Argon2Cost): { algorithm: Algorithm; version: Versi
 export async function hashPassword(password: string, cost: Argon2Cost): Promise<string> {
   const pw = Buffer.from(password, 'utf8');
   try {
-    return await argon2Hash(pw, { ...argon2Options(cost), salt: randomBytes(SALT_LEN) });
+    return await hashSlots.run(() => argon2Hash(pw, { ...argon2Options(cost), salt: randomBytes(SALT_LEN) }));
   } finally {
     pw.fill(0);
   }
@@ -78,8 +109,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (!argon2 && !legacy) return false;
   const pw = Buffer.from(password, 'utf8');
   try {
-    if (argon2) return await argon2Verify(stored, pw);
-    const key = await scrypt(pw, legacy!.salt, legacy!.cost);
+    if (argon2) return await hashSlots.run(() => argon2Verify(stored, pw));
+    const key = await hashSlots.run(() => scrypt(pw, legacy!.salt, legacy!.cost));
     return timingSafeEqual(key, legacy!.key);
   } catch {
     // The binding rejects what it cannot decode; to the caller that is a hash that does not match.

@@ -15,6 +15,7 @@ import { JobLeasesRepository } from './job-leases.js';
 import { SshKeysRepository } from './ssh-keys-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
+import { preparedQuery } from './prepared-query.js';
 import type {
   AuditEventRow,
   ProxySessionRow,
@@ -36,6 +37,99 @@ import type {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** Did the statement change exactly one row? */
+function one(r: { numAffectedRows?: bigint }): boolean {
+  return r.numAffectedRows === 1n;
+}
+
+// The statements of every login and every authenticated request, compiled once (see prepared-query.ts).
+const hot = {
+  userById: preparedQuery((db, id: number) => db.selectFrom('users').selectAll().where('id', '=', id)),
+  userByUsername: preparedQuery((db, username: string) => db.selectFrom('users').selectAll().where('username', '=', username)),
+  reserveAttempt: preparedQuery((db, id: number, max: number, now: number) =>
+    db
+      .updateTable('users')
+      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), updated_at: now }))
+      .where('id', '=', id)
+      .where('locked_at', 'is', null)
+      .where('failed_attempts', '<', max),
+  ),
+  refundAttempt: preparedQuery((db, id: number) =>
+    db.updateTable('users').set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) })).where('id', '=', id).where('failed_attempts', '>', 0),
+  ),
+  admitLoginReset: preparedQuery((db, id: number, now: number) =>
+    db.updateTable('users').set({ failed_attempts: 0, last_login_at: now, updated_at: now }).where('id', '=', id).where('locked_at', 'is', null).where('status', '=', 'active'),
+  ),
+  admitLoginRefund: preparedQuery((db, id: number, now: number) =>
+    db
+      .updateTable('users')
+      .set((eb) => ({ failed_attempts: eb.case().when('failed_attempts', '>', 0).then(eb('failed_attempts', '-', 1)).else(0).end(), last_login_at: now, updated_at: now }))
+      .where('id', '=', id)
+      .where('locked_at', 'is', null)
+      .where('status', '=', 'active'),
+  ),
+  // A new source's row, or a new window for a source whose window has passed (and no block running).
+  throttleWindow: preparedQuery((db, source: string, now: number, windowStartedBefore: number) =>
+    db
+      .insertInto('login_throttle')
+      .values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now })
+      .onConflict((oc) =>
+        oc
+          .column('source')
+          .doUpdateSet({ failures: 0, window_start: now, updated_at: now })
+          .where('login_throttle.window_start', '<=', windowStartedBefore)
+          .where((eb) => eb.or([eb('login_throttle.blocked_until', 'is', null), eb('login_throttle.blocked_until', '<=', now)])),
+      ),
+  ),
+  throttleTake: preparedQuery((db, source: string, limit: number, now: number) =>
+    db
+      .updateTable('login_throttle')
+      .set((eb) => ({ failures: eb('failures', '+', 1), updated_at: now }))
+      .where('source', '=', source)
+      .where('failures', '<', limit)
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)])),
+  ),
+  throttleRefund: preparedQuery((db, source: string) =>
+    db.updateTable('login_throttle').set((eb) => ({ failures: eb('failures', '-', 1) })).where('source', '=', source).where('failures', '>', 0),
+  ),
+  sessionInsert: preparedQuery((db, r: WebSessionRow) =>
+    db.insertInto('web_sessions').values({
+      id: r.id,
+      user_id: r.user_id,
+      client_ip: r.client_ip,
+      user_agent: r.user_agent,
+      csrf_token: r.csrf_token,
+      created_at: r.created_at,
+      last_seen_at: r.last_seen_at,
+      expires_at: r.expires_at,
+      stage: r.stage,
+      mfa_method: r.mfa_method,
+      certificate_fingerprint: r.certificate_fingerprint,
+      mfa_state: r.mfa_state,
+    }),
+  ),
+  sessionById: preparedQuery((db, id: string) => db.selectFrom('web_sessions').selectAll().where('id', '=', id)),
+  sessionTouch: preparedQuery((db, id: string, now: number) => db.updateTable('web_sessions').set({ last_seen_at: now }).where('id', '=', id)),
+  sessionsDeleteForUser: preparedQuery((db, userId: number) => db.deleteFrom('web_sessions').where('user_id', '=', userId)),
+  auditLast: preparedQuery((db) => db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1)),
+  auditInsert: preparedQuery((db, r: AuditEventRow) =>
+    db.insertInto('audit_events').values({
+      seq: r.seq,
+      ts: r.ts,
+      type: r.type,
+      outcome: r.outcome,
+      actor: r.actor,
+      actor_ip: r.actor_ip,
+      subject: r.subject,
+      code: r.code,
+      detail: r.detail,
+      prev_hash: r.prev_hash,
+      hash: r.hash,
+    }),
+  ),
+  anyMfaProviderEnabled: preparedQuery((db) => db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).limit(1)),
+};
+
 export class UsersRepository {
   constructor(private readonly db: Db) {}
 
@@ -51,11 +145,11 @@ export class UsersRepository {
   }
 
   async byId(id: number): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return (await hot.userById(this.db, id)).rows[0];
   }
 
   async byUsername(username: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return (await hot.userByUsername(this.db, username)).rows[0];
   }
 
   async list(): Promise<UserRow[]> {
@@ -76,19 +170,12 @@ export class UsersRepository {
    * `max` attempts are ever in flight or failed, however many arrive at once. False: locked, or no attempt left.
    */
   async reserveAttempt(id: number, max: number, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('users')
-      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), updated_at: now }))
-      .where('id', '=', id)
-      .where('locked_at', 'is', null)
-      .where('failed_attempts', '<', max)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    return one(await hot.reserveAttempt(this.db, id, max, now));
   }
 
   /** Give back a reserved attempt whose password was right (the count of real failures stays). */
   async refundAttempt(id: number): Promise<void> {
-    await this.db.updateTable('users').set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) })).where('id', '=', id).where('failed_attempts', '>', 0).execute();
+    await hot.refundAttempt(this.db, id);
   }
 
   /** Lock the account if its failures reached `max` and it is not locked yet; true if this call locked it. */
@@ -108,18 +195,7 @@ export class UsersRepository {
    * not locked (a parallel wrong guess may have locked it since): checked and written in one statement.
    */
   async admitLogin(id: number, now: number, attempts: 'reset' | 'refund'): Promise<boolean> {
-    const r = await this.db
-      .updateTable('users')
-      .set((eb) => ({
-        failed_attempts: attempts === 'reset' ? 0 : eb.case().when('failed_attempts', '>', 0).then(eb('failed_attempts', '-', 1)).else(0).end(),
-        last_login_at: now,
-        updated_at: now,
-      }))
-      .where('id', '=', id)
-      .where('locked_at', 'is', null)
-      .where('status', '=', 'active')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    return one(await (attempts === 'reset' ? hot.admitLoginReset : hot.admitLoginRefund)(this.db, id, now));
   }
 
   /**
@@ -153,32 +229,14 @@ export class LoginThrottleRepository {
    */
   async reserve(source: string, opts: { limit: number; windowMs: number; now: number }): Promise<boolean> {
     const { limit, windowMs, now } = opts;
-    await this.db
-      .insertInto('login_throttle')
-      .values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now })
-      .onConflict((oc) => oc.column('source').doNothing())
-      .execute();
     // A window that has passed (and no block running) starts again from zero.
-    await this.db
-      .updateTable('login_throttle')
-      .set({ failures: 0, window_start: now, updated_at: now })
-      .where('source', '=', source)
-      .where('window_start', '<=', now - windowMs)
-      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
-      .execute();
-    const r = await this.db
-      .updateTable('login_throttle')
-      .set((eb) => ({ failures: eb('failures', '+', 1), updated_at: now }))
-      .where('source', '=', source)
-      .where('failures', '<', limit)
-      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    await hot.throttleWindow(this.db, source, now, now - windowMs);
+    return one(await hot.throttleTake(this.db, source, limit, now));
   }
 
   /** A reserved attempt that succeeded is given back: only failures count. */
   async refund(source: string): Promise<void> {
-    await this.db.updateTable('login_throttle').set((eb) => ({ failures: eb('failures', '-', 1) })).where('source', '=', source).where('failures', '>', 0).execute();
+    await hot.throttleRefund(this.db, source);
   }
 
   /**
@@ -269,11 +327,11 @@ export class WebSessionsRepository {
   constructor(private readonly db: Db) {}
 
   async insert(row: WebSessionRow): Promise<void> {
-    await this.db.insertInto('web_sessions').values(row).execute();
+    await hot.sessionInsert(this.db, row);
   }
 
   async byId(id: string): Promise<WebSessionRow | undefined> {
-    return this.db.selectFrom('web_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return (await hot.sessionById(this.db, id)).rows[0];
   }
 
   async forUser(userId: number): Promise<WebSessionRow[]> {
@@ -281,7 +339,7 @@ export class WebSessionsRepository {
   }
 
   async touch(id: string, now: number): Promise<void> {
-    await this.db.updateTable('web_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+    await hot.sessionTouch(this.db, id, now);
   }
 
   async update(id: string, patch: Updateable<WebSessionsTable>): Promise<void> {
@@ -298,8 +356,7 @@ export class WebSessionsRepository {
   }
 
   async deleteForUser(userId: number): Promise<number> {
-    const r = await this.db.deleteFrom('web_sessions').where('user_id', '=', userId).executeTakeFirst();
-    return Number(r.numDeletedRows);
+    return Number((await hot.sessionsDeleteForUser(this.db, userId)).numAffectedRows ?? 0n);
   }
 
   async deleteExpired(now: number, idleBefore: number): Promise<number> {
@@ -346,14 +403,23 @@ export class MetaRepository {
 }
 
 export class AuditEventsRepository {
-  constructor(private readonly db: Db) {}
+  /** The head this transaction wrote: a second event in the same transaction links to it without a read. */
+  private written: Pick<AuditEventRow, 'seq' | 'hash'> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly inTransaction = false,
+  ) {}
 
   async last(): Promise<Pick<AuditEventRow, 'seq' | 'hash'> | undefined> {
-    return this.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return this.written ?? (await hot.auditLast(this.db)).rows[0];
   }
 
   async insert(row: AuditEventRow): Promise<void> {
-    await this.db.insertInto('audit_events').values(row).execute();
+    await hot.auditInsert(this.db, row);
+    // Inside a transaction no other writer can append after it before the commit (SQLite holds the write
+    // lock; on MariaDB a writer that took the same seq fails on the unique key and the transaction runs again).
+    if (this.inTransaction) this.written = { seq: row.seq, hash: row.hash };
   }
 
   /** Rows in chain order, in pages, so a verifier walks millions of rows in bounded memory. */
@@ -524,7 +590,7 @@ export class MfaProvidersRepository {
   }
 
   async anyEnabled(): Promise<boolean> {
-    return (await this.db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).executeTakeFirst()) !== undefined;
+    return (await hot.anyMfaProviderEnabled(this.db)).rows.length > 0;
   }
 
   async insert(row: Insertable<MfaProvidersTable>): Promise<number> {
@@ -578,7 +644,7 @@ export class Repositories {
     this.webSessions = new WebSessionsRepository(db);
     this.settings = new SettingsRepository(db);
     this.meta = new MetaRepository(db);
-    this.auditEvents = new AuditEventsRepository(db);
+    this.auditEvents = new AuditEventsRepository(db, inTransaction);
     this.loginThrottle = new LoginThrottleRepository(db);
     this.proxySessions = new ProxySessionsRepository(db);
     this.recordings = new RecordingsRepository(db);

@@ -1,8 +1,7 @@
 // The embedded engine: better-sqlite3 (WAL) under Kysely. Everything SQLite-specific lives here: how a write
 // transaction takes the lock, how errors become typed, how 0/1 columns become booleans, how a snapshot is made.
 import SQLite from 'better-sqlite3';
-import { close as fsClose, fdatasync as fsFdatasync, open as fsOpen } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { close as fsClose, fdatasync as fsFdatasync, open as fsOpen, statSync } from 'node:fs';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -109,9 +108,12 @@ class SqliteEngineConnection implements DatabaseConnection {
 class SqliteEngineDriver implements Driver {
   private readonly connection: SqliteEngineConnection;
   private queue: Promise<void> = Promise.resolve();
+  /** Prepared once: `exec` would parse them again for every transaction. */
+  private readonly control: { begin: SQLite.Statement; commit: SQLite.Statement; rollback: SQLite.Statement };
 
   constructor(private readonly db: SQLite.Database) {
     this.connection = new SqliteEngineConnection(new StatementCache(db));
+    this.control = { begin: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
   }
 
   async init(): Promise<void> {}
@@ -144,7 +146,7 @@ class SqliteEngineDriver implements Driver {
     const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        this.db.exec('BEGIN IMMEDIATE');
+        this.control.begin.run();
         return;
       } catch (e) {
         const mapped = fromSqliteError(e);
@@ -156,7 +158,7 @@ class SqliteEngineDriver implements Driver {
 
   async commitTransaction(): Promise<void> {
     try {
-      this.db.exec('COMMIT');
+      this.control.commit.run();
     } catch (e) {
       throw fromSqliteError(e);
     }
@@ -167,7 +169,7 @@ class SqliteEngineDriver implements Driver {
 
   async rollbackTransaction(): Promise<void> {
     // Some errors (SQLITE_FULL, SQLITE_IOERR...) end the transaction themselves.
-    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    if (this.db.inTransaction) this.control.rollback.run();
   }
 
   async destroy(): Promise<void> {
@@ -230,13 +232,10 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
 
   /** One fdatasync of the WAL file as it is now (reopened if SQLite replaced it). */
   async function syncOnce(): Promise<void> {
-    let ino: number;
-    try {
-      ino = (await stat(walPath)).ino;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // no WAL yet: nothing uncommitted to disk
-      throw e;
-    }
+    // A stat is a few microseconds here; on the thread pool it would queue behind password hashes, and the
+    // commit waiting for this flush with it.
+    const ino = statSync(walPath, { throwIfNoEntry: false })?.ino;
+    if (ino === undefined) return; // no WAL yet: nothing uncommitted to disk
     if (!wal || wal.ino !== ino) {
       if (wal) await close(wal.fd).catch(() => undefined);
       wal = { fd: await openFd(walPath, 'r'), ino };

@@ -27,8 +27,16 @@ export function daemonEnv(home: InitializedHome, extra: NodeJS.ProcessEnv = {}):
   return { ...process.env, WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile, NOTIFY_SOCKET: '', ...extra };
 }
 
+/**
+ * Node flags for the daemon's process, from WARDEN_DAEMON_NODE_FLAGS (space-separated): for profiling a daemon
+ * under a benchmark or test (`--cpu-prof --cpu-prof-dir=...`), which NODE_OPTIONS does not accept.
+ */
+function daemonNodeFlags(): string[] {
+  return (process.env.WARDEN_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
 export async function startWebDaemon(home: InitializedHome, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
-  const proc = spawn(process.execPath, [WEB_MAIN], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...daemonNodeFlags(), WEB_MAIN], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
