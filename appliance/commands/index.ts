@@ -17,4 +17,5 @@ export {
   type CommandRuleMode,
   type CommandVerdict,
 } from './rules.js';
+export { TerminalText } from './terminal-text.js';
 export { CommandGuard, type CommandGuardOptions, type GuardedCommand, type GuardRelease, type ClientVerdict } from './command-guard.js';

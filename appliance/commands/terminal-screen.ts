@@ -161,7 +161,8 @@ export class TerminalScreen {
       case '\x07':
         return;
     }
-    if (ch.charCodeAt(0) < 0x20 || ch === '\x7f') return;
+    const code = ch.charCodeAt(0);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return; // C1 controls (U+009B is a CSI to some terminals)
     if (this.pendingWrap) {
       this.row++;
       this.col = 0;

@@ -16,6 +16,7 @@ import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
 import * as m0007 from './migrations/0007-change-feed.js';
+import * as m0010 from './migrations/0010-commands.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -30,6 +31,7 @@ export * from './connectivity-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 export * from './change-feed.js';
 export * from './job-leases.js';
+export * from './session-commands-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -40,6 +42,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-pki-findings': m0006,
   '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
+  '0010-commands': m0010,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -94,7 +97,7 @@ export class Store {
     db: Kysely<Database>,
   ) {
     this.db = db;
-    this.repos = new Repositories(db);
+    this.repos = new Repositories(db, false, engine.name);
     this.feed = new ChangeFeed(this.repos.changes);
   }
 
@@ -148,7 +151,7 @@ export class Store {
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
       try {
-        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true, this.engine.name))));
         // Acknowledged only once on disk; what runs after the commit (exporters, the audit anchor) waits too.
         if (options.durable !== false) await this.engine.flush();
         repos?.runCommitted();

@@ -11,6 +11,7 @@ import { AccessRequestsRepository } from './access-requests-repository.js';
 import { ConnectivityRepository } from './connectivity-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
+import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, type SessionSearchRepository } from './session-commands-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import type {
@@ -564,10 +565,14 @@ export class Repositories {
   /** Announce changes to the other processes (in a transaction only: with the change, or not at all). */
   readonly changes: ChangeFeedRepository;
   readonly jobLeases: JobLeasesRepository;
+  readonly commandRules: CommandRulesRepository;
+  readonly sessionCommands: SessionCommandsRepository;
+  /** Full-text search over sessions' commands and output: the one engine-specific repository. */
+  readonly sessionSearch: SessionSearchRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
-  constructor(db: Db, inTransaction = false) {
+  constructor(db: Db, inTransaction = false, engine: 'sqlite' | 'mariadb' = 'sqlite') {
     this.committed = inTransaction ? [] : undefined;
     this.users = new UsersRepository(db);
     this.passwordHistory = new PasswordHistoryRepository(db);
@@ -592,6 +597,9 @@ export class Repositories {
     this.connectivity = new ConnectivityRepository(db);
     this.changes = new ChangeFeedRepository(db, inTransaction);
     this.jobLeases = new JobLeasesRepository(db);
+    this.commandRules = new CommandRulesRepository(db);
+    this.sessionCommands = new SessionCommandsRepository(db);
+    this.sessionSearch = sessionSearchFor(engine, db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */
