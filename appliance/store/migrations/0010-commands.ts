@@ -39,6 +39,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('offset_ms', 'bigint', (c) => c.notNull())
     .addColumn('text', 'text', (c) => c.notNull())
     .execute();
+  // The search filters sessions by device (host name) and user name.
+  await db.schema.createIndex('proxy_sessions_hostname').on('proxy_sessions').columns(['hostname', 'started_at']).execute();
+  await db.schema.createIndex('proxy_sessions_username').on('proxy_sessions').columns(['username', 'started_at']).execute();
   await db.schema.createIndex('session_output_text_session').on('session_output_text').columns(['session_id', 'at']).execute();
 
   if (isSqlite(db)) {
@@ -67,6 +70,8 @@ export async function down(db: Kysely<unknown>): Promise<void> {
       await sql`DROP TABLE IF EXISTS ${sql.raw(`${t}_fts`)}`.execute(db);
     }
   }
+  await db.schema.dropIndex('proxy_sessions_username').execute();
+  await db.schema.dropIndex('proxy_sessions_hostname').execute();
   await db.schema.dropTable('session_output_text').execute();
   await db.schema.dropTable('session_commands').execute();
   await db.schema.alterTable('access_groups').dropColumn('command_mode').execute();

@@ -128,3 +128,15 @@ test('an Enter whose echo never comes (echo off, as at a password prompt) is rel
   assert.deepEqual(commands, [], 'an empty echo line is no command, and the typed secret is not one either');
   guard.close();
 });
+
+test('output text for the index: escape sequences gone (even cut between chunks), lines kept, C1 controls dropped', async () => {
+  const { TerminalText } = await import('../../../appliance/commands/index.js');
+  const t = new TerminalText();
+  t.write(Buffer.from('\x1b[01;34mdir\x1b[0m  file\r\n\x1b]0;title\x07ok\x1b['));
+  t.write(Buffer.from('Kdone\u009b31m\n'));
+  const euro = Buffer.from('€');
+  t.write(euro.subarray(0, 1));
+  t.write(euro.subarray(1));
+  assert.equal(t.take(), 'dir  file\nokdone31m\n€');
+  assert.equal(t.length, 0);
+});
