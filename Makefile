@@ -45,6 +45,7 @@ bench: build
 	@node dist/bench/vault-policy.js
 	@node dist/bench/login.js
 	@node dist/bench/healthz-under-reads.js
+	@node dist/bench/recording.js
 	@node dist/bench/session-search.js
 
 clean:

@@ -4,7 +4,7 @@
 import { AuditAnchor, AuditTrail, tokenChainKey } from './audit/index.js';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { AuthService, CertificateLogin, DuoService, SecondFactorService, TotpService } from './auth/index.js';
+import { AuthService, CertificateLogin, DuoService, ProxyLoginService, SecondFactorService, SshKeyService, TotpService } from './auth/index.js';
 import { TrustStore } from './pki/index.js';
 import {
   UserAdminService,
@@ -18,7 +18,7 @@ import {
   PasswordViewService,
   ConnectivityService,
 } from './access/index.js';
-import { SessionService } from './sessions/index.js';
+import { RecordingService, SessionService } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
@@ -75,6 +75,11 @@ export class Appliance {
     readonly sessions: SessionService,
     /** This process's reader of the change feed, from the moment the appliance opened. */
     readonly changes: FeedFollower,
+    readonly recordings: RecordingService,
+    /** Person authentication on the proxies that authenticate people themselves (SSH). */
+    readonly proxyLogins: ProxyLoginService,
+    /** SSH public keys users register for the terminal proxy. */
+    readonly sshKeys: SshKeyService,
   ) {}
 
   /**
@@ -106,8 +111,8 @@ export class Appliance {
   }
 
   /** Write an encrypted backup of the database to `file` (restoring it needs k custodian shares). */
-  createBackup(file: string, actor: string): Promise<{ bytes: number; applianceId: string }> {
-    return createBackup({ store: this.store, keys: this.keys, audit: this.audit, home: this.config.home }, file, actor);
+  createBackup(file: string, actor: string): Promise<{ bytes: number; applianceId: string; recordings: number }> {
+    return createBackup({ store: this.store, keys: this.keys, audit: this.audit, home: this.config.home, recordingsDir: this.recordings.dir }, file, actor);
   }
 
   /** A new master key cut into new custodian shares; every sealed value re-wrapped, the old key destroyed. */
@@ -169,7 +174,10 @@ export class Appliance {
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes);
+    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock });
+    const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
+    const sshKeys = new SshKeyService({ store, audit, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys);
   }
 
   async close(): Promise<void> {

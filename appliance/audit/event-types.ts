@@ -31,8 +31,8 @@ const CATALOGUE = {
     code: 'W1000',
     severity: 'info',
     failureSeverity: 'low',
-    description: 'A person authenticated by password (web, SSH, RDP), or failed to; the code says why.',
-    detail: { method: 'string?', protocol: 'string?', secondFactorDue: 'string?', hashUpgraded: 'object?', reason: 'string?', source: 'string?', attempts: 'number?' },
+    description: 'A person presented a first factor (a password, or on SSH a key) on the web, SSH or RDP, or failed to; the code says why.',
+    detail: { method: 'string?', protocol: 'string?', secondFactorDue: 'string?', hashUpgraded: 'object?', reason: 'string?', source: 'string?', attempts: 'number?', fingerprint: 'string?' },
   },
   'auth.logout': { code: 'W1001', severity: 'info', description: 'A web session was ended by its user.', detail: { reason: 'string' } },
   'auth.lockout': { code: 'W1002', severity: 'medium', description: 'An account was locked after too many failed logins.', detail: { attempts: 'number', durationMinutes: 'number' } },
@@ -48,10 +48,17 @@ const CATALOGUE = {
     severity: 'info',
     failureSeverity: 'low',
     description: 'A second factor (certificate, TOTP, Duo) was passed or failed.',
-    detail: { method: 'string', reason: 'string?', fingerprint: 'string?' },
+    detail: { method: 'string', reason: 'string?', fingerprint: 'string?', protocol: 'string?', source: 'string?', attempts: 'number?' },
   },
   'auth.password_change': { code: 'W1006', severity: 'low', description: 'A user changed their own password, or the attempt failed.', detail: {} },
   'auth.totp_enrol': { code: 'W1007', severity: 'low', description: 'A user enrolled a TOTP authenticator.', detail: {} },
+  'auth.proxy_login': {
+    code: 'W1050',
+    severity: 'info',
+    failureSeverity: 'low',
+    description: 'A login on a proxy (SSH) completed with all the factors the account needs, or was refused after a right factor (the code says why).',
+    detail: { protocol: 'string', method: 'string', reason: 'string?', certificateFingerprint: 'string?', keyFingerprint: 'string?' },
+  },
 
   'session.start': {
     code: 'W2000',
@@ -93,6 +100,23 @@ const CATALOGUE = {
     severity: 'medium',
     description: 'A command in a proxied session matched an alert rule; it ran.',
     detail: { session: 'string', command: 'string', exec: 'boolean', rule: 'number|null', pattern: 'string|null' },
+  },
+
+  'recording.start': { code: 'W2100', severity: 'info', description: "A proxied session's recording was started.", detail: { session: 'string', recording: 'string' } },
+  'recording.end': {
+    code: 'W2101',
+    severity: 'info',
+    failureSeverity: 'high',
+    description: 'A recording ended: closed whole, or failed (the disk failed or fell behind), which ends its session.',
+    detail: { session: 'string', bytes: 'number', chunks: 'number', problem: 'string?' },
+  },
+  'recording.view': { code: 'W2102', severity: 'low', description: 'A recording was read or exported by an auditor.', detail: { format: 'string', input: 'boolean' } },
+  'recording.verify': {
+    code: 'W2103',
+    severity: 'info',
+    failureSeverity: 'high',
+    description: 'A recording was verified (its chunk chain, against its row); a failure means it was altered.',
+    detail: { complete: 'boolean', chunks: 'number', problem: 'string|null' },
   },
 
   'access.request': {
@@ -202,6 +226,13 @@ const CATALOGUE = {
   'user.mfa_method': { code: 'W7004', severity: 'medium', description: "A user's second factor method was changed.", detail: { from: 'string', to: 'string' } },
   'user.totp_reset': { code: 'W7005', severity: 'medium', description: "A user's TOTP enrolment was forgotten.", detail: {} },
   'user.reset_password': { code: 'W7006', severity: 'medium', description: "A user's password was reset to a one-time password.", detail: {} },
+  'user.ssh_key_add': {
+    code: 'W7050',
+    severity: 'medium',
+    description: 'An SSH public key was registered for logging in to the terminal proxy.',
+    detail: { keyId: 'number', algorithm: 'string', fingerprint: 'string', bits: 'number' },
+  },
+  'user.ssh_key_remove': { code: 'W7051', severity: 'low', description: 'A registered SSH public key was removed.', detail: { keyId: 'number', algorithm: 'string', fingerprint: 'string' } },
 
   'settings.change': { code: 'W8000', severity: 'medium', description: 'Appliance settings were changed.', detail: { changes: 'object' } },
   'mfa.provider_save': {

@@ -39,6 +39,54 @@ export interface AuthenticationRequest {
   protocol: LoginProtocol;
 }
 
+/** Which event records a factor: a login's first factor is auth.login, a later one auth.mfa. */
+export type FactorEvent = 'auth.login' | 'auth.mfa';
+
+export interface FactorRequest {
+  username: string;
+  ip: string;
+  protocol: LoginProtocol;
+  /** A later factor of a login already under way: the account by id (a rename in between changes nothing). */
+  userId?: number;
+}
+
+export type FactorVerdict =
+  | {
+      ok: true;
+      /** A key's or certificate's fingerprint, for the audit event. */
+      fingerprint?: string;
+      /** Slow work for the admission, done only once the account is known admissible (outside any transaction). */
+      beforeAdmit?: () => Promise<void>;
+      /**
+       * Runs in the admission transaction, before the account is admitted: re-checks what the judgement read
+       * (false: withdrawn meanwhile, the login fails) and writes what the factor's use changes; returns detail
+       * for the auth.login event.
+       */
+      onAdmit?: (repos: Repositories) => Promise<{ hashUpgraded?: { from: string; to: string } } | false>;
+    }
+  | {
+      ok: false;
+      code: ErrorCode;
+      reason: string;
+      /** True: the factor was right but this door cannot finish the login (refused without counting a failure). */
+      refusal?: boolean;
+      /** Written with the failure's audit event (a certificate's usage log). */
+      onFailure?: (repos: Repositories) => Promise<void>;
+    };
+
+/** One factor of a login, judged for an account under the rules every factor shares (AuthService.authenticateFactor). */
+export interface PersonFactor {
+  /** Named on the audit event: password, publickey, certificate, totp. */
+  method: string;
+  event: FactorEvent;
+  /** Judge the factor for this account; run after the attempt is reserved, whatever the account's state. */
+  check(user: UserRow): Promise<FactorVerdict>;
+  /** For a name that is no account: spend what `check` would (the password's decoy hash). */
+  decoy?(): Promise<void>;
+  /** Does success complete the login (all failures reset) or is more due (only this attempt given back)? Default: no second factor due. */
+  completes?(person: Omit<AuthenticatedPerson, 'ip' | 'at'>): boolean;
+}
+
 /** A person whose password was right and whose account was admissible at `at`. */
 export interface AuthenticatedPerson {
   user: UserRow;
@@ -176,16 +224,22 @@ export class AuthService {
     if (this.denylist.list.denies(ip)) throw new AuthError('AUTH_IP_DENIED', 'address is on the IP denylist');
   }
 
-  private async fail(code: ErrorCode, reason: string, req: { username: string; ip: string }, detail?: LoginFailureDetail): Promise<never> {
-    await this.audit.record({
-      type: 'auth.login',
-      outcome: 'failure',
-      actor: req.username.slice(0, 64),
-      actorIp: req.ip,
-      subject: req.username.slice(0, 128),
-      code,
-      detail: { reason, ...detail },
-    });
+  private async fail(
+    code: ErrorCode,
+    reason: string,
+    req: { username: string; ip: string; protocol?: LoginProtocol; event?: FactorEvent; method?: string },
+    detail?: LoginFailureDetail,
+    withChange?: (repos: Repositories) => Promise<void>,
+  ): Promise<never> {
+    const common = { outcome: 'failure' as const, actor: req.username.slice(0, 64), actorIp: req.ip, subject: req.username.slice(0, 128), code };
+    // The web's password failures keep the shape they always had; other doors and factors name theirs.
+    const named = { ...(req.protocol && req.protocol !== 'web' ? { protocol: req.protocol } : {}), ...detail };
+    const event =
+      req.event === 'auth.mfa'
+        ? { ...common, type: 'auth.mfa' as const, detail: { method: req.method ?? 'unknown', reason, ...named } }
+        : { ...common, type: 'auth.login' as const, detail: { reason, ...(req.method && req.method !== 'password' ? { method: req.method } : {}), ...named } };
+    if (withChange) await this.audit.withChange(event, withChange);
+    else await this.audit.record(event);
     throw new AuthError(code, reason);
   }
 
@@ -197,8 +251,51 @@ export class AuthService {
    * due, is the caller's to ask for. `admit` may touch the store only through `repos`.
    */
   async authenticatePerson<T>(req: AuthenticationRequest, admit: (repos: Repositories, person: AuthenticatedPerson) => Promise<T>): Promise<{ person: AuthenticatedPerson; admitted: T }> {
+    return this.authenticateFactor({ username: req.username, ip: req.ip, protocol: req.protocol }, this.passwordFactor(req.password), admit);
+  }
+
+  /** The password as a factor: hashed whatever the account's state; an older hash scheme replaced at admission. */
+  passwordFactor(password: string, opts: { event?: FactorEvent; completes?: (person: Omit<AuthenticatedPerson, 'ip' | 'at'>) => boolean } = {}): PersonFactor {
+    return {
+      method: 'password',
+      event: opts.event ?? 'auth.login',
+      decoy: async () => void (await verifyPassword(password, await this.decoy.get())),
+      ...(opts.completes ? { completes: opts.completes } : {}),
+      check: async (user) => {
+        if (!(await verifyPassword(password, user.password_hash))) return { ok: false, code: 'AUTH_BAD_PASSWORD', reason: 'wrong password' };
+        // An older scheme or cost is replaced now that the password is known: read from the stored string, so a
+        // login at the current cost pays one hash, not two. Hashed here, written with the admission.
+        const seenHash = user.password_hash;
+        if (!needsRehash(seenHash, this.argon2)) return { ok: true };
+        let rehash: { hash: string; from: string } | undefined;
+        return {
+          ok: true,
+          // Only for an account that is admissible: a locked one must not answer slower when the password was right.
+          beforeAdmit: async () => {
+            rehash = { hash: await hashPassword(password, this.argon2), from: hashScheme(seenHash) };
+          },
+          onAdmit: async (repos) => {
+            // Only over the hash that was verified: a password reset while this login hashed is not undone.
+            if (!rehash || !(await repos.users.replacePasswordHash(user.id, seenHash, rehash.hash))) return {};
+            await repos.passwordHistory.replaceHash(user.id, seenHash, rehash.hash);
+            return { hashUpgraded: { from: rehash.from, to: 'argon2id' } };
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Authenticate a person by one factor — a password, and on the proxies a key or a TOTP code — under the
+   * rules every factor shares: denylist, the per-address throttle, the account's lockout and status, the
+   * generic failure, each outcome audited. A factor is judged only inside an attempt reserved beforehand
+   * (one conditional statement each for the source and the account), and the login is admitted by one
+   * statement that checks the account is still active and unlocked, in the transaction that runs `admit` and
+   * writes the audit event: a burst cannot pass more than the limits, and nothing between check and grant.
+   */
+  async authenticateFactor<T>(req: FactorRequest, factor: PersonFactor, admit: (repos: Repositories, person: AuthenticatedPerson) => Promise<T>): Promise<{ person: AuthenticatedPerson; admitted: T }> {
     const ip = normalizeIp(req.ip);
-    const who = { username: req.username, ip };
+    const who = { username: req.username, ip, protocol: req.protocol, event: factor.event, method: factor.method };
     try {
       await this.checkIp(ip);
     } catch (e) {
@@ -219,7 +316,7 @@ export class AuthService {
     const gate = await this.store.transaction(
       async (repos) => {
         if (!(await repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now }))) return { state: 'throttled' } as const;
-        const user = await repos.users.byUsername(req.username.normalize('NFC'));
+        const user = req.userId !== undefined ? await repos.users.byId(req.userId) : await repos.users.byUsername(req.username.normalize('NFC'));
         if (!user) return { state: 'unknown' } as const;
         // A lock whose time has passed is lifted (and audited) first, in a durable commit of its own below.
         if (user.locked_at !== null && !this.isLocked(user, settings, now)) return { state: 'known', user, reserved: undefined } as const;
@@ -228,12 +325,12 @@ export class AuthService {
       { durable: false },
     );
     if (gate.state === 'throttled') return this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
-    const failed = async (code: ErrorCode, reason: string, detail?: LoginFailureDetail): Promise<never> => {
+    const failed = async (code: ErrorCode, reason: string, detail?: LoginFailureDetail, withChange?: (repos: Repositories) => Promise<void>): Promise<never> => {
       await this.judgeSourceFailure(source, ip, settings);
-      return this.fail(code, reason, who, detail);
+      return this.fail(code, reason, who, detail, withChange);
     };
     if (gate.state === 'unknown') {
-      await verifyPassword(req.password, await this.decoy.get());
+      await factor.decoy?.();
       return failed('AUTH_UNKNOWN_USER', 'no such user');
     }
 
@@ -247,57 +344,55 @@ export class AuthService {
         }
         return repos.users.reserveAttempt(user.id, settings.lockout.maxAttempts, now);
       }));
-    // Hashed whatever the outcome, so a locked or disabled account answers in the same time.
-    const passwordOk = await verifyPassword(req.password, user.password_hash);
+    // Judged whatever the outcome, so a locked or disabled account answers in the same time.
+    const verdict = await factor.check(user);
     if (!reserved) return failed('AUTH_LOCKED', 'account is locked');
     if (user.status !== 'active') {
       await this.store.repos.users.refundAttempt(user.id);
       return failed('AUTH_DISABLED', 'account is disabled');
     }
-    if (!passwordOk) {
+    if (!verdict.ok && verdict.refusal) {
+      // A right factor the door cannot take further (a second factor it cannot ask for): no guess, no count.
+      await this.store.transaction(async (repos) => {
+        await repos.users.refundAttempt(user.id);
+        await repos.loginThrottle.refund(source);
+      }, { durable: false });
+      return this.fail(verdict.code, verdict.reason, who, undefined, verdict.onFailure);
+    }
+    if (!verdict.ok) {
       const attempts = (await this.store.repos.users.byId(user.id))?.failed_attempts ?? 0;
       await this.lockIfOverLimit(user, ip, attempts);
-      return failed('AUTH_BAD_PASSWORD', 'wrong password', { attempts });
+      return failed(verdict.code, verdict.reason, { attempts }, verdict.onFailure);
     }
 
-    // An older scheme or cost is replaced now that the password is known: read from the stored string, so a
-    // login at the current cost pays one hash, not two. Hashed here, written with the admission below.
-    const seenHash = user.password_hash;
-    const rehash = needsRehash(seenHash, this.argon2) ? { hash: await hashPassword(req.password, this.argon2), from: hashScheme(seenHash) } : undefined;
-
+    await verdict.beforeAdmit?.();
     const mfaRequired = requiredSecondFactor(user, settings);
     const person: AuthenticatedPerson = { user, mfaRequired, ip, at: now };
+    const completes = factor.completes ? factor.completes({ user, mfaRequired }) : mfaRequired === null;
     const outcome = await this.store.transaction(async (repos) => {
-      // The right password gives the source its attempt back, whether or not the account is still open.
+      // What the factor rests on must still hold now (a key still registered, a certificate still bound).
+      const extra = verdict.onAdmit ? await verdict.onAdmit(repos) : {};
+      if (extra === false) return { admitted: false, code: 'AUTH_INVALID', reason: `the ${factor.method} was withdrawn while it was checked` } as const;
+      // The right factor gives the source its attempt back, whether or not the account is still open.
       await repos.loginThrottle.refund(source);
       // Failed attempts reset only once the login is complete: a right password with a second factor
       // still due gives back only its own reserved attempt, not the count of wrong TOTP codes before it.
       // The account must still be unlocked now, in this transaction: a parallel wrong guess may have locked it.
       // (Not thrown: the refund above still lands.)
-      if (!(await repos.users.admitLogin(user.id, now, mfaRequired ? 'refund' : 'reset'))) return { admitted: false } as const;
-      // Only over the hash that was verified: a password reset while this login hashed is not undone.
-      const rehashed = rehash !== undefined && (await repos.users.replacePasswordHash(user.id, seenHash, rehash.hash));
-      if (rehashed) await repos.passwordHistory.replaceHash(user.id, seenHash, rehash.hash);
+      if (!(await repos.users.admitLogin(user.id, now, completes ? 'reset' : 'refund'))) return { admitted: false, code: 'AUTH_LOCKED', reason: `account was locked while the ${factor.method} was checked` } as const;
       const result = await admit(repos, person);
+      const common = { outcome: 'success' as const, actor: user.username, actorIp: ip, subject: user.username };
+      const protocol = { protocol: req.protocol };
+      const fingerprint = verdict.fingerprint ? { fingerprint: verdict.fingerprint } : {};
       await this.audit.record(
-        {
-          type: 'auth.login',
-          outcome: 'success',
-          actor: user.username,
-          actorIp: ip,
-          subject: user.username,
-          detail: {
-            method: 'password',
-            protocol: req.protocol,
-            ...(mfaRequired ? { secondFactorDue: mfaRequired } : {}),
-            ...(rehashed ? { hashUpgraded: { from: rehash.from, to: 'argon2id' } } : {}),
-          },
-        },
+        factor.event === 'auth.mfa'
+          ? { ...common, type: 'auth.mfa', detail: { method: factor.method, ...protocol, ...fingerprint } }
+          : { ...common, type: 'auth.login', detail: { method: factor.method, ...protocol, ...(mfaRequired && !completes ? { secondFactorDue: mfaRequired } : {}), ...fingerprint, ...extra } },
         repos,
       );
       return { admitted: true, result } as const;
     });
-    if (!outcome.admitted) return this.fail('AUTH_LOCKED', 'account was locked while the password was checked', who);
+    if (!outcome.admitted) return this.fail(outcome.code, outcome.reason, who);
     const fresh = (await this.store.repos.users.byId(user.id))!;
     return { person: { ...person, user: fresh }, admitted: outcome.result };
   }

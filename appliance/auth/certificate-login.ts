@@ -4,9 +4,18 @@
 import type { Store, UserCertificateRow, Repositories, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
-import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn } from '../pki/index.js';
+import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn, parseCertificate } from '../pki/index.js';
 import { AuthError, NotFoundError, type ErrorCode } from '../errors/index.js';
 import { normalizeIp } from '../net/index.js';
+import type { FactorVerdict } from './auth-service.js';
+import { sshBlobOfCertificate } from './ssh-public-key.js';
+
+/** How a proxy session's person authenticated (what the forced-certificate gate judges). */
+export interface ProxyAuthenticationProof {
+  method: string;
+  /** The X.509 fingerprint of the certificate whose key signed the login, when one did. */
+  certificateFingerprint?: string;
+}
 
 export interface CertificateBindingView {
   id: number;
@@ -184,6 +193,60 @@ export class CertificateLogin {
     });
   }
 
+  /**
+   * The SSH wire-format blob of the key of the certificate bound to `userId` now, if there is one and SSH can
+   * carry its key: what a client offers when that key is on a smart card (`ssh -I libpkcs11.so`).
+   */
+  async boundKeyBlob(userId: number): Promise<{ blob: Buffer; fingerprint: string } | undefined> {
+    const bound = await this.deps.store.repos.userCertificates.boundFor(userId);
+    if (!bound) return undefined;
+    const blob = sshBlobOfCertificate(parseCertificate(Buffer.from(bound.pem)));
+    return blob ? { blob, fingerprint: bound.fingerprint } : undefined;
+  }
+
+  /**
+   * The bound certificate's key signed a login on a proxy: judge the certificate with the web's validator
+   * (validity, CA active and valid, CRL, e-mail when checked, the binding) now. The verdict's admission
+   * re-checks the binding in the admitting transaction and writes the usage log; a failure writes it too.
+   * Only a bound certificate counts: SSH carries the key, not the certificate, so binding happens on the web.
+   */
+  async keyVerdict(user: UserRow, ipRaw: string, offered: Buffer): Promise<FactorVerdict> {
+    const ip = normalizeIp(ipRaw);
+    const settings = await this.deps.settings.current();
+    const trust = await this.deps.trust.snapshot();
+    const bound = await this.deps.store.repos.userCertificates.boundFor(user.id);
+    const refuse = (code: ErrorCode, reason: string, cert?: { fingerprint: string; subject: string }): FactorVerdict => ({
+      ok: false,
+      code,
+      reason,
+      onFailure: (repos) => this.event(repos, { event: 'failure', user, ip, fingerprint: cert?.fingerprint ?? null, subject: cert?.subject ?? null, code }),
+    });
+    if (!bound) return refuse('CERT_MISSING', 'the account has no bound certificate (bind one at a web login first)');
+    const cert = parseCertificate(Buffer.from(bound.pem));
+    const blob = sshBlobOfCertificate(cert);
+    if (!blob || !blob.equals(offered)) return refuse('AUTH_KEY_UNKNOWN', "the key is not the bound certificate's", { fingerprint: bound.fingerprint, subject: bound.subject });
+    const result = validateClientCertificate({ leaf: cert.raw, chain: [] }, trust, {
+      now: this.now(),
+      checkEmail: settings.mfa.checkCertificateEmail,
+      accountEmail: user.email,
+      bound: { fingerprint: bound.fingerprint, issuer: bound.issuer, serial: bound.serial },
+    });
+    if (!result.ok) return refuse(result.code, result.reason, { fingerprint: bound.fingerprint, subject: bound.subject });
+    const fingerprint = result.identity.fingerprint;
+    return {
+      ok: true,
+      fingerprint,
+      onAdmit: async (repos) => {
+        // Revoked (or replaced) while the signature was judged: the key no longer speaks for the account.
+        const current = await repos.userCertificates.boundFor(user.id);
+        if (!current || current.fingerprint !== fingerprint) return false;
+        await repos.userCertificates.update(current.id, { last_used_at: this.now() });
+        await this.event(repos, { event: 'use', user, ip, fingerprint, subject: result.subject });
+        return {};
+      },
+    };
+  }
+
   async list(filter: { userId?: number; status?: 'bound' | 'revoked' } = {}): Promise<CertificateBindingView[]> {
     return (await this.deps.store.repos.userCertificates.list(filter)).map(bindingView);
   }
@@ -224,11 +287,14 @@ export class CertificateLogin {
 
   /**
    * "Force authentication with certificate" for proxy sessions: when on, a user may open a proxy session
-   * only if their current web session was authenticated with the certificate bound to them now.
+   * only if they were authenticated with the certificate bound to them now — on a proxy that authenticated
+   * the person itself (SSH), by that login (`authentication`): its certificate's key, and the certificate
+   * still valid under the trust store now; otherwise by their current web session.
    */
-  async proxySessionAllowed(userId: number): Promise<{ allowed: true } | { allowed: false; code: ErrorCode; reason: string }> {
+  async proxySessionAllowed(userId: number, authentication?: ProxyAuthenticationProof): Promise<{ allowed: true } | { allowed: false; code: ErrorCode; reason: string }> {
     const settings = await this.deps.settings.current();
     if (!settings.mfa.forceCertificateForProxy) return { allowed: true };
+    if (authentication) return this.proxyLoginAllowed(userId, authentication);
     const session = await this.deps.store.repos.webSessions.completeForUser(userId);
     if (!session) return { allowed: false, code: 'CERT_MISSING', reason: 'no signed-in web session' };
     const now = this.now();
@@ -242,6 +308,27 @@ export class CertificateLogin {
     if (!bound || bound.fingerprint !== session.certificate_fingerprint) {
       return { allowed: false, code: 'CERT_NOT_BOUND_CERT', reason: 'the web session used a certificate that is no longer bound' };
     }
+    return { allowed: true };
+  }
+
+  private async proxyLoginAllowed(userId: number, authentication: ProxyAuthenticationProof): Promise<{ allowed: true } | { allowed: false; code: ErrorCode; reason: string }> {
+    if (!authentication.method.split('+').includes('certificate') || !authentication.certificateFingerprint) {
+      return { allowed: false, code: 'CERT_MISSING', reason: `the login (${authentication.method}) was not made with the bound certificate's key` };
+    }
+    const bound = await this.deps.store.repos.userCertificates.boundFor(userId);
+    if (!bound || bound.fingerprint !== authentication.certificateFingerprint) {
+      return { allowed: false, code: 'CERT_NOT_BOUND_CERT', reason: 'the login used a certificate that is no longer bound' };
+    }
+    // The login was judged minutes ago, perhaps: a CA inactivated or a CRL installed since refuses now.
+    const user = await this.deps.store.repos.users.byId(userId);
+    const settings = await this.deps.settings.current();
+    const result = validateClientCertificate({ leaf: parseCertificate(Buffer.from(bound.pem)).raw, chain: [] }, await this.deps.trust.snapshot(), {
+      now: this.now(),
+      checkEmail: settings.mfa.checkCertificateEmail,
+      accountEmail: user?.email ?? '',
+      bound: { fingerprint: bound.fingerprint, issuer: bound.issuer, serial: bound.serial },
+    });
+    if (!result.ok) return { allowed: false, code: result.code, reason: result.reason };
     return { allowed: true };
   }
 }

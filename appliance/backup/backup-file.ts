@@ -1,8 +1,13 @@
 // Encrypted backups: a consistent snapshot of the database, gzip'd and encrypted with AES-256-GCM under a
 // fresh data key that the token's master key wraps. Restoring needs that master key — rebuilt from k
 // custodian shares on a fresh appliance — so a backup file alone is useless to whoever takes it.
-import { randomBytes, createCipheriv, createDecipheriv, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, renameSync } from 'node:fs';
+// The session recordings follow the database as they are on disk: already encrypted, under data keys that
+// the database (inside the encrypted part) holds wrapped; the authenticated header lists each one's name,
+// length and SHA-256, so a recording altered, cut or left out of the backup fails the restore.
+import { randomBytes, createCipheriv, createDecipheriv, randomUUID, createHash } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, readSync, rmSync, renameSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import type { Store } from '../store/index.js';
@@ -14,7 +19,17 @@ import { createSelfSignedTlsCertificate } from '../pki/index.js';
 import { InputError, WardenError, isWardenError } from '../errors/index.js';
 import { combineShares } from './key-shares.js';
 
-const MAGIC = Buffer.from('WARDEN BACKUP v1\n');
+const MAGIC_V1 = Buffer.from('WARDEN BACKUP v1\n');
+// v2: the database part is `bytes` long and the recordings follow it (v1 had no recordings).
+const MAGIC = Buffer.from('WARDEN BACKUP v2\n');
+const RECORDING_FILE = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}\.wrec$/;
+const MAX_HEADER = 64 * 1024 * 1024;
+
+interface BackupRecording {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 
 interface BackupHeader {
   applianceId: string;
@@ -23,10 +38,39 @@ interface BackupHeader {
   iv: string;
   tag: string;
   bytes: number;
+  recordings?: BackupRecording[];
+}
+
+/**
+ * The recordings of the rows in the database, each up to its length now: the files are append-only, so that
+ * prefix is stable while the session goes on (the rest is in the next backup). Listed after the snapshot,
+ * so every row in it has its file (a file started since has no row and restores as an unused file).
+ */
+async function recordingsToBackUp(store: Store, dir: string): Promise<BackupRecording[]> {
+  const out: BackupRecording[] = [];
+  for (const file of await store.repos.recordings.files()) {
+    if (!RECORDING_FILE.test(file)) continue;
+    const full = path.join(dir, file);
+    let bytes: number;
+    try {
+      bytes = statSync(full).size;
+    } catch {
+      continue; // a row whose file is gone: verification of that recording says so; the backup goes on
+    }
+    const hash = createHash('sha256');
+    if (bytes > 0) await pipeline(createReadStream(full, { start: 0, end: bytes - 1 }), hash);
+    out.push({ file, bytes, sha256: hash.digest('hex') });
+  }
+  return out;
 }
 
 /** Write an encrypted backup of the database to `file` (mode 0600). Returns its size. */
-export async function createBackup(deps: { store: Store; keys: KeyService; audit: AuditTrail; home: string }, file: string, actor: string): Promise<{ bytes: number; applianceId: string }> {
+export async function createBackup(
+  deps: { store: Store; keys: KeyService; audit: AuditTrail; home: string; recordingsDir?: string },
+  file: string,
+  actor: string,
+): Promise<{ bytes: number; applianceId: string; recordings: number }> {
+  const recordingsDir = deps.recordingsDir ?? path.join(deps.home, 'recordings');
   const applianceId = (await deps.store.repos.meta.get('appliance.id')) ?? 'unknown';
   const snapshot = path.join(deps.home, `.backup-${randomUUID()}.db`);
   try {
@@ -34,6 +78,7 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
     // than with the engine's default mode.
     ensurePrivateFile(snapshot);
     await deps.store.snapshotTo(snapshot);
+    const recordings = await recordingsToBackUp(deps.store, recordingsDir);
     const plain = gzipSync(readFileSync(snapshot));
     const dataKey = randomBytes(32);
     try {
@@ -43,6 +88,7 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
         wrappedKey: (await deps.keys.wrapDataKey(dataKey)).toString('base64'),
         iv: randomBytes(12).toString('base64'),
         bytes: plain.length,
+        recordings,
       };
       const cipher = createCipheriv('aes-256-gcm', dataKey, Buffer.from(header.iv, 'base64'));
       // The header (all but the tag) is authenticated too: a tampered header is a corrupt backup.
@@ -52,9 +98,22 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
       const out = Buffer.concat([MAGIC, Buffer.from(JSON.stringify(header) + '\n'), body]);
       const tmp = `${file}.partial`;
       writePrivateFile(tmp, out);
+      let total = out.length;
+      try {
+        const ws = createWriteStream(tmp, { flags: 'a' });
+        for (const r of recordings) {
+          if (r.bytes > 0) await pipeline(createReadStream(path.join(recordingsDir, r.file), { start: 0, end: r.bytes - 1 }), ws, { end: false });
+          total += r.bytes;
+        }
+        ws.end();
+        await once(ws, 'finish');
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
       renameSync(tmp, file);
-      await deps.audit.record({ type: 'backup.create', outcome: 'success', actor, subject: path.basename(file), detail: { bytes: out.length } });
-      return { bytes: out.length, applianceId };
+      await deps.audit.record({ type: 'backup.create', outcome: 'success', actor, subject: path.basename(file), detail: { bytes: total } });
+      return { bytes: total, applianceId, recordings: recordings.length };
     } finally {
       dataKey.fill(0);
     }
@@ -63,24 +122,74 @@ export async function createBackup(deps: { store: Store; keys: KeyService; audit
   }
 }
 
-function readBackup(file: string): { header: BackupHeader; body: Buffer } {
-  let data: Buffer;
+/** The header and the database part of a backup; `recordingsAt` is where the recordings start. */
+function readBackup(file: string): { header: BackupHeader; body: Buffer; recordingsAt: number } {
+  let fd: number;
   try {
-    data = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (e) {
     throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw new InputError(`${file} is not a Warden backup`);
-  const nl = data.indexOf(0x0a, MAGIC.length);
-  if (nl === -1) throw new InputError('the backup is corrupted (no header)');
-  let header: BackupHeader;
   try {
-    header = JSON.parse(data.subarray(MAGIC.length, nl).toString('utf8')) as BackupHeader;
-  } catch {
-    throw new InputError('the backup is corrupted (unreadable header)');
+    const size = statSync(file).size;
+    // The header line: read in growing steps until its newline (a long list of recordings makes it long).
+    let head = Buffer.alloc(0);
+    let nl = -1;
+    while (nl === -1) {
+      if (head.length >= Math.min(size, MAX_HEADER)) throw new InputError(head.length >= MAX_HEADER ? 'the backup is corrupted (no header)' : `${file} is not a Warden backup`);
+      const more = Buffer.alloc(Math.min(Math.max(head.length, 64 * 1024), size - head.length));
+      const n = readSync(fd, more, 0, more.length, head.length);
+      head = Buffer.concat([head, more.subarray(0, n)]);
+      const magicLen = MAGIC.length;
+      if (head.length >= magicLen && !head.subarray(0, magicLen).equals(MAGIC) && !head.subarray(0, magicLen).equals(MAGIC_V1)) throw new InputError(`${file} is not a Warden backup`);
+      nl = head.indexOf(0x0a, magicLen);
+    }
+    let header: BackupHeader;
+    try {
+      header = JSON.parse(head.subarray(MAGIC.length, nl).toString('utf8')) as BackupHeader;
+    } catch {
+      throw new InputError('the backup is corrupted (unreadable header)');
+    }
+    for (const k of ['applianceId', 'createdAt', 'wrappedKey', 'iv', 'tag'] as const) if (typeof header[k] !== 'string') throw new InputError('the backup is corrupted (incomplete header)');
+    const v1 = head.subarray(0, MAGIC.length).equals(MAGIC_V1);
+    const bodyLength = v1 ? size - (nl + 1) : header.bytes;
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0 || nl + 1 + bodyLength > size) throw new InputError('the backup is corrupted (cut short)');
+    const body = Buffer.alloc(bodyLength);
+    if (bodyLength > 0 && readSync(fd, body, 0, bodyLength, nl + 1) !== bodyLength) throw new InputError('the backup is corrupted (cut short)');
+    return { header, body, recordingsAt: nl + 1 + bodyLength };
+  } finally {
+    closeSync(fd);
   }
-  for (const k of ['applianceId', 'createdAt', 'wrappedKey', 'iv', 'tag'] as const) if (typeof header[k] !== 'string') throw new InputError('the backup is corrupted (incomplete header)');
-  return { header, body: data.subarray(nl + 1) };
+}
+
+/**
+ * Copy the recordings out of a backup into `dir`, each checked against the length and SHA-256 its
+ * authenticated header gives. Called after the header authenticated (the database part decrypted).
+ */
+async function restoreRecordings(file: string, header: BackupHeader, at: number, dir: string): Promise<number> {
+  const list = header.recordings ?? [];
+  const size = statSync(file).size;
+  let pos = at;
+  makePrivateDir(dir);
+  for (const r of list) {
+    if (typeof r.file !== 'string' || !RECORDING_FILE.test(r.file) || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || pos + r.bytes > size) {
+      throw new InputError('the backup is corrupted (a recording is missing or cut short)');
+    }
+    const target = path.join(dir, r.file);
+    const hash = createHash('sha256');
+    if (r.bytes > 0) {
+      const ws = createWriteStream(target, { flags: 'wx', mode: 0o600 });
+      const source = createReadStream(file, { start: pos, end: pos + r.bytes - 1 });
+      source.on('data', (c) => hash.update(c));
+      await pipeline(source, ws);
+    } else {
+      writePrivateFile(target, Buffer.alloc(0), { exclusive: true });
+    }
+    if (hash.digest('hex') !== r.sha256) throw new InputError(`the backup is corrupted (recording ${r.file} does not match its checksum)`);
+    pos += r.bytes;
+  }
+  if (pos !== size) throw new InputError('the backup is corrupted (bytes after its last recording)');
+  return list.length;
 }
 
 export interface RestoreOptions {
@@ -105,11 +214,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
   const say = opts.progress ?? (() => {});
   const home = path.resolve(opts.home);
   if (existsSync(opts.configFile)) throw new WardenError('CONFLICT', `${opts.configFile} exists: restore needs a fresh appliance`);
-  for (const p of ['keys', 'warden.db', 'tls']) if (existsSync(path.join(home, p))) throw new WardenError('CONFLICT', `${path.join(home, p)} exists: restore needs a fresh appliance`);
-  const { header, body } = readBackup(opts.backupFile);
+  for (const p of ['keys', 'warden.db', 'tls', 'recordings']) if (existsSync(path.join(home, p))) throw new WardenError('CONFLICT', `${path.join(home, p)} exists: restore needs a fresh appliance`);
+  const { header, body, recordingsAt } = readBackup(opts.backupFile);
   say('rebuilding the master key from the shares');
   const material = await combineShares(opts.shares, header.applianceId);
-  const created = ['keys', 'tls', 'warden.db', 'warden.db-wal', 'warden.db-shm'].map((p) => path.join(home, p));
+  const created = ['keys', 'tls', 'recordings', 'warden.db', 'warden.db-wal', 'warden.db-shm'].map((p) => path.join(home, p));
   makePrivateDir(home);
   const raw = {
     web: { listen: opts.web?.listen ?? '0.0.0.0', httpsPort: opts.web?.httpsPort ?? 443, httpPort: opts.web?.httpPort ?? 80, publicHost: opts.web?.publicHost ?? 'localhost', tlsCert: 'tls/web.crt', tlsKey: 'tls/web.key' },
@@ -151,6 +260,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
         dataKey.fill(0);
       }
       writePrivateFile(config.store.sqlitePath, plain);
+      if (header.recordings?.length) say(`restoring ${header.recordings.length} session recordings`);
+      await restoreRecordings(opts.backupFile, header, recordingsAt, path.join(home, 'recordings'));
       const store = await StoreClass.open({ sqlitePath: config.store.sqlitePath });
       try {
         await verifyKeyCheck(store, keys);

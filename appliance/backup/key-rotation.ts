@@ -17,6 +17,8 @@ const SEALED = [
   { table: 'protected_items', key: 'id', column: 'content_sealed' },
   { table: 'totp_credentials', key: 'user_id', column: 'secret_sealed' },
   { table: 'mfa_providers', key: 'id', column: 'client_secret_sealed' },
+  // A recording's data key (version byte and wrapped key, no data): the file itself is never rewritten.
+  { table: 'recordings', key: 'id', column: 'key_sealed' },
   { table: 'appliance_meta', key: 'key', column: 'value', where: ['key', 'keys.check'] },
 ] as const;
 

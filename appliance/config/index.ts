@@ -82,6 +82,10 @@ export interface WardenConfig {
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
   };
+  recordings: {
+    /** Where session recordings are written (default <home>/recordings); `orbit backup` carries them. */
+    dir: string;
+  };
 }
 
 /**
@@ -185,7 +189,7 @@ function duoTestHostList(v: unknown): string[] {
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!['web', 'store', 'keys', 'auth', 'audit', 'log', '$comment'].includes(k)) {
+    if (!['web', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
@@ -195,6 +199,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
   const log = section(raw, 'log', ['level']);
   const audit = section(raw, 'audit', ['anchorFile', 'anchorEvery']);
+  const recordings = section(raw, 'recordings', ['dir']);
   const at = (p: string) => path.resolve(home, p);
 
   const engine = str(store.engine, 'store.engine', 'sqlite');
@@ -246,6 +251,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       anchorEvery: num(audit.anchorEvery, 'audit.anchorEvery', 100, 1, 1_000_000),
     },
     log: { level: level as WardenConfig['log']['level'] },
+    recordings: { dir: at(str(recordings.dir, 'recordings.dir', 'recordings')) },
   };
 }
 

@@ -10,6 +10,11 @@ export type ErrorCode =
   | 'AUTH_DISABLED'
   | 'AUTH_IP_DENIED'
   | 'AUTH_THROTTLED'
+  // a key offered at an SSH login is neither registered for the account nor its certificate's
+  | 'AUTH_KEY_UNKNOWN'
+  | 'AUTH_SIGNATURE_INVALID'
+  // a right factor whose login this door cannot finish (a second factor it cannot ask for)
+  | 'AUTH_FACTOR_UNAVAILABLE'
   // access
   | 'ACCESS_DENIED'
   | 'AUTH_SESSION_INVALID'
@@ -72,6 +77,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'AUDIT_CHAIN_BROKEN'
+  // recordings: the writer could not keep up or write; a file failed to read back
+  | 'RECORDING_FAILED'
+  | 'RECORDING_UNREADABLE'
   | 'INTERNAL';
 
 /** The one message a client ever sees for any authentication failure. */

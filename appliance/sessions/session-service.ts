@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FeedFollower, Repositories, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { NotFoundError, requireText, type ErrorCode } from '../errors/index.js';
-import type { CertificateLogin } from '../auth/index.js';
+import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.js';
 import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 import { SessionSearch } from './session-search.js';
@@ -36,6 +36,11 @@ export interface OpenRequest {
   /** The client's address as the proxy saw it. */
   source: string;
   reason?: string;
+  /**
+   * How the person was authenticated, when the proxy authenticated them itself (SSH: ProxyLogin.result()).
+   * The forced-certificate gate judges this login; without it, the person's web session.
+   */
+  authentication?: ProxyAuthenticationProof;
 }
 
 /**
@@ -286,7 +291,7 @@ export class SessionService {
     };
     if (!user) return refused({ kind: 'denied' }, 'no-such-user', 'ACCESS_DENIED');
 
-    const gate = await this.deps.certificates.proxySessionAllowed(req.userId);
+    const gate = await this.deps.certificates.proxySessionAllowed(req.userId, req.authentication);
     if (!gate.allowed) return refused({ kind: 'certificate-required', code: gate.code }, gate.reason, gate.code);
 
     const timeZone = await this.deps.decisions.timeZone();

@@ -50,6 +50,14 @@ export interface Settings {
     /** "Force authentication with certificate" for proxy sessions. */
     forceCertificateForProxy: boolean;
   };
+  ssh: {
+    /**
+     * A registered SSH key (or the smart-card certificate's key) is one factor. Off: an account with a second
+     * factor must add it after the key (TOTP by keyboard-interactive; the password after the card's key).
+     * On: the key alone logs in, as an administrator may choose for keys kept on hardware.
+     */
+    allowPublicKeyAsSoleFactor: boolean;
+  };
 }
 
 export type SettingsPatch = { [K in keyof Settings]?: Settings[K] extends unknown[] ? Settings[K] : Partial<Settings[K]> | Settings[K] };
@@ -64,6 +72,7 @@ export const DEFAULT_SETTINGS: Settings = {
   timeZone: '',
   connectivityIntervalMinutes: 15,
   mfa: { forceCertificateForAll: false, checkCertificateEmail: true, forceCertificateForProxy: false },
+  ssh: { allowPublicKeyAsSoleFactor: false },
 };
 
 type Rule = { kind: 'int'; min: number; max: number } | { kind: 'bool' };
@@ -79,6 +88,7 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   sessions: { idleTimeoutMinutes: { kind: 'int', min: 1, max: 24 * 60 }, absoluteLifetimeHours: { kind: 'int', min: 1, max: 24 * 7 } },
   loginThrottle: { maxFailures: { kind: 'int', min: 1, max: 10_000 }, windowMinutes: { kind: 'int', min: 1, max: 24 * 60 }, blockMinutes: { kind: 'int', min: 1, max: 24 * 60 } },
   mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
+  ssh: { allowPublicKeyAsSoleFactor: { kind: 'bool' } },
 };
 
 /**

@@ -16,7 +16,9 @@ import * as m0005 from './migrations/0005-auth-findings.js';
 import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
 import * as m0007 from './migrations/0007-change-feed.js';
+import * as m0009 from './migrations/0009-recordings.js';
 import * as m0010 from './migrations/0010-commands.js';
+import * as m0011 from './migrations/0011-ssh-keys.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -28,9 +30,11 @@ export * from './protected-items-repository.js';
 export * from './access-groups-repository.js';
 export * from './access-requests-repository.js';
 export * from './connectivity-repository.js';
+export * from './recordings-repository.js';
 export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueViolation, type ConstraintKind } from './errors.js';
 export * from './change-feed.js';
 export * from './job-leases.js';
+export * from './ssh-keys-repository.js';
 export * from './session-commands-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -42,7 +46,9 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-pki-findings': m0006,
   '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
+  '0009-recordings': m0009,
   '0010-commands': m0010,
+  '0011-ssh-keys': m0011,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -9,9 +9,11 @@ import { ProtectedItemsRepository } from './protected-items-repository.js';
 import { AccessGroupsRepository } from './access-groups-repository.js';
 import { AccessRequestsRepository } from './access-requests-repository.js';
 import { ConnectivityRepository } from './connectivity-repository.js';
+import { RecordingsRepository } from './recordings-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
 import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, type SessionSearchRepository } from './session-commands-repository.js';
+import { SshKeysRepository } from './ssh-keys-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import type {
@@ -549,6 +551,7 @@ export class Repositories {
   readonly auditEvents: AuditEventsRepository;
   readonly loginThrottle: LoginThrottleRepository;
   readonly proxySessions: ProxySessionsRepository;
+  readonly recordings: RecordingsRepository;
   readonly trustedCas: TrustedCasRepository;
   readonly revocation: RevocationRepository;
   readonly userCertificates: UserCertificatesRepository;
@@ -569,6 +572,7 @@ export class Repositories {
   readonly sessionCommands: SessionCommandsRepository;
   /** Full-text search over sessions' commands and output: the one engine-specific repository. */
   readonly sessionSearch: SessionSearchRepository;
+  readonly sshKeys: SshKeysRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -582,6 +586,7 @@ export class Repositories {
     this.auditEvents = new AuditEventsRepository(db);
     this.loginThrottle = new LoginThrottleRepository(db);
     this.proxySessions = new ProxySessionsRepository(db);
+    this.recordings = new RecordingsRepository(db);
     this.trustedCas = new TrustedCasRepository(db);
     this.revocation = new RevocationRepository(db);
     this.userCertificates = new UserCertificatesRepository(db);
@@ -600,6 +605,7 @@ export class Repositories {
     this.commandRules = new CommandRulesRepository(db);
     this.sessionCommands = new SessionCommandsRepository(db);
     this.sessionSearch = sessionSearchFor(engine, db);
+    this.sshKeys = new SshKeysRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

@@ -51,6 +51,22 @@ export interface ProxySessionsTable {
 
 export type ProxySessionRow = Selectable<ProxySessionsTable>;
 
+/** A session's recording file (see migration 0009). */
+export interface RecordingsTable {
+  id: string;
+  session_id: string;
+  /** The file's name inside the recordings directory. */
+  file: string;
+  protocol: string;
+  /** version(1) ‖ wrapped data key, base64: the shape of a sealed envelope's head, so rotation re-wraps it. */
+  key_sealed: string;
+  status: 'recording' | 'complete' | 'failed';
+  started_at: number;
+  ended_at: number | null;
+  bytes: number;
+  chunks: number;
+}
+
 export interface LoginThrottleTable {
   source: string;
   failures: number;
@@ -398,10 +414,25 @@ export interface JobLeasesTable {
   last_started_at: number;
 }
 
+export interface UserSshKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  /** The key type as OpenSSH names it: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
+  algorithm: string;
+  /** base64 of the SSH wire-format public key blob (what an authorized_keys line carries). */
+  public_key: string;
+  /** "SHA256:" + unpadded base64 of the blob's SHA-256, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  comment: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
   proxy_sessions: ProxySessionsTable;
+  recordings: RecordingsTable;
   password_history: PasswordHistoryTable;
   web_sessions: WebSessionsTable;
   settings: SettingsTable;
@@ -434,6 +465,7 @@ export interface Database {
   change_feed: ChangeFeedTable;
   change_feed_head: { id: number; seq: number };
   job_leases: JobLeasesTable;
+  user_ssh_keys: UserSshKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -451,3 +483,4 @@ export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;
 export type JobLeaseRow = Selectable<JobLeasesTable>;
+export type UserSshKeyRow = Selectable<UserSshKeysTable>;

@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   STORE_CONFLICT: 409,
+  RECORDING_UNREADABLE: 422,
 };
 
 export interface ErrorBody {

@@ -19,6 +19,7 @@ describe('custodian shares, backup and restore', () => {
   const sharesDir = path.join(tmp.dir, 'shares');
   const backupFile = path.join(tmp.dir, 'warden.backup');
   const secrets = new Map<number, string>();
+  let recordingId = '';
   let shares: string[] = [];
   const init = ['init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS];
 
@@ -34,6 +35,17 @@ describe('custodian shares, backup and restore', () => {
         const c = await a.credentials.createCredential(admin, { deviceId: device.id, username: user, secret });
         secrets.set(c.id, secret);
       }
+      // A recorded session: its file must come back with the database, and open under the restored key.
+      const ana = await a.users.create(admin, { username: 'ana', fullName: 'Ana', email: 'ana@example.test', profile: 'privileged-access-user' });
+      const [credentialId] = [...secrets.keys()];
+      await a.accessGroups.saveGroup(admin, { name: 'db', userIds: [ana.user.id], deviceIds: [device.id], credentialIds: [credentialId!] });
+      const s = await a.sessions.open({ userId: ana.user.id, deviceId: device.id, credentialId: credentialId!, protocol: 'ssh', source: '127.0.0.1' });
+      assert.ok(s.admitted);
+      const rec = await a.recordings.start(s.session, { cols: 80, rows: 24, term: 'xterm' });
+      rec.writer.output(Buffer.from('recorded before the disaster\r\n'));
+      await rec.close();
+      await s.session.close({ reason: 'client-closed' });
+      recordingId = rec.id;
     } finally {
       await a.close();
     }
@@ -78,17 +90,22 @@ describe('custodian shares, backup and restore', () => {
     });
   }
 
-  test('a corrupted backup fails clearly and leaves nothing behind', async () => {
-    const corrupt = path.join(tmp.dir, 'corrupt.backup');
-    const data = readFileSync(backupFile);
-    data[data.length - 10]! ^= 0xff;
-    writeFileSync(corrupt, data);
-    const target = path.join(tmp.dir, 'fail-corrupt');
-    const r = await orbit(target, ['backup', 'restore', corrupt, '--share', shares[0]!, '--share', shares[2]!]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /corrupted/);
-    assert.deepEqual(existsSync(target) ? readdirSync(target) : [], []);
-  });
+  for (const [what, damage, message] of [
+    ['a byte of its database part', (d: Buffer) => void (d[d.indexOf(0x0a, 20) + 100]! ^= 0xff), /corrupted \(authentication failed\)/],
+    ['a byte of a recording', (d: Buffer) => void (d[d.length - 10]! ^= 0xff), /corrupted \(recording .* does not match its checksum\)/],
+    ['its end cut off', (d: Buffer) => d.subarray(0, d.length - 5), /corrupted \(a recording is missing or cut short\)/],
+  ] as const) {
+    test(`a backup with ${what} damaged fails clearly and leaves nothing behind`, async () => {
+      const corrupt = path.join(tmp.dir, 'corrupt.backup');
+      const data = readFileSync(backupFile);
+      writeFileSync(corrupt, damage(data) ?? data);
+      const target = path.join(tmp.dir, `fail-corrupt-${what.replace(/\W+/g, '-')}`);
+      const r = await orbit(target, ['backup', 'restore', corrupt, '--share', shares[0]!, '--share', shares[2]!]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.deepEqual(existsSync(target) ? readdirSync(target) : [], []);
+    });
+  }
 
   test('shares of another appliance are refused', async () => {
     const other = path.join(tmp.dir, 'other');
@@ -111,6 +128,12 @@ describe('custodian shares, backup and restore', () => {
       assert.equal((await a.audit.verify()).ok, true);
       const [row] = await a.store.repos.auditEvents.query({ type: 'backup.restore', limit: 1 });
       assert.ok(row, 'the restore is in the audit trail');
+      const auditor = { username: 'chief', ip: null, profile: 'administrator' };
+      const v = await a.recordings.verify(auditor, recordingId);
+      assert.deepEqual({ ok: v.ok, complete: v.complete }, { ok: true, complete: true }, v.problem);
+      const lines: string[] = [];
+      for await (const l of await a.recordings.asciicast(auditor, recordingId)) lines.push(l);
+      assert.equal(JSON.parse(lines[1]!)[2], 'recorded before the disaster\r\n');
     } finally {
       await a.close();
     }

@@ -67,7 +67,7 @@ export function registerBackup(program: Command): void {
     .action(async (file: string, _opts, cmd: Command) => {
       await withAppliance(cmd, async (a) => {
         const r = await a.createBackup(path.resolve(file), cliActor().username);
-        print(`wrote ${path.resolve(file)} (${r.bytes} bytes) for appliance ${r.applianceId}`);
+        print(`wrote ${path.resolve(file)} (${r.bytes} bytes, ${r.recordings} session recordings) for appliance ${r.applianceId}`);
       });
     });
 

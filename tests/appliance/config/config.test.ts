@@ -16,6 +16,13 @@ describe('configuration', () => {
     assert.deepEqual(c.auth.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1 });
   });
 
+  test('recordings.dir: <home>/recordings by default, relative to home, absolute as given; no unknown keys', () => {
+    assert.equal(buildConfig({}, '/var/lib/warden').recordings.dir, '/var/lib/warden/recordings');
+    assert.equal(buildConfig({ recordings: { dir: 'rec' } }, '/h').recordings.dir, '/h/rec');
+    assert.equal(buildConfig({ recordings: { dir: '/srv/recordings' } }, '/h').recordings.dir, '/srv/recordings');
+    assert.throws(() => buildConfig({ recordings: { path: 'x' } }, '/h'), (e) => e instanceof WardenError && e.code === 'CONFIG_INVALID');
+  });
+
   test('auth.argon2 sets the cost of new password hashes; fields left out keep the default', () => {
     assert.deepEqual(buildConfig({ auth: { argon2: { memoryKiB: 65536, iterations: 3, parallelism: 2 } } }, '/h').auth.argon2, { memoryKiB: 65536, iterations: 3, parallelism: 2 });
     assert.deepEqual(buildConfig({ auth: { argon2: { iterations: 4 } } }, '/h').auth.argon2, { memoryKiB: 19456, iterations: 4, parallelism: 1 });

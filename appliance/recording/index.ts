@@ -1,0 +1,6 @@
+// Recording: the encrypted, chained, append-only session recording file — its writer, its reader and
+// verifier, and its exporters (asciicast v2 for terminals). Shared by every proxy; knows nothing of sessions.
+export { RecordingWriter, recordingFileName, type RecordingWriterOptions, type RecordingSummary } from './writer.js';
+export { openRecording, verifyRecording, readRecordingHeader, Recording, type OpenOptions, type Verdict } from './reader.js';
+export { asciicastLines, type AsciicastOptions } from './asciicast.js';
+export type { RecordingEvent, RecordingHeader, RecordingMeta } from './format.js';

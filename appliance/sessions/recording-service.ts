@@ -1,0 +1,247 @@
+// Recordings of proxied sessions: started for an admitted session (the file, its row and its audit event),
+// ended once, and read by auditors — listed, verified against their row, exported as asciicast. A recording
+// that cannot be written ends its session: no unrecorded access.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Store, RecordingListing } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { KeyService } from '../keys/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
+import { requirePermission, type Actor } from '../access/index.js';
+import { RecordingWriter, openRecording, verifyRecording, asciicastLines, type RecordingMeta, type RecordingWriterOptions, type Verdict } from '../recording/index.js';
+import type { ProxySession } from './session-service.js';
+
+export interface RecordingDeps {
+  store: Store;
+  audit: AuditTrail;
+  keys: () => KeyService;
+  /** The recordings directory. */
+  dir: string;
+  clock?: () => number;
+  /** Writer tuning (flush interval, chunk size, high-water mark). */
+  writer?: Pick<RecordingWriterOptions, 'flushMs' | 'chunkBytes' | 'highWaterMark' | 'hardLimit'>;
+}
+
+type Auditor = Actor & { profile: string };
+
+/** The envelope version byte the key service's rewrap expects in front of a wrapped data key. */
+const SEALED_KEY_VERSION = 1;
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}\.wrec$/;
+
+/** A recording as an auditor sees it. */
+export interface RecordingView {
+  id: string;
+  sessionId: string;
+  protocol: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  bytes: number;
+  chunks: number;
+  user: string;
+  device: string;
+  credential: string;
+  source: string;
+}
+
+export interface RecordingVerdict extends Verdict {
+  id: string;
+  sessionId: string;
+}
+
+function view(r: RecordingListing): RecordingView {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    protocol: r.protocol,
+    status: r.status,
+    startedAt: new Date(Number(r.started_at)).toISOString(),
+    endedAt: r.ended_at === null ? null : new Date(Number(r.ended_at)).toISOString(),
+    bytes: Number(r.bytes),
+    chunks: Number(r.chunks),
+    user: r.username,
+    device: r.hostname,
+    credential: r.credential_username,
+    source: r.source_ip,
+  };
+}
+
+/**
+ * One session's recording, handed to the protocol adapter: `writer` takes the streams (its appends are
+ * synchronous; call them on the data path without awaiting), `close()` ends it once.
+ */
+export class SessionRecording {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly service: RecordingService,
+    readonly id: string,
+    readonly sessionId: string,
+    readonly writer: RecordingWriter,
+  ) {}
+
+  close(): Promise<void> {
+    this.closing ??= this.service.finish(this);
+    return this.closing;
+  }
+}
+
+export class RecordingService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RecordingDeps) {
+    this.now = deps.clock ?? Date.now;
+  }
+
+  get dir(): string {
+    return this.deps.dir;
+  }
+
+  /**
+   * Start recording an admitted session. The data key is wrapped on the token before the transaction that
+   * writes the row and its event; if that transaction fails, the file is closed and nothing records.
+   * If the writer fails later (disk), the row says so and the session is asked to end.
+   */
+  async start(session: Pick<ProxySession, 'id' | 'protocol' | 'username' | 'requestEnd'>, meta: Omit<RecordingMeta, 'protocol'>): Promise<SessionRecording> {
+    const writer = await RecordingWriter.create({ ...this.deps.writer, keys: this.deps.keys(), dir: this.deps.dir, sessionId: session.id, clock: this.now, meta: { ...meta, protocol: session.protocol } });
+    const id = randomUUID();
+    try {
+      await this.deps.store.transaction(async (repos) => {
+        await repos.recordings.insert({
+          id,
+          session_id: session.id,
+          file: path.basename(writer.path),
+          protocol: session.protocol,
+          key_sealed: Buffer.concat([Buffer.from([SEALED_KEY_VERSION]), writer.wrappedKey]).toString('base64'),
+          status: 'recording',
+          started_at: writer.startedAt,
+          ended_at: null,
+          bytes: writer.bytes,
+          chunks: 0,
+        });
+        await this.deps.audit.record({ type: 'recording.start', outcome: 'success', actor: session.username, subject: `session:${session.id}`, detail: { session: session.id, recording: id } }, repos);
+      });
+    } catch (e) {
+      await writer.close().catch(() => {});
+      throw e;
+    }
+    const rec = new SessionRecording(this, id, session.id, writer);
+    writer.onError(() => {
+      session.requestEnd('recording-failed');
+      void rec.close().catch(() => {});
+    });
+    return rec;
+  }
+
+  /** @internal SessionRecording.close */
+  async finish(rec: SessionRecording): Promise<void> {
+    let problem: string | undefined;
+    let summary = { bytes: rec.writer.bytes, chunks: rec.writer.chunks, endedAt: this.now() };
+    try {
+      summary = await rec.writer.close();
+    } catch (e) {
+      problem = (e as Error).message;
+      summary = { bytes: rec.writer.bytes, chunks: rec.writer.chunks, endedAt: this.now() };
+    }
+    await this.deps.store.transaction(async (repos) => {
+      if (!(await repos.recordings.finish(rec.id, { status: problem ? 'failed' : 'complete', at: summary.endedAt, bytes: summary.bytes, chunks: summary.chunks }))) return;
+      await this.deps.audit.record(
+        {
+          type: 'recording.end',
+          outcome: problem ? 'failure' : 'success',
+          actor: 'system',
+          subject: `session:${rec.sessionId}`,
+          ...(problem ? { code: 'RECORDING_FAILED' as const } : {}),
+          detail: { session: rec.sessionId, bytes: summary.bytes, chunks: summary.chunks, ...(problem ? { problem } : {}) },
+        },
+        repos,
+      );
+    });
+  }
+
+  async list(actor: Auditor, filter: { user?: string; device?: string; since?: number; until?: number; limit?: number } = {}): Promise<RecordingView[]> {
+    requirePermission(actor.profile, 'recordings.view');
+    const rows = await this.deps.store.repos.recordings.list({
+      limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+      ...(filter.user !== undefined ? { username: filter.user } : {}),
+      ...(filter.device !== undefined ? { hostname: filter.device } : {}),
+      ...(filter.since !== undefined ? { since: filter.since } : {}),
+      ...(filter.until !== undefined ? { until: filter.until } : {}),
+    });
+    return rows.map(view);
+  }
+
+  async get(actor: Auditor, id: string): Promise<RecordingView> {
+    requirePermission(actor.profile, 'recordings.view');
+    return view(await this.row(id));
+  }
+
+  /**
+   * Check the file's chunk chain and hold it against its row: a recording the row says was closed must be
+   * complete with as many chunks; one still recording (or cut by a crash) verifies up to its last chunk.
+   */
+  async verify(actor: Auditor, id: string): Promise<RecordingVerdict> {
+    requirePermission(actor.profile, 'recordings.view');
+    const row = await this.row(id);
+    let v: Verdict;
+    try {
+      const r = await verifyRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+      v = r;
+      if (v.ok && r.header.sessionId !== row.session_id) v = { ...v, ok: false, problem: `the file is the recording of another session (${r.header.sessionId})` };
+    } catch (e) {
+      if (!(e instanceof WardenError) || e.code !== 'RECORDING_UNREADABLE') throw e;
+      v = { ok: false, complete: false, chunks: 0, events: 0, verifiedUntilMs: 0, trailingBytes: 0, problem: e.message };
+    }
+    if (v.ok && row.status === 'complete' && (!v.complete || v.chunks !== Number(row.chunks))) {
+      v = { ...v, ok: false, problem: `the row says ${row.chunks} chunks, closed; the file has ${v.chunks}${v.complete ? '' : ', no end'} (chunks removed from its end?)` };
+    }
+    await this.deps.audit.record({
+      type: 'recording.verify',
+      outcome: v.ok ? 'success' : 'failure',
+      actor: actor.username,
+      actorIp: actor.ip,
+      subject: `recording:${id}`,
+      detail: { complete: v.complete, chunks: v.chunks, problem: v.problem ?? null },
+    });
+    return { ...v, id, sessionId: row.session_id };
+  }
+
+  /**
+   * The recording as asciicast v2 lines (input only when asked), after its audit event. It is verified whole
+   * first, so an altered recording is refused with a clear error rather than cut off halfway through a
+   * download (AES-GCM reads at disk speed: the second pass costs little).
+   */
+  async asciicast(actor: Auditor, id: string, opts: { input?: boolean } = {}): Promise<AsyncIterable<string>> {
+    requirePermission(actor.profile, 'recordings.view');
+    const row = await this.row(id);
+    if (row.protocol !== 'ssh') throw new InputError(`a ${row.protocol} recording has no terminal export`);
+    const v = await this.verify(actor, id);
+    if (!v.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${v.problem}`);
+    const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+    await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format: 'asciicast', input: opts.input === true } });
+    return asciicastLines(rec, opts);
+  }
+
+  /** The recording of a session, if it has one (for the proxy's listing and the search). */
+  async bySession(actor: Auditor, sessionId: string): Promise<RecordingView | undefined> {
+    requirePermission(actor.profile, 'recordings.view');
+    const r = await this.deps.store.repos.recordings.bySession(sessionId);
+    return r && view(r);
+  }
+
+  private async row(id: string): Promise<RecordingListing> {
+    const r = await this.deps.store.repos.recordings.byId(id);
+    if (!r) throw new NotFoundError('recording');
+    return r;
+  }
+
+  private fileOf(row: RecordingListing): string {
+    // The name came from the writer, but the row is data: never let it point outside the directory.
+    if (!FILE_NAME.test(row.file)) throw new WardenError('RECORDING_UNREADABLE', 'the recording row names no valid file');
+    return path.join(this.deps.dir, row.file);
+  }
+
+  private wrappedKeyOf(row: RecordingListing): Buffer {
+    return Buffer.from(row.key_sealed, 'base64').subarray(1);
+  }
+}
