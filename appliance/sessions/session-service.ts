@@ -10,6 +10,7 @@ import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.j
 import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 import { SessionSearch } from './session-search.js';
+import { SessionActivityRecorder, type ActivityRecorderOptions } from './activity-recorder.js';
 import { CommandGuard, judgeExec, mostRestrictive, type CommandGuardOptions, type CommandRule, type CommandRuleMode, type CommandVerdict } from '../commands/index.js';
 
 /**
@@ -187,6 +188,11 @@ export class SessionService {
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.clock ?? Date.now;
     this.search = new SessionSearch({ store: deps.store, ...(deps.clock ? { clock: deps.clock } : {}) });
+  }
+
+  /** A batching recorder of one session's commands and output for the proxy (see SessionActivityRecorder). */
+  activityRecorder(sessionId: string, options: ActivityRecorderOptions = {}): SessionActivityRecorder {
+    return new SessionActivityRecorder(sessionId, (id, activity) => this.recordActivity(id, activity), { ...(this.deps.clock ? { clock: this.deps.clock } : {}), ...options });
   }
 
   /**

@@ -7,6 +7,9 @@ import { loadConfig } from '../../../appliance/config/index.js';
 import { fts5Phrase } from '../../../appliance/store/index.js';
 import type { ProxySession } from '../../../appliance/sessions/index.js';
 import { initializedHome, ManualClock, strongPassword, type InitializedHome } from '../../helpers/fixtures.js';
+import { PtyBash } from '../../helpers/pty-bash.js';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 const admin = { username: 'admin', ip: '127.0.0.1' };
 
@@ -191,5 +194,47 @@ describe('session commands: rules, recording, search', () => {
       }
       await assert.rejects(a.sessions.search.find({}), /at least one of/);
     });
+  });
+
+  test('the whole path without SSH: a session\'s guard in front of a real bash, its recorder, then the search finds what ran and what was blocked', async () => {
+    clock.now = Date.now();
+    const session = await open('ana', 'db01'); // dba: rm -rf blocked, sudo alerted
+    const errors: unknown[] = [];
+    const recorder = a.sessions.activityRecorder(session.id, { flushMs: 50, clock: Date.now, onError: (e) => errors.push(e) });
+    const bash = new PtyBash();
+    try {
+      await bash.waitFor(/W\$ /);
+      const file = path.join(bash.dir, 'precious');
+      writeFileSync(file, 'x');
+      const guard = session.commandGuard({
+        onCommand: (c) => void recorder.command({ at: c.at, command: c.command, action: c.action, rule: c.rule && { position: c.rule.position, pattern: c.rule.pattern } }),
+        onRelease: (r) => bash.write(r.toTarget),
+      });
+      bash.onOutput((b) => {
+        guard.fromTarget(b);
+        recorder.outputBytes(b);
+      });
+      const type = async (chunk: string) => {
+        const r = guard.fromClient(Buffer.from(chunk));
+        if (r.forward.length > 0) bash.write(r.forward);
+        await bash.settle(80);
+      };
+      for (const k of ['echo needle-$((6*7))', '\r', `rm -rf ${file}`, '\r', 'echo done', '\r']) await type(k);
+      guard.close();
+      await recorder.close();
+      assert.ok(existsSync(file), 'the blocked rm never ran');
+      const blocked = await a.sessions.search.find({ command: 'rm -rf', user: 'ana', since: '1m' });
+      assert.deepEqual(blocked.map((h) => [h.sessionId, h.command, h.action]), [[session.id, `rm -rf ${file}`, 'block']]);
+      const ran = await a.sessions.search.find({ command: 'needle', user: 'ana' });
+      assert.deepEqual(ran.map((h) => h.command), ['echo needle-$((6*7))']);
+      const printed = await a.sessions.search.find({ text: 'needle-42' });
+      assert.deepEqual(printed.map((h) => h.sessionId), [session.id], 'the output text, without its escape sequences');
+      const [event] = await a.audit.events({ type: 'session.command_blocked', limit: 1 });
+      assert.equal((event?.detail as { session: string }).session, session.id);
+    } finally {
+      await bash.close();
+      await session.close({ reason: 'test' });
+      assert.deepEqual(errors, []);
+    }
   });
 });
