@@ -2,7 +2,26 @@
 // bytes become text (escape sequences removed) in chunks, commands queue, and a timer writes both in one
 // transaction now and then. A blocked command is written at once: its high-severity event must not wait.
 import { TerminalText } from '../commands/index.js';
-import type { CommandActivity, OutputActivity } from './session-service.js';
+
+/** A command the proxy saw entered (interactive, reconstructed) or requested (exec), and what the rules did. */
+export interface CommandActivity {
+  at: number;
+  command: string;
+  action: 'allow' | 'alert' | 'block';
+  rule: { position: number; pattern: string } | null;
+  exitStatus?: number | null;
+  /** An exec request rather than an interactive line. */
+  exec?: boolean;
+  /** Offset into the recording; default: from the session's start. */
+  offsetMs?: number;
+}
+
+/** A chunk of the session's output as text (see TerminalText), for the full-text index. */
+export interface OutputActivity {
+  at: number;
+  text: string;
+  offsetMs?: number;
+}
 
 export interface ActivityRecorderOptions {
   /** Write what is pending this often (ms). */

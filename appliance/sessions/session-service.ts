@@ -10,7 +10,7 @@ import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.j
 import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 import { SessionSearch } from './session-search.js';
-import { SessionActivityRecorder, type ActivityRecorderOptions } from './activity-recorder.js';
+import { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type OutputActivity } from './activity-recorder.js';
 import { CommandGuard, judgeExec, mostRestrictive, type CommandGuardOptions, type CommandRule, type CommandRuleMode, type CommandVerdict } from '../commands/index.js';
 
 /**
@@ -65,26 +65,6 @@ export interface SessionTarget {
   username: string;
   domain: string;
   secretKind: string;
-}
-
-/** A command the proxy saw entered (interactive, reconstructed) or requested (exec), and what the rules did. */
-export interface CommandActivity {
-  at: number;
-  command: string;
-  action: 'allow' | 'alert' | 'block';
-  rule: { position: number; pattern: string } | null;
-  exitStatus?: number | null;
-  /** An exec request rather than an interactive line. */
-  exec?: boolean;
-  /** Offset into the recording; default: from the session's start. */
-  offsetMs?: number;
-}
-
-/** A chunk of the session's output as text (see TerminalText), for the full-text index. */
-export interface OutputActivity {
-  at: number;
-  text: string;
-  offsetMs?: number;
 }
 
 /** Longest command kept (a pasted script is a command too; its start says what it was). */
