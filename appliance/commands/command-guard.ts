@@ -48,6 +48,8 @@ export interface CommandGuardOptions {
 const EMPTY = Buffer.alloc(0);
 /** Ctrl-C: drops the line in readline, zle, libedit and a terminal in canonical mode alike. */
 const CANCEL_LINE = Buffer.from([0x03]);
+/** A prompt for a secret: what is typed there with echo off is a password, not a way around the rules. */
+const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:]{0,40}:\s*$/i;
 /** Input held while a decision is pending, at most: beyond it the user is typing into a stalled session. */
 const MAX_QUEUED = 256 * 1024;
 
@@ -68,6 +70,9 @@ export class CommandGuard {
   private echoDelay = 20;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Keys sent for the line being typed, and output bytes seen since: none back means echo is off. */
+  private lineKeys = 0;
+  private lineEcho = 0;
 
   constructor(private readonly options: CommandGuardOptions) {
     this.lines = new LineReconstructor(options.columns ?? 80, options.rows ?? 24);
@@ -88,6 +93,7 @@ export class CommandGuard {
     this.lastOutputAt = now;
     this.outputSinceForward = true;
     this.lines.output(buf);
+    if (this.lineKeys > 0) this.lineEcho += buf.length;
     if (this.waiting) this.schedule();
   }
 
@@ -122,12 +128,15 @@ export class CommandGuard {
       const ev = this.lines.inputByte(buf[i]!);
       if (ev === 'cancel') {
         this.lines.commit();
+        this.lineKeys = 0;
+        this.lineEcho = 0;
         continue;
       }
       if (ev !== 'enter') continue;
       const before = buf.subarray(start, i);
       if (before.length > 0) {
         toTarget.push(before);
+        this.lineKeys += before.length;
         this.forwarded();
       }
       const now = this.now();
@@ -154,6 +163,7 @@ export class CommandGuard {
     const rest = buf.subarray(start);
     if (rest.length > 0) {
       toTarget.push(rest);
+      this.lineKeys += rest.length;
       this.forwarded();
     }
     return { toTarget: Buffer.concat(toTarget), toClient: Buffer.concat(toClient) };
@@ -177,23 +187,44 @@ export class CommandGuard {
   /** Judge the line on the screen now and answer the held Enter: the Enter itself, or Ctrl-C and a notice. */
   private decide(enter: number, at: number): GuardRelease {
     const shown = this.lines.currentLine();
-    let verdict = judge(this.options.rules, this.options.mode, shown);
-    // A line whose echo is still arriving shows a prefix of what was typed: judge the typed line too (it
-    // is about to be shown anyway, so it is no secret), and keep the more severe verdict.
     const typed = this.lines.typedLine();
-    if (typed !== null && shown !== '' && typed !== shown && typed.startsWith(shown)) {
-      const other = judge(this.options.rules, this.options.mode, typed);
-      const rank = { allow: 0, alert: 1, block: 2 } as const;
-      if (rank[other.action] > rank[verdict.action]) verdict = other;
-    }
+    const echoOff = this.lineKeys > 0 && this.lineEcho === 0;
+    const prompt = this.lines.promptText();
     this.lines.commit();
-    if (shown !== '') this.options.onCommand?.({ command: shown, at, action: verdict.action, rule: verdict.rule });
+    this.lineKeys = 0;
+    this.lineEcho = 0;
+    const { rules, mode } = this.options;
+    let verdict: CommandVerdict;
+    let reported = shown;
+    if (echoOff && (rules.length > 0 || mode === 'allow-list') && !SECRET_PROMPT.test(prompt)) {
+      // Keys went out and nothing came back: the terminal does not echo (`stty -echo` makes readline silent
+      // too). Not a password prompt, so this is a way around the echo: judge the keys, and a line the keys
+      // alone cannot tell (history, completion) is not let through unseen.
+      if (typed === null) {
+        verdict = { action: 'block', rule: null, part: '' };
+        reported = '[line not echoed: cannot be read]';
+      } else {
+        verdict = judge(rules, mode, typed);
+        // Only a line a rule blocks or flags is reported: an allowed unechoed line may be a secret.
+        reported = verdict.action === 'allow' ? '' : typed;
+      }
+    } else {
+      verdict = judge(rules, mode, shown);
+      // A line whose echo is still arriving shows a prefix of what was typed: judge the typed line too (it
+      // is about to be shown anyway, so it is no secret), and keep the more severe verdict.
+      if (typed !== null && shown !== '' && typed !== shown && typed.startsWith(shown)) {
+        const other = judge(rules, mode, typed);
+        const rank = { allow: 0, alert: 1, block: 2 } as const;
+        if (rank[other.action] > rank[verdict.action]) verdict = other;
+      }
+    }
+    if (reported !== '') this.options.onCommand?.({ command: reported, at, action: verdict.action, rule: verdict.rule });
     if (verdict.action === 'block') {
       // What was typed after the blocked line was typed on the assumption it ran: drop it.
       this.queue = [];
       this.queued = 0;
       this.forwarded();
-      return { toTarget: CANCEL_LINE, toClient: Buffer.from(blockedNotice(verdict)), blocked: { command: shown, rule: verdict.rule } };
+      return { toTarget: CANCEL_LINE, toClient: Buffer.from(blockedNotice(verdict, reported)), blocked: { command: reported, rule: verdict.rule } };
     }
     this.forwarded();
     return { toTarget: Buffer.from([enter]), toClient: EMPTY };
@@ -245,7 +276,11 @@ export class CommandGuard {
   }
 }
 
-function blockedNotice(verdict: CommandVerdict): string {
-  const which = verdict.rule ? `rule ${verdict.rule.position + 1} (${verdict.rule.pattern})` : 'the allow-list (no rule allows it)';
+function blockedNotice(verdict: CommandVerdict, reported: string): string {
+  const which = verdict.rule
+    ? `rule ${verdict.rule.position + 1} (${verdict.rule.pattern})`
+    : reported.startsWith('[line not echoed')
+      ? 'the command rules: with echo off the line cannot be checked'
+      : 'the allow-list (no rule allows it)';
   return `\r\n\x1b[1;31mwarden: command blocked by ${which}\x1b[0m\r\n`;
 }

@@ -179,6 +179,11 @@ export class LineReconstructor {
     return text.slice(col).trim();
   }
 
+  /** What stood left of the cursor when the line began (the prompt), '' before the first key. */
+  promptText(): string {
+    return this.anchor?.prompt ?? '';
+  }
+
   /** The line as the keys alone make it, or null when keys the model does not follow were used. */
   typedLine(): string | null {
     return this.typedTrusted ? this.typed.join('').trim() : null;

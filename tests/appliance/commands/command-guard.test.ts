@@ -43,6 +43,10 @@ class Session {
   async keys(...chunks: string[]): Promise<void> {
     for (const c of chunks) await this.type(c);
   }
+  /** With echo off an Enter is held until the wait for an echo runs out (at least 100 ms): wait longer. */
+  async blindKeys(...chunks: string[]): Promise<void> {
+    for (const c of chunks) await this.type(c, c.includes('\r') ? 400 : 80);
+  }
   /** Run `act` and check it blocked exactly one line, this one. */
   async expectBlocked(line: string, act: () => Promise<void>): Promise<void> {
     const n = this.blocked.length;
@@ -148,6 +152,32 @@ describe('CommandGuard with a block rule on rm -rf, against a real bash', () => 
     assert.match(s.bash.printed, /\ralert me\r\n/);
     assert.equal(s.commands.at(-1)!.action, 'alert');
     assert.equal(s.commands.at(-1)!.rule?.position, 1);
+  });
+
+  test('echo turned off (stty -echo) is no way around the rules: the keys are judged, an unreadable line is refused', async () => {
+    await s.blindKeys('stty -echo', '\r');
+    await s.expectBlocked(`rm -rf ${victim}`, () => s.blindKeys(`rm -rf ${victim}`, '\r'));
+    assert.ok(existsSync(file));
+    await s.blindKeys(`history -s 'rm -rf ${victim}'`, '\r');
+    await s.expectBlocked('[line not echoed: cannot be read]', () => s.blindKeys(UP, '\r'));
+    assert.ok(existsSync(file));
+    assert.match(s.shown, /with echo off the line cannot be checked/);
+    const reported = s.commands.length;
+    await s.blindKeys('stty echo', '\r');
+    assert.equal(s.commands.length, reported, 'an allowed line typed without echo is not reported (it may be a secret)');
+    await s.blindKeys('echo echo-is-back', '\r');
+    assert.equal(s.commands.at(-1)!.command, 'echo echo-is-back');
+  });
+
+  test('a secret typed at a password prompt (echo off) is neither judged nor reported', async () => {
+    const n = s.commands.length;
+    const b = s.blocked.length;
+    await s.blindKeys("read -s -p 'Password: ' pw", '\r');
+    await s.blindKeys('rm -rf /etc', '\r');
+    assert.equal(s.blocked.length, b, 'not blocked: it is the answer to a password prompt');
+    assert.deepEqual(s.commands.slice(n).map((c) => c.command), ["read -s -p 'Password: ' pw"]);
+    await s.blindKeys('echo "len=${#pw}"', '\r');
+    assert.match(s.bash.printed, /len=11/);
   });
 
   test('after all that the session works: the next command runs', async () => {
