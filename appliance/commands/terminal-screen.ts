@@ -41,9 +41,11 @@ export class TerminalScreen {
 
   write(buf: Buffer | string): void {
     const text = typeof buf === 'string' ? buf : this.decoder.write(buf);
+    let n = 0;
     for (const ch of text) {
       this.step(ch);
       if (this.row > this.maxRow) this.maxRow = this.row;
+      if (++n % 4096 === 0) this.trim();
     }
     this.trim();
   }
@@ -264,9 +266,14 @@ export class TerminalScreen {
     this.maxRow = this.row;
   }
 
+  /** Rows far from the cursor, above or below, go: hostile output cannot grow the model without bound. */
   private trim(): void {
     if (this.rows.size <= KEEP_ROWS) return;
-    const floor = this.row - KEEP_ROWS;
-    for (const r of [...this.rows.keys()]) if (r < floor) this.rows.delete(r);
+    for (const r of [...this.rows.keys()]) if (Math.abs(r - this.row) > KEEP_ROWS / 2) this.rows.delete(r);
+  }
+
+  /** How many rows the model holds (for tests of its bound). */
+  get heldRows(): number {
+    return this.rows.size;
   }
 }

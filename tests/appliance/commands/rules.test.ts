@@ -140,3 +140,20 @@ test('output text for the index: escape sequences gone (even cut between chunks)
   assert.equal(t.take(), 'dir  file\nokdone31m\n€');
   assert.equal(t.length, 0);
 });
+
+test('random and hostile bytes in both directions: no exception, bounded state, the guard still answers', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const { TerminalScreen } = await import('../../../appliance/commands/index.js');
+  const released: GuardRelease[] = [];
+  const guard = new CommandGuard({ rules: [{ pattern: 'rm', action: 'block' }], mode: 'rules', maxHoldMs: 50, onRelease: (r) => released.push(r) });
+  for (let i = 0; i < 2000; i++) {
+    const b = randomBytes(1 + (i % 700));
+    if (i % 2 === 0) guard.fromTarget(b);
+    else guard.fromClient(b);
+  }
+  // Output that walks the cursor far down and back, writing on every row.
+  const screen = new TerminalScreen(80, 24);
+  for (let i = 0; i < 5000; i++) screen.write(`\x1b[${i % 9000}Bx\x1b[${(i * 7) % 9000}Ay\x1b[999@\x1b[99999P`);
+  assert.ok(screen.heldRows <= 201, `${screen.heldRows} rows held`);
+  guard.close();
+});
