@@ -12,7 +12,7 @@ export interface CommandActivity {
   exitStatus?: number | null;
   /** An exec request rather than an interactive line. */
   exec?: boolean;
-  /** Offset into the recording; default: from the session's start. */
+  /** Offset into the recording; default: from the recording's start (the session's if none). */
   offsetMs?: number;
 }
 

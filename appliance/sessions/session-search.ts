@@ -15,6 +15,8 @@ export interface SessionSearchResult {
   /** An excerpt of the output text around the match (text searches). */
   text: string | null;
   action: SessionSearchHit['action'];
+  /** The session's recording (for `orbit recording export`), null if it has none. */
+  recordingId: string | null;
   /** Where to start the recording's playback: seconds from its start. */
   offsetSeconds: number;
 }
@@ -92,6 +94,7 @@ export class SessionSearch {
       command: h.command,
       text: h.text === null ? null : excerpt(h.text, q.text),
       action: h.action,
+      recordingId: h.recordingId,
       offsetSeconds: Math.max(0, Math.floor(h.offsetMs / 1000)),
     }));
   }

@@ -187,7 +187,10 @@ export class SessionService {
     await this.deps.store.transaction(async (repos) => {
       const row = await repos.proxySessions.byId(sessionId);
       if (!row) throw new NotFoundError('session');
-      const offset = (at: number, given?: number) => Math.max(0, given ?? at - Number(row.started_at));
+      // Offsets point into the recording: from its start (its records' times are relative to it), else the session's.
+      const recording = await repos.recordings.bySession(sessionId);
+      const origin = Number(recording?.started_at ?? row.started_at);
+      const offset = (at: number, given?: number) => Math.max(0, given ?? at - origin);
       await repos.sessionCommands.appendCommands(
         commands.map((c) => ({
           sessionId,

@@ -115,6 +115,8 @@ export interface SessionSearchHit {
   text: string | null;
   /** What the command rules did with the command. */
   action: SessionCommandsTable['action'] | null;
+  /** The session's recording, if it has one. */
+  recordingId: string | null;
 }
 
 export interface SessionSearchRepository {
@@ -157,11 +159,12 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
         : sql`instr(lower(o.text), lower(${needle})) > 0`;
 
     if (q.command === undefined && q.text !== undefined) {
-      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string }>`
-        SELECT o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
+      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
+        SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+        SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
         FROM ${q.user !== undefined || q.device !== undefined ? sql`proxy_sessions s CROSS JOIN session_output_text o ON o.session_id = s.id` : sql`session_output_text o JOIN proxy_sessions s ON s.id = o.session_id`}
         WHERE ${outputMatch(q.text)} AND ${filters('o')}
-        ORDER BY o.id DESC LIMIT ${limit}`.execute(this.db);
+        ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
       return rows.rows.map((r) => ({
         sessionId: r.session_id,
         username: r.username,
@@ -171,6 +174,7 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
         command: null,
         text: r.text,
         action: null,
+        recordingId: r.recording_id,
       }));
     }
     const conditions = [filters('c')];
@@ -182,11 +186,13 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
     // phrase's whole doclist to walk it backwards. The set of matching ids, taken once, is the cheaper plan.)
     const narrowed = q.user !== undefined || q.device !== undefined;
     const join = narrowed ? sql`proxy_sessions s CROSS JOIN session_commands c ON c.session_id = s.id` : sql`session_commands c JOIN proxy_sessions s ON s.id = c.session_id`;
-    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action'] }>`
-      SELECT c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action
+    // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
+    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; recording_id: string | null }>`
+      SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action
       FROM ${join}
       WHERE ${sql.join(conditions, sql` AND `)}
-      ORDER BY c.id DESC LIMIT ${limit}`.execute(this.db);
+      ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
     return rows.rows.map((r) => ({
       sessionId: r.session_id,
       username: r.username,
@@ -196,6 +202,7 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
       command: r.command,
       text: null,
       action: r.action,
+      recordingId: r.recording_id,
     }));
   }
 }

@@ -197,8 +197,11 @@ describe('session commands: rules, recording, search', () => {
   });
 
   test('the whole path without SSH: a session\'s guard in front of a real bash, its recorder, then the search finds what ran and what was blocked', async () => {
-    clock.now = Date.now();
+    clock.now = Date.now() - 120_000;
     const session = await open('ana', 'db01'); // dba: rm -rf blocked, sudo alerted
+    // The recording began 90 s after the session: offsets count from the recording's start.
+    clock.now = Date.now() - 30_000;
+    const recording = await a.recordings.start(session, { cols: 80, rows: 24, term: 'xterm' });
     const errors: unknown[] = [];
     const recorder = a.sessions.activityRecorder(session.id, { flushMs: 50, clock: Date.now, onError: (e) => errors.push(e) });
     const bash = new PtyBash();
@@ -224,7 +227,8 @@ describe('session commands: rules, recording, search', () => {
       await recorder.close();
       assert.ok(existsSync(file), 'the blocked rm never ran');
       const blocked = await a.sessions.search.find({ command: 'rm -rf', user: 'ana', since: '1m' });
-      assert.deepEqual(blocked.map((h) => [h.sessionId, h.command, h.action]), [[session.id, `rm -rf ${file}`, 'block']]);
+      assert.deepEqual(blocked.map((h) => [h.sessionId, h.recordingId, h.command, h.action]), [[session.id, recording.id, `rm -rf ${file}`, 'block']]);
+      assert.ok(blocked[0]!.offsetSeconds >= 30 && blocked[0]!.offsetSeconds < 90, `offset ${blocked[0]!.offsetSeconds} s`);
       const ran = await a.sessions.search.find({ command: 'needle', user: 'ana' });
       assert.deepEqual(ran.map((h) => h.command), ['echo needle-$((6*7))']);
       const printed = await a.sessions.search.find({ text: 'needle-42' });
@@ -233,6 +237,7 @@ describe('session commands: rules, recording, search', () => {
       assert.equal((event?.detail as { session: string }).session, session.id);
     } finally {
       await bash.close();
+      await recording.close();
       await session.close({ reason: 'test' });
       assert.deepEqual(errors, []);
     }
