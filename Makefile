@@ -46,6 +46,7 @@ bench: build
 	@node dist/bench/login.js
 	@node dist/bench/healthz-under-reads.js
 	@node dist/bench/recording.js
+	@node dist/bench/session-search.js
 
 clean:
 	rm -rf dist

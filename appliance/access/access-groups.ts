@@ -10,6 +10,13 @@ import { validateTimeWindows, type TimeWindow } from './time-windows.js';
 import { audited } from './audited.js';
 import { flag } from './input.js';
 import type { Actor } from './user-admin.js';
+import { validateRules, type CommandRule, type CommandRuleMode } from '../commands/index.js';
+
+export interface CommandRulesView {
+  groupId: number;
+  mode: CommandRuleMode;
+  rules: CommandRule[];
+}
 
 export interface AccessGroupInput extends GroupOptions {
   userIds: number[];
@@ -134,5 +141,39 @@ export class AccessGroupService {
       this.writeGroup(repos, id, g),
     );
     return this.group(groupId);
+  }
+
+  /** A group's command rules, in order, and their mode. */
+  async commandRules(groupId: number): Promise<CommandRulesView> {
+    const r = await this.deps.store.repos.commandRules.ofGroup(groupId);
+    if (!r) throw new NotFoundError('access group');
+    return { groupId, mode: r.mode, rules: r.rules };
+  }
+
+  /**
+   * Replace a group's command rules and mode, audited in the same transaction. Every pattern is compiled
+   * and checked here, at save time, so a rule that cannot work never reaches a session.
+   */
+  async setCommandRules(actor: Actor, groupId: number, input: unknown): Promise<CommandRulesView> {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('expected {mode, rules}');
+    const i = input as Record<string, unknown>;
+    for (const k of Object.keys(i)) if (k !== 'mode' && k !== 'rules') throw new InputError(`unknown field ${k}`, { field: k });
+    const { mode, rules } = validateRules(i.rules, i.mode ?? 'rules');
+    const count = (a: CommandRule['action']) => rules.filter((r) => r.action === a).length;
+    await audited(
+      this.deps.audit,
+      {
+        type: 'access_group.command_rules',
+        actor,
+        subject: `group:${groupId}`,
+        detail: { groupId, mode, rules: rules.length, block: count('block'), alert: count('alert'), allow: count('allow') },
+      },
+      async (repos) => {
+        // Checked inside the transaction: a group deleted meanwhile gets no orphan rules.
+        if (!(await repos.accessGroups.group(groupId))) throw new NotFoundError('access group');
+        await repos.commandRules.replace(groupId, mode, rules);
+      },
+    );
+    return this.commandRules(groupId);
   }
 }

@@ -76,7 +76,16 @@ export interface DecisionInput {
 }
 
 export type Decision =
-  | { outcome: 'allowed'; rule: string; groupId: number | null; grantId: number | null; reasonRequired: boolean; emergency: boolean }
+  | {
+      outcome: 'allowed';
+      rule: string;
+      groupId: number | null;
+      grantId: number | null;
+      reasonRequired: boolean;
+      emergency: boolean;
+      /** Every group that admits on its own right now (groupId is the first): their command rules all apply. */
+      groupIds?: number[];
+    }
   | { outcome: 'approval-required'; rule: string; groupId: number; approvalsNeeded: number; reasonRequired: boolean }
   | { outcome: 'denied'; rule: string };
 
@@ -153,12 +162,15 @@ function throughGroups(matching: readonly AccessGroupRule[], session: boolean, a
   if (inTime.length === 0) return { outcome: 'denied', rule: `outside-time-window (${permitting.map((g) => g.name).join(', ')})` };
 
   const direct = inTime.find((g) => !g.approvalRequired);
-  if (direct) return { outcome: 'allowed', rule: `group ${direct.name}`, groupId: direct.id, grantId: null, reasonRequired: direct.reasonRequired, emergency: false };
+  if (direct) {
+    const admitting = inTime.filter((g) => !g.approvalRequired).map((g) => g.id);
+    return { outcome: 'allowed', rule: `group ${direct.name}`, groupId: direct.id, grantId: null, reasonRequired: direct.reasonRequired, emergency: false, groupIds: admitting };
+  }
   for (const grant of grants) {
     const via = inTime.find((g) => g.id === grant.groupId);
     if (!via) continue;
     const rule = grant.emergency ? `emergency-access #${grant.requestId} (group ${via.name})` : `approved request #${grant.requestId} (group ${via.name})`;
-    return { outcome: 'allowed', rule, groupId: via.id, grantId: grant.requestId, reasonRequired: false, emergency: grant.emergency };
+    return { outcome: 'allowed', rule, groupId: via.id, grantId: grant.requestId, reasonRequired: false, emergency: grant.emergency, groupIds: [via.id] };
   }
   const approving = inTime[0]!;
   return { outcome: 'approval-required', rule: `group ${approving.name} requires approval`, groupId: approving.id, approvalsNeeded: approving.approvalsNeeded, reasonRequired: approving.reasonRequired };

@@ -89,6 +89,18 @@ const CATALOGUE = {
     description: 'An administrator ended a live proxied session (announced to the process that holds it).',
     detail: { session: 'string', user: 'string', reason: 'string' },
   },
+  'session.command_blocked': {
+    code: 'W2120',
+    severity: 'high',
+    description: 'A command in a proxied session was blocked by a command rule before it ran (interactive line or exec).',
+    detail: { session: 'string', command: 'string', exec: 'boolean', rule: 'number|null', pattern: 'string|null' },
+  },
+  'session.command_alert': {
+    code: 'W2121',
+    severity: 'medium',
+    description: 'A command in a proxied session matched an alert rule; it ran.',
+    detail: { session: 'string', command: 'string', exec: 'boolean', rule: 'number|null', pattern: 'string|null' },
+  },
 
   'recording.start': { code: 'W2100', severity: 'info', description: "A proxied session's recording was started.", detail: { session: 'string', recording: 'string' } },
   'recording.end': {
@@ -144,6 +156,12 @@ const CATALOGUE = {
     detail: { users: 'number', devices: 'number', credentials: 'number' },
   },
   'access_group.update': { code: 'W3101', severity: 'medium', description: 'An access group was changed.', detail: { users: 'number', devices: 'number', credentials: 'number' } },
+  'access_group.command_rules': {
+    code: 'W3200',
+    severity: 'medium',
+    description: "An access group's command rules (or their mode) were replaced.",
+    detail: { groupId: 'number', mode: 'string', rules: 'number', block: 'number', alert: 'number', allow: 'number' },
+  },
 
   'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
   'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed.', detail: { id: 'number' } },

@@ -3,12 +3,29 @@
 // audit event, then the credential secret and the pinned host key check for the protocol adapter to use.
 // Warpgate's start_target_session (Started | NeedsApproval) is the model: admitted, or a typed refusal.
 import { randomUUID } from 'node:crypto';
-import type { FeedFollower, Store } from '../store/index.js';
+import type { FeedFollower, Repositories, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { NotFoundError, requireText, type ErrorCode } from '../errors/index.js';
 import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.js';
 import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
+import { SessionSearch } from './session-search.js';
+import { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type OutputActivity } from './activity-recorder.js';
+import { CommandGuard, judgeExec, mostRestrictive, type CommandGuardOptions, type CommandRule, type CommandRuleMode, type CommandVerdict } from '../commands/index.js';
+
+/**
+ * The command rules a session runs under. When several groups admit the session on their own, the most
+ * restrictive merge of their rules applies (see mostRestrictive): membership in a second, laxer group must
+ * not lift the rules an administrator put on the first for the same device.
+ */
+export interface SessionCommandRules {
+  mode: CommandRuleMode;
+  rules: CommandRule[];
+  /** The groups whose rules these are. */
+  groupIds: number[];
+  /** Why these rules, for the operator: which groups, and how they were merged. */
+  why: string;
+}
 
 export type SessionProtocol = 'ssh' | 'rdp';
 
@@ -50,6 +67,11 @@ export interface SessionTarget {
   secretKind: string;
 }
 
+/** Longest command kept (a pasted script is a command too; its start says what it was). */
+export const MAX_COMMAND_CHARS = 16 * 1024;
+/** Output text is stored in chunks of at most this many characters. */
+export const MAX_OUTPUT_CHUNK = 64 * 1024;
+
 export interface SessionEnd {
   reason: string;
   bytesIn?: number;
@@ -84,7 +106,19 @@ export class ProxySession {
     readonly secret: Buffer,
     /** The approved request (or break-glass grant) the session rests on, if any: its expiry ends the session. */
     readonly grantId: number | null,
+    /** The command rules of the group(s) that admitted the session, read in the admission's transaction. */
+    readonly commandRules: SessionCommandRules = { mode: 'rules', rules: [], groupIds: [], why: 'no command rules' },
   ) {}
+
+  /** An exec request judged whole, before its channel opens. A block or alert is recorded (see recordActivity). */
+  judgeExec(command: string): CommandVerdict {
+    return judgeExec(this.commandRules.rules, this.commandRules.mode, command);
+  }
+
+  /** A guard for one interactive channel of this session, under its command rules. */
+  commandGuard(options: Omit<CommandGuardOptions, 'rules' | 'mode'>): CommandGuard {
+    return new CommandGuard({ ...options, rules: this.commandRules.rules, mode: this.commandRules.mode });
+  }
 
   /**
    * Called once when the session must end by a decision made anywhere — an administrator ended it, the user
@@ -128,8 +162,66 @@ export class SessionService {
   /** The sessions this process admitted and has not closed: the ones a change on the feed may end. */
   private readonly live = new Map<string, ProxySession>();
 
+  /** Search over recorded sessions' commands and output. */
+  readonly search: SessionSearch;
+
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.clock ?? Date.now;
+    this.search = new SessionSearch({ store: deps.store, ...(deps.clock ? { clock: deps.clock } : {}) });
+  }
+
+  /** A batching recorder of one session's commands and output for the proxy (see SessionActivityRecorder). */
+  activityRecorder(sessionId: string, options: ActivityRecorderOptions = {}): SessionActivityRecorder {
+    return new SessionActivityRecorder(sessionId, (id, activity) => this.recordActivity(id, activity), { ...(this.deps.clock ? { clock: this.deps.clock } : {}), ...options });
+  }
+
+  /**
+   * Store what a session did: its commands (with the rules' verdicts) and its output text, in one
+   * transaction with an audit event for every blocked (high) or alerted command. The proxy calls it batched,
+   * off its data path; a blocked command it sends at once, so the event is not held back by a batch.
+   */
+  async recordActivity(sessionId: string, activity: { commands?: readonly CommandActivity[]; output?: readonly OutputActivity[] }): Promise<void> {
+    const commands = activity.commands ?? [];
+    const output = activity.output ?? [];
+    if (commands.length === 0 && output.length === 0) return;
+    await this.deps.store.transaction(async (repos) => {
+      const row = await repos.proxySessions.byId(sessionId);
+      if (!row) throw new NotFoundError('session');
+      // Offsets point into the recording: from its start (its records' times are relative to it), else the session's.
+      const recording = await repos.recordings.bySession(sessionId);
+      const origin = Number(recording?.started_at ?? row.started_at);
+      const offset = (at: number, given?: number) => Math.max(0, given ?? at - origin);
+      await repos.sessionCommands.appendCommands(
+        commands.map((c) => ({
+          sessionId,
+          at: c.at,
+          offsetMs: offset(c.at, c.offsetMs),
+          command: c.command.slice(0, MAX_COMMAND_CHARS),
+          exitStatus: c.exitStatus ?? null,
+          action: c.action,
+        })),
+      );
+      const chunks = output.flatMap((o) => {
+        const parts = [];
+        for (let i = 0; i < o.text.length; i += MAX_OUTPUT_CHUNK) parts.push({ sessionId, at: o.at, offsetMs: offset(o.at, o.offsetMs), text: o.text.slice(i, i + MAX_OUTPUT_CHUNK) });
+        return parts;
+      });
+      await repos.sessionCommands.appendOutput(chunks.filter((c) => c.text.trim() !== ''));
+      for (const c of commands) {
+        if (c.action === 'allow') continue;
+        await this.deps.audit.record(
+          {
+            type: c.action === 'block' ? 'session.command_blocked' : 'session.command_alert',
+            outcome: c.action === 'block' ? 'failure' : 'info',
+            actor: row.username,
+            actorIp: row.source_ip,
+            subject: `session:${sessionId}`,
+            detail: { session: sessionId, command: c.command.slice(0, 1024), exec: c.exec === true, rule: c.rule?.position ?? null, pattern: c.rule?.pattern ?? null },
+          },
+          repos,
+        );
+      }
+    });
   }
 
   /**
@@ -193,7 +285,9 @@ export class SessionService {
 
     const timeZone = await this.deps.decisions.timeZone();
     const id = randomUUID();
-    type Outcome = { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null } | { ok: false; refusal: Refusal; rule: string };
+    type Outcome =
+      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; commandRules: SessionCommandRules }
+      | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
       if (!covered || decision.outcome === 'denied') return { ok: false, refusal: { kind: 'denied' }, rule: decision.rule };
@@ -237,9 +331,11 @@ export class SessionService {
         },
         repos,
       );
+      const commandRules = await commandRulesOf(repos, decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]));
       return {
         ok: true,
         grantId: decision.grantId,
+        commandRules,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
     });
@@ -255,7 +351,7 @@ export class SessionService {
       throw e;
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
-    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId);
+    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules);
     this.live.set(id, session);
     return { admitted: true, session };
   }
@@ -282,4 +378,21 @@ export class SessionService {
       );
     });
   }
+}
+
+/** The command rules of the admitting groups, merged to the most restrictive when there are several. */
+async function commandRulesOf(repos: Repositories, groupIds: readonly number[]): Promise<SessionCommandRules> {
+  const sets: { id: number; mode: CommandRuleMode; rules: CommandRule[] }[] = [];
+  for (const id of [...new Set(groupIds)]) {
+    const r = await repos.commandRules.ofGroup(id);
+    if (r && (r.rules.length > 0 || r.mode === 'allow-list')) sets.push({ id, ...r });
+  }
+  if (sets.length === 0) return { mode: 'rules', rules: [], groupIds: [], why: 'no command rules' };
+  const merged = mostRestrictive(sets);
+  const why =
+    sets.length === 1
+      ? `the rules of group #${sets[0]!.id}`
+      : `the most restrictive merge of groups ${sets.map((s) => `#${s.id}`).join(', ')} (all admit this session): ` +
+        `${merged.mode === 'allow-list' ? 'allow-list mode because one of them uses it; ' : ''}every group's block rules before any group's allow rules`;
+  return { mode: merged.mode, rules: merged.rules, groupIds: sets.map((s) => s.id), why };
 }

@@ -17,6 +17,7 @@ import * as m0006 from './migrations/0006-pki-findings.js';
 import * as m0008 from './migrations/0008-proxy-sessions.js';
 import * as m0007 from './migrations/0007-change-feed.js';
 import * as m0009 from './migrations/0009-recordings.js';
+import * as m0010 from './migrations/0010-commands.js';
 import * as m0011 from './migrations/0011-ssh-keys.js';
 import { ChangeFeed } from './change-feed.js';
 
@@ -34,6 +35,7 @@ export { StoreConstraintError, StoreConflictError, isStoreConstraint, isUniqueVi
 export * from './change-feed.js';
 export * from './job-leases.js';
 export * from './ssh-keys-repository.js';
+export * from './session-commands-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -45,6 +47,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-change-feed': m0007,
   '0008-proxy-sessions': m0008,
   '0009-recordings': m0009,
+  '0010-commands': m0010,
   '0011-ssh-keys': m0011,
 };
 
@@ -100,7 +103,7 @@ export class Store {
     db: Kysely<Database>,
   ) {
     this.db = db;
-    this.repos = new Repositories(db);
+    this.repos = new Repositories(db, false, engine.name);
     this.feed = new ChangeFeed(this.repos.changes);
   }
 
@@ -154,7 +157,7 @@ export class Store {
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
       try {
-        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true))));
+        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true, this.engine.name))));
         // Acknowledged only once on disk; what runs after the commit (exporters, the audit anchor) waits too.
         if (options.durable !== false) await this.engine.flush();
         repos?.runCommitted();

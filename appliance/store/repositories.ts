@@ -12,6 +12,7 @@ import { ConnectivityRepository } from './connectivity-repository.js';
 import { RecordingsRepository } from './recordings-repository.js';
 import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
+import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, type SessionSearchRepository } from './session-commands-repository.js';
 import { SshKeysRepository } from './ssh-keys-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
@@ -633,11 +634,15 @@ export class Repositories {
   /** Announce changes to the other processes (in a transaction only: with the change, or not at all). */
   readonly changes: ChangeFeedRepository;
   readonly jobLeases: JobLeasesRepository;
+  readonly commandRules: CommandRulesRepository;
+  readonly sessionCommands: SessionCommandsRepository;
+  /** Full-text search over sessions' commands and output: the one engine-specific repository. */
+  readonly sessionSearch: SessionSearchRepository;
   readonly sshKeys: SshKeysRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
-  constructor(db: Db, inTransaction = false) {
+  constructor(db: Db, inTransaction = false, engine: 'sqlite' | 'mariadb' = 'sqlite') {
     this.committed = inTransaction ? [] : undefined;
     this.users = new UsersRepository(db);
     this.passwordHistory = new PasswordHistoryRepository(db);
@@ -663,6 +668,9 @@ export class Repositories {
     this.connectivity = new ConnectivityRepository(db);
     this.changes = new ChangeFeedRepository(db, inTransaction);
     this.jobLeases = new JobLeasesRepository(db);
+    this.commandRules = new CommandRulesRepository(db);
+    this.sessionCommands = new SessionCommandsRepository(db);
+    this.sessionSearch = sessionSearchFor(engine, db);
     this.sshKeys = new SshKeysRepository(db);
   }
 

@@ -305,6 +305,37 @@ export interface AccessGroupsTable {
   time_windows: string;
   created_at: number;
   updated_at: number;
+  /** How the group's command rules apply: 'rules' (unmatched runs) or 'allow-list' (unmatched is blocked). */
+  command_mode: Generated<'rules' | 'allow-list'>;
+}
+
+/** A group's command rules, in order (position 0 first). */
+export interface AccessGroupCommandRulesTable {
+  group_id: number;
+  position: number;
+  pattern: string;
+  action: 'allow' | 'alert' | 'block';
+}
+
+/** A command entered in a proxied session, as the target's echo showed it. */
+export interface SessionCommandsTable {
+  id: Generated<number>;
+  session_id: string;
+  at: number;
+  /** Milliseconds from the start of the session's recording. */
+  offset_ms: number;
+  command: string;
+  exit_status: number | null;
+  action: 'allow' | 'alert' | 'block';
+}
+
+/** A chunk of a session's output, as text (escape sequences removed), for full-text search. */
+export interface SessionOutputTextTable {
+  id: Generated<number>;
+  session_id: string;
+  at: number;
+  offset_ms: number;
+  text: string;
 }
 
 export interface GroupMemberTable {
@@ -421,6 +452,9 @@ export interface Database {
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;
+  access_group_command_rules: AccessGroupCommandRulesTable;
+  session_commands: SessionCommandsTable;
+  session_output_text: SessionOutputTextTable;
   access_group_users: GroupMemberTable;
   access_group_approvers: GroupMemberTable;
   access_group_devices: { group_id: number; device_id: number };

@@ -9,6 +9,7 @@ import { registerStatus } from './commands/status.js';
 import { registerCa } from './commands/ca.js';
 import { registerBackup } from './commands/backup.js';
 import { registerSettings } from './commands/settings.js';
+import { registerSessionSearch } from './commands/session-search.js';
 import { registerRecording } from './commands/recording.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerCa(program);
   registerBackup(program);
   registerSettings(program);
+  registerSessionSearch(program);
   registerRecording(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {

@@ -23,6 +23,7 @@ import { mfaRoutes } from './routes/mfa.js';
 import { pkiRoutes } from './routes/pki.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
+import { sessionSearchRoutes } from './routes/session-search.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 
@@ -163,6 +164,7 @@ export class WebServer {
     void app.register(pkiRoutes, { trust, certificates, users, duo, refreshTrust: () => this.refreshTrust() });
     void app.register(accessRoutes, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity });
     void app.register(auditRoutes, { audit });
+    void app.register(sessionSearchRoutes, { search: appliance.sessions.search });
     void app.register(recordingRoutes, { recordings: appliance.recordings });
     void app.register(sshKeyRoutes, { sshKeys: appliance.sshKeys, users });
     void app.register(pageRoutes, { settings });

@@ -154,6 +154,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   app.put<IdRequest>('/api/v1/access-groups/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
     group: await accessGroups.saveGroup(actor(request), request.body, Number(request.params.id)),
   }));
+  app.get<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({
+    commandRules: await accessGroups.commandRules(Number(request.params.id)),
+  }));
+  app.put<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
+    commandRules: await accessGroups.setCommandRules(actor(request), Number(request.params.id), request.body),
+  }));
 
   // ---- the user's side: what may I reach, and asking for more
   app.get<{ Querystring: { q?: string; limit?: number; offset?: number } }>(

@@ -1,0 +1,279 @@
+// A small model of the terminal the user looks at, fed with what the target prints. It understands the
+// cursor movement and erasing that line editors (readline, zle, libedit) use to redraw the line being typed,
+// so the text of that line can be read back as the user saw it: history recall and tab completion arrive
+// here as redraws, whatever keys produced them.
+import { StringDecoder } from 'node:string_decoder';
+
+/** Rows far above the cursor are dropped: a long session keeps a bounded model. */
+const KEEP_ROWS = 200;
+/** A CSI sequence longer than this is garbage, not a sequence (bounded state on hostile output). */
+const MAX_SEQUENCE = 64;
+
+export class TerminalScreen {
+  /** Absolute row index → cells (undefined: never written, reads as nothing). */
+  private rows = new Map<number, string[]>();
+  row = 0;
+  col = 0;
+  /** xterm's deferred wrap: a character written in the last column leaves the cursor there until the next. */
+  private pendingWrap = false;
+  private width: number;
+  private height: number;
+  private readonly decoder = new StringDecoder('utf8');
+  private state: 'text' | 'esc' | 'csi' | 'osc' | 'osc-esc' | 'charset' = 'text';
+  private seq = '';
+  /** Changes whenever the screen is cleared: a position taken before is no longer the same line. */
+  clears = 0;
+
+  constructor(width = 80, height = 24) {
+    this.width = Math.max(1, Math.min(1000, Math.floor(width)));
+    this.height = Math.max(1, Math.min(1000, Math.floor(height)));
+  }
+
+  resize(width: number, height: number): void {
+    this.width = Math.max(1, Math.min(1000, Math.floor(width) || 80));
+    this.height = Math.max(1, Math.min(1000, Math.floor(height) || 24));
+    if (this.col >= this.width) this.col = this.width - 1;
+  }
+
+  get columns(): number {
+    return this.width;
+  }
+
+  write(buf: Buffer | string): void {
+    const text = typeof buf === 'string' ? buf : this.decoder.write(buf);
+    let n = 0;
+    for (const ch of text) {
+      this.step(ch);
+      if (this.row > this.maxRow) this.maxRow = this.row;
+      if (++n % 4096 === 0) this.trim();
+    }
+    this.trim();
+  }
+
+  /** The text of one row, trailing blanks dropped. */
+  rowText(r: number): string {
+    const cells = this.rows.get(r);
+    if (!cells) return '';
+    let s = '';
+    for (let i = 0; i < cells.length; i++) s += cells[i] ?? ' ';
+    return s.replace(/\s+$/, '');
+  }
+
+  /** Whether a row is written up to its last column: the text continues on the next row (a wrap). */
+  rowIsFull(r: number): boolean {
+    const cells = this.rows.get(r);
+    return cells !== undefined && cells.length >= this.width && cells[this.width - 1] !== undefined;
+  }
+
+  /** The highest row holding any text. */
+  lastRow(): number {
+    let last = this.row;
+    for (const [r, cells] of this.rows) if (r > last && cells.some((c) => c !== undefined && c !== ' ')) last = r;
+    return last;
+  }
+
+  private cells(r: number): string[] {
+    let c = this.rows.get(r);
+    if (!c) this.rows.set(r, (c = []));
+    return c;
+  }
+
+  /** The first row of the visible screen: rows below the lowest the cursor reached scroll it up. */
+  private get top(): number {
+    this.maxRow = Math.max(this.maxRow, this.row);
+    return Math.max(this.floor, this.maxRow - this.height + 1);
+  }
+  private maxRow = 0;
+  /** The top row after the last clear of the screen. */
+  get firstRow(): number {
+    return this.floor;
+  }
+  /** The first row after the last clear of the screen (rows are absolute and only grow). */
+  private floor = 0;
+
+  private step(ch: string): void {
+    switch (this.state) {
+      case 'text':
+        return this.text(ch);
+      case 'esc':
+        this.state = 'text';
+        if (ch === '[') {
+          this.state = 'csi';
+          this.seq = '';
+        } else if (ch === ']') {
+          this.state = 'osc';
+        } else if (ch === '(' || ch === ')' || ch === '*' || ch === '+' || ch === '#') {
+          this.state = 'charset';
+        } else if (ch === 'M') {
+          this.row = Math.max(0, this.row - 1);
+        } else if (ch === 'D' || ch === 'E') {
+          this.row++;
+          if (ch === 'E') this.col = 0;
+        } else if (ch === 'c') {
+          this.clearAll();
+        }
+        return;
+      case 'charset':
+        this.state = 'text';
+        return;
+      case 'osc':
+        if (ch === '\x07') this.state = 'text';
+        else if (ch === '\x1b') this.state = 'osc-esc';
+        return;
+      case 'osc-esc':
+        this.state = ch === '\\' ? 'text' : 'osc';
+        return;
+      case 'csi': {
+        const code = ch.charCodeAt(0);
+        if (code >= 0x40 && code <= 0x7e) {
+          this.state = 'text';
+          this.csi(this.seq, ch);
+        } else if (this.seq.length >= MAX_SEQUENCE) {
+          this.state = 'text';
+        } else {
+          this.seq += ch;
+        }
+        return;
+      }
+    }
+  }
+
+  private text(ch: string): void {
+    switch (ch) {
+      case '\x1b':
+        this.state = 'esc';
+        return;
+      case '\r':
+        this.col = 0;
+        this.pendingWrap = false;
+        return;
+      case '\n':
+      case '\x0b':
+      case '\x0c':
+        this.row++;
+        this.pendingWrap = false;
+        return;
+      case '\b':
+        if (this.col > 0) this.col--;
+        this.pendingWrap = false;
+        return;
+      case '\t':
+        this.col = Math.min(this.width - 1, (Math.floor(this.col / 8) + 1) * 8);
+        return;
+      case '\x07':
+        return;
+    }
+    const code = ch.charCodeAt(0);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return; // C1 controls (U+009B is a CSI to some terminals)
+    if (this.pendingWrap) {
+      this.row++;
+      this.col = 0;
+      this.pendingWrap = false;
+    }
+    this.cells(this.row)[this.col] = ch;
+    if (this.col + 1 >= this.width) this.pendingWrap = true;
+    else this.col++;
+  }
+
+  private csi(params: string, final: string): void {
+    if (params.startsWith('?') || params.startsWith('>') || params.startsWith('=')) return; // private modes
+    const nums = params.split(';').map((p) => (p === '' ? NaN : Number.parseInt(p, 10)));
+    const n = (i: number, dflt: number) => {
+      const v = nums[i];
+      return v === undefined || Number.isNaN(v) ? dflt : Math.min(v, 10_000);
+    };
+    const line = this.cells(this.row);
+    this.pendingWrap = false;
+    switch (final) {
+      case 'A':
+        this.row = Math.max(0, this.row - Math.max(1, n(0, 1)));
+        return;
+      case 'B':
+        this.row += Math.max(1, n(0, 1));
+        return;
+      case 'C':
+        this.col = Math.min(this.width - 1, this.col + Math.max(1, n(0, 1)));
+        return;
+      case 'D':
+        this.col = Math.max(0, this.col - Math.max(1, n(0, 1)));
+        return;
+      case 'E':
+        this.row += Math.max(1, n(0, 1));
+        this.col = 0;
+        return;
+      case 'F':
+        this.row = Math.max(0, this.row - Math.max(1, n(0, 1)));
+        this.col = 0;
+        return;
+      case 'G':
+      case '`':
+        this.col = Math.min(this.width - 1, Math.max(0, n(0, 1) - 1));
+        return;
+      case 'H':
+      case 'f':
+        this.row = this.top + Math.max(0, n(0, 1) - 1);
+        this.col = Math.min(this.width - 1, Math.max(0, n(1, 1) - 1));
+        return;
+      case 'd':
+        this.row = this.top + Math.max(0, n(0, 1) - 1);
+        return;
+      case 'K': {
+        const mode = n(0, 0);
+        if (mode === 0) line.length = Math.min(line.length, this.col);
+        else if (mode === 1) for (let i = 0; i <= this.col && i < line.length; i++) line[i] = ' ';
+        else line.length = 0;
+        return;
+      }
+      case 'J': {
+        const mode = n(0, 0);
+        if (mode === 0) {
+          line.length = Math.min(line.length, this.col);
+          for (const r of [...this.rows.keys()]) if (r > this.row) this.rows.delete(r);
+        } else if (mode === 2 || mode === 3) {
+          this.clearAll();
+        }
+        return;
+      }
+      case 'P': {
+        // delete characters: the rest of the row shifts left
+        line.splice(this.col, Math.max(1, n(0, 1)));
+        return;
+      }
+      case '@': {
+        const count = Math.max(1, n(0, 1));
+        if (line.length > this.col) line.splice(this.col, 0, ...Array<string>(count).fill(' '));
+        if (line.length > this.width) line.length = this.width;
+        return;
+      }
+      case 'X': {
+        const count = Math.max(1, n(0, 1));
+        for (let i = this.col; i < this.col + count && i < line.length; i++) line[i] = ' ';
+        return;
+      }
+      default:
+        return; // colours (m), scroll regions (r) and the rest do not move text on the line
+    }
+  }
+
+  /** Clear screen: the model starts afresh at the top, so rows before it no longer count. */
+  private clearAll(): void {
+    const rel = this.row - this.top;
+    this.rows.clear();
+    this.clears++;
+    // Absolute rows keep increasing so a position taken before the clear cannot alias one after it.
+    this.floor = Math.max(this.maxRow, this.row) + 1;
+    this.row = this.floor + Math.max(0, rel);
+    this.maxRow = this.row;
+  }
+
+  /** Rows far from the cursor, above or below, go: hostile output cannot grow the model without bound. */
+  private trim(): void {
+    if (this.rows.size <= KEEP_ROWS) return;
+    for (const r of [...this.rows.keys()]) if (Math.abs(r - this.row) > KEEP_ROWS / 2) this.rows.delete(r);
+  }
+
+  /** How many rows the model holds (for tests of its bound). */
+  get heldRows(): number {
+    return this.rows.size;
+  }
+}

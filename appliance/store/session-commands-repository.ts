@@ -1,0 +1,220 @@
+// Commands and output text of proxied sessions, the full-text search over them, and access groups' command
+// rules. Writing is portable SQL; searching is the engine's own full-text index, so the search lives behind
+// one interface (SessionSearchRepository) with one implementation per engine: FTS5 syntax stays in the
+// SQLite one, and the MariaDB one will speak MATCH ... AGAINST over FULLTEXT indexes on the same columns.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { AccessGroupCommandRulesTable, Database, SessionCommandsTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface CommandRuleRow {
+  pattern: string;
+  action: AccessGroupCommandRulesTable['action'];
+}
+
+export class CommandRulesRepository {
+  constructor(private readonly db: Db) {}
+
+  /** A group's rules in order, and its mode; undefined if there is no such group. */
+  async ofGroup(groupId: number): Promise<{ mode: 'rules' | 'allow-list'; rules: CommandRuleRow[] } | undefined> {
+    const g = await this.db.selectFrom('access_groups').select('command_mode').where('id', '=', groupId).executeTakeFirst();
+    if (!g) return undefined;
+    const rules = await this.db.selectFrom('access_group_command_rules').select(['pattern', 'action']).where('group_id', '=', groupId).orderBy('position').execute();
+    return { mode: g.command_mode, rules };
+  }
+
+  /** Replace a group's rules and mode (the caller validated them). */
+  async replace(groupId: number, mode: 'rules' | 'allow-list', rules: readonly CommandRuleRow[]): Promise<void> {
+    await this.db.updateTable('access_groups').set({ command_mode: mode }).where('id', '=', groupId).execute();
+    await this.db.deleteFrom('access_group_command_rules').where('group_id', '=', groupId).execute();
+    for (let i = 0; i < rules.length; i += 200) {
+      const chunk = rules.slice(i, i + 200).map((r, j) => ({ group_id: groupId, position: i + j, pattern: r.pattern, action: r.action }));
+      await this.db.insertInto('access_group_command_rules').values(chunk).execute();
+    }
+  }
+}
+
+export interface NewSessionCommand {
+  sessionId: string;
+  at: number;
+  offsetMs: number;
+  command: string;
+  exitStatus: number | null;
+  action: SessionCommandsTable['action'];
+}
+
+export interface NewSessionOutputText {
+  sessionId: string;
+  at: number;
+  offsetMs: number;
+  text: string;
+}
+
+export interface SessionCommandRow {
+  at: number;
+  offsetMs: number;
+  command: string;
+  exitStatus: number | null;
+  action: SessionCommandsTable['action'];
+}
+
+/** Appending to a session's commands and output text (portable SQL; the engine indexes them). */
+export class SessionCommandsRepository {
+  constructor(private readonly db: Db) {}
+
+  async appendCommands(rows: readonly NewSessionCommand[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) {
+      const chunk = rows.slice(i, i + 200).map((r) => ({
+        session_id: r.sessionId,
+        at: r.at,
+        offset_ms: r.offsetMs,
+        command: r.command,
+        exit_status: r.exitStatus,
+        action: r.action,
+      }));
+      await this.db.insertInto('session_commands').values(chunk).execute();
+    }
+  }
+
+  async appendOutput(rows: readonly NewSessionOutputText[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) {
+      const chunk = rows.slice(i, i + 200).map((r) => ({ session_id: r.sessionId, at: r.at, offset_ms: r.offsetMs, text: r.text }));
+      await this.db.insertInto('session_output_text').values(chunk).execute();
+    }
+  }
+
+  async commandsOf(sessionId: string): Promise<SessionCommandRow[]> {
+    const rows = await this.db.selectFrom('session_commands').selectAll().where('session_id', '=', sessionId).orderBy('id').execute();
+    return rows.map((r) => ({ at: Number(r.at), offsetMs: Number(r.offset_ms), command: r.command, exitStatus: r.exit_status, action: r.action }));
+  }
+}
+
+export interface SessionSearchQuery {
+  /** Text a command contains (a substring, case-insensitive; every character literal). */
+  command?: string;
+  /** Text the session's output contains (same rules). With `command`: commands of sessions whose output has it. */
+  text?: string;
+  /** Warden user name, exactly. */
+  user?: string;
+  /** Device host name or address, exactly. */
+  device?: string;
+  /** Only from this instant on (ms since the epoch). */
+  since?: number;
+  limit: number;
+}
+
+export interface SessionSearchHit {
+  sessionId: string;
+  username: string;
+  hostname: string;
+  at: number;
+  offsetMs: number;
+  /** The command found (command searches), or null. */
+  command: string | null;
+  /** The output text chunk found (text-only searches), or null. */
+  text: string | null;
+  /** What the command rules did with the command. */
+  action: SessionCommandsTable['action'] | null;
+  /** The session's recording, if it has one. */
+  recordingId: string | null;
+}
+
+export interface SessionSearchRepository {
+  /** Newest first. */
+  search(query: SessionSearchQuery): Promise<SessionSearchHit[]>;
+}
+
+/**
+ * An FTS5 query that matches `text` literally: one phrase, its double quotes doubled. Inside a phrase
+ * nothing is an operator (`*`, `NEAR`, `AND`, `:` and parentheses are text), so a user's search string can
+ * never change the query's structure.
+ */
+export function fts5Phrase(text: string): string {
+  return '"' + text.replace(/"/g, '""') + '"';
+}
+
+/** The trigram tokenizer indexes three characters at a time: shorter needles cannot use the index. */
+const TRIGRAM = 3;
+
+export class SqliteSessionSearchRepository implements SessionSearchRepository {
+  constructor(private readonly db: Db) {}
+
+  async search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
+    const filters = (alias: 'c' | 'o') => {
+      const a = sql.raw(alias);
+      const parts = [sql`1 = 1`];
+      if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
+      if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
+      if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
+      return sql.join(parts, sql` AND `);
+    };
+    const commandMatch = (needle: string) =>
+      needle.length >= TRIGRAM
+        ? sql`c.id IN (SELECT rowid FROM session_commands_fts WHERE session_commands_fts MATCH ${fts5Phrase(needle)})`
+        : sql`instr(lower(c.command), lower(${needle})) > 0`;
+    const outputMatch = (needle: string) =>
+      needle.length >= TRIGRAM
+        ? sql`o.id IN (SELECT rowid FROM session_output_text_fts WHERE session_output_text_fts MATCH ${fts5Phrase(needle)})`
+        : sql`instr(lower(o.text), lower(${needle})) > 0`;
+
+    if (q.command === undefined && q.text !== undefined) {
+      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
+        SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+        SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
+        FROM ${q.user !== undefined || q.device !== undefined ? sql`proxy_sessions s CROSS JOIN session_output_text o ON o.session_id = s.id` : sql`session_output_text o JOIN proxy_sessions s ON s.id = o.session_id`}
+        WHERE ${outputMatch(q.text)} AND ${filters('o')}
+        ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
+      return rows.rows.map((r) => ({
+        sessionId: r.session_id,
+        username: r.username,
+        hostname: r.hostname,
+        at: Number(r.at),
+        offsetMs: Number(r.offset_ms),
+        command: null,
+        text: r.text,
+        action: null,
+        recordingId: r.recording_id,
+      }));
+    }
+    const conditions = [filters('c')];
+    if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${outputMatch(q.text)})`);
+    if (q.command !== undefined) conditions.push(commandMatch(q.command));
+    // With a user or device the sessions are few: walk them first (CROSS JOIN fixes the order in SQLite),
+    // instead of every command the full-text index matches, which for a common word is most of them.
+    // (Reading the index's matches newest first and stopping at the limit was measured slower: FTS5 loads a
+    // phrase's whole doclist to walk it backwards. The set of matching ids, taken once, is the cheaper plan.)
+    const narrowed = q.user !== undefined || q.device !== undefined;
+    const join = narrowed ? sql`proxy_sessions s CROSS JOIN session_commands c ON c.session_id = s.id` : sql`session_commands c JOIN proxy_sessions s ON s.id = c.session_id`;
+    // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
+    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; recording_id: string | null }>`
+      SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action
+      FROM ${join}
+      WHERE ${sql.join(conditions, sql` AND `)}
+      ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
+    return rows.rows.map((r) => ({
+      sessionId: r.session_id,
+      username: r.username,
+      hostname: r.hostname,
+      at: Number(r.at),
+      offsetMs: Number(r.offset_ms),
+      command: r.command,
+      text: null,
+      action: r.action,
+      recordingId: r.recording_id,
+    }));
+  }
+}
+
+/** Until the MariaDB engine lands: a clear refusal rather than a query in the wrong dialect. */
+class UnsupportedSessionSearch implements SessionSearchRepository {
+  constructor(private readonly engine: string) {}
+  async search(): Promise<SessionSearchHit[]> {
+    throw new Error(`session search is not implemented for the ${this.engine} engine yet`);
+  }
+}
+
+export function sessionSearchFor(engine: 'sqlite' | 'mariadb', db: Db): SessionSearchRepository {
+  return engine === 'sqlite' ? new SqliteSessionSearchRepository(db) : new UnsupportedSessionSearch(engine);
+}
