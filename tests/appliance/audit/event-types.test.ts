@@ -31,6 +31,8 @@ const RELEASED_CODES: Record<string, string> = {
   'session.end': 'W2001',
   'session.refused': 'W2002',
   'session.end_requested': 'W2003',
+  'session.channel_refused': 'W2140',
+  'session.login_refused': 'W2141',
   'access.request': 'W3000',
   'access.approve': 'W3001',
   'access.deny': 'W3002',

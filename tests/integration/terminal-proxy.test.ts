@@ -1,0 +1,327 @@
+// The terminal proxy end to end: the daemon as a process, a real sshd target with a local account, real
+// OpenSSH clients (ssh, scp, sftp through sshpass) — and an ssh2 client where OpenSSH cannot be steered
+// (window changes, absurd PTY sizes, a thousand channels on one connection, a 10 KB user name).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig } from '../../appliance/config/index.js';
+import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
+
+const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
+const TARGET_USER = 'wtarget';
+
+describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { timeout: 300_000 }, () => {
+  let home: InitializedHome;
+  let sshd: Sshd;
+  let proxy: RunningProxy;
+  let a: Appliance;
+  const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
+  const pw: Record<string, string> = {};
+  const dev: Record<string, number> = {};
+  /** Everything any client received, to look for the injected password in. */
+  const received: string[] = [];
+
+  /** ssh through the proxy as `user` (the login name), options before the host, then the command if any. */
+  const ssh = async (user: string, args: string[], opts: Parameters<typeof runClient>[3] = {}): Promise<ClientRun> => {
+    const options = args.filter((x) => x.startsWith('-'));
+    const command = args.filter((x) => !x.startsWith('-') && !/^127\.0\.0\.1:\d+$/.test(x));
+    const forward = args.filter((x) => /^127\.0\.0\.1:\d+$/.test(x));
+    const r = await runClient('ssh', ['-p', String(proxy.port), '-l', user, ...options, ...forward, '127.0.0.1', ...command], pw[user.split(':')[0]!.split('@')[0]!]!, opts);
+    received.push(r.stdout.toString('latin1'), r.stderr);
+    return r;
+  };
+
+  async function newUser(name: string): Promise<number> {
+    const first = strongPassword();
+    const { user } = await a.users.create({ username: 'admin', ip: '127.0.0.1' }, { username: name, fullName: name, email: `${name}@example.test`, profile: 'privileged-access-user', password: first });
+    pw[name] = strongPassword();
+    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: pw[name]!, ip: '127.0.0.1' });
+    return user.id;
+  }
+
+  before(async () => {
+    home = await initializedHome();
+    sshd = await startSshd(path.join(home.home, '..', `${path.basename(home.home)}-sshd`));
+    ensureTargetAccount(TARGET_USER, targetPassword);
+    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
+    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
+    const alice = await newUser('alice');
+    await newUser('bob');
+    const ssh = `SSH:${sshd.port}`;
+    const creds: number[] = [];
+    for (const hostname of ['db01', 'db02', 'moved', 'needsreason']) {
+      dev[hostname] = (await a.devices.createDevice({ username: 'admin', ip: '127.0.0.1' }, { hostname, address: '127.0.0.1', connectivity: ssh })).id;
+      creds.push((await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev[hostname]!, username: TARGET_USER, secret: targetPassword })).id);
+    }
+    // db02 has two credentials: "alice@db02" must name one.
+    creds.push((await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.db02!, username: 'nobody', secret: 'Not-Used-Here-1' })).id);
+    const [c1, c2, c3, c4, c5] = creds;
+    await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'ops', userIds: [alice], deviceIds: [dev.db01, dev.db02, dev.moved], credentialIds: [c1, c2, c3, c5] });
+    await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'careful', userIds: [alice], deviceIds: [dev.needsreason], credentialIds: [c4], reasonRequired: true });
+    // "moved" was pinned with another key: the target now presents a different one.
+    assert.equal(await a.hostKeys.checkHostKey(dev.moved!, 'ssh', 'SHA256:AnEarlierKeyOfThisDevice0000000000000000000'), 'pinned');
+    proxy = await startTerminalProxy(home);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await sshd?.stop();
+    await a?.close();
+    home?.cleanup();
+  });
+
+  /** The newest session row of this user (by its start event). */
+  async function lastSession(): Promise<string> {
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'session.start', limit: 1 });
+    return JSON.parse(ev!.detail).session as string;
+  }
+
+  async function sessionRow(id: string) {
+    for (let i = 0; i < 50; i++) {
+      const row = (await a.store.repos.proxySessions.byId(id))!;
+      if (row.status === 'closed') return row;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return (await a.store.repos.proxySessions.byId(id))!;
+  }
+
+  test('exec through the direct syntax: stdout, stderr and the exit status; the row closes with bytes and status', async () => {
+    const r = await ssh('alice:wtarget@db01', ['echo hello-from-target; echo on-stderr >&2; exit 3']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout.toString(), 'hello-from-target\n');
+    assert.match(r.stderr, /on-stderr/);
+    const row = await sessionRow(await lastSession());
+    assert.equal(row.status, 'closed');
+    assert.equal(row.exit_status, 3);
+    assert.equal(row.credential_username, TARGET_USER);
+    assert.ok(Number(row.bytes_out) >= 'hello-from-target\non-stderr\n'.length, `bytes out ${row.bytes_out}`);
+  });
+
+  test('"alice@db01" reaches the one credential of db01; "alice@db02" with two is told to name one', async () => {
+    const r = await ssh('alice@db01', ['id -un']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString().trim(), TARGET_USER);
+    const two = await ssh('alice@db02', ['id -un']);
+    assert.equal(two.code, 1);
+    assert.match(two.stderr, /several credentials .*name one/);
+  });
+
+  test('ssh -n (stdin at EOF before the channel is accepted) runs and exits', async () => {
+    const r = await ssh('alice:wtarget@db01', ['-n', 'echo with-n']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'with-n\n');
+  });
+
+  test('stdin reaches the target and EOF both ways', async () => {
+    const r = await ssh('alice:wtarget@db01', ['wc -c'], { input: Buffer.alloc(100_000, 0x61) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString().trim(), '100000');
+  });
+
+  test('the menu: filter by typing, pick by number, then a shell on the target', async () => {
+    let step = 0;
+    const r = await ssh('alice', ['-tt'], {
+      onOutput: (all, write, end) => {
+        if (step === 0 && /a number to pick/.test(all)) {
+          step = 1;
+          write('db01\r');
+        } else if (step === 1 && /matching "db01"[\s\S]*a number to pick/.test(all)) {
+          step = 2;
+          assert.match(all, /1\s+wtarget@db01\s+127\.0\.0\.1\s+allowed/);
+          assert.doesNotMatch(all.slice(all.indexOf('matching "db01"')), /db02/);
+          write('1\r');
+        } else if (step === 2 && /\$ $/.test(all)) {
+          step = 3;
+          write('echo MENU-$((6*7)); exit 5\r');
+          end();
+        }
+      },
+    });
+    assert.equal(step, 3, r.stdout.toString());
+    assert.match(r.stdout.toString(), /MENU-42/);
+    assert.equal(r.code, 5);
+  });
+
+  test('the menu lists every state and asks a reason where one is required', async () => {
+    let step = 0;
+    const r = await ssh('alice', ['-tt'], {
+      onOutput: (all, write, end) => {
+        if (step === 0 && /a number to pick/.test(all)) {
+          step = 1;
+          const line = all.split('\r\n').find((l) => /wtarget@needsreason/.test(l))!;
+          assert.match(line, /reason required/);
+          write(`${/^\s*(\d+)/.exec(line)![1]}\r`);
+        } else if (step === 1 && /A reason is required/.test(all)) {
+          step = 2;
+          write('ticket 42\r');
+        } else if (step === 2 && /\$ $/.test(all)) {
+          step = 3;
+          write('exit\r');
+          end();
+        }
+      },
+    });
+    assert.equal(step, 3, r.stdout.toString());
+    const row = (await a.store.repos.proxySessions.byId(await lastSession()))!;
+    assert.equal(row.reason, 'ticket 42');
+  });
+
+  test('a changed target host key refuses the session and raises the high-severity event', async () => {
+    const r = await ssh('alice:wtarget@moved', ['echo must-not-run']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout.toString(), '');
+    assert.match(r.stderr, /host key has changed/);
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'device.host_key_mismatch', limit: 1 });
+    assert.ok(ev, 'a host key mismatch event');
+    assert.equal(ev!.subject, `device:${dev.moved}`);
+  });
+
+  test('a user with no access, an unknown device and a wrong password are refused', async () => {
+    const bob = await ssh('bob:wtarget@db01', ['echo no']);
+    assert.equal(bob.code, 1);
+    assert.match(bob.stderr, /not available to you/);
+    const nowhere = await ssh('alice:wtarget@nosuchhost', ['echo no']);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /not available to you/);
+    const wrong = await runClient('ssh', ['-p', String(proxy.port), '-l', 'alice:wtarget@db01', '127.0.0.1', 'echo no'], 'Wrong-Passw0rd-1');
+    assert.equal(wrong.code, 255);
+    assert.match(wrong.stderr, /Permission denied/);
+  });
+
+  test('port forwarding is refused and audited', async () => {
+    const r = await ssh('alice:wtarget@db01', ['-W', `127.0.0.1:${sshd.port}`]);
+    assert.notEqual(r.code, 0);
+    let ev;
+    for (let i = 0; i < 30 && !ev; i++, await new Promise((res) => setTimeout(res, 100))) [ev] = await a.store.repos.auditEvents.query({ type: 'session.channel_refused', limit: 1 });
+    assert.ok(ev);
+    assert.equal(JSON.parse(ev!.detail).kind, 'direct-tcpip');
+  });
+
+  test('scp and sftp through the proxied subsystem: upload and download', async () => {
+    const dir = path.join(home.home, '..', `${path.basename(home.home)}-files`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const local = path.join(dir, 'up.bin');
+    const content = randomBytes(300_000);
+    writeFileSync(local, content);
+    const remote = `/tmp/warden-proxy-test-${process.pid}.bin`;
+    const opts = ['-P', String(proxy.port), '-o', 'User=alice:wtarget@db01'];
+    const up = await runClient('scp', [...opts, local, `127.0.0.1:${remote}`], pw.alice!);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(readFileSync(remote), content);
+    const back = path.join(dir, 'down.bin');
+    const down = await runClient('scp', [...opts, `127.0.0.1:${remote}`, back], pw.alice!);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(readFileSync(back), content);
+    const viaSftp = path.join(dir, 'sftp.bin');
+    const s = await runClient('sftp', ['-P', String(proxy.port), '-o', 'User=alice:wtarget@db01', '127.0.0.1'], pw.alice!, { input: `get ${remote} ${viaSftp}\nrm ${remote}\nbye\n` });
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(readFileSync(viaSftp), content);
+    assert.equal(existsSync(remote), false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** An ssh2 client on the proxy. */
+  function ssh2Client(username: string, password: string): Promise<ssh2.Client> {
+    return new Promise((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.on('ready', () => resolve(c)).on('error', reject);
+      c.connect({ host: '127.0.0.1', port: proxy.port, username, password, readyTimeout: 20_000 });
+    });
+  }
+
+  function shellUntil(ch: ssh2.ClientChannel, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}: ${JSON.stringify(seen)}`)), timeoutMs);
+      const on = (d: Buffer) => {
+        seen += d.toString();
+        if (pattern.test(seen)) {
+          clearTimeout(timer);
+          ch.off('data', on);
+          resolve(seen);
+        }
+      };
+      ch.on('data', on);
+    });
+  }
+
+  test('PTY: the terminal size reaches the target, window changes follow, absurd sizes are clamped', async () => {
+    const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
+    try {
+      const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) => c.shell({ term: 'xterm-256color', rows: 33, cols: 101 }, (e, s) => (e ? reject(e) : resolve(s))));
+      await shellUntil(ch, /\$ $/);
+      ch.write('stty size; echo T=$TERM\n');
+      assert.match(await shellUntil(ch, /T=xterm-256color/), /33 101/);
+      ch.setWindow(50, 132, 0, 0);
+      await new Promise((r) => setTimeout(r, 200));
+      ch.write('stty size\n');
+      assert.match(await shellUntil(ch, /\n50 132/), /50 132/);
+      ch.setWindow(4_000_000, 4_000_000, 0, 0);
+      await new Promise((r) => setTimeout(r, 200));
+      ch.write('stty size\n');
+      assert.match(await shellUntil(ch, /\n1000 1000/), /1000 1000/);
+      ch.end('exit\n');
+    } finally {
+      c.end();
+    }
+  });
+
+  test('an administrator ending the session cuts the client within a second', async () => {
+    const earlier = await lastSession();
+    const run = ssh('alice:wtarget@db01', ['echo started; sleep 60']);
+    const deadline = Date.now() + 15_000;
+    let id: string | undefined;
+    while (Date.now() < deadline) {
+      const candidate = await lastSession();
+      const row = await a.store.repos.proxySessions.byId(candidate);
+      if (candidate !== earlier && row?.status === 'open') {
+        id = candidate;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(id, 'the session opened');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await a.sessions.requestEnd(admin, id!);
+    const r = await run;
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 1000, `cut after ${elapsed} ms`);
+    assert.match(r.stderr, /session was ended/);
+    const row = await sessionRow(id!);
+    assert.equal(row.status, 'closed');
+    assert.match(row.end_reason!, /^ended/);
+  });
+
+  test('1,000 channel opens on one connection and a 10 KB user name leave the daemon serving others', async () => {
+    const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
+    const outcomes = await Promise.all(
+      Array.from({ length: 1000 }, () => new Promise<boolean>((resolve) => c.exec('sleep 1', (e, ch) => (e ? resolve(false) : (ch.on('close', () => resolve(true)), ch.resume(), void 0))))),
+    );
+    c.end();
+    const opened = outcomes.filter(Boolean).length;
+    assert.ok(opened <= 10, `at most 10 session channels at once (opened ${opened})`);
+    const long = await new Promise<string>((resolve) => {
+      const x = new ssh2.Client();
+      x.on('error', (e) => resolve(e.message)).on('ready', () => resolve('accepted?!'));
+      x.connect({ host: '127.0.0.1', port: proxy.port, username: 'u'.repeat(10 * 1024), password: 'whatever', readyTimeout: 10_000 });
+    });
+    assert.notEqual(long, 'accepted?!');
+    const r = await ssh('alice:wtarget@db01', ['echo still-serving']);
+    assert.equal(r.stdout.toString(), 'still-serving\n');
+    assert.equal(proxy.proc.exitCode, null);
+  });
+
+  test('the injected password never reaches a client', () => {
+    assert.ok(received.length > 10);
+    for (const text of received) assert.ok(!text.includes(targetPassword), 'the target password was seen by a client');
+  });
+});
+
