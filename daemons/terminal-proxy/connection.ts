@@ -52,8 +52,9 @@ export interface Pty {
 export function clampPty(info: Partial<PseudoTtyInfo>): Pty {
   return {
     term: typeof info.term === 'string' && TERM.test(info.term) ? info.term : 'xterm',
-    cols: clamp(info.cols, 1, PTY_MAX.cols, 80),
-    rows: clamp(info.rows, 1, PTY_MAX.rows, 24),
+    // 0 is how a client says "unknown" (OpenSSH without a terminal): the target picks its default.
+    cols: clamp(info.cols, 0, PTY_MAX.cols, 80),
+    rows: clamp(info.rows, 0, PTY_MAX.rows, 24),
     width: clamp(info.width, 0, PTY_MAX.pixels, 0),
     height: clamp(info.height, 0, PTY_MAX.pixels, 0),
     modes: info.modes ?? {},
