@@ -48,6 +48,10 @@ export interface WardenConfig {
     port: number;
     /** Its own SSH host key (Ed25519, OpenSSH format), created 0600 on first start. */
     hostKey: string;
+    /** Time a connection has to authenticate (OpenSSH's LoginGraceTime). */
+    loginGraceSeconds: number;
+    /** Connections not yet authenticated at once; beyond, new ones are dropped (OpenSSH's MaxStartups). */
+    maxUnauthenticated: number;
   };
   store: {
     engine: 'sqlite';
@@ -197,7 +201,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
     }
   }
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
-  const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey']);
+  const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
@@ -245,6 +249,8 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       listen: str(terminalProxy.listen, 'terminalProxy.listen', '0.0.0.0'),
       port: num(terminalProxy.port, 'terminalProxy.port', 22, 0, 65535),
       hostKey: at(str(terminalProxy.hostKey, 'terminalProxy.hostKey', 'ssh/terminal-proxy_ed25519_key')),
+      loginGraceSeconds: num(terminalProxy.loginGraceSeconds, 'terminalProxy.loginGraceSeconds', 60, 1, 600),
+      maxUnauthenticated: num(terminalProxy.maxUnauthenticated, 'terminalProxy.maxUnauthenticated', 100, 1, 10_000),
     },
     store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
     keys: {

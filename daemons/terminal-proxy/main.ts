@@ -33,7 +33,15 @@ async function main(): Promise<void> {
   const hostKey = loadOrCreateHostKey(config.terminalProxy.hostKey);
   if (hostKey.created) log.info('created the proxy host key', { file: config.terminalProxy.hostKey });
   const appliance = await Appliance.open(config);
-  const server = new TerminalProxyServer(appliance, { listen, port, hostKey: hostKey.key, authenticator: new PasswordAuthenticator(appliance), taps: passThroughTaps });
+  const server = new TerminalProxyServer(appliance, {
+    listen,
+    port,
+    hostKey: hostKey.key,
+    authenticator: new PasswordAuthenticator(appliance),
+    taps: passThroughTaps,
+    authTimeoutMs: config.terminalProxy.loginGraceSeconds * 1000,
+    maxUnauthenticated: config.terminalProxy.maxUnauthenticated,
+  });
   const bound = await server.listen();
   // One bad connection must never take the others down: whatever escapes a handler is logged, not fatal.
   process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));

@@ -4,6 +4,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -47,8 +49,15 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
 
   before(async () => {
     home = await initializedHome();
-    sshd = await startSshd(path.join(home.home, '..', `${path.basename(home.home)}-sshd`));
-    ensureTargetAccount(TARGET_USER, targetPassword);
+    // Short login grace and a small unauthenticated limit, so the test can watch both act.
+    const config = JSON.parse(readFileSync(home.configFile, 'utf8'));
+    config.terminalProxy = { ...config.terminalProxy, loginGraceSeconds: 3, maxUnauthenticated: 20 };
+    writeFileSync(home.configFile, JSON.stringify(config));
+    const sshdDir = path.join(home.home, '..', `${path.basename(home.home)}-sshd`);
+    sshd = await startSshd(sshdDir);
+    const keyFile = path.join(sshdDir, 'target_user_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+    ensureTargetAccount(TARGET_USER, targetPassword, readFileSync(`${keyFile}.pub`, 'utf8').trim());
     a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
     await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
     const alice = await newUser('alice');
@@ -62,6 +71,10 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     // db02 has two credentials: "alice@db02" must name one.
     creds.push((await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.db02!, username: 'nobody', secret: 'Not-Used-Here-1' })).id);
     const [c1, c2, c3, c4, c5] = creds;
+    // A device whose credential is a private key rather than a password.
+    dev.keyhost = (await a.devices.createDevice({ username: 'admin', ip: '127.0.0.1' }, { hostname: 'keyhost', address: '127.0.0.1', connectivity: ssh })).id;
+    const keyCred = (await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.keyhost, username: TARGET_USER, secretKind: 'ssh-key', secret: readFileSync(keyFile, 'utf8') })).id;
+    await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'keys', userIds: [alice], deviceIds: [dev.keyhost], credentialIds: [keyCred] });
     await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'ops', userIds: [alice], deviceIds: [dev.db01, dev.db02, dev.moved], credentialIds: [c1, c2, c3, c5] });
     await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'careful', userIds: [alice], deviceIds: [dev.needsreason], credentialIds: [c4], reasonRequired: true });
     // "moved" was pinned with another key: the target now presents a different one.
@@ -317,6 +330,83 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     const r = await ssh('alice:wtarget@db01', ['echo still-serving']);
     assert.equal(r.stdout.toString(), 'still-serving\n');
     assert.equal(proxy.proc.exitCode, null);
+  });
+
+  test('a vaulted private key is injected as well as a password', async () => {
+    const r = await ssh('alice:wtarget@keyhost', ['echo via-key; id -un']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), `via-key\n${TARGET_USER}\n`);
+  });
+
+  test('an exit signal reaches the client as a signal', async () => {
+    const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
+    try {
+      const exit = await new Promise<unknown[]>((resolve, reject) =>
+        c.exec('kill -TERM $$', (e, ch) => {
+          if (e) return reject(e);
+          ch.on('exit', (...args: unknown[]) => resolve(args)).resume();
+        }),
+      );
+      // ssh2 names it with its SIG prefix; on the wire it is "TERM".
+      assert.deepEqual(exit.slice(0, 2), [null, 'SIGTERM']);
+    } finally {
+      c.end();
+    }
+  });
+
+  test('the target dropping the connection ends the client and closes the row', async () => {
+    const earlier = await lastSession();
+    const r = await ssh('alice:wtarget@db01', ['echo before-drop; sleep 1; kill -9 $PPID; sleep 20'], { timeoutMs: 15_000 });
+    assert.match(r.stdout.toString(), /before-drop/);
+    assert.notEqual(r.code, 0);
+    const id = await lastSession();
+    assert.notEqual(id, earlier);
+    const row = await sessionRow(id);
+    assert.equal(row.status, 'closed');
+    assert.equal(row.end_reason, 'target-disconnected');
+  });
+
+  test('a client that stops reading holds the target back, not the proxy memory', async () => {
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.proc.pid}/status`, 'utf8'))![1]) * 1024;
+    const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
+    try {
+      const total = 100_000_000;
+      const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) => c.exec(`head -c ${total} /dev/zero`, (e, s) => (e ? reject(e) : resolve(s))));
+      ch.pause();
+      const before = rss();
+      await new Promise((r) => setTimeout(r, 3000));
+      const grown = rss() - before;
+      assert.ok(grown < 48 * 1024 * 1024, `the proxy grew by ${(grown / 1048576).toFixed(1)} MiB while the client did not read`);
+      let got = 0;
+      ch.on('data', (d: Buffer) => (got += d.length));
+      await new Promise<void>((resolve) => {
+        ch.on('close', () => resolve());
+        ch.resume();
+      });
+      assert.equal(got, total);
+    } finally {
+      c.end();
+    }
+  });
+
+  test('unauthenticated connections: beyond the limit dropped at once, the rest after the login grace time', async () => {
+    const closedAt: number[] = [];
+    const t0 = Date.now();
+    const sockets = Array.from({ length: 30 }, () => {
+      const s = net.connect(proxy.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.on('close', () => closedAt.push(Date.now() - t0));
+      s.resume();
+      return s;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(closedAt.length, 10, `${closedAt.length} of 30 dropped at once (20 may wait)`);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(closedAt.length, 30, 'every idle connection was dropped after the grace time');
+    for (const s of sockets) s.destroy();
+    // Their places are free again.
+    const r = await ssh('alice:wtarget@db01', ['echo served-after']);
+    assert.equal(r.stdout.toString(), 'served-after\n');
   });
 
   test('the injected password never reaches a client', () => {
