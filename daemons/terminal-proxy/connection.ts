@@ -411,9 +411,25 @@ export class ProxyConnection {
     setTimeout(() => this.client.end(), 200).unref();
   }
 
+  /** The daemon is stopping: the session ends with that reason before the process closes the store. */
+  async shutdown(): Promise<void> {
+    this.ending = true;
+    const done = this.finish('proxy-stopped');
+    this.client.end();
+    await done;
+    await this.closing;
+  }
+
+  private closing: Promise<void> = Promise.resolve();
+
   /** The session's one end, whoever ends first. */
-  private async finish(reason: string): Promise<void> {
-    if (this.finished) return;
+  private finish(reason: string): Promise<void> {
+    if (this.finished) return this.closing;
+    this.closing = this.end(reason);
+    return this.closing;
+  }
+
+  private async end(reason: string): Promise<void> {
     this.finished = true;
     this.upstream?.end();
     const session = this.session;

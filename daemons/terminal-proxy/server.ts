@@ -37,7 +37,7 @@ export class TerminalProxyServer {
   /** Accepted sockets by "address:port", until the SSH layer picks them up by the same key. */
   private readonly byPeer = new Map<string, Pending>();
   private readonly sockets = new Set<net.Socket>();
-  private readonly clients = new Set<ssh2.Connection>();
+  private readonly connections = new Set<ProxyConnection>();
 
   constructor(
     appliance: Appliance,
@@ -48,10 +48,8 @@ export class TerminalProxyServer {
     const authTimeoutMs = options.authTimeoutMs ?? 60_000;
     this.ssh = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'Warden' }, (client, info) => {
       const pending = this.byPeer.get(`${info.ip}:${info.port}`);
-      this.clients.add(client);
-      client.on('close', () => this.clients.delete(client));
       client.on('error', () => {});
-      new ProxyConnection(client, info.ip, {
+      const connection = new ProxyConnection(client, info.ip, {
         appliance,
         authenticator: options.authenticator,
         taps: options.taps,
@@ -63,6 +61,8 @@ export class TerminalProxyServer {
           }
         },
       });
+      this.connections.add(connection);
+      client.on('close', () => this.connections.delete(connection));
     });
     this.ssh.on('error', (e: Error) => log.error('ssh server error', { error: e.message }));
     this.tcp = net.createServer((socket) => {
@@ -102,14 +102,15 @@ export class TerminalProxyServer {
     });
   }
 
-  /** Stop accepting; end every connection (each closes its session through its own close). */
+  /** Stop accepting; end every connection, its session row closed ('proxy-stopped') before this resolves. */
   async stop(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    for (const c of this.clients) c.end();
+    const sessions = Promise.all([...this.connections].map((c) => c.shutdown()));
     // A socket that never became an SSH client, or one that does not leave, goes after a short grace.
     setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 2000).unref();
+    await sessions;
     await closed;
   }
 }

@@ -409,9 +409,37 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     assert.equal(r.stdout.toString(), 'served-after\n');
   });
 
+  test('a right password on an account that must first change it is refused with the generic failure, audited', async () => {
+    const first = strongPassword();
+    await a.users.create({ username: 'admin', ip: '127.0.0.1' }, { username: 'carol', fullName: 'carol', email: 'carol@example.test', profile: 'privileged-access-user', password: first });
+    const r = await runClient('ssh', ['-p', String(proxy.port), '-l', 'carol', '127.0.0.1', 'true'], first);
+    received.push(r.stdout.toString('latin1'), r.stderr);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /Permission denied/);
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'session.login_refused', limit: 1 });
+    assert.ok(ev);
+    assert.equal(ev!.actor, 'carol');
+    assert.equal(JSON.parse(ev!.detail).reason, 'password change required');
+  });
+
   test('the injected password never reaches a client', () => {
     assert.ok(received.length > 10);
     for (const text of received) assert.ok(!text.includes(targetPassword), 'the target password was seen by a client');
   });
-});
 
+  test('SIGTERM drains: open sessions end as proxy-stopped before the daemon exits', async () => {
+    const earlier = await lastSession();
+    const run = ssh('alice:wtarget@db01', ['sleep 60'], { timeoutMs: 20_000 });
+    let id: string | undefined;
+    for (let i = 0; i < 100 && !id; i++) {
+      const candidate = await lastSession();
+      if (candidate !== earlier && (await a.store.repos.proxySessions.byId(candidate))?.status === 'open') id = candidate;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(id);
+    assert.equal(await proxy.stop(), 0, proxy.output());
+    await run;
+    const row = (await a.store.repos.proxySessions.byId(id!))!;
+    assert.deepEqual([row.status, row.end_reason], ['closed', 'proxy-stopped']);
+  });
+});
