@@ -133,8 +133,9 @@ export class ProxyConnection {
   private authenticate(ctx: AuthContext): void {
     const methods = this.deps.authenticator.methods;
     const name = parseLoginName(ctx.username);
-    if (ctx.method === 'none' || !name) {
-      if (!name && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
+    // A method not offered is no attempt (the client is told which are); a name that cannot be parsed is one.
+    if (ctx.method === 'none' || !methods.includes(ctx.method as (typeof methods)[number]) || !name) {
+      if (!name && ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
       return ctx.reject(methods);
     }
     this.deps.authenticator.attempt(ctx, name.wardenUser, this.source).then(
@@ -224,6 +225,8 @@ export class ProxyConnection {
       upChannel?.signal(info.name);
     });
     const started = (stream: ServerChannel, info: ChannelInfo, open: (up: Client) => Promise<ClientChannel>) => {
+      // A write racing the channel's close must not become an unhandled 'error' event.
+      stream.on('error', (e: Error) => log.debug('client channel error', { error: e.message }));
       this.channels.add(stream);
       stream.on('close', () => this.channels.delete(stream));
       void this.run(stream, info, pty, open, (up) => {
@@ -344,6 +347,7 @@ export class ProxyConnection {
    * client that stops reading holds the target (and its window), not the proxy's memory.
    */
   private bridge(stream: ServerChannel, up: ClientChannel, tap: ReturnType<TapFactory['open']>): void {
+    up.on('error', (e: Error) => log.debug('target channel error', { error: e.message }));
     stream.on('data', (d: Buffer) => {
       this.bytesIn += d.length;
       const out = tap.fromClient(d);
@@ -375,6 +379,7 @@ export class ProxyConnection {
     });
     up.on('close', () => {
       tap.end();
+      if (stream.writableEnded) return;
       // Exit status and EOF only after every byte before them has left: a zero-length write completes in order.
       stream.write(Buffer.alloc(0), () => {
         if (exit && 'code' in exit) stream.exit(exit.code);
@@ -452,7 +457,7 @@ function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel
 
 /** Tell the user why on stderr, exit 1, close. */
 function failChannel(stream: ServerChannel, message: string): void {
-  if (stream.destroyed) return;
+  if (stream.destroyed || stream.writableEnded) return;
   stream.stderr.write(`${message}\r\n`);
   stream.write(Buffer.alloc(0), () => {
     stream.exit(1);
