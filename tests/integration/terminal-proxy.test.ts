@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { Appliance } from '../../appliance/index.js';
@@ -441,5 +441,33 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     await run;
     const row = (await a.store.repos.proxySessions.byId(id!))!;
     assert.deepEqual([row.status, row.end_reason], ['closed', 'proxy-stopped']);
+  });
+
+  test("the proxy's host key is created 0600 under the state directory and kept across restarts", async () => {
+    const file = path.join(home.home, 'ssh', 'terminal-proxy_ed25519_key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
+    const before = readFileSync(file);
+    proxy = await startTerminalProxy(home);
+    assert.deepEqual(readFileSync(file), before);
+    const parsed = ssh2.utils.parseKey(before);
+    const expected = (Array.isArray(parsed) ? parsed[0]! : (parsed as ssh2.ParsedKey)).getPublicSSH();
+    const presented = await new Promise<Buffer>((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.on('error', () => {});
+      c.connect({
+        host: '127.0.0.1',
+        port: proxy.port,
+        username: 'alice',
+        password: 'irrelevant',
+        hostVerifier: (key: Buffer) => {
+          resolve(key);
+          c.end();
+          return false;
+        },
+      });
+      setTimeout(() => reject(new Error('no host key seen')), 10_000).unref();
+    });
+    assert.deepEqual(presented, expected);
   });
 });
