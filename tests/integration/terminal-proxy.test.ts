@@ -4,7 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -330,6 +330,43 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     const r = await ssh('alice:wtarget@db01', ['echo still-serving']);
     assert.equal(r.stdout.toString(), 'still-serving\n');
     assert.equal(proxy.proc.exitCode, null);
+  });
+
+  test('X11 and agent forwarding are refused and audited', async () => {
+    const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
+    try {
+      const x11 = await new Promise<string>((resolve) => c.exec('true', { x11: true }, (e, ch) => (e ? resolve(e.message) : (ch.resume(), resolve('accepted')))));
+      assert.match(x11, /X11/);
+    } finally {
+      c.end();
+    }
+    // Agent forwarding needs an agent on the client's side: a real ssh-agent on a private socket.
+    const sock = path.join(home.home, '..', `${path.basename(home.home)}-agent.sock`);
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      const withAgent = await new Promise<ssh2.Client>((resolve, reject) => {
+        const x = new ssh2.Client();
+        x.on('ready', () => resolve(x)).on('error', reject);
+        x.connect({ host: '127.0.0.1', port: proxy.port, username: 'alice:wtarget@db01', password: pw.alice!, agent: sock, agentForward: true });
+      });
+      await new Promise<void>((resolve) =>
+        withAgent.exec('true', (e, ch) => {
+          if (e) return resolve();
+          ch.on('close', () => resolve()).resume();
+        }),
+      );
+      withAgent.end();
+    } finally {
+      agent.kill();
+    }
+    const kinds = new Set<string>();
+    for (let i = 0; i < 30 && !(kinds.has('x11') && kinds.has('agent-forwarding')); i++) {
+      for (const ev of await a.store.repos.auditEvents.query({ type: 'session.channel_refused', limit: 20 })) kinds.add(JSON.parse(ev.detail).kind);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(kinds.has('x11'), [...kinds].join());
+    assert.ok(kinds.has('agent-forwarding'), [...kinds].join());
   });
 
   test('a vaulted private key is injected as well as a password', async () => {
