@@ -369,6 +369,60 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     assert.ok(kinds.has('agent-forwarding'), [...kinds].join());
   });
 
+  test('garbage and mutated client streams (600 connections) leave the daemon serving others', async () => {
+    // A real client's opening (identification, then its key exchange offer), captured once, to mutate.
+    const opening = await new Promise<Buffer>((resolve) => {
+      const server = net.createServer((sock) => {
+        let got = Buffer.alloc(0);
+        sock.on('data', (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (got.length > 600) {
+            sock.destroy();
+            server.close();
+            resolve(got);
+          }
+        });
+        sock.write('SSH-2.0-OpenSSH_9.2\r\n');
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const port = (server.address() as net.AddressInfo).port;
+        const c = new ssh2.Client();
+        c.on('error', () => {});
+        c.connect({ host: '127.0.0.1', port, username: 'x', password: 'x', readyTimeout: 5000 });
+      });
+    });
+    let seed = 20261123;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const cases: Buffer[] = [];
+    for (let i = 0; i < 600; i++) {
+      const kind = i % 3;
+      if (kind === 0) cases.push(randomBytes(1 + Math.floor(rand() * 4096)));
+      else if (kind === 1) cases.push(Buffer.concat([Buffer.from('SSH-2.0-fuzz\r\n'), randomBytes(Math.floor(rand() * 2048))]));
+      else {
+        const m = Buffer.from(opening);
+        for (let f = 0; f < 1 + Math.floor(rand() * 8); f++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
+        cases.push(m.subarray(0, 1 + Math.floor(rand() * m.length)));
+      }
+    }
+    for (let i = 0; i < cases.length; i += 15) {
+      await Promise.all(
+        cases.slice(i, i + 15).map(
+          (bytes) =>
+            new Promise<void>((resolve) => {
+              const s = net.connect(proxy.port, '127.0.0.1', () => s.end(bytes));
+              s.on('error', () => resolve());
+              s.on('close', () => resolve());
+              s.resume();
+              setTimeout(() => s.destroy(), 1500).unref();
+            }),
+        ),
+      );
+    }
+    assert.equal(proxy.proc.exitCode, null);
+    const r = await ssh('alice:wtarget@db01', ['echo after-fuzz']);
+    assert.equal(r.stdout.toString(), 'after-fuzz\n');
+  });
+
   test('a vaulted private key is injected as well as a password', async () => {
     const r = await ssh('alice:wtarget@keyhost', ['echo via-key; id -un']);
     assert.equal(r.code, 0, r.stderr);
@@ -462,6 +516,9 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
   test('the injected password never reaches a client', () => {
     assert.ok(received.length > 10);
     for (const text of received) assert.ok(!text.includes(targetPassword), 'the target password was seen by a client');
+    // Nor the daemon's log.
+    assert.ok(!proxy.output().includes(targetPassword), 'the target password is in the proxy log');
+    assert.ok(!proxy.output().includes(pw.alice!), "a user's password is in the proxy log");
   });
 
   test('SIGTERM drains: open sessions end as proxy-stopped before the daemon exits', async () => {
