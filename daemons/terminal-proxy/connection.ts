@@ -67,7 +67,7 @@ function refusalText(r: Refusal): string {
     case 'needs-approval':
       return 'Access to this target needs an approved request: file one from the menu (ssh without a target) or on the web.';
     case 'reason-required':
-      return 'A reason is required for this target: connect with a terminal (ssh -t) and give one at the prompt.';
+      return 'A reason is required for this target: connect interactively (ssh without a command) and give one at the prompt.';
     case 'certificate-required':
       return 'Proxy sessions require certificate (smart card) authentication for your account.';
     default:
