@@ -41,6 +41,8 @@ export interface ApplianceOptions {
   withoutKeys?: boolean;
   /** How often this process looks at the change feed (ms). */
   feedPollMs?: number;
+  /** A long-running daemon: checkpoint the database's WAL on a worker thread, never in a request's commit. */
+  daemon?: boolean;
 }
 
 const log = logger('appliance');
@@ -127,7 +129,7 @@ export class Appliance {
 
   static async open(config: WardenConfig, options: ApplianceOptions = {}): Promise<Appliance> {
     const clock = options.clock ?? Date.now;
-    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath, ...(options.daemon ? { backgroundCheckpoint: true } : {}) });
     let keys: KeyService | undefined;
     try {
       if (!options.withoutKeys) {
