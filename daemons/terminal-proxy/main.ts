@@ -8,7 +8,7 @@ import { logger, setLogLevel } from '../../appliance/log/index.js';
 import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { PasswordAuthenticator } from './authenticator.js';
-import { passThroughTaps } from './data-tap.js';
+import { RecordingTaps } from './recording-taps.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { TerminalProxyServer } from './server.js';
 
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     port,
     hostKey: hostKey.key,
     authenticator: new PasswordAuthenticator(appliance),
-    taps: passThroughTaps,
+    taps: new RecordingTaps(appliance),
     authTimeoutMs: config.terminalProxy.loginGraceSeconds * 1000,
     maxUnauthenticated: config.terminalProxy.maxUnauthenticated,
   });
