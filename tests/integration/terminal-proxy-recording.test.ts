@@ -168,6 +168,25 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
     assert.equal((ev?.detail as { session: string }).session, sessionId);
   });
 
+  test('what the user types at a password prompt on the target is neither recorded nor stored as a command', async () => {
+    const secret = `TypedSecret-${randomBytes(4).toString('hex')}`;
+    const r = await shell([
+      [/\$ $/, "printf 'Password: '; stty -echo; read x; stty echo; echo; echo got-${#x}\r"],
+      [/Password: $/, `${secret}\r`],
+      [/got-\d+\r\n[\s\S]*\$ $/, 'exit\r'],
+    ]);
+    assert.equal(r.done, 3, r.stdout.toString());
+    assert.match(r.stdout.toString(), new RegExp(`got-${secret.length}`));
+    const sessionId = await lastSession();
+    const all = await events(await closedRecording(sessionId));
+    const typed = Buffer.concat(all.filter((e) => e.type === 'input').map((e) => (e as { data: Buffer }).data)).toString();
+    assert.match(typed, /stty -echo/, 'input is recorded around the prompt');
+    assert.doesNotMatch(typed, new RegExp(secret));
+    assert.ok(all.some((e) => e.type === 'event' && e.kind === 'input-suppressed' && e.data.on === true), 'the gap is marked');
+    const stored = await a.store.repos.sessionCommands.commandsOf(sessionId);
+    assert.ok(stored.length > 0 && stored.every((c) => !c.command.includes(secret)), JSON.stringify(stored));
+  });
+
   test('a blocked exec command is refused before its channel opens: message, non-zero exit, nothing ran; an allowed one runs', async () => {
     const keep = targetFile('exec-x');
     const r = await ssh([`rm -rf ${keep}`]);
