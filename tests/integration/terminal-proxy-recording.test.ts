@@ -304,6 +304,41 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
     assert.equal(ends.filter((e) => (e.detail as { session: string }).session === sessionId).length, 1);
   });
 
+  test('a recording that cannot be written ends its session: nothing more passes, the connection is cut, the row says failed', async (t) => {
+    const mnt = mkdtempSync('/tmp/warden-recfull-');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      rmSync(mnt, { recursive: true, force: true });
+      return t.skip('cannot mount a small tmpfs here (needs root)');
+    }
+    try {
+      const config = JSON.parse(readFileSync(home.configFile, 'utf8'));
+      config.recordings = { ...(config.recordings ?? {}), dir: mnt };
+      const cfg = path.join(path.dirname(home.home), `${path.basename(home.home)}-full-disk.json`);
+      writeFileSync(cfg, JSON.stringify(config));
+      const full = await startTerminalProxy(home, { WARDEN_CONFIG: cfg });
+      proxies.push(full);
+      const total = 20_000_000;
+      const r = await shell([[/\$ $/, `head -c ${total} /dev/zero | tr '\\0' a; echo; echo NEVER-SEEN-$((6*7))\r`]], full.port);
+      // Cut off: the proxy ended the connection (its notice may be lost behind the flood on the way).
+      assert.equal(r.code, 255, r.stderr);
+      assert.doesNotMatch(r.stdout.toString(), /NEVER-SEEN-42/);
+      assert.ok(r.stdout.length < total, `the client got ${r.stdout.length} bytes`);
+      const sessionId = await lastSession();
+      let view;
+      for (let i = 0; i < 50 && view?.status !== 'failed'; i++, await sleep(100)) view = await a.recordings.bySession(admin, sessionId);
+      assert.equal(view?.status, 'failed');
+      const row = (await a.store.repos.proxySessions.byId(sessionId))!;
+      assert.equal(row.status, 'closed');
+      assert.match(String(row.end_reason), /recording-failed/);
+      await full.stop();
+    } finally {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+
   test('the injected password is in no byte on disk: recordings (decrypted too), the database and its WAL, logs', async () => {
     const needle = Buffer.from(targetPassword);
     const scanned: string[] = [];
