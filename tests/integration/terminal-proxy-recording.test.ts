@@ -210,6 +210,27 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
     assert.deepEqual(stored.map((c) => [c.command, c.exitStatus, c.action]), [[`ls ${work}; exit 3`, 3, 'allow']]);
   });
 
+  test('a shell started as an exec command with a terminal (ssh -tt host sh) is guarded like a shell', async () => {
+    const keep = targetFile('pty-exec-x');
+    let step = 0;
+    const r = await ssh(['-tt', 'sh'], {
+      onOutput: (all, write, end) => {
+        if (step === 0 && /\$ $/.test(all)) {
+          step = 1;
+          write(`rm -rf ${keep}\r`);
+        } else if (step === 1 && /command blocked by rule 1[\s\S]*\$ $/.test(all)) {
+          step = 2;
+          write('exit\r');
+          end();
+        }
+      },
+    });
+    assert.equal(step, 2, r.stdout.toString());
+    assert.ok(existsSync(keep));
+    const hits = await a.sessions.search.find({ command: `rm -rf ${keep}` });
+    assert.deepEqual(hits.map((h) => [h.sessionId, h.action]), [[await lastSession(), 'block']]);
+  });
+
   test('SFTP upload and download are recorded with path, size and direction; so is a legacy scp', async () => {
     const local = path.join(path.dirname(home.home), `${path.basename(home.home)}-up.bin`);
     const content = randomBytes(300_001);
