@@ -23,6 +23,12 @@ interface SessionState {
   closed: boolean;
 }
 
+/** A command as a recording event: one event must fit a chunk, even a 256 KiB command of control characters. */
+function commandField(command: string): { command: string; truncated?: true } {
+  return command.length <= MAX_EVENT_COMMAND ? { command } : { command: command.slice(0, MAX_EVENT_COMMAND), truncated: true };
+}
+const MAX_EVENT_COMMAND = 32 * 1024;
+
 function ruleOf(v: CommandVerdict): { position: number; pattern: string } | null {
   return v.rule ? { position: v.rule.position, pattern: v.rule.pattern } : null;
 }
@@ -54,7 +60,7 @@ export class RecordingTaps implements TapFactory {
     const s = this.state(session, { kind: 'exec', command });
     const rec = await s.recording;
     const verdict = session.judgeExec(command);
-    rec.writer.event('exec', { command, action: verdict.action, rule: ruleOf(verdict) });
+    rec.writer.event('exec', { ...commandField(command), action: verdict.action, rule: ruleOf(verdict) });
     if (verdict.action === 'allow') return { allowed: true };
     // Written at once (a block's high-severity event must not wait); an allowed command is stored at its end, with its exit status.
     const stored = s.activity.command({ at: Date.now(), command, action: verdict.action, rule: ruleOf(verdict), exec: true, ...(verdict.action === 'block' ? { exitStatus: BLOCKED_EXEC_STATUS } : {}) });
@@ -109,7 +115,7 @@ class RecordingTap implements ChannelTap {
     private readonly forget: () => void,
   ) {
     const w = rec.writer;
-    w.event('channel', { kind: info.kind, ...(info.command !== undefined ? { command: info.command } : {}) });
+    w.event('channel', { kind: info.kind, ...(info.command !== undefined ? commandField(info.command) : {}) });
     if (info.cols && info.rows) w.resize(info.cols, info.rows);
     const onFile = (op: FileOperation) => this.file(op);
     if (info.kind === 'subsystem') this.sftp = new SftpObserver(onFile);
@@ -121,7 +127,7 @@ class RecordingTap implements ChannelTap {
         ...(info.rows ? { rows: info.rows } : {}),
         onCommand: (c) => {
           const rule = c.rule && { position: c.rule.position, pattern: c.rule.pattern };
-          w.event('command', { command: c.command, action: c.action, rule });
+          w.event('command', { ...commandField(c.command), action: c.action, rule });
           void this.activity.command({ at: c.at, command: c.command, action: c.action, rule });
         },
         onRelease: (r) => {
