@@ -15,6 +15,8 @@ const log = logger('terminal-proxy');
 const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:\n]{0,40}:\s*$/i;
 /** Exit status of a refused exec: 126 is the shell's "found but cannot be executed". */
 export const BLOCKED_EXEC_STATUS = 126;
+/** Output of a command run without a terminal indexed for the search, at most (see RecordingTap.indexBudget). */
+export const NONINTERACTIVE_INDEX_BYTES = 256 * 1024;
 
 interface SessionState {
   recording: Promise<SessionRecording>;
@@ -105,6 +107,12 @@ class RecordingTap implements ChannelTap {
   private tail = '';
   private ended = false;
   private readonly startedAt = Date.now();
+  /**
+   * Output text still to hand to the search index. A terminal's screen is indexed whole; a command run without
+   * one (`ssh host 'tar c /data'`) is usually data, and turning 200 MiB of it into text would run at a fifth of
+   * the link's speed: its first bytes are indexed (what it printed to say what it did), all of it recorded.
+   */
+  private indexBudget = 0;
 
   constructor(
     private readonly session: ProxySession,
@@ -121,7 +129,9 @@ class RecordingTap implements ChannelTap {
     if (info.kind === 'subsystem') this.sftp = new SftpObserver(onFile);
     else if (info.kind === 'exec') this.scp = ScpObserver.forCommand(info.command ?? '', onFile);
     // Interactive: a shell, or a command run with a terminal (`ssh -t host bash` is a shell too).
+    this.indexBudget = NONINTERACTIVE_INDEX_BYTES;
     if (info.kind === 'shell' || (info.kind === 'exec' && info.term !== undefined && !this.scp)) {
+      this.indexBudget = Infinity;
       this.guard = session.commandGuard({
         ...(info.cols ? { columns: info.cols } : {}),
         ...(info.rows ? { rows: info.rows } : {}),
@@ -212,7 +222,11 @@ class RecordingTap implements ChannelTap {
     const w = this.rec.writer;
     this.backpressure(w.output(data));
     this.guard?.fromTarget(data);
-    this.activity.outputBytes(data);
+    if (this.indexBudget > 0) {
+      const part = data.length <= this.indexBudget ? data : data.subarray(0, this.indexBudget);
+      this.indexBudget -= part.length;
+      this.activity.outputBytes(part);
+    }
     if (this.guard) {
       this.tail = (this.tail + data.toString('latin1')).slice(-200);
       if (SECRET_PROMPT.test(this.tail)) w.suppressInput(true);

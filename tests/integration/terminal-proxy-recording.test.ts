@@ -208,6 +208,16 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
     assert.deepEqual(hits.map((h) => h.sessionId), [okSession]);
     const stored = await a.store.repos.sessionCommands.commandsOf(okSession);
     assert.deepEqual(stored.map((c) => [c.command, c.exitStatus, c.action]), [[`ls ${work}; exit 3`, 3, 'allow']]);
+
+    // Without a terminal, output is recorded whole but only its first 256 KiB goes to the text index.
+    const bulk = await ssh(["echo HEAD$((1+1))NEEDLE; head -c 400000 /dev/zero | tr '\\0' '.'; echo; echo TAIL$((1+1))NEEDLE"]);
+    assert.equal(bulk.code, 0, bulk.stderr);
+    const bulkSession = await lastSession();
+    const bulkRec = await closedRecording(bulkSession);
+    assert.deepEqual((await a.sessions.search.find({ text: 'HEAD2NEEDLE' })).map((h) => h.sessionId), [bulkSession]);
+    assert.deepEqual(await a.sessions.search.find({ text: 'TAIL2NEEDLE' }), []);
+    const printed = Buffer.concat((await events(bulkRec)).filter((e) => e.type === 'output').map((e) => (e as { data: Buffer }).data));
+    assert.deepEqual(printed, bulk.stdout);
   });
 
   test('a shell started as an exec command with a terminal (ssh -tt host sh) is guarded like a shell', async () => {
