@@ -2,7 +2,7 @@
 //   connect-to-first-prompt latency (ssh -tt until the shell's prompt), goal ≤ 1.15× direct;
 //   200 MiB each way through exec (`cat > /dev/null` fed by the client, `head -c` read by it), goal ≥ 0.95× direct.
 // Real OpenSSH clients through sshpass, the real daemon as a process, production Argon2id cost for the proxy
-// login. Recording is not plugged into the proxy yet: these figures are without it.
+// login. Every proxied session is recorded (encrypted recording, command guard, search index): these figures include it.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
       process.stdout.write(`terminal proxy: 200 MiB ${what} (median of ${BULK_RUNS}), whole command: direct ${wd.toFixed(0)} MiB/s, proxied ${wp.toFixed(0)} MiB/s, ratio ${(wp / wd).toFixed(2)}x\n`);
       process.stdout.write(`terminal proxy: 200 MiB ${what}, transfer alone (setup subtracted): direct ${xd.toFixed(0)} MiB/s, proxied ${xp.toFixed(0)} MiB/s, ratio ${(xp / xd).toFixed(2)}x (goal >= 0.95x)\n`);
     }
-    process.stdout.write('terminal proxy: recording is not plugged in yet; these figures are without it\n');
+    process.stdout.write('terminal proxy: with recording on (every proxied session is recorded)\n');
   } finally {
     await proxy.stop();
     await sshd.stop();
