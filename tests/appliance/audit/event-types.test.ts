@@ -38,6 +38,7 @@ const RELEASED_CODES: Record<string, string> = {
   'recording.verify': 'W2103',
   'session.command_blocked': 'W2120',
   'session.command_alert': 'W2121',
+  'session.interrupted': 'W2160',
   'access.request': 'W3000',
   'access.approve': 'W3001',
   'access.deny': 'W3002',
