@@ -145,6 +145,7 @@ export class ProxySession {
   private readonly endListeners: ((reason: string) => void)[] = [];
   /** @internal the process lease the session was admitted under */
   hostId = '';
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly service: SessionService,
@@ -186,10 +187,19 @@ export class ProxySession {
     else this.endListeners.push(listener);
   }
 
+  /** @internal the session ends by itself `ms` from now (the grant it rests on ends then) */
+  endIn(ms: number, reason: string): void {
+    clearTimeout(this.deadline);
+    // setTimeout holds ~24.8 days at most; grants last 7 days at most.
+    this.deadline = setTimeout(() => this.requestEnd(reason), Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    this.deadline.unref();
+  }
+
   /** @internal the session service, hearing the change feed */
   requestEnd(reason: string): void {
     if (this.endReason !== undefined || this.closed) return;
     this.endReason = reason;
+    clearTimeout(this.deadline);
     for (const l of this.endListeners.splice(0)) {
       try {
         l(reason);
@@ -217,6 +227,7 @@ export class ProxySession {
   async close(end: SessionEnd): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.deadline);
     this.secret.fill(0);
     await this.service.closeSession(this, end);
   }
@@ -369,7 +380,7 @@ export class SessionService {
     // Held before this admission's transaction, so committed under a lease row that then existed.
     const heldBefore = [...this.live.values()].filter((s) => s.hostId === hostId);
     type Outcome =
-      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; commandRules: SessionCommandRules }
+      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules }
       | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
@@ -419,9 +430,11 @@ export class SessionService {
         repos,
       );
       const commandRules = await commandRulesOf(repos, decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]));
+      const grant = decision.grantId === null ? undefined : await repos.accessRequests.request(decision.grantId);
       return {
         ok: true,
         grantId: decision.grantId,
+        grantEndsAt: grant ? Number(grant.ends_at) : null,
         commandRules,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
@@ -444,6 +457,9 @@ export class SessionService {
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
     const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules);
     session.hostId = hostId;
+    // The grant's end is known now and cannot move: this process ends the session on the dot. The
+    // grant.expired change on the feed (announced by a job, every second) stays the backstop.
+    if (outcome.grantEndsAt !== null) session.endIn(outcome.grantEndsAt - this.now(), 'grant-expired');
     this.live.set(id, session);
     this.startHeartbeat();
     return { admitted: true, session };

@@ -63,7 +63,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 describe('live sessions: listed from the store, ended from anywhere, swept when their process dies', () => {
   let home: InitializedHome;
   let a: Appliance;
-  const ids = { user: 0, device: 0, credential: 0 };
+  const ids = { user: 0, device: 0, credential: 0, boss: 0, device2: 0, credential2: 0 };
   const children: ChildProcess[] = [];
 
   before(async () => {
@@ -71,10 +71,13 @@ describe('live sessions: listed from the store, ended from anywhere, swept when 
     // Short lease and progress period so the test sees them act; production defaults are 15 s and 2 s.
     a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }), { feedPollMs: 100, sessionLiveness: { progressMs: 100, hostLeaseMs: 900 } });
     ids.user = (await a.users.create(admin, { username: 'ana', fullName: 'Ana', email: 'ana@example.test', profile: 'privileged-access-user', password: strongPassword() })).user.id;
-    await a.users.create(admin, { username: 'boss', fullName: 'Boss', email: 'boss@example.test', profile: 'administrator', password: strongPassword() });
+    ids.boss = (await a.users.create(admin, { username: 'boss', fullName: 'Boss', email: 'boss@example.test', profile: 'administrator', password: strongPassword() })).user.id;
     ids.device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.4.10', connectivity: 'SSH:22' })).id;
     ids.credential = (await a.credentials.createCredential(admin, { deviceId: ids.device, username: 'root', secret: 'T0p-Secret-Root-123' })).id;
     await a.accessGroups.saveGroup(admin, { name: 'dba', userIds: [ids.user], deviceIds: [ids.device], credentialIds: [ids.credential] });
+    ids.device2 = (await a.devices.createDevice(admin, { hostname: 'db02', address: '127.0.4.11', connectivity: 'SSH:22' })).id;
+    ids.credential2 = (await a.credentials.createCredential(admin, { deviceId: ids.device2, username: 'root', secret: 'T0p-Secret-Root-456' })).id;
+    await a.accessGroups.saveGroup(admin, { name: 'gated', userIds: [ids.user], deviceIds: [ids.device2], credentialIds: [ids.credential2], approvalRequired: true, approverIds: [ids.boss], approvalsNeeded: 1 });
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -168,5 +171,41 @@ describe('live sessions: listed from the store, ended from anywhere, swept when 
     assert.equal(await a.sessions.sweepInterrupted(), 0);
     await next.close({ reason: 'test' });
     assert.equal((await a.store.repos.proxySessions.byId(next.id))!.status, 'closed');
+  });
+
+  test('a session on a grant ends when the grant ends, to within a second, without waiting for the expiry job', async () => {
+    const endsAt = Date.now() + 1500;
+    const req = await a.accessRequests.requestAccess({ username: 'ana', ip: '127.0.0.77', userId: ids.user }, { deviceId: ids.device2, credentialId: ids.credential2, reason: 'hotfix', endsAt: new Date(endsAt).toISOString() });
+    await a.accessRequests.decideRequest({ username: 'boss', ip: '127.0.0.1', userId: ids.boss }, req.id, 'approve');
+    const r = await a.sessions.open({ userId: ids.user, deviceId: ids.device2, credentialId: ids.credential2, protocol: 'ssh', source: '127.0.0.77' });
+    assert.ok(r.admitted);
+    const s = r.session;
+    // Timers and the feed are unref'd (a daemon's sockets hold its loop open): this test holds it.
+    const keep = setInterval(() => undefined, 1000);
+    const heard = await new Promise<{ reason: string; at: number }>((resolve, reject) => {
+      setTimeout(() => reject(new Error('the session did not end within 4 s')), 4000).unref();
+      s.onEndRequested((reason) => resolve({ reason, at: Date.now() }));
+    }).finally(() => clearInterval(keep));
+    assert.equal(heard.reason, 'grant-expired');
+    // No job runs in this test (nothing announces grant.expired): the session's own deadline ended it.
+    assert.ok(heard.at >= endsAt - 20 && heard.at - endsAt < 1000, `ended ${heard.at - endsAt} ms after the grant`);
+    await s.close({ reason: 'grant-expired' });
+  });
+
+  test('disabling the user ends their session within a second', async () => {
+    const s = await admit();
+    const heard = new Promise<{ reason: string; at: number }>((resolve) => s.onEndRequested((reason) => resolve({ reason, at: Date.now() })));
+    const keep = setInterval(() => undefined, 1000);
+    const asked = Date.now();
+    await a.users.setStatus(admin, ids.user, 'disabled');
+    try {
+      const { reason, at } = await heard;
+      assert.equal(reason, 'user-disabled');
+      assert.ok(at - asked < 1000, `ended ${at - asked} ms after the change`);
+    } finally {
+      clearInterval(keep);
+      await a.users.setStatus(admin, ids.user, 'active');
+      await s.close({ reason: 'user-disabled' });
+    }
   });
 });
