@@ -120,6 +120,7 @@ describe('live sessions: API and orbit', () => {
     const empty = await runOrbit(home.home, ['session', 'list']);
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stdout, /no live sessions/);
+    assert.match((await runOrbit(home.home, ['status'])).stdout, /^sessions:\s+none live$/m);
     const s = await admit();
     s.progress(10, 3 * 1024 * 1024);
     await listed(admin, (v) => v.id === s.id && v.bytesOut === 3 * 1024 * 1024);
@@ -127,6 +128,9 @@ describe('live sessions: API and orbit', () => {
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^ID\s+USER\s+CREDENTIAL\s+PROTOCOL\s+SOURCE\s+STARTED\s+IN\/OUT\s+RECORDING\s+STATE/);
     assert.match(table.stdout, new RegExp(`${s.id}\\s+ops\\s+root@db01\\s+ssh\\s+127\\.0\\.0\\.9\\s+\\S+Z\\s+10 B / 3\\.0 MiB\\s+-\\s+live`));
+    const status = await runOrbit(home.home, ['status']);
+    assert.match(status.stdout, /^sessions:\s+1 live \(ssh 1\)$/m, status.stdout + status.stderr);
+    assert.deepEqual(JSON.parse((await runOrbit(home.home, ['status', '--json'])).stdout).liveSessions, { ssh: 1 });
     const json = await runOrbit(home.home, ['session', 'list', '--json']);
     assert.equal(json.code, 0, json.stderr);
     const sessions = JSON.parse(json.stdout).sessions;
@@ -140,6 +144,9 @@ describe('live sessions: API and orbit', () => {
     const help = await runOrbit(home.home, ['session', 'kill', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--reason <text>/);
+    const listHelp = await runOrbit(home.home, ['session', 'list', '--help']);
+    assert.equal(listHelp.code, 0);
+    assert.match(listHelp.stdout, /--json/);
 
     const heard = endHeard(s, 30_000);
     const kill = await runOrbit(home.home, ['session', 'kill', s.id, '--reason', 'maintenance window over']);
