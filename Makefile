@@ -47,6 +47,7 @@ bench: build
 	@node dist/bench/healthz-under-reads.js
 	@node dist/bench/recording.js
 	@node dist/bench/session-search.js
+	@node dist/bench/live-sessions.js
 
 clean:
 	rm -rf dist

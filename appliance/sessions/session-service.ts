@@ -95,6 +95,8 @@ export interface LivenessOptions {
 
 export const DEFAULT_PROGRESS_MS = 2000;
 export const DEFAULT_HOST_LEASE_MS = 15_000;
+/** Rows per progress transaction (see beat). */
+export const PROGRESS_BATCH = 250;
 /** Why a swept session ended (its row's end_reason). */
 export const PROCESS_GONE = 'process-gone';
 
@@ -574,21 +576,31 @@ export class SessionService {
       }
       return;
     }
+    // Batches of PROGRESS_BATCH rows, the loop served between them: a transaction runs on the event loop
+    // (SQLite is synchronous), and the proxy's sockets must not wait for 2,000 rows at once.
+    const batches: (typeof updates)[] = [];
+    for (let i = 0; i < updates.length; i += PROGRESS_BATCH) batches.push(updates.slice(i, i + PROGRESS_BATCH));
+    if (batches.length === 0) batches.push([]);
     let lost = false;
-    try {
-      await this.deps.store.transaction(
-        async (repos) => {
-          if (updates.length > 0) await repos.proxySessions.progress(updates, now);
-          if (renew) lost = !(await repos.sessionHosts.renew(hostId, now + this.hostLeaseMs));
-          if (opts.release && this.renewedAt > 0) await repos.sessionHosts.release(hostId);
-        },
-        // Counters and a lease: worth nothing after a power loss, which ends every session anyway.
-        { durable: false },
-      );
-    } catch (e) {
-      // Not lost: the next beat writes them, unless newer figures came meanwhile.
-      for (const u of updates) if (!this.pending.has(u.id)) this.pending.set(u.id, { bytesIn: u.bytesIn, bytesOut: u.bytesOut });
-      throw e;
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b]!;
+      const first = b === 0;
+      try {
+        await this.deps.store.transaction(
+          async (repos) => {
+            if (batch.length > 0) await repos.proxySessions.progress(batch, now);
+            if (first && renew) lost = !(await repos.sessionHosts.renew(hostId, now + this.hostLeaseMs));
+            if (first && opts.release && this.renewedAt > 0) await repos.sessionHosts.release(hostId);
+          },
+          // Counters and a lease: worth nothing after a power loss, which ends every session anyway.
+          { durable: false },
+        );
+      } catch (e) {
+        // Not lost: the next beat writes them, unless newer figures came meanwhile.
+        for (const u of batches.slice(b).flat()) if (!this.pending.has(u.id)) this.pending.set(u.id, { bytesIn: u.bytesIn, bytesOut: u.bytesOut });
+        throw e;
+      }
+      if (b + 1 < batches.length) await new Promise((resolve) => setImmediate(resolve));
     }
     if (renew && !lost) this.renewedAt = now;
     if (lost) {

@@ -46,6 +46,10 @@ function one(r: { numAffectedRows?: bigint }): boolean {
 
 // The statements of every login and every authenticated request, compiled once (see prepared-query.ts).
 const hot = {
+  // Every live session's bytes, written by the proxy's heartbeat: thousands of rows in one transaction.
+  sessionProgress: preparedQuery((db, id: string, bytesIn: number, bytesOut: number, at: number) =>
+    db.updateTable('proxy_sessions').set({ bytes_in: bytesIn, bytes_out: bytesOut, progress_at: at }).where('id', '=', id).where('status', '=', 'open'),
+  ),
   userById: preparedQuery((db, id: number) => db.selectFrom('users').selectAll().where('id', '=', id)),
   userByUsername: preparedQuery((db, username: string) => db.selectFrom('users').selectAll().where('username', '=', username)),
   reserveAttempt: preparedQuery((db, id: number, max: number, now: number) =>
@@ -277,9 +281,7 @@ export class ProxySessionsRepository {
 
   /** The bytes live sessions moved so far (rows that are no longer open are left as they ended). */
   async progress(updates: readonly { id: string; bytesIn: number; bytesOut: number }[], at: number): Promise<void> {
-    for (const u of updates) {
-      await this.db.updateTable('proxy_sessions').set({ bytes_in: u.bytesIn, bytes_out: u.bytesOut, progress_at: at }).where('id', '=', u.id).where('status', '=', 'open').execute();
-    }
+    for (const u of updates) await hot.sessionProgress(this.db, u.id, u.bytesIn, u.bytesOut, at);
   }
 
   /**
