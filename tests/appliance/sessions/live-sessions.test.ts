@@ -91,14 +91,15 @@ describe('live sessions: listed from the store, ended from anywhere, swept when 
     return r.session;
   };
 
-  test('an admitted session is listed with who, where, from where, since when and its bytes so far; closed, it is gone', async () => {
+  test('an admitted session is listed with who, where, from where, since when, its bytes so far and its recording; closed, it is gone', async () => {
     const s = await admit();
+    const recording = await a.recordings.start(s, { cols: 80, rows: 24, term: 'xterm' });
     try {
       s.progress(1500, 70_000);
       const view = await until('the progress in the list', async () => (await a.sessions.liveSessions(boss)).find((v) => v.id === s.id && v.bytesOut === 70_000));
       assert.deepEqual(
         { user: view.user, device: view.device, credential: view.credential, source: view.source, protocol: view.protocol, bytesIn: view.bytesIn, recordingId: view.recordingId, responsive: view.responsive },
-        { user: 'ana', device: 'db01', credential: 'root', source: '127.0.0.77', protocol: 'ssh', bytesIn: 1500, recordingId: null, responsive: true },
+        { user: 'ana', device: 'db01', credential: 'root', source: '127.0.0.77', protocol: 'ssh', bytesIn: 1500, recordingId: recording.id, responsive: true },
       );
       assert.ok(Math.abs(Date.parse(view.startedAt) - Date.now()) < 60_000);
       assert.ok(view.progressAt !== null && Date.parse(view.progressAt) >= Date.parse(view.startedAt));
@@ -111,6 +112,7 @@ describe('live sessions: listed from the store, ended from anywhere, swept when 
       assert.equal(await a.sessions.sweepInterrupted(), 0);
       assert.equal((await a.store.repos.proxySessions.byId(s.id))!.status, 'open');
     } finally {
+      await recording.close();
       await s.close({ reason: 'client-exit', bytesIn: 1600, bytesOut: 71_000 });
     }
     assert.equal((await a.sessions.liveSessions(boss)).length, 0);
