@@ -13,7 +13,7 @@ TEST_FILES = $(shell find dist/tests -name '*.test.js' | sort)
 .PHONY: help deps build run test bench clean typecheck
 
 help:
-	@echo "make run    install, build and start the appliance locally (state in ./var, https://127.0.0.1:8443)"
+	@echo "make run    install, build and start the appliance locally (state in ./var, https://127.0.0.1:8443, ssh on 2222)"
 	@echo "make test   install, build and run every test"
 	@echo "make bench  run the benchmarks"
 
@@ -24,6 +24,8 @@ deps:
 node_modules/.warden-installed: package.json package-lock.json
 	$(NPM_ENV) npm ci --no-audit --no-fund --loglevel=error
 	@node -e "require('better-sqlite3'); require('pkcs11js')" || { echo "native modules failed to build" >&2; exit 1; }
+	@# ssh2 falls back to pure JS without its binding, at half the bulk throughput: insist on it.
+	@node -e "require('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node')" || { echo "ssh2's native crypto binding failed to build" >&2; exit 1; }
 	@touch $@
 
 build: deps
@@ -47,6 +49,7 @@ bench: build
 	@node dist/bench/healthz-under-reads.js
 	@node dist/bench/recording.js
 	@node dist/bench/session-search.js
+	@node dist/bench/terminal-proxy.js
 	@node dist/bench/live-sessions.js
 
 clean:

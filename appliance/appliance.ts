@@ -43,6 +43,8 @@ export interface ApplianceOptions {
   feedPollMs?: number;
   /** How this process reports the proxied sessions it holds (bytes so far, its lease); defaults suit production. */
   sessionLiveness?: LivenessOptions;
+  /** A long-running daemon: checkpoint the database's WAL on a worker thread, never in a request's commit. */
+  daemon?: boolean;
 }
 
 const log = logger('appliance');
@@ -131,7 +133,7 @@ export class Appliance {
 
   static async open(config: WardenConfig, options: ApplianceOptions = {}): Promise<Appliance> {
     const clock = options.clock ?? Date.now;
-    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath, ...(options.daemon ? { backgroundCheckpoint: true } : {}) });
     let keys: KeyService | undefined;
     try {
       if (!options.withoutKeys) {

@@ -39,6 +39,14 @@ describe('os-overlay systemd units', () => {
   const units = readdirSync(unitsDir).filter((f) => f.endsWith('.service'));
 
   test('there is a unit for the web daemon', () => assert.ok(units.includes('warden-web.service')));
+  test('there is a unit for the terminal proxy, which may bind port 22 and nothing more', () => {
+    assert.ok(units.includes('warden-terminal-proxy.service'));
+    const text = readFileSync(path.join(unitsDir, 'warden-terminal-proxy.service'), 'utf8');
+    assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/warden\/dist\/daemons\/terminal-proxy\/main\.js$/m);
+    assert.match(text, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+    assert.match(text, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+    assert.match(text, /^User=warden$/m);
+  });
 
   for (const unit of units) {
     test(`${unit} passes systemd-analyze verify without a warning`, () => {

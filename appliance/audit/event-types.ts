@@ -124,6 +124,18 @@ const CATALOGUE = {
     description: 'A recording was verified (its chunk chain, against its row); a failure means it was altered.',
     detail: { complete: 'boolean', chunks: 'number', problem: 'string|null' },
   },
+  'session.channel_refused': {
+    code: 'W2140',
+    severity: 'low',
+    description: 'The terminal proxy refused a channel or request: port, agent or X11 forwarding, or a per-connection limit.',
+    detail: { kind: 'string', session: 'string|null', target: 'string?' },
+  },
+  'session.login_refused': {
+    code: 'W2141',
+    severity: 'low',
+    description: 'A person whose password was right was still refused by a proxy (a second factor it cannot ask yet, a password to change first).',
+    detail: { protocol: 'string', reason: 'string' },
+  },
 
   'access.request': {
     code: 'W3000',

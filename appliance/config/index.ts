@@ -42,6 +42,17 @@ export interface WardenConfig {
     /** Largest accepted request body, bytes. */
     bodyLimit: number;
   };
+  /** The SSH proxy (daemons/terminal-proxy). */
+  terminalProxy: {
+    listen: string;
+    port: number;
+    /** Its own SSH host key (Ed25519, OpenSSH format), created 0600 on first start. */
+    hostKey: string;
+    /** Time a connection has to authenticate (OpenSSH's LoginGraceTime). */
+    loginGraceSeconds: number;
+    /** Connections not yet authenticated at once; beyond, new ones are dropped (OpenSSH's MaxStartups). */
+    maxUnauthenticated: number;
+  };
   store: {
     engine: 'sqlite';
     sqlitePath: string;
@@ -189,11 +200,12 @@ function duoTestHostList(v: unknown): string[] {
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!['web', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
+    if (!['web', 'terminalProxy', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
+  const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
@@ -237,6 +249,13 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       tlsCert: at(str(web.tlsCert, 'web.tlsCert', 'tls/web.crt')),
       tlsKey: at(str(web.tlsKey, 'web.tlsKey', 'tls/web.key')),
       bodyLimit: num(web.bodyLimit, 'web.bodyLimit', 64 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    terminalProxy: {
+      listen: str(terminalProxy.listen, 'terminalProxy.listen', '0.0.0.0'),
+      port: num(terminalProxy.port, 'terminalProxy.port', 22, 0, 65535),
+      hostKey: at(str(terminalProxy.hostKey, 'terminalProxy.hostKey', 'ssh/terminal-proxy_ed25519_key')),
+      loginGraceSeconds: num(terminalProxy.loginGraceSeconds, 'terminalProxy.loginGraceSeconds', 60, 1, 600),
+      maxUnauthenticated: num(terminalProxy.maxUnauthenticated, 'terminalProxy.maxUnauthenticated', 100, 1, 10_000),
     },
     store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
     keys: {

@@ -18,6 +18,8 @@ export interface InitOptions {
   adminFullName?: string;
   adminEmail?: string;
   web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
+  /** The SSH proxy's address and port (default 0.0.0.0:22). */
+  terminalProxy?: { listen?: string; port?: number };
   /** Argon2id cost of password hashes, written to the config (tests lower it; production keeps the default). */
   argon2?: Argon2Cost;
   /** Where the 32 master-key bytes go before they are zeroed (the Shamir split of the backup issue). */
@@ -68,6 +70,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       tlsCert: 'tls/web.crt',
       tlsKey: 'tls/web.key',
     },
+    terminalProxy: { listen: opts.terminalProxy?.listen ?? '0.0.0.0', port: opts.terminalProxy?.port ?? 22 },
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
     ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),

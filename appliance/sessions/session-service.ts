@@ -347,6 +347,27 @@ export class SessionService {
   }
 
   /**
+   * A channel or request a proxy refused on an authenticated connection (port, agent or X11 forwarding, a
+   * per-connection limit): audited whether or not a session is open on that connection.
+   */
+  async recordRefusedChannel(e: { username: string; source: string; kind: string; sessionId: string | null; target?: string }): Promise<void> {
+    await this.deps.audit.record({
+      type: 'session.channel_refused',
+      outcome: 'failure',
+      actor: e.username,
+      actorIp: normalizeIp(e.source),
+      subject: e.sessionId ? `session:${e.sessionId}` : e.username,
+      code: 'ACCESS_DENIED',
+      detail: { kind: e.kind, session: e.sessionId, ...(e.target !== undefined ? { target: e.target.slice(0, 300) } : {}) },
+    });
+  }
+
+  /** A proxy refused a person the password let in (what it cannot finish yet, such as a second factor). */
+  async recordRefusedLogin(e: { username: string; source: string; protocol: SessionProtocol; reason: string }): Promise<void> {
+    await this.deps.audit.record({ type: 'session.login_refused', outcome: 'failure', actor: e.username, actorIp: normalizeIp(e.source), subject: e.username, code: 'AUTH_INVALID', detail: { protocol: e.protocol, reason: e.reason } });
+  }
+
+  /**
    * Admit a session or refuse it. The decision, the row and the `session.start` event are one transaction,
    * so nothing can change the decision between the check and the act; every refusal is a `session.refused`
    * event. The secret is unsealed only after admission, outside the transaction.

@@ -62,6 +62,9 @@ class InCodeMigrations implements MigrationProvider {
 
 export interface StoreOptions {
   sqlitePath: string;
+  /** Checkpoint the WAL beside the event loop (daemons); see `SqliteEngineOptions`. */
+  backgroundCheckpoint?: boolean;
+  checkpointIntervalMs?: number;
 }
 
 /** How often a transaction that collided with another writer is run, at most, before STORE_UNAVAILABLE. */
@@ -123,7 +126,7 @@ export class Store {
       // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
       ensurePrivateFile(options.sqlitePath);
       for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix);
-      engine = sqliteEngine(options.sqlitePath);
+      engine = await sqliteEngine(options.sqlitePath, { ...(options.backgroundCheckpoint ? { backgroundCheckpoint: true } : {}), ...(options.checkpointIntervalMs ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}) });
     } catch (e) {
       throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
     }

@@ -1,6 +1,7 @@
 // The embedded engine: better-sqlite3 (WAL) under Kysely. Everything SQLite-specific lives here: how a write
 // transaction takes the lock, how errors become typed, how 0/1 columns become booleans, how a snapshot is made.
 import SQLite from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
 import { close as fsClose, fdatasync as fsFdatasync, open as fsOpen, statSync } from 'node:fs';
 import {
   CompiledQuery,
@@ -210,8 +211,18 @@ export interface StoreEngine {
   close(): Promise<void>;
 }
 
+export interface SqliteEngineOptions {
+  /**
+   * Checkpoint the WAL on a worker thread (every `checkpointIntervalMs`, default 1 s) instead of inside the
+   * commit that crosses SQLite's threshold on the event loop. For the daemons; short-lived tools keep
+   * SQLite's automatic checkpoint.
+   */
+  backgroundCheckpoint?: boolean;
+  checkpointIntervalMs?: number;
+}
+
 /** Open the SQLite file with the pragmas the appliance relies on. */
-export function sqliteEngine(sqlitePath: string): StoreEngine {
+export async function sqliteEngine(sqlitePath: string, options: SqliteEngineOptions = {}): Promise<StoreEngine> {
   const db = new SQLite(sqlitePath);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit appends to the WAL without an fsync, which better-sqlite3 would run on the
@@ -224,6 +235,15 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
   // No busy handler: it would sleep inside a call, holding the event loop. The driver waits for another
   // process's lock itself, asynchronously (BEGIN IMMEDIATE and statements outside transactions).
   db.pragma('busy_timeout = 0');
+  // Only while the worker runs is the commit's own checkpoint off: a WAL nobody checkpoints would grow
+  // without bound. Should the worker die, commits checkpoint again as SQLite does by default.
+  let closing = false;
+  const checkpointer = options.backgroundCheckpoint
+    ? await startCheckpointer(sqlitePath, options.checkpointIntervalMs ?? 1000, () => {
+        if (!closing && db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+      })
+    : undefined;
+  if (checkpointer) db.pragma('wal_autocheckpoint = 0');
   const walPath = `${sqlitePath}-wal`;
   let wal: { fd: number; ino: number } | undefined;
   let running: Promise<void> | undefined;
@@ -272,6 +292,8 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
     async close() {
       await running?.catch(() => undefined);
       await queued?.catch(() => undefined);
+      closing = true;
+      if (checkpointer) await stopCheckpointer(checkpointer);
       if (wal) await close(wal.fd).catch(() => undefined);
       wal = undefined;
     },
@@ -281,6 +303,30 @@ export function sqliteEngine(sqlitePath: string): StoreEngine {
       await sql`VACUUM INTO ${file}`.execute(kysely);
     },
   };
+}
+
+const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
+
+async function startCheckpointer(sqlitePath: string, intervalMs: number, onLost: () => void): Promise<Worker> {
+  const worker = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), { workerData: { sqlitePath, intervalMs } });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  // The process may end without closing the store (an error path): the idle worker must not keep it alive.
+  worker.unref();
+  worker.on('error', onLost);
+  worker.on('exit', onLost);
+  return worker;
+}
+
+/** Let the worker finish a last checkpoint and close its connection. */
+function stopCheckpointer(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    worker.ref();
+    worker.once('exit', () => resolve());
+    worker.postMessage('close');
+  });
 }
 
 function openFd(file: string, flags: string): Promise<number> {

@@ -2,7 +2,8 @@
 // The local supervisor behind `make run`: initializes the state directory on first start (first admin and
 // one-time password), runs each daemon as its own process as systemd does on the appliance, prints where to
 // connect once they are ready, and stops them all cleanly on Ctrl-C. It imports no daemon: it starts them.
-// Ports: 8443/8080 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT say otherwise (0 = any free port).
+// Ports: 8443/8080 and SSH 2222 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT / WARDEN_RUN_SSH_PORT say
+// otherwise (0 = any free port).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,19 +17,30 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 interface Daemon {
   name: string;
   entry: string;
+  args?: string[];
   /** The line a daemon prints when it is ready, and what to tell the user from it. */
   ready: RegExp;
   describe: (m: RegExpExecArray) => string;
 }
 
-const DAEMONS: Daemon[] = [
-  {
-    name: 'web',
-    entry: path.join(here, '..', 'web', 'main.js'),
-    ready: /warden-web ready: (https:\/\/\S+) \(http (\d+) redirects\)/,
-    describe: (m) => `web:   ${m[1]}  (http on port ${m[2]} redirects; the certificate is self-signed)`,
-  },
-];
+function daemons(sshPort: number): Daemon[] {
+  return [
+    {
+      name: 'web',
+      entry: path.join(here, '..', 'web', 'main.js'),
+      ready: /warden-web ready: (https:\/\/\S+) \(http (\d+) redirects\)/,
+      describe: (m) => `web:   ${m[1]}  (http on port ${m[2]} redirects; the certificate is self-signed)`,
+    },
+    {
+      name: 'terminal-proxy',
+      entry: path.join(here, '..', 'terminal-proxy', 'main.js'),
+      // Loopback and a high port whatever an older ./var's config says (it may predate the proxy: 0.0.0.0:22).
+      args: ['--listen', '127.0.0.1', '--port', String(sshPort)],
+      ready: /warden-terminal-proxy ready: ssh:\/\/([^:\s]+):(\d+)/,
+      describe: (m) => `ssh:   ssh -p ${m[2]} USER@${m[1]}  (a menu; or USER:CREDENTIAL@DEVICE@${m[1]} straight to a device)`,
+    },
+  ];
+}
 
 function port(name: string, fallback: number): number {
   const v = process.env[name];
@@ -46,6 +58,8 @@ async function main(): Promise<void> {
   const home = homePath(env);
   const configFile = configPath(env);
   env.WARDEN_CONFIG = configFile;
+  const sshPort = port('WARDEN_RUN_SSH_PORT', 2222);
+  const DAEMONS = daemons(sshPort);
   let firstStart: { user: string; password: string } | undefined;
   if (!existsSync(configFile)) {
     process.stdout.write(`first start: initializing ${home}\n`);
@@ -54,6 +68,7 @@ async function main(): Promise<void> {
       configFile,
       adminUsername: 'admin',
       web: { listen: '127.0.0.1', httpsPort: port('WARDEN_RUN_HTTPS_PORT', 8443), httpPort: port('WARDEN_RUN_HTTP_PORT', 8080), publicHost: '127.0.0.1' },
+      terminalProxy: { listen: '127.0.0.1', port: sshPort },
       progress: (line) => process.stdout.write(`  ${line}...\n`),
       // Local runs keep the custodian shares beside the state (a real deployment hands them out: orbit init).
       onMasterKey: async (material, applianceId) => {
@@ -91,7 +106,7 @@ async function main(): Promise<void> {
   };
 
   for (const d of DAEMONS) {
-    const child = spawn(process.execPath, [d.entry], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [d.entry, ...(d.args ?? [])], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     children.set(d.name, child);
     let pending = '';
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   restrictUmask();
   const config = loadConfig();
   setLogLevel(config.log.level);
-  const appliance = await Appliance.open(config);
+  const appliance = await Appliance.open(config, { daemon: true });
   const server = await WebServer.create(appliance, { ...config.web });
   const { httpsPort, httpPort } = await server.start();
   // Session sweep, grant expiry, connectivity tests, feed pruning: each runs here while this process holds

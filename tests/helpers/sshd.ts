@@ -30,7 +30,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   const config = path.join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`, 'UsePAM no', 'StrictModes no', 'PasswordAuthentication yes', 'KbdInteractiveAuthentication no', ''].join('\n'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`, 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', 'PasswordAuthentication yes', 'KbdInteractiveAuthentication no', ''].join('\n'),
   );
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -1,11 +1,12 @@
-// What `make run` starts: the supervisor initializes an empty state directory, starts the web daemon,
-// prints where to connect and the first admin's one-time password, and Ctrl-C stops everything.
+// What `make run` starts: the supervisor initializes an empty state directory, starts the web daemon and the
+// terminal proxy, prints where to connect and the first admin's one-time password, and Ctrl-C stops everything.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { tempDir } from '../helpers/fixtures.js';
 import { ApiClient } from '../helpers/web-daemon.js';
 
@@ -27,7 +28,7 @@ describe('make run (the local supervisor)', () => {
   test('first start prints the URL and a one-time password that works; Ctrl-C stops it all', async () => {
     const home = path.join(tmp.dir, 'var');
     const proc = spawn(process.execPath, [SUPERVISOR], {
-      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', WARDEN_RUN_HTTPS_PORT: '0', WARDEN_RUN_HTTP_PORT: '0', NOTIFY_SOCKET: '' },
+      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', WARDEN_RUN_HTTPS_PORT: '0', WARDEN_RUN_HTTP_PORT: '0', WARDEN_RUN_SSH_PORT: '0', NOTIFY_SOCKET: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -45,6 +46,18 @@ describe('make run (the local supervisor)', () => {
     assert.ok(url, out);
     assert.ok(password, out);
     assert.match(out, /first administrator: admin/);
+    // The terminal proxy runs beside the web daemon, on loopback, and its port is in the banner.
+    const sshLine = /ssh:\s+ssh -p (\d+) USER@127\.0\.0\.1/.exec(out);
+    assert.ok(sshLine, out);
+    const greeting = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(Number(sshLine[1]), '127.0.0.1');
+      s.once('data', (d) => {
+        s.destroy();
+        resolve(d.toString());
+      });
+      s.on('error', reject);
+    });
+    assert.match(greeting, /^SSH-2\.0-Warden/);
 
     const client = new ApiClient({ httpsPort: Number(url[1]), ca: readFileSync(path.join(home, 'tls', 'web.crt')) });
     const r = await client.login('admin', password[1]!);

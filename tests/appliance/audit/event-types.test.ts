@@ -38,6 +38,8 @@ const RELEASED_CODES: Record<string, string> = {
   'recording.verify': 'W2103',
   'session.command_blocked': 'W2120',
   'session.command_alert': 'W2121',
+  'session.channel_refused': 'W2140',
+  'session.login_refused': 'W2141',
   'session.interrupted': 'W2160',
   'access.request': 'W3000',
   'access.approve': 'W3001',

@@ -23,6 +23,11 @@ describe('configuration', () => {
     assert.throws(() => buildConfig({ recordings: { path: 'x' } }, '/h'), (e) => e instanceof WardenError && e.code === 'CONFIG_INVALID');
   });
 
+  test('the terminal proxy listens on 22 on every address by default, its host key under home', () => {
+    assert.deepEqual(buildConfig({}, '/var/lib/warden').terminalProxy, { listen: '0.0.0.0', port: 22, hostKey: '/var/lib/warden/ssh/terminal-proxy_ed25519_key', loginGraceSeconds: 60, maxUnauthenticated: 100 });
+    assert.deepEqual(buildConfig({ terminalProxy: { listen: '127.0.0.1', port: 2222, loginGraceSeconds: 5, maxUnauthenticated: 3 } }, '/h').terminalProxy, { listen: '127.0.0.1', port: 2222, hostKey: '/h/ssh/terminal-proxy_ed25519_key', loginGraceSeconds: 5, maxUnauthenticated: 3 });
+  });
+
   test('auth.argon2 sets the cost of new password hashes; fields left out keep the default', () => {
     assert.deepEqual(buildConfig({ auth: { argon2: { memoryKiB: 65536, iterations: 3, parallelism: 2 } } }, '/h').auth.argon2, { memoryKiB: 65536, iterations: 3, parallelism: 2 });
     assert.deepEqual(buildConfig({ auth: { argon2: { iterations: 4 } } }, '/h').auth.argon2, { memoryKiB: 19456, iterations: 4, parallelism: 1 });
@@ -53,6 +58,9 @@ describe('configuration', () => {
     ['an unknown Argon2id field', { auth: { argon2: { memory: 19456 } } }],
     ['an Argon2id cost that is not an object', { auth: { argon2: 19456 } }],
     ['an unsupported engine', { store: { engine: 'oracle' } }],
+    ['a terminal proxy port out of range', { terminalProxy: { port: 65536 } }],
+    ['an unknown terminal proxy key', { terminalProxy: { sshPort: 22 } }],
+    ['no time at all to log in through the proxy', { terminalProxy: { loginGraceSeconds: 0 } }],
     ['an array', []],
     ['Duo test hosts without a test CA', { auth: { duoTestHosts: ['localhost:8443'] } }],
     ['a Duo test host that is not loopback', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['intranet.example.test:8443'] } }],

@@ -1,0 +1,466 @@
+// One client connection to the proxy: its authentication (through the ProxyAuthenticator seam), its session
+// channels, the one admitted session and upstream connection they share, and its one end. Everything that
+// grants access goes through SessionService.open; forwarding of any kind is refused and audited.
+import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session, WindowChangeInfo } from 'ssh2';
+import type { Client } from 'ssh2';
+import type { Appliance } from '../../appliance/index.js';
+import type { ReachableTarget } from '../../appliance/access/index.js';
+import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
+import { isWardenError } from '../../appliance/errors/index.js';
+import { logger } from '../../appliance/log/index.js';
+import type { ProxyAuthenticator, ProxyPerson } from './authenticator.js';
+import type { ChannelInfo, TapFactory } from './data-tap.js';
+import { parseLoginName, type LoginName } from './login-name.js';
+import { LineReader } from './line-reader.js';
+import { runMenu } from './menu.js';
+import { resolveTarget } from './targets.js';
+import { connectUpstream, UpstreamError } from './upstream.js';
+
+const log = logger('terminal-proxy');
+
+export interface ProxyLimits {
+  /** Session channels open at once on one connection (OpenSSH's MaxSessions is 10). */
+  maxSessionChannels: number;
+  /** Failed authentication attempts before the connection is dropped. */
+  maxAuthAttempts: number;
+  /** How long the target may take to accept the injected credential. */
+  upstreamTimeoutMs: number;
+  /** Longest exec command passed on. */
+  maxCommandBytes: number;
+}
+
+export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAttempts: 6, upstreamTimeoutMs: 15_000, maxCommandBytes: 256 * 1024 };
+
+/** What a client may ask a PTY to be: anything beyond is clamped (a 2^32-column terminal allocates nothing here, but the target might). */
+export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
+
+const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
+
+function clamp(v: unknown, min: number, max: number, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, Math.trunc(v))) : fallback;
+}
+
+export interface Pty {
+  term: string;
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+  modes: PseudoTtyInfo['modes'];
+}
+
+export function clampPty(info: Partial<PseudoTtyInfo>): Pty {
+  return {
+    term: typeof info.term === 'string' && TERM.test(info.term) ? info.term : 'xterm',
+    // 0 is how a client says "unknown" (OpenSSH without a terminal): the target picks its default.
+    cols: clamp(info.cols, 0, PTY_MAX.cols, 80),
+    rows: clamp(info.rows, 0, PTY_MAX.rows, 24),
+    width: clamp(info.width, 0, PTY_MAX.pixels, 0),
+    height: clamp(info.height, 0, PTY_MAX.pixels, 0),
+    modes: info.modes ?? {},
+  };
+}
+
+/** What the user is told when the admission refuses: how to get in, never why in detail. */
+function refusalText(r: Refusal): string {
+  switch (r.kind) {
+    case 'needs-approval':
+      return 'Access to this target needs an approved request: file one from the menu (ssh without a target) or on the web.';
+    case 'reason-required':
+      return 'A reason is required for this target: connect interactively (ssh without a command) and give one at the prompt.';
+    case 'certificate-required':
+      return 'Proxy sessions require certificate (smart card) authentication for your account.';
+    default:
+      return 'Access to this target is not allowed now.';
+  }
+}
+
+const UPSTREAM_TEXT: Record<UpstreamError['reason'], string> = {
+  'host-key-mismatch': "The target's host key has changed: the session is refused and an administrator has been alerted.",
+  'target-auth-failed': 'The target refused the stored credential.',
+  'target-unreachable': 'The target could not be reached.',
+  'target-timeout': 'The target did not answer in time.',
+};
+
+interface Admitted {
+  session: ProxySession;
+  upstream: Client;
+}
+
+export interface ConnectionDeps {
+  appliance: Appliance;
+  authenticator: ProxyAuthenticator;
+  taps: TapFactory;
+  limits: ProxyLimits;
+  /** Called once when the connection authenticates (the daemon's unauthenticated count). */
+  onAuthenticated: () => void;
+}
+
+export class ProxyConnection {
+  private person: ProxyPerson | null = null;
+  private login: LoginName | null = null;
+  private authAttempts = 0;
+  private admitted: Promise<Admitted | string> | null = null;
+  private session: ProxySession | null = null;
+  private upstream: Client | null = null;
+  private readonly channels = new Set<ServerChannel>();
+  private openSessionChannels = 0;
+  private readonly refusedKinds = new Set<string>();
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private exitStatus: number | null = null;
+  private finished = false;
+  private ending = false;
+
+  constructor(
+    private readonly client: Connection,
+    private readonly source: string,
+    private readonly deps: ConnectionDeps,
+  ) {
+    client.on('authentication', (ctx) => this.authenticate(ctx));
+    client.on('ready', () => {
+      deps.onAuthenticated();
+      this.serve();
+    });
+    client.on('close', () => void this.finish('client-disconnected'));
+    client.on('error', (e) => log.debug('client connection error', { source, error: e.message }));
+  }
+
+  get authenticated(): boolean {
+    return this.person !== null;
+  }
+
+  private authenticate(ctx: AuthContext): void {
+    const methods = this.deps.authenticator.methods;
+    const name = parseLoginName(ctx.username);
+    // A method not offered is no attempt (the client is told which are); a name that cannot be parsed is one.
+    if (ctx.method === 'none' || !methods.includes(ctx.method as (typeof methods)[number]) || !name) {
+      if (!name && ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
+      return ctx.reject(methods);
+    }
+    this.deps.authenticator.attempt(ctx, name.wardenUser, this.source).then(
+      (person) => {
+        if (person) {
+          this.person = person;
+          this.login = name;
+          return ctx.accept();
+        }
+        if (++this.authAttempts >= this.deps.limits.maxAuthAttempts) {
+          ctx.reject(methods);
+          return void this.client.end();
+        }
+        ctx.reject(methods);
+      },
+      (e) => {
+        log.warn('authentication error', { error: (e as Error).message });
+        ctx.reject(methods);
+      },
+    );
+  }
+
+  /** Audited once per kind per connection: a client repeating a refused request is one event, not thousands. */
+  private refused(kind: string, target?: string): void {
+    if (this.refusedKinds.has(kind) || !this.person) return;
+    this.refusedKinds.add(kind);
+    this.deps.appliance.sessions
+      .recordRefusedChannel({ username: this.person.username, source: this.source, kind, sessionId: this.session?.id ?? null, ...(target !== undefined ? { target } : {}) })
+      .catch((e) => log.warn('could not audit a refused channel', { error: (e as Error).message }));
+  }
+
+  private serve(): void {
+    const c = this.client;
+    c.on('session', (accept, reject) => {
+      if (this.ending || this.openSessionChannels >= this.deps.limits.maxSessionChannels) {
+        reject();
+        return this.refused('too-many-channels');
+      }
+      this.openSessionChannels++;
+      this.sessionChannel(accept());
+    });
+    // Forwarding is refused until an access group may allow it (not yet a group option): audited either way.
+    c.on('tcpip', (_accept, reject, info) => {
+      reject();
+      this.refused('direct-tcpip', `${info.destIP}:${info.destPort}`);
+    });
+    c.on('openssh.streamlocal', (_accept, reject, info) => {
+      reject();
+      this.refused('direct-streamlocal', info.socketPath);
+    });
+    c.on('request', (_accept, reject, name, info) => {
+      reject?.();
+      if (name === 'tcpip-forward') this.refused('tcpip-forward', `${(info as { bindAddr?: string }).bindAddr}:${(info as { bindPort?: number }).bindPort}`);
+      else if ((name as string) === 'streamlocal-forward@openssh.com') this.refused('streamlocal-forward');
+    });
+  }
+
+  private sessionChannel(s: Session): void {
+    let pty: Pty | null = null;
+    let upChannel: ClientChannel | null = null;
+    let size: WindowChangeInfo | null = null;
+    s.on('close', () => this.openSessionChannels--);
+    s.on('pty', (accept, _reject, info) => {
+      pty = clampPty(info);
+      accept?.();
+    });
+    s.on('window-change', (accept, _reject, info) => {
+      accept?.();
+      if (!pty) return;
+      const p = clampPty({ ...pty, ...info });
+      pty = p;
+      size = { cols: p.cols, rows: p.rows, width: p.width, height: p.height };
+      upChannel?.setWindow(p.rows, p.cols, p.height, p.width);
+      onResize?.(p.cols, p.rows);
+    });
+    let onResize: ((cols: number, rows: number) => void) | null = null;
+    s.on('x11', (_accept, reject) => {
+      reject?.();
+      this.refused('x11');
+    });
+    s.on('auth-agent', (_accept, reject) => {
+      reject?.();
+      this.refused('agent-forwarding');
+    });
+    s.on('signal', (accept, _reject, info) => {
+      accept?.();
+      upChannel?.signal(info.name);
+    });
+    const started = (stream: ServerChannel, info: ChannelInfo, open: (up: Client) => Promise<ClientChannel>) => {
+      // A write racing the channel's close must not become an unhandled 'error' event.
+      stream.on('error', (e: Error) => log.debug('client channel error', { error: e.message }));
+      this.channels.add(stream);
+      stream.on('close', () => this.channels.delete(stream));
+      void this.run(stream, info, pty, open, (up) => {
+        upChannel = up;
+        if (size) up.setWindow(size.rows, size.cols, size.height, size.width);
+      }).then((tapResize) => (onResize = tapResize));
+    };
+    // Accepted at once, in the handler: ssh2 drops an accept that comes after the client's EOF (ssh -n).
+    s.on('shell', (accept) => {
+      const stream = accept();
+      const p = pty as Pty | null;
+      started(stream, { kind: 'shell', ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.shell(p ? ptyOptions(p) : false, cb)));
+    });
+    s.on('exec', (accept, _reject, info) => {
+      const stream = accept();
+      const p = pty as Pty | null;
+      if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
+      started(stream, { kind: 'exec', command: info.command }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
+    });
+    s.on('subsystem', (accept, reject, info) => {
+      if (info.name !== 'sftp') return reject?.();
+      const stream = accept();
+      started(stream, { kind: 'subsystem', command: 'sftp' }, (up) => open(up, (cb) => up.subsys('sftp', cb)));
+    });
+  }
+
+  /**
+   * Admit (menu or login name), open the upstream channel and bridge. Returns the tap's resize hook once bridged.
+   */
+  private async run(stream: ServerChannel, info: ChannelInfo, pty: Pty | null, open: (up: Client) => Promise<ClientChannel>, onUp: (up: ClientChannel) => void): Promise<((cols: number, rows: number) => void) | null> {
+    try {
+      const admitted = await this.admission(stream, info, pty);
+      if (typeof admitted === 'string') return failChannel(stream, admitted), null;
+      if (info.kind === 'exec') {
+        const judged = await this.deps.taps.judgeExec(admitted.session, info.command!);
+        if (!judged.allowed) return failChannel(stream, judged.message), null;
+      }
+      if (stream.destroyed || this.ending) return null;
+      const up = await open(admitted.upstream);
+      onUp(up);
+      const tap = this.deps.taps.open(admitted.session, info);
+      this.bridge(stream, up, tap);
+      return (cols, rows) => tap.resize(cols, rows);
+    } catch (e) {
+      log.warn('channel failed', { error: (e as Error).message });
+      failChannel(stream, 'The target refused the channel.');
+      return null;
+    }
+  }
+
+  /** The connection's one session: from the login name's target, or the menu on a shell. */
+  private admission(stream: ServerChannel, info: ChannelInfo, pty: Pty | null): Promise<Admitted | string> {
+    if (this.admitted) return this.admitted;
+    const person = this.person!;
+    const spec = this.login!.target;
+    if (!spec && info.kind !== 'shell') {
+      return Promise.resolve(`Name a target in the login name: ssh ${person.username}:CREDENTIAL@DEVICE@this-proxy (or log in without one for the menu).`);
+    }
+    // Until admitted, only one channel drives the menu or the prompt; others wait on the same promise.
+    this.admitted = (async (): Promise<Admitted | string> => {
+      const write = (t: string) => void stream.write(t);
+      let target: ReachableTarget;
+      let reason: string | undefined;
+      if (spec) {
+        const r = await resolveTarget(this.deps.appliance, person.userId, spec);
+        if (!r.ok) return r.message;
+        target = r.target;
+      } else {
+        const io = new LineReader(stream, pty !== null);
+        try {
+          const choice = await runMenu(this.deps.appliance, person, this.source, io, write);
+          if (!choice) return 'Bye.';
+          target = choice.target;
+          reason = choice.reason;
+        } finally {
+          io.detach();
+          stream.pause();
+        }
+      }
+      let result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, ...(reason ? { reason } : {}) });
+      if (!result.admitted && result.refusal.kind === 'reason-required' && info.kind === 'shell' && pty) {
+        const io = new LineReader(stream, true);
+        const typed = await io.read('A reason is required for this target: ');
+        io.detach();
+        stream.pause();
+        if (typed === null || typed.trim() === '') return refusalText(result.refusal);
+        result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, reason: typed.trim() });
+      }
+      if (!result.admitted) return refusalText(result.refusal);
+      const session = result.session;
+      this.session = session;
+      if (this.finished || this.ending) {
+        await session.close({ reason: 'client-disconnected' });
+        return 'Bye.';
+      }
+      session.onEndRequested((why) => this.endRequested(why));
+      try {
+        const upstream = await connectUpstream(session, { readyTimeoutMs: this.deps.limits.upstreamTimeoutMs });
+        this.upstream = upstream;
+        upstream.on('error', (e) => log.debug('upstream error', { session: session.id, error: e.message }));
+        upstream.on('close', () => this.targetGone());
+        if (this.finished) upstream.end();
+        return { session, upstream };
+      } catch (e) {
+        const reason = e instanceof UpstreamError ? e.reason : 'target-unreachable';
+        await this.finish(reason);
+        return e instanceof UpstreamError ? UPSTREAM_TEXT[e.reason] : UPSTREAM_TEXT['target-unreachable'];
+      }
+    })().catch((e) => {
+      log.warn('admission failed', { error: isWardenError(e) ? e.code : (e as Error).message });
+      return isWardenError(e) && e.code === 'INPUT_INVALID' ? `Not accepted: ${e.message}` : 'The session could not be opened.';
+    });
+    return this.admitted;
+  }
+
+  /**
+   * Both directions with backpressure: a side whose write is refused pauses the other until 'drain', so a
+   * client that stops reading holds the target (and its window), not the proxy's memory.
+   */
+  private bridge(stream: ServerChannel, up: ClientChannel, tap: ReturnType<TapFactory['open']>): void {
+    up.on('error', (e: Error) => log.debug('target channel error', { error: e.message }));
+    stream.on('data', (d: Buffer) => {
+      this.bytesIn += d.length;
+      const out = tap.fromClient(d);
+      if (out && out.length > 0 && !up.write(out)) stream.pause();
+    });
+    up.on('drain', () => stream.resume());
+    stream.on('end', () => up.end());
+    up.on('data', (d: Buffer) => {
+      this.bytesOut += d.length;
+      if (!stream.write(d)) up.pause();
+      tap.fromTarget(d, 'stdout');
+    });
+    up.stderr.on('data', (d: Buffer) => {
+      this.bytesOut += d.length;
+      if (!stream.stderr.write(d)) up.stderr.pause();
+      tap.fromTarget(d, 'stderr');
+    });
+    stream.on('drain', () => {
+      up.resume();
+      up.stderr.resume();
+    });
+    stream.stderr.on('drain', () => up.stderr.resume());
+    let exit: { code: number } | { signal: string; dump: boolean; desc: string } | null = null;
+    up.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
+      if (typeof code === 'number') {
+        exit = { code };
+        this.exitStatus = code;
+      } else exit = { signal: String(signal ?? 'KILL').replace(/^SIG/, ''), dump: Boolean(dump), desc: desc ?? '' };
+    });
+    up.on('close', () => {
+      tap.end();
+      if (stream.writableEnded) return;
+      // Exit status and EOF only after every byte before them has left: a zero-length write completes in order.
+      stream.write(Buffer.alloc(0), () => {
+        if (exit && 'code' in exit) stream.exit(exit.code);
+        else if (exit) stream.exit(exit.signal, exit.dump, exit.desc);
+        stream.end();
+      });
+    });
+    stream.on('close', () => up.close());
+    stream.resume();
+  }
+
+  /** An administrator, a disabled account or an expired grant ended the session: tell the user, cut the connection. */
+  private endRequested(why: string): void {
+    if (this.ending) return;
+    this.ending = true;
+    for (const ch of this.channels) {
+      try {
+        ch.stderr.write(`\r\nWarden: this session was ended (${why}).\r\n`);
+      } catch {
+        // A channel closing at this moment has nobody left to tell.
+      }
+    }
+    void this.finish(`ended: ${why}`);
+    // The message is queued before the disconnect; a short grace lets it leave before the socket closes.
+    setTimeout(() => {
+      this.upstream?.end();
+      this.client.end();
+    }, 100).unref();
+  }
+
+  /** The target dropped the connection: the client's channels close and so does its connection. */
+  private targetGone(): void {
+    void this.finish('target-disconnected');
+    setTimeout(() => this.client.end(), 200).unref();
+  }
+
+  /** The daemon is stopping: the session ends with that reason before the process closes the store. */
+  async shutdown(): Promise<void> {
+    this.ending = true;
+    const done = this.finish('proxy-stopped');
+    this.client.end();
+    await done;
+    await this.closing;
+  }
+
+  private closing: Promise<void> = Promise.resolve();
+
+  /** The session's one end, whoever ends first. */
+  private finish(reason: string): Promise<void> {
+    if (this.finished) return this.closing;
+    this.closing = this.end(reason);
+    return this.closing;
+  }
+
+  private async end(reason: string): Promise<void> {
+    this.finished = true;
+    this.upstream?.end();
+    const session = this.session;
+    if (!session) return;
+    try {
+      await session.close({ reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, exitStatus: this.exitStatus });
+    } catch (e) {
+      log.error('could not close the session row', { session: session.id, error: (e as Error).message });
+    }
+  }
+}
+
+function ptyOptions(p: Pty) {
+  return { term: p.term, cols: p.cols, rows: p.rows, width: p.width, height: p.height, modes: p.modes };
+}
+
+function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => start((err, ch) => (err ? reject(err) : resolve(ch))));
+}
+
+/** Tell the user why on stderr, exit 1, close. */
+function failChannel(stream: ServerChannel, message: string): void {
+  if (stream.destroyed || stream.writableEnded) return;
+  stream.stderr.write(`${message}\r\n`);
+  stream.write(Buffer.alloc(0), () => {
+    stream.exit(1);
+    stream.end();
+  });
+}

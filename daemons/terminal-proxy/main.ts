@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// warden-terminal-proxy: the SSH door. Reads config, opens the appliance (store + token; no token, no start),
+// loads or creates its own host key, serves SSH, tells systemd it is ready, drains on SIGTERM.
+// `--listen ADDR --port N` override the config (the `make run` supervisor, tests).
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
+import { logger, setLogLevel } from '../../appliance/log/index.js';
+import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
+import { isWardenError } from '../../appliance/errors/index.js';
+import { PasswordAuthenticator } from './authenticator.js';
+import { passThroughTaps } from './data-tap.js';
+import { loadOrCreateHostKey } from './host-key.js';
+import { TerminalProxyServer } from './server.js';
+
+const log = logger('terminal-proxy');
+
+function overrides(argv: string[]): { listen?: string; port?: number } {
+  const out: { listen?: string; port?: number } = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--listen' && value) out.listen = value;
+    else if (flag === '--port' && value && /^\d{1,5}$/.test(value) && Number(value) <= 65535) out.port = Number(value);
+    else throw new Error(`usage: main.js [--listen ADDRESS] [--port N] (got ${flag})`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  restrictUmask();
+  const config = loadConfig();
+  setLogLevel(config.log.level);
+  const { listen, port } = { ...config.terminalProxy, ...overrides(process.argv.slice(2)) };
+  const hostKey = loadOrCreateHostKey(config.terminalProxy.hostKey);
+  if (hostKey.created) log.info('created the proxy host key', { file: config.terminalProxy.hostKey });
+  const appliance = await Appliance.open(config);
+  const server = new TerminalProxyServer(appliance, {
+    listen,
+    port,
+    hostKey: hostKey.key,
+    authenticator: new PasswordAuthenticator(appliance),
+    taps: passThroughTaps,
+    authTimeoutMs: config.terminalProxy.loginGraceSeconds * 1000,
+    maxUnauthenticated: config.terminalProxy.maxUnauthenticated,
+  });
+  const bound = await server.listen();
+  // One bad connection must never take the others down: whatever escapes a handler is logged, not fatal.
+  process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection in a connection', { error: (e as Error)?.message }));
+
+  handleSignals({
+    drain: async (signal) => {
+      log.info('draining', { signal });
+      await server.stop();
+      await appliance.close();
+      log.info('stopped');
+    },
+    reload: async () => {
+      try {
+        const next = loadConfig();
+        setLogLevel(next.log.level);
+        appliance.settings.invalidate();
+        log.info('configuration reloaded (listen address and port take effect at the next restart)');
+      } catch (e) {
+        log.error('reload failed; keeping the running configuration', { error: e });
+      }
+    },
+  });
+  const where = listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
+  log.info('listening', { ssh: bound, pid: process.pid });
+  process.stdout.write(`warden-terminal-proxy ready: ssh://${where}:${bound}\n`);
+  notifyReady(`serving ssh on ${bound}`);
+}
+
+main().catch((e) => {
+  const message = isWardenError(e) ? `${e.code}: ${e.message}` : (e as Error).message;
+  log.error('warden-terminal-proxy failed to start', { error: message });
+  process.stderr.write(`warden-terminal-proxy: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+// The terminal proxy as systemd runs it (a child process on a free loopback port), a local account on this
+// machine for the real sshd target to log in, and real OpenSSH clients driven by sshpass.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, chmodSync, writeFileSync, chownSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { InitializedHome } from './fixtures.js';
+import { daemonEnv } from './web-daemon.js';
+
+const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PROXY_MAIN = path.join(distRoot, 'daemons', 'terminal-proxy', 'main.js');
+
+export interface RunningProxy {
+  proc: ChildProcess;
+  port: number;
+  output: () => string;
+  stop: () => Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function startTerminalProxy(home: InitializedHome, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+  const proc = spawn(process.execPath, [PROXY_MAIN, '--listen', '127.0.0.1', '--port', '0'], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`terminal proxy did not become ready:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /warden-terminal-proxy ready: ssh:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`terminal proxy exited (${code}) before ready:\n${out}`));
+    });
+  });
+  return {
+    proc,
+    port,
+    output: () => out,
+    exited,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A local account the sshd target lets in by password (and by `publicKey`, when given). Idempotent. */
+export function ensureTargetAccount(name: string, password: string, publicKey?: string): void {
+  try {
+    execFileSync('id', [name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['-m', '-s', '/bin/sh', name]);
+  }
+  execFileSync('chpasswd', { input: `${name}:${password}\n` });
+  if (publicKey) {
+    const home = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).split(':')[5]!;
+    const dir = path.join(home, '.ssh');
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(path.join(dir, 'authorized_keys'), `${publicKey}\n`);
+    chmodSync(path.join(dir, 'authorized_keys'), 0o600);
+    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }));
+    chownSync(dir, uid, gid);
+    chownSync(path.join(dir, 'authorized_keys'), uid, gid);
+  }
+}
+
+/** Options every client run here uses: no known_hosts, no keys, no agent, password only, quiet. */
+export const SSH_OPTIONS = [
+  '-o', 'StrictHostKeyChecking=no',
+  '-o', 'UserKnownHostsFile=/dev/null',
+  '-o', 'GlobalKnownHostsFile=/dev/null',
+  '-o', 'LogLevel=ERROR',
+  '-o', 'PubkeyAuthentication=no',
+  '-o', 'PreferredAuthentications=password',
+  '-o', 'NumberOfPasswordPrompts=1',
+  '-o', 'IdentityAgent=none',
+  '-F', '/dev/null',
+];
+
+export interface ClientRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Run an OpenSSH client (ssh, scp or sftp) with `password` typed by sshpass. `input` is written to its stdin
+ * (then closed unless `keepOpen`); `onOutput` sees stdout as it arrives and may answer through `write`.
+ */
+export function runClient(
+  tool: 'ssh' | 'scp' | 'sftp',
+  args: string[],
+  password: string,
+  opts: { input?: string | Buffer; timeoutMs?: number; onOutput?: (all: string, write: (s: string) => void, end: () => void) => void } = {},
+): Promise<ClientRun> & { proc: ChildProcess } {
+  const proc = spawn('sshpass', ['-e', tool, ...SSH_OPTIONS, ...args], { env: { ...process.env, SSHPASS: password }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let err = '';
+  let seen = '';
+  proc.stdin!.on('error', () => {});
+  proc.stdout!.on('data', (d: Buffer) => {
+    out.push(d);
+    seen += d.toString('latin1');
+    opts.onOutput?.(seen, (s) => proc.stdin!.write(s), () => proc.stdin!.end());
+  });
+  proc.stderr!.on('data', (d) => (err += d));
+  if (opts.input !== undefined) proc.stdin!.end(opts.input);
+  else if (!opts.onOutput) proc.stdin!.end();
+  const done = new Promise<ClientRun>((resolve) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: err });
+    });
+  });
+  return Object.assign(done, { proc });
+}
