@@ -350,6 +350,7 @@ export class ProxyConnection {
     up.on('error', (e: Error) => log.debug('target channel error', { error: e.message }));
     stream.on('data', (d: Buffer) => {
       this.bytesIn += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       const out = tap.fromClient(d);
       if (out && out.length > 0 && !up.write(out)) stream.pause();
     });
@@ -357,11 +358,13 @@ export class ProxyConnection {
     stream.on('end', () => up.end());
     up.on('data', (d: Buffer) => {
       this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       if (!stream.write(d)) up.pause();
       tap.fromTarget(d, 'stdout');
     });
     up.stderr.on('data', (d: Buffer) => {
       this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       if (!stream.stderr.write(d)) up.stderr.pause();
       tap.fromTarget(d, 'stderr');
     });
