@@ -239,6 +239,11 @@ export class SessionService {
   private readonly now: () => number;
   /** The sessions this process admitted and has not closed: the ones a change on the feed may end. */
   private readonly live = new Map<string, ProxySession>();
+  /**
+   * Being admitted: the row may be committed while the secret is still being unsealed. An end heard
+   * meanwhile (an administrator's, a user disabled) is kept here and handed to the session when it exists.
+   */
+  private readonly admitting = new Map<string, { userId: number; grantId: number | null; endReason?: string }>();
   /** Bytes reported since the last write, per session. */
   private readonly pending = new Map<string, { bytesIn: number; bytesOut: number }>();
   private readonly progressMs: number;
@@ -319,8 +324,9 @@ export class SessionService {
    * session or a user, a user disabled or locked, a grant expired.
    */
   listen(changes: FeedFollower): void {
-    const end = (match: (s: ProxySession) => boolean, reason: string) => {
+    const end = (match: (s: { id: string; userId: number; grantId: number | null }) => boolean, reason: string) => {
       for (const s of this.live.values()) if (match(s)) s.requestEnd(reason);
+      for (const [id, a] of this.admitting) if (a.endReason === undefined && match({ id, ...a })) a.endReason = reason;
     };
     changes.on('session.end-requested', (p) => end((s) => s.id === p.sessionId || s.userId === p.userId, p.reason));
     changes.on('user.disabled', (p) => end((s) => s.userId === p.userId, 'user-disabled'));
@@ -398,6 +404,29 @@ export class SessionService {
     const timeZone = await this.deps.decisions.timeZone();
     const id = randomUUID();
     const hostId = this.hostId;
+    // Listening before the row can commit: no end decided after the commit can pass unheard.
+    this.admitting.set(id, { userId: user.id, grantId: null });
+    try {
+      return await this.admit(req, { id, at, source, reason, user, timeZone, hostId, refused });
+    } finally {
+      this.admitting.delete(id);
+    }
+  }
+
+  private async admit(
+    req: OpenRequest,
+    ctx: {
+      id: string;
+      at: number;
+      source: string;
+      reason: string;
+      user: { id: number; username: string };
+      timeZone: string;
+      hostId: string;
+      refused: (refusal: Refusal, rule: string, code: ErrorCode | null) => Promise<Admission>;
+    },
+  ): Promise<Admission> {
+    const { id, at, source, reason, user, timeZone, hostId, refused } = ctx;
     // Set inside the transaction (its last attempt is the one that committed).
     let hold = 'renewed' as 'renewed' | 'registered';
     // Held before this admission's transaction, so committed under a lease row that then existed.
@@ -463,6 +492,8 @@ export class SessionService {
       };
     });
     if (!outcome.ok) return refused(outcome.refusal, outcome.rule, 'ACCESS_DENIED');
+    const pending = this.admitting.get(id);
+    if (pending) pending.grantId = outcome.grantId;
     this.renewedAt = Math.max(this.renewedAt, at);
     // The lease row had to be made again while sessions were held under it: the sweep declared this process
     // dead and marked them interrupted. They end here, as the heartbeat would have ended them.
@@ -480,11 +511,15 @@ export class SessionService {
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
     const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules);
     session.hostId = hostId;
+    const early = this.admitting.get(id)?.endReason;
     // The grant's end is known now and cannot move: this process ends the session on the dot. The
     // grant.expired change on the feed (announced by a job, every second) stays the backstop.
     if (outcome.grantEndsAt !== null) session.endIn(outcome.grantEndsAt - this.now(), 'grant-expired');
     this.live.set(id, session);
+    this.admitting.delete(id);
     this.startHeartbeat();
+    // Ended while it was being admitted: the adapter hears it as soon as it listens (onEndRequested).
+    if (early !== undefined) session.requestEnd(early);
     return { admitted: true, session };
   }
 

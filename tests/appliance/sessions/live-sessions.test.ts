@@ -216,4 +216,29 @@ describe('live sessions: listed from the store, ended from anywhere, swept when 
       await s.close({ reason: 'user-disabled' });
     }
   });
+
+  test('an end requested while the session is still being admitted (its secret unsealing) reaches it once admitted', async () => {
+    // The token made slow (held until the end request was heard): the row is committed, the handle not yet made.
+    const original = a.credentials.secretBytesOf.bind(a.credentials);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    a.credentials.secretBytesOf = async (id: number) => {
+      await held;
+      return original(id);
+    };
+    try {
+      const opening = a.sessions.open({ userId: ids.user, deviceId: ids.device, credentialId: ids.credential, protocol: 'ssh', source: '127.0.0.77' });
+      const row = await until('the admitted row', async () => (await a.store.repos.proxySessions.list({ userId: ids.user, status: 'open', limit: 5 }))[0]);
+      await a.sessions.requestEnd(boss, row.id, 'stop right there');
+      await new Promise((r) => setTimeout(r, 400)); // the feed (polled every 100 ms) delivers it meanwhile
+      release();
+      const r = await opening;
+      assert.ok(r.admitted);
+      const reason = await Promise.race([new Promise<string>((resolve) => r.session.onEndRequested(resolve)), new Promise<string>((resolve) => setTimeout(() => resolve('not heard'), 1000))]);
+      assert.equal(reason, 'stop right there');
+      await r.session.close({ reason: 'ended-by-admin' });
+    } finally {
+      a.credentials.secretBytesOf = original;
+    }
+  });
 });
