@@ -18,7 +18,8 @@ function median(xs: number[]): number {
 }
 
 const home = await initializedHome();
-const a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
+// As a daemon runs it: WAL checkpoints on a worker thread, not inside a commit on the event loop.
+const a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }), { daemon: true });
 try {
   const user = (await a.users.create(admin, { username: 'ops', fullName: 'Ops', email: 'ops@example.test', profile: 'privileged-access-user', password: strongPassword() })).user.id;
   const device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.5.10', connectivity: 'SSH:22' })).id;
