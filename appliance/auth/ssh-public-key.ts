@@ -1,8 +1,13 @@
 // SSH public keys in the two forms Warden meets them: an OpenSSH authorized_keys line a user registers, and
 // the SSH wire-format blob (RFC 4253 §6.6) a client offers at login. Also the blob of an X.509 certificate's
-// key, so a smart card's key can log in. node:crypto does the key mathematics (JWK in, KeyObject out); this
-// file only reads and writes the SSH framing, so every key it accepts is one OpenSSL could load.
-import { createHash, createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
+// key, so a smart card's key can log in. ssh2 (the proxy's SSH library) reads the blob and verifies SSH
+// signatures; node:crypto loads the key (so every key accepted is one OpenSSL could load). What stays here is
+// what ssh2 does not do: Warden's policy (no DSA, no OpenSSH certificates, RSA of at least 2048 bits, a size
+// bound) with reasons fit for the user, strictness ssh2 forgives (see parseSshPublicKey), and the other
+// direction — a blob from a KeyObject (an X.509 certificate's key), which ssh2 cannot make: its parser takes
+// OpenSSH and PuTTY key files and SSH blobs, never an SPKI public key.
+import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import ssh2 from 'ssh2';
 import { InputError } from '../errors/index.js';
 
 export interface SshPublicKey {
@@ -26,38 +31,20 @@ export const MIN_RSA_BITS = 2048;
 /** No real key blob comes near this (RSA-16384 is about 2 KiB): a bound on what is parsed and stored. */
 export const MAX_KEY_BLOB_BYTES = 8192;
 
-const CURVES: Record<string, { id: string; crv: string; bits: number; coord: number }> = {
-  'ecdsa-sha2-nistp256': { id: 'nistp256', crv: 'P-256', bits: 256, coord: 32 },
-  'ecdsa-sha2-nistp384': { id: 'nistp384', crv: 'P-384', bits: 384, coord: 48 },
-  'ecdsa-sha2-nistp521': { id: 'nistp521', crv: 'P-521', bits: 521, coord: 66 },
+const CURVES: Record<string, { id: string; crv: string; bits: number }> = {
+  'ecdsa-sha2-nistp256': { id: 'nistp256', crv: 'P-256', bits: 256 },
+  'ecdsa-sha2-nistp384': { id: 'nistp384', crv: 'P-384', bits: 384 },
+  'ecdsa-sha2-nistp521': { id: 'nistp521', crv: 'P-521', bits: 521 },
 };
 
 export function sshFingerprint(blob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
 }
 
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
-  string(): Buffer {
-    if (this.pos + 4 > this.buf.length) throw new InputError('not an OpenSSH public key: the key data is truncated');
-    const len = this.buf.readUInt32BE(this.pos);
-    if (this.pos + 4 + len > this.buf.length) throw new InputError('not an OpenSSH public key: the key data is truncated');
-    const out = this.buf.subarray(this.pos + 4, this.pos + 4 + len);
-    this.pos += 4 + len;
-    return out;
-  }
-  /** An mpint as unsigned big-endian bytes (no sign octet); negative values are refused. */
-  mpint(): Buffer {
-    const b = this.string();
-    if (b.length > 0 && b[0]! & 0x80) throw new InputError('the key holds a negative number');
-    let i = 0;
-    while (i < b.length && b[i] === 0) i++;
-    return b.subarray(i);
-  }
-  end(): void {
-    if (this.pos !== this.buf.length) throw new InputError('the key has trailing bytes');
-  }
+/** The key type name a blob starts with (its first SSH string). */
+function keyType(blob: Buffer): string {
+  if (blob.length < 4 || blob.length < 4 + blob.readUInt32BE(0)) throw new InputError('not an OpenSSH public key: the key data is truncated');
+  return blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1');
 }
 
 function sshString(b: Buffer | string): Buffer {
@@ -74,59 +61,37 @@ function mpint(unsigned: Buffer): Buffer {
   return sshString(v.length > 0 && v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
 }
 
-const b64url = (b: Buffer) => b.toString('base64url');
-
-function bitLength(b: Buffer): number {
-  if (b.length === 0) return 0;
-  return (b.length - 1) * 8 + (32 - Math.clz32(b[0]!));
-}
-
 /**
  * Read a wire-format public key blob. Throws InputError (with a reason fit for the user who registers it)
  * for a blob that is malformed, of a type Warden does not take (DSA, certificates, security keys), or weak.
  */
 export function parseSshPublicKey(blob: Buffer): SshPublicKey {
+  return readBlob(blob).key;
+}
+
+/** The blob read by ssh2 (which also verifies signatures with it) and checked against Warden's rules. */
+function readBlob(blob: Buffer): { key: SshPublicKey; ssh2Key: ssh2.ParsedKey } {
   if (blob.length > MAX_KEY_BLOB_BYTES) throw new InputError('the key is too large');
-  const r = new Reader(blob);
-  const algorithm = r.string().toString('latin1');
+  const algorithm = keyType(blob);
+  if (algorithm === 'ssh-dss') throw new InputError('DSA keys are not accepted (OpenSSH itself disabled them): use Ed25519, ECDSA or RSA of at least 2048 bits');
+  if (/-cert-v0[01]@openssh\.com$/.test(algorithm)) throw new InputError('OpenSSH certificates are not accepted here: register the plain public key');
+  if (algorithm !== 'ssh-rsa' && algorithm !== 'ssh-ed25519' && !(algorithm in CURVES)) throw new InputError(`key type ${JSON.stringify(algorithm.slice(0, 64))} is not accepted: use Ed25519, ECDSA or RSA`);
+  const ssh2Key = ssh2.utils.parseKey(blob);
+  if (ssh2Key instanceof Error) throw new InputError('not an OpenSSH public key: the key data is truncated or malformed');
   let key: KeyObject;
-  let bits: number;
   try {
-    if (algorithm === 'ssh-rsa') {
-      const e = r.mpint();
-      const n = r.mpint();
-      r.end();
-      bits = bitLength(n);
-      if (bits < MIN_RSA_BITS) throw new InputError(`RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`);
-      key = createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' });
-    } else if (algorithm in CURVES) {
-      const c = CURVES[algorithm]!;
-      const id = r.string().toString('latin1');
-      const q = r.string();
-      r.end();
-      if (id !== c.id) throw new InputError(`the key names curve ${id} but is of type ${algorithm}`);
-      if (q.length !== 1 + 2 * c.coord || q[0] !== 0x04) throw new InputError('the key holds a malformed curve point');
-      bits = c.bits;
-      key = createPublicKey({ key: { kty: 'EC', crv: c.crv, x: b64url(q.subarray(1, 1 + c.coord)), y: b64url(q.subarray(1 + c.coord)) }, format: 'jwk' });
-    } else if (algorithm === 'ssh-ed25519') {
-      const a = r.string();
-      r.end();
-      if (a.length !== 32) throw new InputError('an Ed25519 key is 32 bytes');
-      bits = 256;
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(a) }, format: 'jwk' });
-    } else if (algorithm === 'ssh-dss') {
-      throw new InputError('DSA keys are not accepted (OpenSSH itself disabled them): use Ed25519, ECDSA or RSA of at least 2048 bits');
-    } else if (/-cert-v0[01]@openssh\.com$/.test(algorithm)) {
-      throw new InputError('OpenSSH certificates are not accepted here: register the plain public key');
-    } else {
-      throw new InputError(`key type ${JSON.stringify(algorithm.slice(0, 64))} is not accepted: use Ed25519, ECDSA or RSA`);
-    }
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    // OpenSSL refused the numbers (a point off the curve, an even modulus...).
+    key = createPublicKey(ssh2Key.getPublicPEM());
+  } catch {
+    // OpenSSL refused the numbers (a point off the curve, a negative modulus...).
     throw new InputError('the key is not a valid public key');
   }
-  return { algorithm, blob, fingerprint: sshFingerprint(blob), bits, key };
+  // ssh2 forgives what OpenSSH refuses: trailing bytes, a curve name other than the type's, a compressed
+  // point, non-minimal numbers. The one encoding of the key it read must be the blob itself.
+  if (!sshBlobOfKey(key)?.equals(blob)) throw new InputError('not an OpenSSH public key: the key data is malformed');
+  const details = key.asymmetricKeyDetails ?? {};
+  const bits = algorithm === 'ssh-rsa' ? (details.modulusLength ?? 0) : algorithm === 'ssh-ed25519' ? 256 : CURVES[algorithm]!.bits;
+  if (algorithm === 'ssh-rsa' && bits < MIN_RSA_BITS) throw new InputError(`RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`);
+  return { key: { algorithm, blob, fingerprint: sshFingerprint(blob), bits, key }, ssh2Key };
 }
 
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File/;
@@ -189,7 +154,7 @@ export function sshBlobOfCertificate(cert: X509Certificate): Buffer | undefined 
 
 /** The authorized_keys line of a blob (for showing a certificate's key to its owner). */
 export function authorizedKeyLine(blob: Buffer, comment = ''): string {
-  const algorithm = new Reader(blob).string().toString('latin1');
+  const algorithm = keyType(blob);
   return `${algorithm} ${blob.toString('base64')}${comment ? ' ' + comment : ''}`;
 }
 
@@ -204,21 +169,14 @@ export interface SshSignature {
   hashAlgo?: string;
 }
 
-const DEFAULT_HASH: Record<string, string | null> = {
-  'ssh-rsa': 'sha1',
-  'ecdsa-sha2-nistp256': 'sha256',
-  'ecdsa-sha2-nistp384': 'sha384',
-  'ecdsa-sha2-nistp521': 'sha512',
-  'ssh-ed25519': null,
-};
-
 /** Does `signed` verify with the key of `keyBlob`? False for anything malformed or of a refused type. */
 export function verifySshSignature(keyBlob: Buffer, signed: SshSignature): boolean {
   try {
-    const key = parseSshPublicKey(keyBlob);
-    const hash = key.algorithm === 'ssh-rsa' ? (signed.hashAlgo ?? 'sha1') : DEFAULT_HASH[key.algorithm];
-    if (hash === undefined || (key.algorithm === 'ssh-rsa' && !['sha1', 'sha256', 'sha512'].includes(hash ?? ''))) return false;
-    return verify(hash, signed.blob, key.key, signed.signature);
+    const { key, ssh2Key } = readBlob(keyBlob);
+    // ssh2 knows each key type's hash; RSA's comes with the signature (rsa-sha2-256/512, or ssh-rsa's SHA-1).
+    const hash = key.algorithm === 'ssh-rsa' ? (signed.hashAlgo ?? 'sha1') : undefined;
+    if (hash !== undefined && !['sha1', 'sha256', 'sha512'].includes(hash)) return false;
+    return ssh2Key.verify(signed.blob, signed.signature, hash) === true;
   } catch {
     return false;
   }

@@ -8,7 +8,7 @@ import type { ReachableTarget } from '../../appliance/access/index.js';
 import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { logger } from '../../appliance/log/index.js';
-import type { ProxyAuthenticator, ProxyPerson } from './authenticator.js';
+import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
 import type { ChannelInfo, TapFactory } from './data-tap.js';
 import { parseLoginName, type LoginName } from './login-name.js';
 import { LineReader } from './line-reader.js';
@@ -111,12 +111,14 @@ export class ProxyConnection {
   private exitStatus: number | null = null;
   private finished = false;
   private ending = false;
+  private readonly auth: ConnectionLogin;
 
   constructor(
     private readonly client: Connection,
     private readonly source: string,
     private readonly deps: ConnectionDeps,
   ) {
+    this.auth = deps.authenticator.begin(client, source);
     client.on('authentication', (ctx) => this.authenticate(ctx));
     client.on('ready', () => {
       deps.onAuthenticated();
@@ -131,29 +133,28 @@ export class ProxyConnection {
   }
 
   private authenticate(ctx: AuthContext): void {
-    const methods = this.deps.authenticator.methods;
+    const methods = () => this.auth.methods();
     const name = parseLoginName(ctx.username);
-    // A method not offered is no attempt (the client is told which are); a name that cannot be parsed is one.
-    if (ctx.method === 'none' || !methods.includes(ctx.method as (typeof methods)[number]) || !name) {
-      if (!name && ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
-      return ctx.reject(methods);
+    // A name that cannot be parsed is a failed attempt (a 'none' probe is no attempt).
+    if (!name) {
+      if (ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
+      return ctx.reject(methods());
     }
-    this.deps.authenticator.attempt(ctx, name.wardenUser, this.source).then(
-      (person) => {
-        if (person) {
-          this.person = person;
+    this.auth.attempt(ctx, name.wardenUser).then(
+      (answer) => {
+        if (answer.outcome === 'success') {
+          this.person = answer.person;
           this.login = name;
           return ctx.accept();
         }
-        if (++this.authAttempts >= this.deps.limits.maxAuthAttempts) {
-          ctx.reject(methods);
-          return void this.client.end();
-        }
-        ctx.reject(methods);
+        if (answer.outcome === 'acceptable') return ctx.accept();
+        if (answer.outcome === 'continue') return ctx.reject(methods(), true);
+        ctx.reject(methods());
+        if (answer.counted && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) this.client.end();
       },
       (e) => {
         log.warn('authentication error', { error: (e as Error).message });
-        ctx.reject(methods);
+        ctx.reject(methods());
       },
     );
   }
@@ -306,14 +307,14 @@ export class ProxyConnection {
           stream.pause();
         }
       }
-      let result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, ...(reason ? { reason } : {}) });
+      let result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, authentication: person.authentication, ...(reason ? { reason } : {}) });
       if (!result.admitted && result.refusal.kind === 'reason-required' && info.kind === 'shell' && pty) {
         const io = new LineReader(stream, true);
         const typed = await io.read('A reason is required for this target: ');
         io.detach();
         stream.pause();
         if (typed === null || typed.trim() === '') return refusalText(result.refusal);
-        result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, reason: typed.trim() });
+        result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, authentication: person.authentication, reason: typed.trim() });
       }
       if (!result.admitted) return refusalText(result.refusal);
       const session = result.session;

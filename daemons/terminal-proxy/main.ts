@@ -7,7 +7,7 @@ import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
 import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
-import { PasswordAuthenticator } from './authenticator.js';
+import { CoreAuthenticator } from './authenticator.js';
 import { passThroughTaps } from './data-tap.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { TerminalProxyServer } from './server.js';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     listen,
     port,
     hostKey: hostKey.key,
-    authenticator: new PasswordAuthenticator(appliance),
+    authenticator: new CoreAuthenticator(appliance),
     taps: passThroughTaps,
     authTimeoutMs: config.terminalProxy.loginGraceSeconds * 1000,
     maxUnauthenticated: config.terminalProxy.maxUnauthenticated,

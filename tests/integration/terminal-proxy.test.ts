@@ -538,10 +538,9 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     received.push(r.stdout.toString('latin1'), r.stderr);
     assert.equal(r.code, 255);
     assert.match(r.stderr, /Permission denied/);
-    const [ev] = await a.store.repos.auditEvents.query({ type: 'session.login_refused', limit: 1 });
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'auth.login', subject: 'carol', limit: 1 });
     assert.ok(ev);
-    assert.equal(ev!.actor, 'carol');
-    assert.equal(JSON.parse(ev!.detail).reason, 'password change required');
+    assert.deepEqual([ev!.outcome, ev!.code, JSON.parse(ev!.detail).protocol], ['failure', 'AUTH_PASSWORD_CHANGE_REQUIRED', 'ssh']);
   });
 
   test('the injected password never reaches a client', () => {

@@ -50,6 +50,30 @@ describe('SSH public keys', () => {
     refused(ed.pub.trim() + ' evil\u0007comment', /control characters/);
   });
 
+  test('refused: what ssh2 would read but OpenSSH refuses (trailing bytes, a curve name not the type\'s, a compressed point)', () => {
+    const str = (b: Buffer | string) => {
+      const body = typeof b === 'string' ? Buffer.from(b) : b;
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(body.length);
+      return Buffer.concat([length, body]);
+    };
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const good = sshBlobOfKey(ec)!;
+    assert.equal(parseSshPublicKey(good).bits, 256);
+    const jwk = ec.export({ format: 'jwk' });
+    const x = Buffer.from(jwk.x!, 'base64url');
+    const y = Buffer.from(jwk.y!, 'base64url');
+    const bad = [
+      Buffer.concat([good, Buffer.from([0])]),
+      Buffer.concat([str('ecdsa-sha2-nistp256'), str('nistp384'), str(Buffer.concat([Buffer.from([4]), x, y]))]),
+      Buffer.concat([str('ecdsa-sha2-nistp256'), str('nistp256'), str(Buffer.concat([Buffer.from([2 + (y[y.length - 1]! & 1)]), x]))]),
+    ];
+    for (const [i, blob] of bad.entries()) {
+      assert.throws(() => parseSshPublicKey(blob), (e: unknown) => e instanceof InputError && /malformed|not a valid/.test(e.message), `case ${i}`);
+      assert.throws(() => parseAuthorizedKeyLine(`ecdsa-sha2-nistp256 ${blob.toString('base64')}`), InputError, `case ${i} as a line`);
+    }
+  });
+
   test("a certificate key's SSH blob (RSA, ECDSA P-256/P-384) is the one ssh-keygen derives from the same public key; Ed25519 reads back", () => {
     const pairs: KeyObject[] = [
       generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
