@@ -18,7 +18,7 @@ import {
   PasswordViewService,
   ConnectivityService,
 } from './access/index.js';
-import { RecordingService, SessionService } from './sessions/index.js';
+import { RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
@@ -41,6 +41,8 @@ export interface ApplianceOptions {
   withoutKeys?: boolean;
   /** How often this process looks at the change feed (ms). */
   feedPollMs?: number;
+  /** How this process reports the proxied sessions it holds (bytes so far, its lease); defaults suit production. */
+  sessionLiveness?: LivenessOptions;
   /** A long-running daemon: checkpoint the database's WAL on a worker thread, never in a request's commit. */
   daemon?: boolean;
 }
@@ -101,6 +103,8 @@ export class Appliance {
         },
         run: () => this.connectivity.checkAll(),
       },
+      // Sessions whose process died (its lease lapsed) are marked interrupted: a few seconds after the lease.
+      { name: 'proxy-session-sweep', interval: 5000, run: () => this.sessions.sweepInterrupted() },
       { name: 'change-feed-prune', interval: 600_000, run: () => this.store.feed.prune(Date.now() - CHANGE_FEED_RETENTION_MS) },
     ];
   }
@@ -170,7 +174,7 @@ export class Appliance {
     const passwordView = new PasswordViewService({ store, audit, decisions: accessDecisions, credentials, clock });
     const protectedItems = new ProtectedItemService({ store, audit, vault, decisions: accessDecisions, clock });
     const connectivity = new ConnectivityService({ store, audit, devices, clock });
-    const sessions = new SessionService({ store, audit, decisions: accessDecisions, credentials, hostKeys, certificates, clock });
+    const sessions = new SessionService({ store, audit, decisions: accessDecisions, credentials, hostKeys, certificates, clock, ...(options.sessionLiveness ? { liveness: options.sessionLiveness } : {}) });
     const changes = await store.feed.follow({ ...(options.feedPollMs ? { pollMs: options.feedPollMs } : {}), onError: (error, change) => log.warn('change feed: a change could not be handled', { error, seq: change?.seq, topic: change?.topic }) });
     // Another process changed settings: read them afresh at the next use.
     changes.on('settings.changed', () => settings.invalidate());
@@ -183,6 +187,7 @@ export class Appliance {
   }
 
   async close(): Promise<void> {
+    await this.sessions.stop();
     await this.changes.stop();
     try {
       await this.audit.anchorHead();

@@ -89,6 +89,12 @@ const CATALOGUE = {
     description: 'An administrator ended a live proxied session (announced to the process that holds it).',
     detail: { session: 'string', user: 'string', reason: 'string' },
   },
+  'session.interrupted': {
+    code: 'W2160',
+    severity: 'medium',
+    description: 'A proxied session was found without a live process (it died, or stopped renewing its lease) and marked interrupted; bytes as last reported.',
+    detail: { session: 'string', process: 'string|null', bytesIn: 'number', bytesOut: 'number', progressAt: 'number|null' },
+  },
   'session.command_blocked': {
     code: 'W2120',
     severity: 'high',

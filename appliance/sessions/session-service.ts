@@ -2,12 +2,14 @@
 // access decision, the forced-certificate gate, the reason and approval rules, the session row and its
 // audit event, then the credential secret and the pinned host key check for the protocol adapter to use.
 // Warpgate's start_target_session (Started | NeedsApproval) is the model: admitted, or a typed refusal.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FeedFollower, Repositories, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import { NotFoundError, requireText, type ErrorCode } from '../errors/index.js';
+import { NotFoundError, WardenError, requireText, type ErrorCode } from '../errors/index.js';
+import { logger } from '../log/index.js';
 import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.js';
-import { parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
+import { can, parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 import { SessionSearch } from './session-search.js';
 import { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type OutputActivity } from './activity-recorder.js';
@@ -79,6 +81,54 @@ export interface SessionEnd {
   exitStatus?: number | null;
 }
 
+/**
+ * How this process keeps the store told about the sessions it holds: their bytes so far (written at most
+ * every `progressMs`, batched), and its lease (renewed every third of `hostLeaseMs` while it holds any). A
+ * process whose lease lapses is declared dead by the sweep and its open sessions are marked interrupted.
+ */
+export interface LivenessOptions {
+  progressMs?: number;
+  hostLeaseMs?: number;
+  /** This process's name in the store; default host, pid and a random tag (a restarted process is another). */
+  hostId?: string;
+}
+
+export const DEFAULT_PROGRESS_MS = 2000;
+export const DEFAULT_HOST_LEASE_MS = 15_000;
+/** Rows per progress transaction (see beat). */
+export const PROGRESS_BATCH = 250;
+/** Why a swept session ended (its row's end_reason). */
+export const PROCESS_GONE = 'process-gone';
+
+/** A live session as an administrator or auditor sees it. */
+export interface LiveSessionView {
+  id: string;
+  user: string;
+  device: string;
+  /** The credential's user name on the device. */
+  credential: string;
+  source: string;
+  protocol: string;
+  startedAt: string;
+  /** Client to target and back, as last reported by the holding process (see progressAt). */
+  bytesIn: number;
+  bytesOut: number;
+  progressAt: string | null;
+  recordingId: string | null;
+  reason: string;
+  emergency: boolean;
+  /** The process holding it. */
+  process: string | null;
+  /** false: that process stopped renewing its lease; the sweep will mark the session interrupted. */
+  responsive: boolean;
+}
+
+const log = logger('sessions');
+
+function defaultHostId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`.slice(0, 128);
+}
+
 export interface SessionDeps {
   store: Store;
   audit: AuditTrail;
@@ -87,6 +137,7 @@ export interface SessionDeps {
   hostKeys: HostKeyService;
   certificates: CertificateLogin;
   clock?: () => number;
+  liveness?: LivenessOptions;
 }
 
 /** An admitted session: its target, the secret to inject, the host key check, and its one end. */
@@ -94,6 +145,9 @@ export class ProxySession {
   private closed = false;
   private endReason: string | undefined;
   private readonly endListeners: ((reason: string) => void)[] = [];
+  /** @internal the process lease the session was admitted under */
+  hostId = '';
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly service: SessionService,
@@ -109,6 +163,11 @@ export class ProxySession {
     /** The command rules of the group(s) that admitted the session, read in the admission's transaction. */
     readonly commandRules: SessionCommandRules = { mode: 'rules', rules: [], groupIds: [], why: 'no command rules' },
   ) {}
+
+  /** What a log line or a failed assertion may show: never the secret (nor the service behind it). */
+  toJSON(): Record<string, unknown> {
+    return { id: this.id, userId: this.userId, username: this.username, protocol: this.protocol, target: this.target, grantId: this.grantId };
+  }
 
   /** An exec request judged whole, before its channel opens. A block or alert is recorded (see recordActivity). */
   judgeExec(command: string): CommandVerdict {
@@ -130,10 +189,19 @@ export class ProxySession {
     else this.endListeners.push(listener);
   }
 
+  /** @internal the session ends by itself `ms` from now (the grant it rests on ends then) */
+  endIn(ms: number, reason: string): void {
+    clearTimeout(this.deadline);
+    // setTimeout holds ~24.8 days at most; grants last 7 days at most.
+    this.deadline = setTimeout(() => this.requestEnd(reason), Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    this.deadline.unref();
+  }
+
   /** @internal the session service, hearing the change feed */
   requestEnd(reason: string): void {
     if (this.endReason !== undefined || this.closed) return;
     this.endReason = reason;
+    clearTimeout(this.deadline);
     for (const l of this.endListeners.splice(0)) {
       try {
         l(reason);
@@ -141,6 +209,15 @@ export class ProxySession {
         // A failing adapter callback must not keep the other listeners from hearing it.
       }
     }
+  }
+
+  /**
+   * The bytes moved so far, client to target and back (totals, not increments). Cheap enough to call on every
+   * chunk: the service keeps the latest and writes it to the store at most every few seconds, batched with
+   * the other sessions', so administrators in other processes see it in the live list.
+   */
+  progress(bytesIn: number, bytesOut: number): void {
+    if (!this.closed) this.service.noteProgress(this.id, bytesIn, bytesOut);
   }
 
   /** The target's host key (SSH) or certificate (RDP) fingerprint against the pinned one; refuse on 'mismatch'. */
@@ -152,6 +229,7 @@ export class ProxySession {
   async close(end: SessionEnd): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.deadline);
     this.secret.fill(0);
     await this.service.closeSession(this, end);
   }
@@ -161,12 +239,29 @@ export class SessionService {
   private readonly now: () => number;
   /** The sessions this process admitted and has not closed: the ones a change on the feed may end. */
   private readonly live = new Map<string, ProxySession>();
+  /**
+   * Being admitted: the row may be committed while the secret is still being unsealed. An end heard
+   * meanwhile (an administrator's, a user disabled) is kept here and handed to the session when it exists.
+   */
+  private readonly admitting = new Map<string, { userId: number; grantId: number | null; endReason?: string }>();
+  /** Bytes reported since the last write, per session. */
+  private readonly pending = new Map<string, { bytesIn: number; bytesOut: number }>();
+  private readonly progressMs: number;
+  private readonly hostLeaseMs: number;
+  /** This process's lease row; a new one once the process was declared dead (its sessions ended). */
+  private hostId: string;
+  private renewedAt = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
 
   /** Search over recorded sessions' commands and output. */
   readonly search: SessionSearch;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.clock ?? Date.now;
+    this.progressMs = deps.liveness?.progressMs ?? DEFAULT_PROGRESS_MS;
+    this.hostLeaseMs = deps.liveness?.hostLeaseMs ?? DEFAULT_HOST_LEASE_MS;
+    this.hostId = deps.liveness?.hostId ?? defaultHostId();
     this.search = new SessionSearch({ store: deps.store, ...(deps.clock ? { clock: deps.clock } : {}) });
   }
 
@@ -229,8 +324,9 @@ export class SessionService {
    * session or a user, a user disabled or locked, a grant expired.
    */
   listen(changes: FeedFollower): void {
-    const end = (match: (s: ProxySession) => boolean, reason: string) => {
+    const end = (match: (s: { id: string; userId: number; grantId: number | null }) => boolean, reason: string) => {
       for (const s of this.live.values()) if (match(s)) s.requestEnd(reason);
+      for (const [id, a] of this.admitting) if (a.endReason === undefined && match({ id, ...a })) a.endReason = reason;
     };
     changes.on('session.end-requested', (p) => end((s) => s.id === p.sessionId || s.userId === p.userId, p.reason));
     changes.on('user.disabled', (p) => end((s) => s.userId === p.userId, 'user-disabled'));
@@ -244,6 +340,7 @@ export class SessionService {
    */
   async requestEnd(actor: Actor & { profile: string }, sessionId: string, reason = 'ended by an administrator'): Promise<void> {
     requirePermission(actor.profile, 'access.manage');
+    reason = requireText(reason.trim(), 'reason', { min: 1, max: 256 });
     await this.deps.store.transaction(async (repos) => {
       const row = await repos.proxySessions.byId(sessionId);
       if (!row || row.status !== 'open') throw new NotFoundError('open session');
@@ -306,8 +403,36 @@ export class SessionService {
 
     const timeZone = await this.deps.decisions.timeZone();
     const id = randomUUID();
+    const hostId = this.hostId;
+    // Listening before the row can commit: no end decided after the commit can pass unheard.
+    this.admitting.set(id, { userId: user.id, grantId: null });
+    try {
+      return await this.admit(req, { id, at, source, reason, user, timeZone, hostId, refused });
+    } finally {
+      this.admitting.delete(id);
+    }
+  }
+
+  private async admit(
+    req: OpenRequest,
+    ctx: {
+      id: string;
+      at: number;
+      source: string;
+      reason: string;
+      user: { id: number; username: string };
+      timeZone: string;
+      hostId: string;
+      refused: (refusal: Refusal, rule: string, code: ErrorCode | null) => Promise<Admission>;
+    },
+  ): Promise<Admission> {
+    const { id, at, source, reason, user, timeZone, hostId, refused } = ctx;
+    // Set inside the transaction (its last attempt is the one that committed).
+    let hold = 'renewed' as 'renewed' | 'registered';
+    // Held before this admission's transaction, so committed under a lease row that then existed.
+    const heldBefore = [...this.live.values()].filter((s) => s.hostId === hostId);
     type Outcome =
-      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; commandRules: SessionCommandRules }
+      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules }
       | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
@@ -318,6 +443,8 @@ export class SessionService {
       if (decision.reasonRequired && reason === '') return { ok: false, refusal: { kind: 'reason-required' }, rule: decision.rule };
       const device = (await repos.devices.device(req.deviceId))!;
       const credential = (await repos.credentials.credential(req.credentialId))!;
+      // The lease and the row in one transaction: a committed open row always has a live process named.
+      hold = await repos.sessionHosts.touch(hostId, at, at + this.hostLeaseMs);
       await repos.proxySessions.insert({
         id,
         user_id: user.id,
@@ -340,6 +467,8 @@ export class SessionService {
         bytes_in: 0,
         bytes_out: 0,
         exit_status: null,
+        host_id: hostId,
+        progress_at: null,
       });
       await this.deps.audit.record(
         {
@@ -353,14 +482,22 @@ export class SessionService {
         repos,
       );
       const commandRules = await commandRulesOf(repos, decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]));
+      const grant = decision.grantId === null ? undefined : await repos.accessRequests.request(decision.grantId);
       return {
         ok: true,
         grantId: decision.grantId,
+        grantEndsAt: grant ? Number(grant.ends_at) : null,
         commandRules,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
     });
     if (!outcome.ok) return refused(outcome.refusal, outcome.rule, 'ACCESS_DENIED');
+    const pending = this.admitting.get(id);
+    if (pending) pending.grantId = outcome.grantId;
+    this.renewedAt = Math.max(this.renewedAt, at);
+    // The lease row had to be made again while sessions were held under it: the sweep declared this process
+    // dead and marked them interrupted. They end here, as the heartbeat would have ended them.
+    if (hold === 'registered') for (const s of heldBefore) s.requestEnd('interrupted');
 
     const { connectivity, ...target } = outcome.target;
     let secret: Buffer;
@@ -373,8 +510,166 @@ export class SessionService {
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
     const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules);
+    session.hostId = hostId;
+    const early = this.admitting.get(id)?.endReason;
+    // The grant's end is known now and cannot move: this process ends the session on the dot. The
+    // grant.expired change on the feed (announced by a job, every second) stays the backstop.
+    if (outcome.grantEndsAt !== null) session.endIn(outcome.grantEndsAt - this.now(), 'grant-expired');
     this.live.set(id, session);
+    this.admitting.delete(id);
+    this.startHeartbeat();
+    // Ended while it was being admitted: the adapter hears it as soon as it listens (onEndRequested).
+    if (early !== undefined) session.requestEnd(early);
     return { admitted: true, session };
+  }
+
+  /** @internal through ProxySession.progress */
+  noteProgress(sessionId: string, bytesIn: number, bytesOut: number): void {
+    if (this.live.has(sessionId)) this.pending.set(sessionId, { bytesIn, bytesOut });
+  }
+
+  /**
+   * The open sessions, wherever they run, from the store: who, where, since when, the bytes so far, the
+   * recording. For auditors (audit.read) and for those who may end them (access.manage).
+   */
+  async liveSessions(actor: { profile: string }, options: { limit?: number } = {}): Promise<LiveSessionView[]> {
+    if (!can(actor.profile, 'audit.read') && !can(actor.profile, 'access.manage')) throw new WardenError('AUTH_FORBIDDEN', 'the audit.read or access.manage permission is required');
+    const now = this.now();
+    const rows = await this.deps.store.repos.proxySessions.live(Math.min(Math.max(1, options.limit ?? 1000), 10_000));
+    const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+    return rows.map((r) => ({
+      id: r.id,
+      user: r.username,
+      device: r.hostname,
+      credential: r.credential_username,
+      source: r.source_ip,
+      protocol: r.protocol,
+      startedAt: iso(r.started_at)!,
+      bytesIn: Number(r.bytes_in),
+      bytesOut: Number(r.bytes_out),
+      progressAt: iso(r.progress_at),
+      recordingId: r.recording_id,
+      reason: r.reason,
+      emergency: Boolean(r.emergency),
+      process: r.host_id,
+      responsive: r.host_expires_at !== null && Number(r.host_expires_at) > now,
+    }));
+  }
+
+  /** How many sessions are open now, per protocol (for status lines). */
+  openCounts(): Promise<Record<string, number>> {
+    return this.deps.store.repos.proxySessions.openCounts();
+  }
+
+  /**
+   * The sweep (a job): declare dead the processes whose lease lapsed, and mark interrupted every open session
+   * no live process holds, each with a `session.interrupted` event in the same transaction. Returns how many.
+   * A process paused past its lease that wakes finds its lease gone and ends those sessions itself.
+   */
+  async sweepInterrupted(now = this.now()): Promise<number> {
+    return this.deps.store.transaction(async (repos) => {
+      await repos.sessionHosts.takeLapsed(now);
+      let n = 0;
+      for (const row of await repos.proxySessions.orphaned(500)) {
+        if (!(await repos.proxySessions.interrupt(row.id, now, PROCESS_GONE))) continue;
+        n++;
+        await this.deps.audit.record(
+          {
+            type: 'session.interrupted',
+            outcome: 'failure',
+            actor: row.username,
+            actorIp: row.source_ip,
+            subject: `session:${row.id}`,
+            detail: { session: row.id, process: row.host_id, bytesIn: Number(row.bytes_in), bytesOut: Number(row.bytes_out), progressAt: row.progress_at === null ? null : Number(row.progress_at) },
+          },
+          repos,
+        );
+      }
+      return n;
+    });
+  }
+
+  /**
+   * Stop the heartbeat (the process is closing): the last bytes are written and the lease let go, so a
+   * session still held (its daemon did not close it) is marked interrupted at the next sweep, not 15 s later.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.beating;
+    await this.beat({ release: true }).catch((e: unknown) => {
+      log.warn('live sessions: final progress write failed', { error: e });
+    });
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => {
+      if (this.beating) return;
+      this.beating = this.beat()
+        .catch((e: unknown) => {
+          log.warn('live sessions: progress or lease write failed', { error: e });
+        })
+        .finally(() => (this.beating = undefined));
+    }, this.progressMs);
+    // The heartbeat serves sessions; it must not keep a process alive that has nothing else to do.
+    this.heartbeat.unref();
+  }
+
+  /** Write the pending bytes and renew the lease when due, in one non-durable transaction. */
+  private async beat(opts: { release?: boolean } = {}): Promise<void> {
+    const now = this.now();
+    const updates = [...this.pending].map(([id, p]) => ({ id, ...p }));
+    this.pending.clear();
+    const hostId = this.hostId;
+    const held = [...this.live.values()].some((s) => s.hostId === hostId);
+    const renew = !opts.release && held && now - this.renewedAt >= this.hostLeaseMs / 3;
+    if (opts.release && updates.length === 0 && this.renewedAt === 0) return;
+    if (!opts.release && updates.length === 0 && !renew) {
+      if (this.live.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+      return;
+    }
+    // Batches of PROGRESS_BATCH rows, the loop served between them: a transaction runs on the event loop
+    // (SQLite is synchronous), and the proxy's sockets must not wait for 2,000 rows at once.
+    const batches: (typeof updates)[] = [];
+    for (let i = 0; i < updates.length; i += PROGRESS_BATCH) batches.push(updates.slice(i, i + PROGRESS_BATCH));
+    if (batches.length === 0) batches.push([]);
+    let lost = false;
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b]!;
+      const first = b === 0;
+      try {
+        await this.deps.store.transaction(
+          async (repos) => {
+            if (batch.length > 0) await repos.proxySessions.progress(batch, now);
+            if (first && renew) lost = !(await repos.sessionHosts.renew(hostId, now + this.hostLeaseMs));
+            if (first && opts.release && this.renewedAt > 0) await repos.sessionHosts.release(hostId);
+          },
+          // Counters and a lease: worth nothing after a power loss, which ends every session anyway.
+          { durable: false },
+        );
+      } catch (e) {
+        // Not lost: the next beat writes them, unless newer figures came meanwhile.
+        for (const u of batches.slice(b).flat()) if (!this.pending.has(u.id)) this.pending.set(u.id, { bytesIn: u.bytesIn, bytesOut: u.bytesOut });
+        throw e;
+      }
+      if (b + 1 < batches.length) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (renew && !lost) this.renewedAt = now;
+    if (lost) {
+      // Declared dead while alive (paused past the lease): the store already says these sessions ended.
+      log.warn('live sessions: this process lost its lease; its sessions end as interrupted', { host: hostId });
+      this.hostId = defaultHostIdLike(this.deps.liveness?.hostId);
+      this.renewedAt = 0;
+      this.endSessionsOf(hostId, 'interrupted');
+    }
+  }
+
+  private endSessionsOf(hostId: string, reason: string): void {
+    for (const s of this.live.values()) if (s.hostId === hostId) s.requestEnd(reason);
   }
 
   /** @internal through ProxySession.checkHostKey */
@@ -385,6 +680,7 @@ export class SessionService {
   /** @internal through ProxySession.close */
   async closeSession(session: ProxySession, end: SessionEnd): Promise<void> {
     this.live.delete(session.id);
+    this.pending.delete(session.id);
     await this.endRow(session.id, session.username, null, end);
   }
 
@@ -399,6 +695,11 @@ export class SessionService {
       );
     });
   }
+}
+
+/** A fresh lease name: a configured one gets a generation suffix, so the dead name is never reused. */
+function defaultHostIdLike(configured: string | undefined): string {
+  return configured === undefined ? defaultHostId() : `${configured}:${randomBytes(4).toString('hex')}`.slice(0, 128);
 }
 
 /** The command rules of the admitting groups, merged to the most restrictive when there are several. */

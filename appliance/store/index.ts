@@ -19,6 +19,7 @@ import * as m0007 from './migrations/0007-change-feed.js';
 import * as m0009 from './migrations/0009-recordings.js';
 import * as m0010 from './migrations/0010-commands.js';
 import * as m0011 from './migrations/0011-ssh-keys.js';
+import * as m0012 from './migrations/0012-live-sessions.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -36,6 +37,7 @@ export * from './change-feed.js';
 export * from './job-leases.js';
 export * from './ssh-keys-repository.js';
 export * from './session-commands-repository.js';
+export * from './session-hosts-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -49,6 +51,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009-recordings': m0009,
   '0010-commands': m0010,
   '0011-ssh-keys': m0011,
+  '0012-live-sessions': m0012,
 };
 
 class InCodeMigrations implements MigrationProvider {

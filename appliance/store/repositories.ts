@@ -14,6 +14,7 @@ import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
 import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, type SessionSearchRepository } from './session-commands-repository.js';
 import { SshKeysRepository } from './ssh-keys-repository.js';
+import { SessionHostsRepository } from './session-hosts-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import { preparedQuery } from './prepared-query.js';
@@ -45,6 +46,10 @@ function one(r: { numAffectedRows?: bigint }): boolean {
 
 // The statements of every login and every authenticated request, compiled once (see prepared-query.ts).
 const hot = {
+  // Every live session's bytes, written by the proxy's heartbeat: thousands of rows in one transaction.
+  sessionProgress: preparedQuery((db, id: string, bytesIn: number, bytesOut: number, at: number) =>
+    db.updateTable('proxy_sessions').set({ bytes_in: bytesIn, bytes_out: bytesOut, progress_at: at }).where('id', '=', id).where('status', '=', 'open'),
+  ),
   userById: preparedQuery((db, id: number) => db.selectFrom('users').selectAll().where('id', '=', id)),
   userByUsername: preparedQuery((db, username: string) => db.selectFrom('users').selectAll().where('username', '=', username)),
   reserveAttempt: preparedQuery((db, id: number, max: number, now: number) =>
@@ -270,8 +275,56 @@ export class LoginThrottleRepository {
 export class ProxySessionsRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(row: ProxySessionRow): Promise<void> {
-    await this.db.insertInto('proxy_sessions').values(row).execute();
+  async insert(row: Omit<ProxySessionRow, 'host_id' | 'progress_at'> & { host_id?: string | null; progress_at?: number | null }): Promise<void> {
+    await this.db.insertInto('proxy_sessions').values({ host_id: null, progress_at: null, ...row }).execute();
+  }
+
+  /** The bytes live sessions moved so far (rows that are no longer open are left as they ended). */
+  async progress(updates: readonly { id: string; bytesIn: number; bytesOut: number }[], at: number): Promise<void> {
+    for (const u of updates) await hot.sessionProgress(this.db, u.id, u.bytesIn, u.bytesOut, at);
+  }
+
+  /**
+   * Open sessions, newest first, with their recording (if any) and their process's lease expiry (null: the
+   * process is gone, or the row predates process leases).
+   */
+  async live(limit: number): Promise<(ProxySessionRow & { recording_id: string | null; host_expires_at: number | null })[]> {
+    return this.db
+      .selectFrom('proxy_sessions')
+      .leftJoin('recordings', 'recordings.session_id', 'proxy_sessions.id')
+      .leftJoin('session_hosts', 'session_hosts.id', 'proxy_sessions.host_id')
+      .selectAll('proxy_sessions')
+      .select(['recordings.id as recording_id', 'session_hosts.expires_at as host_expires_at'])
+      .where('proxy_sessions.status', '=', 'open')
+      .orderBy('proxy_sessions.started_at', 'desc')
+      .orderBy('proxy_sessions.id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Open sessions no live process holds: no lease row for their process (it was declared dead), or none named. */
+  async orphaned(limit: number): Promise<ProxySessionRow[]> {
+    return this.db
+      .selectFrom('proxy_sessions')
+      .leftJoin('session_hosts', 'session_hosts.id', 'proxy_sessions.host_id')
+      .selectAll('proxy_sessions')
+      .where('proxy_sessions.status', '=', 'open')
+      .where('session_hosts.id', 'is', null)
+      .orderBy('proxy_sessions.started_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Mark an open session interrupted (its process died); false if it had ended already. */
+  async interrupt(id: string, at: number, reason: string): Promise<boolean> {
+    const r = await this.db.updateTable('proxy_sessions').set({ status: 'interrupted', ended_at: at, end_reason: reason }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** How many sessions are open, per protocol. */
+  async openCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.selectFrom('proxy_sessions').select(['protocol', (eb) => eb.fn.countAll<number>().as('n')]).where('status', '=', 'open').groupBy('protocol').execute();
+    return Object.fromEntries(rows.map((r) => [r.protocol, Number(r.n)]));
   }
 
   /** Close an open session; false if it was closed already (a session ends once). */
@@ -289,7 +342,7 @@ export class ProxySessionsRepository {
     return this.db.selectFrom('proxy_sessions').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async list(filter: { userId?: number; status?: 'open' | 'closed'; limit: number }): Promise<ProxySessionRow[]> {
+  async list(filter: { userId?: number; status?: ProxySessionRow['status']; limit: number }): Promise<ProxySessionRow[]> {
     let q = this.db.selectFrom('proxy_sessions').selectAll();
     if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
     if (filter.status) q = q.where('status', '=', filter.status);
@@ -639,6 +692,7 @@ export class Repositories {
   /** Full-text search over sessions' commands and output: the one engine-specific repository. */
   readonly sessionSearch: SessionSearchRepository;
   readonly sshKeys: SshKeysRepository;
+  readonly sessionHosts: SessionHostsRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -672,6 +726,7 @@ export class Repositories {
     this.sessionCommands = new SessionCommandsRepository(db);
     this.sessionSearch = sessionSearchFor(engine, db);
     this.sshKeys = new SshKeysRepository(db);
+    this.sessionHosts = new SessionHostsRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

@@ -40,13 +40,19 @@ export interface ProxySessionsTable {
   group_id: number | null;
   grant_id: number | null;
   emergency: boolean;
-  status: 'open' | 'closed';
+  /** interrupted: the process that held it died (its lease lapsed) before it closed. */
+  status: 'open' | 'closed' | 'interrupted';
   started_at: number;
   ended_at: number | null;
   end_reason: string | null;
+  /** So far while open (see progress_at), final once closed. */
   bytes_in: number;
   bytes_out: number;
   exit_status: number | null;
+  /** The process holding the session (a session_hosts id); null on rows from before migration 0012. */
+  host_id: string | null;
+  /** When bytes_in/bytes_out were last written while open. */
+  progress_at: number | null;
 }
 
 export type ProxySessionRow = Selectable<ProxySessionsTable>;
@@ -406,6 +412,13 @@ export interface ChangeFeedTable {
   created_at: number;
 }
 
+/** A process holding proxied sessions, alive while its lease is renewed (see migration 0012). */
+export interface SessionHostsTable {
+  id: string;
+  started_at: number;
+  expires_at: number;
+}
+
 /** Which process runs a periodic job now, until when, and when a run last started (anywhere). */
 export interface JobLeasesTable {
   name: string;
@@ -432,6 +445,7 @@ export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
   proxy_sessions: ProxySessionsTable;
+  session_hosts: SessionHostsTable;
   recordings: RecordingsTable;
   password_history: PasswordHistoryTable;
   web_sessions: WebSessionsTable;

@@ -10,6 +10,7 @@ import { registerCa } from './commands/ca.js';
 import { registerBackup } from './commands/backup.js';
 import { registerSettings } from './commands/settings.js';
 import { registerSessionSearch } from './commands/session-search.js';
+import { registerSessionLive } from './commands/session-live.js';
 import { registerRecording } from './commands/recording.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBackup(program);
   registerSettings(program);
   registerSessionSearch(program);
+  registerSessionLive(program);
   registerRecording(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {

@@ -392,6 +392,7 @@ export class ProxyConnection {
     });
     stream.on('data', (d: Buffer) => {
       this.bytesIn += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       const out = tap.fromClient(d);
       if (out && out.length > 0 && !up.write(out)) ((upFull = true), flow());
     });
@@ -401,11 +402,13 @@ export class ProxyConnection {
     up.on('data', (d: Buffer) => {
       if (!tap.fromTarget(d, 'stdout')) return;
       this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       if (!stream.write(d)) ((clientFull = true), flow());
     });
     up.stderr.on('data', (d: Buffer) => {
       if (!tap.fromTarget(d, 'stderr')) return;
       this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
       if (!stream.stderr.write(d)) ((clientErrFull = true), flow());
     });
     stream.on('drain', () => ((clientFull = false), flow()));

@@ -24,6 +24,7 @@ import { pkiRoutes } from './routes/pki.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { sessionSearchRoutes } from './routes/session-search.js';
+import { liveSessionRoutes } from './routes/live-sessions.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 
@@ -165,6 +166,7 @@ export class WebServer {
     void app.register(accessRoutes, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity });
     void app.register(auditRoutes, { audit });
     void app.register(sessionSearchRoutes, { search: appliance.sessions.search });
+    void app.register(liveSessionRoutes, { sessions: appliance.sessions });
     void app.register(recordingRoutes, { recordings: appliance.recordings });
     void app.register(sshKeyRoutes, { sshKeys: appliance.sshKeys, users });
     void app.register(pageRoutes, { settings });

@@ -313,6 +313,37 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     assert.match(row.end_reason!, /^ended/);
   });
 
+  test('live control: the live list shows a proxied session with its bytes so far; a proxy killed with SIGKILL leaves it to the sweep, interrupted', async () => {
+    // A proxy of its own: this one is killed.
+    const doomed = await startTerminalProxy(home);
+    const run = runClient('ssh', ['-p', String(doomed.port), '-l', 'alice:wtarget@db01', '127.0.0.1', 'head -c 300000 /dev/zero; sleep 60'], pw.alice!, { timeoutMs: 60_000 });
+    try {
+      let seen: Awaited<ReturnType<typeof a.sessions.liveSessions>>[number] | undefined;
+      for (let i = 0; i < 100 && !seen; i++) {
+        seen = (await a.sessions.liveSessions(admin)).find((v) => v.device === 'db01' && v.bytesOut >= 300_000);
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(seen, 'listed with the bytes the target sent so far (written by the proxy every 2 s)');
+      assert.deepEqual([seen.user, seen.credential, seen.protocol, seen.source, seen.responsive], ['alice', TARGET_USER, 'ssh', '127.0.0.1', true]);
+      doomed.proc.kill('SIGKILL');
+      await run;
+      // The proxy's lease (15 s) lapses: the list flags the session, the sweep marks it interrupted.
+      let flagged = false;
+      for (let i = 0; i < 250 && !flagged; i++) {
+        flagged = (await a.sessions.liveSessions(admin)).some((v) => v.id === seen!.id && !v.responsive);
+        if (!flagged) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(flagged, 'flagged unresponsive once the lease lapsed');
+      assert.equal(await a.sessions.sweepInterrupted(), 1);
+      const row = (await a.store.repos.proxySessions.byId(seen.id))!;
+      assert.deepEqual([row.status, row.end_reason], ['interrupted', 'process-gone']);
+      assert.ok(Number(row.bytes_out) >= 300_000);
+    } finally {
+      run.proc.kill();
+      await doomed.stop();
+    }
+  });
+
   test('1,000 channel opens on one connection and a 10 KB user name leave the daemon serving others', async () => {
     const c = await ssh2Client('alice:wtarget@db01', pw.alice!);
     const outcomes = await Promise.all(

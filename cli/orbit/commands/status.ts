@@ -38,6 +38,8 @@ export function registerStatus(program: Command): void {
             const keys = a.keys.status();
             report.token = { ...keys, masterKeyExtractable: a.keys.masterKeyIsExtractable() };
             report.users = (await a.users.list()).length;
+            // Open per protocol, wherever they run (a process that died counts until the sweep marks it).
+            report.liveSessions = await a.sessions.openCounts();
             report.audit = await a.audit.verify();
             if (!(report.audit as { ok: boolean }).ok) healthy = false;
           } finally {
@@ -67,6 +69,11 @@ export function registerStatus(program: Command): void {
           print(`token:       ${t.error ?? `"${t.tokenLabel}" serial ${t.tokenSerial}, master key ${t.masterKeyPresent ? 'present' : 'MISSING'}${t.masterKeyExtractable ? ' (EXTRACTABLE!)' : ', non-extractable'}`}`);
         }
         if (report.users !== undefined) print(`users:       ${report.users}`);
+        if (report.liveSessions) {
+          const counts = Object.entries(report.liveSessions as Record<string, number>);
+          const total = counts.reduce((n, [, c]) => n + c, 0);
+          print(`sessions:    ${total === 0 ? 'none live' : `${total} live (${counts.map(([p, c]) => `${p} ${c}`).join(', ')})`}`);
+        }
         if (report.audit) {
           const v = report.audit as { ok: boolean; rows: number; brokenSeq?: number; reason?: string };
           print(`audit trail: ${v.ok ? `intact (${v.rows} rows)` : `BROKEN at row ${v.brokenSeq}: ${v.reason}`}`);

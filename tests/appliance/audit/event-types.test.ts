@@ -40,6 +40,7 @@ const RELEASED_CODES: Record<string, string> = {
   'session.command_alert': 'W2121',
   'session.channel_refused': 'W2140',
   'session.login_refused': 'W2141',
+  'session.interrupted': 'W2160',
   'access.request': 'W3000',
   'access.approve': 'W3001',
   'access.deny': 'W3002',
