@@ -50,6 +50,7 @@ bench: build
 	@node dist/bench/recording.js
 	@node dist/bench/session-search.js
 	@node dist/bench/terminal-proxy.js
+	@node dist/bench/terminal-proxy-idle.js
 
 clean:
 	rm -rf dist
