@@ -6,7 +6,8 @@
 // (the issue allows it): clients in this process, the target in its own (bench/ssh-idle-target.ts). Every
 // session goes the production way: password login (production Argon2id), the admission, the vaulted
 // credential injected, the pinned host key, a PTY and a shell, the prompt seen by the client.
-// BENCH_IDLE_SESSIONS and BENCH_IDLE_SECONDS shrink it for a quick look.
+// BENCH_IDLE_SESSIONS and BENCH_IDLE_SECONDS shrink it for a quick look; BENCH_DEBUG=1 tells why sessions failed,
+// prints the proxy's log and keeps the temporary home.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -163,6 +164,14 @@ async function main(): Promise<void> {
   await a.close();
   const proxy = await startTerminalProxy(home);
   const pid = proxy.proc.pid!;
+  // Two sockets per session (client and target); Node raises its soft limit to the hard one at start.
+  const nofile = Number(/^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1]?.replace('unlimited', 'Infinity'));
+  if (nofile < 2 * SESSIONS + 200) {
+    await proxy.stop();
+    target.proc.kill('SIGTERM');
+    home.cleanup();
+    throw new Error(`the proxy may open ${nofile} files, ${2 * SESSIONS + 200} are needed: raise ulimit -n (hard) or lower BENCH_IDLE_SESSIONS`);
+  }
     let held: Held[] = [];
   try {
     // Warm the proxy (JIT, first host key pin, pools) with sessions opened and closed, then the baseline.
@@ -185,7 +194,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `terminal proxy idle: PSS ${(before / MIB).toFixed(1)} MiB before, ${(afterOpen / MIB).toFixed(1)} MiB with ${held.length} sessions, ${(afterIdle / MIB).toFixed(1)} MiB after ${IDLE_SECONDS} s idle: ${(per / MIB).toFixed(3)} MiB per session (goal <= 1 MiB; OpenSSH bastion 2.05 MiB: ratio ${(per / MIB / 2.05).toFixed(2)}x)\n`,
     );
-    process.stdout.write(`terminal proxy idle: proxy CPU over ${IDLE_SECONDS} s idle with ${held.length} sessions: ${idleCpu.toFixed(0)} ms (${((idleCpu / (IDLE_SECONDS * 1000)) * 100).toFixed(2)}% of one core)\n`);
+    process.stdout.write(`terminal proxy idle: proxy CPU over ${IDLE_SECONDS} s idle with ${held.length} sessions: ${idleCpu.toFixed(0)} ms (${((idleCpu / (IDLE_SECONDS * 1000)) * 100).toFixed(2)}% of one core; mostly its SSH keepalive, one ping per client every 15 s)\n`);
     if (recordingsGrew > 0) {
       process.stdout.write(`terminal proxy idle: recordings grew ${recordingsGrew} bytes in ${IDLE_SECONDS} s: ${(recordingsGrew / held.length / IDLE_SECONDS).toFixed(2)} bytes per idle second per session (goal <= 10)\n`);
     } else {
