@@ -6,7 +6,8 @@
 // transfer, setup subtracted) does much less, and is printed next to an OpenSSH client's CPU per MiB for the
 // same transfer (the work of one SSH endpoint: the proxy is two).
 // Real OpenSSH clients through sshpass, the real daemon as a process, production Argon2id cost for the proxy
-// login. Whether a recording was written is printed with the figures.
+// login. Every proxied session is recorded (encrypted recording, command guard, search index): these figures
+// include it, and the recordings' size is printed with them.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
       process.stdout.write(`terminal proxy: 200 MiB ${what}, CPU per MiB (setup subtracted): proxy ${proxyCpu.toFixed(2)} ms, an OpenSSH client endpoint ${clientCpu.toFixed(2)} ms, ratio ${(proxyCpu / clientCpu).toFixed(2)}x (the proxy decrypts and encrypts: two endpoints)\n`);
     }
     const recorded = dirBytes(loadConfig({ WARDEN_HOME: home.home }).recordings.dir);
-    process.stdout.write(recorded > 0 ? `terminal proxy: recording on (${(recorded / 1048576).toFixed(0)} MiB of recordings written)\n` : 'terminal proxy: no recording was written (not plugged into the proxy in this build): these figures are without it\n');
+    process.stdout.write(recorded > 0 ? `terminal proxy: with recording on (${(recorded / 1048576).toFixed(0)} MiB of recordings written)\n` : 'terminal proxy: no recording was written: these figures are without it\n');
   } finally {
     await proxy.stop();
     await sshd.stop();

@@ -81,6 +81,11 @@ export class CommandGuard {
     this.now = options.now ?? Date.now;
   }
 
+  /** An Enter (and what was typed after it) is held, waiting to be decided: `onRelease` will follow. */
+  get holding(): boolean {
+    return this.waiting !== null && !this.closed;
+  }
+
   resize(columns: number, rows: number): void {
     this.lines.resize(columns, rows);
   }

@@ -9,7 +9,7 @@ import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { logger } from '../../appliance/log/index.js';
 import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
-import type { ChannelInfo, TapFactory } from './data-tap.js';
+import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from './data-tap.js';
 import { parseLoginName, type LoginName } from './login-name.js';
 import { LineReader } from './line-reader.js';
 import { runMenu } from './menu.js';
@@ -245,7 +245,7 @@ export class ProxyConnection {
       const stream = accept();
       const p = pty as Pty | null;
       if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
-      started(stream, { kind: 'exec', command: info.command }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
+      started(stream, { kind: 'exec', command: info.command, ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
     });
     s.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp') return reject?.();
@@ -262,14 +262,32 @@ export class ProxyConnection {
       const admitted = await this.admission(stream, info, pty);
       if (typeof admitted === 'string') return failChannel(stream, admitted), null;
       if (info.kind === 'exec') {
-        const judged = await this.deps.taps.judgeExec(admitted.session, info.command!);
-        if (!judged.allowed) return failChannel(stream, judged.message), null;
+        const judged = await this.deps.taps.judgeExec(admitted.session, info.command!).catch((e: Error) => {
+          log.error('could not judge or record an exec request', { session: admitted.session.id, error: e.message });
+          return { allowed: false as const, message: 'The session could not be recorded.', exitStatus: 1 };
+        });
+        if (!judged.allowed) return failChannel(stream, judged.message, judged.exitStatus), null;
       }
       if (stream.destroyed || this.ending) return null;
-      const up = await open(admitted.upstream);
+      // The tap (its recording) is ready before a byte can pass: no recording, no channel.
+      const io = new BridgeIO();
+      let tap: ChannelTap;
+      try {
+        tap = await this.deps.taps.open(admitted.session, info, io);
+      } catch (e) {
+        log.error('could not record the channel', { session: admitted.session.id, error: (e as Error).message });
+        failChannel(stream, 'The session could not be recorded.');
+        return null;
+      }
+      let up: ClientChannel;
+      try {
+        up = await open(admitted.upstream);
+      } catch (e) {
+        tap.end(null);
+        throw e;
+      }
       onUp(up);
-      const tap = this.deps.taps.open(admitted.session, info);
-      this.bridge(stream, up, tap);
+      this.bridge(stream, up, tap, io);
       return (cols, rows) => tap.resize(cols, rows);
     } catch (e) {
       log.warn('channel failed', { error: (e as Error).message });
@@ -346,35 +364,56 @@ export class ProxyConnection {
   /**
    * Both directions with backpressure: a side whose write is refused pauses the other until 'drain', so a
    * client that stops reading holds the target (and its window), not the proxy's memory.
-   * Profiled under bench/terminal-proxy.ts (perf, --cpu-prof): per MiB the time is ssh2's (decrypt, copy into a
-   * new packet, encrypt; both legs use its native binding), the kernel's socket copies and GC of those packets;
-   * this handler's own work (counting, the tap) does not show. Corking both sockets so that one read's packets
-   * leave in one writev cost the proxy more CPU per MiB, not less: writes stay one per packet.
+   * Profiled under bench/terminal-proxy.ts (perf, --cpu-prof) with the pass-through tap: per MiB the time is
+   * ssh2's (decrypt, copy into a new packet, encrypt; both legs use its native binding), the kernel's socket
+   * copies and GC of those packets; this handler's own counting does not show. Corking both sockets so that one
+   * read's packets leave in one writev cost the proxy more CPU per MiB, not less: writes stay one per packet.
    */
-  private bridge(stream: ServerChannel, up: ClientChannel, tap: ReturnType<TapFactory['open']>): void {
+  private bridge(stream: ServerChannel, up: ClientChannel, tap: ChannelTap, io: BridgeIO): void {
     up.on('error', (e: Error) => log.debug('target channel error', { error: e.message }));
+    // Each side reads only while its destination accepts and the tap's recording keeps up.
+    let upFull = false;
+    let clientFull = false;
+    let clientErrFull = false;
+    const flow = () => {
+      if (io.held || upFull) stream.pause();
+      else stream.resume();
+      if (io.held || clientFull) up.pause();
+      else up.resume();
+      if (io.held || clientErrFull) up.stderr.pause();
+      else up.stderr.resume();
+    };
+    io.attach({
+      toTarget: (d) => {
+        if (!up.writable) return;
+        if (!up.write(d)) ((upFull = true), flow());
+      },
+      toClient: (d) => {
+        if (stream.writableEnded) return;
+        if (!stream.write(d)) ((clientFull = true), flow());
+      },
+      flow,
+    });
     stream.on('data', (d: Buffer) => {
       this.bytesIn += d.length;
       const out = tap.fromClient(d);
-      if (out && out.length > 0 && !up.write(out)) stream.pause();
+      if (out && out.length > 0 && !up.write(out)) ((upFull = true), flow());
     });
-    up.on('drain', () => stream.resume());
-    stream.on('end', () => up.end());
+    up.on('drain', () => ((upFull = false), flow()));
+    // EOF follows what the tap still holds (a line typed just before it, its Enter waiting for the echo).
+    stream.on('end', () => void tap.clientEnd().then(() => up.end()));
     up.on('data', (d: Buffer) => {
+      if (!tap.fromTarget(d, 'stdout')) return;
       this.bytesOut += d.length;
-      if (!stream.write(d)) up.pause();
-      tap.fromTarget(d, 'stdout');
+      if (!stream.write(d)) ((clientFull = true), flow());
     });
     up.stderr.on('data', (d: Buffer) => {
+      if (!tap.fromTarget(d, 'stderr')) return;
       this.bytesOut += d.length;
-      if (!stream.stderr.write(d)) up.stderr.pause();
-      tap.fromTarget(d, 'stderr');
+      if (!stream.stderr.write(d)) ((clientErrFull = true), flow());
     });
-    stream.on('drain', () => {
-      up.resume();
-      up.stderr.resume();
-    });
-    stream.stderr.on('drain', () => up.stderr.resume());
+    stream.on('drain', () => ((clientFull = false), flow()));
+    stream.stderr.on('drain', () => ((clientErrFull = false), flow()));
     let exit: { code: number } | { signal: string; dump: boolean; desc: string } | null = null;
     up.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
       if (typeof code === 'number') {
@@ -383,7 +422,7 @@ export class ProxyConnection {
       } else exit = { signal: String(signal ?? 'KILL').replace(/^SIG/, ''), dump: Boolean(dump), desc: desc ?? '' };
     });
     up.on('close', () => {
-      tap.end();
+      tap.end(exit && 'code' in exit ? { code: exit.code } : exit ? { signal: exit.signal } : null);
       if (stream.writableEnded) return;
       // Exit status and EOF only after every byte before them has left: a zero-length write completes in order.
       stream.write(Buffer.alloc(0), () => {
@@ -444,6 +483,8 @@ export class ProxyConnection {
     this.upstream?.end();
     const session = this.session;
     if (!session) return;
+    // The recording ends before the row: its last chunk is on disk when the session is closed.
+    await this.deps.taps.close(session).catch((e) => log.error('could not close the recording', { session: session.id, error: (e as Error).message }));
     try {
       await session.close({ reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, exitStatus: this.exitStatus });
     } catch (e) {
@@ -460,12 +501,37 @@ function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel
   return new Promise((resolve, reject) => start((err, ch) => (err ? reject(err) : resolve(ch))));
 }
 
-/** Tell the user why on stderr, exit 1, close. */
-function failChannel(stream: ServerChannel, message: string): void {
+/** The bridge's side of ChannelIO: the tap's own bytes go out, and its brake holds both directions. */
+class BridgeIO implements ChannelIO {
+  held = false;
+  private sides: { toTarget: (d: Buffer) => void; toClient: (d: Buffer) => void; flow: () => void } | null = null;
+
+  attach(sides: { toTarget: (d: Buffer) => void; toClient: (d: Buffer) => void; flow: () => void }): void {
+    this.sides = sides;
+    if (this.held) sides.flow();
+  }
+  toTarget(d: Buffer): void {
+    this.sides?.toTarget(d);
+  }
+  toClient(d: Buffer): void {
+    this.sides?.toClient(d);
+  }
+  pause(): void {
+    this.held = true;
+    this.sides?.flow();
+  }
+  resume(): void {
+    this.held = false;
+    this.sides?.flow();
+  }
+}
+
+/** Tell the user why on stderr, exit with the status (1 unless given), close. */
+function failChannel(stream: ServerChannel, message: string, exitStatus = 1): void {
   if (stream.destroyed || stream.writableEnded) return;
   stream.stderr.write(`${message}\r\n`);
   stream.write(Buffer.alloc(0), () => {
-    stream.exit(1);
+    stream.exit(exitStatus);
     stream.end();
   });
 }

@@ -8,7 +8,7 @@ import { logger, setLogLevel } from '../../appliance/log/index.js';
 import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { CoreAuthenticator } from './authenticator.js';
-import { passThroughTaps } from './data-tap.js';
+import { RecordingTaps } from './recording-taps.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { TerminalProxyServer } from './server.js';
 
@@ -32,13 +32,13 @@ async function main(): Promise<void> {
   const { listen, port } = { ...config.terminalProxy, ...overrides(process.argv.slice(2)) };
   const hostKey = loadOrCreateHostKey(config.terminalProxy.hostKey);
   if (hostKey.created) log.info('created the proxy host key', { file: config.terminalProxy.hostKey });
-  const appliance = await Appliance.open(config);
+  const appliance = await Appliance.open(config, { daemon: true });
   const server = new TerminalProxyServer(appliance, {
     listen,
     port,
     hostKey: hostKey.key,
     authenticator: new CoreAuthenticator(appliance),
-    taps: passThroughTaps,
+    taps: new RecordingTaps(appliance),
     authTimeoutMs: config.terminalProxy.loginGraceSeconds * 1000,
     maxUnauthenticated: config.terminalProxy.maxUnauthenticated,
   });
