@@ -51,6 +51,7 @@ bench: build
 	@node dist/bench/session-search.js
 	@node dist/bench/terminal-proxy.js
 	@node dist/bench/live-sessions.js
+	@node dist/bench/terminal-proxy-idle.js
 
 clean:
 	rm -rf dist
