@@ -14,7 +14,7 @@ import { parseLoginName, type LoginName } from './login-name.js';
 import { LineReader } from './line-reader.js';
 import { runMenu } from './menu.js';
 import { resolveTarget } from './targets.js';
-import { connectUpstream, UpstreamError } from './upstream.js';
+import { connectUpstream, dropUpstream, HANG_UP_GRACE_MS, UpstreamError } from './upstream.js';
 
 const log = logger('terminal-proxy');
 
@@ -35,6 +35,9 @@ export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAtte
 export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
+
+/** The signals SSH names (RFC 4254 6.10) and ssh2 passes on. */
+const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 
 function clamp(v: unknown, min: number, max: number, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, Math.trunc(v))) : fallback;
@@ -94,7 +97,10 @@ export interface ConnectionDeps {
   limits: ProxyLimits;
   /** Called once when the connection authenticates (the daemon's unauthenticated count). */
   onAuthenticated: () => void;
+  /** Cuts the client's TCP connection outright (ssh2's server connection can only end() it). */
+  destroySocket?: () => void;
 }
+
 
 export class ProxyConnection {
   private person: ProxyPerson | null = null;
@@ -134,10 +140,8 @@ export class ProxyConnection {
     const methods = this.deps.authenticator.methods;
     const name = parseLoginName(ctx.username);
     // A method not offered is no attempt (the client is told which are); a name that cannot be parsed is one.
-    if (ctx.method === 'none' || !methods.includes(ctx.method as (typeof methods)[number]) || !name) {
-      if (!name && ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
-      return ctx.reject(methods);
-    }
+    if (!name && ctx.method !== 'none') return this.refuseName(ctx);
+    if (ctx.method === 'none' || !methods.includes(ctx.method as (typeof methods)[number]) || !name) return ctx.reject(methods);
     this.deps.authenticator.attempt(ctx, name.wardenUser, this.source).then(
       (person) => {
         if (person) {
@@ -147,7 +151,7 @@ export class ProxyConnection {
         }
         if (++this.authAttempts >= this.deps.limits.maxAuthAttempts) {
           ctx.reject(methods);
-          return void this.client.end();
+          return void this.hangUp();
         }
         ctx.reject(methods);
       },
@@ -156,6 +160,19 @@ export class ProxyConnection {
         ctx.reject(methods);
       },
     );
+  }
+
+  /** A login name that cannot be parsed: no account to judge, but an attempt all the same, audited by the core. */
+  private refuseName(ctx: AuthContext): void {
+    const methods = this.deps.authenticator.methods;
+    const last = ++this.authAttempts >= this.deps.limits.maxAuthAttempts;
+    this.deps.appliance.auth
+      .refuseUnparsableName({ name: ctx.username, ip: this.source, protocol: 'ssh', method: ctx.method })
+      .catch((e) => log.warn('could not audit a refused login name', { error: (e as Error).message }))
+      .finally(() => {
+        if (last) return void this.hangUp();
+        ctx.reject(methods);
+      });
   }
 
   /** Audited once per kind per connection: a client repeating a refused request is one event, not thousands. */
@@ -220,9 +237,12 @@ export class ProxyConnection {
       reject?.();
       this.refused('agent-forwarding');
     });
-    s.on('signal', (accept, _reject, info) => {
+    s.on('signal', (accept, reject, info) => {
+      // ssh2 throws on a name it does not know, which would take the whole connection down with it.
+      const name = typeof info.name === 'string' ? info.name.toUpperCase().replace(/^SIG/, '') : '';
+      if (!SIGNALS.has(name)) return void reject?.();
       accept?.();
-      upChannel?.signal(info.name);
+      upChannel?.signal(name);
     });
     const started = (stream: ServerChannel, info: ChannelInfo, open: (up: Client) => Promise<ClientChannel>) => {
       // A write racing the channel's close must not become an unhandled 'error' event.
@@ -243,6 +263,8 @@ export class ProxyConnection {
     s.on('exec', (accept, _reject, info) => {
       const stream = accept();
       const p = pty as Pty | null;
+      // A truncated request reaches here without a command.
+      if (typeof info.command !== 'string') return failChannel(stream, 'The command could not be read.');
       if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
       started(stream, { kind: 'exec', command: info.command }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
     });
@@ -328,7 +350,7 @@ export class ProxyConnection {
         this.upstream = upstream;
         upstream.on('error', (e) => log.debug('upstream error', { session: session.id, error: e.message }));
         upstream.on('close', () => this.targetGone());
-        if (this.finished) upstream.end();
+        if (this.finished) dropUpstream(upstream);
         return { session, upstream };
       } catch (e) {
         const reason = e instanceof UpstreamError ? e.reason : 'target-unreachable';
@@ -405,27 +427,33 @@ export class ProxyConnection {
     void this.finish(`ended: ${why}`);
     // The message is queued before the disconnect; a short grace lets it leave before the socket closes.
     setTimeout(() => {
-      this.upstream?.end();
-      this.client.end();
+      dropUpstream(this.upstream);
+      this.hangUp();
     }, 100).unref();
   }
 
   /** The target dropped the connection: the client's channels close and so does its connection. */
   private targetGone(): void {
     void this.finish('target-disconnected');
-    setTimeout(() => this.client.end(), 200).unref();
+    setTimeout(() => this.hangUp(), 200).unref();
   }
 
   /** The daemon is stopping: the session ends with that reason before the process closes the store. */
   async shutdown(): Promise<void> {
     this.ending = true;
     const done = this.finish('proxy-stopped');
-    this.client.end();
+    this.hangUp();
     await done;
     await this.closing;
   }
 
   private closing: Promise<void> = Promise.resolve();
+
+  /** End the client's connection; one that does not read what is still queued for it is cut after a grace. */
+  private hangUp(): void {
+    this.client.end();
+    setTimeout(() => this.deps.destroySocket?.(), HANG_UP_GRACE_MS).unref();
+  }
 
   /** The session's one end, whoever ends first. */
   private finish(reason: string): Promise<void> {
@@ -436,7 +464,7 @@ export class ProxyConnection {
 
   private async end(reason: string): Promise<void> {
     this.finished = true;
-    this.upstream?.end();
+    dropUpstream(this.upstream);
     const session = this.session;
     if (!session) return;
     try {
