@@ -255,22 +255,24 @@ export class ProxyConnection {
       }).then((tapResize) => (onResize = tapResize));
     };
     // Accepted at once, in the handler: ssh2 drops an accept that comes after the client's EOF (ssh -n).
+    // accept() gives nothing for a second shell/exec/subsystem on a channel that already runs one.
     s.on('shell', (accept) => {
       const stream = accept();
+      if (!stream) return;
       const p = pty as Pty | null;
       started(stream, { kind: 'shell', ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.shell(p ? ptyOptions(p) : false, cb)));
     });
     s.on('exec', (accept, _reject, info) => {
       const stream = accept();
+      if (!stream) return;
       const p = pty as Pty | null;
-      // A truncated request reaches here without a command.
-      if (typeof info.command !== 'string') return failChannel(stream, 'The command could not be read.');
       if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
       started(stream, { kind: 'exec', command: info.command }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
     });
     s.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp') return reject?.();
       const stream = accept();
+      if (!stream) return;
       started(stream, { kind: 'subsystem', command: 'sftp' }, (up) => open(up, (cb) => up.subsys('sftp', cb)));
     });
   }

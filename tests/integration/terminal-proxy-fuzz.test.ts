@@ -623,6 +623,37 @@ describe('terminal proxy under bad input, and the paths that end a live session'
     assert.doesNotMatch(proxy.output(), /uncaught error|unhandled rejection/, 'nothing escaped a handler');
   });
 
+  test('requests the daemon used to throw on (an unknown signal, a second exec or shell on a channel) are refused; the connection goes on', async () => {
+    const c = await ssh2Client('alice:wfuzz@db01', pw.alice!);
+    c.on('error', () => {});
+    const run = (command: string) =>
+      new Promise<string>((resolve, reject) =>
+        c.exec(command, (e, ch) => {
+          if (e) return reject(e);
+          let out = '';
+          ch.on('data', (d: Buffer) => (out += d)).stderr.resume();
+          ch.on('close', () => resolve(out));
+        }),
+      );
+    try {
+      const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) => c.exec('sleep 1; echo first-done', (e, s) => (e ? reject(e) : resolve(s))));
+      let first = '';
+      ch.on('data', (d: Buffer) => (first += d));
+      const rid = (ch as unknown as { outgoing: { id: number } }).outgoing.id;
+      const request = (type: string, body: Buffer) => sendRaw(c, Buffer.concat([Buffer.from([98]), u32(rid), sshString(type), Buffer.from([0]), body]));
+      await new Promise((r) => setTimeout(r, 500)); // the target channel is open by now: a signal would reach it
+      request('signal', sshString('NOSUCHSIGNAL'));
+      request('exec', sshString('echo second-exec'));
+      request('shell', Buffer.alloc(0));
+      await new Promise<void>((resolve) => ch.on('close', () => resolve()));
+      assert.equal(first, 'first-done\n');
+      const after = await run('echo still-here');
+      assert.equal(after, 'still-here\n');
+    } finally {
+      c.end();
+    }
+  });
+
   test('a user disabled from another process loses the live session within a second', async () => {
     const t = Date.now();
     const run = ssh('frank:wfuzz@db01', ['echo started; sleep 60'], { timeoutMs: 30_000 });
