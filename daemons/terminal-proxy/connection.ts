@@ -395,12 +395,15 @@ export class ProxyConnection {
     });
     stream.stderr.on('drain', () => up.stderr.resume());
     let exit: { code: number } | { signal: string; dump: boolean; desc: string } | null = null;
-    up.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
+    const onExit = (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
       if (typeof code === 'number') {
         exit = { code };
         this.exitStatus = code;
       } else exit = { signal: String(signal ?? 'KILL').replace(/^SIG/, ''), dump: Boolean(dump), desc: desc ?? '' };
-    });
+    };
+    const early = earlyExits.get(up);
+    if (early) onExit(...early);
+    up.on('exit', onExit);
     up.on('close', () => {
       tap.end();
       if (stream.writableEnded) return;
@@ -481,8 +484,23 @@ function ptyOptions(p: Pty) {
   return { term: p.term, cols: p.cols, rows: p.rows, width: p.width, height: p.height, modes: p.modes };
 }
 
+type ExitArgs = [code: number | null, signal?: string, dump?: boolean, desc?: string];
+
+/**
+ * Exits heard before the bridge listens: a command that ends at once (`kill -TERM $$`) may exit in the same
+ * burst of packets that confirmed its channel, while the bridge still waits for the promise below to resume.
+ * (Its output is buffered by the stream; an 'exit' event would be lost.)
+ */
+const earlyExits = new WeakMap<ClientChannel, ExitArgs>();
+
 function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => start((err, ch) => (err ? reject(err) : resolve(ch))));
+  return new Promise((resolve, reject) =>
+    start((err, ch) => {
+      if (err) return reject(err);
+      ch.once('exit', (...args: ExitArgs) => earlyExits.set(ch, args));
+      resolve(ch);
+    }),
+  );
 }
 
 /** Tell the user why on stderr, exit 1, close. */

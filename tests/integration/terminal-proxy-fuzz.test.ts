@@ -568,7 +568,7 @@ describe('terminal proxy under bad input, and the paths that end a live session'
       Array.from({ length: 48 }, async () => {
         while (next < cases.length) {
           const c = cases[next++]!;
-          const { closedByProxy } = await runCase(proxy.port, c, c.holdOpen ? 9000 : 5000);
+          const { closedByProxy } = await runCase(proxy.port, c, c.holdOpen ? 15_000 : 10_000);
           if (!closedByProxy) unclosed.push(c.name);
         }
       }),
@@ -649,6 +649,27 @@ describe('terminal proxy under bad input, and the paths that end a live session'
       assert.equal(first, 'first-done\n');
       const after = await run('echo still-here');
       assert.equal(after, 'still-here\n');
+    } finally {
+      c.end();
+    }
+  });
+
+  test('a command that ends at once still reports its exit status or signal (the exit may arrive with the channel confirmation)', async () => {
+    const c = await ssh2Client('alice:wfuzz@db01', pw.alice!);
+    c.on('error', () => {});
+    const exitOf = (command: string) =>
+      new Promise<unknown[]>((resolve, reject) => {
+        c.exec(command, (e, ch) => {
+          if (e) return reject(e);
+          const timer = setTimeout(() => resolve(['no exit status']), 5000);
+          ch.on('exit', (...args: unknown[]) => (clearTimeout(timer), resolve(args.slice(0, 2)))).resume();
+        });
+      });
+    try {
+      for (let round = 0; round < 4; round++) {
+        const exits = await Promise.all(Array.from({ length: 8 }, (_, i) => exitOf(i % 2 ? 'exit 7' : 'kill -TERM $$')));
+        exits.forEach((x, i) => assert.deepEqual(x, i % 2 ? [7] : [null, 'SIGTERM'], `round ${round}, channel ${i}`));
+      }
     } finally {
       c.end();
     }
