@@ -42,7 +42,9 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
   const { target, secret } = session;
   return new Promise((resolve, reject) => {
     const client = new Client();
-    const socket = net.connect({ host: target.address, port: target.port });
+    // The proxy's own socket, so it can be cut (see dropUpstream); ssh2 reports its errors, and a key ssh2
+    // cannot parse must not leave one unheard.
+    const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
     sockets.set(client, socket);
     let hostKey: 'unchecked' | 'ok' | 'mismatch' | 'error' = 'unchecked';
     let settled = false;
