@@ -506,6 +506,30 @@ export class AuthService {
     });
   }
 
+  /**
+   * A proxy refused an attempt before any account could be looked up: the login name is not one it can
+   * parse (SSH's "user:credential@device" grammar). Audited as a failed first factor and counted against the
+   * source's throttle like an unknown user, so garbage names are neither invisible nor free to try. The name
+   * reaches the trail printable and cut short; its full length goes in the reason.
+   */
+  async refuseUnparsableName(req: { name: string; ip: string; protocol: Exclude<LoginProtocol, 'web'>; method: string }): Promise<void> {
+    const ip = normalizeIp(req.ip);
+    const settings = await this.settings.current();
+    const t = settings.loginThrottle;
+    const source = AuthService.throttleSource(ip);
+    // Control characters would reach syslog and terminals reading the trail: each becomes '?'.
+    const shown = [...req.name.slice(0, 64)].map((ch) => (/^[\x20-\x7e]$/.test(ch) ? ch : '?')).join('');
+    const who = { username: shown, ip, protocol: req.protocol, method: req.method };
+    const reserved = await this.store.transaction((repos) => repos.loginThrottle.reserve(source, { limit: t.maxFailures, windowMs: t.windowMinutes * 60_000, now: this.clock() }), { durable: false });
+    try {
+      if (!reserved) return await this.fail('AUTH_THROTTLED', 'too many failed logins from this address', who, { source });
+      await this.judgeSourceFailure(source, ip, settings);
+      await this.fail('AUTH_INVALID', `login name cannot be parsed (${req.name.length} characters)`, who);
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+    }
+  }
+
   /** Drop sessions past their lifetime or idle timeout (a periodic sweep; validation checks too). */
   async sweepSessions(): Promise<number> {
     const settings = await this.settings.current();

@@ -14,7 +14,7 @@ import { parseLoginName, type LoginName } from './login-name.js';
 import { LineReader } from './line-reader.js';
 import { runMenu } from './menu.js';
 import { resolveTarget } from './targets.js';
-import { connectUpstream, UpstreamError } from './upstream.js';
+import { connectUpstream, dropUpstream, HANG_UP_GRACE_MS, UpstreamError } from './upstream.js';
 
 const log = logger('terminal-proxy');
 
@@ -35,6 +35,9 @@ export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAtte
 export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
+
+/** The signals SSH names (RFC 4254 6.10) and ssh2 passes on. */
+const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 
 function clamp(v: unknown, min: number, max: number, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, Math.trunc(v))) : fallback;
@@ -94,7 +97,10 @@ export interface ConnectionDeps {
   limits: ProxyLimits;
   /** Called once when the connection authenticates (the daemon's unauthenticated count). */
   onAuthenticated: () => void;
+  /** Cuts the client's TCP connection outright (ssh2's server connection can only end() it). */
+  destroySocket?: () => void;
 }
+
 
 export class ProxyConnection {
   private person: ProxyPerson | null = null;
@@ -135,10 +141,10 @@ export class ProxyConnection {
   private authenticate(ctx: AuthContext): void {
     const methods = () => this.auth.methods();
     const name = parseLoginName(ctx.username);
-    // A name that cannot be parsed is a failed attempt (a 'none' probe is no attempt).
+    // A name that cannot be parsed is a failed attempt, audited (a 'none' probe is no attempt).
     if (!name) {
-      if (ctx.method !== 'none' && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) return void this.client.end();
-      return ctx.reject(methods());
+      if (ctx.method === 'none') return ctx.reject(methods());
+      return this.refuseName(ctx);
     }
     this.auth.attempt(ctx, name.wardenUser).then(
       (answer) => {
@@ -150,13 +156,26 @@ export class ProxyConnection {
         if (answer.outcome === 'acceptable') return ctx.accept();
         if (answer.outcome === 'continue') return ctx.reject(methods(), true);
         ctx.reject(methods());
-        if (answer.counted && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) this.client.end();
+        if (answer.counted && ++this.authAttempts >= this.deps.limits.maxAuthAttempts) this.hangUp();
       },
       (e) => {
         log.warn('authentication error', { error: (e as Error).message });
         ctx.reject(methods());
       },
     );
+  }
+
+  /** A login name that cannot be parsed: no account to judge, but an attempt all the same, audited by the core. */
+  private refuseName(ctx: AuthContext): void {
+    const methods = this.auth.methods();
+    const last = ++this.authAttempts >= this.deps.limits.maxAuthAttempts;
+    this.deps.appliance.auth
+      .refuseUnparsableName({ name: ctx.username, ip: this.source, protocol: 'ssh', method: ctx.method })
+      .catch((e) => log.warn('could not audit a refused login name', { error: (e as Error).message }))
+      .finally(() => {
+        if (last) return void this.hangUp();
+        ctx.reject(methods);
+      });
   }
 
   /** Audited once per kind per connection: a client repeating a refused request is one event, not thousands. */
@@ -221,9 +240,12 @@ export class ProxyConnection {
       reject?.();
       this.refused('agent-forwarding');
     });
-    s.on('signal', (accept, _reject, info) => {
+    s.on('signal', (accept, reject, info) => {
+      // ssh2 throws on a name it does not know, which would take the whole connection down with it.
+      const name = typeof info.name === 'string' ? info.name.toUpperCase().replace(/^SIG/, '') : '';
+      if (!SIGNALS.has(name)) return void reject?.();
       accept?.();
-      upChannel?.signal(info.name);
+      upChannel?.signal(name);
     });
     const started = (stream: ServerChannel, info: ChannelInfo, open: (up: Client) => Promise<ClientChannel>) => {
       // A write racing the channel's close must not become an unhandled 'error' event.
@@ -236,13 +258,16 @@ export class ProxyConnection {
       }).then((tapResize) => (onResize = tapResize));
     };
     // Accepted at once, in the handler: ssh2 drops an accept that comes after the client's EOF (ssh -n).
+    // accept() gives nothing for a second shell/exec/subsystem on a channel that already runs one.
     s.on('shell', (accept) => {
       const stream = accept();
+      if (!stream) return;
       const p = pty as Pty | null;
       started(stream, { kind: 'shell', ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.shell(p ? ptyOptions(p) : false, cb)));
     });
     s.on('exec', (accept, _reject, info) => {
       const stream = accept();
+      if (!stream) return;
       const p = pty as Pty | null;
       if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
       started(stream, { kind: 'exec', command: info.command, ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
@@ -250,6 +275,7 @@ export class ProxyConnection {
     s.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp') return reject?.();
       const stream = accept();
+      if (!stream) return;
       started(stream, { kind: 'subsystem', command: 'sftp' }, (up) => open(up, (cb) => up.subsys('sftp', cb)));
     });
   }
@@ -347,7 +373,7 @@ export class ProxyConnection {
         this.upstream = upstream;
         upstream.on('error', (e) => log.debug('upstream error', { session: session.id, error: e.message }));
         upstream.on('close', () => this.targetGone());
-        if (this.finished) upstream.end();
+        if (this.finished) dropUpstream(upstream);
         return { session, upstream };
       } catch (e) {
         const reason = e instanceof UpstreamError ? e.reason : 'target-unreachable';
@@ -418,12 +444,15 @@ export class ProxyConnection {
     stream.on('drain', () => ((clientFull = false), flow()));
     stream.stderr.on('drain', () => ((clientErrFull = false), flow()));
     let exit: { code: number } | { signal: string; dump: boolean; desc: string } | null = null;
-    up.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
+    const onExit = (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
       if (typeof code === 'number') {
         exit = { code };
         this.exitStatus = code;
       } else exit = { signal: String(signal ?? 'KILL').replace(/^SIG/, ''), dump: Boolean(dump), desc: desc ?? '' };
-    });
+    };
+    const early = earlyExits.get(up);
+    if (early) onExit(...early);
+    up.on('exit', onExit);
     up.on('close', () => {
       tap.end(exit && 'code' in exit ? { code: exit.code } : exit ? { signal: exit.signal } : null);
       if (stream.writableEnded) return;
@@ -452,27 +481,33 @@ export class ProxyConnection {
     void this.finish(`ended: ${why}`);
     // The message is queued before the disconnect; a short grace lets it leave before the socket closes.
     setTimeout(() => {
-      this.upstream?.end();
-      this.client.end();
+      dropUpstream(this.upstream);
+      this.hangUp();
     }, 100).unref();
   }
 
   /** The target dropped the connection: the client's channels close and so does its connection. */
   private targetGone(): void {
     void this.finish('target-disconnected');
-    setTimeout(() => this.client.end(), 200).unref();
+    setTimeout(() => this.hangUp(), 200).unref();
   }
 
   /** The daemon is stopping: the session ends with that reason before the process closes the store. */
   async shutdown(): Promise<void> {
     this.ending = true;
     const done = this.finish('proxy-stopped');
-    this.client.end();
+    this.hangUp();
     await done;
     await this.closing;
   }
 
   private closing: Promise<void> = Promise.resolve();
+
+  /** End the client's connection; one that does not read what is still queued for it is cut after a grace. */
+  private hangUp(): void {
+    this.client.end();
+    setTimeout(() => this.deps.destroySocket?.(), HANG_UP_GRACE_MS).unref();
+  }
 
   /** The session's one end, whoever ends first. */
   private finish(reason: string): Promise<void> {
@@ -483,7 +518,7 @@ export class ProxyConnection {
 
   private async end(reason: string): Promise<void> {
     this.finished = true;
-    this.upstream?.end();
+    dropUpstream(this.upstream);
     const session = this.session;
     if (!session) return;
     // The recording ends before the row: its last chunk is on disk when the session is closed.
@@ -500,8 +535,23 @@ function ptyOptions(p: Pty) {
   return { term: p.term, cols: p.cols, rows: p.rows, width: p.width, height: p.height, modes: p.modes };
 }
 
+type ExitArgs = [code: number | null, signal?: string, dump?: boolean, desc?: string];
+
+/**
+ * Exits heard before the bridge listens: a command that ends at once (`kill -TERM $$`) may exit in the same
+ * burst of packets that confirmed its channel, while the bridge still waits for the promise below to resume.
+ * (Its output is buffered by the stream; an 'exit' event would be lost.)
+ */
+const earlyExits = new WeakMap<ClientChannel, ExitArgs>();
+
 function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => start((err, ch) => (err ? reject(err) : resolve(ch))));
+  return new Promise((resolve, reject) =>
+    start((err, ch) => {
+      if (err) return reject(err);
+      ch.once('exit', (...args: ExitArgs) => earlyExits.set(ch, args));
+      resolve(ch);
+    }),
+  );
 }
 
 /** The bridge's side of ChannelIO: the tap's own bytes go out, and its brake holds both directions. */

@@ -54,6 +54,7 @@ export class TerminalProxyServer {
         authenticator: options.authenticator,
         taps: options.taps,
         limits,
+        destroySocket: () => pending?.socket.destroy(),
         onAuthenticated: () => {
           if (pending && !pending.authenticated) {
             pending.authenticated = true;

@@ -2,6 +2,7 @@
 // checked against the pinned one through the session (first use pins; a changed key refuses). The secret is
 // zeroed as soon as the target has accepted or refused it.
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { Client } from 'ssh2';
 import type * as ssh2 from 'ssh2';
 import type { ProxySession } from '../../appliance/sessions/index.js';
@@ -14,6 +15,24 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * How long a peer gets to take what is still queued for it after the proxy hangs up. A client or target that
+ * stops reading (or never speaks) would otherwise hold its socket, and the bytes queued on it, for ever: an
+ * end() waits for them, and for the peer's own end.
+ */
+export const HANG_UP_GRACE_MS = 2000;
+
+/** Each upstream client's own socket: ssh2's destroy() does nothing once end() was called. */
+const sockets = new WeakMap<Client, net.Socket>();
+
+/** End an upstream connection; cut it if the target does not take the goodbye in time. */
+export function dropUpstream(up: Client | null): void {
+  if (!up) return;
+  up.end();
+  const socket = sockets.get(up);
+  if (socket) setTimeout(() => socket.destroy(), HANG_UP_GRACE_MS).unref();
+}
+
 /** OpenSSH's form: SHA256:base64 without padding. */
 export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -23,6 +42,10 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
   const { target, secret } = session;
   return new Promise((resolve, reject) => {
     const client = new Client();
+    // The proxy's own socket, so it can be cut (see dropUpstream); ssh2 reports its errors, and a key ssh2
+    // cannot parse must not leave one unheard.
+    const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
+    sockets.set(client, socket);
     let hostKey: 'unchecked' | 'ok' | 'mismatch' | 'error' = 'unchecked';
     let settled = false;
     const settle = (error: UpstreamError | null) => {
@@ -30,7 +53,7 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
       settled = true;
       secret.fill(0);
       if (error) {
-        client.end();
+        dropUpstream(client);
         reject(error);
       } else resolve(client);
     };
@@ -50,8 +73,7 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
         : { authHandler: [{ type: 'password', username: target.username, password: secret as unknown as string }] as unknown as ssh2.AuthenticationType[] };
     try {
       client.connect({
-        host: target.address,
-        port: target.port,
+        sock: socket,
         username: target.username,
         ...credential,
         readyTimeout: options.readyTimeoutMs,
