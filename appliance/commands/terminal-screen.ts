@@ -103,6 +103,42 @@ export class TerminalScreen {
     this.trim();
   }
 
+  /** Bytes as text, the way write() would read them (a character cut between two chunks waits). */
+  decode(buf: Buffer | string): string {
+    return typeof buf === 'string' ? buf : this.decoder.write(buf);
+  }
+
+  /**
+   * Follow `text` (decoded) without drawing the part of it that scrolls far out of the model, when that can
+   * be told without reading it character by character: the cursor on the lowest row, every sequence in the
+   * text one that moves nothing up nor clears (colours, modes, titles, erasing on the line), and more than
+   * KEEP_ROWS/2 line feeds after a CR LF. Everything up to that CR LF is then gone from the model (it ends
+   * far above the cursor, as trim() would drop it) and the cursor is at the start of a new lowest row.
+   * Returns where the rest of `text` begins, still to be written; 0 when nothing could be skipped.
+   */
+  fastForward(text: string): number {
+    if (this.options.skipScrolled === false || this.state !== 'text' || this.row < this.maxRow) return 0;
+    let lf = text.length;
+    for (let k = 0; k < KEEP_ROWS / 2 + 3; k++) {
+      lf = text.lastIndexOf('\n', lf - 1);
+      if (lf <= 0) return 0;
+    }
+    if (text.charCodeAt(lf - 1) !== 0x0d) return 0;
+    for (let j = text.indexOf('\x1b'); j >= 0; j = text.indexOf('\x1b', j + 1)) {
+      const end = harmlessSequenceEnd(text, j);
+      if (end < 0) return 0;
+      if (j <= lf && end >= lf - 1) return 0; // the CR LF is inside a sequence: not a line end
+      j = end;
+    }
+    this.rows.clear();
+    // Absolute rows only grow; the skipped rows are more than a screen and the kept rows away.
+    this.row += KEEP_ROWS + this.height + 1;
+    this.maxRow = this.row;
+    this.col = 0;
+    this.pendingWrap = false;
+    return lf + 1;
+  }
+
   /** The text of one row, trailing blanks dropped. */
   rowText(r: number): string {
     const cells = this.rows.get(r);
@@ -397,4 +433,31 @@ function downwardTail(text: string, state: ParserState = 'text', seq = ''): { fr
     }
   }
   return { from, lineFeeds };
+}
+
+/**
+ * The index of the last character of a complete sequence at `j` (an ESC) that moves no cursor up, sets no
+ * position and clears nothing, as step() reads it; -1 for any other (or one cut off at the end).
+ */
+function harmlessSequenceEnd(text: string, j: number): number {
+  const next = text.charCodeAt(j + 1);
+  if (next === 0x5b) {
+    const first = text.charCodeAt(j + 2);
+    const priv = first === 0x3f || first === 0x3e || first === 0x3d;
+    for (let k = j + 2; k < text.length && k < j + 2 + MAX_SEQUENCE; k++) {
+      const c = text.charCodeAt(k);
+      if (c >= 0x40 && c <= 0x7e) return priv || !(c === 0x41 || c === 0x46 || c === 0x48 || c === 0x66 || c === 0x64 || c === 0x4a) ? k : -1;
+      if (c < 0x20 || c > 0x3f) return -1;
+    }
+    return -1;
+  }
+  if (next === 0x5d) {
+    // A title: to BEL, or ESC \ (any other ESC inside: not this simple case).
+    const bel = text.indexOf('\x07', j + 2);
+    const esc = text.indexOf('\x1b', j + 2);
+    if (bel >= 0 && (esc < 0 || bel < esc)) return bel;
+    if (esc >= 0 && text.charCodeAt(esc + 1) === 0x5c) return esc + 1;
+    return -1;
+  }
+  return -1;
 }

@@ -3,7 +3,7 @@
 // writes every row. A cursor-up after the flood must find its rows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TerminalScreen } from '../../../appliance/commands/index.js';
+import { LineReconstructor, TerminalScreen } from '../../../appliance/commands/index.js';
 
 /** The same text through the model with nothing skipped. */
 function reference(text: string | string[], cols: number, rows: number): TerminalScreen {
@@ -58,4 +58,33 @@ test('a flood split across writes (a sequence cut between two chunks) matches to
   for (let i = 0; i < text.length; i += 4093) parts.push(text.slice(i, i + 4093));
   for (const part of parts) fast.write(Buffer.from(part, 'latin1'));
   assert.deepEqual(near(fast), near(reference(parts, 80, 24)));
+});
+
+test('the line reconstructor holds a flood back while no line is edited, and still reads the next line exactly', () => {
+  const text = flood(12000, 80) + '\x1b]0;user@host: ~\x07\x1b[01;32muser@host\x1b[0m:~$ ';
+  const lines = new LineReconstructor(80, 24);
+  const buf = Buffer.from(text, 'latin1');
+  for (let i = 0; i < buf.length; i += 32 * 1024) lines.output(buf.subarray(i, i + 32 * 1024));
+  const ref = reference(text, 80, 24);
+  const screen = lines.screen;
+  const { text: got, col } = near(screen);
+  assert.deepEqual({ text: got, col }, { text: near(ref).text, col: near(ref).col });
+  assert.ok(screen.heldRows <= 200);
+  for (const b of Buffer.from('rm -rf /tmp/x')) {
+    lines.inputByte(b);
+    lines.output(Buffer.from([b]));
+  }
+  assert.equal(lines.inputByte(0x0d), 'enter');
+  assert.equal(lines.currentLine(), 'rm -rf /tmp/x');
+});
+
+test('a flood with a cursor-up in it is drawn in full: the rows it returns to are there', () => {
+  const text = flood(7000, 80) + '\x1b[105A\rover';
+  assert.ok(text.length > 256 * 1024, 'more than is held back at once');
+  const lines = new LineReconstructor(80, 24);
+  lines.output(text);
+  const ref = reference(text, 80, 24);
+  const { text: got, col } = near(lines.screen);
+  assert.deepEqual({ text: got, col }, { text: near(ref).text, col: near(ref).col });
+  assert.match(got.at(-6) ?? '', /^over/);
 });
