@@ -25,6 +25,11 @@ export class LineReconstructor {
    */
   private deferred: string[] = [];
   private deferredChars = 0;
+  /**
+   * What is held back is only the kept end of a fast-forward: checked to move nothing up and to end outside
+   * any sequence, so the next piece of output may be fast-forwarded on its own, without joining the two.
+   */
+  private deferredClean = false;
   /** Where the line began on the screen: the cursor when the user's first key of the line arrived. */
   private anchor: { row: number; col: number; prompt: string; clears: number } | null = null;
   /** The prompt seen at the last anchor, to recognise it again on a line redrawn from the left edge. */
@@ -61,6 +66,14 @@ export class LineReconstructor {
     }
     const text = this.model.decode(buf);
     if (text.length === 0) return;
+    const from = this.deferredChars === 0 ? this.model.fastForward(text) : this.deferredClean ? this.model.fastForward(text, true) : 0;
+    if (from > 0) {
+      this.deferred = [text.slice(from)];
+      this.deferredChars = text.length - from;
+      this.deferredClean = true;
+      return;
+    }
+    this.deferredClean = false;
     this.deferred.push(text);
     this.deferredChars += text.length;
     if (this.deferredChars >= DEFER_CHARS) this.compact();
@@ -74,6 +87,7 @@ export class LineReconstructor {
     if (rest.length < DEFER_CHARS / 2) {
       this.deferred = [rest];
       this.deferredChars = rest.length;
+      this.deferredClean = from > 0;
     } else {
       this.deferred = [];
       this.deferredChars = 0;
@@ -87,6 +101,7 @@ export class LineReconstructor {
     const text = this.deferred.join('');
     this.deferred = [];
     this.deferredChars = 0;
+    this.deferredClean = false;
     this.model.write(text);
   }
 

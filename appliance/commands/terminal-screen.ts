@@ -115,9 +115,12 @@ export class TerminalScreen {
    * KEEP_ROWS/2 line feeds after a CR LF. Everything up to that CR LF is then gone from the model (it ends
    * far above the cursor, as trim() would drop it) and the cursor is at the start of a new lowest row.
    * Returns where the rest of `text` begins, still to be written; 0 when nothing could be skipped.
+   * `afterClean`: the model has yet to be given the kept end of an earlier fast-forward (which leaves it in
+   * text, on its lowest row); `text` follows that end, which it then skips too.
    */
-  fastForward(text: string): number {
-    if (this.options.skipScrolled === false || this.state !== 'text' || this.row < this.maxRow) return 0;
+  fastForward(text: string, afterClean = false): number {
+    if (this.options.skipScrolled === false) return 0;
+    if (!afterClean && (this.state !== 'text' || this.row < this.maxRow)) return 0;
     let lf = text.length;
     for (let k = 0; k < KEEP_ROWS / 2 + 3; k++) {
       lf = text.lastIndexOf('\n', lf - 1);
