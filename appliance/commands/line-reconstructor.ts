@@ -13,8 +13,23 @@ const MAX_TYPED = 64 * 1024;
 /** readline and libedit put this before the search text while Ctrl-R is active. */
 const SEARCH_PROMPT = /^\((?:failed )?(?:reverse-)?i-search\)`[^']*': /;
 
+/** Output held back while no line is being edited, at most (characters) before it is followed on the screen. */
+const DEFER_CHARS = 256 * 1024;
+
 export class LineReconstructor {
-  readonly screen: TerminalScreen;
+  private readonly model: TerminalScreen;
+  /**
+   * Output that arrived while no line was being edited: only the screen as it will be when the next key
+   * arrives matters, so a flood is looked at in large pieces and what scrolls far away is only followed
+   * (TerminalScreen.fastForward), never drawn.
+   */
+  private deferred: string[] = [];
+  private deferredChars = 0;
+  /**
+   * What is held back is only the kept end of a fast-forward: checked to move nothing up and to end outside
+   * any sequence, so the next piece of output may be fast-forwarded on its own, without joining the two.
+   */
+  private deferredClean = false;
   /** Where the line began on the screen: the cursor when the user's first key of the line arrived. */
   private anchor: { row: number; col: number; prompt: string; clears: number } | null = null;
   /** The prompt seen at the last anchor, to recognise it again on a line redrawn from the left edge. */
@@ -28,16 +43,66 @@ export class LineReconstructor {
   private typedTrusted = true;
 
   constructor(columns = 80, rows = 24) {
-    this.screen = new TerminalScreen(columns, rows);
+    this.model = new TerminalScreen(columns, rows);
+  }
+
+  /** The screen model, up to date. */
+  get screen(): TerminalScreen {
+    this.settle();
+    return this.model;
   }
 
   resize(columns: number, rows: number): void {
-    this.screen.resize(columns, rows);
+    this.settle();
+    this.model.resize(columns, rows);
   }
 
   /** Bytes the target printed (echo and output alike). */
   output(buf: Buffer | string): void {
-    this.screen.write(buf);
+    if (this.anchor !== null) {
+      this.settle();
+      this.model.write(buf);
+      return;
+    }
+    const text = this.model.decode(buf);
+    if (text.length === 0) return;
+    const from = this.deferredChars === 0 ? this.model.fastForward(text) : this.deferredClean ? this.model.fastForward(text, true) : 0;
+    if (from > 0) {
+      this.deferred = [text.slice(from)];
+      this.deferredChars = text.length - from;
+      this.deferredClean = true;
+      return;
+    }
+    this.deferredClean = false;
+    this.deferred.push(text);
+    this.deferredChars += text.length;
+    if (this.deferredChars >= DEFER_CHARS) this.compact();
+  }
+
+  /** Follow what was held back, skipping what scrolls far away; keep the rest held back. */
+  private compact(): void {
+    const text = this.deferred.length === 1 ? this.deferred[0]! : this.deferred.join('');
+    const from = this.model.fastForward(text);
+    const rest = from > 0 ? text.slice(from) : text;
+    if (rest.length < DEFER_CHARS / 2) {
+      this.deferred = [rest];
+      this.deferredChars = rest.length;
+      this.deferredClean = from > 0;
+    } else {
+      this.deferred = [];
+      this.deferredChars = 0;
+      this.model.write(rest);
+    }
+  }
+
+  /** Put what was held back on the screen model. */
+  private settle(): void {
+    if (this.deferredChars === 0) return;
+    const text = this.deferred.join('');
+    this.deferred = [];
+    this.deferredChars = 0;
+    this.deferredClean = false;
+    this.model.write(text);
   }
 
   /**

@@ -11,7 +11,19 @@ export class TerminalText {
   write(buf: Buffer | string): void {
     const s = typeof buf === 'string' ? buf : this.decoder.write(buf);
     let out = '';
-    for (const ch of s) {
+    const len = s.length;
+    for (let i = 0; i < len; i++) {
+      if (this.state === 'text') {
+        // A run of text that is kept as it is (most output): one slice, not a string per character.
+        let end = i;
+        while (end < len && keptAsIs(s.charCodeAt(end))) end++;
+        if (end > i) {
+          out += s.slice(i, end);
+          i = end - 1;
+          continue;
+        }
+      }
+      const ch = s[i]!;
       switch (this.state) {
         case 'esc':
           this.state = ch === '[' ? 'csi' : ch === ']' ? 'osc' : 'text';
@@ -47,4 +59,9 @@ export class TerminalText {
     this.out = '';
     return t;
   }
+}
+
+/** Printable text, newline and tab: what write() keeps unchanged in the text state. */
+function keptAsIs(c: number): boolean {
+  return c === 0x0a || c === 0x09 || (c >= 0x20 && c !== 0x1b && !(c >= 0x7f && c <= 0x9f));
 }

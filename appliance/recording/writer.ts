@@ -1,14 +1,17 @@
-// The recording writer: appends are synchronous and cheap (one copy into the current chunk), so a proxy calls
-// them on its data path without awaiting; sealing a chunk (AES-256-GCM, in-process) is synchronous too, and
-// only the disk write is asynchronous, on one serialized queue, so order is never lost. A chunk is sealed when
-// it is full or `flushMs` after its first record: an idle terminal writes nothing at all.
-import { randomBytes, createCipheriv } from 'node:crypto';
+// The recording writer: appends are synchronous and cheap (one copy into the current chunk, the record header
+// written in place), so a proxy calls them on its data path without awaiting. A full chunk's buffer is handed
+// (transferred, not copied) to the sealing thread (seal-worker.ts), which encrypts it (AES-256-GCM) and writes
+// it, in order, and hands the buffer back for reuse: the event loop pays for the copy, not the cipher nor the
+// disk. A chunk is sealed when it is full or `flushMs` after its first record: an idle terminal writes nothing.
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyService } from '../keys/index.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../config/index.js';
 import { InputError, WardenError } from '../errors/index.js';
-import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, chunkAad, encodeHeader, headerLink, nonce, varintSize, writeVarint, type RecordingHeader, type RecordingMeta } from './format.js';
+import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, encodeHeader, headerLink, varintSize, writeVarint, type RecordingHeader, type RecordingMeta } from './format.js';
+import type { SealReply, SealRequest } from './seal-worker.js';
 
 export interface RecordingWriterOptions {
   keys: Pick<KeyService, 'wrapDataKey'>;
@@ -22,6 +25,11 @@ export interface RecordingWriterOptions {
   flushMs?: number;
   /** Plaintext bytes per chunk before it is sealed (default 64 KiB). */
   chunkBytes?: number;
+  /**
+   * While data arrives faster than chunks fill by the timer, each chunk may be twice the last, up to this
+   * (default 1 MiB, or chunkBytes when that is given): fewer, larger chunks for a bulk transfer.
+   */
+  floodChunkBytes?: number;
   /** Above this many bytes not yet on disk, appends return false: the caller should pause its source (default 4 MiB). */
   highWaterMark?: number;
   /** Above this, the recording fails rather than grow without bound (default 16 × highWaterMark). */
@@ -52,10 +60,15 @@ export class RecordingWriter {
   private stage: Buffer;
   private pos = 0;
   private lastAt: number;
-  private seq = 0;
-  private previous: Buffer;
   private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  /** Chunks handed to the sealing thread and not yet answered, and who waits for none to be left. */
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Staging buffers the sealing thread handed back, for the next chunks. */
+  private spare: ArrayBuffer[] = [];
+  private readonly stageBytes: number;
+  private readonly floodStageBytes: number;
+  private readonly id: number;
   private inputSuppressed = false;
   private failure: Error | undefined;
   private closing: Promise<RecordingSummary> | undefined;
@@ -83,12 +96,14 @@ export class RecordingWriter {
   ) {
     this.clock = opts.clock ?? Date.now;
     this.flushMs = opts.flushMs ?? 1000;
-    this.stage = Buffer.allocUnsafe(Math.min(Math.max(opts.chunkBytes ?? 64 * 1024, 64), MAX_CHUNK_PLAINTEXT));
+    this.stageBytes = Math.min(Math.max(opts.chunkBytes ?? 64 * 1024, 64), MAX_CHUNK_PLAINTEXT);
+    this.floodStageBytes = Math.min(Math.max(opts.floodChunkBytes ?? (opts.chunkBytes !== undefined ? this.stageBytes : MAX_CHUNK_PLAINTEXT), this.stageBytes), MAX_CHUNK_PLAINTEXT);
+    this.stage = Buffer.from(new ArrayBuffer(this.stageBytes));
     this.highWaterMark = opts.highWaterMark ?? 4 * 1024 * 1024;
     this.hardLimit = opts.hardLimit ?? 16 * this.highWaterMark;
     this.lastAt = startedAt;
-    this.previous = headerLink(headerBytes);
     this.written = headerBytes.length;
+    this.id = sealer.open(this, file.fd, key, headerLink(headerBytes));
   }
 
   /** Create the file (exclusively, 0600) under a fresh data key wrapped on the token, and write its header. */
@@ -207,8 +222,14 @@ export class RecordingWriter {
   /** Seal what is staged now and wait until everything so far is on disk. */
   async flush(): Promise<void> {
     this.seal();
-    await this.writing;
+    await this.idle();
     if (this.failure) throw this.failure;
+  }
+
+  /** Resolves once the sealing thread has answered every chunk handed to it. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Write an end record, seal, flush to disk and close the file. Idempotent. */
@@ -227,11 +248,12 @@ export class RecordingWriter {
       }
       this.seal();
     }
-    await this.writing;
+    await this.idle();
     try {
       if (!this.failure) await this.file.datasync();
     } finally {
       this.key.fill(0);
+      sealer.forget(this.id);
       await this.file.close().catch(() => {});
     }
     if (this.failure) throw this.failure;
@@ -254,7 +276,7 @@ export class RecordingWriter {
       // An event never splits (it is one JSON value): it gets a stage of its own size.
       if (data.length + RECORD_HEAD_MAX > MAX_CHUNK_PLAINTEXT) throw new InputError('an event is too large to record');
       this.seal();
-      this.stage = Buffer.allocUnsafe(data.length + RECORD_HEAD_MAX);
+      this.stage = Buffer.from(new ArrayBuffer(data.length + RECORD_HEAD_MAX));
     }
     let offset = 0;
     // Output larger than the room left is split into several records of the same time: one copy, no concat.
@@ -285,45 +307,51 @@ export class RecordingWriter {
     return this.pending < this.highWaterMark;
   }
 
-  /** Encrypt the staged records into the next chunk and queue its write. */
+  /** Hand the staged records to the sealing thread as the next chunk; stage into a fresh (or returned) buffer. */
   private seal(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     if (this.pos === 0 || this.failure) return;
-    const seq = this.seq++;
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce(seq));
-    cipher.setAAD(chunkAad(seq, this.previous));
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32BE(this.pos);
-    const body = cipher.update(this.stage.subarray(0, this.pos));
-    const rest = cipher.final();
-    const tag = cipher.getAuthTag();
-    this.previous = tag;
-    // Written as a vector: no copy of the ciphertext into one frame buffer.
-    const frame = rest.length ? [head, body, rest, tag] : [head, body, tag];
-    const frameLength = 4 + this.pos + TAG_LEN;
+    const length = this.pos;
+    const frameLength = 4 + length + TAG_LEN;
     this.pos = 0;
     this.unwritten += frameLength;
     if (this.unwritten > this.hardLimit) {
       this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} fell ${this.unwritten} bytes behind the disk`));
       return;
     }
-    this.writing = this.writing.then(async () => {
-      if (this.failure) return;
-      try {
-        await writeAllv(this.file, frame, frameLength);
-      } catch (e) {
-        this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} could not be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }));
-        return;
-      }
+    const buf = this.stage.buffer as ArrayBuffer;
+    // A chunk sealed at least half full: data is flowing, the next one may be larger (fewer hand-overs).
+    const size = length >= buf.byteLength / 2 ? Math.min(Math.max(buf.byteLength * 2, this.stageBytes), this.floodStageBytes) : this.stageBytes;
+    const i = this.spare.findIndex((b) => b.byteLength === size);
+    this.stage = Buffer.from(i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size));
+    this.inFlight++;
+    sealer.chunk(this.id, buf, length);
+  }
+
+  /** @internal the sealing thread's answer for one chunk, in order. */
+  sealed(reply: SealReply): void {
+    this.inFlight--;
+    if (this.spare.length < 2 && reply.buf.byteLength >= this.stageBytes && reply.buf.byteLength <= this.floodStageBytes) this.spare.push(reply.buf);
+    if (reply.op === 'error') {
+      this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} could not be written: ${reply.code ?? reply.message}`));
+    } else if (reply.bytes > 0) {
       const before = this.pending;
-      this.unwritten -= frameLength;
-      this.written += frameLength;
+      this.unwritten -= reply.bytes;
+      this.written += reply.bytes;
       this.sealedChunks++;
       if (before >= this.highWaterMark && this.pending < this.highWaterMark) for (const l of this.drainListeners.splice(0)) l();
-    });
+    }
+    if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** @internal the sealing thread is gone: every chunk it held is lost. */
+  sealerLost(e: Error): void {
+    this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} lost its sealing thread: ${e.message}`, { cause: e }));
+    this.inFlight = 0;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private fail(e: Error): void {
@@ -346,12 +374,6 @@ function validSize(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= MAX_TERMINAL;
 }
 
-async function writeAllv(fh: FileHandle, parts: Buffer[], length: number): Promise<void> {
-  const { bytesWritten } = await fh.writev(parts);
-  // A short vectored write (rare on a regular file): the rest goes out as one buffer.
-  if (bytesWritten < length) await writeAll(fh, Buffer.concat(parts).subarray(bytesWritten));
-}
-
 async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   let off = 0;
   while (off < data.length) {
@@ -360,3 +382,59 @@ async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+
+/**
+ * The one sealing thread of the process, started with the first recording. It keeps the process alive only
+ * while it holds chunks; if it dies, every recording in progress fails (and so ends its session).
+ */
+class Sealer {
+  private worker: Worker | undefined;
+  private readonly writers = new Map<number, RecordingWriter>();
+  private nextId = 1;
+  private inFlight = 0;
+
+  open(writer: RecordingWriter, fd: number, key: Buffer, previous: Buffer): number {
+    const id = this.nextId++;
+    this.writers.set(id, writer);
+    this.post({ op: 'open', id, fd, key, previous });
+    return id;
+  }
+
+  chunk(id: number, buf: ArrayBuffer, length: number): void {
+    if (this.inFlight++ === 0) this.thread().ref();
+    this.post({ op: 'chunk', id, buf, length }, [buf]);
+  }
+
+  forget(id: number): void {
+    this.writers.delete(id);
+    if (this.worker) this.post({ op: 'forget', id });
+  }
+
+  private post(m: SealRequest, transfer: ArrayBuffer[] = []): void {
+    this.thread().postMessage(m, transfer);
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./seal-worker.js', import.meta.url));
+    worker.unref();
+    worker.on('message', (r: SealReply) => {
+      if (--this.inFlight === 0) worker.unref();
+      this.writers.get(r.id)?.sealed(r);
+    });
+    const lost = (e: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.inFlight = 0;
+      const writers = [...this.writers.values()];
+      this.writers.clear();
+      for (const w of writers) w.sealerLost(e);
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the sealing thread exited (${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+const sealer = new Sealer();

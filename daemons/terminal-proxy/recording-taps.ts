@@ -17,6 +17,15 @@ const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verifi
 export const BLOCKED_EXEC_STATUS = 126;
 /** Output of a command run without a terminal indexed for the search, at most (see RecordingTap.indexBudget). */
 export const NONINTERACTIVE_INDEX_BYTES = 256 * 1024;
+/**
+ * Output of a terminal indexed for the search: all of it at a reading pace, a flood (`cat` of a log, a build)
+ * in bounded slices — a burst of this many bytes, refilled at INTERACTIVE_INDEX_RATE. All of it is recorded.
+ */
+export const INTERACTIVE_INDEX_BURST = 1024 * 1024;
+/** Bytes per second of terminal output the search index keeps up with, past a burst. */
+export const INTERACTIVE_INDEX_RATE = 256 * 1024;
+/** How much of what the target printed last is kept to see a password prompt. */
+const TAIL_CHARS = 200;
 
 interface SessionState {
   recording: Promise<SessionRecording>;
@@ -108,11 +117,15 @@ class RecordingTap implements ChannelTap {
   private ended = false;
   private readonly startedAt = Date.now();
   /**
-   * Output text still to hand to the search index. A terminal's screen is indexed whole; a command run without
-   * one (`ssh host 'tar c /data'`) is usually data, and turning 200 MiB of it into text would run at a fifth of
-   * the link's speed: its first bytes are indexed (what it printed to say what it did), all of it recorded.
+   * Output text still to hand to the search index. A command run without a terminal (`ssh host 'tar c /data'`)
+   * is usually data, and turning 200 MiB of it into text would run at a fifth of the link's speed: its first
+   * bytes are indexed (what it printed to say what it did), all of it recorded. A terminal's output is indexed
+   * as fast as anyone reads it; of a flood, a burst and then a steady slice per second (see INTERACTIVE_INDEX_*).
    */
   private indexBudget = 0;
+  /** Bytes per second added back to indexBudget (up to INTERACTIVE_INDEX_BURST); 0: a budget spent once. */
+  private indexRefill = 0;
+  private indexRefilledAt = Date.now();
 
   constructor(
     private readonly session: ProxySession,
@@ -131,7 +144,8 @@ class RecordingTap implements ChannelTap {
     // Interactive: a shell, or a command run with a terminal (`ssh -t host bash` is a shell too).
     this.indexBudget = NONINTERACTIVE_INDEX_BYTES;
     if (info.kind === 'shell' || (info.kind === 'exec' && info.term !== undefined && !this.scp)) {
-      this.indexBudget = Infinity;
+      this.indexBudget = INTERACTIVE_INDEX_BURST;
+      this.indexRefill = INTERACTIVE_INDEX_RATE;
       this.guard = session.commandGuard({
         ...(info.cols ? { columns: info.cols } : {}),
         ...(info.rows ? { rows: info.rows } : {}),
@@ -222,13 +236,21 @@ class RecordingTap implements ChannelTap {
     const w = this.rec.writer;
     this.backpressure(w.output(data));
     this.guard?.fromTarget(data);
-    if (this.indexBudget > 0) {
-      const part = data.length <= this.indexBudget ? data : data.subarray(0, this.indexBudget);
+    if (this.indexRefill > 0 && this.indexBudget < INTERACTIVE_INDEX_BURST) {
+      const now = Date.now();
+      this.indexBudget = Math.min(INTERACTIVE_INDEX_BURST, this.indexBudget + ((now - this.indexRefilledAt) * this.indexRefill) / 1000);
+      this.indexRefilledAt = now;
+    } else {
+      this.indexRefilledAt = Date.now();
+    }
+    if (this.indexBudget >= 1) {
+      const part = data.length <= this.indexBudget ? data : data.subarray(0, Math.floor(this.indexBudget));
       this.indexBudget -= part.length;
       this.activity.outputBytes(part);
     }
     if (this.guard) {
-      this.tail = (this.tail + data.toString('latin1')).slice(-200);
+      // Only the end of a chunk can end in a prompt: never a string of the whole chunk.
+      this.tail = (this.tail + data.toString('latin1', Math.max(0, data.length - TAIL_CHARS))).slice(-TAIL_CHARS);
       if (SECRET_PROMPT.test(this.tail)) w.suppressInput(true);
     }
     return true;
