@@ -19,6 +19,9 @@ export interface CommandRulesView {
 }
 
 export interface AccessGroupInput extends GroupOptions {
+  /** Whether the terminal proxy forwards ports (`ssh -L`, `ssh -W`) for the sessions this group admits. Not
+   *  part of the access decision: the session carries it (see SessionService.open). */
+  allowPortForwarding: boolean;
   userIds: number[];
   approverIds: number[];
   deviceIds: number[];
@@ -40,7 +43,7 @@ function ids(v: unknown, field: string): number[] {
 export function validateGroup(input: unknown): AccessGroupInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
   const i = input as Record<string, unknown>;
-  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
+  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'allowPortForwarding', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
   for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
   const approvalsNeeded = i.approvalsNeeded ?? 1;
   if (!Number.isInteger(approvalsNeeded) || (approvalsNeeded as number) < 1 || (approvalsNeeded as number) > 10) throw new InputError('approvalsNeeded must be 1 to 10', { field: 'approvalsNeeded' });
@@ -52,6 +55,7 @@ export function validateGroup(input: unknown): AccessGroupInput {
     reasonRequired: flag(i.reasonRequired, 'reasonRequired', false),
     approvalRequired: flag(i.approvalRequired, 'approvalRequired', false),
     approvalsNeeded: approvalsNeeded as number,
+    allowPortForwarding: flag(i.allowPortForwarding, 'allowPortForwarding', false),
     timeWindows: validateTimeWindows(i.timeWindows ?? []),
     userIds: ids(i.userIds, 'userIds'),
     approverIds: ids(i.approverIds, 'approverIds'),
@@ -73,6 +77,7 @@ export function groupOptions(g: AccessGroupRow) {
     reasonRequired: g.reason_required,
     approvalRequired: g.approval_required,
     approvalsNeeded: g.approvals_needed,
+    allowPortForwarding: g.allow_port_forwarding,
     timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
   };
 }
@@ -115,6 +120,7 @@ export class AccessGroupService {
       reason_required: g.reasonRequired,
       approval_required: g.approvalRequired,
       approvals_needed: g.approvalsNeeded,
+      allow_port_forwarding: g.allowPortForwarding,
       time_windows: JSON.stringify(g.timeWindows),
       updated_at: now,
     };
@@ -137,7 +143,7 @@ export class AccessGroupService {
   async saveGroup(actor: Actor, input: unknown, id?: number): Promise<AccessGroupView> {
     if (id !== undefined) await this.group(id);
     const g = validateGroup(input);
-    const groupId = await audited(this.deps.audit, { type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length } }, (repos) =>
+    const groupId = await audited(this.deps.audit, { type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length, allowPortForwarding: g.allowPortForwarding } }, (repos) =>
       this.writeGroup(repos, id, g),
     );
     return this.group(groupId);

@@ -130,6 +130,12 @@ const CATALOGUE = {
     description: 'The terminal proxy refused a channel or request: port, agent or X11 forwarding, or a per-connection limit.',
     detail: { kind: 'string', session: 'string|null', target: 'string?' },
   },
+  'session.port_forward': {
+    code: 'W2170',
+    severity: 'medium',
+    description: "The terminal proxy opened a forwarded TCP channel (ssh -L, ssh -W) to a destination through a session's target, which its access group allows; a failure: the target could not open it.",
+    detail: { session: 'string', destination: 'string', origin: 'string', problem: 'string?' },
+  },
   'session.login_refused': {
     code: 'W2141',
     severity: 'low',
@@ -171,9 +177,14 @@ const CATALOGUE = {
     code: 'W3100',
     severity: 'medium',
     description: 'An access group (who may reach which devices) was created.',
-    detail: { users: 'number', devices: 'number', credentials: 'number' },
+    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?' },
   },
-  'access_group.update': { code: 'W3101', severity: 'medium', description: 'An access group was changed.', detail: { users: 'number', devices: 'number', credentials: 'number' } },
+  'access_group.update': {
+    code: 'W3101',
+    severity: 'medium',
+    description: 'An access group was changed.',
+    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?' },
+  },
   'access_group.command_rules': {
     code: 'W3200',
     severity: 'medium',

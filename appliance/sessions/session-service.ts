@@ -162,6 +162,12 @@ export class ProxySession {
     readonly grantId: number | null,
     /** The command rules of the group(s) that admitted the session, read in the admission's transaction. */
     readonly commandRules: SessionCommandRules = { mode: 'rules', rules: [], groupIds: [], why: 'no command rules' },
+    /**
+     * Whether the proxy may forward ports (direct-tcpip) for this session: only when every group that admitted
+     * it allows it (a second, laxer group must not lift what the first withholds), read in the admission's
+     * transaction. No admitting group, no forwarding.
+     */
+    readonly portForwarding = false,
   ) {}
 
   /** What a log line or a failed assertion may show: never the secret (nor the service behind it). */
@@ -368,6 +374,23 @@ export class SessionService {
     });
   }
 
+  /**
+   * A proxy opened (or tried to open, `problem` set) a forwarded TCP channel through a session's target, which
+   * the session's groups allow (ProxySession.portForwarding). Awaited before the channel is handed to the
+   * client: a forward the trail cannot note is not opened.
+   */
+  async recordPortForward(e: { session: ProxySession; source: string; destination: string; origin: string; problem?: string }): Promise<void> {
+    await this.deps.audit.record({
+      type: 'session.port_forward',
+      outcome: e.problem === undefined ? 'success' : 'failure',
+      actor: e.session.username,
+      actorIp: normalizeIp(e.source),
+      subject: `session:${e.session.id}`,
+      ...(e.problem === undefined ? {} : { code: 'FORWARD_REFUSED_BY_TARGET' }),
+      detail: { session: e.session.id, destination: e.destination.slice(0, 300), origin: e.origin.slice(0, 300), ...(e.problem === undefined ? {} : { problem: e.problem.slice(0, 300) }) },
+    });
+  }
+
   /** A proxy refused a person the password let in (what it cannot finish yet, such as a second factor). */
   async recordRefusedLogin(e: { username: string; source: string; protocol: SessionProtocol; reason: string }): Promise<void> {
     await this.deps.audit.record({ type: 'session.login_refused', outcome: 'failure', actor: e.username, actorIp: normalizeIp(e.source), subject: e.username, code: 'AUTH_INVALID', detail: { protocol: e.protocol, reason: e.reason } });
@@ -432,7 +455,7 @@ export class SessionService {
     // Held before this admission's transaction, so committed under a lease row that then existed.
     const heldBefore = [...this.live.values()].filter((s) => s.hostId === hostId);
     type Outcome =
-      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules }
+      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules; portForwarding: boolean }
       | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
@@ -481,13 +504,16 @@ export class SessionService {
         },
         repos,
       );
-      const commandRules = await commandRulesOf(repos, decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]));
+      const admitting = decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]);
+      const commandRules = await commandRulesOf(repos, admitting);
+      const portForwarding = await portForwardingOf(repos, admitting);
       const grant = decision.grantId === null ? undefined : await repos.accessRequests.request(decision.grantId);
       return {
         ok: true,
         grantId: decision.grantId,
         grantEndsAt: grant ? Number(grant.ends_at) : null,
         commandRules,
+        portForwarding,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
     });
@@ -509,7 +535,7 @@ export class SessionService {
       throw e;
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
-    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules);
+    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules, outcome.portForwarding);
     session.hostId = hostId;
     const early = this.admitting.get(id)?.endReason;
     // The grant's end is known now and cannot move: this process ends the session on the dot. The
@@ -700,6 +726,13 @@ export class SessionService {
 /** A fresh lease name: a configured one gets a generation suffix, so the dead name is never reused. */
 function defaultHostIdLike(configured: string | undefined): string {
   return configured === undefined ? defaultHostId() : `${configured}:${randomBytes(4).toString('hex')}`.slice(0, 128);
+}
+
+/** Port forwarding for a session: allowed only if every admitting group allows it (none: not allowed). */
+async function portForwardingOf(repos: Repositories, groupIds: readonly number[]): Promise<boolean> {
+  if (groupIds.length === 0) return false;
+  for (const id of new Set(groupIds)) if (!(await repos.accessGroups.group(id))?.allow_port_forwarding) return false;
+  return true;
 }
 
 /** The command rules of the admitting groups, merged to the most restrictive when there are several. */

@@ -20,6 +20,7 @@ import * as m0009 from './migrations/0009-recordings.js';
 import * as m0010 from './migrations/0010-commands.js';
 import * as m0011 from './migrations/0011-ssh-keys.js';
 import * as m0012 from './migrations/0012-live-sessions.js';
+import * as m0013 from './migrations/0013-port-forwarding.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -52,6 +53,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010-commands': m0010,
   '0011-ssh-keys': m0011,
   '0012-live-sessions': m0012,
+  '0013-port-forwarding': m0013,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -313,6 +313,8 @@ export interface AccessGroupsTable {
   updated_at: number;
   /** How the group's command rules apply: 'rules' (unmatched runs) or 'allow-list' (unmatched is blocked). */
   command_mode: Generated<'rules' | 'allow-list'>;
+  /** Whether the terminal proxy opens direct-tcpip channels (`ssh -L`, `ssh -W`) for sessions this group admits. */
+  allow_port_forwarding: Generated<boolean>;
 }
 
 /** A group's command rules, in order (position 0 first). */
@@ -399,6 +401,7 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_groups.password_view_allowed',
   'access_groups.reason_required',
   'access_groups.approval_required',
+  'access_groups.allow_port_forwarding',
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);
