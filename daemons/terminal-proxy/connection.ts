@@ -1,7 +1,9 @@
 // One client connection to the proxy: its authentication (through the ProxyAuthenticator seam), its session
 // channels, the one admitted session and upstream connection they share, and its one end. Everything that
-// grants access goes through SessionService.open; forwarding of any kind is refused and audited.
-import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session, WindowChangeInfo } from 'ssh2';
+// grants access goes through SessionService.open. Port forwarding (direct-tcpip: ssh -L, ssh -W) is opened through
+// the target only when the session's access groups allow it, audited either way; remote forwarding (ssh -R),
+// Unix-socket, agent and X11 forwarding are always refused and audited.
+import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session, TcpipRequestInfo, WindowChangeInfo } from 'ssh2';
 import type { Client } from 'ssh2';
 import type { Appliance } from '../../appliance/index.js';
 import type { ReachableTarget } from '../../appliance/access/index.js';
@@ -33,6 +35,9 @@ export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAtte
 
 /** What a client may ask a PTY to be: anything beyond is clamped (a 2^32-column terminal allocates nothing here, but the target might). */
 export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
+
+/** Forwarded TCP channels open at once on one connection (each is a TCP connection the target makes). */
+const MAX_FORWARD_CHANNELS = 64;
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
 
@@ -111,6 +116,7 @@ export class ProxyConnection {
   private upstream: Client | null = null;
   private readonly channels = new Set<ServerChannel>();
   private openSessionChannels = 0;
+  private openForwards = 0;
   private readonly refusedKinds = new Set<string>();
   private bytesIn = 0;
   private bytesOut = 0;
@@ -197,11 +203,7 @@ export class ProxyConnection {
       this.openSessionChannels++;
       this.sessionChannel(accept());
     });
-    // Forwarding is refused until an access group may allow it (not yet a group option): audited either way.
-    c.on('tcpip', (_accept, reject, info) => {
-      reject();
-      this.refused('direct-tcpip', `${info.destIP}:${info.destPort}`);
-    });
+    c.on('tcpip', (accept, reject, info) => void this.directTcpip(accept, reject, info));
     c.on('openssh.streamlocal', (_accept, reject, info) => {
       reject();
       this.refused('direct-streamlocal', info.socketPath);
@@ -281,6 +283,81 @@ export class ProxyConnection {
   }
 
   /**
+   * `ssh -L` / `ssh -W`: the session's target opens the TCP connection (forwardOut), when every group that
+   * admitted the session allows port forwarding (ProxySession.portForwarding). A login name that names a target
+   * admits the session here (`ssh -N -L` opens no session channel); without one, a forward before the menu chose
+   * a target is refused. Each forward is noted in the recording and audited before the client gets its channel.
+   */
+  private async directTcpip(accept: () => ServerChannel, reject: () => void, info: TcpipRequestInfo): Promise<void> {
+    const destination = `${info.destIP}:${info.destPort}`;
+    const refuse = (kind = 'direct-tcpip') => {
+      reject();
+      this.refused(kind, destination);
+    };
+    if (this.ending || this.finished) return reject();
+    if (!this.login?.target && !this.admitted) return refuse();
+    if (this.openForwards >= MAX_FORWARD_CHANNELS) return refuse('too-many-forwards');
+    this.openForwards++;
+    let up: ClientChannel | null = null;
+    try {
+      const admitted = await this.admission(null, { kind: 'direct-tcpip' }, null);
+      if (typeof admitted === 'string' || !admitted.session.portForwarding) return refuse();
+      const { session, upstream } = admitted;
+      const origin = `${info.srcIP}:${info.srcPort}`;
+      try {
+        await this.deps.taps.forward?.(session, { destination, origin });
+      } catch (e) {
+        log.error('could not note a forward in the recording', { session: session.id, error: (e as Error).message });
+        return reject();
+      }
+      try {
+        up = await new Promise<ClientChannel>((resolve, fail) => upstream.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, ch) => (err ? fail(err) : resolve(ch))));
+      } catch (e) {
+        await this.deps.appliance.sessions.recordPortForward({ session, source: this.source, destination, origin, problem: (e as Error).message });
+        return reject();
+      }
+      await this.deps.appliance.sessions.recordPortForward({ session, source: this.source, destination, origin });
+      if (this.ending || this.finished) return void (up.close(), reject());
+      const ch = up;
+      up = null;
+      this.forwardBridge(accept(), ch);
+    } catch (e) {
+      log.warn('forward failed', { error: (e as Error).message });
+      up?.close();
+      reject();
+    } finally {
+      this.openForwards--;
+    }
+  }
+
+  /** A forwarded TCP stream both ways: pipe() holds the side whose destination is full; EOF passes as EOF. */
+  private forwardBridge(stream: ServerChannel, up: ClientChannel): void {
+    this.openForwards++;
+    stream.on('error', (e: Error) => log.debug('client forward channel error', { error: e.message }));
+    up.on('error', (e: Error) => log.debug('target forward channel error', { error: e.message }));
+    stream.on('data', (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
+    });
+    up.on('data', (d: Buffer) => {
+      this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
+    });
+    stream.pipe(up);
+    up.pipe(stream);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.openForwards--;
+      stream.close();
+      up.close();
+    };
+    stream.on('close', close);
+    up.on('close', close);
+  }
+
+  /**
    * Admit (menu or login name), open the upstream channel and bridge. Returns the tap's resize hook once bridged.
    */
   private async run(stream: ServerChannel, info: ChannelInfo, pty: Pty | null, open: (up: Client) => Promise<ClientChannel>, onUp: (up: ClientChannel) => void): Promise<((cols: number, rows: number) => void) | null> {
@@ -323,16 +400,16 @@ export class ProxyConnection {
   }
 
   /** The connection's one session: from the login name's target, or the menu on a shell. */
-  private admission(stream: ServerChannel, info: ChannelInfo, pty: Pty | null): Promise<Admitted | string> {
+  private admission(stream: ServerChannel | null, info: { kind: ChannelInfo['kind'] | 'direct-tcpip' }, pty: Pty | null): Promise<Admitted | string> {
     if (this.admitted) return this.admitted;
     const person = this.person!;
     const spec = this.login!.target;
-    if (!spec && info.kind !== 'shell') {
+    if (!spec && (info.kind !== 'shell' || !stream)) {
       return Promise.resolve(`Name a target in the login name: ssh ${person.username}:CREDENTIAL@DEVICE@this-proxy (or log in without one for the menu).`);
     }
     // Until admitted, only one channel drives the menu or the prompt; others wait on the same promise.
     this.admitted = (async (): Promise<Admitted | string> => {
-      const write = (t: string) => void stream.write(t);
+      const write = (t: string) => void stream?.write(t);
       let target: ReachableTarget;
       let reason: string | undefined;
       if (spec) {
@@ -340,7 +417,7 @@ export class ProxyConnection {
         if (!r.ok) return r.message;
         target = r.target;
       } else {
-        const io = new LineReader(stream, pty !== null);
+        const io = new LineReader(stream!, pty !== null);
         try {
           const choice = await runMenu(this.deps.appliance, person, this.source, io, write);
           if (!choice) return 'Bye.';
@@ -348,11 +425,11 @@ export class ProxyConnection {
           reason = choice.reason;
         } finally {
           io.detach();
-          stream.pause();
+          stream!.pause();
         }
       }
       let result = await this.deps.appliance.sessions.open({ userId: person.userId, deviceId: target.device.id, credentialId: target.credential.id, protocol: 'ssh', source: this.source, authentication: person.authentication, ...(reason ? { reason } : {}) });
-      if (!result.admitted && result.refusal.kind === 'reason-required' && info.kind === 'shell' && pty) {
+      if (!result.admitted && result.refusal.kind === 'reason-required' && info.kind === 'shell' && pty && stream) {
         const io = new LineReader(stream, true);
         const typed = await io.read('A reason is required for this target: ');
         io.detach();

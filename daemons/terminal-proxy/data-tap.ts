@@ -46,6 +46,12 @@ export interface TapFactory {
   judgeExec(session: ProxySession, command: string): Promise<ExecJudgement>;
   /** Ready before the channel opens upstream: a session whose recording cannot start gets no channel. */
   open(session: ProxySession, channel: ChannelInfo, io: ChannelIO): Promise<ChannelTap>;
+  /**
+   * A forwarded TCP channel (direct-tcpip) is about to open: noted in the session's record (its bytes are not
+   * recorded, only that it was opened and where to). Rejects when it cannot be noted: the forward is refused.
+   * Absent: nothing is noted.
+   */
+  forward?(session: ProxySession, f: { destination: string; origin: string }): Promise<void>;
   /** The session ended: whatever it kept per session (its recording) closes, once. */
   close(session: ProxySession): Promise<void>;
 }

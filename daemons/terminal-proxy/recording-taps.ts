@@ -90,6 +90,14 @@ export class RecordingTaps implements TapFactory {
     return tap;
   }
 
+  async forward(session: ProxySession, f: { destination: string; origin: string }): Promise<void> {
+    // A session opened only to forward (ssh -N -L) gets its recording here: the forwards are its record.
+    const s = this.state(session, { kind: 'exec' });
+    const rec = await s.recording;
+    if (s.closed || rec.writer.failed !== undefined) throw new Error('the session has ended');
+    rec.writer.event('forward', { destination: f.destination.slice(0, 300), origin: f.origin.slice(0, 300) });
+  }
+
   async close(session: ProxySession): Promise<void> {
     const s = this.sessions.get(session.id);
     this.ended.add(session);
