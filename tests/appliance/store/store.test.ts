@@ -145,7 +145,8 @@ describe('store: transactions, conflicts and typed refusals', () => {
     );
     await Promise.all([a.repos.meta.set('outside', 'written'), timer, released]);
     assert.equal(await a.repos.meta.get('outside'), 'written');
-    assert.ok(late >= 0 && late < 60, `the timer fired ${late} ms late`);
+    // A timer may fire a millisecond 'early' by Date.now()'s rounding; what matters is that it is not held.
+    assert.ok(late >= -2 && late < 60, `the timer fired ${late} ms late`);
   });
 
   test('a conflict is retried with a fresh transaction, and nothing of the failed attempt stays', async () => {
