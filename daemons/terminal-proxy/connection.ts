@@ -37,6 +37,8 @@ export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAtte
 export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
 
 /** Forwarded TCP channels open at once on one connection (each is a TCP connection the target makes). */
+/** How long a forward's other side may take to hand on its last bytes once one side closed. */
+const FORWARD_CLOSE_GRACE_MS = 5_000;
 const MAX_FORWARD_CHANNELS = 64;
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
@@ -346,15 +348,23 @@ export class ProxyConnection {
     stream.pipe(up);
     up.pipe(stream);
     let closed = false;
-    const close = () => {
+    // One side closed: the other still has bytes in flight (piped, waiting for its window). Close it only
+    // once they are handed on ('finish' after end), or after a grace if its peer stopped reading.
+    const closeAfter = (other: ServerChannel | ClientChannel) => {
       if (closed) return;
       closed = true;
       this.openForwards--;
-      stream.close();
-      up.close();
+      const hardClose = setTimeout(() => other.close(), FORWARD_CLOSE_GRACE_MS);
+      hardClose.unref();
+      other.once('finish', () => {
+        clearTimeout(hardClose);
+        other.close();
+      });
+      if (!other.writableEnded) other.end();
+      else if (other.writableFinished) other.emit('finish');
     };
-    stream.on('close', close);
-    up.on('close', close);
+    stream.on('close', () => closeAfter(up));
+    up.on('close', () => closeAfter(stream));
   }
 
   /**
