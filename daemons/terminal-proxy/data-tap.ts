@@ -55,12 +55,3 @@ export interface TapFactory {
   /** The session ended: whatever it kept per session (its recording) closes, once. */
   close(session: ProxySession): Promise<void>;
 }
-
-const PASS_THROUGH: ChannelTap = { fromClient: (d) => d, fromTarget: () => true, resize: () => {}, clientEnd: async () => {}, end: () => {} };
-
-/** No recording and no command rules: every byte passes as it came (tests of the bridge alone). */
-export const passThroughTaps: TapFactory = {
-  judgeExec: async () => ({ allowed: true }),
-  open: async () => PASS_THROUGH,
-  close: async () => {},
-};
