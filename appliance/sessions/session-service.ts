@@ -391,6 +391,11 @@ export class SessionService {
     });
   }
 
+  /** A proxy refused a person the password let in (what it cannot finish yet, such as a second factor). */
+  async recordRefusedLogin(e: { username: string; source: string; protocol: SessionProtocol; reason: string }): Promise<void> {
+    await this.deps.audit.record({ type: 'session.login_refused', outcome: 'failure', actor: e.username, actorIp: normalizeIp(e.source), subject: e.username, code: 'AUTH_INVALID', detail: { protocol: e.protocol, reason: e.reason } });
+  }
+
   /**
    * Admit a session or refuse it. The decision, the row and the `session.start` event are one transaction,
    * so nothing can change the decision between the check and the act; every refusal is a `session.refused`
