@@ -1,10 +1,11 @@
 // Certificate login as a second factor: validate the presented certificate against the trust store and the
 // account, bind the first accepted certificate, log every use, failure, bind and revoke. Also the one
 // decision the proxies ask: may this user open a proxy session under "force authentication with certificate"?
+import type { X509Certificate } from 'node:crypto';
 import type { Store, UserCertificateRow, Repositories, UserRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
-import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn, parseCertificate } from '../pki/index.js';
+import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn, parseCertificate, parseCertificates } from '../pki/index.js';
 import { AuthError, NotFoundError, type ErrorCode } from '../errors/index.js';
 import { normalizeIp } from '../net/index.js';
 import type { FactorVerdict } from './auth-service.js';
@@ -69,6 +70,15 @@ function bindingView(r: UserCertificateRow & { username: string }): CertificateB
   };
 }
 
+/**
+ * The binding's certificate as a proxy presents it to the validator: the leaf, and the intermediates the client's
+ * browser sent at the last web login (SSH carries neither; the trust store supplies the rest of the chain).
+ */
+function presentedOf(bound: Pick<UserCertificateRow, 'pem' | 'chain_pem'>): { cert: X509Certificate; presented: PresentedCertificate } {
+  const cert = parseCertificate(Buffer.from(bound.pem));
+  return { cert, presented: { leaf: cert.raw, chain: bound.chain_pem ? parseCertificates(bound.chain_pem).map((c) => c.raw) : [] } };
+}
+
 function csvField(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
   // A leading = + - @ would be a formula in a spreadsheet: neutralize it (CSV injection).
@@ -107,6 +117,8 @@ export class CertificateLogin {
       throw new AuthError(result.code, result.reason);
     }
     const { cert, identity } = result;
+    // What this login's chain needed from the client: a proxy, which never sees the chain, builds it with these.
+    const chainPem = result.intermediates.length > 0 ? result.intermediates.map((c) => c.toString().trim() + '\n').join('') : null;
     // Whether this certificate may bind, and the binding, are decided inside one transaction (and, for the
     // fingerprint, by the unique claim the insert makes): a parallel login cannot slip between them.
     const outcome = await this.deps.store.transaction(async (repos): Promise<{ refused: { code: ErrorCode; reason: string } } | { bindingId: number; newlyBound: boolean }> => {
@@ -134,6 +146,7 @@ export class CertificateLogin {
           not_before: Date.parse(cert.validFrom),
           not_after: Date.parse(cert.validTo),
           pem: cert.toString(),
+          chain_pem: chainPem,
           status: 'bound',
           bound_at: now,
           first_used_at: now,
@@ -148,7 +161,7 @@ export class CertificateLogin {
         await this.event(repos, { event: 'bind', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
       } else {
         bindingId = current.id;
-        await repos.userCertificates.update(current.id, { last_used_at: now });
+        await repos.userCertificates.update(current.id, { last_used_at: now, chain_pem: chainPem });
       }
       await this.event(repos, { event: 'use', user, ip, fingerprint: identity.fingerprint, subject: result.subject });
       if (newlyBound) {
@@ -222,10 +235,10 @@ export class CertificateLogin {
       onFailure: (repos) => this.event(repos, { event: 'failure', user, ip, fingerprint: cert?.fingerprint ?? null, subject: cert?.subject ?? null, code }),
     });
     if (!bound) return refuse('CERT_MISSING', 'the account has no bound certificate (bind one at a web login first)');
-    const cert = parseCertificate(Buffer.from(bound.pem));
+    const { cert, presented } = presentedOf(bound);
     const blob = sshBlobOfCertificate(cert);
     if (!blob || !blob.equals(offered)) return refuse('AUTH_KEY_UNKNOWN', "the key is not the bound certificate's", { fingerprint: bound.fingerprint, subject: bound.subject });
-    const result = validateClientCertificate({ leaf: cert.raw, chain: [] }, trust, {
+    const result = validateClientCertificate(presented, trust, {
       now: this.now(),
       checkEmail: settings.mfa.checkCertificateEmail,
       accountEmail: user.email,
@@ -322,7 +335,7 @@ export class CertificateLogin {
     // The login was judged minutes ago, perhaps: a CA inactivated or a CRL installed since refuses now.
     const user = await this.deps.store.repos.users.byId(userId);
     const settings = await this.deps.settings.current();
-    const result = validateClientCertificate({ leaf: parseCertificate(Buffer.from(bound.pem)).raw, chain: [] }, await this.deps.trust.snapshot(), {
+    const result = validateClientCertificate(presentedOf(bound).presented, await this.deps.trust.snapshot(), {
       now: this.now(),
       checkEmail: settings.mfa.checkCertificateEmail,
       accountEmail: user?.email ?? '',

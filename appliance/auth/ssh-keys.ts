@@ -3,7 +3,7 @@
 // permission: a user on their own keys, an administrator with users.manage on anyone's).
 import type { Store, UserSshKeyRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import { NotFoundError, WardenError } from '../errors/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { normalizeIp } from '../net/index.js';
 import { parseAuthorizedKeyLine } from './ssh-public-key.js';
 
@@ -35,6 +35,15 @@ function view(r: UserSshKeyRow): SshKeyView {
   };
 }
 
+/** A label given apart from the key line: what the line's comment may hold (no control characters, at most 255 characters), not empty. */
+function keyLabel(input: string): string {
+  const label = typeof input === 'string' ? input.trim() : '';
+  if (label === '') throw new InputError('the key name is empty', { field: 'name' });
+  if (/[\u0000-\u001f\u007f-\u009f]/u.test(label) || !label.isWellFormed()) throw new InputError('the key name contains control characters', { field: 'name' });
+  if ([...label].length > 255) throw new InputError('the key name is longer than 255 characters', { field: 'name' });
+  return label;
+}
+
 export interface SshKeyActor {
   username: string;
   ip: string | null;
@@ -51,9 +60,13 @@ export class SshKeyService {
     return (await this.deps.store.repos.sshKeys.forUser(userId)).map(view);
   }
 
-  /** Register `line` for `userId`. InputError for a line that is not an acceptable public key; ConflictError for a duplicate. */
-  async add(actor: SshKeyActor, userId: number, line: string): Promise<SshKeyView> {
+  /**
+   * Register `line` for `userId`. InputError for a line that is not an acceptable public key; ConflictError for a
+   * duplicate. `comment`, when given, replaces the line's own comment (the label shown in lists), under the same rules.
+   */
+  async add(actor: SshKeyActor, userId: number, line: string, opts: { comment?: string } = {}): Promise<SshKeyView> {
     const key = parseAuthorizedKeyLine(line);
+    if (opts.comment !== undefined) key.comment = keyLabel(opts.comment);
     const ip = actor.ip === null ? null : normalizeIp(actor.ip);
     const now = this.now();
     const user = await this.deps.store.repos.users.byId(userId);

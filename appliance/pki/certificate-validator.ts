@@ -45,7 +45,16 @@ export interface ValidationOptions {
 }
 
 export type ValidationResult =
-  | { ok: true; cert: X509Certificate; identity: CertificateIdentity; subject: string; email: string; anchorId: number }
+  | {
+      ok: true;
+      cert: X509Certificate;
+      identity: CertificateIdentity;
+      subject: string;
+      email: string;
+      anchorId: number;
+      /** The intermediates the client sent that the chain went through (leaf side first; none when the store had them). */
+      intermediates: X509Certificate[];
+    }
   | { ok: false; code: ErrorCode; reason: string; cert?: X509Certificate };
 
 const MAX_DEPTH = 8;
@@ -151,5 +160,5 @@ export function validateClientCertificate(presented: PresentedCertificate, trust
       return fail('CERT_NOT_BOUND_CERT', 'this is not the certificate bound to the account', leaf);
     }
   }
-  return { ok: true, cert: leaf, identity, subject: dn(leaf.subject), email, anchorId: anchor.row.id };
+  return { ok: true, cert: leaf, identity, subject: dn(leaf.subject), email, anchorId: anchor.row.id, intermediates: viaClient };
 }

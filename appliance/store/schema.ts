@@ -196,6 +196,11 @@ export interface UserCertificatesTable {
    * that existed before migration 0006 (all revoked by it).
    */
   fingerprint_claim: string | null;
+  /**
+   * Intermediate CAs the client sent at its last certificate login on the web that the chain needed (PEM, leaf
+   * side first); NULL when the trust store held the whole chain. The SSH proxy builds the chain with them.
+   */
+  chain_pem: string | null;
 }
 
 export interface CertificateEventsTable {

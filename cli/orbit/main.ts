@@ -12,6 +12,7 @@ import { registerSettings } from './commands/settings.js';
 import { registerSessionSearch } from './commands/session-search.js';
 import { registerSessionLive } from './commands/session-live.js';
 import { registerRecording } from './commands/recording.js';
+import { registerSshKey } from './commands/ssh-key.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerSessionSearch(program);
   registerSessionLive(program);
   registerRecording(program);
+  registerSshKey(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();
