@@ -126,6 +126,13 @@ describe('terminal proxy: agent forwarding allowed by the access group, audited 
     assert.equal((await eventsOf('session.channel_refused', session)).length, 0);
   });
 
+  test('agent channels close with their conversation: 40 in a row in one session, beyond the 32 open at once', async () => {
+    const r = await ssh('agon', ['for i in $(seq 40); do ssh-add -l >/dev/null || exit 7; done; echo done']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /done/);
+    assert.equal((await eventsOf('session.agent_forward', await lastSession())).length, 40);
+  });
+
   test('allowed, in an interactive shell with a terminal (ssh -tt): the key is listed there too', async () => {
     const r = await ssh('agon', ['-tt'], { input: 'ssh-add -L; exit\n' });
     assert.equal(r.code, 0, r.stderr);
