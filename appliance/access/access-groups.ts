@@ -22,6 +22,9 @@ export interface AccessGroupInput extends GroupOptions {
   /** Whether the terminal proxy forwards ports (`ssh -L`, `ssh -W`) for the sessions this group admits. Not
    *  part of the access decision: the session carries it (see SessionService.open). */
   allowPortForwarding: boolean;
+  /** Whether the terminal proxy forwards the user's SSH agent (`ssh -A`) to the target for the sessions this
+   *  group admits. Like allowPortForwarding, carried by the session, not part of the decision. */
+  allowAgentForwarding: boolean;
   userIds: number[];
   approverIds: number[];
   deviceIds: number[];
@@ -43,7 +46,7 @@ function ids(v: unknown, field: string): number[] {
 export function validateGroup(input: unknown): AccessGroupInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
   const i = input as Record<string, unknown>;
-  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'allowPortForwarding', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
+  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'allowPortForwarding', 'allowAgentForwarding', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
   for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
   const approvalsNeeded = i.approvalsNeeded ?? 1;
   if (!Number.isInteger(approvalsNeeded) || (approvalsNeeded as number) < 1 || (approvalsNeeded as number) > 10) throw new InputError('approvalsNeeded must be 1 to 10', { field: 'approvalsNeeded' });
@@ -56,6 +59,7 @@ export function validateGroup(input: unknown): AccessGroupInput {
     approvalRequired: flag(i.approvalRequired, 'approvalRequired', false),
     approvalsNeeded: approvalsNeeded as number,
     allowPortForwarding: flag(i.allowPortForwarding, 'allowPortForwarding', false),
+    allowAgentForwarding: flag(i.allowAgentForwarding, 'allowAgentForwarding', false),
     timeWindows: validateTimeWindows(i.timeWindows ?? []),
     userIds: ids(i.userIds, 'userIds'),
     approverIds: ids(i.approverIds, 'approverIds'),
@@ -78,6 +82,7 @@ export function groupOptions(g: AccessGroupRow) {
     approvalRequired: g.approval_required,
     approvalsNeeded: g.approvals_needed,
     allowPortForwarding: g.allow_port_forwarding,
+    allowAgentForwarding: g.allow_agent_forwarding,
     timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
   };
 }
@@ -121,6 +126,7 @@ export class AccessGroupService {
       approval_required: g.approvalRequired,
       approvals_needed: g.approvalsNeeded,
       allow_port_forwarding: g.allowPortForwarding,
+      allow_agent_forwarding: g.allowAgentForwarding,
       time_windows: JSON.stringify(g.timeWindows),
       updated_at: now,
     };
@@ -143,7 +149,7 @@ export class AccessGroupService {
   async saveGroup(actor: Actor, input: unknown, id?: number): Promise<AccessGroupView> {
     if (id !== undefined) await this.group(id);
     const g = validateGroup(input);
-    const groupId = await audited(this.deps.audit, { type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length, allowPortForwarding: g.allowPortForwarding } }, (repos) =>
+    const groupId = await audited(this.deps.audit, { type: id === undefined ? 'access_group.create' : 'access_group.update', actor, subject: g.name, detail: { users: g.userIds.length, devices: g.deviceIds.length, credentials: g.credentialIds.length, allowPortForwarding: g.allowPortForwarding, allowAgentForwarding: g.allowAgentForwarding } }, (repos) =>
       this.writeGroup(repos, id, g),
     );
     return this.group(groupId);

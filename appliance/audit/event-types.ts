@@ -136,6 +136,12 @@ const CATALOGUE = {
     description: "The terminal proxy opened a forwarded TCP channel (ssh -L, ssh -W) to a destination through a session's target, which its access group allows; a failure: the target could not open it.",
     detail: { session: 'string', destination: 'string', origin: 'string', problem: 'string?' },
   },
+  'session.agent_forward': {
+    code: 'W2180',
+    severity: 'medium',
+    description: "The target of a session opened a channel to the user's forwarded SSH agent (ssh -A), which its access group allows; one event per channel. A failure: the user's client refused it.",
+    detail: { session: 'string', problem: 'string?' },
+  },
   'session.login_refused': {
     code: 'W2141',
     severity: 'low',
@@ -177,13 +183,13 @@ const CATALOGUE = {
     code: 'W3100',
     severity: 'medium',
     description: 'An access group (who may reach which devices) was created.',
-    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?' },
+    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?', allowAgentForwarding: 'boolean?' },
   },
   'access_group.update': {
     code: 'W3101',
     severity: 'medium',
     description: 'An access group was changed.',
-    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?' },
+    detail: { users: 'number', devices: 'number', credentials: 'number', allowPortForwarding: 'boolean?', allowAgentForwarding: 'boolean?' },
   },
   'access_group.command_rules': {
     code: 'W3200',

@@ -168,6 +168,11 @@ export class ProxySession {
      * transaction. No admitting group, no forwarding.
      */
     readonly portForwarding = false,
+    /**
+     * Whether the proxy may forward the user's SSH agent to the target (`ssh -A`): the same rule as ports, only
+     * when every admitting group allows it, read in the admission's transaction.
+     */
+    readonly agentForwarding = false,
   ) {}
 
   /** What a log line or a failed assertion may show: never the secret (nor the service behind it). */
@@ -391,6 +396,23 @@ export class SessionService {
     });
   }
 
+  /**
+   * The target of a session opened a channel to the user's forwarded agent, which the session's groups allow
+   * (ProxySession.agentForwarding); `problem` set: the user's client refused it. One event per channel,
+   * awaited before the channel is handed to the target: an agent use the trail cannot note does not happen.
+   */
+  async recordAgentForward(e: { session: ProxySession; source: string; problem?: string }): Promise<void> {
+    await this.deps.audit.record({
+      type: 'session.agent_forward',
+      outcome: e.problem === undefined ? 'success' : 'failure',
+      actor: e.session.username,
+      actorIp: normalizeIp(e.source),
+      subject: `session:${e.session.id}`,
+      ...(e.problem === undefined ? {} : { code: 'FORWARD_REFUSED_BY_CLIENT' }),
+      detail: { session: e.session.id, ...(e.problem === undefined ? {} : { problem: e.problem.slice(0, 300) }) },
+    });
+  }
+
   /** A proxy refused a person the password let in (what it cannot finish yet, such as a second factor). */
   async recordRefusedLogin(e: { username: string; source: string; protocol: SessionProtocol; reason: string }): Promise<void> {
     await this.deps.audit.record({ type: 'session.login_refused', outcome: 'failure', actor: e.username, actorIp: normalizeIp(e.source), subject: e.username, code: 'AUTH_INVALID', detail: { protocol: e.protocol, reason: e.reason } });
@@ -455,7 +477,7 @@ export class SessionService {
     // Held before this admission's transaction, so committed under a lease row that then existed.
     const heldBefore = [...this.live.values()].filter((s) => s.hostId === hostId);
     type Outcome =
-      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules; portForwarding: boolean }
+      | { ok: true; target: Omit<SessionTarget, 'port'> & { connectivity: string }; grantId: number | null; grantEndsAt: number | null; commandRules: SessionCommandRules; portForwarding: boolean; agentForwarding: boolean }
       | { ok: false; refusal: Refusal; rule: string };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, req.userId, req.deviceId, req.credentialId, req.protocol, at);
@@ -507,6 +529,7 @@ export class SessionService {
       const admitting = decision.groupIds ?? (decision.groupId === null ? [] : [decision.groupId]);
       const commandRules = await commandRulesOf(repos, admitting);
       const portForwarding = await portForwardingOf(repos, admitting);
+      const agentForwarding = await agentForwardingOf(repos, admitting);
       const grant = decision.grantId === null ? undefined : await repos.accessRequests.request(decision.grantId);
       return {
         ok: true,
@@ -514,6 +537,7 @@ export class SessionService {
         grantEndsAt: grant ? Number(grant.ends_at) : null,
         commandRules,
         portForwarding,
+        agentForwarding,
         target: { deviceId: device.id, hostname: device.hostname, address: device.address, connectivity: device.connectivity, credentialId: credential.id, username: credential.username, domain: credential.domain, secretKind: credential.secret_kind },
       };
     });
@@ -535,7 +559,7 @@ export class SessionService {
       throw e;
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
-    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules, outcome.portForwarding);
+    const session = new ProxySession(this, id, user.id, user.username, req.protocol, { ...target, port }, secret, outcome.grantId, outcome.commandRules, outcome.portForwarding, outcome.agentForwarding);
     session.hostId = hostId;
     const early = this.admitting.get(id)?.endReason;
     // The grant's end is known now and cannot move: this process ends the session on the dot. The
@@ -732,6 +756,13 @@ function defaultHostIdLike(configured: string | undefined): string {
 async function portForwardingOf(repos: Repositories, groupIds: readonly number[]): Promise<boolean> {
   if (groupIds.length === 0) return false;
   for (const id of new Set(groupIds)) if (!(await repos.accessGroups.group(id))?.allow_port_forwarding) return false;
+  return true;
+}
+
+/** Agent forwarding for a session: the same rule as ports (every admitting group allows it; none: not allowed). */
+async function agentForwardingOf(repos: Repositories, groupIds: readonly number[]): Promise<boolean> {
+  if (groupIds.length === 0) return false;
+  for (const id of new Set(groupIds)) if (!(await repos.accessGroups.group(id))?.allow_agent_forwarding) return false;
   return true;
 }
 

@@ -21,6 +21,7 @@ import * as m0010 from './migrations/0010-commands.js';
 import * as m0011 from './migrations/0011-ssh-keys.js';
 import * as m0012 from './migrations/0012-live-sessions.js';
 import * as m0013 from './migrations/0013-port-forwarding.js';
+import * as m0014 from './migrations/0014-agent-forwarding.js';
 import * as m0015 from './migrations/0015-certificate-chain.js';
 import { ChangeFeed } from './change-feed.js';
 
@@ -55,6 +56,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011-ssh-keys': m0011,
   '0012-live-sessions': m0012,
   '0013-port-forwarding': m0013,
+  '0014-agent-forwarding': m0014,
   '0015-certificate-chain': m0015,
 };
 

@@ -320,6 +320,8 @@ export interface AccessGroupsTable {
   command_mode: Generated<'rules' | 'allow-list'>;
   /** Whether the terminal proxy opens direct-tcpip channels (`ssh -L`, `ssh -W`) for sessions this group admits. */
   allow_port_forwarding: Generated<boolean>;
+  /** Whether the terminal proxy forwards the user's SSH agent (`ssh -A`) to the target for sessions this group admits. */
+  allow_agent_forwarding: Generated<boolean>;
 }
 
 /** A group's command rules, in order (position 0 first). */
@@ -407,6 +409,7 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_groups.reason_required',
   'access_groups.approval_required',
   'access_groups.allow_port_forwarding',
+  'access_groups.allow_agent_forwarding',
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);

@@ -1,15 +1,18 @@
 // One client connection to the proxy: its authentication (through the ProxyAuthenticator seam), its session
 // channels, the one admitted session and upstream connection they share, and its one end. Everything that
 // grants access goes through SessionService.open. Port forwarding (direct-tcpip: ssh -L, ssh -W) is opened through
-// the target only when the session's access groups allow it, audited either way; remote forwarding (ssh -R),
-// Unix-socket, agent and X11 forwarding are always refused and audited.
+// the target only when the session's access groups allow it, audited either way; so is agent forwarding (ssh -A:
+// the target's agent channels carried to the user's client, see agent-forwarding.ts); remote forwarding
+// (ssh -R), Unix-socket and X11 forwarding are always refused and audited.
 import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session, TcpipRequestInfo, WindowChangeInfo } from 'ssh2';
-import type { Client } from 'ssh2';
+import type { Client, ExecOptions, ShellOptions } from 'ssh2';
+import type { Duplex } from 'node:stream';
 import type { Appliance } from '../../appliance/index.js';
 import type { ReachableTarget } from '../../appliance/access/index.js';
 import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { logger } from '../../appliance/log/index.js';
+import { closeTogether, ForwardedAgent, openClientAgentChannel } from './agent-forwarding.js';
 import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from './data-tap.js';
 import { parseLoginName, type LoginName } from './login-name.js';
@@ -40,6 +43,8 @@ export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
 /** How long a forward's other side may take to hand on its last bytes once one side closed. */
 const FORWARD_CLOSE_GRACE_MS = 5_000;
 const MAX_FORWARD_CHANNELS = 64;
+/** Agent channels open at once on one connection (each is one conversation of the target with the user's agent). */
+const MAX_AGENT_CHANNELS = 32;
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
 
@@ -119,6 +124,7 @@ export class ProxyConnection {
   private readonly channels = new Set<ServerChannel>();
   private openSessionChannels = 0;
   private openForwards = 0;
+  private openAgentChannels = 0;
   private readonly refusedKinds = new Set<string>();
   private bytesIn = 0;
   private bytesOut = 0;
@@ -240,10 +246,18 @@ export class ProxyConnection {
       reject?.();
       this.refused('x11');
     });
-    s.on('auth-agent', (_accept, reject) => {
-      reject?.();
-      this.refused('agent-forwarding');
+    // Asked before shell/exec, usually before the session is admitted (OpenSSH wants no reply): noted, and
+    // decided when the channel opens upstream (agentFor); refused at once when the session is known to forbid it.
+    let agentWanted = false;
+    s.on('auth-agent', (accept, reject) => {
+      if (this.session && !this.session.agentForwarding) {
+        reject?.();
+        return this.refused('agent-forwarding');
+      }
+      agentWanted = true;
+      accept?.();
     });
+    const agentFor = () => agentWanted && this.agentAllowed();
     s.on('signal', (accept, reject, info) => {
       // ssh2 throws on a name it does not know, which would take the whole connection down with it.
       const name = typeof info.name === 'string' ? info.name.toUpperCase().replace(/^SIG/, '') : '';
@@ -267,14 +281,14 @@ export class ProxyConnection {
       const stream = accept();
       if (!stream) return;
       const p = pty as Pty | null;
-      started(stream, { kind: 'shell', ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.shell(p ? ptyOptions(p) : false, cb)));
+      started(stream, { kind: 'shell', ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => openWithAgent(up, agentFor(), (agent, cb) => up.shell(p ? ptyOptions(p) : false, agentOption(agent), cb)));
     });
     s.on('exec', (accept, _reject, info) => {
       const stream = accept();
       if (!stream) return;
       const p = pty as Pty | null;
       if (Buffer.byteLength(info.command) > this.deps.limits.maxCommandBytes) return failChannel(stream, 'The command is too long.');
-      started(stream, { kind: 'exec', command: info.command, ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => open(up, (cb) => up.exec(info.command, p ? { pty: ptyOptions(p) } : {}, cb)));
+      started(stream, { kind: 'exec', command: info.command, ...(p ? { term: p.term, cols: p.cols, rows: p.rows } : {}) }, (up) => openWithAgent(up, agentFor(), (agent, cb) => up.exec(info.command, { ...(p ? { pty: ptyOptions(p) } : {}), ...agentOption(agent) }, cb)));
     });
     s.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp') return reject?.();
@@ -330,6 +344,59 @@ export class ProxyConnection {
     } finally {
       this.openForwards--;
     }
+  }
+
+  /** A session channel asked for the user's agent: forwarded when the admitted session allows it, else refused and audited. */
+  private agentAllowed(): boolean {
+    if (this.session?.agentForwarding) return true;
+    this.refused('agent-forwarding');
+    return false;
+  }
+
+  /**
+   * The target opened an agent channel (only possible when the session allows agent forwarding: otherwise the
+   * upstream connection has no agent and ssh2 refuses it): one is opened to the user's client and audited before
+   * ssh2 pipes the two together, so every conversation with the user's agent is in the trail.
+   */
+  private openAgentChannel(cb: (err?: Error | null, stream?: Duplex) => void): void {
+    const session = this.session;
+    if (!session?.agentForwarding || this.ending || this.finished) return cb(new Error('agent forwarding is not open'));
+    if (this.openAgentChannels >= MAX_AGENT_CHANNELS) {
+      this.refused('too-many-agent-channels');
+      return cb(new Error('too many agent channels'));
+    }
+    this.openAgentChannels++;
+    let released = false;
+    const release = () => {
+      if (!released) ((released = true), this.openAgentChannels--);
+    };
+    const fail = (e: Error) => (release(), cb(e));
+    const audit = (problem?: string) => this.deps.appliance.sessions.recordAgentForward({ session, source: this.source, ...(problem === undefined ? {} : { problem }) });
+    openClientAgentChannel(this.client, (err, ch) => {
+      if (err || !ch) {
+        const problem = err?.message ?? 'no channel';
+        audit(problem).catch((e: Error) => log.warn('could not audit a refused agent channel', { session: session.id, error: e.message }));
+        return fail(new Error(problem));
+      }
+      ch.on('error', (e: Error) => log.debug('client agent channel error', { error: e.message }));
+      ch.once('close', release);
+      audit().then(
+        () => {
+          if (this.ending || this.finished) return (ch.close(), fail(new Error('the session has ended')));
+          // ssh2 pipes the target's channel into this one (and back) as soon as it has it.
+          ch.once('pipe', (target: ClientChannel) => {
+            target.on('error', (e: Error) => log.debug('target agent channel error', { error: e.message }));
+            closeTogether(ch, target, release);
+          });
+          cb(null, ch);
+        },
+        (e: Error) => {
+          log.error('could not audit an agent channel', { session: session.id, error: e.message });
+          ch.close();
+          fail(e);
+        },
+      );
+    });
   }
 
   /** A forwarded TCP stream both ways: pipe() holds the side whose destination is full; EOF passes as EOF. */
@@ -456,7 +523,8 @@ export class ProxyConnection {
       }
       session.onEndRequested((why) => this.endRequested(why));
       try {
-        const upstream = await connectUpstream(session, { readyTimeoutMs: this.deps.limits.upstreamTimeoutMs });
+        const agent = session.agentForwarding ? new ForwardedAgent((cb) => this.openAgentChannel(cb)) : undefined;
+        const upstream = await connectUpstream(session, { readyTimeoutMs: this.deps.limits.upstreamTimeoutMs, ...(agent ? { agent } : {}) });
         this.upstream = upstream;
         upstream.on('error', (e) => log.debug('upstream error', { session: session.id, error: e.message }));
         upstream.on('close', () => this.targetGone());
@@ -639,6 +707,24 @@ function open(up: Client, start: (cb: (err: Error | undefined, ch: ClientChannel
       resolve(ch);
     }),
   );
+}
+
+/** ssh2 knows the option (it requests auth-agent-req@openssh.com first) though its types do not declare it. */
+function agentOption(agent: boolean): ShellOptions & ExecOptions {
+  return agent ? ({ agentForward: true } as ShellOptions & ExecOptions) : {};
+}
+
+/**
+ * Open a shell or exec upstream, asking the target for agent forwarding when `agent`. A target that refuses it
+ * (AllowAgentForwarding no) makes ssh2 fail the whole channel, where OpenSSH would carry on without an agent:
+ * the channel is opened again without it.
+ */
+function openWithAgent(up: Client, agent: boolean, start: (agent: boolean, cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<ClientChannel> {
+  return open(up, (cb) => start(agent, cb)).catch((e: Error) => {
+    if (!agent || e.message !== 'Unable to request agent forwarding') throw e;
+    log.info('the target refused agent forwarding; the channel opens without it');
+    return open(up, (cb) => start(false, cb));
+  });
 }
 
 /** The bridge's side of ChannelIO: the tap's own bytes go out, and its brake holds both directions. */

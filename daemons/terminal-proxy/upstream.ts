@@ -38,7 +38,11 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-export function connectUpstream(session: ProxySession, options: { readyTimeoutMs: number }): Promise<Client> {
+/**
+ * `agent`: the session allows agent forwarding (ssh2 then accepts the target's agent channels and hands them to
+ * it, once a channel asked the target for forwarding); it is never offered for the proxy's own authentication.
+ */
+export function connectUpstream(session: ProxySession, options: { readyTimeoutMs: number; agent?: ssh2.BaseAgent }): Promise<Client> {
   const { target, secret } = session;
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -69,13 +73,16 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
     // string): the secret never becomes an immutable string that cannot be zeroed.
     const credential =
       target.secretKind === 'ssh-key'
-        ? { privateKey: secret }
+        ? // Named, not ssh2's default order, which tries any configured agent after the key: the forwarded agent
+          // is the user's, never the proxy's means of logging in.
+          { privateKey: secret, authHandler: ['none', 'publickey'] as ssh2.AuthenticationType[] }
         : { authHandler: [{ type: 'password', username: target.username, password: secret as unknown as string }] as unknown as ssh2.AuthenticationType[] };
     try {
       client.connect({
         sock: socket,
         username: target.username,
         ...credential,
+        ...(options.agent ? { agent: options.agent } : {}),
         readyTimeout: options.readyTimeoutMs,
         // No keyboard-interactive guessing, no agent: exactly the vaulted credential.
         tryKeyboard: false,

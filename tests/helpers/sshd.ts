@@ -21,7 +21,8 @@ export interface Sshd {
   stop: () => Promise<void>;
 }
 
-export async function startSshd(dir: string): Promise<Sshd> {
+/** `extraConfig`: more sshd_config lines (e.g. `AllowAgentForwarding no`); sshd keeps the first value it reads. */
+export async function startSshd(dir: string, opts: { extraConfig?: string[] } = {}): Promise<Sshd> {
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
@@ -30,7 +31,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   const config = path.join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`, 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', 'PasswordAuthentication yes', 'KbdInteractiveAuthentication no', ''].join('\n'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`, 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', 'PasswordAuthentication yes', 'KbdInteractiveAuthentication no', ...(opts.extraConfig ?? []), ''].join('\n'),
   );
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -99,9 +99,13 @@ export function runClient(
   tool: 'ssh' | 'scp' | 'sftp',
   args: string[],
   password: string,
-  opts: { input?: string | Buffer; timeoutMs?: number; onOutput?: (all: string, write: (s: string) => void, end: () => void) => void } = {},
+  opts: { input?: string | Buffer; timeoutMs?: number; onOutput?: (all: string, write: (s: string) => void, end: () => void) => void; agentSocket?: string } = {},
 ): Promise<ClientRun> & { proc: ChildProcess } {
-  const proc = spawn('sshpass', ['-e', tool, ...SSH_OPTIONS, ...args], { env: { ...process.env, SSHPASS: password }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // `agentSocket`: the client's own agent, for `ssh -A` (IdentityAgent=none would unset SSH_AUTH_SOCK and with
+  // it any forwarding); PubkeyAuthentication=no still keeps its keys from the server the client logs in to.
+  const options = opts.agentSocket === undefined ? SSH_OPTIONS : SSH_OPTIONS.filter((o, i) => o !== 'IdentityAgent=none' && SSH_OPTIONS[i + 1] !== 'IdentityAgent=none');
+  const env = { ...process.env, SSHPASS: password, ...(opts.agentSocket === undefined ? {} : { SSH_AUTH_SOCK: opts.agentSocket }) };
+  const proc = spawn('sshpass', ['-e', tool, ...options, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   let err = '';
   let seen = '';

@@ -40,6 +40,7 @@ const RELEASED_CODES: Record<string, string> = {
   'session.command_alert': 'W2121',
   'session.channel_refused': 'W2140',
   'session.port_forward': 'W2170',
+  'session.agent_forward': 'W2180',
   'session.login_refused': 'W2141',
   'session.interrupted': 'W2160',
   'access.request': 'W3000',
