@@ -3,8 +3,8 @@
 // output text and file operations handed to the search (sessions.activityRecorder). One recording and one
 // activity recorder per session, shared by its channels, closed once when the session ends.
 import type { Appliance } from '../../appliance/index.js';
-import type { CommandGuard, CommandVerdict } from '../../appliance/commands/index.js';
-import type { ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
+import type { CommandGuard, CommandVerdict, GuardedCommand } from '../../appliance/commands/index.js';
+import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
 import { logger } from '../../appliance/log/index.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, ExecJudgement, ExitInfo, TapFactory } from './data-tap.js';
 import { ScpObserver, SftpObserver, type FileOperation } from './sftp-observer.js';
@@ -124,6 +124,8 @@ class RecordingTap implements ChannelTap {
   private tail = '';
   private ended = false;
   private readonly startedAt = Date.now();
+  /** The stored form of each command the guard reported, for its exit status later. */
+  private readonly stored = new WeakMap<GuardedCommand, CommandActivity>();
   /**
    * Output text still to hand to the search index. A command run without a terminal (`ssh host 'tar c /data'`)
    * is usually data, and turning 200 MiB of it into text would run at a fifth of the link's speed: its first
@@ -160,7 +162,14 @@ class RecordingTap implements ChannelTap {
         onCommand: (c) => {
           const rule = c.rule && { position: c.rule.position, pattern: c.rule.pattern };
           w.event('command', { ...commandField(c.command), action: c.action, rule });
-          void this.activity.command({ at: c.at, command: c.command, action: c.action, rule });
+          const stored: CommandActivity = { at: c.at, command: c.command, action: c.action, rule };
+          this.stored.set(c, stored);
+          void this.activity.command(stored);
+        },
+        // The target's shell said how the command ended (shell integration marks): kept with the command.
+        onExitStatus: (c, status) => {
+          const stored = this.stored.get(c);
+          if (stored) this.activity.exitStatus(stored, status);
         },
         onRelease: (r) => {
           if (r.toClient.length > 0) this.show(r.toClient);
@@ -274,7 +283,7 @@ class RecordingTap implements ChannelTap {
     if (this.ended) return;
     this.ended = true;
     this.forget();
-    this.guard?.close();
+    this.guard?.close(exit && 'code' in exit ? exit.code : null);
     this.released();
     this.sftp?.end();
     const w = this.rec.writer;
