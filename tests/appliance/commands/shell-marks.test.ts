@@ -88,6 +88,29 @@ describe('ShellMarkScanner', () => {
         i += n;
       }
       assert.deepEqual(split, whole, all.toString('hex'));
+      assert.deepEqual(marks([all], new ShellMarkScanner({ shortcut: false })), whole);
+    }
+  });
+
+  test('a chunk in which no mark can end is only read at its end, with the same result as reading it whole', () => {
+    // Garbage without BEL or backslash (so no mark ends in it), with ESC ] and mark beginnings of every length
+    // scattered in it, cut at random points: the marks that end in a later chunk are the same either way.
+    const noTerminator = (n: number) => Buffer.from(Array.from(randomBytes(n), (b) => (b === 0x07 || b === 0x5c ? 0x41 : b)));
+    for (let round = 0; round < 300; round++) {
+      const parts: Buffer[] = [];
+      for (let k = 0; k < 6; k++) {
+        parts.push(noTerminator(Math.floor(Math.random() * 300)));
+        const body = `133;D;${k}` + 'x'.repeat(Math.random() < 0.5 ? 0 : Math.floor(Math.random() * 70));
+        parts.push(Buffer.from(`\x1b]${body.slice(0, Math.floor(Math.random() * (body.length + 1)))}`));
+        if (Math.random() < 0.5) parts.push(noTerminator(Math.floor(Math.random() * 80)));
+        if (Math.random() < 0.3) parts.push(Buffer.from(`\x1b]133;D;${k}`), noTerminator(Math.floor(Math.random() * 70)));
+        parts.push(Buffer.from(Math.random() < 0.5 ? BEL : ST));
+      }
+      const all = Buffer.concat(parts);
+      const reference = marks([all], new ShellMarkScanner({ shortcut: false }));
+      const cuts = [0, ...Array.from({ length: 4 }, () => Math.floor(Math.random() * all.length)), all.length].sort((x, y) => x - y);
+      const fast = marks(cuts.slice(1).map((end, j) => all.subarray(cuts[j], end)));
+      assert.deepEqual(fast, reference, all.toString('hex'));
     }
   });
 });
