@@ -64,7 +64,10 @@ describe('command rules and session search: API and orbit', () => {
       assert.equal(verdict.action, 'block');
       const started = Date.now();
       await a.sessions.recordActivity(sessionId, {
-        commands: [{ at: started + 42_000, command: 'rm -rf /var/lib/mysql', action: verdict.action, rule: verdict.rule, exec: true }],
+        commands: [
+          { at: started + 42_000, command: 'rm -rf /var/lib/mysql', action: verdict.action, rule: verdict.rule, exec: true },
+          { at: started + 44_000, command: 'mysqladmin status', action: 'allow', rule: null, exitStatus: 1 },
+        ],
         output: [{ at: started + 43_000, text: 'ERROR 2002: Can\'t connect to local MySQL server' }],
       });
       await r.session.close({ reason: 'test' });
@@ -81,6 +84,8 @@ describe('command rules and session search: API and orbit', () => {
     assert.equal(hit.command, 'rm -rf /var/lib/mysql');
     assert.equal(hit.action, 'block');
     assert.equal(hit.exitStatus, null, 'none was stored');
+    const withStatus = await clients.audit!.call('GET', '/api/v1/sessions?command=mysqladmin');
+    assert.deepEqual(withStatus.json.results.map((h: { command: string; exitStatus: number | null }) => [h.command, h.exitStatus]), [['mysqladmin status', 1]]);
     assert.equal(hit.recordingId, null, 'this session was not recorded');
     assert.ok(hit.offsetSeconds >= 41 && hit.offsetSeconds <= 43, String(hit.offsetSeconds));
     const text = await clients.audit!.call('GET', '/api/v1/sessions?text=MySQL%20server&user=ops&device=db01&since=1d');
