@@ -51,7 +51,7 @@ describe('terminal proxy: exit statuses of interactive commands', { timeout: 180
     const device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
     const cred = (await a.credentials.createCredential(admin, { deviceId: device, username: TARGET_USER, secret: targetPassword })).id;
     const group = (await a.accessGroups.saveGroup(admin, { name: 'ops', userIds: [user.id], deviceIds: [device], credentialIds: [cred] })).id;
-    await a.accessGroups.setCommandRules(admin, group, { mode: 'rules', rules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }] });
+    await a.accessGroups.setCommandRules(admin, group, { mode: 'rules', rules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }, { pattern: '^sh -c', action: 'alert' }] });
     proxy = await startTerminalProxy(home);
   });
 
@@ -151,5 +151,19 @@ describe('terminal proxy: exit statuses of interactive commands', { timeout: 180
       ['exit 3', 3],
       ['exec bash --norc --noprofile -i', 3],
     ]);
+  });
+
+  test('exec commands always get theirs: allowed, alerted (stored when judged, its status added at the end) and blocked', async () => {
+    for (const [command, code, action] of [
+      ['exit 5', 5, 'allow'],
+      ['sh -c "exit 4"', 4, 'alert'],
+      ['rm -rf /nonexistent-exit-test', 126, 'block'],
+    ] as const) {
+      const r = await runClient('ssh', ['-p', String(proxy.port), '-l', `alice:${TARGET_USER}@db01`, '127.0.0.1', command], alicePw);
+      assert.equal(r.code, code, r.stderr);
+      const { sessionId } = await storedCommands();
+      const rows = await a.store.repos.sessionCommands.commandsOf(sessionId);
+      assert.deepEqual(rows.map((c) => [c.command, c.action, c.exitStatus]), [[command, action, code]]);
+    }
   });
 });
