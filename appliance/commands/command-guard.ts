@@ -2,7 +2,9 @@
 // the user passes through `fromClient`, every byte from the target through `fromTarget`; the guard forwards
 // keys at once except the Enter that submits a line: that one waits until the target's echo of the line has
 // arrived (so the line is judged as the shell holds it), and a blocked line gets Ctrl-C instead of its Enter,
-// so it never runs.
+// so it never runs. It also hears the shell's own marks in the output, for the exit status of a line
+// (see ExitStatusTracker).
+import { ExitStatusTracker } from './exit-status-tracker.js';
 import { LineReconstructor } from './line-reconstructor.js';
 import { judge, type CommandAction, type CommandRule, type CommandRuleMode, type CommandVerdict } from './rules.js';
 
@@ -36,6 +38,12 @@ export interface CommandGuardOptions {
   rows?: number;
   /** Every submitted command (blocked ones too), in order. Called synchronously: keep it cheap (queue it). */
   onCommand?: (command: GuardedCommand) => void;
+  /**
+   * The exit status of a command reported through `onCommand`, when the target's shell says it (the shell
+   * integration mark OSC 133;D, or `exit N` ending the channel with N). Called at most once per command,
+   * possibly long after it (when the command finishes); never for a blocked one.
+   */
+  onExitStatus?: (command: GuardedCommand, status: number) => void;
   /** What the guard sends later, once a held Enter is decided (when it could not be decided at once). */
   onRelease: (release: GuardRelease) => void;
   /** Output quiet this long after the echo started: the echo of the keys sent so far is in. */
@@ -73,8 +81,11 @@ export class CommandGuard {
   /** Keys sent for the line being typed, and output bytes seen since: none back means echo is off. */
   private lineKeys = 0;
   private lineEcho = 0;
+  private readonly exits: ExitStatusTracker<GuardedCommand> | null;
 
   constructor(private readonly options: CommandGuardOptions) {
+    const onExitStatus = options.onExitStatus;
+    this.exits = onExitStatus ? new ExitStatusTracker<GuardedCommand>((c, status) => onExitStatus(c, status)) : null;
     this.lines = new LineReconstructor(options.columns ?? 80, options.rows ?? 24);
     this.quietMs = options.quietMs ?? 15;
     this.maxHoldMs = options.maxHoldMs ?? 2000;
@@ -98,6 +109,7 @@ export class CommandGuard {
     this.lastOutputAt = now;
     this.outputSinceForward = true;
     this.lines.output(buf);
+    this.exits?.output(buf);
     if (this.lineKeys > 0) this.lineEcho += buf.length;
     if (this.waiting) this.schedule();
   }
@@ -116,8 +128,9 @@ export class CommandGuard {
     return { forward: out.toTarget, toClient: out.toClient, ...(out.blocked ? { blocked: out.blocked } : {}) };
   }
 
-  /** Stop: timers cleared, nothing more is released. */
-  close(): void {
+  /** Stop: timers cleared, nothing more is released. `exitCode`: how the target's side of the channel ended. */
+  close(exitCode: number | null = null): void {
+    if (!this.closed) this.exits?.ended(exitCode);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -223,7 +236,9 @@ export class CommandGuard {
         if (rank[other.action] > rank[verdict.action]) verdict = other;
       }
     }
-    if (reported !== '') this.options.onCommand?.({ command: reported, at, action: verdict.action, rule: verdict.rule });
+    const guarded: GuardedCommand | null = reported !== '' ? { command: reported, at, action: verdict.action, rule: verdict.rule } : null;
+    if (guarded) this.options.onCommand?.(guarded);
+    if (verdict.action !== 'block') this.exits?.submitted(guarded, reported);
     if (verdict.action === 'block') {
       // What was typed after the blocked line was typed on the assumption it ran: drop it.
       this.queue = [];

@@ -1,5 +1,6 @@
 // Commands typed in proxied sessions: the line reconstructed from keys and echo, the command rules and their
-// judgement, and the guard that applies them to a live channel. One place for SSH and the web terminal.
+// judgement, the guard that applies them to a live channel, and the shell's own marks that tell a line's exit
+// status. One place for SSH and the web terminal.
 export { TerminalScreen } from './terminal-screen.js';
 export { LineReconstructor, type KeyEvent } from './line-reconstructor.js';
 export {
@@ -19,3 +20,5 @@ export {
 } from './rules.js';
 export { TerminalText } from './terminal-text.js';
 export { CommandGuard, type CommandGuardOptions, type GuardedCommand, type GuardRelease, type ClientVerdict } from './command-guard.js';
+export { ShellMarkScanner, parseMark, MAX_MARK_BODY, type ShellMark } from './shell-marks.js';
+export { ExitStatusTracker } from './exit-status-tracker.js';

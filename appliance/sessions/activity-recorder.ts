@@ -16,6 +16,16 @@ export interface CommandActivity {
   offsetMs?: number;
 }
 
+/**
+ * An exit status learnt after its command was stored (the shell reports it when the command ends): the
+ * command is found again by its time and text.
+ */
+export interface CommandStatusActivity {
+  at: number;
+  command: string;
+  exitStatus: number;
+}
+
 /** A chunk of the session's output as text (see TerminalText), for the full-text index. */
 export interface OutputActivity {
   at: number;
@@ -35,11 +45,14 @@ export interface ActivityRecorderOptions {
   clock?: () => number;
 }
 
-type Write = (sessionId: string, activity: { commands: CommandActivity[]; output: OutputActivity[] }) => Promise<void>;
+type Write = (sessionId: string, activity: { commands: CommandActivity[]; output: OutputActivity[]; statuses: CommandStatusActivity[] }) => Promise<void>;
 
 export class SessionActivityRecorder {
   private commands: CommandActivity[] = [];
   private output: OutputActivity[] = [];
+  private statuses: CommandStatusActivity[] = [];
+  /** Commands handed to a write: from then on a status for one is an update, never a change to the object. */
+  private readonly taken = new WeakSet<CommandActivity>();
   private readonly text = new TerminalText();
   /** When the text now waiting began to be printed. */
   private textAt = 0;
@@ -63,6 +76,21 @@ export class SessionActivityRecorder {
     if (c.action === 'block' || this.commands.length >= (this.options.maxCommands ?? 200)) return this.flush();
     this.schedule();
     return Promise.resolve();
+  }
+
+  /**
+   * The exit status of a command given to `command` before: it goes with the command if that still waits,
+   * else as an update of the stored row in the next write.
+   */
+  exitStatus(c: CommandActivity, status: number): void {
+    if (this.closed) return;
+    if (!this.taken.has(c)) {
+      c.exitStatus = status;
+      return;
+    }
+    this.statuses.push({ at: c.at, command: c.command, exitStatus: status });
+    if (this.statuses.length >= (this.options.maxCommands ?? 200)) void this.flush();
+    else this.schedule();
   }
 
   /** Bytes the target printed. */
@@ -97,9 +125,11 @@ export class SessionActivityRecorder {
     this.cut();
     const commands = this.commands.splice(0);
     const output = this.output.splice(0);
-    if (commands.length === 0 && output.length === 0) return this.writing;
+    const statuses = this.statuses.splice(0);
+    if (commands.length === 0 && output.length === 0 && statuses.length === 0) return this.writing;
+    for (const c of commands) this.taken.add(c);
     this.writing = this.writing.then(() =>
-      this.write(this.sessionId, { commands, output }).catch((e: unknown) => {
+      this.write(this.sessionId, { commands, output, statuses }).catch((e: unknown) => {
         this.options.onError?.(e);
       }),
     );

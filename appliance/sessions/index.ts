@@ -1,6 +1,6 @@
 // Sessions: a proxied session's life, the same for every protocol — admitted (or refused with a reason the
 // user may see), then its secret, host key check and one end. Protocol code stays in the daemons.
 export { SessionService, ProxySession, DEFAULT_HOST_LEASE_MS, DEFAULT_PROGRESS_MS, PROGRESS_BATCH, PROCESS_GONE, type LiveSessionView, type LivenessOptions, type Admission, type OpenRequest, type Refusal, type SessionEnd, type SessionProtocol, type SessionTarget, type SessionCommandRules, MAX_COMMAND_CHARS, MAX_OUTPUT_CHUNK } from './session-service.js';
-export { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type OutputActivity } from './activity-recorder.js';
+export { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type CommandStatusActivity, type OutputActivity } from './activity-recorder.js';
 export { SessionSearch, validateSearch, parseSince, SEARCH_MAX_LIMIT, type SessionSearchResult } from './session-search.js';
 export { RecordingService, SessionRecording, type RecordingDeps, type RecordingView, type RecordingVerdict } from './recording-service.js';

@@ -15,6 +15,11 @@ export interface SessionSearchResult {
   /** An excerpt of the output text around the match (text searches). */
   text: string | null;
   action: SessionSearchHit['action'];
+  /**
+   * The command's exit status: an exec command's always, an interactive one's when the target's shell
+   * reported it (shell integration mark OSC 133;D); null when unknown (or for text hits).
+   */
+  exitStatus: number | null;
   /** The session's recording (for `orbit recording export`), null if it has none. */
   recordingId: string | null;
   /** Where to start the recording's playback: seconds from its start. */
@@ -94,6 +99,7 @@ export class SessionSearch {
       command: h.command,
       text: h.text === null ? null : excerpt(h.text, q.text),
       action: h.action,
+      exitStatus: h.exitStatus,
       recordingId: h.recordingId,
       offsetSeconds: Math.max(0, Math.floor(h.offsetMs / 1000)),
     }));

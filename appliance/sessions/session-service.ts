@@ -12,7 +12,7 @@ import type { CertificateLogin, ProxyAuthenticationProof } from '../auth/index.j
 import { can, parseConnectivity, requirePermission, type Actor, type AccessDecisions, type CredentialService, type HostKeyService } from '../access/index.js';
 import { normalizeIp } from '../auth/index.js';
 import { SessionSearch } from './session-search.js';
-import { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type OutputActivity } from './activity-recorder.js';
+import { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type CommandStatusActivity, type OutputActivity } from './activity-recorder.js';
 import { CommandGuard, judgeExec, mostRestrictive, type CommandGuardOptions, type CommandRule, type CommandRuleMode, type CommandVerdict } from '../commands/index.js';
 
 /**
@@ -285,11 +285,16 @@ export class SessionService {
    * Store what a session did: its commands (with the rules' verdicts) and its output text, in one
    * transaction with an audit event for every blocked (high) or alerted command. The proxy calls it batched,
    * off its data path; a blocked command it sends at once, so the event is not held back by a batch.
+   * `statuses`: exit statuses the shell reported after their commands were stored (set on those rows).
    */
-  async recordActivity(sessionId: string, activity: { commands?: readonly CommandActivity[]; output?: readonly OutputActivity[] }): Promise<void> {
+  async recordActivity(
+    sessionId: string,
+    activity: { commands?: readonly CommandActivity[]; output?: readonly OutputActivity[]; statuses?: readonly CommandStatusActivity[] },
+  ): Promise<void> {
     const commands = activity.commands ?? [];
     const output = activity.output ?? [];
-    if (commands.length === 0 && output.length === 0) return;
+    const statuses = activity.statuses ?? [];
+    if (commands.length === 0 && output.length === 0 && statuses.length === 0) return;
     await this.deps.store.transaction(async (repos) => {
       const row = await repos.proxySessions.byId(sessionId);
       if (!row) throw new NotFoundError('session');
@@ -307,6 +312,7 @@ export class SessionService {
           action: c.action,
         })),
       );
+      for (const st of statuses) await repos.sessionCommands.setExitStatus(sessionId, st.at, st.command.slice(0, MAX_COMMAND_CHARS), st.exitStatus);
       const chunks = output.flatMap((o) => {
         const parts = [];
         for (let i = 0; i < o.text.length; i += MAX_OUTPUT_CHUNK) parts.push({ sessionId, at: o.at, offsetMs: offset(o.at, o.offsetMs), text: o.text.slice(i, i + MAX_OUTPUT_CHUNK) });

@@ -76,6 +76,26 @@ export class SessionCommandsRepository {
     }
   }
 
+  /**
+   * Set the exit status of a command stored without one, found by its session, time and text (the first such
+   * row, if two are alike). Returns whether a row was found.
+   */
+  async setExitStatus(sessionId: string, at: number, command: string, exitStatus: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('session_commands')
+      .select('id')
+      .where('session_id', '=', sessionId)
+      .where('at', '=', at)
+      .where('command', '=', command)
+      .where('exit_status', 'is', null)
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return false;
+    await this.db.updateTable('session_commands').set({ exit_status: exitStatus }).where('id', '=', row.id).execute();
+    return true;
+  }
+
   async appendOutput(rows: readonly NewSessionOutputText[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 200) {
       const chunk = rows.slice(i, i + 200).map((r) => ({ session_id: r.sessionId, at: r.at, offset_ms: r.offsetMs, text: r.text }));
@@ -115,6 +135,8 @@ export interface SessionSearchHit {
   text: string | null;
   /** What the command rules did with the command. */
   action: SessionCommandsTable['action'] | null;
+  /** The command's exit status, when known (exec commands; interactive ones whose shell reported it). */
+  exitStatus: number | null;
   /** The session's recording, if it has one. */
   recordingId: string | null;
 }
@@ -174,6 +196,7 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
         command: null,
         text: r.text,
         action: null,
+        exitStatus: null,
         recordingId: r.recording_id,
       }));
     }
@@ -187,9 +210,9 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
     const narrowed = q.user !== undefined || q.device !== undefined;
     const join = narrowed ? sql`proxy_sessions s CROSS JOIN session_commands c ON c.session_id = s.id` : sql`session_commands c JOIN proxy_sessions s ON s.id = c.session_id`;
     // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
-    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; recording_id: string | null }>`
+    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
       SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
-      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action
+      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
       FROM ${join}
       WHERE ${sql.join(conditions, sql` AND `)}
       ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
@@ -202,6 +225,7 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
       command: r.command,
       text: null,
       action: r.action,
+      exitStatus: r.exit_status === null ? null : Number(r.exit_status),
       recordingId: r.recording_id,
     }));
   }

@@ -3,8 +3,8 @@
 // output text and file operations handed to the search (sessions.activityRecorder). One recording and one
 // activity recorder per session, shared by its channels, closed once when the session ends.
 import type { Appliance } from '../../appliance/index.js';
-import type { CommandGuard, CommandVerdict } from '../../appliance/commands/index.js';
-import type { ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
+import type { CommandGuard, CommandVerdict, GuardedCommand } from '../../appliance/commands/index.js';
+import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
 import { logger } from '../../appliance/log/index.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, ExecJudgement, ExitInfo, TapFactory } from './data-tap.js';
 import { ScpObserver, SftpObserver, type FileOperation } from './sftp-observer.js';
@@ -32,7 +32,11 @@ interface SessionState {
   activity: SessionActivityRecorder;
   taps: Set<RecordingTap>;
   closed: boolean;
+  /** Alerted exec commands stored when judged, by command, until their channel opens (to get its exit status). */
+  alerted: Map<string, CommandActivity>;
 }
+/** Alerted exec commands waiting for their channel, at most (a channel refused upstream never claims its own). */
+const MAX_ALERTED_WAITING = 32;
 
 /** A command as a recording event: one event must fit a chunk, even a 256 KiB command of control characters. */
 function commandField(command: string): { command: string; truncated?: true } {
@@ -62,7 +66,7 @@ export class RecordingTaps implements TapFactory {
     const activity = this.appliance.sessions.activityRecorder(session.id, {
       onError: (e) => log.warn('could not store session activity', { session: session.id, error: (e as Error).message }),
     });
-    s = { recording, activity, taps: new Set(), closed: false };
+    s = { recording, activity, taps: new Set(), closed: false, alerted: new Map() };
     this.sessions.set(session.id, s);
     return s;
   }
@@ -74,8 +78,14 @@ export class RecordingTaps implements TapFactory {
     rec.writer.event('exec', { ...commandField(command), action: verdict.action, rule: ruleOf(verdict) });
     if (verdict.action === 'allow') return { allowed: true };
     // Written at once (a block's high-severity event must not wait); an allowed command is stored at its end, with its exit status.
-    const stored = s.activity.command({ at: Date.now(), command, action: verdict.action, rule: ruleOf(verdict), exec: true, ...(verdict.action === 'block' ? { exitStatus: BLOCKED_EXEC_STATUS } : {}) });
-    if (verdict.action === 'alert') return { allowed: true };
+    const activity: CommandActivity = { at: Date.now(), command, action: verdict.action, rule: ruleOf(verdict), exec: true, ...(verdict.action === 'block' ? { exitStatus: BLOCKED_EXEC_STATUS } : {}) };
+    const stored = s.activity.command(activity);
+    if (verdict.action === 'alert') {
+      s.alerted.delete(command);
+      s.alerted.set(command, activity);
+      if (s.alerted.size > MAX_ALERTED_WAITING) s.alerted.delete(s.alerted.keys().next().value!);
+      return { allowed: true };
+    }
     await stored;
     const which = verdict.rule ? `rule ${verdict.rule.position + 1} (${verdict.rule.pattern})` : 'the allow-list (no rule allows it)';
     return { allowed: false, message: `warden: command blocked by ${which}`, exitStatus: BLOCKED_EXEC_STATUS };
@@ -85,7 +95,9 @@ export class RecordingTaps implements TapFactory {
     const s = this.state(session, info);
     const rec = await s.recording;
     if (s.closed) throw new Error('the session has ended');
-    const tap = new RecordingTap(session, info, io, rec, s.activity, () => s.taps.delete(tap));
+    const alerted = info.kind === 'exec' && info.command !== undefined ? s.alerted.get(info.command) : undefined;
+    if (alerted) s.alerted.delete(info.command!);
+    const tap = new RecordingTap(session, info, io, rec, s.activity, () => s.taps.delete(tap), alerted);
     s.taps.add(tap);
     return tap;
   }
@@ -124,6 +136,8 @@ class RecordingTap implements ChannelTap {
   private tail = '';
   private ended = false;
   private readonly startedAt = Date.now();
+  /** The stored form of each command the guard reported, for its exit status later. */
+  private readonly stored = new WeakMap<GuardedCommand, CommandActivity>();
   /**
    * Output text still to hand to the search index. A command run without a terminal (`ssh host 'tar c /data'`)
    * is usually data, and turning 200 MiB of it into text would run at a fifth of the link's speed: its first
@@ -142,6 +156,8 @@ class RecordingTap implements ChannelTap {
     private readonly rec: SessionRecording,
     private readonly activity: SessionActivityRecorder,
     private readonly forget: () => void,
+    /** This exec channel's command, alerted and stored when judged: its exit status follows at the end. */
+    private readonly alertedExec?: CommandActivity,
   ) {
     const w = rec.writer;
     w.event('channel', { kind: info.kind, ...(info.command !== undefined ? commandField(info.command) : {}) });
@@ -160,7 +176,14 @@ class RecordingTap implements ChannelTap {
         onCommand: (c) => {
           const rule = c.rule && { position: c.rule.position, pattern: c.rule.pattern };
           w.event('command', { ...commandField(c.command), action: c.action, rule });
-          void this.activity.command({ at: c.at, command: c.command, action: c.action, rule });
+          const stored: CommandActivity = { at: c.at, command: c.command, action: c.action, rule };
+          this.stored.set(c, stored);
+          void this.activity.command(stored);
+        },
+        // The target's shell said how the command ended (shell integration marks): kept with the command.
+        onExitStatus: (c, status) => {
+          const stored = this.stored.get(c);
+          if (stored) this.activity.exitStatus(stored, status);
         },
         onRelease: (r) => {
           if (r.toClient.length > 0) this.show(r.toClient);
@@ -274,16 +297,19 @@ class RecordingTap implements ChannelTap {
     if (this.ended) return;
     this.ended = true;
     this.forget();
-    this.guard?.close();
+    this.guard?.close(exit && 'code' in exit ? exit.code : null);
     this.released();
     this.sftp?.end();
     const w = this.rec.writer;
     if (!this.failed) w.event('channel-end', { kind: this.info.kind, ...(exit ?? {}) });
     if (this.info.kind === 'exec' && this.info.command !== undefined) {
       const verdict = this.session.judgeExec(this.info.command);
-      // An alerted exec was stored when it was judged; an allowed one now, with how it ended.
+      const code = exit && 'code' in exit ? exit.code : null;
+      // An alerted exec was stored when it was judged (its status goes to that row); an allowed one now, with how it ended.
       if (verdict.action === 'allow') {
-        void this.activity.command({ at: this.startedAt, command: this.info.command, action: 'allow', rule: null, exec: true, exitStatus: exit && 'code' in exit ? exit.code : null });
+        void this.activity.command({ at: this.startedAt, command: this.info.command, action: 'allow', rule: null, exec: true, exitStatus: code });
+      } else if (this.alertedExec && code !== null) {
+        this.activity.exitStatus(this.alertedExec, code);
       }
     }
   }

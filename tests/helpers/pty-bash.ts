@@ -9,6 +9,8 @@ import path from 'node:path';
 export interface PtyBashOptions {
   columns?: number;
   rows?: number;
+  /** Replaces the default PROMPT_COMMAND (`history -a`), e.g. to print shell-integration marks. */
+  promptCommand?: string;
 }
 
 export class PtyBash {
@@ -18,6 +20,8 @@ export class PtyBash {
   private output = '';
   private outputListeners: ((buf: Buffer) => void)[] = [];
   private exited: Promise<void>;
+  /** The exit code of `script` (bash's), once it has exited. */
+  exitCode: number | null = null;
 
   constructor(options: PtyBashOptions = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), 'warden-pty-'));
@@ -34,7 +38,7 @@ export class PtyBash {
         LANG: 'C.UTF-8',
         HISTFILE: this.histfile,
         HISTCONTROL: '',
-        PROMPT_COMMAND: 'history -a',
+        PROMPT_COMMAND: options.promptCommand ?? 'history -a',
         PS1: 'W$ ',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -43,7 +47,12 @@ export class PtyBash {
       this.output += d.toString('latin1');
       for (const l of this.outputListeners) l(d);
     });
-    this.exited = new Promise((resolve) => this.proc.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      this.proc.once('exit', (code) => {
+        this.exitCode = code;
+        resolve();
+      }),
+    );
   }
 
   /** Every byte bash prints, as it arrives. */
@@ -88,8 +97,13 @@ export class PtyBash {
     return readFileSync(this.histfile, 'utf8').split('\n').filter((l) => l !== '');
   }
 
+  /** Resolves when bash has exited (by itself: see close). */
+  get ended(): Promise<void> {
+    return this.exited;
+  }
+
   async close(): Promise<void> {
-    this.proc.stdin!.end('exit\r');
+    if (this.exitCode === null && this.proc.signalCode === null) this.proc.stdin!.end('exit\r');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
     await this.exited;
     clearTimeout(t);

@@ -64,7 +64,10 @@ describe('command rules and session search: API and orbit', () => {
       assert.equal(verdict.action, 'block');
       const started = Date.now();
       await a.sessions.recordActivity(sessionId, {
-        commands: [{ at: started + 42_000, command: 'rm -rf /var/lib/mysql', action: verdict.action, rule: verdict.rule, exec: true }],
+        commands: [
+          { at: started + 42_000, command: 'rm -rf /var/lib/mysql', action: verdict.action, rule: verdict.rule, exec: true },
+          { at: started + 44_000, command: 'mysqladmin status', action: 'allow', rule: null, exitStatus: 1 },
+        ],
         output: [{ at: started + 43_000, text: 'ERROR 2002: Can\'t connect to local MySQL server' }],
       });
       await r.session.close({ reason: 'test' });
@@ -80,6 +83,9 @@ describe('command rules and session search: API and orbit', () => {
     assert.equal(hit.device, 'db01');
     assert.equal(hit.command, 'rm -rf /var/lib/mysql');
     assert.equal(hit.action, 'block');
+    assert.equal(hit.exitStatus, null, 'none was stored');
+    const withStatus = await clients.audit!.call('GET', '/api/v1/sessions?command=mysqladmin');
+    assert.deepEqual(withStatus.json.results.map((h: { command: string; exitStatus: number | null }) => [h.command, h.exitStatus]), [['mysqladmin status', 1]]);
     assert.equal(hit.recordingId, null, 'this session was not recorded');
     assert.ok(hit.offsetSeconds >= 41 && hit.offsetSeconds <= 43, String(hit.offsetSeconds));
     const text = await clients.audit!.call('GET', '/api/v1/sessions?text=MySQL%20server&user=ops&device=db01&since=1d');
@@ -98,8 +104,8 @@ describe('command rules and session search: API and orbit', () => {
     assert.deepEqual(results.map((r: { sessionId: string; user: string }) => [r.sessionId, r.user]), [[sessionId, 'ops']]);
     const table = await runOrbit(home.home, ['session', 'search', 'rm -rf', '--user', 'ops', '--device', 'db01', '--since', '7d']);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^TIME\s+USER\s+DEVICE\s+SESSION\s+RECORDING\s+AT\s+ACTION\s+MATCH/);
-    assert.match(table.stdout, new RegExp(`ops\\s+db01\\s+${sessionId}\\s+-\\s+\\d+s\\s+block\\s+rm -rf /var/lib/mysql`));
+    assert.match(table.stdout, /^TIME\s+USER\s+DEVICE\s+SESSION\s+RECORDING\s+AT\s+ACTION\s+EXIT\s+MATCH/);
+    assert.match(table.stdout, new RegExp(`ops\\s+db01\\s+${sessionId}\\s+-\\s+\\d+s\\s+block\\s+-\\s+rm -rf /var/lib/mysql`), 'no exit status stored: -');
     const text = await runOrbit(home.home, ['session', 'search', '--text', 'MySQL']);
     assert.match(text.stdout, /Can't connect to local MySQL server/);
     const none = await runOrbit(home.home, ['session', 'search', 'no-such-command-anywhere']);

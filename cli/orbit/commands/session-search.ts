@@ -39,8 +39,8 @@ export function registerSessionSearch(program: Command): void {
         // What a session printed is not allowed to drive the auditor's terminal: control characters go.
         const plain = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
         printTable(
-          results.map((r) => ({ time: r.time, user: r.user, device: r.device, session: r.sessionId, recording: r.recordingId ?? '-', at: `${r.offsetSeconds}s`, action: r.action ?? '', match: plain(r.command ?? r.text ?? '') })),
-          ['time', 'user', 'device', 'session', 'recording', 'at', 'action', 'match'],
+          results.map((r) => ({ time: r.time, user: r.user, device: r.device, session: r.sessionId, recording: r.recordingId ?? '-', at: `${r.offsetSeconds}s`, action: r.action ?? '', exit: r.exitStatus === null ? '-' : String(r.exitStatus), match: plain(r.command ?? r.text ?? '') })),
+          ['time', 'user', 'device', 'session', 'recording', 'at', 'action', 'exit', 'match'],
         );
       });
     });
