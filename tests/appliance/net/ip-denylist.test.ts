@@ -32,6 +32,12 @@ describe('IP denylist', () => {
 
   test('an empty list denies no valid address', () => {
     assert.equal(new IpDenylist([]).denies('198.51.100.1'), false);
+    assert.equal(new IpDenylist([]).denies('::1'), false);
+  });
+
+  test('an empty list still denies an address it cannot parse (fail closed)', () => {
+    assert.equal(new IpDenylist([]).denies('not-an-address'), true);
+    assert.equal(new IpDenylist([]).denies(''), true);
   });
 
   const refused: [string, string[], string | null][] = [
