@@ -4,10 +4,7 @@
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { BaseAgent } from 'ssh2';
-import type { ClientChannel, Connection, IdentityCallback, ServerChannel, SignCallback, SigningRequestOptions } from 'ssh2';
-
-/** How long one side of an agent channel may take to hand on its last bytes once the other side closed. */
-const AGENT_CLOSE_GRACE_MS = 5_000;
+import type { Connection, IdentityCallback, ServerChannel, SignCallback, SigningRequestOptions } from 'ssh2';
 
 const NEVER = 'the proxy never uses a forwarded agent itself';
 
@@ -69,28 +66,4 @@ export function openClientAgentChannel(conn: Connection, cb: (err: Error | undef
   const local = add.call(internals._chanMgr, wrapper);
   if (local === -1) return wrapper(new Error('no free channels on the client connection'));
   send.call(internals._protocol, local, MAX_WINDOW, PACKET_SIZE);
-}
-
-/**
- * The two halves of one agent channel, once ssh2 pipes them (it pipes the target's channel into the client's
- * and back, which holds either side whose peer's window is full): one side closing ends the other, which is
- * closed once its last bytes left, or after a grace if its peer stopped reading. `onClosed` runs once.
- */
-export function closeTogether(client: ServerChannel, target: ClientChannel, onClosed: () => void): void {
-  let closed = false;
-  const closeAfter = (other: ServerChannel | ClientChannel) => {
-    if (closed) return;
-    closed = true;
-    onClosed();
-    const hardClose = setTimeout(() => other.close(), AGENT_CLOSE_GRACE_MS);
-    hardClose.unref();
-    other.once('finish', () => {
-      clearTimeout(hardClose);
-      other.close();
-    });
-    if (!other.writableEnded) other.end();
-    else if (other.writableFinished) other.emit('finish');
-  };
-  client.on('close', () => closeAfter(target));
-  target.on('close', () => closeAfter(client));
 }

@@ -12,7 +12,8 @@ import type { ReachableTarget } from '../../appliance/access/index.js';
 import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { logger } from '../../appliance/log/index.js';
-import { closeTogether, ForwardedAgent, openClientAgentChannel } from './agent-forwarding.js';
+import { ForwardedAgent, openClientAgentChannel } from './agent-forwarding.js';
+import { closeTogether } from './channel-pair.js';
 import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from './data-tap.js';
 import { parseLoginName, type LoginName } from './login-name.js';
@@ -40,8 +41,6 @@ export const DEFAULT_LIMITS: ProxyLimits = { maxSessionChannels: 10, maxAuthAtte
 export const PTY_MAX = { cols: 1000, rows: 1000, pixels: 16384 };
 
 /** Forwarded TCP channels open at once on one connection (each is a TCP connection the target makes). */
-/** How long a forward's other side may take to hand on its last bytes once one side closed. */
-const FORWARD_CLOSE_GRACE_MS = 5_000;
 const MAX_FORWARD_CHANNELS = 64;
 /** Agent channels open at once on one connection (each is one conversation of the target with the user's agent). */
 const MAX_AGENT_CHANNELS = 32;
@@ -414,24 +413,7 @@ export class ProxyConnection {
     });
     stream.pipe(up);
     up.pipe(stream);
-    let closed = false;
-    // One side closed: the other still has bytes in flight (piped, waiting for its window). Close it only
-    // once they are handed on ('finish' after end), or after a grace if its peer stopped reading.
-    const closeAfter = (other: ServerChannel | ClientChannel) => {
-      if (closed) return;
-      closed = true;
-      this.openForwards--;
-      const hardClose = setTimeout(() => other.close(), FORWARD_CLOSE_GRACE_MS);
-      hardClose.unref();
-      other.once('finish', () => {
-        clearTimeout(hardClose);
-        other.close();
-      });
-      if (!other.writableEnded) other.end();
-      else if (other.writableFinished) other.emit('finish');
-    };
-    stream.on('close', () => closeAfter(up));
-    up.on('close', () => closeAfter(stream));
+    closeTogether(stream, up, () => this.openForwards--);
   }
 
   /**
