@@ -8,11 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, chownSync } from 'node:fs';
 import path from 'node:path';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
+import type { Appliance } from '../../appliance/index.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import { runClient, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 import { runOrbit } from '../helpers/orbit.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
@@ -23,17 +22,22 @@ const SNIPPET = `PROMPT_COMMAND='printf "\\033]133;D;%s\\007\\033]133;A\\007" "$
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('terminal proxy: exit statuses of interactive commands', { timeout: 180_000 }, () => {
+  let lab: ProxyLab;
   let home: InitializedHome;
-  let sshd: Sshd;
   let proxy: RunningProxy;
   let a: Appliance;
-  const targetPassword = `Exit-${randomBytes(8).toString('hex')}-Q7`;
   let alicePw = '';
 
   before(async () => {
-    home = await initializedHome();
-    sshd = await startSshd(path.join(home.home, '..', `${path.basename(home.home)}-sshd`));
-    ensureTargetAccount(TARGET_USER, targetPassword);
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      targetPassword: `Exit-${randomBytes(8).toString('hex')}-Q7`,
+      users: { alice: {} },
+      hosts: ['db01'],
+      groups: [{ name: 'ops', users: ['alice'], hosts: ['db01'], commandRules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }, { pattern: '^sh -c', action: 'alert' }] }],
+    });
+    ({ home, proxy, a } = lab);
+    alicePw = lab.users.alice!.password;
     execFileSync('usermod', ['-s', '/bin/bash', TARGET_USER]);
     const targetHome = execFileSync('getent', ['passwd', TARGET_USER], { encoding: 'utf8' }).split(':')[5]!;
     const uid = Number(execFileSync('id', ['-u', TARGET_USER], { encoding: 'utf8' }));
@@ -43,24 +47,9 @@ describe('terminal proxy: exit statuses of interactive commands', { timeout: 180
     writeFileSync(bashrc, `${readFileSync('/etc/skel/.bashrc', 'utf8')}\n${SNIPPET}\n`);
     writeFileSync(path.join(targetHome, '.profile'), readFileSync('/etc/skel/.profile', 'utf8'));
     for (const f of [bashrc, path.join(targetHome, '.profile')]) chownSync(f, uid, gid);
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    const first = strongPassword();
-    const { user } = await a.users.create(admin, { username: 'alice', fullName: 'alice', email: 'alice@example.test', profile: 'privileged-access-user', password: first });
-    alicePw = strongPassword();
-    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: alicePw, ip: '127.0.0.1' });
-    const device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
-    const cred = (await a.credentials.createCredential(admin, { deviceId: device, username: TARGET_USER, secret: targetPassword })).id;
-    const group = (await a.accessGroups.saveGroup(admin, { name: 'ops', userIds: [user.id], deviceIds: [device], credentialIds: [cred] })).id;
-    await a.accessGroups.setCommandRules(admin, group, { mode: 'rules', rules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }, { pattern: '^sh -c', action: 'alert' }] });
-    proxy = await startTerminalProxy(home);
   });
 
-  after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
-  });
+  after(() => lab?.stop());
 
   /** `ssh -tt` through the proxy: `steps` are [what to wait for in the output, what to type]. */
   async function shell(steps: [RegExp, string][], command: string[] = []): Promise<ClientRun & { done: number }> {
