@@ -9,75 +9,49 @@ import { randomBytes } from 'node:crypto';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import type { Appliance } from '../../appliance/index.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import { runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
 
-const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
 const TARGET_USER = 'wagent';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('terminal proxy: agent forwarding allowed by the access group, audited either way', { timeout: 180_000 }, () => {
-  let home: InitializedHome;
-  let sshd: Sshd;
-  let strictSshd: Sshd;
+  let lab: ProxyLab;
   let proxy: RunningProxy;
   let a: Appliance;
   let agent: ChildProcess;
   let agentSock = '';
   let publicKey = '';
   let password = '';
-  const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
 
   before(async () => {
-    home = await initializedHome();
-    const dir = path.join(home.home, '..', `${path.basename(home.home)}-agent`);
-    sshd = await startSshd(path.join(dir, 'sshd'));
+    lab = await proxyLab({ targetUser: TARGET_USER, settings: { timeZone: 'UTC' }, users: { alice: {} }, startProxy: false });
+    a = lab.a;
+    password = lab.users.alice!.password;
     // A target that refuses agent forwarding: the session must still work, without an agent.
-    strictSshd = await startSshd(path.join(dir, 'strict-sshd'), { extraConfig: ['AllowAgentForwarding no'] });
-    ensureTargetAccount(TARGET_USER, targetPassword);
+    const strictSshd = await lab.startSshd('strict-sshd', ['AllowAgentForwarding no']);
 
-    agentSock = path.join(dir, 'agent.sock');
+    agentSock = path.join(lab.work, 'agent.sock');
     agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+    lab.onStop(() => agent.kill('SIGTERM'));
     for (let i = 0; i < 100 && !existsSync(agentSock); i++) await sleep(50);
     assert.ok(existsSync(agentSock), 'ssh-agent did not start');
-    const keyFile = path.join(dir, 'id_ed25519');
+    const keyFile = path.join(lab.work, 'id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `warden-agent-test-${randomBytes(4).toString('hex')}`, '-f', keyFile]);
     execFileSync('ssh-add', ['-q', keyFile], { env: { ...process.env, SSH_AUTH_SOCK: agentSock }, stdio: 'ignore' });
     publicKey = readFileSync(`${keyFile}.pub`, 'utf8').trim();
 
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
-    const first = strongPassword();
-    const { user } = await a.users.create(admin, { username: 'alice', fullName: 'alice', email: 'alice@example.test', profile: 'privileged-access-user', password: first });
-    password = strongPassword();
-    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: password, ip: '127.0.0.1' });
-    const cred: Record<string, number> = {};
-    for (const [hostname, port] of [['agon', sshd.port], ['agoff', sshd.port], ['agboth', sshd.port], ['agstrict', strictSshd.port]] as const) {
-      const device = await a.devices.createDevice(admin, { hostname, address: '127.0.0.1', connectivity: `SSH:${port}` });
-      cred[hostname] = (await a.credentials.createCredential(admin, { deviceId: device.id, username: TARGET_USER, secret: targetPassword })).id;
-      cred[`${hostname}-device`] = device.id;
-    }
-    const group = (name: string, hosts: string[], allowAgentForwarding?: boolean) =>
-      a.accessGroups.saveGroup(admin, { name, userIds: [user.id], deviceIds: hosts.map((h) => cred[`${h}-device`]!), credentialIds: hosts.map((h) => cred[h]!), ...(allowAgentForwarding === undefined ? {} : { allowAgentForwarding }) });
-    const on = await group('agent-users', ['agon', 'agboth', 'agstrict'], true);
+    for (const [hostname, port] of [['agon', lab.sshd.port], ['agoff', lab.sshd.port], ['agboth', lab.sshd.port], ['agstrict', strictSshd.port]] as const) await lab.addHost(hostname, port);
+    const on = await lab.addGroup({ name: 'agent-users', users: ['alice'], hosts: ['agon', 'agboth', 'agstrict'], allowAgentForwarding: true });
     assert.equal(on.allowAgentForwarding, true);
     // The default is off; agboth is admitted by both groups, so the stricter one applies.
-    assert.equal((await group('plain', ['agoff', 'agboth'])).allowAgentForwarding, false);
-    proxy = await startTerminalProxy(home);
+    assert.equal((await lab.addGroup({ name: 'plain', users: ['alice'], hosts: ['agoff', 'agboth'] })).allowAgentForwarding, false);
+    proxy = await lab.startProxy();
   });
 
-  after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await strictSshd?.stop();
-    agent?.kill('SIGTERM');
-    await a?.close();
-    home?.cleanup();
-  });
+  after(() => lab?.stop());
 
   /** `ssh -A` through the proxy with the test's agent (`forward: false`: the agent is there, not forwarded). */
   const ssh = (host: string, args: string[], opts: { forward?: boolean; input?: string } = {}) =>

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import type { Appliance } from '../../appliance/index.js';
 import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { freePort, startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import { freePort } from '../helpers/sshd.js';
+import { runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
@@ -21,53 +20,32 @@ const TARGET_USER = 'wfwd';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('terminal proxy: port forwarding allowed by the access group, audited either way', { timeout: 180_000 }, () => {
-  let home: InitializedHome;
-  let sshd: Sshd;
+  let lab: ProxyLab;
   let proxy: RunningProxy;
   let a: Appliance;
   let echo: net.Server;
   let echoPort = 0;
   let password = '';
-  const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
 
   before(async () => {
-    home = await initializedHome();
-    sshd = await startSshd(path.join(home.home, '..', `${path.basename(home.home)}-sshd`));
-    ensureTargetAccount(TARGET_USER, targetPassword);
+    lab = await proxyLab({ targetUser: TARGET_USER, settings: { timeZone: 'UTC' }, users: { alice: {} }, hosts: ['fwdon', 'fwdoff', 'fwdboth'], startProxy: false });
+    a = lab.a;
+    password = lab.users.alice!.password;
     echo = net.createServer((s) => {
       s.on('error', () => {});
       s.pipe(s);
     });
+    lab.onStop(() => new Promise((r) => echo.close(r)));
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
     echoPort = (echo.address() as net.AddressInfo).port;
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
-    const first = strongPassword();
-    const { user } = await a.users.create(admin, { username: 'alice', fullName: 'alice', email: 'alice@example.test', profile: 'privileged-access-user', password: first });
-    password = strongPassword();
-    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: password, ip: '127.0.0.1' });
-    const cred: Record<string, number> = {};
-    for (const hostname of ['fwdon', 'fwdoff', 'fwdboth']) {
-      const device = await a.devices.createDevice(admin, { hostname, address: '127.0.0.1', connectivity: `SSH:${sshd.port}` });
-      cred[hostname] = (await a.credentials.createCredential(admin, { deviceId: device.id, username: TARGET_USER, secret: targetPassword })).id;
-      cred[`${hostname}-device`] = device.id;
-    }
-    const group = (name: string, hosts: string[], allowPortForwarding?: boolean) =>
-      a.accessGroups.saveGroup(admin, { name, userIds: [user.id], deviceIds: hosts.map((h) => cred[`${h}-device`]!), credentialIds: hosts.map((h) => cred[h]!), ...(allowPortForwarding === undefined ? {} : { allowPortForwarding }) });
-    const on = await group('forwarders', ['fwdon', 'fwdboth'], true);
+    const on = await lab.addGroup({ name: 'forwarders', users: ['alice'], hosts: ['fwdon', 'fwdboth'], allowPortForwarding: true });
     assert.equal(on.allowPortForwarding, true);
     // The default is off; fwdboth is admitted by both groups, so the stricter one applies.
-    assert.equal((await group('plain', ['fwdoff', 'fwdboth'])).allowPortForwarding, false);
-    proxy = await startTerminalProxy(home);
+    assert.equal((await lab.addGroup({ name: 'plain', users: ['alice'], hosts: ['fwdoff', 'fwdboth'] })).allowPortForwarding, false);
+    proxy = await lab.startProxy();
   });
 
-  after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await new Promise((r) => echo?.close(r));
-    await a?.close();
-    home?.cleanup();
-  });
+  after(() => lab?.stop());
 
   const ssh = (login: string, args: string[], input?: Buffer) => runClient('ssh', ['-p', String(proxy.port), '-l', login, ...args, '127.0.0.1'], password, { ...(input ? { input } : {}), timeoutMs: 30_000 });
 
