@@ -9,12 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, rmSync, existsSync, mkdtempSync, readdirSync, statSync, chownSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import type { Appliance } from '../../appliance/index.js';
 import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import { runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 import { runOrbit } from '../helpers/orbit.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
@@ -23,8 +22,8 @@ const TARGET_USER = 'wrecord';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('terminal proxy: recordings, command rules, file operations, search', { timeout: 300_000 }, () => {
+  let lab: ProxyLab;
   let home: InitializedHome;
-  let sshd: Sshd;
   let proxy: RunningProxy;
   let a: Appliance;
   /** Distinctive, so a scan of every byte on disk cannot miss it or find it by chance. */
@@ -50,34 +49,27 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
   }
 
   before(async () => {
-    home = await initializedHome();
-    const sshdDir = path.join(home.home, '..', `${path.basename(home.home)}-sshd`);
-    sshd = await startSshd(sshdDir);
-    ensureTargetAccount(TARGET_USER, targetPassword);
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      targetPassword,
+      settings: { timeZone: 'UTC' },
+      users: { alice: {} },
+      hosts: ['db01'],
+      groups: [{ name: 'ops', users: ['alice'], hosts: ['db01'], commandRules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }] }],
+    });
+    ({ home, a, proxy } = lab);
+    alicePw = lab.users.alice!.password;
     uid = Number(execFileSync('id', ['-u', TARGET_USER], { encoding: 'utf8' }));
     gid = Number(execFileSync('id', ['-g', TARGET_USER], { encoding: 'utf8' }));
     work = mkdtempSync('/tmp/warden-rec-');
     chownSync(work, uid, gid);
     chmodSync(work, 0o755);
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
-    const first = strongPassword();
-    const { user } = await a.users.create(admin, { username: 'alice', fullName: 'alice', email: 'alice@example.test', profile: 'privileged-access-user', password: first });
-    alicePw = strongPassword();
-    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: alicePw, ip: '127.0.0.1' });
-    const device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
-    const cred = (await a.credentials.createCredential(admin, { deviceId: device, username: TARGET_USER, secret: targetPassword })).id;
-    const group = (await a.accessGroups.saveGroup(admin, { name: 'ops', userIds: [user.id], deviceIds: [device], credentialIds: [cred] })).id;
-    await a.accessGroups.setCommandRules(admin, group, { mode: 'rules', rules: [{ pattern: '^rm\\s+-[a-z]*r[a-z]*f', action: 'block' }] });
-    proxy = await startTerminalProxy(home);
     proxies.push(proxy);
   });
 
   after(async () => {
     for (const p of proxies) await p.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
+    await lab?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
