@@ -7,18 +7,17 @@
 // refusal is OpenSSH's one generic failure; the reason is in the audit trail.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, webcrypto } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import type { Appliance } from '../../appliance/index.js';
 import type { AuditEventRow, UserRow } from '../../appliance/store/index.js';
-import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { createCa, der, issueLeaf, type Issued } from '../helpers/pki.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import type { RunningProxy } from '../helpers/terminal-proxy.js';
 
 const HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
@@ -35,8 +34,7 @@ interface Card {
 }
 
 describe('terminal proxy: smart-card login with a certificate issued by an intermediate CA', { timeout: 300_000 }, () => {
-  let home: InitializedHome;
-  let sshd: Sshd;
+  let lab: ProxyLab;
   let proxy: RunningProxy;
   let a: Appliance;
   const work = tempDir('warden-cardchain-');
@@ -59,11 +57,8 @@ describe('terminal proxy: smart-card login with a certificate issued by an inter
   }
 
   async function newCardUser(name: string): Promise<void> {
-    const password = strongPassword();
-    const { user } = await a.users.create(admin, { username: name, fullName: name, email: `${name}@example.test`, profile: 'privileged-access-user', password });
-    await a.store.repos.users.update(user.id, { must_change_password: false });
-    await a.users.setMfaMethod(admin, user.id, 'certificate');
-    users[name] = { user: (await a.store.repos.users.byId(user.id))!, password, card: await card(name) };
+    const { row, password } = await lab.addUser(name, { password: 'kept', mfa: 'certificate' });
+    users[name] = { user: row, password, card: await card(name) };
   }
 
   /** `ssh -I libsofthsm2.so` through the proxy: the card's key (PIN), then the password; prompts answered by askpass. */
@@ -137,17 +132,16 @@ describe('terminal proxy: smart-card login with a certificate issued by an inter
   let sentInter: Issued;
 
   before(async () => {
-    home = await initializedHome();
-    sshd = await startSshd(path.join(work.dir, 'sshd'));
-    const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
-    ensureTargetAccount(TARGET_USER, targetPassword);
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    await a.settings.update({ lockout: { maxAttempts: 50, durationMinutes: 30 }, loginThrottle: { maxFailures: 10_000 } }, 'admin', null);
-    const deviceId = (await a.devices.createDevice(admin, { hostname: 'chainhost', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
-    const credentialId = (await a.credentials.createCredential(admin, { deviceId, username: TARGET_USER, secret: targetPassword })).id;
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      settings: { lockout: { maxAttempts: 50, durationMinutes: 30 }, loginThrottle: { maxFailures: 10_000 } },
+      hosts: ['chainhost'],
+      startProxy: false,
+    });
+    a = lab.a;
     await newCardUser('ines');
     await newCardUser('otto');
-    await a.accessGroups.saveGroup(admin, { name: 'chain-ops', userIds: [users.ines!.user.id, users.otto!.user.id], deviceIds: [deviceId], credentialIds: [credentialId] });
+    await lab.addGroup({ name: 'chain-ops', users: ['ines', 'otto'], hosts: ['chainhost'] });
 
     // ines: root and intermediate imported as trusted; her web login sent the leaf alone.
     storeRoot = await createCa('Chain Store Root');
@@ -163,14 +157,11 @@ describe('terminal proxy: smart-card login with a certificate issued by an inter
     const ottoLeaf = await issueLeaf(sentInter, { commonName: 'otto', email: 'otto@example.test', publicKey: users.otto!.card.publicKey });
     await a.certificates.verify(users.otto!.user, { leaf: der(ottoLeaf), chain: [der(sentInter)] }, WEB_IP);
 
-    proxy = await startTerminalProxy(home);
+    proxy = await lab.startProxy();
   });
 
   after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
+    await lab?.stop();
     work.cleanup();
   });
 
