@@ -19,9 +19,11 @@ const ADMIN = { username: 'admin', ip: '127.0.0.1' };
 export interface LabUserSpec {
   /**
    * 'changed' (the default): made with a first password the user then changes, as at a first login.
-   * 'kept': the first password kept, must_change_password turned off in the store.
+   * 'kept': the first password kept, must_change_password set to `mustChange` in the store.
    */
   password?: 'changed' | 'kept';
+  /** With 'kept': whether the user must still change the password (off by default). */
+  mustChange?: boolean;
   mfa?: MfaMethod | null;
 }
 
@@ -135,7 +137,7 @@ export async function proxyLab(opts: ProxyLabOptions): Promise<ProxyLab> {
         password = strongPassword();
         await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: password, ip: '127.0.0.1' });
       } else {
-        await a.store.repos.users.update(user.id, { must_change_password: false });
+        await a.store.repos.users.update(user.id, { must_change_password: spec.mustChange ?? false });
       }
       if (spec.mfa) await a.users.setMfaMethod(ADMIN, user.id, spec.mfa);
       const made = { id: user.id, row: (await a.store.repos.users.byId(user.id))!, password };

@@ -6,21 +6,20 @@
 // mode, the core's notices, the pinned login name, and the audit trail with protocol 'ssh' on every row.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthContext, Connection } from 'ssh2';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import type { Appliance } from '../../appliance/index.js';
 import { TotpService } from '../../appliance/auth/index.js';
 import type { AuditEventRow, MfaMethod, UserRow } from '../../appliance/store/index.js';
 import { CoreAuthenticator } from '../../daemons/terminal-proxy/authenticator.js';
-import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { createCa, der, issueLeaf } from '../helpers/pki.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import type { RunningProxy } from '../helpers/terminal-proxy.js';
 
 const HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
@@ -54,23 +53,15 @@ interface SshRun {
 }
 
 describe('terminal proxy: authenticating the Warden user (OpenSSH client, real sshd target)', { timeout: 300_000 }, () => {
-  let home: InitializedHome;
-  let sshd: Sshd;
+  let lab: ProxyLab;
   let proxy: RunningProxy;
   let a: Appliance;
   const work = tempDir('warden-proxyauth-');
-  const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
   const users: Record<string, { user: UserRow; password: string; secret?: string; lastStep?: number }> = {};
   let runs = 0;
-  let deviceId = 0;
-  let credentialId = 0;
 
   async function newUser(name: string, mfa: MfaMethod | null, opts: { mustChange?: boolean } = {}): Promise<UserRow> {
-    const password = strongPassword();
-    const { user } = await a.users.create(admin, { username: name, fullName: name, email: `${name}@example.test`, profile: 'privileged-access-user', password });
-    await a.store.repos.users.update(user.id, { must_change_password: opts.mustChange ?? false });
-    if (mfa) await a.users.setMfaMethod(admin, user.id, mfa);
-    const row = (await a.store.repos.users.byId(user.id))!;
+    const { row, password } = await lab.addUser(name, { password: 'kept', mfa, mustChange: opts.mustChange ?? false });
     users[name] = { user: row, password };
     if (mfa === 'totp') {
       const { secret } = await a.totp.enrol(row);
@@ -157,26 +148,22 @@ describe('terminal proxy: authenticating the Warden user (OpenSSH client, real s
   const failureLine = (stderr: string) => stderr.split('\n').filter((l) => /Permission denied/.test(l)).map((l) => l.trim().replace(/^.*?(?=Permission denied)/, ''));
 
   before(async () => {
-    home = await initializedHome();
-    const sshdDir = path.join(work.dir, 'sshd');
-    sshd = await startSshd(sshdDir);
-    ensureTargetAccount(TARGET_USER, targetPassword);
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    // All clients come from 127.0.0.1: the per-address throttle would otherwise stop the tests, not the accounts.
-    await a.settings.update({ lockout: { maxAttempts: 5, durationMinutes: 30 }, loginThrottle: { maxFailures: 10_000 } }, 'admin', null);
-    deviceId = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
-    credentialId = (await a.credentials.createCredential(admin, { deviceId, username: TARGET_USER, secret: targetPassword })).id;
-    const members: number[] = [];
-    for (const [name, mfa] of [['tina', 'totp'], ['tom', 'totp'], ['carol', 'certificate'], ['lou', null], ['kai', null]] as const) members.push((await newUser(name, mfa)).id);
-    await a.accessGroups.saveGroup(admin, { name: 'auth-ops', userIds: members, deviceIds: [deviceId], credentialIds: [credentialId] });
-    proxy = await startTerminalProxy(home);
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      // All clients come from 127.0.0.1: the per-address throttle would otherwise stop the tests, not the accounts.
+      settings: { lockout: { maxAttempts: 5, durationMinutes: 30 }, loginThrottle: { maxFailures: 10_000 } },
+      hosts: ['db01'],
+      startProxy: false,
+    });
+    a = lab.a;
+    const members = [['tina', 'totp'], ['tom', 'totp'], ['carol', 'certificate'], ['lou', null], ['kai', null]] as const;
+    for (const [name, mfa] of members) await newUser(name, mfa);
+    await lab.addGroup({ name: 'auth-ops', users: members.map(([name]) => name), hosts: ['db01'] });
+    proxy = await lab.startProxy();
   });
 
   after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
+    await lab?.stop();
     work.cleanup();
   });
 
