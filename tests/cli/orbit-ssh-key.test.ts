@@ -6,24 +6,21 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
+import type { Appliance } from '../../appliance/index.js';
 import type { AuditEventRow } from '../../appliance/store/index.js';
-import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
+import { tempDir, type InitializedHome } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import type { RunningProxy } from '../helpers/terminal-proxy.js';
 
-const admin = { username: 'admin', ip: '127.0.0.1' };
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
 const TARGET_USER = 'wkeycli';
 
 describe('orbit ssh-key', { timeout: 240_000 }, () => {
+  let lab: ProxyLab;
   let home: InitializedHome;
   let a: Appliance;
-  let sshd: Sshd;
   let proxy: RunningProxy;
   const work = tempDir('warden-orbitkeys-');
   const orbit = (args: string[], input?: string) => runOrbit(home.home, args, input === undefined ? {} : { input });
@@ -41,12 +38,6 @@ describe('orbit ssh-key', { timeout: 240_000 }, () => {
     const p = path.join(work.dir, name);
     writeFileSync(p, content);
     return p;
-  }
-
-  async function newUser(name: string): Promise<number> {
-    const { user } = await a.users.create(admin, { username: name, fullName: name, email: `${name}@example.test`, profile: 'privileged-access-user', password: strongPassword() });
-    await a.store.repos.users.update(user.id, { must_change_password: false });
-    return user.id;
   }
 
   async function auditRows(type: 'user.ssh_key_add' | 'user.ssh_key_remove', subject: string): Promise<AuditEventRow[]> {
@@ -79,23 +70,17 @@ describe('orbit ssh-key', { timeout: 240_000 }, () => {
   }
 
   before(async () => {
-    home = await initializedHome();
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    sshd = await startSshd(path.join(work.dir, 'sshd'));
-    const targetPassword = `T4rget-${randomBytes(12).toString('hex')}`;
-    ensureTargetAccount(TARGET_USER, targetPassword);
-    const deviceId = (await a.devices.createDevice(admin, { hostname: 'keyhost', address: '127.0.0.1', connectivity: `SSH:${sshd.port}` })).id;
-    const credentialId = (await a.credentials.createCredential(admin, { deviceId, username: TARGET_USER, secret: targetPassword })).id;
-    const ids = [await newUser('kim'), await newUser('lee')];
-    await a.accessGroups.saveGroup(admin, { name: 'key-ops', userIds: ids, deviceIds: [deviceId], credentialIds: [credentialId] });
-    proxy = await startTerminalProxy(home);
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      users: { kim: { password: 'kept' }, lee: { password: 'kept' } },
+      hosts: ['keyhost'],
+      groups: [{ name: 'key-ops', users: ['kim', 'lee'], hosts: ['keyhost'] }],
+    });
+    ({ home, a, proxy } = lab);
   });
 
   after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
+    await lab?.stop();
     work.cleanup();
   });
 
