@@ -4,21 +4,22 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, writeFileSync, rmSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import { Appliance } from '../../appliance/index.js';
-import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
+import type { Appliance } from '../../appliance/index.js';
+import { strongPassword, type InitializedHome } from '../helpers/fixtures.js';
+import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
+import type { Sshd } from '../helpers/sshd.js';
+import { runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
 const TARGET_USER = 'wtarget';
 
 describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { timeout: 300_000 }, () => {
+  let lab: ProxyLab;
   let home: InitializedHome;
   let sshd: Sshd;
   let proxy: RunningProxy;
@@ -39,55 +40,41 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     return r;
   };
 
-  async function newUser(name: string): Promise<number> {
-    const first = strongPassword();
-    const { user } = await a.users.create({ username: 'admin', ip: '127.0.0.1' }, { username: name, fullName: name, email: `${name}@example.test`, profile: 'privileged-access-user', password: first });
-    pw[name] = strongPassword();
-    await a.auth.changePassword({ userId: user.id, currentPassword: first, newPassword: pw[name]!, ip: '127.0.0.1' });
-    return user.id;
-  }
-
   before(async () => {
-    home = await initializedHome();
-    // Short login grace and a small unauthenticated limit, so the test can watch both act.
-    const config = JSON.parse(readFileSync(home.configFile, 'utf8'));
-    config.terminalProxy = { ...config.terminalProxy, loginGraceSeconds: 3, maxUnauthenticated: 20 };
-    writeFileSync(home.configFile, JSON.stringify(config));
-    const sshdDir = path.join(home.home, '..', `${path.basename(home.home)}-sshd`);
-    sshd = await startSshd(sshdDir);
-    const keyFile = path.join(sshdDir, 'target_user_key');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-    ensureTargetAccount(TARGET_USER, targetPassword, readFileSync(`${keyFile}.pub`, 'utf8').trim());
-    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
-    await a.settings.update({ timeZone: 'UTC' }, 'admin', null);
-    const alice = await newUser('alice');
-    await newUser('bob');
+    const hosts = ['db01', 'db02', 'moved', 'needsreason'];
+    lab = await proxyLab({
+      targetUser: TARGET_USER,
+      targetPassword,
+      targetKey: true,
+      // Short login grace and a small unauthenticated limit, so the test can watch both act.
+      config: (config) => {
+        config.terminalProxy = { ...config.terminalProxy, loginGraceSeconds: 3, maxUnauthenticated: 20 };
+      },
+      settings: { timeZone: 'UTC' },
+      users: { alice: {}, bob: {} },
+      hosts,
+      startProxy: false,
+    });
+    ({ home, sshd, a } = lab);
+    for (const [name, u] of Object.entries(lab.users)) pw[name] = u.password;
+    const alice = lab.users.alice!.id;
     const ssh = `SSH:${sshd.port}`;
-    const creds: number[] = [];
-    for (const hostname of ['db01', 'db02', 'moved', 'needsreason']) {
-      dev[hostname] = (await a.devices.createDevice({ username: 'admin', ip: '127.0.0.1' }, { hostname, address: '127.0.0.1', connectivity: ssh })).id;
-      creds.push((await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev[hostname]!, username: TARGET_USER, secret: targetPassword })).id);
-    }
+    for (const h of hosts) dev[h] = lab.hosts[h]!.deviceId;
+    const [c1, c2, c3, c4] = hosts.map((h) => lab.hosts[h]!.credentialId);
     // db02 has two credentials: "alice@db02" must name one.
-    creds.push((await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.db02!, username: 'nobody', secret: 'Not-Used-Here-1' })).id);
-    const [c1, c2, c3, c4, c5] = creds;
+    const c5 = (await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.db02!, username: 'nobody', secret: 'Not-Used-Here-1' })).id;
     // A device whose credential is a private key rather than a password.
     dev.keyhost = (await a.devices.createDevice({ username: 'admin', ip: '127.0.0.1' }, { hostname: 'keyhost', address: '127.0.0.1', connectivity: ssh })).id;
-    const keyCred = (await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.keyhost, username: TARGET_USER, secretKind: 'ssh-key', secret: readFileSync(keyFile, 'utf8') })).id;
+    const keyCred = (await a.credentials.createCredential({ username: 'admin', ip: '127.0.0.1' }, { deviceId: dev.keyhost, username: TARGET_USER, secretKind: 'ssh-key', secret: readFileSync(lab.targetKeyFile, 'utf8') })).id;
     await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'keys', userIds: [alice], deviceIds: [dev.keyhost], credentialIds: [keyCred] });
     await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'ops', userIds: [alice], deviceIds: [dev.db01, dev.db02, dev.moved], credentialIds: [c1, c2, c3, c5] });
     await a.accessGroups.saveGroup({ username: 'admin', ip: '127.0.0.1' }, { name: 'careful', userIds: [alice], deviceIds: [dev.needsreason], credentialIds: [c4], reasonRequired: true });
     // "moved" was pinned with another key: the target now presents a different one.
     assert.equal(await a.hostKeys.checkHostKey(dev.moved!, 'ssh', 'SHA256:AnEarlierKeyOfThisDevice0000000000000000000'), 'pinned');
-    proxy = await startTerminalProxy(home);
+    proxy = await lab.startProxy();
   });
 
-  after(async () => {
-    await proxy?.stop();
-    await sshd?.stop();
-    await a?.close();
-    home?.cleanup();
-  });
+  after(() => lab?.stop());
 
   /** The newest session row of this user (by its start event). */
   async function lastSession(): Promise<string> {
@@ -572,7 +559,7 @@ describe('terminal proxy (ssh2 daemon, OpenSSH clients, real sshd target)', { ti
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
     const before = readFileSync(file);
-    proxy = await startTerminalProxy(home);
+    proxy = await lab.startProxy();
     assert.deepEqual(readFileSync(file), before);
     const parsed = ssh2.utils.parseKey(before);
     const expected = (Array.isArray(parsed) ? parsed[0]! : (parsed as ssh2.ParsedKey)).getPublicSSH();
