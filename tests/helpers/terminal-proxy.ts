@@ -127,3 +127,22 @@ export function runClient(
   });
   return Object.assign(done, { proc });
 }
+
+/**
+ * OpenSSH's `ssh` with `args` in `env`, no stdin, run to its end (killed after 30 s): for clients that answer
+ * their prompts through SSH_ASKPASS or log in by key, where sshpass has nothing to type.
+ */
+export function runSsh(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d) => (stdout += d));
+  proc.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

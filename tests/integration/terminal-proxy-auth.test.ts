@@ -7,7 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { CoreAuthenticator } from '../../daemons/terminal-proxy/authenticator.js
 import { tempDir } from '../helpers/fixtures.js';
 import { createCa, der, issueLeaf } from '../helpers/pki.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
-import type { RunningProxy } from '../helpers/terminal-proxy.js';
+import { runSsh, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 const HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
@@ -118,18 +118,7 @@ describe('terminal proxy: authenticating the Warden user (OpenSSH client, real s
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
     if (setup.card) env.SOFTHSM2_CONF = setup.card.conf;
     else delete env.SOFTHSM2_CONF;
-    const proc = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-      proc.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, stdout, stderr } = await runSsh(args, env);
     const prompts = existsSync(path.join(dir, 'prompts')) ? readFileSync(path.join(dir, 'prompts'), 'utf8').split('\n').filter((l) => l !== '') : [];
     rmSync(dir, { recursive: true, force: true });
     return { code, stdout, stderr, prompts };
