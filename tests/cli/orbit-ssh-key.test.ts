@@ -4,7 +4,7 @@
 // sshd target) until orbit removes it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Appliance } from '../../appliance/index.js';
@@ -12,7 +12,7 @@ import type { AuditEventRow } from '../../appliance/store/index.js';
 import { tempDir, type InitializedHome } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
-import type { RunningProxy } from '../helpers/terminal-proxy.js';
+import { runSsh, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
 const TARGET_USER = 'wkeycli';
@@ -55,18 +55,7 @@ describe('orbit ssh-key', { timeout: 240_000 }, () => {
       '-i', key, '-o', 'IdentitiesOnly=yes',
       '-p', String(proxy.port), '-l', login, '127.0.0.1', command,
     ];
-    const proc = spawn('ssh', args, { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-      proc.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runSsh(args, { ...process.env, HOME: dir });
   }
 
   before(async () => {

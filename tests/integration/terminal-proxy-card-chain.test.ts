@@ -8,7 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import type { AuditEventRow, UserRow } from '../../appliance/store/index.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { createCa, der, issueLeaf, type Issued } from '../helpers/pki.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
-import type { RunningProxy } from '../helpers/terminal-proxy.js';
+import { runSsh, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 const HELPERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
@@ -78,18 +78,7 @@ describe('terminal proxy: smart-card login with a certificate issued by an inter
       '-p', String(proxy.port), '-l', `${name}:${TARGET_USER}@chainhost`, '127.0.0.1', command,
     ];
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', SOFTHSM2_CONF: u.card.conf };
-    const proc = spawn('ssh', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-      proc.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, stdout, stderr } = await runSsh(args, env);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     return { code, stdout, stderr };
   }
