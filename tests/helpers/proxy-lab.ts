@@ -64,8 +64,8 @@ export interface ProxyLabOptions {
   settings?: Record<string, unknown>;
   /** Warden users, made in this order. */
   users?: Record<string, LabUserSpec>;
-  /** Devices (by hostname) reaching the target, each with one credential: the account and its password. */
-  hosts?: (string | { hostname: string; port: number })[];
+  /** Devices (by hostname) reaching the target's sshd, each with one credential: the account and its password. */
+  hosts?: string[];
   groups?: LabGroupSpec[];
   /** Start the proxy at the end (the default); false to set more up first and call `startProxy()`. */
   startProxy?: boolean;
@@ -91,6 +91,7 @@ export interface ProxyLab {
   /** Another sshd (e.g. with other config), stopped by `stop()`. */
   startSshd: (name: string, extraConfig?: string[]) => Promise<Sshd>;
   addUser: (name: string, spec?: LabUserSpec) => Promise<LabUser>;
+  /** A device and its credential as `hosts` makes them; `port`: another sshd of this lab instead of `sshd`. */
   addHost: (hostname: string, port?: number) => Promise<LabHost>;
   addGroup: (spec: LabGroupSpec) => Promise<AccessGroupView>;
   /** Run at `stop()`, before the appliance closes, latest first. */
@@ -155,10 +156,10 @@ export async function proxyLab(opts: ProxyLabOptions): Promise<ProxyLab> {
         ...(spec.allowPortForwarding === undefined ? {} : { allowPortForwarding: spec.allowPortForwarding }),
         ...(spec.allowAgentForwarding === undefined ? {} : { allowAgentForwarding: spec.allowAgentForwarding }),
       };
-      const host = (h: string) => lab.hosts[h] ?? assertNever(`no host ${h} in this lab`);
+      const host = (h: string) => lab.hosts[h] ?? missing(`no host ${h} in this lab`);
       const group = await lab.a.accessGroups.saveGroup(ADMIN, {
         name: spec.name,
-        userIds: spec.users.map((u) => (lab.users[u] ?? assertNever(`no user ${u} in this lab`)).id),
+        userIds: spec.users.map((u) => (lab.users[u] ?? missing(`no user ${u} in this lab`)).id),
         deviceIds: spec.hosts.map((h) => host(h).deviceId),
         credentialIds: spec.hosts.map((h) => host(h).credentialId),
         ...flags,
@@ -171,9 +172,9 @@ export async function proxyLab(opts: ProxyLabOptions): Promise<ProxyLab> {
       stoppers.push(fn);
     },
     async stop() {
-      for (const p of proxies.reverse()) await p.stop();
-      for (const s of sshds.reverse()) await s.stop();
-      for (const fn of stoppers.reverse()) await fn();
+      for (const p of [...proxies].reverse()) await p.stop();
+      for (const s of [...sshds].reverse()) await s.stop();
+      for (const fn of [...stoppers].reverse()) await fn();
       await (lab.a as Appliance | undefined)?.close();
       (lab.home as InitializedHome | undefined)?.cleanup();
       work.cleanup();
@@ -196,7 +197,7 @@ export async function proxyLab(opts: ProxyLabOptions): Promise<ProxyLab> {
     lab.a = await Appliance.open(loadConfig({ WARDEN_HOME: lab.home.home }));
     if (opts.settings) await lab.a.settings.update(opts.settings, 'admin', null);
     for (const [name, spec] of Object.entries(opts.users ?? {})) await lab.addUser(name, spec);
-    for (const h of opts.hosts ?? []) await (typeof h === 'string' ? lab.addHost(h) : lab.addHost(h.hostname, h.port));
+    for (const h of opts.hosts ?? []) await lab.addHost(h);
     for (const g of opts.groups ?? []) await lab.addGroup(g);
     if (opts.startProxy ?? true) await lab.startProxy();
   } catch (e) {
@@ -206,6 +207,7 @@ export async function proxyLab(opts: ProxyLabOptions): Promise<ProxyLab> {
   return lab;
 }
 
-function assertNever(message: string): never {
+/** For `??` where a name the suite gave is not in the lab: a plain error saying which. */
+function missing(message: string): never {
   throw new Error(message);
 }

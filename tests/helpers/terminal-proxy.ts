@@ -1,5 +1,5 @@
 // The terminal proxy as systemd runs it (a child process on a free loopback port), a local account on this
-// machine for the real sshd target to log in, and real OpenSSH clients driven by sshpass.
+// machine for the real sshd target to log in, and real OpenSSH clients (driven by sshpass, or by askpass or a key).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, chmodSync, writeFileSync, chownSync } from 'node:fs';
 import path from 'node:path';
