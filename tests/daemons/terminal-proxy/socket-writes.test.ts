@@ -63,3 +63,16 @@ test('end() in the same turn sends what was held before the FIN', async () => {
   assert.equal(p.received().toString(), 'last words');
   await p.close();
 });
+
+test("Nagle's algorithm is off: a small write in a later turn is not held for the peer's ACK", async () => {
+  const p = await pair();
+  const calls: boolean[] = [];
+  const setNoDelay = p.client.setNoDelay;
+  p.client.setNoDelay = function (on?: boolean) {
+    calls.push(on ?? true);
+    return setNoDelay.call(this, on);
+  };
+  coalesceWrites(p.client);
+  assert.deepEqual(calls, [true]);
+  await p.close();
+});
