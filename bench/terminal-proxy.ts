@@ -5,9 +5,14 @@
 // a loaded 2-core machine move with the load; the proxy's own CPU per MiB (its /proc/PID/stat over each proxied
 // transfer, setup subtracted) does much less, and is printed next to an OpenSSH client's CPU per MiB for the
 // same transfer (the work of one SSH endpoint: the proxy is two).
-// Real OpenSSH clients through sshpass, the real daemon as a process, production Argon2id cost for the proxy
-// login. Every proxied session is recorded (encrypted recording, command guard, search index): these figures
-// include it, and the recordings' size is printed with them.
+// Real OpenSSH clients through sshpass, the real daemon as a process (with its TERMINAL_PROXY_NODE_FLAGS, as
+// its systemd unit starts it), production Argon2id cost for the proxy login. Every proxied session is recorded
+// (encrypted recording, command guard, search index): these figures include it, and the recordings' size is
+// printed with them. The proxy's CPU is split into its event loop (its main thread) and the rest (the
+// recording's sealing thread, V8's collector threads).
+// To profile the proxy under this load: WARDEN_DAEMON_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' (or
+// --perf-basic-prof with `perf record -p`, or --trace-gc with WARDEN_BENCH_PROXY_LOG=FILE for its output).
+// WARDEN_BENCH_QUICK=1 runs fewer, smaller transfers while iterating.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
