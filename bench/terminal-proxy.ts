@@ -5,11 +5,16 @@
 // a loaded 2-core machine move with the load; the proxy's own CPU per MiB (its /proc/PID/stat over each proxied
 // transfer, setup subtracted) does much less, and is printed next to an OpenSSH client's CPU per MiB for the
 // same transfer (the work of one SSH endpoint: the proxy is two).
-// Real OpenSSH clients through sshpass, the real daemon as a process, production Argon2id cost for the proxy
-// login. Every proxied session is recorded (encrypted recording, command guard, search index): these figures
-// include it, and the recordings' size is printed with them.
+// Real OpenSSH clients through sshpass, the real daemon as a process (with its TERMINAL_PROXY_NODE_FLAGS, as
+// its systemd unit starts it), production Argon2id cost for the proxy login. Every proxied session is recorded
+// (encrypted recording, command guard, search index): these figures include it, and the recordings' size is
+// printed with them. The proxy's CPU is split into its event loop (its main thread) and the rest (the
+// recording's sealing thread, V8's collector threads).
+// To profile the proxy under this load: WARDEN_DAEMON_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' (or
+// --perf-basic-prof with `perf record -p`, or --trace-gc with WARDEN_BENCH_PROXY_LOG=FILE for its output).
+// WARDEN_BENCH_QUICK=1 runs fewer, smaller transfers while iterating.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -20,13 +25,15 @@ import { initializeAppliance } from '../appliance/provision/index.js';
 import { Appliance } from '../appliance/index.js';
 import { loadConfig } from '../appliance/config/index.js';
 
-const LATENCY_RUNS = 15;
-const BULK_RUNS = 5;
-const BULK_BYTES = 200 * 1024 * 1024;
+// WARDEN_BENCH_QUICK=1: fewer and smaller runs, to iterate on the proxy (figures for the README come without it).
+const QUICK = process.env.WARDEN_BENCH_QUICK === '1';
+const LATENCY_RUNS = QUICK ? 3 : 15;
+const BULK_RUNS = QUICK ? 3 : 5;
+const BULK_BYTES = (QUICK ? 100 : 200) * 1024 * 1024;
 
-/** User + system CPU of a whole process (every thread), milliseconds; /proc counts in ticks of 1/100 s. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** User + system CPU of a process (every thread) or of one of its threads, milliseconds; /proc counts in ticks of 1/100 s. */
+function cpuMs(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
@@ -71,6 +78,8 @@ interface Run {
   clientCpuMs: number;
   /** CPU of the proxy process over the run, ms (0 for direct runs). */
   proxyCpuMs: number;
+  /** Of which its main thread (the event loop: SSH both legs, the bridge, the taps), ms. */
+  proxyMainCpuMs: number;
 }
 
 /** One bulk transfer through exec, timed from spawn to exit (connection included, as a user sees it). */
@@ -85,6 +94,7 @@ function bulk(port: number, user: string, password: string, direction: 'up' | 'd
         : timed(`${ssh} true < /dev/null`);
   return new Promise((resolve, reject) => {
     const cpu0 = proxyPid ? cpuMs(proxyPid) : 0;
+    const main0 = proxyPid ? cpuMs(proxyPid, proxyPid) : 0;
     const t0 = performance.now();
     const p = spawn('bash', ['-c', `TIMEFORMAT='client-cpu %U %S'; ${script}`], { env: { ...process.env, SSHPASS: password }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -94,7 +104,7 @@ function bulk(port: number, user: string, password: string, direction: 'up' | 'd
       const ms = performance.now() - t0;
       const m = /client-cpu ([\d.]+) ([\d.]+)/.exec(out);
       if (code !== 0 || !m) return reject(new Error(`bulk ${direction} failed (${code}): ${out}`));
-      resolve({ ms, clientCpuMs: (Number(m[1]) + Number(m[2])) * 1000, proxyCpuMs: proxyPid ? cpuMs(proxyPid) - cpu0 : 0 });
+      resolve({ ms, clientCpuMs: (Number(m[1]) + Number(m[2])) * 1000, proxyCpuMs: proxyPid ? cpuMs(proxyPid) - cpu0 : 0, proxyMainCpuMs: proxyPid ? cpuMs(proxyPid, proxyPid) - main0 : 0 });
     });
   });
 }
@@ -143,6 +153,7 @@ async function main(): Promise<void> {
     const sd = median(setup.direct.map((r) => r.ms));
     const sp = median(setup.proxied.map((r) => r.ms));
     const setupCpu = median(setup.proxied.map((r) => r.proxyCpuMs));
+    const setupMainCpu = median(setup.proxied.map((r) => r.proxyMainCpuMs));
     const setupClientCpu = median(setup.direct.map((r) => r.clientCpuMs));
     process.stdout.write(`terminal proxy: exec 'true' (connect, authenticate, run; median of 5): direct ${sd.toFixed(0)} ms, proxied ${sp.toFixed(0)} ms, ratio ${(sp / sd).toFixed(2)}x; proxy CPU ${setupCpu.toFixed(0)} ms per connection (Argon2id login included)\n`);
     const mib = BULK_BYTES / 1048576;
@@ -160,15 +171,18 @@ async function main(): Promise<void> {
       // Per run, so that each proxied run's ratio is against the direct run just before it (the same load).
       const paired = median(t.proxied.map((r, k) => t.direct[k]!.ms / r.ms));
       const proxyCpu = median(t.proxied.map((r) => (r.proxyCpuMs - setupCpu) / mib));
+      const proxyMainCpu = median(t.proxied.map((r) => (r.proxyMainCpuMs - setupMainCpu) / mib));
       const clientCpu = median(t.direct.map((r) => (r.clientCpuMs - setupClientCpu) / mib));
-      process.stdout.write(`terminal proxy: 200 MiB ${what} (median of ${BULK_RUNS}), whole command: direct ${wd.toFixed(0)} MiB/s, proxied ${wp.toFixed(0)} MiB/s, ratio ${(wp / wd).toFixed(2)}x (median of paired runs ${paired.toFixed(2)}x)\n`);
-      process.stdout.write(`terminal proxy: 200 MiB ${what}, transfer alone (setup subtracted): direct ${xd.toFixed(0)} MiB/s, proxied ${xp.toFixed(0)} MiB/s, ratio ${(xp / xd).toFixed(2)}x (goal >= 0.95x)\n`);
-      process.stdout.write(`terminal proxy: 200 MiB ${what}, CPU per MiB (setup subtracted): proxy ${proxyCpu.toFixed(2)} ms, an OpenSSH client endpoint ${clientCpu.toFixed(2)} ms, ratio ${(proxyCpu / clientCpu).toFixed(2)}x (the proxy decrypts and encrypts: two endpoints)\n`);
+      process.stdout.write(`terminal proxy: ${mib} MiB ${what} (median of ${BULK_RUNS}), whole command: direct ${wd.toFixed(0)} MiB/s, proxied ${wp.toFixed(0)} MiB/s, ratio ${(wp / wd).toFixed(2)}x (median of paired runs ${paired.toFixed(2)}x)\n`);
+      process.stdout.write(`terminal proxy: ${mib} MiB ${what}, transfer alone (setup subtracted): direct ${xd.toFixed(0)} MiB/s, proxied ${xp.toFixed(0)} MiB/s, ratio ${(xp / xd).toFixed(2)}x (goal >= 0.95x)\n`);
+      process.stdout.write(`terminal proxy: ${mib} MiB ${what}, CPU per MiB (setup subtracted): proxy ${proxyCpu.toFixed(2)} ms, an OpenSSH client endpoint ${clientCpu.toFixed(2)} ms, ratio ${(proxyCpu / clientCpu).toFixed(2)}x (the proxy decrypts and encrypts: two endpoints); of the proxy's, its event loop ${proxyMainCpu.toFixed(2)} ms, its other threads (recording's sealing thread, GC helpers) ${(proxyCpu - proxyMainCpu).toFixed(2)} ms\n`);
     }
     const recorded = dirBytes(loadConfig({ WARDEN_HOME: home.home }).recordings.dir);
     process.stdout.write(recorded > 0 ? `terminal proxy: with recording on (${(recorded / 1048576).toFixed(0)} MiB of recordings written)\n` : 'terminal proxy: no recording was written: these figures are without it\n');
   } finally {
     await proxy.stop();
+    // The daemon's own output (with WARDEN_DAEMON_NODE_FLAGS=--trace-gc, its collections), for profiling.
+    if (process.env.WARDEN_BENCH_PROXY_LOG) writeFileSync(process.env.WARDEN_BENCH_PROXY_LOG, proxy.output());
     await sshd.stop();
     home.cleanup();
   }

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TERMINAL_PROXY_NODE_FLAGS } from '../appliance/lifecycle/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const unitsDir = path.join(root, 'os-overlay', 'etc', 'systemd', 'system');
@@ -42,7 +43,9 @@ describe('os-overlay systemd units', () => {
   test('there is a unit for the terminal proxy, which may bind port 22 and nothing more', () => {
     assert.ok(units.includes('warden-terminal-proxy.service'));
     const text = readFileSync(path.join(unitsDir, 'warden-terminal-proxy.service'), 'utf8');
-    assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/warden\/dist\/daemons\/terminal-proxy\/main\.js$/m);
+    // With the same Node flags as `make run` and the tests start it with (half the CPU per MiB without them).
+    const execStart = /^ExecStart=(.*)$/m.exec(text)?.[1];
+    assert.equal(execStart, ['/usr/bin/node', ...TERMINAL_PROXY_NODE_FLAGS, '/opt/warden/dist/daemons/terminal-proxy/main.js'].join(' '));
     assert.match(text, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
     assert.match(text, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
     assert.match(text, /^User=warden$/m);

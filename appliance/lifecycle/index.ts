@@ -54,3 +54,15 @@ export function handleSignals(handlers: { drain: (signal: string) => Promise<voi
     handlers.reload().finally(() => systemd()?.sendState('READY=1\n'));
   });
 }
+
+/**
+ * Node flags the terminal proxy's process starts with, wherever it is started (its systemd unit, `make run`,
+ * tests, benches); V8 reads them only at start-up (v8.setFlagsFromString later changes nothing, measured).
+ * A bulk transfer allocates about three times its bytes in short-lived packet and socket buffers (ssh2 and
+ * Node's, outside the JS heap). V8 weighs those against the limit that starts a full collection, which for
+ * the proxy's ~16 MB heap is ~40 MB: the proxy ran a mark-compact every few MiB transferred, 60–80 per
+ * 600 MiB (--trace-gc), half of its CPU per MiB (bench/terminal-proxy.ts). A 64 MB floor under that limit
+ * leaves those buffers to the cheap young-generation collections: 4–6 full collections per 600 MiB. It is a
+ * threshold, not a reservation: the heap grows only by what is garbage between collections.
+ */
+export const TERMINAL_PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];

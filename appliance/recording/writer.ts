@@ -64,8 +64,13 @@ export class RecordingWriter {
   /** Chunks handed to the sealing thread and not yet answered, and who waits for none to be left. */
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
-  /** Staging buffers the sealing thread handed back, for the next chunks. */
+  /**
+   * Staging buffers the sealing thread handed back, all of the size staged in now, for the next chunks: enough
+   * to cover what may be in flight at the high-water mark, so that a flood allocates no chunk (a fresh 1 MiB
+   * ArrayBuffer is zeroed, and freed only by a collection). Dropped when the chunk size changes.
+   */
   private spare: ArrayBuffer[] = [];
+  private readonly maxSpare: number;
   private readonly stageBytes: number;
   private readonly floodStageBytes: number;
   private readonly id: number;
@@ -101,6 +106,7 @@ export class RecordingWriter {
     this.stage = Buffer.from(new ArrayBuffer(this.stageBytes));
     this.highWaterMark = opts.highWaterMark ?? 4 * 1024 * 1024;
     this.hardLimit = opts.hardLimit ?? 16 * this.highWaterMark;
+    this.maxSpare = Math.ceil(this.highWaterMark / this.floodStageBytes) + 1;
     this.lastAt = startedAt;
     this.written = headerBytes.length;
     this.id = sealer.open(this, file.fd, key, headerLink(headerBytes));
@@ -325,8 +331,9 @@ export class RecordingWriter {
     const buf = this.stage.buffer as ArrayBuffer;
     // A chunk sealed at least half full: data is flowing, the next one may be larger (fewer hand-overs).
     const size = length >= buf.byteLength / 2 ? Math.min(Math.max(buf.byteLength * 2, this.stageBytes), this.floodStageBytes) : this.stageBytes;
-    const i = this.spare.findIndex((b) => b.byteLength === size);
-    this.stage = Buffer.from(i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size));
+    // The flood ended (or is starting): the spares of the old size would only hold memory.
+    if (size !== buf.byteLength) this.spare.length = 0;
+    this.stage = Buffer.from(this.spare.pop() ?? new ArrayBuffer(size));
     this.inFlight++;
     sealer.chunk(this.id, buf, length);
   }
@@ -334,7 +341,7 @@ export class RecordingWriter {
   /** @internal the sealing thread's answer for one chunk, in order. */
   sealed(reply: SealReply): void {
     this.inFlight--;
-    if (this.spare.length < 2 && reply.buf.byteLength >= this.stageBytes && reply.buf.byteLength <= this.floodStageBytes) this.spare.push(reply.buf);
+    if (this.spare.length < this.maxSpare && reply.buf.byteLength === this.stage.byteLength) this.spare.push(reply.buf);
     if (reply.op === 'error') {
       this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} could not be written: ${reply.code ?? reply.message}`));
     } else if (reply.bytes > 0) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { initializeAppliance } from '../../appliance/provision/index.js';
 import { configPath, homePath, restrictUmask, writePrivateFile } from '../../appliance/config/index.js';
 import { splitMasterKey } from '../../appliance/backup/index.js';
+import { TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -18,6 +19,8 @@ interface Daemon {
   name: string;
   entry: string;
   args?: string[];
+  /** Node's own flags, before the entry (as its systemd unit starts it). */
+  nodeFlags?: readonly string[];
   /** The line a daemon prints when it is ready, and what to tell the user from it. */
   ready: RegExp;
   describe: (m: RegExpExecArray) => string;
@@ -34,6 +37,7 @@ function daemons(sshPort: number): Daemon[] {
     {
       name: 'terminal-proxy',
       entry: path.join(here, '..', 'terminal-proxy', 'main.js'),
+      nodeFlags: TERMINAL_PROXY_NODE_FLAGS,
       // Loopback and a high port whatever an older ./var's config says (it may predate the proxy: 0.0.0.0:22).
       args: ['--listen', '127.0.0.1', '--port', String(sshPort)],
       ready: /warden-terminal-proxy ready: ssh:\/\/([^:\s]+):(\d+)/,
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
   };
 
   for (const d of DAEMONS) {
-    const child = spawn(process.execPath, [d.entry, ...(d.args ?? [])], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(d.nodeFlags ?? []), d.entry, ...(d.args ?? [])], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     children.set(d.name, child);
     let pending = '';
     child.stdout!.on('data', (chunk: Buffer) => {

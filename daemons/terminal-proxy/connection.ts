@@ -527,10 +527,10 @@ export class ProxyConnection {
   /**
    * Both directions with backpressure: a side whose write is refused pauses the other until 'drain', so a
    * client that stops reading holds the target (and its window), not the proxy's memory.
-   * Profiled under bench/terminal-proxy.ts (perf, --cpu-prof) with the pass-through tap: per MiB the time is
-   * ssh2's (decrypt, copy into a new packet, encrypt; both legs use its native binding), the kernel's socket
-   * copies and GC of those packets; this handler's own counting does not show. Corking both sockets so that one
-   * read's packets leave in one writev cost the proxy more CPU per MiB, not less: writes stay one per packet.
+   * Profiled under bench/terminal-proxy.ts (perf, --cpu-prof): per MiB the time is ssh2's (decrypt, copy into
+   * a new packet, encrypt; both legs use its native binding), the kernel's socket writes, the recording's copy
+   * and its sealing thread; this handler's own counting does not show. Collections of ssh2's packets are kept
+   * cheap by the process's flags (TERMINAL_PROXY_NODE_FLAGS), socket writes coalesced by coalesceWrites.
    */
   private bridge(stream: ServerChannel, up: ClientChannel, tap: ChannelTap, io: BridgeIO): void {
     up.on('error', (e: Error) => log.debug('target channel error', { error: e.message }));

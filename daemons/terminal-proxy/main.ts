@@ -5,7 +5,7 @@
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
-import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
+import { handleSignals, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { CoreAuthenticator } from './authenticator.js';
 import { RecordingTaps } from './recording-taps.js';
@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     maxUnauthenticated: config.terminalProxy.maxUnauthenticated,
   });
   const bound = await server.listen();
+  const missing = TERMINAL_PROXY_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+  if (missing.length > 0) log.warn('started without its Node flags: bulk transfers cost about twice the CPU', { missing });
   // One bad connection must never take the others down: whatever escapes a handler is logged, not fatal.
   process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));
   process.on('unhandledRejection', (e) => log.error('unhandled rejection in a connection', { error: (e as Error)?.message }));

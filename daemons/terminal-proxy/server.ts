@@ -8,6 +8,7 @@ import { logger } from '../../appliance/log/index.js';
 import type { ProxyAuthenticator } from './authenticator.js';
 import type { TapFactory } from './data-tap.js';
 import { DEFAULT_LIMITS, ProxyConnection } from './connection.js';
+import { coalesceWrites } from './socket-writes.js';
 import type { ProxyLimits } from './connection.js';
 
 const log = logger('terminal-proxy');
@@ -46,7 +47,9 @@ export class TerminalProxyServer {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     const maxUnauthenticated = options.maxUnauthenticated ?? 100;
     const authTimeoutMs = options.authTimeoutMs ?? 60_000;
-    this.ssh = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'Warden' }, (client, info) => {
+    // No compression (what OpenSSH clients ask for by default): `ssh -C` would have the proxy deflate every
+    // byte of every session it carries, on its one event loop.
+    this.ssh = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'Warden', algorithms: { compress: ['none'] } }, (client, info) => {
       const pending = this.byPeer.get(`${info.ip}:${info.port}`);
       client.on('error', () => {});
       const connection = new ProxyConnection(client, info.ip, {
@@ -88,6 +91,7 @@ export class TerminalProxyServer {
         return;
       }
       this.byPeer.set(key, pending);
+      coalesceWrites(socket);
       this.ssh.injectSocket(socket);
     });
     this.tcp.on('error', (e: Error) => log.error('listener error', { error: e.message }));

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { Client } from 'ssh2';
 import type * as ssh2 from 'ssh2';
 import type { ProxySession } from '../../appliance/sessions/index.js';
+import { coalesceWrites } from './socket-writes.js';
 
 export type UpstreamFailure = 'host-key-mismatch' | 'target-auth-failed' | 'target-unreachable' | 'target-timeout';
 
@@ -49,6 +50,7 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
     // The proxy's own socket, so it can be cut (see dropUpstream); ssh2 reports its errors, and a key ssh2
     // cannot parse must not leave one unheard.
     const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
+    coalesceWrites(socket);
     sockets.set(client, socket);
     let hostKey: 'unchecked' | 'ok' | 'mismatch' | 'error' = 'unchecked';
     let settled = false;
@@ -84,6 +86,8 @@ export function connectUpstream(session: ProxySession, options: { readyTimeoutMs
         ...credential,
         ...(options.agent ? { agent: options.agent } : {}),
         readyTimeout: options.readyTimeoutMs,
+        // No compression, whatever ssh2's defaults: the proxy's one event loop would deflate every byte.
+        algorithms: { compress: ['none'] },
         // No keyboard-interactive guessing, no agent: exactly the vaulted credential.
         tryKeyboard: false,
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, chmodSync, writeFileSync, chownSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InitializedHome } from './fixtures.js';
-import { daemonEnv } from './web-daemon.js';
+import { daemonEnv, daemonNodeFlags } from './web-daemon.js';
+import { TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PROXY_MAIN = path.join(distRoot, 'daemons', 'terminal-proxy', 'main.js');
@@ -19,7 +20,7 @@ export interface RunningProxy {
 }
 
 export async function startTerminalProxy(home: InitializedHome, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
-  const proc = spawn(process.execPath, [PROXY_MAIN, '--listen', '127.0.0.1', '--port', '0'], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...TERMINAL_PROXY_NODE_FLAGS, ...daemonNodeFlags(), PROXY_MAIN, '--listen', '127.0.0.1', '--port', '0'], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

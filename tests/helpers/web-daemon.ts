@@ -31,7 +31,7 @@ export function daemonEnv(home: InitializedHome, extra: NodeJS.ProcessEnv = {}):
  * Node flags for the daemon's process, from WARDEN_DAEMON_NODE_FLAGS (space-separated): for profiling a daemon
  * under a benchmark or test (`--cpu-prof --cpu-prof-dir=...`), which NODE_OPTIONS does not accept.
  */
-function daemonNodeFlags(): string[] {
+export function daemonNodeFlags(): string[] {
   return (process.env.WARDEN_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 }
 

@@ -45,3 +45,27 @@ test('a flood is recorded in growing chunks, two recordings at once, every byte 
     for (let n = 0; n < pieces; n++) assert.ok(all.subarray(n * 32 * 1024, (n + 1) * 32 * 1024).equals(piece(n, 32 * 1024)), `piece ${n}`);
   }
 });
+
+test('a flood reuses the staging buffers the sealing thread hands back: it allocates none per chunk', async () => {
+  const w = await RecordingWriter.create({ keys: token.keys, dir: tmp.dir, sessionId: 'flood-reuse', meta });
+  // Every staging buffer is a `new ArrayBuffer`: count those of chunk size while 32 MiB flood in.
+  const Original = globalThis.ArrayBuffer;
+  let allocated = 0;
+  globalThis.ArrayBuffer = new Proxy(Original, {
+    construct(target, args: [number]) {
+      if (args[0] >= 64 * 1024) allocated++;
+      return new target(...args);
+    },
+  });
+  try {
+    for (let n = 0; n < 1024; n++) if (!w.output(piece(n, 32 * 1024))) await new Promise<void>((r) => w.onDrain(r));
+  } finally {
+    globalThis.ArrayBuffer = Original;
+  }
+  const summary = await w.close();
+  // The ramp to 1 MiB chunks and what may be in flight at the high-water mark; not one per chunk (~32).
+  assert.ok(summary.chunks >= 30, `${summary.chunks} chunks`);
+  assert.ok(allocated <= 12, `${allocated} staging buffers allocated for ${summary.chunks} chunks`);
+  const v = await verifyRecording(summary.path, token.keys);
+  assert.equal(v.ok && v.complete, true, v.problem);
+});
