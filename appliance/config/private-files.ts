@@ -2,7 +2,8 @@
 // umask of the shell or service manager that started the process. Two layers: the process umask, set at
 // every entry point, covers files created by libraries we do not control (SQLite's -wal/-shm, SoftHSM's
 // token objects); explicit modes on the files we create hold even where a caller forgot the umask.
-import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
@@ -33,6 +34,32 @@ export function writePrivateFile(file: string, data: string | Buffer, options: {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Create `file` with `data` (0600) only if it does not exist, all at once: readers and rivals see no file or
+ * the whole of it, never an empty or half-written one (which a crash, or another process starting at the
+ * same moment, would otherwise leave for them to choke on). Written and synced under a temporary name, then
+ * hard-linked into place, which fails if the name exists. True if this call created it.
+ */
+export function publishPrivateFile(file: string, data: string | Buffer): boolean {
+  const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  writePrivateFile(temp, data, { exclusive: true });
+  try {
+    linkSync(temp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(temp);
+  }
+  const dir = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  return true;
 }
 
 /** Create `file` empty if missing, and make it 0600 either way (a file from before this rule is fixed too). */

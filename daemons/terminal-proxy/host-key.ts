@@ -2,14 +2,19 @@
 // entries stay valid across restarts. 0600 under the state directory, like every secret Warden writes.
 import { existsSync, readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
-import { restrictExistingFile, writePrivateFile } from '../../appliance/config/index.js';
+import { publishPrivateFile, restrictExistingFile } from '../../appliance/config/index.js';
+import { WardenError } from '../../appliance/errors/index.js';
 
 export function loadOrCreateHostKey(file: string): { key: Buffer; created: boolean } {
-  if (existsSync(file)) {
-    restrictExistingFile(file);
-    return { key: readFileSync(file), created: false };
+  if (!existsSync(file)) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'warden terminal proxy' });
+    // Published whole or not at all: a proxy killed while writing, or two starting at once, must not leave
+    // an empty key file that no later start could parse. If another process won, its key is the key.
+    if (publishPrivateFile(file, pair.private)) return { key: Buffer.from(pair.private, 'utf8'), created: true };
   }
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'warden terminal proxy' });
-  writePrivateFile(file, pair.private, { exclusive: true });
-  return { key: Buffer.from(pair.private, 'utf8'), created: true };
+  restrictExistingFile(file);
+  const key = readFileSync(file);
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new WardenError('CONFIG_INVALID', `the terminal proxy's host key ${file} cannot be read (${parsed.message}); move it away to have a new one made (clients will see a changed host key)`);
+  return { key, created: false };
 }
