@@ -379,18 +379,31 @@ export class ProxyConnection {
       }
       ch.on('error', (e: Error) => log.debug('client agent channel error', { error: e.message }));
       ch.once('close', release);
-      audit().then(
+      // Noted in the recording, then audited, before the target gets the channel: an agent use the record
+      // cannot show does not happen.
+      Promise.resolve(this.deps.taps.agent?.(session))
+        .then(() => audit())
+        .then(
         () => {
           if (this.ending || this.finished) return (ch.close(), fail(new Error('the session has ended')));
           // ssh2 pipes the target's channel into this one (and back) as soon as it has it.
           ch.once('pipe', (target: ClientChannel) => {
             target.on('error', (e: Error) => log.debug('target agent channel error', { error: e.message }));
+            // The agent's conversation counts as the session's traffic, like a forward's: the agent's answers in, the target's requests out.
+            ch.on('data', (d: Buffer) => {
+              this.bytesIn += d.length;
+              this.session?.progress(this.bytesIn, this.bytesOut);
+            });
+            target.on('data', (d: Buffer) => {
+              this.bytesOut += d.length;
+              this.session?.progress(this.bytesIn, this.bytesOut);
+            });
             closeTogether(ch, target, release);
           });
           cb(null, ch);
         },
         (e: Error) => {
-          log.error('could not audit an agent channel', { session: session.id, error: e.message });
+          log.error('could not note or audit an agent channel', { session: session.id, error: e.message });
           ch.close();
           fail(e);
         },

@@ -52,6 +52,11 @@ export interface TapFactory {
    * Absent: nothing is noted.
    */
   forward?(session: ProxySession, f: { destination: string; origin: string }): Promise<void>;
+  /**
+   * The target opened a channel to the user's forwarded agent: noted in the session's record (what passes
+   * between the target and the agent is not recorded). Rejects when it cannot be noted: the channel is refused.
+   */
+  agent?(session: ProxySession): Promise<void>;
   /** The session ended: whatever it kept per session (its recording) closes, once. */
   close(session: ProxySession): Promise<void>;
 }

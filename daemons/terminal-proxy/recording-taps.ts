@@ -110,6 +110,13 @@ export class RecordingTaps implements TapFactory {
     rec.writer.event('forward', { destination: f.destination.slice(0, 300), origin: f.origin.slice(0, 300) });
   }
 
+  async agent(session: ProxySession): Promise<void> {
+    const s = this.state(session, { kind: 'exec' });
+    const rec = await s.recording;
+    if (s.closed || rec.writer.failed !== undefined) throw new Error('the session has ended');
+    rec.writer.event('agent', {});
+  }
+
   async close(session: ProxySession): Promise<void> {
     const s = this.sessions.get(session.id);
     this.ended.add(session);
