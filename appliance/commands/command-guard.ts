@@ -56,7 +56,10 @@ export interface CommandGuardOptions {
 const EMPTY = Buffer.alloc(0);
 /** Ctrl-C: drops the line in readline, zle, libedit and a terminal in canonical mode alike. */
 const CANCEL_LINE = Buffer.from([0x03]);
-/** A prompt for a secret: what is typed there with echo off is a password, not a way around the rules. */
+/** How a line typed at a password prompt is reported when a rule stops or flags it: never its text. */
+const SECRET_LINE = '[line typed at a password prompt]';
+const SECRET_LINE_UNREADABLE = '[line typed at a password prompt: cannot be read]';
+/** A prompt for a secret: what is typed there is a password, never stored as a command. */
 const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:]{0,40}:\s*$/i;
 /** Input held while a decision is pending, at most: beyond it the user is typing into a stalled session. */
 const MAX_QUEUED = 256 * 1024;
@@ -214,7 +217,17 @@ export class CommandGuard {
     const { rules, mode } = this.options;
     let verdict: CommandVerdict;
     let reported = shown;
-    if (echoOff && (rules.length > 0 || mode === 'allow-list') && !SECRET_PROMPT.test(prompt)) {
+    if (SECRET_PROMPT.test(prompt)) {
+      // The answer to a password prompt — or a shell whose prompt only looks like one (PS1='Password: ' and
+      // `stty -echo`). Judged on what was typed (echo off) or shown (echo on, which a slow `stty -echo` allows),
+      // so such a prompt is no way around the rules; but never kept as text: a password must not reach the
+      // command index or the trail. The allow-list cannot apply here: a password matches none of it.
+      const line = echoOff ? typed : shown;
+      if (mode === 'allow-list' || rules.length === 0) verdict = { action: 'allow', rule: null, part: '' };
+      else if (line === null) verdict = { action: 'block', rule: null, part: '' };
+      else verdict = judge(rules, 'rules', line);
+      reported = verdict.action === 'allow' ? '' : line === null ? SECRET_LINE_UNREADABLE : SECRET_LINE;
+    } else if (echoOff && (rules.length > 0 || mode === 'allow-list')) {
       // Keys went out and nothing came back: the terminal does not echo (`stty -echo` makes readline silent
       // too). Not a password prompt, so this is a way around the echo: judge the keys, and a line the keys
       // alone cannot tell (history, completion) is not let through unseen.
@@ -299,7 +312,7 @@ export class CommandGuard {
 function blockedNotice(verdict: CommandVerdict, reported: string): string {
   const which = verdict.rule
     ? `rule ${verdict.rule.position + 1} (${verdict.rule.pattern})`
-    : reported.startsWith('[line not echoed')
+    : reported.startsWith('[line not echoed') || reported === SECRET_LINE_UNREADABLE
       ? 'the command rules: with echo off the line cannot be checked'
       : 'the allow-list (no rule allows it)';
   return `\r\n\x1b[1;31mwarden: command blocked by ${which}\x1b[0m\r\n`;

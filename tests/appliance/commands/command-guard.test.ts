@@ -169,21 +169,56 @@ describe('CommandGuard with a block rule on rm -rf, against a real bash', () => 
     assert.equal(s.commands.at(-1)!.command, 'echo echo-is-back');
   });
 
-  test('a secret typed at a password prompt (echo off) is neither judged nor reported', async () => {
+  test('a secret typed at a password prompt (echo off) is never reported as text', async () => {
     const n = s.commands.length;
     const b = s.blocked.length;
     await s.blindKeys("read -s -p 'Password: ' pw", '\r');
-    await s.blindKeys('rm -rf /etc', '\r');
-    assert.equal(s.blocked.length, b, 'not blocked: it is the answer to a password prompt');
-    assert.deepEqual(s.commands.slice(n).map((c) => c.command), ["read -s -p 'Password: ' pw"]);
+    await s.blindKeys('Sw0rdfish-secret', '\r');
+    assert.equal(s.blocked.length, b, 'an ordinary password passes');
+    assert.deepEqual(s.commands.slice(n).map((c) => c.command), ["read -s -p 'Password: ' pw"], 'the password is not a command');
     await s.blindKeys('echo "len=${#pw}"', '\r');
-    assert.match(s.bash.printed, /len=11/);
+    assert.match(s.bash.printed, /len=16/);
+  });
+
+  test('a password that a rule blocks is cancelled and reported without its text', async () => {
+    const b = s.blocked.length;
+    await s.blindKeys("read -s -p 'Password: ' pw2", '\r');
+    await s.blindKeys('rm -rf /etc', '\r');
+    assert.deepEqual(s.blocked.slice(b), ['[line typed at a password prompt]']);
+    assert.ok(s.commands.every((c) => !c.command.includes('rm -rf /etc')), JSON.stringify(s.commands));
+  });
+
+  test('a password echoed by a slow stty -echo is still not kept as a command', async () => {
+    const n = s.commands.length;
+    // The prompt is printed before echo goes off, and the user types at once: the target echoes the secret.
+    await s.keys("printf 'Password: '; read pw3", '\r');
+    await s.keys('Echoed-Secret-42', '\r');
+    assert.deepEqual(s.commands.slice(n).map((c) => c.command), ["printf 'Password: '; read pw3"]);
   });
 
   test('after all that the session works: the next command runs', async () => {
     await s.keys('echo still-alive', '\r');
     assert.equal(s.bash.history().at(-1), 'echo still-alive');
   });
+});
+
+test('a shell prompt made to look like a password prompt, with echo off, is no way around the rules', async () => {
+  const { s, victim, file } = await session([{ pattern: '^rm\\s+-(rf|fr)\\b', action: 'block' }]);
+  try {
+    await s.keys("PS1='Password: '; stty -echo", '\r');
+    await s.blindKeys(`rm -rf ${victim}`, '\r');
+    assert.ok(existsSync(file), 'the blocked line never ran');
+    assert.deepEqual(s.blocked, ['[line typed at a password prompt]']);
+    // Echo back on at the look-alike prompt: judged on the screen, still blocked, still not kept as text.
+    await s.blindKeys('stty echo', '\r');
+    await s.keys(`rm -rf ${victim}`, '\r');
+    assert.ok(existsSync(file), 'the blocked line never ran');
+    assert.deepEqual(s.blocked, ['[line typed at a password prompt]', '[line typed at a password prompt]']);
+    assert.ok(s.commands.every((c) => !c.command.includes('rm -rf')), JSON.stringify(s.commands));
+  } finally {
+    s.guard.close();
+    await s.bash.close();
+  }
 });
 
 test('allow-list mode: only what an allow rule matches runs, and every part of a list is judged', async () => {
