@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, chmodSync, writeFileSync, chownSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InitializedHome } from './fixtures.js';
+import type { Appliance } from '../../appliance/index.js';
+import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
 import { daemonEnv, daemonNodeFlags } from './web-daemon.js';
 import { TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 
@@ -146,4 +148,25 @@ export function runSsh(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+const RECORDING_READER = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' } as const;
+
+/** A session's recording once the proxy has closed it (it closes after the client is gone): its id and status. */
+export async function closedRecording(a: Appliance, sessionId: string): Promise<{ id: string; status: string }> {
+  for (let i = 0; i < 100; i++) {
+    const r = await a.recordings.bySession(RECORDING_READER, sessionId);
+    if (r && r.status !== 'recording') return { id: r.id, status: r.status };
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`the recording of ${sessionId} was not closed`);
+}
+
+/** Every event of a recording, decrypted with its data key unwrapped on the appliance's token. */
+export async function recordingEvents(a: Appliance, recordingId: string): Promise<RecordingEvent[]> {
+  const row = (await a.store.repos.recordings.byId(recordingId))!;
+  const rec = await openRecording(path.join(a.recordings.dir, row.file), a.keys!, { wrappedKey: Buffer.from(row.key_sealed, 'base64').subarray(1) });
+  const out: RecordingEvent[] = [];
+  for await (const e of rec.events()) out.push(e);
+  return out;
 }

@@ -10,14 +10,12 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Appliance } from '../../appliance/index.js';
-import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
-import { runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { closedRecording, recordingEvents, runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
 const TARGET_USER = 'wagent';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' } as const;
 
 describe('terminal proxy: agent forwarding allowed by the access group, audited either way', { timeout: 180_000 }, () => {
   let lab: ProxyLab;
@@ -85,22 +83,6 @@ describe('terminal proxy: agent forwarding allowed by the access group, audited 
     return undefined;
   }
 
-  /** The events of a session's recording, once it is closed. */
-  async function recordingEvents(sessionId: string): Promise<RecordingEvent[]> {
-    for (let i = 0; i < 100; i++) {
-      const r = await a.recordings.bySession(admin, sessionId);
-      if (r && r.status !== 'recording') {
-        const row = (await a.store.repos.recordings.byId(r.id))!;
-        const rec = await openRecording(path.join(a.recordings.dir, row.file), a.keys!, { wrappedKey: Buffer.from(row.key_sealed, 'base64').subarray(1) });
-        const out: RecordingEvent[] = [];
-        for await (const e of rec.events()) out.push(e);
-        return out;
-      }
-      await sleep(100);
-    }
-    assert.fail(`the recording of ${sessionId} was not closed`);
-  }
-
   /** The session's row once closed (its byte totals are written at the end). */
   async function closedSession(sessionId: string) {
     for (let i = 0; i < 100; i++) {
@@ -127,7 +109,7 @@ describe('terminal proxy: agent forwarding allowed by the access group, audited 
     }
     assert.equal((await eventsOf('session.channel_refused', session)).length, 0);
     // Each agent channel is in the session's recording too, and its conversation counts as the session's traffic.
-    const agentNotes = (await recordingEvents(session)).filter((e) => e.type === 'event' && e.kind === 'agent');
+    const agentNotes = (await recordingEvents(a, (await closedRecording(a, session)).id)).filter((e) => e.type === 'event' && e.kind === 'agent');
     assert.equal(agentNotes.length, 2);
     const row = await closedSession(session);
     // The key listing came back from the agent: at least the key blob's bytes went client → target.

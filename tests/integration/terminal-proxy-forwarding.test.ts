@@ -7,14 +7,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
 import type { Appliance } from '../../appliance/index.js';
-import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
 import { freePort } from '../helpers/sshd.js';
-import { runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { closedRecording, recordingEvents, runClient, type RunningProxy } from '../helpers/terminal-proxy.js';
 
-const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
 // Its own target account: other test files use theirs, with other passwords, on the same machine.
 const TARGET_USER = 'wfwd';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,21 +61,6 @@ describe('terminal proxy: port forwarding allowed by the access group, audited e
     return undefined;
   }
 
-  async function recordingEvents(sessionId: string): Promise<RecordingEvent[]> {
-    for (let i = 0; i < 100; i++) {
-      const r = await a.recordings.bySession(admin, sessionId);
-      if (r && r.status !== 'recording') {
-        const row = (await a.store.repos.recordings.byId(r.id))!;
-        const rec = await openRecording(path.join(a.recordings.dir, row.file), a.keys!, { wrappedKey: Buffer.from(row.key_sealed, 'base64').subarray(1) });
-        const out: RecordingEvent[] = [];
-        for await (const e of rec.events()) out.push(e);
-        return out;
-      }
-      await sleep(100);
-    }
-    assert.fail(`the recording of ${sessionId} was not closed`);
-  }
-
   test('ssh -N -L with the group allowing it: bytes round-trip through the target, audited with the destination, noted in the recording', async () => {
     const local = await freePort();
     const client = runClient('ssh', ['-p', String(proxy.port), '-l', `alice:${TARGET_USER}@fwdon`, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${echoPort}`, '127.0.0.1'], password, { timeoutMs: 60_000 });
@@ -108,7 +90,7 @@ describe('terminal proxy: port forwarding allowed by the access group, audited e
       assert.equal(JSON.parse(ev.detail).destination, `127.0.0.1:${echoPort}`);
       client.proc.kill('SIGTERM');
       await client;
-      const forwards = (await recordingEvents(session)).filter((e) => e.type === 'event' && e.kind === 'forward');
+      const forwards = (await recordingEvents(a, (await closedRecording(a, session)).id)).filter((e) => e.type === 'event' && e.kind === 'forward');
       assert.equal(forwards.length, 1);
       assert.equal((forwards[0] as { data: Record<string, unknown> }).data.destination, `127.0.0.1:${echoPort}`);
       // The forwarded bytes count as the session's traffic.

@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, rmSync, existsSync, mkdtempSync, readdirSync, statSync, chownSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import type { Appliance } from '../../appliance/index.js';
-import { openRecording, type RecordingEvent } from '../../appliance/recording/index.js';
+import type { RecordingEvent } from '../../appliance/recording/index.js';
 import type { InitializedHome } from '../helpers/fixtures.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
-import { runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { closedRecording as closedRecordingOf, recordingEvents, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 import { runOrbit } from '../helpers/orbit.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
@@ -81,24 +81,12 @@ describe('terminal proxy: recordings, command rules, file operations, search', {
 
   /** The session's recording once the proxy has closed it (the row says so). */
   async function closedRecording(sessionId: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
-      const r = await a.recordings.bySession(admin, sessionId);
-      if (r && r.status !== 'recording') {
-        assert.equal(r.status, 'complete');
-        return r.id;
-      }
-      await sleep(100);
-    }
-    assert.fail(`the recording of ${sessionId} was not closed`);
+    const r = await closedRecordingOf(a, sessionId);
+    assert.equal(r.status, 'complete');
+    return r.id;
   }
 
-  async function events(recordingId: string): Promise<RecordingEvent[]> {
-    const row = (await a.store.repos.recordings.byId(recordingId))!;
-    const rec = await openRecording(path.join(a.recordings.dir, row.file), a.keys!, { wrappedKey: Buffer.from(row.key_sealed, 'base64').subarray(1) });
-    const out: RecordingEvent[] = [];
-    for await (const e of rec.events()) out.push(e);
-    return out;
-  }
+  const events = (recordingId: string): Promise<RecordingEvent[]> => recordingEvents(a, recordingId);
 
   /** An interactive shell through the proxy: `steps` are [what to wait for in the output, what to type]. */
   async function shell(steps: [RegExp, string][], port = proxy.port): Promise<ClientRun & { done: number }> {

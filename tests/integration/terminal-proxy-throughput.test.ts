@@ -9,15 +9,13 @@ import { chownSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs
 import path from 'node:path';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
-import { openRecording } from '../../appliance/recording/index.js';
 import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
-import { ensureTargetAccount, runClient, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
+import { closedRecording, ensureTargetAccount, recordingEvents, runClient, startTerminalProxy, type RunningProxy } from '../helpers/terminal-proxy.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1', profile: 'administrator' };
 /** Its own account: other proxy test files may run at once, each setting its own password. */
 const TARGET_USER = 'wthroughput';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('terminal proxy: bulk transfers', { timeout: 240_000 }, () => {
@@ -64,19 +62,11 @@ describe('terminal proxy: bulk transfers', { timeout: 240_000 }, () => {
 
   /** What the session's recording holds of one stream, once the proxy has closed it. */
   async function recorded(sessionId: string, type: 'output' | 'input'): Promise<Buffer> {
-    for (let i = 0; i < 100; i++) {
-      const r = await a.recordings.bySession(admin, sessionId);
-      if (r && r.status !== 'recording') {
-        assert.equal(r.status, 'complete');
-        const row = (await a.store.repos.recordings.byId(r.id))!;
-        const rec = await openRecording(path.join(a.recordings.dir, row.file), a.keys!, { wrappedKey: Buffer.from(row.key_sealed, 'base64').subarray(1) });
-        const parts: Buffer[] = [];
-        for await (const e of rec.events()) if (e.type === type) parts.push(e.data);
-        return Buffer.concat(parts);
-      }
-      await sleep(100);
-    }
-    assert.fail(`the recording of ${sessionId} was not closed`);
+    const r = await closedRecording(a, sessionId);
+    assert.equal(r.status, 'complete');
+    const parts: Buffer[] = [];
+    for (const e of await recordingEvents(a, r.id)) if (e.type === type) parts.push(e.data);
+    return Buffer.concat(parts);
   }
 
   test('no compression on the client leg, even when the client asks for it (ssh -C)', async () => {
