@@ -107,16 +107,11 @@ test('several admitting groups merge to the most restrictive: allow-list wins, a
   assert.deepEqual(mostRestrictive([]), { mode: 'rules', rules: [] });
 });
 
-test('an Enter whose echo never comes (echo off, as at a password prompt) is released after the hold, the typed text never reported', async () => {
+/** `hunter2` typed at a password prompt that echoes nothing, then Enter, under a guard with `rules`: what it released and reported. */
+async function typeAtPasswordPrompt(rules: CommandRule[]): Promise<{ released: GuardRelease[]; commands: GuardedCommand[] }> {
   const released: GuardRelease[] = [];
   const commands: GuardedCommand[] = [];
-  const guard = new CommandGuard({
-    rules: [{ pattern: 'rm -rf', action: 'block' }],
-    mode: 'rules',
-    maxHoldMs: 150,
-    onRelease: (r) => released.push(r),
-    onCommand: (c) => commands.push(c),
-  });
+  const guard = new CommandGuard({ rules, mode: 'rules', maxHoldMs: 150, onRelease: (r) => released.push(r), onCommand: (c) => commands.push(c) });
   guard.fromTarget(Buffer.from('Password: '));
   const r = guard.fromClient(Buffer.from('hunter2'));
   assert.equal(r.forward.toString(), 'hunter2');
@@ -124,31 +119,20 @@ test('an Enter whose echo never comes (echo off, as at a password prompt) is rel
   const enter = guard.fromClient(Buffer.from('\r'));
   assert.equal(enter.forward.length, 0, 'held: no echo came after the keys');
   await new Promise((res) => setTimeout(res, 400));
+  guard.close();
+  return { released, commands };
+}
+
+test('an Enter whose echo never comes (echo off, as at a password prompt) is released after the hold, the typed text never reported', async () => {
+  const { released, commands } = await typeAtPasswordPrompt([{ pattern: 'rm -rf', action: 'block' }]);
   assert.deepEqual(released.map((x) => x.toTarget.toString()), ['\r']);
   assert.deepEqual(commands, [], 'an empty echo line is no command, and the typed secret is not one either');
-  guard.close();
 });
 
 test('at a password prompt the typed line is still judged (a shell prompt can look like one), but a line a rule stops is reported without its text', async () => {
-  const released: GuardRelease[] = [];
-  const commands: GuardedCommand[] = [];
-  const guard = new CommandGuard({
-    rules: [{ pattern: 'hunter2', action: 'block' }],
-    mode: 'rules',
-    maxHoldMs: 150,
-    onRelease: (r) => released.push(r),
-    onCommand: (c) => commands.push(c),
-  });
-  guard.fromTarget(Buffer.from('Password: '));
-  const r = guard.fromClient(Buffer.from('hunter2'));
-  assert.equal(r.forward.toString(), 'hunter2');
-  await new Promise((res) => setTimeout(res, 30));
-  const enter = guard.fromClient(Buffer.from('\r'));
-  assert.equal(enter.forward.length, 0, 'held: no echo came after the keys');
-  await new Promise((res) => setTimeout(res, 400));
+  const { released, commands } = await typeAtPasswordPrompt([{ pattern: 'hunter2', action: 'block' }]);
   assert.deepEqual(released.map((x) => x.toTarget.toString()), ['\x03'], 'cancelled: a rule matches what was typed');
   assert.deepEqual(commands.map((c) => [c.command, c.action]), [['[line typed at a password prompt]', 'block']], 'reported, but never as the typed text');
-  guard.close();
 });
 
 test('output text for the index: escape sequences gone (even cut between chunks), lines kept, C1 controls dropped', async () => {
