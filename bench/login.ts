@@ -12,18 +12,15 @@ import { DEFAULT_ARGON2 } from '../appliance/config/index.js';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpuMs } from './proc-stats.js';
 
-/**
- * CPU time (ms) of one thread of a process so far, from /proc (Linux; undefined elsewhere): the daemon's main
- * thread is where a login's work besides its hash runs, and every millisecond of it is taken from the hashes.
- */
 /** CPU (ms) of every thread of a process, summed by thread name (main, libuv's pool, V8's helpers, workers). */
 function threadsCpuMs(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.set(tid === String(pid) ? 'main' : name, (out.get(tid === String(pid) ? 'main' : name) ?? 0) + (threadCpuMs(pid, Number(tid)) ?? 0));
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(name, (out.get(name) ?? 0) + (threadCpuMs(pid, Number(tid)) ?? 0));
     }
   } catch {
     /* not Linux */
@@ -31,12 +28,13 @@ function threadsCpuMs(pid: number): Map<string, number> {
   return out;
 }
 
+/**
+ * CPU time (ms) of one thread of a process so far (undefined off Linux): the daemon's main thread is where a
+ * login's work besides its hash runs, and every millisecond of it is taken from the hashes.
+ */
 function threadCpuMs(pid: number, tid = pid): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return cpuMs(pid, tid);
   } catch {
     return undefined;
   }

@@ -9,7 +9,7 @@
 // BENCH_IDLE_SESSIONS and BENCH_IDLE_SECONDS shrink it for a quick look; BENCH_DEBUG=1 tells why sessions failed,
 // prints the proxy's log and keeps the temporary home.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ import { startTerminalProxy } from '../tests/helpers/terminal-proxy.js';
 import { initializeAppliance } from '../appliance/provision/index.js';
 import { Appliance } from '../appliance/index.js';
 import { loadConfig } from '../appliance/config/index.js';
+import { cpuMs, dirBytes } from './proc-stats.js';
 
 const SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 2000);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
@@ -39,25 +40,6 @@ function pss(pid: number): number {
   const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
   if (!m) throw new Error(`no Pss in /proc/${pid}/smaps_rollup`);
   return Number(m[1]) * 1024;
-}
-
-/** User + system CPU of a whole process (every thread: GC, libuv pool), milliseconds. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the file, 12 and 13 after "pid (comm) ".
-  // In clock ticks: 100 per second on Linux (USER_HZ).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function dirBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return total;
 }
 
 function startTarget(user: string, password: string): Promise<{ proc: ChildProcess; port: number }> {

@@ -14,7 +14,7 @@
 // --perf-basic-prof with `perf record -p`, or --trace-gc with WARDEN_BENCH_PROXY_LOG=FILE for its output).
 // WARDEN_BENCH_QUICK=1 runs fewer, smaller transfers while iterating.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -24,29 +24,13 @@ import { ensureTargetAccount, SSH_OPTIONS, startTerminalProxy } from '../tests/h
 import { initializeAppliance } from '../appliance/provision/index.js';
 import { Appliance } from '../appliance/index.js';
 import { loadConfig } from '../appliance/config/index.js';
+import { cpuMs, dirBytes } from './proc-stats.js';
 
 // WARDEN_BENCH_QUICK=1: fewer and smaller runs, to iterate on the proxy (figures for the README come without it).
 const QUICK = process.env.WARDEN_BENCH_QUICK === '1';
 const LATENCY_RUNS = QUICK ? 3 : 15;
 const BULK_RUNS = QUICK ? 3 : 5;
 const BULK_BYTES = (QUICK ? 100 : 200) * 1024 * 1024;
-
-/** User + system CPU of a process (every thread) or of one of its threads, milliseconds; /proc counts in ticks of 1/100 s. */
-function cpuMs(pid: number, tid?: number): number {
-  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function dirBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return total;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
