@@ -59,8 +59,13 @@ const CANCEL_LINE = Buffer.from([0x03]);
 /** How a line typed at a password prompt is reported when a rule stops or flags it: never its text. */
 const SECRET_LINE = '[line typed at a password prompt]';
 const SECRET_LINE_UNREADABLE = '[line typed at a password prompt: cannot be read]';
-/** A prompt for a secret: what is typed there is a password, never stored as a command. */
-const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:]{0,40}:\s*$/i;
+/** A prompt for a secret: what is typed there is a password, never stored as a command nor recorded as input. */
+const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:\n]{0,40}:\s*$/i;
+
+/** Does `text` (what the target printed last, or a prompt) end in a prompt for a secret (sudo, su, a database client)? */
+export function endsWithSecretPrompt(text: string): boolean {
+  return SECRET_PROMPT.test(text);
+}
 /** Input held while a decision is pending, at most: beyond it the user is typing into a stalled session. */
 const MAX_QUEUED = 256 * 1024;
 
@@ -217,7 +222,7 @@ export class CommandGuard {
     const { rules, mode } = this.options;
     let verdict: CommandVerdict;
     let reported = shown;
-    if (SECRET_PROMPT.test(prompt)) {
+    if (endsWithSecretPrompt(prompt)) {
       // The answer to a password prompt — or a shell whose prompt only looks like one (PS1='Password: ' and
       // `stty -echo`). Judged on what was typed (echo off) or shown (echo on, which a slow `stty -echo` allows),
       // so such a prompt is no way around the rules; but never kept as text: a password must not reach the

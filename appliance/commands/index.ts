@@ -19,6 +19,6 @@ export {
   type CommandVerdict,
 } from './rules.js';
 export { TerminalText } from './terminal-text.js';
-export { CommandGuard, type CommandGuardOptions, type GuardedCommand, type GuardRelease, type ClientVerdict } from './command-guard.js';
+export { CommandGuard, endsWithSecretPrompt, type CommandGuardOptions, type GuardedCommand, type GuardRelease, type ClientVerdict } from './command-guard.js';
 export { ShellMarkScanner, parseMark, MAX_MARK_BODY, type ShellMark } from './shell-marks.js';
 export { ExitStatusTracker } from './exit-status-tracker.js';

@@ -3,7 +3,7 @@
 // output text and file operations handed to the search (sessions.activityRecorder). One recording and one
 // activity recorder per session, shared by its channels, closed once when the session ends.
 import type { Appliance } from '../../appliance/index.js';
-import type { CommandGuard, CommandVerdict, GuardedCommand } from '../../appliance/commands/index.js';
+import { endsWithSecretPrompt, type CommandGuard, type CommandVerdict, type GuardedCommand } from '../../appliance/commands/index.js';
 import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
 import { logger } from '../../appliance/log/index.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, ExecJudgement, ExitInfo, TapFactory } from './data-tap.js';
@@ -11,8 +11,6 @@ import { ScpObserver, SftpObserver, type FileOperation } from './sftp-observer.j
 
 const log = logger('terminal-proxy');
 
-/** A prompt for a secret on the target (sudo, su, a database client): what the user types next is not recorded. */
-const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret|otp|verification code)[^:\n]{0,40}:\s*$/i;
 /** Exit status of a refused exec: 126 is the shell's "found but cannot be executed". */
 export const BLOCKED_EXEC_STATUS = 126;
 /** Output of a command run without a terminal indexed for the search, at most (see RecordingTap.indexBudget). */
@@ -289,7 +287,7 @@ class RecordingTap implements ChannelTap {
     if (this.guard) {
       // Only the end of a chunk can end in a prompt: never a string of the whole chunk.
       this.tail = (this.tail + data.toString('latin1', Math.max(0, data.length - TAIL_CHARS))).slice(-TAIL_CHARS);
-      if (SECRET_PROMPT.test(this.tail)) w.suppressInput(true);
+      if (endsWithSecretPrompt(this.tail)) w.suppressInput(true);
     }
     return true;
   }
