@@ -390,14 +390,7 @@ export class ProxyConnection {
           ch.once('pipe', (target: ClientChannel) => {
             target.on('error', (e: Error) => log.debug('target agent channel error', { error: e.message }));
             // The agent's conversation counts as the session's traffic, like a forward's: the agent's answers in, the target's requests out.
-            ch.on('data', (d: Buffer) => {
-              this.bytesIn += d.length;
-              this.session?.progress(this.bytesIn, this.bytesOut);
-            });
-            target.on('data', (d: Buffer) => {
-              this.bytesOut += d.length;
-              this.session?.progress(this.bytesIn, this.bytesOut);
-            });
+            this.countTraffic(ch, target);
             closeTogether(ch, target, release);
           });
           cb(null, ch);
@@ -411,19 +404,24 @@ export class ProxyConnection {
     });
   }
 
+  /** Two channels piped into each other (a forward, an agent channel): their bytes count as the session's traffic. */
+  private countTraffic(fromClient: ServerChannel, fromTarget: ClientChannel): void {
+    fromClient.on('data', (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
+    });
+    fromTarget.on('data', (d: Buffer) => {
+      this.bytesOut += d.length;
+      this.session?.progress(this.bytesIn, this.bytesOut);
+    });
+  }
+
   /** A forwarded TCP stream both ways: pipe() holds the side whose destination is full; EOF passes as EOF. */
   private forwardBridge(stream: ServerChannel, up: ClientChannel): void {
     this.openForwards++;
     stream.on('error', (e: Error) => log.debug('client forward channel error', { error: e.message }));
     up.on('error', (e: Error) => log.debug('target forward channel error', { error: e.message }));
-    stream.on('data', (d: Buffer) => {
-      this.bytesIn += d.length;
-      this.session?.progress(this.bytesIn, this.bytesOut);
-    });
-    up.on('data', (d: Buffer) => {
-      this.bytesOut += d.length;
-      this.session?.progress(this.bytesIn, this.bytesOut);
-    });
+    this.countTraffic(stream, up);
     stream.pipe(up);
     up.pipe(stream);
     closeTogether(stream, up, () => this.openForwards--);
