@@ -4,3 +4,5 @@ export { SessionService, ProxySession, DEFAULT_HOST_LEASE_MS, DEFAULT_PROGRESS_M
 export { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type CommandStatusActivity, type OutputActivity } from './activity-recorder.js';
 export { SessionSearch, validateSearch, parseSince, SEARCH_MAX_LIMIT, type SessionSearchResult } from './session-search.js';
 export { RecordingService, SessionRecording, type RecordingDeps, type RecordingView, type RecordingVerdict } from './recording-service.js';
+export { parseLoginName, MAX_LOGIN_NAME, type LoginName } from './login-name.js';
+export { resolveTarget, protocolTargets, targetState, STATE_TEXT, LIST_LIMIT, type Resolution } from './targets.js';

@@ -9,17 +9,15 @@ import type { Client, ExecOptions, ShellOptions } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import type { Appliance } from '../../appliance/index.js';
 import type { ReachableTarget } from '../../appliance/access/index.js';
-import type { ProxySession, Refusal } from '../../appliance/sessions/index.js';
+import { parseLoginName, resolveTarget, type LoginName, type ProxySession, type Refusal } from '../../appliance/sessions/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { logger } from '../../appliance/log/index.js';
 import { ForwardedAgent, openClientAgentChannel } from './agent-forwarding.js';
 import { closeTogether } from './channel-pair.js';
 import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from './data-tap.js';
-import { parseLoginName, type LoginName } from './login-name.js';
 import { LineReader } from './line-reader.js';
 import { runMenu } from './menu.js';
-import { resolveTarget } from './targets.js';
 import { connectUpstream, dropUpstream, HANG_UP_GRACE_MS, UpstreamError } from './upstream.js';
 
 const log = logger('terminal-proxy');
@@ -483,7 +481,7 @@ export class ProxyConnection {
       let target: ReachableTarget;
       let reason: string | undefined;
       if (spec) {
-        const r = await resolveTarget(this.deps.appliance, person.userId, spec);
+        const r = await resolveTarget(this.deps.appliance.accessDecisions, person.userId, 'ssh', spec);
         if (!r.ok) return r.message;
         target = r.target;
       } else {

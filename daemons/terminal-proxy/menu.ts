@@ -6,7 +6,7 @@ import type { ReachableTarget } from '../../appliance/access/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import type { ProxyPerson } from './authenticator.js';
 import type { LineReader } from './line-reader.js';
-import { sshState, sshTargets, STATE_TEXT } from './targets.js';
+import { protocolTargets, targetState, STATE_TEXT } from '../../appliance/sessions/index.js';
 
 export interface MenuChoice {
   target: ReachableTarget;
@@ -18,14 +18,14 @@ const MAX_TRIES = 50;
 function table(targets: ReachableTarget[]): string {
   const width = Math.min(40, Math.max(10, ...targets.map((t) => t.credential.username.length + 1 + t.device.hostname.length)));
   return targets
-    .map((t, i) => `  ${String(i + 1).padStart(3)}  ${`${t.credential.username}@${t.device.hostname}`.padEnd(width)}  ${t.device.address.padEnd(15)}  ${STATE_TEXT[sshState(t)]}`)
+    .map((t, i) => `  ${String(i + 1).padStart(3)}  ${`${t.credential.username}@${t.device.hostname}`.padEnd(width)}  ${t.device.address.padEnd(15)}  ${STATE_TEXT[targetState(t, 'ssh')]}`)
     .join('\r\n');
 }
 
 export async function runMenu(appliance: Appliance, person: ProxyPerson, source: string, io: LineReader, write: (text: string) => void): Promise<MenuChoice | null> {
   let filter = '';
   for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const { targets, more } = await sshTargets(appliance, person.userId, filter || undefined);
+    const { targets, more } = await protocolTargets(appliance.accessDecisions, person.userId, 'ssh', filter || undefined);
     write(`\r\nWarden: devices ${person.username} may use${filter ? ` matching "${filter}"` : ''}:\r\n`);
     write(targets.length ? `${table(targets)}\r\n` : '  (none)\r\n');
     if (more) write('  ... more: type part of a name to narrow the list\r\n');
@@ -42,7 +42,7 @@ export async function runMenu(appliance: Appliance, person: ProxyPerson, source:
       write(`No entry ${text}.\r\n`);
       continue;
     }
-    const state = sshState(target);
+    const state = targetState(target, 'ssh');
     if (state === 'allowed') return { target };
     if (state === 'reason-required') {
       const reason = await io.read('A reason is required for this device: ');

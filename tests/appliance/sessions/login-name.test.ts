@@ -1,7 +1,7 @@
 // The SSH login name: who the Warden user is and where they go, parsed strictly before any lookup.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLoginName } from '../../../daemons/terminal-proxy/login-name.js';
+import { parseLoginName } from '../../../appliance/sessions/index.js';
 import { clampPty, PTY_MAX } from '../../../daemons/terminal-proxy/connection.js';
 
 describe('terminal proxy login names', () => {

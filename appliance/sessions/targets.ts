@@ -1,23 +1,22 @@
-// From a login name's "credential@device" to the one target it means, among those the user's groups cover:
-// the same list the menu shows (AccessDecisions.reachable). This only finds the target; whether the user
-// may use it now is SessionService.open's one decision.
+// From a login name's "credential@device" to the one target it means, among those the user's groups cover
+// for one protocol: the same list the SSH menu shows (AccessDecisions.reachable). This only finds the target;
+// whether the user may use it now is SessionService.open's one decision. Shared by every proxy.
 import { isIP } from 'node:net';
-import type { Appliance } from '../../appliance/index.js';
-import type { ReachableTarget, TargetState } from '../../appliance/access/index.js';
+import type { AccessDecisions, ReachableTarget, TargetState } from '../access/index.js';
 
 export type Resolution = { ok: true; target: ReachableTarget } | { ok: false; message: string };
 
 /** How many covered targets one lookup or one menu page reads at most. */
 export const LIST_LIMIT = 200;
 
-/** The SSH targets the user's groups cover, filtered by text, with their SSH state now. */
-export async function sshTargets(appliance: Appliance, userId: number, text?: string): Promise<{ targets: ReachableTarget[]; more: boolean }> {
-  const { targets, more } = await appliance.accessDecisions.reachable(userId, { ...(text ? { text } : {}), limit: LIST_LIMIT });
-  return { targets: targets.filter((t) => t.protocols.includes('ssh')), more };
+/** The targets of one protocol the user's groups cover, filtered by text, with their state now. */
+export async function protocolTargets(decisions: AccessDecisions, userId: number, protocol: 'ssh' | 'rdp', text?: string): Promise<{ targets: ReachableTarget[]; more: boolean }> {
+  const { targets, more } = await decisions.reachable(userId, { ...(text ? { text } : {}), limit: LIST_LIMIT });
+  return { targets: targets.filter((t) => t.protocols.includes(protocol)), more };
 }
 
-export function sshState(t: ReachableTarget): TargetState['state'] {
-  return t.states.ssh?.state ?? 'unavailable';
+export function targetState(t: ReachableTarget, protocol: 'ssh' | 'rdp'): TargetState['state'] {
+  return t.states[protocol]?.state ?? 'unavailable';
 }
 
 function sameAddress(a: string, b: string): boolean {
@@ -25,8 +24,8 @@ function sameAddress(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
-export async function resolveTarget(appliance: Appliance, userId: number, spec: { device: string; credentialUser: string | null }): Promise<Resolution> {
-  const { targets } = await sshTargets(appliance, userId, spec.device);
+export async function resolveTarget(decisions: AccessDecisions, userId: number, protocol: 'ssh' | 'rdp', spec: { device: string; credentialUser: string | null }): Promise<Resolution> {
+  const { targets } = await protocolTargets(decisions, userId, protocol, spec.device);
   // One answer for "no such device" and "not yours": the reply reveals neither existence nor groups.
   const notFound: Resolution = { ok: false, message: `${spec.credentialUser ? `${spec.credentialUser}@` : ''}${spec.device} is not available to you.` };
   const byName = targets.filter((t) => t.device.hostname.toLowerCase() === spec.device.toLowerCase());

@@ -1,5 +1,6 @@
-// The SSH login name carries the Warden user and, optionally, where they want to go:
-//   alice               → the menu
+// The login name a proxy receives (SSH's user name, RDP's user name or routing cookie) carries the Warden user
+// and, optionally, where they want to go:
+//   alice               → the menu (SSH; RDP has no menu and refuses it)
 //   alice:root@db01     → credential "root" on device db01 (host name or address)
 //   alice@db01          → db01's one credential Alice may use
 // A Warden user name may itself hold '@' (e-mail-like names): the device is what follows the LAST '@', and
