@@ -4,3 +4,4 @@ export { SessionService, ProxySession, DEFAULT_HOST_LEASE_MS, DEFAULT_PROGRESS_M
 export { SessionActivityRecorder, type ActivityRecorderOptions, type CommandActivity, type CommandStatusActivity, type OutputActivity } from './activity-recorder.js';
 export { SessionSearch, validateSearch, parseSince, SEARCH_MAX_LIMIT, type SessionSearchResult } from './session-search.js';
 export { RecordingService, SessionRecording, type RecordingDeps, type RecordingView, type RecordingVerdict } from './recording-service.js';
+export { RdpTicketService, rdpTicketHash, RDP_TICKET_TTL_MS, RDP_TICKET_RETENTION_MS, MAX_OUTSTANDING_RDP_TICKETS, type RdpTicketActor, type RdpTicketRequest, type IssuedRdpTicket, type RedeemedRdpTicket, type RdpTicketRedemption, type RdpTicketRefusal, type RdpTicketMethod, type RdpTicketDeps } from './rdp-tickets.js';
