@@ -56,6 +56,9 @@ export interface IssuedRdpTicket {
   expiresAt: number;
   /** The row's id, as the audit trail names the ticket. */
   ticketId: number;
+  /** The target as it was when the ticket was issued (for the .rdp file's name and its informational user line). */
+  hostname: string;
+  credentialUsername: string;
 }
 
 /** What a redeemed ticket stands for: everything `SessionService.open` needs besides the protocol. */
@@ -139,7 +142,7 @@ export class RdpTicketService {
     const ticketHash = rdpTicketHash(ticket);
     const at = this.now();
     const expiresAt = at + RDP_TICKET_TTL_MS;
-    type Outcome = { ok: true; id: number } | { ok: false; refusal: string; rule: string; covered: boolean };
+    type Outcome = { ok: true; id: number; hostname: string; credentialUsername: string } | { ok: false; refusal: string; rule: string; covered: boolean };
     const outcome = await this.deps.store.transaction(async (repos): Promise<Outcome> => {
       const { decision, covered } = await this.deps.decisions.decideIn(repos, timeZone, actor.userId, req.deviceId, req.credentialId, 'rdp', at);
       if (!covered || decision.outcome === 'denied') return { ok: false, refusal: 'denied', rule: decision.rule, covered };
@@ -171,9 +174,11 @@ export class RdpTicketService {
         },
         repos,
       );
-      return { ok: true, id };
+      const device = (await repos.devices.device(req.deviceId))!;
+      const credential = (await repos.credentials.credential(req.credentialId))!;
+      return { ok: true, id, hostname: device.hostname, credentialUsername: credential.username };
     });
-    if (outcome.ok) return { ticket, expiresAt, ticketId: outcome.id };
+    if (outcome.ok) return { ticket, expiresAt, ticketId: outcome.id, hostname: outcome.hostname, credentialUsername: outcome.credentialUsername };
 
     await refuse(outcome.refusal, outcome.rule, 'ACCESS_DENIED');
     if (outcome.refusal === 'reason-required') throw new InputError('a reason is required for a session on this device', { field: 'reason' });
