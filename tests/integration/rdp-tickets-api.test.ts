@@ -3,13 +3,19 @@
 // ids resolve among the user's own targets; refusals are the /my routes' answers; the ticket is bound to the
 // web client's address and redeemed once by the RDP side (an appliance in this process, as the proxy would);
 // under forced certificate a certificate web session (a real TLS client certificate) gets a ticket the session
-// gate accepts, a password session none.
+// gate accepts, a password session none. A real RDP client (FreeRDP's xfreerdp under Xvfb) opens the file and
+// sends the ticket in its X.224 Connection Request, asking for TLS only.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
+import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
 import { ApiClient, httpsRequest, startWebDaemon, type HttpResponse, type RunningDaemon } from '../helpers/web-daemon.js';
 import { createCa, issueLeaf, keyPem, type Issued } from '../helpers/pki.js';
 
@@ -30,6 +36,36 @@ function parseRdp(body: string): Map<string, string> {
   return map;
 }
 
+/**
+ * Where the .rdp files point (config rdpProxy.publicAddress): a listener that keeps the first bytes of each
+ * connection (an RDP client's X.224 Connection Request) and drops it.
+ */
+interface FirstBytes {
+  port: number;
+  next: () => Promise<Buffer>;
+  close: () => Promise<void>;
+}
+
+async function firstBytesListener(): Promise<FirstBytes> {
+  const waiting: ((b: Buffer) => void)[] = [];
+  const seen: Buffer[] = [];
+  const server = net.createServer((socket) => {
+    socket.once('data', (d: Buffer) => {
+      socket.destroy();
+      const w = waiting.shift();
+      if (w) w(d);
+      else seen.push(d);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    next: () => (seen.length > 0 ? Promise.resolve(seen.shift()!) : new Promise((resolve) => waiting.push(resolve))),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 function ticketOf(file: Map<string, string>): string {
   const m = /^s:tsv:\/\/warden\/([A-Za-z0-9_-]{43})$/.exec(file.get('loadbalanceinfo') ?? '');
   assert.ok(m, `loadbalanceinfo carries a ticket: ${file.get('loadbalanceinfo')}`);
@@ -44,9 +80,14 @@ describe('RDP connect over the web API', () => {
   const dev: Record<string, number> = {};
   const cred: Record<string, number> = {};
   let root: Issued;
+  let rdpSide: FirstBytes;
+  const tmp = tempDir('warden-rdpfile-');
 
   before(async () => {
     home = await initializedHome();
+    rdpSide = await firstBytesListener();
+    const config = JSON.parse(readFileSync(home.configFile, 'utf8'));
+    writeFileSync(home.configFile, JSON.stringify({ ...config, rdpProxy: { publicAddress: `127.0.0.1:${rdpSide.port}` } }));
     // The RDP side of the test: redeems tickets and opens sessions as the proxy would, in another process.
     a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }), { feedPollMs: 100 });
     root = await createCa('RDP API Root');
@@ -67,7 +108,9 @@ describe('RDP connect over the web API', () => {
   after(async () => {
     await d?.stop();
     await a?.close();
+    await rdpSide?.close();
     home?.cleanup();
+    tmp.cleanup();
   });
 
   async function user(username: string, opts: { localAddress?: string; mfa?: 'certificate'; groupHosts?: string[] } = {}): Promise<{ id: number; client: ApiClient; otp: string }> {
@@ -99,8 +142,8 @@ describe('RDP connect over the web API', () => {
     assert.equal(r.headers['content-disposition'], 'attachment; filename="win02.rdp"');
     assert.equal(r.headers['cache-control'], 'no-store');
     const file = parseRdp(r.body);
-    // make run's address (the daemon's config: web.publicHost 127.0.0.1, RDP port 3389).
-    assert.equal(file.get('full address'), 's:127.0.0.1:3389');
+    // The daemon's config (rdpProxy.publicAddress; by default web.publicHost:3389, make run's 127.0.0.1:3389).
+    assert.equal(file.get('full address'), `s:127.0.0.1:${rdpSide.port}`);
     assert.equal(file.get('username'), 's:ana@win02');
     assert.equal(file.get('prompt for credentials'), 'i:0');
     assert.equal(file.get('authentication level'), 'i:0');
@@ -123,7 +166,7 @@ describe('RDP connect over the web API', () => {
     assert.equal(byQuery.status, 200, byQuery.body);
     assert.deepEqual(Object.keys(byQuery.json).sort(), ['expiresAt', 'host', 'port', 'ticket']);
     assert.match(byQuery.json.ticket, /^[A-Za-z0-9_-]{43}$/);
-    assert.deepEqual([byQuery.json.host, byQuery.json.port], ['127.0.0.1', 3389]);
+    assert.deepEqual([byQuery.json.host, byQuery.json.port], ['127.0.0.1', rdpSide.port]);
     const ttl = Date.parse(byQuery.json.expiresAt) - Date.now();
     assert.ok(ttl > 50_000 && ttl <= 60_000, `60 s to redeem (${ttl} ms left)`);
     const t = await a.rdpTickets.redeem(byQuery.json.ticket, '127.0.0.1');
@@ -225,6 +268,44 @@ describe('RDP connect over the web API', () => {
       await admission.session.close({ reason: 'test' });
     } finally {
       await adminClient.call('PUT', '/api/v1/settings', { mfa: { forceCertificateForProxy: false } });
+    }
+  });
+
+  test('a real RDP client opens the file: its X.224 Connection Request carries the ticket as routing token and asks for TLS only', async () => {
+    const gus = await user('gus', { groupHosts: ['win02'] });
+    const r = await connect(gus.client, { device: 'win02' });
+    assert.equal(r.status, 200, r.body);
+    const ticket = ticketOf(parseRdp(r.body));
+    const file = path.join(tmp.dir, 'win02.rdp');
+    writeFileSync(file, r.body);
+    // No password on the command line nor on stdin: the file alone must get the client to the proxy.
+    const client = spawn('xvfb-run', ['-a', 'xfreerdp', file, '/cert:ignore'], { env: { ...process.env, HOME: tmp.dir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    client.stdout!.on('data', (c) => (out += c));
+    client.stderr!.on('data', (c) => (out += c));
+    const exited = new Promise<void>((resolve) => client.on('exit', () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const cr = await Promise.race([rdpSide.next(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`xfreerdp did not connect within 20 s:\n${out}`)), 20_000)))]);
+      // TPKT (version 3, length of the whole frame), then X.224 Connection Request (code 0xE0).
+      assert.deepEqual([cr[0], cr[1], cr.readUInt16BE(2)], [3, 0, cr.length]);
+      assert.equal(cr[5], 0xe0);
+      const body = cr.subarray(11);
+      const token = `tsv://warden/${ticket}\r\n`;
+      assert.equal(body.subarray(0, token.length).toString('latin1'), token);
+      // RDP_NEG_REQ: type 1, length 8, requestedProtocols PROTOCOL_SSL only (no CredSSP: enablecredsspsupport:i:0).
+      const neg = body.subarray(token.length);
+      assert.deepEqual([neg[0], neg.readUInt16LE(2), neg.readUInt32LE(4)], [1, 8, 1]);
+    } finally {
+      clearTimeout(timer);
+      if (client.exitCode === null && client.signalCode === null) {
+        try {
+          process.kill(-client.pid!, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+      await exited;
     }
   });
 });
