@@ -5,6 +5,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
 import { isWardenError } from '../../../appliance/errors/index.js';
@@ -137,6 +140,40 @@ describe('one-time RDP tickets', () => {
     assert.deepEqual([...new Set(results.filter((r) => !r.redeemed).map((r) => !r.redeemed && r.refusal))], ['used']);
     assert.equal((await a.store.repos.auditEvents.query({ type: 'rdp_ticket.redeemed', subject: `rdp-ticket:${ticketId}`, limit: 100 })).length, 1);
     assert.equal((await a.store.repos.auditEvents.query({ type: 'rdp_ticket.refused', subject: `rdp-ticket:${ticketId}`, limit: 100 })).length, 24);
+  });
+
+  test('single use across processes: three appliances (as three proxies) redeem one ticket at once, exactly one succeeds', async () => {
+    // The children read the real time: issue at the real time, so the ticket is fresh for them too.
+    clock.now = Math.max(clock.now, Date.now());
+    const child = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'helpers', 'rdp-ticket-redeem-child.js');
+    const procs = Array.from({ length: 3 }, () => spawn(process.execPath, [child, home.home], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const outputs = procs.map((p) => {
+      let out = '';
+      p.stdout!.on('data', (c) => (out += c));
+      p.stderr!.on('data', (c) => (out += c));
+      const ready = new Promise<void>((resolve, reject) => {
+        p.stdout!.on('data', () => out.includes('ready\n') && resolve());
+        p.on('exit', (code) => reject(new Error(`child exited (${code}) before ready: ${out}`)));
+      });
+      const done = new Promise<string[]>((resolve, reject) =>
+        p.on('exit', (code) => {
+          const line = out.split('\n').find((l) => l.startsWith('['));
+          if (code === 0 && line) resolve(JSON.parse(line));
+          else reject(new Error(`child exited (${code}): ${out}`));
+        }),
+      );
+      return { ready, done };
+    });
+    await Promise.all(outputs.map((o) => o.ready));
+    const ana = await webLogin('ana');
+    const { ticket, ticketId } = await issue(ana, 'win-direct');
+    for (const p of procs) p.stdin!.end(`${ticket} ${WEB_IP} 5\n`);
+    const results = (await Promise.all(outputs.map((o) => o.done))).flat();
+    assert.equal(results.length, 15);
+    assert.equal(results.filter((r) => r === 'redeemed').length, 1, JSON.stringify(results));
+    assert.equal(results.filter((r) => r === 'used').length, 14, JSON.stringify(results));
+    assert.equal((await a.store.repos.auditEvents.query({ type: 'rdp_ticket.redeemed', subject: `rdp-ticket:${ticketId}`, limit: 100 })).length, 1);
+    assert.equal((await a.audit.verify()).ok, true, 'the trail stays one chain');
   });
 
   test('60 s to redeem (injected clock): at 59.999 s it works, at 60 s it is expired', async () => {
