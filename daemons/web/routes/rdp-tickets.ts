@@ -42,14 +42,17 @@ const notAllowed = () => new WardenError('AUTH_FORBIDDEN', 'not allowed');
  * user's); names are looked up among the targets the user's groups cover that offer RDP.
  */
 async function resolveTarget(decisions: AccessDecisions, userId: number, body: TicketRequest['Body']): Promise<{ deviceId: number; credentialId: number }> {
-  if (typeof body.device === 'number' && typeof body.credential === 'number') return { deviceId: body.device, credentialId: body.credential };
-  const text = typeof body.device === 'string' ? body.device : undefined;
-  const { targets } = await decisions.reachable(userId, { ...(text ? { text } : {}), limit: LOOKUP_LIMIT });
+  const { device, credential } = body;
+  if (typeof device === 'number' && typeof credential === 'number') return { deviceId: device, credentialId: credential };
+  const { targets } = await decisions.reachable(userId, { ...(typeof device === 'string' ? { text: device } : {}), limit: LOOKUP_LIMIT });
   const rdp = targets.filter((t) => t.protocols.includes('rdp'));
-  const byName = typeof body.device === 'number' ? rdp.filter((t) => t.device.id === body.device) : rdp.filter((t) => t.device.hostname.toLowerCase() === text!.toLowerCase());
-  const onDevice = byName.length > 0 || typeof body.device === 'number' ? byName : rdp.filter((t) => t.device.address.toLowerCase() === text!.toLowerCase());
-  if (new Set(onDevice.map((t) => t.device.id)).size > 1) throw new InputError(`several devices have the address ${text}: name one by its host name`, { field: 'device' });
-  const credential = body.credential;
+  let onDevice: typeof rdp;
+  if (typeof device === 'number') onDevice = rdp.filter((t) => t.device.id === device);
+  else {
+    const named = rdp.filter((t) => t.device.hostname.toLowerCase() === device.toLowerCase());
+    onDevice = named.length > 0 ? named : rdp.filter((t) => t.device.address.toLowerCase() === device.toLowerCase());
+    if (new Set(onDevice.map((t) => t.device.id)).size > 1) throw new InputError(`several devices have the address ${device}: name one by its host name`, { field: 'device' });
+  }
   const matches = credential === undefined ? onDevice : onDevice.filter((t) => (typeof credential === 'number' ? t.credential.id === credential : t.credential.username === credential));
   if (matches.length === 0) throw notAllowed();
   if (matches.length > 1) throw new InputError('the device has several credentials you may use: name one', { field: 'credential', credentials: matches.map((t) => t.credential.username) });
