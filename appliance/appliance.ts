@@ -18,7 +18,7 @@ import {
   PasswordViewService,
   ConnectivityService,
 } from './access/index.js';
-import { RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
+import { RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
@@ -84,6 +84,8 @@ export class Appliance {
     readonly proxyLogins: ProxyLoginService,
     /** SSH public keys users register for the terminal proxy. */
     readonly sshKeys: SshKeyService,
+    /** One-time RDP tickets: issued by the web (.rdp files), redeemed once by the RDP proxy instead of a password. */
+    readonly rdpTickets: RdpTicketService,
   ) {}
 
   /**
@@ -183,7 +185,8 @@ export class Appliance {
     const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock });
     const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
     const sshKeys = new SshKeyService({ store, audit, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys);
+    const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets);
   }
 
   async close(): Promise<void> {

@@ -148,6 +148,24 @@ const CATALOGUE = {
     description: 'A person whose password was right was still refused by a proxy (a second factor it cannot ask yet, a password to change first).',
     detail: { protocol: 'string', reason: 'string' },
   },
+  'rdp_ticket.issued': {
+    code: 'W2190',
+    severity: 'info',
+    description: 'A one-time RDP ticket (an .rdp file) was issued to a web user the access decision allows, bound to the target and the client address.',
+    detail: { ticket: 'number', deviceId: 'number', credentialId: 'number', method: 'string', expiresAt: 'number', rule: 'string', reason: 'string?' },
+  },
+  'rdp_ticket.redeemed': {
+    code: 'W2191',
+    severity: 'info',
+    description: 'The RDP proxy redeemed a one-time ticket (once); the session is then admitted or refused by the session decision.',
+    detail: { ticket: 'number', deviceId: 'number', credentialId: 'number', method: 'string' },
+  },
+  'rdp_ticket.refused': {
+    code: 'W2192',
+    severity: 'low',
+    description: 'A one-time RDP ticket was refused: at issue (the access decision or the forced-certificate gate) or at redemption (unknown, used, expired, wrong source, user disabled or locked).',
+    detail: { stage: 'string', refusal: 'string', ticket: 'number|null', deviceId: 'number|null', credentialId: 'number|null', rule: 'string?', expectedSource: 'string?' },
+  },
 
   'access.request': {
     code: 'W3000',

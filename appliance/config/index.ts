@@ -53,6 +53,14 @@ export interface WardenConfig {
     /** Connections not yet authenticated at once; beyond, new ones are dropped (OpenSSH's MaxStartups). */
     maxUnauthenticated: number;
   };
+  /** The RDP proxy (daemons/rdp-proxy). */
+  rdpProxy: {
+    /**
+     * Where RDP clients reach the proxy: what the web writes into .rdp files ("full address"). Default: the
+     * web's public host name, port 3389.
+     */
+    publicAddress: { host: string; port: number };
+  };
   store: {
     engine: 'sqlite';
     sqlitePath: string;
@@ -196,16 +204,34 @@ function duoTestHostList(v: unknown): string[] {
   return (v as string[]).map((h) => h.toLowerCase());
 }
 
+/** The RDP port clients use when the config names none. */
+export const DEFAULT_RDP_PORT = 3389;
+
+/**
+ * "host", "host:port" or "[v6]:port": a DNS name or an IP address and a port. It is written verbatim into a
+ * line of an .rdp file, so nothing else (no spaces, no line breaks) gets through.
+ */
+const PUBLIC_ADDRESS = /^(?:([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)|\[([0-9A-Fa-f:.]{2,45})\])(?::(\d{1,5}))?$/;
+
+function publicAddress(v: unknown, name: string, def: { host: string; port: number }): { host: string; port: number } {
+  if (v === undefined) return def;
+  const m = typeof v === 'string' ? PUBLIC_ADDRESS.exec(v) : null;
+  const port = m?.[3] === undefined ? def.port : Number(m[3]);
+  if (!m || port < 1 || port > 65535) throw new WardenError('CONFIG_INVALID', `config ${name} must be "host", "host:port" or "[IPv6]:port"`);
+  return { host: m[1] ?? `[${m[2]}]`, port };
+}
+
 /** Build a validated config from raw JSON; relative paths resolve against home. */
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!['web', 'terminalProxy', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
+    if (!['web', 'terminalProxy', 'rdpProxy', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
   const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
+  const rdpProxy = section(raw, 'rdpProxy', ['publicAddress']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
@@ -237,6 +263,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
     throw new WardenError('CONFIG_INVALID', 'auth.duoTestHosts needs auth.duoCaFile (the test server\'s CA)');
   }
   const softhsmConf = keys.softhsmConf === undefined ? undefined : at(str(keys.softhsmConf, 'keys.softhsmConf', ''));
+  const publicHost = str(web.publicHost, 'web.publicHost', 'localhost');
   return {
     home,
     source,
@@ -245,7 +272,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       httpsPort: num(web.httpsPort, 'web.httpsPort', 443, 0, 65535),
       httpPort: num(web.httpPort, 'web.httpPort', 80, 0, 65535),
       httpRedirect: bool(web.httpRedirect, 'web.httpRedirect', true),
-      publicHost: str(web.publicHost, 'web.publicHost', 'localhost'),
+      publicHost,
       tlsCert: at(str(web.tlsCert, 'web.tlsCert', 'tls/web.crt')),
       tlsKey: at(str(web.tlsKey, 'web.tlsKey', 'tls/web.key')),
       bodyLimit: num(web.bodyLimit, 'web.bodyLimit', 64 * 1024, 1024, 64 * 1024 * 1024),
@@ -256,6 +283,9 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       hostKey: at(str(terminalProxy.hostKey, 'terminalProxy.hostKey', 'ssh/terminal-proxy_ed25519_key')),
       loginGraceSeconds: num(terminalProxy.loginGraceSeconds, 'terminalProxy.loginGraceSeconds', 60, 1, 600),
       maxUnauthenticated: num(terminalProxy.maxUnauthenticated, 'terminalProxy.maxUnauthenticated', 100, 1, 10_000),
+    },
+    rdpProxy: {
+      publicAddress: publicAddress(rdpProxy.publicAddress, 'rdpProxy.publicAddress', { host: publicHost.includes(':') ? `[${publicHost}]` : publicHost, port: DEFAULT_RDP_PORT }),
     },
     store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
     keys: {

@@ -6,3 +6,4 @@ export { SessionSearch, validateSearch, parseSince, SEARCH_MAX_LIMIT, type Sessi
 export { RecordingService, SessionRecording, type RecordingDeps, type RecordingView, type RecordingVerdict } from './recording-service.js';
 export { parseLoginName, MAX_LOGIN_NAME, type LoginName } from './login-name.js';
 export { resolveTarget, protocolTargets, targetState, STATE_TEXT, LIST_LIMIT, type Resolution } from './targets.js';
+export { RdpTicketService, rdpTicketHash, RDP_TICKET_TTL_MS, RDP_TICKET_RETENTION_MS, MAX_OUTSTANDING_RDP_TICKETS, type RdpTicketActor, type RdpTicketRequest, type IssuedRdpTicket, type RedeemedRdpTicket, type RdpTicketRedemption, type RdpTicketRefusal, type RdpTicketMethod, type RdpTicketDeps } from './rdp-tickets.js';

@@ -14,6 +14,7 @@ import { ChangeFeedRepository } from './change-feed.js';
 import { JobLeasesRepository } from './job-leases.js';
 import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, type SessionSearchRepository } from './session-commands-repository.js';
 import { SshKeysRepository } from './ssh-keys-repository.js';
+import { RdpTicketsRepository } from './rdp-tickets-repository.js';
 import { SessionHostsRepository } from './session-hosts-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
@@ -693,6 +694,7 @@ export class Repositories {
   readonly sessionSearch: SessionSearchRepository;
   readonly sshKeys: SshKeysRepository;
   readonly sessionHosts: SessionHostsRepository;
+  readonly rdpTickets: RdpTicketsRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -727,6 +729,7 @@ export class Repositories {
     this.sessionSearch = sessionSearchFor(engine, db);
     this.sshKeys = new SshKeysRepository(db);
     this.sessionHosts = new SessionHostsRepository(db);
+    this.rdpTickets = new RdpTicketsRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

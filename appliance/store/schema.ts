@@ -452,6 +452,27 @@ export interface UserSshKeysTable {
   last_used_at: number | null;
 }
 
+/** A one-time RDP ticket: only its hash, what it is bound to, and whether it was used (migration 0016). */
+export interface RdpTicketsTable {
+  id: Generated<number>;
+  /** Hex SHA-256 of the ticket the .rdp file carries. */
+  ticket_hash: string;
+  user_id: number;
+  device_id: number;
+  credential_id: number;
+  /** The client's address (normalized) the ticket must be redeemed from. */
+  source_ip: string;
+  /** How the web session that asked for it was authenticated: password, password+totp, password+certificate, password+duo. */
+  auth_method: string;
+  /** The certificate of that web session, when it was authenticated with one. */
+  certificate_fingerprint: string | null;
+  /** The reason given for the session, when the group asks for one ('' otherwise). */
+  reason: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   login_throttle: LoginThrottleTable;
@@ -491,6 +512,7 @@ export interface Database {
   change_feed_head: { id: number; seq: number };
   job_leases: JobLeasesTable;
   user_ssh_keys: UserSshKeysTable;
+  rdp_tickets: RdpTicketsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -509,3 +531,4 @@ export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;
 export type JobLeaseRow = Selectable<JobLeasesTable>;
 export type UserSshKeyRow = Selectable<UserSshKeysTable>;
+export type RdpTicketRow = Selectable<RdpTicketsTable>;

@@ -27,6 +27,7 @@ import { sessionSearchRoutes } from './routes/session-search.js';
 import { liveSessionRoutes } from './routes/live-sessions.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
+import { rdpTicketRoutes } from './routes/rdp-tickets.js';
 
 const log = logger('web');
 
@@ -169,6 +170,7 @@ export class WebServer {
     void app.register(liveSessionRoutes, { sessions: appliance.sessions });
     void app.register(recordingRoutes, { recordings: appliance.recordings });
     void app.register(sshKeyRoutes, { sshKeys: appliance.sshKeys, users });
+    void app.register(rdpTicketRoutes, { rdpTickets: appliance.rdpTickets, accessDecisions, publicAddress: appliance.config.rdpProxy.publicAddress });
     void app.register(pageRoutes, { settings });
   }
 

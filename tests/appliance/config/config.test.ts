@@ -28,6 +28,14 @@ describe('configuration', () => {
     assert.deepEqual(buildConfig({ terminalProxy: { listen: '127.0.0.1', port: 2222, loginGraceSeconds: 5, maxUnauthenticated: 3 } }, '/h').terminalProxy, { listen: '127.0.0.1', port: 2222, hostKey: '/h/ssh/terminal-proxy_ed25519_key', loginGraceSeconds: 5, maxUnauthenticated: 3 });
   });
 
+  test('the RDP proxy address written into .rdp files: the web public host on 3389 by default, or as configured', () => {
+    assert.deepEqual(buildConfig({}, '/h').rdpProxy.publicAddress, { host: 'localhost', port: 3389 });
+    assert.deepEqual(buildConfig({ web: { publicHost: 'pam.example.test' } }, '/h').rdpProxy.publicAddress, { host: 'pam.example.test', port: 3389 });
+    assert.deepEqual(buildConfig({ rdpProxy: { publicAddress: 'rdp.example.test:13389' } }, '/h').rdpProxy.publicAddress, { host: 'rdp.example.test', port: 13389 });
+    assert.deepEqual(buildConfig({ rdpProxy: { publicAddress: '127.0.0.1' } }, '/h').rdpProxy.publicAddress, { host: '127.0.0.1', port: 3389 });
+    assert.deepEqual(buildConfig({ rdpProxy: { publicAddress: '[::1]:3390' } }, '/h').rdpProxy.publicAddress, { host: '[::1]', port: 3390 });
+  });
+
   test('auth.argon2 sets the cost of new password hashes; fields left out keep the default', () => {
     assert.deepEqual(buildConfig({ auth: { argon2: { memoryKiB: 65536, iterations: 3, parallelism: 2 } } }, '/h').auth.argon2, { memoryKiB: 65536, iterations: 3, parallelism: 2 });
     assert.deepEqual(buildConfig({ auth: { argon2: { iterations: 4 } } }, '/h').auth.argon2, { memoryKiB: 19456, iterations: 4, parallelism: 1 });
@@ -61,6 +69,11 @@ describe('configuration', () => {
     ['a terminal proxy port out of range', { terminalProxy: { port: 65536 } }],
     ['an unknown terminal proxy key', { terminalProxy: { sshPort: 22 } }],
     ['no time at all to log in through the proxy', { terminalProxy: { loginGraceSeconds: 0 } }],
+    ['an RDP public address with a line break (it is written into .rdp files)', { rdpProxy: { publicAddress: 'a.test\r\nalternate shell:s:cmd' } }],
+    ['an RDP public address with a port out of range', { rdpProxy: { publicAddress: 'a.test:65536' } }],
+    ['an RDP public address with port 0', { rdpProxy: { publicAddress: 'a.test:0' } }],
+    ['an RDP public address that is not a string', { rdpProxy: { publicAddress: 3389 } }],
+    ['an unknown RDP proxy key', { rdpProxy: { address: 'a.test' } }],
     ['an array', []],
     ['Duo test hosts without a test CA', { auth: { duoTestHosts: ['localhost:8443'] } }],
     ['a Duo test host that is not loopback', { auth: { duoCaFile: 'ca.pem', duoTestHosts: ['intranet.example.test:8443'] } }],
