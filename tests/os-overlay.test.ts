@@ -51,6 +51,13 @@ describe('os-overlay systemd units', () => {
     assert.match(text, /^User=warden$/m);
   });
 
+  test('there is a unit for the RDP proxy', () => {
+    assert.ok(units.includes('warden-rdp-proxy.service'));
+    const text = readFileSync(path.join(unitsDir, 'warden-rdp-proxy.service'), 'utf8');
+    assert.equal(/^ExecStart=(.*)$/m.exec(text)?.[1], '/usr/bin/node /opt/warden/dist/daemons/rdp-proxy/main.js');
+    assert.match(text, /^User=warden$/m);
+  });
+
   for (const unit of units) {
     test(`${unit} passes systemd-analyze verify without a warning`, () => {
       assert.deepEqual(verifyUnit(path.join(unitsDir, unit)), { status: 0, output: '' });

@@ -55,6 +55,18 @@ export interface WardenConfig {
   };
   /** The RDP proxy (daemons/rdp-proxy). */
   rdpProxy: {
+    listen: string;
+    port: number;
+    /**
+     * The TLS certificate and key it shows RDP clients (created self-signed, 0600, on first start when both are
+     * absent; a deployer may put the web's certificate here). Its own files: the daemon runs as its own user.
+     */
+    tlsCert: string;
+    tlsKey: string;
+    /** Time a connection has to authenticate, from the TCP accept to its ClientInfo PDU. */
+    loginGraceSeconds: number;
+    /** Connections not yet authenticated at once; beyond, new ones are dropped. */
+    maxUnauthenticated: number;
     /**
      * Where RDP clients reach the proxy: what the web writes into .rdp files ("full address"). Default: the
      * web's public host name, port 3389.
@@ -231,7 +243,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   }
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
   const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
-  const rdpProxy = section(raw, 'rdpProxy', ['publicAddress']);
+  const rdpProxy = section(raw, 'rdpProxy', ['listen', 'port', 'publicAddress', 'tlsCert', 'tlsKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const store = section(raw, 'store', ['engine', 'sqlitePath']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
@@ -264,6 +276,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   }
   const softhsmConf = keys.softhsmConf === undefined ? undefined : at(str(keys.softhsmConf, 'keys.softhsmConf', ''));
   const publicHost = str(web.publicHost, 'web.publicHost', 'localhost');
+  const rdpPort = num(rdpProxy.port, 'rdpProxy.port', DEFAULT_RDP_PORT, 0, 65535);
   return {
     home,
     source,
@@ -285,7 +298,13 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       maxUnauthenticated: num(terminalProxy.maxUnauthenticated, 'terminalProxy.maxUnauthenticated', 100, 1, 10_000),
     },
     rdpProxy: {
-      publicAddress: publicAddress(rdpProxy.publicAddress, 'rdpProxy.publicAddress', { host: publicHost.includes(':') ? `[${publicHost}]` : publicHost, port: DEFAULT_RDP_PORT }),
+      listen: str(rdpProxy.listen, 'rdpProxy.listen', '0.0.0.0'),
+      port: rdpPort,
+      tlsCert: at(str(rdpProxy.tlsCert, 'rdpProxy.tlsCert', 'tls/rdp-proxy.crt')),
+      tlsKey: at(str(rdpProxy.tlsKey, 'rdpProxy.tlsKey', 'tls/rdp-proxy.key')),
+      loginGraceSeconds: num(rdpProxy.loginGraceSeconds, 'rdpProxy.loginGraceSeconds', 30, 1, 600),
+      maxUnauthenticated: num(rdpProxy.maxUnauthenticated, 'rdpProxy.maxUnauthenticated', 100, 1, 10_000),
+      publicAddress: publicAddress(rdpProxy.publicAddress, 'rdpProxy.publicAddress', { host: publicHost.includes(':') ? `[${publicHost}]` : publicHost, port: rdpPort }),
     },
     store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
     keys: {

@@ -20,6 +20,8 @@ export interface InitOptions {
   web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
   /** The SSH proxy's address and port (default 0.0.0.0:22). */
   terminalProxy?: { listen?: string; port?: number };
+  /** The RDP proxy's address and port (default 0.0.0.0:3389). */
+  rdpProxy?: { listen?: string; port?: number };
   /** Argon2id cost of password hashes, written to the config (tests lower it; production keeps the default). */
   argon2?: Argon2Cost;
   /** Where the 32 master-key bytes go before they are zeroed (the Shamir split of the backup issue). */
@@ -71,6 +73,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       tlsKey: 'tls/web.key',
     },
     terminalProxy: { listen: opts.terminalProxy?.listen ?? '0.0.0.0', port: opts.terminalProxy?.port ?? 22 },
+    rdpProxy: { listen: opts.rdpProxy?.listen ?? '0.0.0.0', port: opts.rdpProxy?.port ?? 3389 },
     store: { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
     ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),

@@ -2,8 +2,8 @@
 // The local supervisor behind `make run`: initializes the state directory on first start (first admin and
 // one-time password), runs each daemon as its own process as systemd does on the appliance, prints where to
 // connect once they are ready, and stops them all cleanly on Ctrl-C. It imports no daemon: it starts them.
-// Ports: 8443/8080 and SSH 2222 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT / WARDEN_RUN_SSH_PORT say
-// otherwise (0 = any free port).
+// Ports: 8443/8080, SSH 2222 and RDP 3389 unless WARDEN_RUN_HTTPS_PORT / WARDEN_RUN_HTTP_PORT /
+// WARDEN_RUN_SSH_PORT / WARDEN_RUN_RDP_PORT say otherwise (0 = any free port).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ interface Daemon {
   describe: (m: RegExpExecArray) => string;
 }
 
-function daemons(sshPort: number): Daemon[] {
+function daemons(sshPort: number, rdpPort: number): Daemon[] {
   return [
     {
       name: 'web',
@@ -42,6 +42,13 @@ function daemons(sshPort: number): Daemon[] {
       args: ['--listen', '127.0.0.1', '--port', String(sshPort)],
       ready: /warden-terminal-proxy ready: ssh:\/\/([^:\s]+):(\d+)/,
       describe: (m) => `ssh:   ssh -p ${m[2]} USER@${m[1]}  (a menu; or USER:CREDENTIAL@DEVICE@${m[1]} straight to a device)`,
+    },
+    {
+      name: 'rdp-proxy',
+      entry: path.join(here, '..', 'rdp-proxy', 'main.js'),
+      args: ['--listen', '127.0.0.1', '--port', String(rdpPort)],
+      ready: /warden-rdp-proxy ready: rdp:\/\/([^:\s]+):(\d+)/,
+      describe: (m) => `rdp:   xfreerdp /v:${m[1]}:${m[2]} /u:USER@DEVICE /sec:tls  (or the .rdp file the web's "connect" gives)`,
     },
   ];
 }
@@ -63,7 +70,8 @@ async function main(): Promise<void> {
   const configFile = configPath(env);
   env.WARDEN_CONFIG = configFile;
   const sshPort = port('WARDEN_RUN_SSH_PORT', 2222);
-  const DAEMONS = daemons(sshPort);
+  const rdpPort = port('WARDEN_RUN_RDP_PORT', 3389);
+  const DAEMONS = daemons(sshPort, rdpPort);
   let firstStart: { user: string; password: string } | undefined;
   if (!existsSync(configFile)) {
     process.stdout.write(`first start: initializing ${home}\n`);
@@ -73,6 +81,7 @@ async function main(): Promise<void> {
       adminUsername: 'admin',
       web: { listen: '127.0.0.1', httpsPort: port('WARDEN_RUN_HTTPS_PORT', 8443), httpPort: port('WARDEN_RUN_HTTP_PORT', 8080), publicHost: '127.0.0.1' },
       terminalProxy: { listen: '127.0.0.1', port: sshPort },
+      rdpProxy: { listen: '127.0.0.1', port: rdpPort },
       progress: (line) => process.stdout.write(`  ${line}...\n`),
       // Local runs keep the custodian shares beside the state (a real deployment hands them out: orbit init).
       onMasterKey: async (material, applianceId) => {

@@ -22,15 +22,20 @@ export interface RunningProxy {
 }
 
 export async function startTerminalProxy(home: InitializedHome, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
-  const proc = spawn(process.execPath, [...TERMINAL_PROXY_NODE_FLAGS, ...daemonNodeFlags(), PROXY_MAIN, '--listen', '127.0.0.1', '--port', '0'], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProxyProcess(home, { main: PROXY_MAIN, name: 'terminal proxy', ready: /warden-terminal-proxy ready: ssh:\/\/[^:]+:(\d+)/, nodeFlags: TERMINAL_PROXY_NODE_FLAGS }, extraEnv);
+}
+
+/** A proxy daemon (SSH or RDP) as systemd runs it, on a free loopback port; resolves once it says it is ready. */
+export async function startProxyProcess(home: InitializedHome, d: { main: string; name: string; ready: RegExp; nodeFlags?: readonly string[] }, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+  const proc = spawn(process.execPath, [...(d.nodeFlags ?? []), ...daemonNodeFlags(), d.main, '--listen', '127.0.0.1', '--port', '0'], { env: daemonEnv(home, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`terminal proxy did not become ready:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${d.name} did not become ready:\n${out}`)), 20_000);
     const check = () => {
-      const m = /warden-terminal-proxy ready: ssh:\/\/[^:]+:(\d+)/.exec(out);
+      const m = d.ready.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -39,7 +44,7 @@ export async function startTerminalProxy(home: InitializedHome, extraEnv: NodeJS
     proc.stdout!.on('data', check);
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`terminal proxy exited (${code}) before ready:\n${out}`));
+      reject(new Error(`${d.name} exited (${code}) before ready:\n${out}`));
     });
   });
   return {
