@@ -107,9 +107,10 @@ function readConnectData(r: ByteReader): ByteReader {
   const key = r.u8('t124Identifier choice');
   check(key === 0, `${r.what}: t124Identifier choice ${key}, expected an object identifier`);
   per.readObjectIdentifier(r, T124_OID, 't124Identifier');
-  const len = per.readLength(r, 'connectPDU');
-  check(len === r.remaining, `${r.what}: connectPDU length ${len} but ${r.remaining} bytes follow`);
-  return r.sub(len, r.what);
+  // The connectPDU length is not checked: FreeRDP servers write a constant 0x2a there whatever follows; the user
+  // data length inside is the one every peer gets right.
+  per.readLength(r, 'connectPDU');
+  return r.sub(r.remaining, r.what);
 }
 
 /** The user data set: one h221NonStandard entry with the given key; returns a reader over the data blocks. */
