@@ -271,7 +271,7 @@ export function parseDomainPdu(frame: Buffer): DomainPdu {
       const channelId = r.u16be('channelId');
       const flags = r.u8('dataPriority and segmentation');
       const len = per.readLength(r, 'userData');
-      check(len === r.remaining, `MCS Send Data: userData length ${len} but ${r.remaining} bytes follow`);
+      if (len !== r.remaining) throw new RdpProtocolError(`MCS Send Data: userData length ${len} but ${r.remaining} bytes follow`);
       const data = r.bytes(len, 'userData');
       return {
         type: choice === DOMAIN_SEND_DATA_REQUEST ? 'sendDataRequest' : 'sendDataIndication',

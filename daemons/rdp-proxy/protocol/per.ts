@@ -4,10 +4,10 @@ import { ByteReader, ByteWriter, checkRange } from './bytes.js';
 import { check, RdpProtocolError } from './errors.js';
 
 export function readLength(r: ByteReader, field: string): number {
-  const first = r.u8(`${field} length`);
+  const first = r.u8(field);
   if ((first & 0x80) === 0) return first;
   if (first & 0x40) throw new RdpProtocolError(`${r.what}: fragmented PER length in ${field}`);
-  return ((first & 0x3f) << 8) | r.u8(`${field} length`);
+  return ((first & 0x3f) << 8) | r.u8(field);
 }
 
 export function writeLength(w: ByteWriter, len: number): ByteWriter {

@@ -73,12 +73,12 @@ export function parseX224(frame: Buffer): X224Header {
   const payload = tpktPayload(frame);
   const r = new ByteReader(payload, 'X.224');
   const li = r.u8('length indicator');
-  check(li >= 2 && li !== 0xff, `X.224: length indicator ${li}`);
+  if (li < 2 || li === 0xff) throw new RdpProtocolError(`X.224: length indicator ${li}`);
   const header = r.sub(li, 'X.224 header');
   const code = header.u8('TPDU code') & 0xf0;
   const fixedLength = code === X224_DATA ? 1 : code === X224_CONNECTION_REQUEST || code === X224_CONNECTION_CONFIRM ? 5 : header.remaining;
   const fixed = header.bytes(Math.min(fixedLength, header.remaining), 'X.224 fixed part');
-  check(fixed.length === fixedLength, `X.224: fixed part of TPDU 0x${code.toString(16)} truncated`);
+  if (fixed.length !== fixedLength) throw new RdpProtocolError(`X.224: fixed part of TPDU 0x${code.toString(16)} truncated`);
   if (code === X224_DATA) {
     // The variable part of a CR/CC lies inside the length indicator's span; a DT's user data follows it.
     header.done();
@@ -92,7 +92,7 @@ export function parseX224(frame: Buffer): X224Header {
 /** The MCS bytes of an X.224 Data TPDU (02 f0 80); throws for any other TPDU. */
 export function x224DataPayload(frame: Buffer): Buffer {
   const h = parseX224(frame);
-  check(h.code === X224_DATA, `X.224: expected a Data TPDU, found code 0x${h.code.toString(16)}`);
+  if (h.code !== X224_DATA) throw new RdpProtocolError(`X.224: expected a Data TPDU, found code 0x${h.code.toString(16)}`);
   check(h.fixed[0] === 0x80, 'X.224: Data TPDU without EOT (segmented data is not used by RDP)');
   return h.body;
 }
