@@ -1,17 +1,17 @@
-// The ALIGNED PER subset T.124 GCC and the T.125 MCS domain PDUs use (X.691). Lengths are the one- or two-byte
-// forms; the fragmented form (top bits 11) never occurs in RDP and is refused.
+// The ALIGNED PER subset T.124 GCC and the T.125 MCS domain PDUs use (X.691). Lengths are one byte, or two with
+// the top bit set. X.691 caps the two-byte form at 16383 and calls 0xC0.. a fragment count; RDP peers instead
+// read and write 15 bits there (FreeRDP, and the slow-path PDUs of up to 32 KiB servers send), so this does too.
 import { ByteReader, ByteWriter, checkRange } from './bytes.js';
 import { check, RdpProtocolError } from './errors.js';
 
 export function readLength(r: ByteReader, field: string): number {
   const first = r.u8(field);
   if ((first & 0x80) === 0) return first;
-  if (first & 0x40) throw new RdpProtocolError(`${r.what}: fragmented PER length in ${field}`);
-  return ((first & 0x3f) << 8) | r.u8(field);
+  return ((first & 0x7f) << 8) | r.u8(field);
 }
 
 export function writeLength(w: ByteWriter, len: number): ByteWriter {
-  checkRange(len, 0, 0x3fff, 'PER length');
+  checkRange(len, 0, 0x7fff, 'PER length');
   return len < 0x80 ? w.u8(len) : w.u16be(len | 0x8000);
 }
 

@@ -195,8 +195,8 @@ describe('MCS domain PDUs', () => {
     assert.deepEqual(parseDomainPdu(hex('0300000902f0802d40')), { type: 'attachUserConfirm', result: 10 });
   });
 
-  test('Send Data: short and long PER lengths round trip, data is a view of the frame', () => {
-    for (const size of [0, 1, 0x7f, 0x80, 1000, 0x3fff]) {
+  test('Send Data: short and long PER lengths (15-bit, as RDP peers use them) round trip, data is a view of the frame', () => {
+    for (const size of [0, 1, 0x7f, 0x80, 1000, 0x3fff, 0x4000, 0x7fff - 8]) {
       const data = Buffer.alloc(size, 0x5a);
       for (const kind of ['request', 'indication'] as const) {
         const frame = buildSendData(kind, 1007, 1003, data);
@@ -208,7 +208,7 @@ describe('MCS domain PDUs', () => {
         if (size > 0) assert.equal(pdu.data.buffer, frame.buffer);
       }
     }
-    refuses(() => buildSendData('request', 1007, 1003, Buffer.alloc(0x4000)), /PER length/);
+    refuses(() => buildSendData('request', 1007, 1003, Buffer.alloc(0x8000)), /PER length/);
     refuses(() => buildSendData('request', 1000, 1003, Buffer.alloc(1)), /integer16/);
   });
 
