@@ -55,11 +55,17 @@ export interface ClientInfo {
 
 const FIELDS = ['domain', 'userName', 'password', 'alternateShell', 'workingDir'] as const;
 
-/** True when the security header carries SEC_INFO_PKT; meaningful only for the first Send Data on the I/O channel. */
+/**
+ * True when the data starts with a security header carrying SEC_INFO_PKT. Only the Client Info and licence PDUs
+ * have a security header under TLS, so this is meant for the client's Send Data on the I/O channel before the
+ * capability exchange; later PDUs start with a share control header, whose pduType (read here as flagsHi) always
+ * carries the protocol version bit 0x10, which rules most of them out, but not every totalLength.
+ */
 export function isClientInfo(data: Buffer): boolean {
   if (data.length < 4 + 18) return false;
   const flags = data.readUInt16LE(0);
-  return (flags & SEC_INFO_PKT) !== 0 && (flags & (SEC_EXCHANGE_PKT | SEC_LICENSE_PKT)) === 0;
+  const flagsHi = data.readUInt16LE(2);
+  return (flags & SEC_INFO_PKT) !== 0 && (flags & (SEC_EXCHANGE_PKT | SEC_ENCRYPT | SEC_LICENSE_PKT)) === 0 && (flagsHi & 0x10) === 0;
 }
 
 export function parseClientInfo(data: Buffer): ClientInfo {

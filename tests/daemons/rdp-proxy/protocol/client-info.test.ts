@@ -88,5 +88,11 @@ describe('Client Info', () => {
     assert.ok(confirmActive.type === 'sendDataRequest');
     assert.equal(isClientInfo(confirmActive.data), false);
     assert.equal(isClientInfo(Buffer.alloc(3)), false);
+    // Every data PDU after it starts with a share control header; none of the captured ones looks like Client Info,
+    // even one whose totalLength has the SEC_INFO_PKT bit (0x40) set.
+    const later = FREERDP_SESSION.slice(22).filter((f) => f.kind === 'tpkt').map((f) => parseDomainPdu(Buffer.from(f.hex, 'hex')));
+    const datas = later.flatMap((p) => (p.type === 'sendDataRequest' || p.type === 'sendDataIndication' ? [p.data] : []));
+    assert.ok(datas.some((d) => d.length >= 22 && d.readUInt16LE(0) & SEC_INFO_PKT), 'a share PDU with the 0x40 bit in its totalLength');
+    for (const d of datas) assert.equal(isClientInfo(d), false);
   });
 });
