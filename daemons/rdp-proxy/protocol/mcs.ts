@@ -143,7 +143,7 @@ export function rewriteConnectInitial(frame: Buffer, c: { requestedProtocols?: n
 /** The domain parameters RDP clients ask for as their target (3.2.5.3.3). */
 export const CLIENT_TARGET_PARAMETERS: DomainParameters = { maxChannelIds: 34, maxUserIds: 2, maxTokenIds: 0, numPriorities: 1, minThroughput: 0, maxHeight: 1, maxMCSPDUsize: 65535, protocolVersion: 2 };
 const CLIENT_MINIMUM_PARAMETERS: DomainParameters = { maxChannelIds: 1, maxUserIds: 1, maxTokenIds: 1, numPriorities: 1, minThroughput: 0, maxHeight: 1, maxMCSPDUsize: 1056, protocolVersion: 2 };
-const CLIENT_MAXIMUM_PARAMETERS: DomainParameters = { maxChannelIds: 65535, maxUserIds: 65535, maxTokenIds: 65535, numPriorities: 1, minThroughput: 0, maxHeight: 1, maxMCSPDUsize: 65535, protocolVersion: 2 };
+const CLIENT_MAXIMUM_PARAMETERS: DomainParameters = { maxChannelIds: 65535, maxUserIds: 64535, maxTokenIds: 65535, numPriorities: 1, minThroughput: 0, maxHeight: 1, maxMCSPDUsize: 65535, protocolVersion: 2 };
 /** The merged parameters a server answers with (what Windows sends: 34 channels, 3 users, PDUs up to 65528). */
 export const SERVER_DOMAIN_PARAMETERS: DomainParameters = { maxChannelIds: 34, maxUserIds: 3, maxTokenIds: 0, numPriorities: 1, minThroughput: 0, maxHeight: 1, maxMCSPDUsize: 65528, protocolVersion: 2 };
 

@@ -57,7 +57,10 @@ export function writeObjectIdentifier(w: ByteWriter, oid: Buffer): ByteWriter {
   return writeLength(w, oid.length).bytes(oid);
 }
 
-/** A NumericString of at least `min` digits, packed two per byte; returns the digits. */
+/**
+ * T.124's SimpleNumericString (digits only, FROM ("0123456789")) of at least `min` digits: PER indexes the
+ * constrained alphabet, so each digit is its own value in a nibble, two per byte.
+ */
 export function readNumericString(r: ByteReader, min: number, field: string): string {
   const len = readLength(r, field) + min;
   const packed = r.bytes(Math.ceil(len / 2), field);
@@ -65,21 +68,17 @@ export function readNumericString(r: ByteReader, min: number, field: string): st
   for (let i = 0; i < len; i++) {
     const b = packed[i >> 1]!;
     const nibble = i % 2 === 0 ? b >> 4 : b & 0x0f;
-    // NumericString's alphabet is space and 0-9; PER indexes it, so 0 is ' ' and 1..10 are the digits.
-    check(nibble <= 10, `${r.what}: ${field} holds a character outside NumericString`);
-    out += nibble === 0 ? ' ' : String(nibble - 1);
+    check(nibble <= 9, `${r.what}: ${field} holds a character outside its digits`);
+    out += String(nibble);
   }
   return out;
 }
 
 export function writeNumericString(w: ByteWriter, s: string, min: number): ByteWriter {
-  if (!/^[ 0-9]*$/.test(s) || s.length < min) throw new RdpProtocolError('PER NumericString: bad value');
+  if (!/^[0-9]*$/.test(s) || s.length < min) throw new RdpProtocolError('PER SimpleNumericString: digits only, at least the minimum');
   writeLength(w, s.length - min);
   const packed = Buffer.alloc(Math.ceil(s.length / 2));
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i] === ' ' ? 0 : Number(s[i]) + 1;
-    packed[i >> 1] |= i % 2 === 0 ? c << 4 : c;
-  }
+  for (let i = 0; i < s.length; i++) packed[i >> 1] |= i % 2 === 0 ? Number(s[i]) << 4 : Number(s[i]);
   return w.bytes(packed);
 }
 

@@ -120,6 +120,16 @@ describe('MCS Connect-Initial', () => {
     assert.equal(full.blocks[0]!.type, CS_CORE);
   });
 
+  test('the built Connect-Initial encodes selectors, domain parameters and the GCC header as the 4.1.3 dump does', () => {
+    const spec = hex(SPEC_CONNECT_INITIAL);
+    const built = buildConnectInitial({ desktopWidth: 1280, desktopHeight: 1024 });
+    // Selectors, upwardFlag and the three DomainParameters: 0x0c..0x69 in the dump, right after the 7f 65 82 xx xx header.
+    assert.deepEqual(built.subarray(12, 0x69), spec.subarray(12, 0x69));
+    // GCC: after the connectPDU length, choice, selection 0x08, conferenceName "1" (00 10), flags, one set, "Duca".
+    const gccHeader = hex('000800100001c00044756361');
+    assert.ok(spec.includes(gccHeader) && built.includes(gccHeader));
+  });
+
   test('lying lengths, a missing core block and bad channel names are refused', () => {
     const spec = hex(SPEC_CONNECT_INITIAL);
     const m = (at: number, v: number) => {
