@@ -62,7 +62,7 @@ export interface ConnectionRequest {
 export interface X224Header {
   /** TPDU code: X224_CONNECTION_REQUEST, X224_DATA, ... */
   code: number;
-  /** The bytes after the length indicator's span (the variable part for CR/CC, user data for DT). */
+  /** CR/CC and others: the variable part, inside the length indicator's span. DT: the user data after it. */
   body: Buffer;
   /** The fixed part after the code byte (references and class for CR/CC, EOT for DT). */
   fixed: Buffer;

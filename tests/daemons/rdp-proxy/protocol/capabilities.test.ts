@@ -13,7 +13,7 @@ import {
   RdpProtocolError,
   rewriteConfirmActive,
 } from '../../../../daemons/rdp-proxy/protocol/index.js';
-import { FREERDP_SESSION } from './captured-frames.js';
+import { FREERDP_SESSION, XRDP_FRAMES } from './captured-frames.js';
 
 const refuses = (fn: () => unknown, re?: RegExp) => assert.throws(fn, (e: unknown) => e instanceof RdpProtocolError && (!re || re.test(e.message)));
 
@@ -59,6 +59,20 @@ describe('Confirm Active', () => {
     assert.deepEqual(kept.capabilitySets.find((c) => c.type === CAPSETTYPE_ORDER)!.bytes, orderBefore);
     // Idempotent.
     assert.deepEqual(rewriteConfirmActive(out), out);
+  });
+
+  test("xfreerdp's Confirm Active to xrdp narrows the same way; xrdp's Demand Active is not a Confirm Active", () => {
+    const data = (h: string) => {
+      const pdu = parseDomainPdu(Buffer.from(h, 'hex'));
+      assert.ok(pdu.type === 'sendDataRequest' || pdu.type === 'sendDataIndication');
+      return pdu.data;
+    };
+    const ca = data(XRDP_FRAMES.confirmActive);
+    assert.ok(isConfirmActive(ca));
+    assert.equal(isConfirmActive(data(XRDP_FRAMES.demandActive)), false);
+    const types = parseConfirmActive(rewriteConfirmActive(ca)).capabilitySets.map((c) => c.type);
+    assert.ok(parseConfirmActive(ca).capabilitySets.some((c) => c.type === CAPSETTYPE_BITMAP_CODECS));
+    assert.ok(!types.includes(CAPSETTYPE_BITMAP_CODECS) && !types.includes(CAPSETTYPE_SURFACE_COMMANDS));
   });
 
   test('lying lengths and short sets are refused', () => {

@@ -17,7 +17,7 @@ import {
   SEC_INFO_PKT,
   type ClientInfo,
 } from '../../../../daemons/rdp-proxy/protocol/index.js';
-import { FREERDP_SESSION } from './captured-frames.js';
+import { FREERDP_SESSION, XRDP_FRAMES } from './captured-frames.js';
 
 const refuses = (fn: () => unknown, re?: RegExp) => assert.throws(fn, (e: unknown) => e instanceof RdpProtocolError && (!re || re.test(e.message)));
 
@@ -39,6 +39,17 @@ describe('Client Info', () => {
     assert.equal(info.extra.length, 272);
     // Built back unchanged, it is the same bytes.
     assert.deepEqual(buildClientInfo(info), data);
+  });
+
+  test('against xrdp: the Client Info is found, the licence PDUs either way (SEC_LICENSE_PKT) are not', () => {
+    const data = (h: string) => {
+      const pdu = parseDomainPdu(Buffer.from(h, 'hex'));
+      assert.ok(pdu.type === 'sendDataRequest' || pdu.type === 'sendDataIndication');
+      return pdu.data;
+    };
+    assert.ok(isClientInfo(data(XRDP_FRAMES.clientInfo)));
+    assert.deepEqual([parseClientInfo(data(XRDP_FRAMES.clientInfo)).userName, parseClientInfo(data(XRDP_FRAMES.clientInfo)).password], ['alice@db01', 'pw']);
+    for (const h of [XRDP_FRAMES.licenseRequest, XRDP_FRAMES.clientLicense, XRDP_FRAMES.licenseError]) assert.equal(isClientInfo(data(h)), false);
   });
 
   test('the target copy: new credential, cb* lengths recomputed, autologon and maximised shell on, compression off, the extended info kept', () => {

@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rdp from '../../../../daemons/rdp-proxy/protocol/index.js';
-import { FREERDP_ROUTING_TOKEN_CR, FREERDP_SESSION } from './captured-frames.js';
+import { FREERDP_ROUTING_TOKEN_CR, FREERDP_SESSION, XRDP_FRAMES } from './captured-frames.js';
 import * as spec from './spec-samples.js';
 import { prng } from './prng.js';
 
@@ -68,6 +68,10 @@ const SAMPLES: [string, Buffer, Parse[]][] = [
   ['captured Demand Active', captured(23), [P.sendDataContents!, P.translateSendData!]],
   ['captured Confirm Active', captured(24), [P.sendDataContents!, P.translateSendData!]],
   ['captured data PDU', captured(25), [P.sendDataContents!, P.translateSendData!]],
+  ['xrdp Connect-Response', hex(XRDP_FRAMES.connectResponse), [P.parseConnectResponse!]],
+  ['xrdp licence request', hex(XRDP_FRAMES.licenseRequest), [P.sendDataContents!]],
+  ['xrdp client licence', hex(XRDP_FRAMES.clientLicense), [P.sendDataContents!]],
+  ['xrdp Demand Active', hex(XRDP_FRAMES.demandActive), [P.sendDataContents!]],
 ];
 
 function mutate(src: Buffer, rand: () => number): Buffer {
@@ -104,7 +108,7 @@ function onlyProtocolErrors(name: string, fn: () => unknown, input: Buffer, wher
 describe('protocol fuzz', () => {
   test('mutated frames reach every parser and rewriter: only RdpProtocolError, never a hang', { timeout: 20_000 }, () => {
     const rand = prng(SEED);
-    const perSample = 2000;
+    const perSample = 1500;
     let accepted = 0;
     let calls = 0;
     for (const [sample, frame, parsers] of SAMPLES) {
@@ -131,7 +135,7 @@ describe('protocol fuzz', () => {
     for (const i of [21, 24]) {
       const pdu = rdp.parseDomainPdu(hex(FREERDP_SESSION[i]!.hex));
       assert.ok(pdu.type === 'sendDataRequest');
-      for (let k = 0; k < 2000; k++) {
+      for (let k = 0; k < 1500; k++) {
         const input = mutate(pdu.data, rand);
         onlyProtocolErrors('dataContents', () => dataContents(input), input, `seed ${SEED + 1}, frame ${i}, case ${k}`);
       }

@@ -34,7 +34,7 @@ import {
   SPEC_DISCONNECT_PROVIDER_ULTIMATUM,
   SPEC_ERECT_DOMAIN,
 } from './spec-samples.js';
-import { FREERDP_SESSION } from './captured-frames.js';
+import { FREERDP_SESSION, XRDP_FRAMES } from './captured-frames.js';
 
 const hex = (h: string) => Buffer.from(h, 'hex');
 const refuses = (fn: () => unknown, re?: RegExp) => assert.throws(fn, (e: unknown) => e instanceof RdpProtocolError && (!re || re.test(e.message)));
@@ -172,6 +172,15 @@ describe('MCS Connect-Response', () => {
     assert.equal(r.messageChannel, 1008);
     assert.equal(r.serverCore.requestedProtocols, PROTOCOL_SSL);
     assert.equal(r.domainParameters?.maxMCSPDUsize, 65528);
+  });
+
+  test("xrdp's response (the lab target): a short SC_CORE without early flags, no message channel", () => {
+    const r = parseConnectResponse(hex(XRDP_FRAMES.connectResponse));
+    assert.deepEqual(r.serverCore, { version: 0x00080004, requestedProtocols: PROTOCOL_SSL });
+    assert.equal(r.ioChannel, 1003);
+    assert.deepEqual(r.channelIds, [1004, 1005, 1006, 1007]);
+    assert.equal(r.messageChannel, undefined);
+    assert.deepEqual(parseDomainPdu(hex(XRDP_FRAMES.attachUserConfirm)), { type: 'attachUserConfirm', result: 0, initiator: 1008 });
   });
 
   test('a result-only refusal parses; a truncated response does not', () => {
