@@ -10,6 +10,8 @@ import tls from 'node:tls';
 import { credsspAuthenticate, CredSspError } from '../../../../daemons/rdp-proxy/credssp/index.js';
 import { startNlaTarget, type NlaTarget } from '../../../helpers/rdp-nla-target.js';
 
+/** A hang fails the test instead of stalling the run. */
+const T = { timeout: 30_000 };
 const USER = 'vaulted';
 const PASSWORD = 'Corr3ct-horse!';
 const PROTOCOL_HYBRID = 2;
@@ -127,7 +129,7 @@ function connectInitial(selectedProtocol: number): Buffer {
   return Buffer.concat([tpkt, x224]);
 }
 
-test('the right credential logs in: the server then answers MCS Connect-Initial with a successful Connect-Response', async () => {
+test('the right credential logs in: the server then answers MCS Connect-Initial with a successful Connect-Response', T, async () => {
   const sock = await hybridTls(target.port);
   try {
     await credsspAuthenticate(sock, { domain: '', user: USER, password: PASSWORD }, { timeoutMs: 10_000 });
@@ -150,7 +152,7 @@ for (const [what, user, password] of [
   ['a wrong password', USER, 'Wr0ng-horse!'],
   ['an unknown user', 'nobody', PASSWORD],
 ] as const) {
-  test(`${what} is refused`, async () => {
+  test(`${what} is refused`, T, async () => {
     const sock = await hybridTls(target.port);
     try {
       await assert.rejects(credsspAuthenticate(sock, { domain: '', user, password }, { timeoutMs: 10_000 }), (e: unknown) => {
