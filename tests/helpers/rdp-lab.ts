@@ -318,8 +318,8 @@ export interface Xrdp {
   displays: [number, number];
   /** From spawning sesman to both daemons listening. */
   startupMs: number;
-  /** xrdp's log then sesman's. */
-  log: () => string;
+  /** One daemon's log, or xrdp's then sesman's. */
+  log: (daemon?: 'xrdp' | 'sesman') => string;
   /** xrdp, sesman and everything under them (connection children, Xvnc, terminals, chansrv) with CPU and RSS. */
   processes: () => ProcInfo[];
   stop: () => Promise<void>;
@@ -415,7 +415,8 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
         '[Xvnc]', 'name=Xvnc', 'lib=libvnc.so', 'username=ask', 'password=ask', 'ip=127.0.0.1', 'port=-1', '',
       ].join('\n'),
     );
-    const log = (): string => ['xrdp.log', 'sesman.log'].map((f) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : '')).join('');
+    const log = (daemon?: 'xrdp' | 'sesman'): string =>
+      (daemon ? [daemon] : ['xrdp', 'sesman']).map((f) => (existsSync(path.join(dir, `${f}.log`)) ? readFileSync(path.join(dir, `${f}.log`), 'utf8') : '')).join('');
     const output: string[] = [];
     const diagnostics = (): string => `${output.join('')}\n${log().split('\n').slice(-30).join('\n')}`;
     const launch = (cmd: string, args: string[]): ChildProcess => {
