@@ -35,7 +35,8 @@ const DESKTOP_HEX = '#1d4f91';
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-function which(name: string): string | null {
+/** The path of an executable on PATH or in the sbin directories, or null. */
+export function which(name: string): string | null {
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN]) {
     const p = path.join(dir, name);
     if (existsSync(p)) return p;
@@ -322,6 +323,11 @@ export interface Xrdp {
   log: (daemon?: 'xrdp' | 'sesman') => string;
   /** xrdp, sesman and everything under them (connection children, Xvnc, terminals, chansrv) with CPU and RSS. */
   processes: () => ProcInfo[];
+  /**
+   * A new self-signed certificate and key, and xrdp restarted on the same port with them (sessions stay): the
+   * same target presenting another certificate, for pinning tests. `certificatePem` changes with it.
+   */
+  renewCertificate: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -331,8 +337,9 @@ function sessionScript(terminal: 'xterm' | 'zutty'): string {
   const command =
     terminal === 'xterm'
       ? `exec xterm -maximized -b 0 -bw 0 -bg '${DESKTOP_HEX}' -fg white -cr white -fa 'DejaVu Sans Mono' -fs 11 -title 'Warden RDP lab' -e ${shell}`
-      : `exec zutty -quiet -font DejaVuSansMono -bg '${DESKTOP_HEX}' -fg '#ffffff' -title 'Warden RDP lab' -e ${shell}`;
-  return ['#!/bin/sh', '# The lab desktop (written by tests/helpers/rdp-lab.ts): one terminal filling the screen.', 'cd "$HOME" || exit 1', `${command} >"$HOME/.warden-rdp-lab.log" 2>&1`, ''].join('\n');
+      : // zutty cannot maximize itself: size it in cells (about 10 x 20 pixels at its default 16 px) from the screen sesman made
+        `exec zutty -quiet -font DejaVuSansMono -geometry "$(( \${XRDP_START_WIDTH:-1024} / 10 ))x$(( \${XRDP_START_HEIGHT:-768} / 20 ))" -bg '${DESKTOP_HEX}' -fg '#ffffff' -title 'Warden RDP lab' -e ${shell}`;
+  return ['#!/bin/sh', '# The lab desktop (written by tests/helpers/rdp-lab.ts): one terminal filling the screen.', 'cd "$HOME" || exit 1', 'export LANG=C.UTF-8', `${command} >"$HOME/.warden-rdp-lab.log" 2>&1`, ''].join('\n');
 }
 
 export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
@@ -366,8 +373,11 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     chmodSync(dir, 0o711);
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
-    chmodSync(key, 0o600);
+    const makeCertificate = (): void => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+      chmodSync(key, 0o600);
+    };
+    makeCertificate();
     mkdirSync('/run/xrdp/sockdir', { recursive: true });
     chmodSync('/run/xrdp/sockdir', 0o1777);
 
@@ -379,6 +389,7 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     let sesmanPort: number;
     if (isolation === 'lock') {
       sesmanPort = systemSesmanPort();
+      mkdirSync('/run/lock', { recursive: true });
       const release = await machineLock('/run/lock/warden-rdp-lab-sesman.lock', 600_000);
       cleanups.push(release);
       if (listening(sesmanPort)) throw new Error(`port ${sesmanPort} (from /etc/xrdp/sesman.ini) is taken: is the system's xrdp-sesman running?`);
@@ -431,14 +442,18 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     const sesman = launch(which('xrdp-sesman')!, ['-n', '-c', sesmanIni]);
     await waitListening(sesmanPort, 'xrdp-sesman', sesman, 10_000, diagnostics);
     const xrdpBin = which('xrdp')!;
-    const xrdp =
-      isolation === 'namespace'
-        ? launch('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$1" /etc/xrdp/sesman.ini && exec "$2" -n -c "$3"', 'sh', sesmanIni, xrdpBin, xrdpIni])
-        : launch(xrdpBin, ['-n', '-c', xrdpIni]);
-    await waitListening(port, 'xrdp', xrdp, 10_000, diagnostics);
+    const startDaemon = async (): Promise<ChildProcess> => {
+      const p =
+        isolation === 'namespace'
+          ? launch('unshare', ['-m', '--', 'sh', '-c', 'mount --bind "$1" /etc/xrdp/sesman.ini && exec "$2" -n -c "$3"', 'sh', sesmanIni, xrdpBin, xrdpIni])
+          : launch(xrdpBin, ['-n', '-c', xrdpIni]);
+      await waitListening(port, 'xrdp', p, 10_000, diagnostics);
+      return p;
+    };
+    let xrdp = await startDaemon();
     const startupMs = performance.now() - t0;
 
-    return {
+    const lab: Xrdp = {
       port,
       user,
       password,
@@ -450,8 +465,17 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
       startupMs,
       log,
       processes: () => processTree(procs.map((p) => p.pid!).filter(Boolean)),
+      renewCertificate: async () => {
+        // xrdp and its connection children go; sessions live under sesman and stay, as on a real server.
+        await terminate(processTree([xrdp.pid!]).map((p) => p.pid));
+        procs.splice(procs.indexOf(xrdp), 1);
+        makeCertificate();
+        xrdp = await startDaemon();
+        lab.certificatePem = readFileSync(cert, 'utf8');
+      },
       stop,
     };
+    return lab;
   } catch (e) {
     await stop();
     throw e;
@@ -497,8 +521,11 @@ function cleanDisplays([first, last]: [number, number], user: string): void {
 // The FreeRDP client
 
 export interface RdpClientOptions {
-  port: number;
-  user: string;
+  /** The port on 127.0.0.1 (`/v:`); may be left out when `rdpFile` gives the address. */
+  port?: number;
+  /** An .rdp file, given to xfreerdp before the other arguments (which override what it says). */
+  rdpFile?: string;
+  user?: string;
   password?: string;
   /** More xfreerdp arguments (e.g. `/d:DOMAIN`, `/load-balance-info:...`, `/sec:nla`). */
   extra?: string[];
@@ -608,7 +635,7 @@ export async function startRdpClient(opts: RdpClientOptions): Promise<RdpClient>
   const { display } = xvfb;
   // Its own HOME: FreeRDP keeps known hosts and settings under ~/.config/freerdp, not to be shared between runs.
   const env = { ...process.env, DISPLAY: display, HOME: home };
-  const args = [`/v:127.0.0.1:${opts.port}`, `/u:${opts.user}`, ...(opts.password === undefined ? [] : [`/p:${opts.password}`]), ...(opts.security ?? ['/sec:tls']), '/cert:ignore', `/size:${width}x${height}`, ...(opts.extra ?? [])];
+  const args = [...(opts.rdpFile ? [opts.rdpFile] : []), ...(opts.port === undefined ? [] : [`/v:127.0.0.1:${opts.port}`]), ...(opts.user === undefined ? [] : [`/u:${opts.user}`]), ...(opts.password === undefined ? [] : [`/p:${opts.password}`]), ...(opts.security ?? ['/sec:tls']), '/cert:ignore', `/size:${width}x${height}`, ...(opts.extra ?? [])];
   const spawnedAt = performance.now();
   const proc = spawn(which('xfreerdp')!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -4,11 +4,14 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { processTree, rdpLabMissing, showsDesktop, startRdpClient, startXrdp, uniqueName, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
+import { processTree, rdpLabMissing, which, showsDesktop, startRdpClient, startXrdp, uniqueName, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
 
 const missing = rdpLabMissing();
 
@@ -36,6 +39,35 @@ async function touchThrough(client: RdpClient, t: { after: (fn: () => void) => v
   await client.key('Return');
   await until(`${file} to appear`, () => existsSync(file));
   return file;
+}
+
+/** The certificate xrdp serves on `port`: X.224 Connection Request asking for TLS, then the TLS handshake. */
+async function servedCertificate(port: number): Promise<X509Certificate> {
+  const socket = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    // TPKT (19 bytes) | X.224 CR (LI 14, no cookie) | RDP_NEG_REQ requesting PROTOCOL_SSL.
+    socket.write(Buffer.from('03000013' + '0ee00000000000' + '0100080001000000', 'hex'));
+    await new Promise<void>((resolve, reject) => {
+      let got = 0;
+      const onData = (d: Buffer): void => {
+        got += d.length;
+        if (got >= 19) {
+          socket.off('data', onData);
+          socket.pause();
+          resolve();
+        }
+      };
+      socket.on('data', onData).once('error', reject);
+    });
+    const secure = tls.connect({ socket, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    const cert = secure.getPeerX509Certificate()!;
+    secure.destroy();
+    return cert;
+  } finally {
+    socket.destroy();
+  }
 }
 
 describe('RDP lab: xfreerdp under Xvfb straight to xrdp (no proxy)', { timeout: 240_000 }, () => {
@@ -125,6 +157,28 @@ describe('RDP lab: xfreerdp under Xvfb straight to xrdp (no proxy)', { timeout: 
     assert.ok(!existsSync(`/tmp/.warden-rdp-lab-displays-${other.displays[0]}`), 'its display block is free again');
     // The first lab is untouched.
     await touchThrough(a, t);
+  });
+
+  test('renewCertificate(): the same port serves a new certificate, and the desktop still shows', async (t) => {
+    const first = await servedCertificate(lab.port);
+    assert.equal(new X509Certificate(lab.certificatePem).fingerprint256, first.fingerprint256, 'certificatePem is what xrdp serves');
+    await lab.renewCertificate();
+    const second = await servedCertificate(lab.port);
+    assert.notEqual(second.fingerprint256, first.fingerprint256);
+    assert.equal(new X509Certificate(lab.certificatePem).fingerprint256, second.fingerprint256);
+    const client = await startRdpClient({ port: lab.port, user: lab.user, password: lab.password });
+    t.after(() => client.stop());
+    await client.waitForDesktop(30_000);
+  });
+
+  test('the fallback terminal (zutty, where xterm is not installed) fills the screen and takes input', { skip: !which('zutty') && 'zutty is not installed' }, async (t) => {
+    const z = await startXrdp({ user: 'wrdplab3', terminal: 'zutty' });
+    t.after(() => z.stop());
+    const client = await startRdpClient({ port: z.port, user: z.user, password: z.password });
+    t.after(() => client.stop());
+    await client.waitForDesktop(30_000);
+    assert.ok(z.processes().some((p) => p.comm === 'zutty'));
+    await touchThrough(client, t);
   });
 
   test('without a mount namespace, the lab takes the system sesman port under a machine-wide lock', async (t) => {
