@@ -184,6 +184,15 @@ async function terminate(pids: number[], graceMs = 3000): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * spawn(), with the child told (setpriv --pdeathsig) to end when this process dies, so that a test run killed
+ * on a timeout does not leave daemons and X servers behind. Kept across exec; not inherited by forks.
+ */
+function spawnTied(cmd: string, args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  const setpriv = which('setpriv');
+  return setpriv ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', cmd, ...args], options) : spawn(cmd, args, options);
+}
+
 /** Whether something listens on TCP `port` (v4 or v6), read from /proc so that no probe connection is made. */
 function listening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
@@ -224,22 +233,51 @@ const DISPLAY_BLOCKS = 40;
 /** Sessions one lab can hold at once (sesman's MaxSessions; the bench holds 50). */
 const MAX_SESSIONS = 60;
 
-function claimDisplayBlock(): { base: number; release: () => void } {
-  const start = Math.floor(Math.random() * DISPLAY_BLOCKS);
-  for (let i = 0; i < DISPLAY_BLOCKS * 2; i++) {
-    const base = DISPLAY_BLOCK_FIRST + ((start + i) % DISPLAY_BLOCKS) * DISPLAY_BLOCK_SIZE;
-    const file = `/tmp/.warden-rdp-lab-displays-${base}`;
+const blockFile = (base: number): string => `/tmp/.warden-rdp-lab-displays-${base}`;
+
+/** `dir`: the lab's directory, written into the claim so that whoever finds the claim stale can remove it. */
+function claimDisplayBlock(dir: string): { base: number; release: () => void } {
+  // A claim whose process is gone (a test run killed on a timeout) is stale: its sessions' X servers are
+  // orphans (ending one ends its terminal, then sesman's session child cleans up) and the block is free again.
+  for (let k = 0; k < DISPLAY_BLOCKS; k++) {
+    const base = DISPLAY_BLOCK_FIRST + k * DISPLAY_BLOCK_SIZE;
+    let claim: string[];
     try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return { base, release: () => rmSync(file, { force: true }) };
+      claim = readFileSync(blockFile(base), 'utf8').split('\n');
+    } catch {
+      continue;
+    }
+    const owner = Number(claim[0]);
+    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+      endXvncOn(base, base + DISPLAY_BLOCK_SIZE - 1);
+      if (claim[1]?.startsWith(path.join(os.tmpdir(), 'warden-xrdp-'))) rmSync(claim[1], { recursive: true, force: true });
+      rmSync(blockFile(base), { force: true });
+    }
+  }
+  const start = Math.floor(Math.random() * DISPLAY_BLOCKS);
+  for (let i = 0; i < DISPLAY_BLOCKS; i++) {
+    const base = DISPLAY_BLOCK_FIRST + ((start + i) % DISPLAY_BLOCKS) * DISPLAY_BLOCK_SIZE;
+    try {
+      writeFileSync(blockFile(base), `${process.pid}\n${dir}\n`, { flag: 'wx' });
+      return { base, release: () => rmSync(blockFile(base), { force: true }) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number(readFileSync(file, 'utf8').trim());
-      // A claim whose process is gone (a killed test run) is stale; the next pass may take it.
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) rmSync(file, { force: true });
     }
   }
   throw new Error('no free block of X displays for xrdp sessions');
+}
+
+function endXvncOn(first: number, last: number): void {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      const display = /^:(\d+)$/.exec(argv[1] ?? '');
+      if (path.basename(argv[0] ?? '') === 'Xvnc' && display && Number(display[1]) >= first && Number(display[1]) <= last) process.kill(Number(name), 'SIGTERM');
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
 }
 
 /**
@@ -381,7 +419,7 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     mkdirSync('/run/xrdp/sockdir', { recursive: true });
     chmodSync('/run/xrdp/sockdir', 0o1777);
 
-    const block = claimDisplayBlock();
+    const block = claimDisplayBlock(dir);
     cleanups.push(block.release);
     const displays: [number, number] = [block.base, block.base + MAX_SESSIONS];
     cleanups.push(() => cleanDisplays(displays, user));
@@ -431,7 +469,7 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
     const output: string[] = [];
     const diagnostics = (): string => `${output.join('')}\n${log().split('\n').slice(-30).join('\n')}`;
     const launch = (cmd: string, args: string[]): ChildProcess => {
-      const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawnTied(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       p.stdout!.on('data', (d) => output.push(String(d)));
       p.stderr!.on('data', (d) => output.push(String(d)));
       procs.push(p);
@@ -581,7 +619,7 @@ export interface RdpClient {
 
 /** Starts Xvfb on the first free display (-displayfd: the server picks and locks it, no race with others). */
 async function startXvfb(width: number, height: number): Promise<{ proc: ChildProcess; display: string }> {
-  const proc = spawn(which('Xvfb')!, ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-br', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const proc = spawnTied(which('Xvfb')!, ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-br', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const display = await new Promise<string>((resolve, reject) => {
@@ -637,7 +675,7 @@ export async function startRdpClient(opts: RdpClientOptions): Promise<RdpClient>
   const env = { ...process.env, DISPLAY: display, HOME: home };
   const args = [...(opts.rdpFile ? [opts.rdpFile] : []), ...(opts.port === undefined ? [] : [`/v:127.0.0.1:${opts.port}`]), ...(opts.user === undefined ? [] : [`/u:${opts.user}`]), ...(opts.password === undefined ? [] : [`/p:${opts.password}`]), ...(opts.security ?? ['/sec:tls']), '/cert:ignore', `/size:${width}x${height}`, ...(opts.extra ?? [])];
   const spawnedAt = performance.now();
-  const proc = spawn(which('xfreerdp')!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawnTied(which('xfreerdp')!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d) => (output += d));
   proc.stderr!.on('data', (d) => (output += d));
