@@ -16,6 +16,9 @@
 // - A wrong password does not drop the connection: xrdp keeps the client connected and paints its own grey
 //   "Connection Log" window ("login failed for user ..."). A screen that is "not one colour" is therefore not a
 //   desktop; the lab's desktop has a colour nothing else paints (DESKTOP_COLOUR) and the client waits for it.
+// - Two clients on one session at once (policy 'Default', same account): the second one's xrdp waits for the
+//   session's chansrv, which serves one connection at a time, 4 x 4 s, then goes on without virtual channels:
+//   ~18 s of black screen. Concurrent connections want policy 'UBC' (a session each) or separate accounts.
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -366,6 +369,11 @@ export interface Xrdp {
    * same target presenting another certificate, for pinning tests. `certificatePem` changes with it.
    */
   renewCertificate: () => Promise<void>;
+  /**
+   * Ends every session (Xvnc, terminal, chansrv) and leaves xrdp and sesman running: sessions of Xvnc are never
+   * ended on disconnect, so a run that connects many times with policy 'UBC' calls this to keep memory down.
+   */
+  endSessions: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -510,6 +518,10 @@ export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
         makeCertificate();
         xrdp = await startDaemon();
         lab.certificatePem = readFileSync(cert, 'utf8');
+      },
+      endSessions: async () => {
+        await terminate(processTree([sesman.pid!]).map((p) => p.pid).filter((pid) => pid !== sesman.pid));
+        cleanDisplays(displays, user);
       },
       stop,
     };

@@ -133,7 +133,8 @@ describe('RDP lab: xfreerdp under Xvfb straight to xrdp (no proxy)', { timeout: 
     t.after(() => other.stop());
     assert.notEqual(other.port, lab.port);
     assert.notEqual(other.sesmanPort, lab.sesmanPort);
-    const [a, b] = await Promise.all([startRdpClient({ port: lab.port, user: lab.user, password: lab.password }), startRdpClient({ port: other.port, user: other.user, password: other.password })]);
+    const [a, first] = await Promise.all([startRdpClient({ port: lab.port, user: lab.user, password: lab.password }), startRdpClient({ port: other.port, user: other.user, password: other.password })]);
+    let b = first;
     t.after(() => a.stop());
     t.after(() => b.stop());
     await Promise.all([a.waitForDesktop(30_000), b.waitForDesktop(30_000)]);
@@ -143,6 +144,16 @@ describe('RDP lab: xfreerdp under Xvfb straight to xrdp (no proxy)', { timeout: 
     }
     const file = await touchThrough(b, t);
     assert.equal(statSync(file).uid, Number(execFileSync('id', ['-u', 'wrdplab2'], { encoding: 'utf8' })));
+
+    // endSessions() ends the session under the connected client, and a new connection gets a new one.
+    const [ended] = xvncDisplays(other);
+    await other.endSessions();
+    assert.deepEqual(xvncDisplays(other), []);
+    assert.ok(!existsSync(`/tmp/.X${ended}-lock`), `display :${ended} released`);
+    await b.stop();
+    b = await startRdpClient({ port: other.port, user: other.user, password: other.password });
+    await b.waitForDesktop(30_000);
+    assert.equal(xvncDisplays(other).length, 1);
 
     const pids = other.processes().map((p) => p.pid);
     const displays = xvncDisplays(other);
