@@ -2,7 +2,7 @@
 // account whose desktop is one terminal, and a real FreeRDP client (xfreerdp) on its own Xvfb display, driven
 // by xdotool and watched through ffmpeg's x11grab.
 //
-// Recipe and gotchas (measured; see the field notes):
+// Recipe and gotchas (measured with xrdp 0.9.21, TigerVNC 1.12, FreeRDP 2.11 on Debian 12):
 // - xrdp finds sesman by reading ListenPort from /etc/xrdp/sesman.ini, a path compiled in (XRDP_CFG_PATH): its
 //   own `-c` config cannot point it elsewhere. So each lab runs xrdp in a private mount namespace
 //   (`unshare -m`) where our sesman.ini is bind-mounted over /etc/xrdp/sesman.ini, and any number of labs run at
