@@ -4,7 +4,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import path from 'node:path';
+import * as P from '../../daemons/rdp-proxy/protocol/index.js';
 import { rdpLabMissing, startRdpClient, startXrdp, uniqueName, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
 import { rdpLab, type RdpLab } from '../helpers/rdp-proxy.js';
 
@@ -27,20 +31,51 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
   let lab: RdpLab;
   const clients: RdpClient[] = [];
 
+  /** A "target" that only counts the connections it gets: a refused login must never dial it. */
+  const decoy = { server: net.createServer((s) => (decoy.connections++, s.destroy())), connections: 0, port: 0 };
+
   before(async () => {
     target = await startXrdp({ user: 'wrdpproxy' });
     lab = await rdpLab();
     await lab.addUser('ana');
     await lab.addUser('bob');
     await lab.addHost('win01', target.port, { username: target.user, password: target.password });
-    await lab.addGroup('rdp-admins', ['ana'], ['win01']);
+    // Pinned with another certificate: the target now shows a different one.
+    await lab.addHost('moved', target.port, { username: target.user, password: target.password });
+    assert.equal(await lab.a.hostKeys.checkHostKey(lab.hosts.moved!.deviceId, 'rdp', 'AB:'.repeat(31) + 'AB'), 'pinned');
+    await new Promise<void>((resolve) => decoy.server.listen(0, '127.0.0.1', resolve));
+    decoy.port = (decoy.server.address() as net.AddressInfo).port;
+    await lab.addHost('decoy', decoy.port, { username: 'nobody', password: 'Never-Sent-1' });
+    await lab.addGroup('rdp-admins', ['ana'], ['win01', 'moved', 'decoy']);
     await lab.startProxy();
   });
   after(async () => {
     for (const c of clients) await c.stop().catch(() => {});
     await lab?.stop();
     await target?.stop();
+    decoy.server.close();
   });
+
+  async function client(user: string, password: string, extra: string[] = []): Promise<RdpClient> {
+    const c = await startRdpClient({ port: lab.proxy.port, user, password, extra });
+    clients.push(c);
+    return c;
+  }
+
+  /** The newest session row (by its start event). */
+  async function lastSession(): Promise<string | undefined> {
+    const [ev] = await lab.a.store.repos.auditEvents.query({ type: 'session.start', limit: 1 });
+    return ev ? (JSON.parse(ev.detail).session as string) : undefined;
+  }
+
+  async function closedRow(id: string) {
+    let row = await lab.a.store.repos.proxySessions.byId(id);
+    for (let i = 0; i < 100 && row?.status !== 'closed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      row = await lab.a.store.repos.proxySessions.byId(id);
+    }
+    return row!;
+  }
 
   test('the right Warden password lands on the target desktop, logged in with the vaulted credential; keys reach its shell', async (t) => {
     const client = await startRdpClient({ port: lab.proxy.port, user: 'ana@win01', password: lab.users.ana!.password });
@@ -56,5 +91,152 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.equal(statSync(file).uid, Number(execFileSync('id', ['-u', target.user], { encoding: 'utf8' })));
     await client.stop();
   });
+
+  test('the session row closes with its bytes and has a recording; no password reaches the disk in any encoding', async () => {
+    const id = (await lastSession())!;
+    const row = await closedRow(id);
+    assert.equal(row.status, 'closed');
+    assert.equal(row.protocol, 'rdp');
+    assert.ok(row.bytes_out > 10_000, `bytes out ${row.bytes_out}`);
+    assert.ok(row.bytes_in > 100, `bytes in ${row.bytes_in}`);
+    const rec = await lab.a.recordings.bySession({ username: 'admin', profile: 'administrator', ip: '127.0.0.1' } as never, id);
+    assert.ok(rec, 'a recording');
+    // No secret on disk, in any encoding: the database, the recordings, the logs.
+    const secrets = [target.password, lab.users.ana!.password];
+    for (const f of walk(lab.home.home)) {
+      const bytes = readFileSync(f);
+      for (const secret of secrets) {
+        for (const enc of ['utf8', 'utf16le'] as const) assert.equal(bytes.indexOf(Buffer.from(secret, enc)), -1, `${secret} (${enc}) in ${f}`);
+      }
+    }
+  });
+
+  test('a wrong Warden password gets no desktop, and the target is never dialled', async () => {
+    const before = decoy.connections;
+    const c = await client('ana@decoy', 'Wrong-Password-1');
+    await assert.rejects(c.waitForDesktop(15_000, { colour: null }));
+    assert.equal(decoy.connections, before, 'the proxy dialled the target before the person was authenticated');
+    const [ev] = await lab.a.store.repos.auditEvents.query({ type: 'auth.login', limit: 1 });
+    assert.equal(ev!.outcome, 'failure');
+    await c.stop();
+    // The same login with the right password does dial it (the decoy hangs up): the check above can fail.
+    const ok = await client('ana@decoy', lab.users.ana!.password);
+    await until('the decoy to be dialled', () => decoy.connections === before + 1);
+    await ok.stop();
+  });
+
+  test('a user outside the group, or a malformed name, gets nothing and is audited', async () => {
+    const c = await client('bob@win01', lab.users.bob!.password);
+    await assert.rejects(c.waitForDesktop(10_000));
+    await c.stop();
+    const [ev] = await lab.a.store.repos.auditEvents.query({ type: 'session.login_refused', limit: 1 });
+    assert.match(ev!.detail, /win01/);
+  });
+
+  test('a one-time ticket from the web logs in without a password: used once, from its own address', async () => {
+    const login = await lab.a.auth.login({ username: 'ana', password: lab.users.ana!.password, ip: '127.0.0.1' });
+    const ctx = await lab.a.auth.authenticate(login.token, '127.0.0.1');
+    const actor = { userId: ctx.user.id, username: 'ana', ip: '127.0.0.1', webSessionId: ctx.sessionId };
+    const host = lab.hosts.win01!;
+    const issued = await lab.a.rdpTickets.issue(actor, { deviceId: host.deviceId, credentialId: host.credentialId, sourceIp: '127.0.0.1' });
+    const withTicket = (t: string) => client('ana', '', [`/load-balance-info:tsv://warden/${t}`]);
+    const first = await withTicket(issued.ticket);
+    await first.waitForDesktop(30_000);
+    await first.stop();
+    // Spent: the same ticket again gets nothing.
+    const again = await withTicket(issued.ticket);
+    await assert.rejects(again.waitForDesktop(10_000));
+    await again.stop();
+    // Bound to another address: refused from this one.
+    const elsewhere = await lab.a.rdpTickets.issue(actor, { deviceId: host.deviceId, credentialId: host.credentialId, sourceIp: '127.0.0.2' });
+    const wrongSource = await withTicket(elsewhere.ticket);
+    await assert.rejects(wrongSource.waitForDesktop(10_000));
+    await wrongSource.stop();
+    const refused = await lab.a.store.repos.auditEvents.query({ type: 'rdp_ticket.refused', limit: 2 });
+    assert.deepEqual(refused.map((e) => JSON.parse(e.detail).refusal).sort(), ['used', 'wrong-source']);
+  });
+
+  test('a target whose certificate changed is refused and the change is a high-severity event', async () => {
+    const c = await client('ana@moved', lab.users.ana!.password);
+    await assert.rejects(c.waitForDesktop(10_000));
+    await c.stop();
+    const [ev] = await lab.a.store.repos.auditEvents.query({ type: 'device.host_key_mismatch', limit: 1 });
+    assert.ok(ev, 'audited');
+    assert.equal(JSON.parse(ev.detail).deviceId ?? lab.hosts.moved!.deviceId, lab.hosts.moved!.deviceId);
+  });
+
+  test('an administrator ends a live RDP session: the client is disconnected and the row says why', async () => {
+    const c = await client('ana@win01', lab.users.ana!.password);
+    await c.waitForDesktop(30_000);
+    const id = (await lastSession())!;
+    await lab.a.sessions.requestEnd({ username: 'admin', ip: '127.0.0.1', profile: 'administrator' }, id);
+    const code = await Promise.race([c.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000))]);
+    assert.notEqual(code, 'still running');
+    const row = await closedRow(id);
+    assert.match(row.end_reason!, /^ended/);
+  });
+
+  test('malformed and truncated client streams close only their own connection', async () => {
+    const port = lab.proxy.port;
+    const talk = (bytes: Buffer[]) =>
+      new Promise<void>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          for (const b of bytes) s.write(b);
+        });
+        s.on('error', () => {});
+        s.on('data', () => {});
+        s.setTimeout(5000, () => s.destroy());
+        s.on('close', () => resolve());
+      });
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const cr = P.buildConnectionRequest({ cookie: 'ana@win01', requestedProtocols: P.PROTOCOL_SSL });
+    const cases: Buffer[][] = [
+      [Buffer.from('GET / HTTP/1.1\r\n\r\n')],
+      [cr.subarray(0, 7)],
+      [Buffer.from([0x03, 0x00, 0xff, 0xff, 0xe0])],
+      [Buffer.from([0x03, 0x00, 0x00, 0x02])],
+      [P.buildConnectionRequest({ cookie: 'ana@win01', requestedProtocols: P.PROTOCOL_RDP })],
+    ];
+    for (let i = 0; i < 40; i++) {
+      const m = Buffer.from(cr);
+      for (let k = 0; k < 3; k++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
+      cases.push([m.subarray(0, 1 + Math.floor(rand() * m.length))]);
+    }
+    await Promise.all(cases.map(talk));
+    // After the X.224 exchange, garbage inside TLS.
+    for (let i = 0; i < 10; i++) {
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      s.write(cr);
+      await new Promise((r) => s.once('data', r));
+      const t = tls.connect({ socket: s, rejectUnauthorized: false });
+      t.on('error', () => {});
+      await new Promise((r) => t.once('secureConnect', r));
+      const junk = Buffer.alloc(200 + Math.floor(rand() * 800));
+      for (let k = 0; k < junk.length; k++) junk[k] = Math.floor(rand() * 256);
+      junk[0] = 0x03;
+      junk[1] = 0;
+      junk.writeUInt16BE(junk.length, 2);
+      t.write(junk);
+      await new Promise<void>((r) => {
+        t.on('close', () => r());
+        setTimeout(() => (t.destroy(), r()), 5000);
+      });
+    }
+    assert.equal(lab.proxy.proc.exitCode, null, 'the daemon is still running');
+    const c = await client('ana@win01', lab.users.ana!.password);
+    await c.waitForDesktop(30_000);
+    await c.stop();
+  });
 });
 
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
