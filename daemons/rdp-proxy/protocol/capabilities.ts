@@ -78,19 +78,65 @@ export function parseConfirmActive(data: Buffer): ConfirmActive {
   const lengthCombinedCapabilities = r.u16le('lengthCombinedCapabilities');
   const sourceDescriptor = r.bytes(lengthSourceDescriptor, 'sourceDescriptor');
   check(lengthCombinedCapabilities === r.remaining, `Confirm Active: lengthCombinedCapabilities ${lengthCombinedCapabilities} but ${r.remaining} bytes follow`);
+  const capabilitySets = readCapabilitySets(r, data);
+  r.done();
+  return { pduSource, shareId, originatorId, sourceDescriptor, capabilitySets };
+}
+
+export interface DemandActive {
+  pduSource: number;
+  shareId: number;
+  sourceDescriptor: Buffer;
+  capabilitySets: CapabilitySet[];
+  sessionId: number;
+  /** From the bitmap capability set: the desktop the server will paint (it may differ from what the client asked). */
+  desktop?: { width: number; height: number; bitsPerPixel: number };
+}
+
+export function isDemandActive(data: Buffer): boolean {
+  return data.length >= 6 && (data.readUInt16LE(2) & 0x0f) === PDUTYPE_DEMANDACTIVEPDU && data.readUInt16LE(0) !== 0x8000;
+}
+
+/** The server's Demand Active (2.2.1.13.1), for the desktop size and colour depth the recording starts from. */
+export function parseDemandActive(data: Buffer): DemandActive {
+  const r = new ByteReader(data, 'Demand Active');
+  const totalLength = r.u16le('totalLength');
+  check(totalLength === data.length, `Demand Active: totalLength ${totalLength} but ${data.length} bytes`);
+  const pduType = r.u16le('pduType');
+  check((pduType & 0x0f) === PDUTYPE_DEMANDACTIVEPDU, `Demand Active: pduType 0x${pduType.toString(16)}`);
+  const pduSource = r.u16le('pduSource');
+  const shareId = r.u32le('shareId');
+  const lengthSourceDescriptor = r.u16le('lengthSourceDescriptor');
+  const lengthCombinedCapabilities = r.u16le('lengthCombinedCapabilities');
+  const sourceDescriptor = r.bytes(lengthSourceDescriptor, 'sourceDescriptor');
+  const caps = r.sub(lengthCombinedCapabilities, 'Demand Active capabilities');
+  const capabilitySets = readCapabilitySets(caps, data);
+  caps.done();
+  // sessionId follows the sets; some old servers leave it out.
+  const sessionId = r.remaining >= 4 ? r.u32le('sessionId') : 0;
+  const out: DemandActive = { pduSource, shareId, sourceDescriptor, capabilitySets, sessionId };
+  const bitmap = capabilitySets.find((c) => c.type === CAPSETTYPE_BITMAP);
+  if (bitmap && bitmap.bytes.length >= 16) {
+    // TS_BITMAP_CAPABILITYSET: preferredBitsPerPixel at 4, desktopWidth at 12, desktopHeight at 14.
+    out.desktop = { bitsPerPixel: bitmap.bytes.readUInt16LE(4), width: bitmap.bytes.readUInt16LE(12), height: bitmap.bytes.readUInt16LE(14) };
+  }
+  return out;
+}
+
+/** numberCapabilities, pad, then the sets, each with its own length; views into `buf`. */
+function readCapabilitySets(r: ByteReader, buf: Buffer): CapabilitySet[] {
   const numberCapabilities = r.u16le('numberCapabilities');
   r.u16le('pad2Octets');
-  const capabilitySets: CapabilitySet[] = [];
+  const sets: CapabilitySet[] = [];
   for (let i = 0; i < numberCapabilities; i++) {
     const start = r.offset;
     const type = r.u16le('capabilitySetType');
     const length = r.u16le('lengthCapability');
-    check(length >= 4, `Confirm Active: capability set 0x${type.toString(16)} has length ${length}`);
+    check(length >= 4, `${r.what}: capability set 0x${type.toString(16)} has length ${length}`);
     r.skip(length - 4, `capability set 0x${type.toString(16)}`);
-    capabilitySets.push({ type, bytes: data.subarray(start, start + length) });
+    sets.push({ type, bytes: buf.subarray(start, start + length) });
   }
-  r.done();
-  return { pduSource, shareId, originatorId, sourceDescriptor, capabilitySets };
+  return sets;
 }
 
 export function buildConfirmActive(ca: ConfirmActive): Buffer {

@@ -8,7 +8,9 @@ import {
   CAPSETTYPE_ORDER,
   CAPSETTYPE_SURFACE_COMMANDS,
   isConfirmActive,
+  isDemandActive,
   parseConfirmActive,
+  parseDemandActive,
   parseDomainPdu,
   RdpProtocolError,
   rewriteConfirmActive,
@@ -73,6 +75,21 @@ describe('Confirm Active', () => {
     const types = parseConfirmActive(rewriteConfirmActive(ca)).capabilitySets.map((c) => c.type);
     assert.ok(parseConfirmActive(ca).capabilitySets.some((c) => c.type === CAPSETTYPE_BITMAP_CODECS));
     assert.ok(!types.includes(CAPSETTYPE_BITMAP_CODECS) && !types.includes(CAPSETTYPE_SURFACE_COMMANDS));
+  });
+
+  test("the servers' Demand Actives: desktop size and depth, session id", () => {
+    const shadow = sendData(23);
+    assert.ok(isDemandActive(shadow) && !isDemandActive(sendData(24)));
+    const d = parseDemandActive(shadow);
+    assert.deepEqual(d.desktop, { width: 1024, height: 768, bitsPerPixel: 32 });
+    assert.ok(d.capabilitySets.length > 5);
+    const xrdp = parseDomainPdu(Buffer.from(XRDP_FRAMES.demandActive, 'hex'));
+    assert.ok(xrdp.type === 'sendDataIndication');
+    assert.equal(parseDemandActive(xrdp.data).desktop?.width, 1024);
+    refuses(() => parseDemandActive(sendData(24)), /pduType/);
+    const short = Buffer.from(shadow);
+    short.writeUInt16LE(short.readUInt16LE(12) + 9, 12); // lengthCombinedCapabilities past the end
+    refuses(() => parseDemandActive(short), /truncated/);
   });
 
   test('lying lengths and short sets are refused', () => {

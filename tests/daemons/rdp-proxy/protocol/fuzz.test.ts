@@ -32,15 +32,23 @@ function sendDataContents(frame: Buffer): unknown {
 }
 
 function dataContents(data: Buffer): unknown {
-  const out: unknown[] = [rdp.isClientInfo(data), rdp.isConfirmActive(data)];
-  try {
-    const info = rdp.parseClientInfo(data);
-    out.push(rdp.buildClientInfo(rdp.clientInfoForTarget(info, { domain: 'D', userName: 'u', password: 'p' })));
-  } catch (e) {
-    if (!(e instanceof rdp.RdpProtocolError)) throw e;
-  }
-  out.push(rdp.rewriteConfirmActive(data));
-  return out;
+  const ops = [
+    () => rdp.isClientInfo(data),
+    () => rdp.isConfirmActive(data),
+    () => rdp.isDemandActive(data),
+    () => rdp.buildClientInfo(rdp.clientInfoForTarget(rdp.parseClientInfo(data), { domain: 'D', userName: 'u', password: 'p' })),
+    () => rdp.rewriteConfirmActive(data),
+    () => rdp.parseDemandActive(data),
+  ];
+  // Each on its own, so one refusing does not hide the others from the input.
+  return ops.map((op) => {
+    try {
+      return op();
+    } catch (e) {
+      if (!(e instanceof rdp.RdpProtocolError)) throw e;
+      return e;
+    }
+  });
 }
 
 const captured = (i: number) => hex(FREERDP_SESSION[i]!.hex);
@@ -142,11 +150,11 @@ describe('protocol fuzz', () => {
     }
   });
 
-  test('generated Confirm Actives (random sets, short order and offscreen sets) through the rewrite', { timeout: 20_000 }, () => {
+  test('generated Confirm and Demand Actives (random sets, short order, offscreen and bitmap sets) through the rewrite and the parser', { timeout: 20_000 }, () => {
     // Blind mutation rarely yields a consistent set list with a short order set; build such lists directly.
     const rand = prng(SEED + 3);
     const pick = (n: number) => Math.floor(rand() * n);
-    const types = [rdp.CAPSETTYPE_ORDER, rdp.CAPSETTYPE_OFFSCREENCACHE, rdp.CAPSETTYPE_BITMAP_CODECS, rdp.CAPSETTYPE_SURFACE_COMMANDS, rdp.CAPSETTYPE_DRAWNINEGRIDCACHE, rdp.CAPSETTYPE_GENERAL];
+    const types = [rdp.CAPSETTYPE_ORDER, rdp.CAPSETTYPE_OFFSCREENCACHE, rdp.CAPSETTYPE_BITMAP, rdp.CAPSETTYPE_BITMAP_CODECS, rdp.CAPSETTYPE_SURFACE_COMMANDS, rdp.CAPSETTYPE_DRAWNINEGRIDCACHE, rdp.CAPSETTYPE_GENERAL];
     for (let k = 0; k < 2000; k++) {
       const sets = Array.from({ length: pick(12) }, () => {
         const type = rand() < 0.8 ? types[pick(types.length)]! : pick(0x10000);
@@ -157,6 +165,11 @@ describe('protocol fuzz', () => {
       });
       const data = rdp.buildConfirmActive({ pduSource: 1007, shareId: 0x103ea, originatorId: 0x3ea, sourceDescriptor: Buffer.from('MSTSC'), capabilitySets: sets });
       onlyProtocolErrors('rewriteConfirmActive', () => rdp.rewriteConfirmActive(data), data, `seed ${SEED + 3}, case ${k}`);
+      // The same sets as a Demand Active: no originatorId, a sessionId after the sets.
+      const demand = Buffer.concat([data.subarray(0, 10), data.subarray(12), Buffer.alloc(4)]);
+      demand.writeUInt16LE(demand.length, 0);
+      demand.writeUInt16LE(0x11, 2);
+      onlyProtocolErrors('parseDemandActive', () => rdp.parseDemandActive(demand), demand, `seed ${SEED + 3}, case ${k}`);
     }
   });
 
