@@ -257,13 +257,15 @@ export class RdpConnection {
       throw new TargetError('target-unreachable', `TLS with the target failed: ${(e as Error).message}`);
     });
     // The target's certificate is its host key: pinned on first use, a change refuses the session (audited by the core).
-    const fingerprint = secure.getPeerX509Certificate()?.fingerprint256;
-    if (!fingerprint) throw new TargetError('target-protocol', 'the target showed no certificate');
+    // Read once: Node 20 answers getPeerX509Certificate() only the first time it is called on a socket.
+    const peerCertificate = secure.getPeerX509Certificate();
+    const fingerprint = peerCertificate?.fingerprint256;
+    if (!peerCertificate || !fingerprint) throw new TargetError('target-protocol', 'the target showed no certificate');
     if ((await session.checkHostKey(fingerprint)) === 'mismatch') throw new TargetError('host-key-mismatch', 'the target certificate is not the pinned one');
     const { domain: credDomain, user } = splitAccount(t.username, t.domain);
     if ((confirm.selectedProtocol & P.PROTOCOL_HYBRID) !== 0) {
       try {
-        await credsspAuthenticate(secure, { domain: credDomain, user, password: session.secret.toString('utf8') }, { timeoutMs: timeout });
+        await credsspAuthenticate(secure, { domain: credDomain, user, password: session.secret.toString('utf8') }, { timeoutMs: timeout, peerCertificate });
       } catch (e) {
         if (e instanceof CredSspError) throw new TargetError('target-auth-failed', `NLA with the target failed: ${e.message}`);
         throw e;

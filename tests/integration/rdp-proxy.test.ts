@@ -11,6 +11,8 @@ import path from 'node:path';
 import * as P from '../../daemons/rdp-proxy/protocol/index.js';
 import { rdpLabMissing, startRdpClient, startXrdp, uniqueName, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
 import { rdpLab, type RdpLab } from '../helpers/rdp-proxy.js';
+import { startNlaTarget, type NlaTarget } from '../helpers/rdp-nla-target.js';
+import { tempDir } from '../helpers/fixtures.js';
 
 const missing = rdpLabMissing();
 
@@ -174,6 +176,29 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.notEqual(code, 'still running');
     const row = await closedRow(id);
     assert.match(row.end_reason!, /^ended/);
+  });
+
+  test('a target that requires NLA is reached with the vaulted credential through CredSSP', async (t) => {
+    const dir = tempDir('warden-nla-');
+    t.after(() => dir.cleanup());
+    const nla: NlaTarget = await startNlaTarget(dir.dir, 'nlauser', 'Nla-Target-Secret-1');
+    t.after(() => nla.stop());
+    await lab.addHost('winnla', nla.port, { username: 'nlauser', password: 'Nla-Target-Secret-1' });
+    await lab.addGroup('rdp-nla', ['ana'], ['winnla']);
+    const c = await client('ana@winnla', lab.users.ana!.password);
+    // FreeRDP's shadow server shows its own (unknown) screen: any picture that is not one colour is the desktop.
+    await c.waitForDesktop(30_000, { colour: null }).catch((e) => {
+      throw new Error(`${(e as Error).message}\nproxy:\n${lab.proxy.output().slice(-3000)}\nshadow:\n${nla.log().slice(-2000)}`);
+    });
+    await c.stop();
+    // A wrong vaulted password: CredSSP fails at the target, the user gets no desktop, the session row says why.
+    await lab.addHost('winnla-bad', nla.port, { username: 'nlauser', password: 'Not-The-Password-1' });
+    await lab.addGroup('rdp-nla-bad', ['ana'], ['winnla-bad']);
+    const bad = await client('ana@winnla-bad', lab.users.ana!.password);
+    await assert.rejects(bad.waitForDesktop(10_000, { colour: null }));
+    await bad.stop();
+    const row = await closedRow((await lastSession())!);
+    assert.equal(row.end_reason, 'target-auth-failed');
   });
 
   test('malformed and truncated client streams close only their own connection', async () => {

@@ -1,5 +1,6 @@
 // CredSSP client (MS-CSSP) with NTLMv2 (MS-NLMP): logs the proxy in to an RDP target that chose PROTOCOL_HYBRID,
 // over the TLS connection the caller opened, bound to the target's public key, sending the vaulted credential.
+import type { X509Certificate } from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { DerError, frameLength } from './der.js';
@@ -30,6 +31,11 @@ export interface CredSspOptions {
   timeoutMs?: number;
   /** The workstation name in the NTLM AUTHENTICATE message; default WARDEN. */
   workstation?: string;
+  /**
+   * The server's certificate, when the caller already read it: Node 20's `getPeerX509Certificate()` answers
+   * only its first call on a socket (later calls return undefined), and the proxy reads it first to pin it.
+   */
+  peerCertificate?: X509Certificate;
 }
 
 /** The version we speak; the binding follows the server's version (2..4: key echo, 5+: nonce hashes). */
@@ -175,7 +181,7 @@ export async function credsspAuthenticate(socket: TLSSocket, creds: CredSspCrede
   let client: NtlmChannel | undefined;
   let server: NtlmChannel | undefined;
   try {
-    const cert = socket.getPeerX509Certificate();
+    const cert = opts.peerCertificate ?? socket.getPeerX509Certificate();
     if (!cert) throw new CredSspError('protocol', 'the server presented no TLS certificate');
     let publicKey: Buffer;
     try {
