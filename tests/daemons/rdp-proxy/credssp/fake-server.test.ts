@@ -115,13 +115,19 @@ async function expectFailure(port: number, reason: string, opts: { timeoutMs?: n
 
 // --- The honest server -------------------------------------------------------------------------------------
 
-/** MS-NLMP 4.2.4's CHALLENGE (flags e28a8233, AV pairs Domain/Server) with a timestamp pair, so a MIC is due. */
-function challengeMessage(serverChallenge: Buffer): Buffer {
-  const info = hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 0700080000a0b1c2d3e4f501 00000000');
+/**
+ * MS-NLMP 4.2.4's CHALLENGE (flags e28a8233, AV pairs Domain/Server) with a timestamp pair, so a MIC is due;
+ * `plain`: without the timestamp (no MIC) and without key exchange (the session key is the base key).
+ */
+function challengeMessage(serverChallenge: Buffer, plain = false): Buffer {
+  const info = plain
+    ? hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 00000000')
+    : hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 0700080000a0b1c2d3e4f501 00000000');
   const head = hex('4e544c4d53535000 02000000 0c000c00 38000000 33828ae2 0000000000000000 0000000000000000 00000000 44000000 060070170000000f 530065007200760065007200');
   serverChallenge.copy(head, 24);
   head.writeUInt16LE(info.length, 40);
   head.writeUInt16LE(info.length, 42);
+  if (plain) head.writeUInt32LE(0xa28a8233, 20);
   return Buffer.concat([head, info]);
 }
 
@@ -141,14 +147,14 @@ interface Seen {
  * man in the middle with its own certificate would have to do); `trailing` is written right after its last
  * TSRequest, as the start of the next protocol.
  */
-function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailing?: Buffer; pair?: { cert: Buffer } } = {}): Handler {
+function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailing?: Buffer; pair?: { cert: Buffer }; plain?: boolean } = {}): Handler {
   return async (sock, next) => {
     const spk = subjectPublicKey(new X509Certificate((opts.pair ?? rsa).cert).raw);
     const negotiate = decodeTsRequest(await next());
     seen.clientVersion = negotiate.version;
     assert.equal(negotiate.negoToken!.readUInt32LE(8), 1);
     const serverChallenge = randomBytes(8);
-    const challenge = challengeMessage(serverChallenge);
+    const challenge = challengeMessage(serverChallenge, opts.plain);
     sock.write(encodeTsRequest({ version, negoToken: challenge }));
 
     const auth = decodeTsRequest(await next());
@@ -159,11 +165,13 @@ function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailin
     const key = ntowfv2(PASSWORD, user, domain);
     const proof = hmacMd5(key, serverChallenge, nt.subarray(16));
     if (!proof.equals(nt.subarray(0, 16))) return void sock.destroy(); // what FreeRDP does with a wrong password
-    const exported = rc4Once(hmacMd5(key, proof), field(m, 52));
+    const flags = m.readUInt32LE(60);
+    const sessionBaseKey = hmacMd5(key, proof);
+    const exported = flags & 0x40000000 ? rc4Once(sessionBaseKey, field(m, 52)) : sessionBaseKey;
     const zeroed = Buffer.from(m);
     zeroed.fill(0, 72, 88);
-    assert.deepEqual(m.subarray(72, 88), hmacMd5(exported, negotiate.negoToken!, challenge, zeroed), 'MIC');
-    const flags = m.readUInt32LE(60);
+    const mic = opts.plain ? Buffer.alloc(16) : hmacMd5(exported, negotiate.negoToken!, challenge, zeroed);
+    assert.deepEqual(m.subarray(72, 88), mic, 'MIC');
     const fromClient = new NtlmChannel(signKey(exported, 'client'), sealKey(flags, exported, 'client'));
     const toClient = new NtlmChannel(signKey(exported, 'server'), sealKey(flags, exported, 'server'));
     const pub = fromClient.unseal(auth.pubKeyAuth!.subarray(0, 16), auth.pubKeyAuth!.subarray(16));
@@ -218,6 +226,20 @@ for (const version of [2, 3, 4, 5, 6]) {
     }
   });
 }
+
+test('a server without key exchange or timestamp (no MIC): the session key is the base key, and it works', T, async () => {
+  const seen: Seen = {};
+  const srv = await fakeServer(honest(6, seen, { plain: true }));
+  const sock = await connect(srv.port);
+  try {
+    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen.credentials, CREDS);
+  } finally {
+    sock.destroy();
+    await srv.close();
+  }
+});
 
 test('an EC server key binds too (SubjectPublicKey read from the certificate itself)', T, async () => {
   const seen: Seen = {};
@@ -363,6 +385,11 @@ const garbage: Array<[string, (challenge: Buffer) => Buffer]> = [
   ['a CHALLENGE whose target info overruns', (c) => {
     const bad = Buffer.from(c);
     bad.writeUInt16LE(0x7fff, 40);
+    return encodeTsRequest({ version: 6, negoToken: bad });
+  }],
+  ['a CHALLENGE without 128-bit keys', (c) => {
+    const bad = Buffer.from(c);
+    bad.writeUInt32LE((bad.readUInt32LE(20) & ~0x20000000) >>> 0, 20);
     return encodeTsRequest({ version: 6, negoToken: bad });
   }],
   ['a CHALLENGE without sealing', (c) => {
