@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { DerError, frameLength } from './der.js';
-import { NtlmError, authenticate, negotiateMessage, type NtlmChannel } from './ntlm.js';
+import { NtlmError, authenticate, negotiateMessage, type NtlmChannel, type NtlmSession } from './ntlm.js';
 import { decodeTsRequest, encodeTsPasswordCredentials, encodeTsRequest, subjectPublicKey, type TsRequest } from './tsrequest.js';
 
 export type CredSspFailure = 'refused' | 'protocol' | 'timeout';
@@ -197,7 +197,7 @@ export async function credsspAuthenticate(socket: TLSSocket, creds: CredSspCrede
     if (challenge.version < 2) throw new CredSspError('protocol', `unsupported CredSSP version ${challenge.version}`);
     const hashed = challenge.version >= 5;
 
-    let session;
+    let session: NtlmSession;
     try {
       session = authenticate({
         negotiate,

@@ -45,13 +45,26 @@ const md5 = (...data: Uint8Array[]): Buffer => {
   return h.digest();
 };
 
+/**
+ * Windows upper-cases one UTF-16 unit at a time; JavaScript's full case mapping would turn "ß" into "SS" and
+ * so derive a key the server does not.
+ */
+function upcase(s: string): string {
+  let out = '';
+  for (const c of s) {
+    const u = c.toUpperCase();
+    out += c.length === 1 && u.length === 1 ? u : c;
+  }
+  return out;
+}
+
 /** NTOWFv2: HMAC-MD5(MD4(UTF-16LE(password)), UTF-16LE(UPPER(user) + domain)). */
 export function ntowfv2(password: string, user: string, domain: string): Buffer {
   const pw = utf16(password);
   // js-md4 keeps its own copy of the block while hashing; ours we wipe.
   const ntHash = Buffer.from(md4.arrayBuffer(pw));
   pw.fill(0);
-  const key = hmacMd5(ntHash, utf16(user.toUpperCase() + domain));
+  const key = hmacMd5(ntHash, utf16(upcase(user) + domain));
   ntHash.fill(0);
   return key;
 }
