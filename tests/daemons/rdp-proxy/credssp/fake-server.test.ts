@@ -72,16 +72,28 @@ function framer(sock: tls.TLSSocket): () => Promise<Buffer> {
 type Handler = (sock: tls.TLSSocket, next: () => Promise<Buffer>) => Promise<void>;
 
 /** A TLS server running `handler` for each connection; returns its port and a closer. */
-async function fakeServer(handler: Handler, pair = rsa): Promise<{ port: number; close: () => Promise<void> }> {
+interface FakeServer {
+  port: number;
+  /** What the server's own checks threw (it hangs up then, which the client sees as a refusal). */
+  error: () => unknown;
+  close: () => Promise<void>;
+}
+
+async function fakeServer(handler: Handler, pair = rsa): Promise<FakeServer> {
   const sockets = new Set<tls.TLSSocket>();
+  let error: unknown;
   const server = tls.createServer({ key: pair.key, cert: pair.cert }, (sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
-    handler(sock, framer(sock)).catch(() => sock.destroy());
+    handler(sock, framer(sock)).catch((e: unknown) => {
+      error = e;
+      sock.destroy();
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    error: () => error,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -110,6 +122,15 @@ async function expectFailure(port: number, reason: string, opts: { timeoutMs?: n
     return caught;
   } finally {
     sock.destroy();
+  }
+}
+
+/** Logs in against an honest server; a failure names what the server found wrong, if anything. */
+async function login(srv: FakeServer, sock: tls.TLSSocket): Promise<void> {
+  try {
+    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+  } catch (e) {
+    throw new Error(`${String(e)}; the server said: ${String(srv.error())}`);
   }
 }
 
@@ -215,11 +236,11 @@ for (const version of [2, 3, 4, 5, 6]) {
     const srv = await fakeServer(honest(version, seen));
     const sock = await connect(srv.port);
     try {
-      await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+      await login(srv, sock);
       await new Promise((r) => setTimeout(r, 100)); // the server reads the last message
       assert.equal(seen.clientVersion, 6);
       assert.equal(seen.binding, version >= 5 ? 'hash' : 'echo');
-      assert.deepEqual(seen.credentials, CREDS);
+      assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
     } finally {
       sock.destroy();
       await srv.close();
@@ -232,9 +253,9 @@ test('a server without key exchange or timestamp (no MIC): the session key is th
   const srv = await fakeServer(honest(6, seen, { plain: true }));
   const sock = await connect(srv.port);
   try {
-    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await login(srv, sock);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(seen.credentials, CREDS);
+    assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
   } finally {
     sock.destroy();
     await srv.close();
@@ -246,9 +267,9 @@ test('an EC server key binds too (SubjectPublicKey read from the certificate its
   const srv = await fakeServer(honest(6, seen, { pair: ec }), ec);
   const sock = await connect(srv.port);
   try {
-    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await login(srv, sock);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(seen.credentials, CREDS);
+    assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
   } finally {
     sock.destroy();
     await srv.close();
@@ -266,7 +287,7 @@ test('bytes the server sends after its last TSRequest stay in the socket for the
   const sock = await connect(srv.port);
   try {
     sock.pause();
-    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await login(srv, sock);
     await new Promise((r) => setImmediate(r));
     assert.equal(sock.readableFlowing, false);
     const rest = await new Promise<Buffer>((resolve) => {
