@@ -4,7 +4,7 @@ import type { X509Certificate } from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { DerError, frameLength } from './der.js';
-import { NtlmError, authenticate, negotiateMessage, type NtlmChannel } from './ntlm.js';
+import { NtlmError, authenticate, negotiateMessage, type NtlmChannel, type NtlmSession } from './ntlm.js';
 import { decodeTsRequest, encodeTsPasswordCredentials, encodeTsRequest, subjectPublicKey, type TsRequest } from './tsrequest.js';
 
 export type CredSspFailure = 'refused' | 'protocol' | 'timeout';
@@ -51,7 +51,10 @@ const S2C = Buffer.from('CredSSP Server-To-Client Binding Hash\0', 'latin1');
  */
 class Conversation {
   private buf = Buffer.alloc(0);
-  private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  /** The pending next(), if any: only it takes bytes off the socket. */
+  private reader: ((b: Buffer) => void) | undefined;
+  /** Every pending operation, rejected together when the conversation fails. */
+  private readonly pending = new Set<(e: Error) => void>();
   private failure: CredSspError | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly wasFlowing: boolean | null;
@@ -76,20 +79,15 @@ class Conversation {
   private fail(e: CredSspError): void {
     if (this.failure) return;
     this.failure = e;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.reject(e);
+    this.reader = undefined;
+    for (const reject of this.pending) reject(e);
+    this.pending.clear();
   }
 
   private pump(): void {
-    if (!this.waiter) return;
+    if (!this.reader || this.failure) return;
     let chunk: Buffer | null;
     while ((chunk = this.socket.read() as Buffer | null) !== null) this.buf = Buffer.concat([this.buf, chunk]);
-    this.deliver();
-  }
-
-  private deliver(): void {
-    if (!this.waiter || this.failure) return;
     if (this.buf.length > 0 && this.buf[0] !== 0x30) return this.fail(new CredSspError('protocol', 'the server did not answer with a TSRequest'));
     let len: number | null;
     try {
@@ -101,35 +99,43 @@ class Conversation {
     if (len === null || this.buf.length < len) return;
     const msg = this.buf.subarray(0, len);
     this.buf = this.buf.subarray(len);
-    const w = this.waiter;
-    this.waiter = undefined;
-    w.resolve(msg);
+    const resolve = this.reader;
+    this.reader = undefined;
+    resolve(msg);
+  }
+
+  private track<T>(run: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const settle = (f: () => void) => {
+        if (!this.pending.delete(reject)) return;
+        f();
+      };
+      this.pending.add(reject);
+      run(
+        (v) => settle(() => resolve(v)),
+        (e) => settle(() => reject(e)),
+      );
+    });
   }
 
   next(): Promise<Buffer> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.deliver();
+    return this.track<Buffer>((resolve) => {
+      this.reader = resolve;
       this.pump();
     });
   }
 
   send(b: Buffer): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve: () => resolve(), reject };
-      this.socket.write(b, (err) => {
-        if (this.waiter?.reject !== reject) return;
-        this.waiter = undefined;
-        if (err) reject(this.failure ?? new CredSspError('refused', 'the connection failed during CredSSP'));
-        else resolve();
-      });
+    return this.track<void>((resolve, reject) => {
+      this.socket.write(b, (err) => (err ? reject(this.failure ?? new CredSspError('refused', 'the connection failed during CredSSP')) : resolve()));
     });
   }
 
   dispose(): void {
     clearTimeout(this.timer);
+    this.reader = undefined;
+    this.pending.clear();
     const s = this.socket;
     s.removeListener('readable', this.onReadable);
     s.removeListener('end', this.onEnd);
@@ -197,7 +203,7 @@ export async function credsspAuthenticate(socket: TLSSocket, creds: CredSspCrede
     if (challenge.version < 2) throw new CredSspError('protocol', `unsupported CredSSP version ${challenge.version}`);
     const hashed = challenge.version >= 5;
 
-    let session;
+    let session: NtlmSession;
     try {
       session = authenticate({
         negotiate,
@@ -245,7 +251,8 @@ export async function credsspAuthenticate(socket: TLSSocket, creds: CredSspCrede
     tsCredentials.fill(0);
     await conv.send(encodeTsRequest({ version: CLIENT_VERSION, authInfo }));
   } catch (e) {
-    if (e instanceof DerError) throw new CredSspError('protocol', e.message);
+    // Parsers of what the server sent throw these; RangeError is a Buffer read out of bounds.
+    if (e instanceof DerError || e instanceof NtlmError || e instanceof RangeError) throw new CredSspError('protocol', e.message);
     throw e;
   } finally {
     conv.dispose();

@@ -45,13 +45,26 @@ const md5 = (...data: Uint8Array[]): Buffer => {
   return h.digest();
 };
 
+/**
+ * Windows upper-cases one UTF-16 unit at a time; JavaScript's full case mapping would turn "ß" into "SS" and
+ * so derive a key the server does not.
+ */
+function upcase(s: string): string {
+  let out = '';
+  for (const c of s) {
+    const u = c.toUpperCase();
+    out += c.length === 1 && u.length === 1 ? u : c;
+  }
+  return out;
+}
+
 /** NTOWFv2: HMAC-MD5(MD4(UTF-16LE(password)), UTF-16LE(UPPER(user) + domain)). */
 export function ntowfv2(password: string, user: string, domain: string): Buffer {
   const pw = utf16(password);
   // js-md4 keeps its own copy of the block while hashing; ours we wipe.
   const ntHash = Buffer.from(md4.arrayBuffer(pw));
   pw.fill(0);
-  const key = hmacMd5(ntHash, utf16(user.toUpperCase() + domain));
+  const key = hmacMd5(ntHash, utf16(upcase(user) + domain));
   ntHash.fill(0);
   return key;
 }
@@ -217,8 +230,11 @@ function filetime(d: Date): Buffer {
 /** The AUTHENTICATE message for a CHALLENGE, and the session's sealing channels. */
 export function authenticate(input: AuthenticateInput): NtlmSession {
   const ch = parseChallenge(input.challenge);
-  const need = NEGOTIATE_UNICODE | NEGOTIATE_EXTENDED_SESSIONSECURITY | NEGOTIATE_SEAL | NEGOTIATE_SIGN;
-  if ((ch.flags & need) !== need) throw new NtlmError(`server's NTLM flags 0x${ch.flags.toString(16)} lack unicode, extended session security or sealing`);
+  // The credentials travel sealed under these keys: no 40/56-bit keys, no NTLMv1-style sealing.
+  const need = NEGOTIATE_UNICODE | NEGOTIATE_EXTENDED_SESSIONSECURITY | NEGOTIATE_SEAL | NEGOTIATE_SIGN | NEGOTIATE_128;
+  if ((ch.flags & need) >>> 0 !== need >>> 0) {
+    throw new NtlmError(`server's NTLM flags 0x${ch.flags.toString(16)} lack unicode, extended session security, sealing or 128-bit keys`);
+  }
   const flags = (CLIENT_FLAGS & ch.flags) >>> 0;
 
   const pairs = parseAvPairs(ch.targetInfo.length > 0 ? ch.targetInfo : Buffer.alloc(4));
@@ -237,44 +253,53 @@ export function authenticate(input: AuthenticateInput): NtlmSession {
 
   const clientChallenge = input.clientChallenge ?? randomBytes(8);
   const responseKey = ntowfv2(input.password, input.user, input.domain);
-  const r = v2Responses(responseKey, ch.serverChallenge, clientChallenge, ts ? ts[1] : filetime(input.now ?? new Date()), targetInfo, withMic);
-  responseKey.fill(0);
+  let r: V2Responses;
+  try {
+    r = v2Responses(responseKey, ch.serverChallenge, clientChallenge, ts ? ts[1] : filetime(input.now ?? new Date()), targetInfo, withMic);
+  } finally {
+    responseKey.fill(0);
+  }
 
   // NTLMv2: KeyExchangeKey = SessionBaseKey.
   const keyExchangeKey = r.sessionBaseKey;
   let exported: Buffer;
   let encryptedRandomSessionKey: Buffer = Buffer.alloc(0);
   if (flags & NEGOTIATE_KEY_EXCH) {
-    exported = Buffer.from(input.exportedSessionKey ?? randomBytes(16));
+    exported = input.exportedSessionKey ? Buffer.from(input.exportedSessionKey) : randomBytes(16);
     encryptedRandomSessionKey = rc4Once(keyExchangeKey, exported);
   } else exported = Buffer.from(keyExchangeKey);
+  keyExchangeKey.fill(0);
+  try {
+    return buildAuthenticate(input, flags, r, encryptedRandomSessionKey, exported, withMic);
+  } finally {
+    exported.fill(0);
+  }
+}
 
-  const domain = utf16(input.domain);
-  const user = utf16(input.user);
-  const ws = utf16(input.workstation);
-  const payload: Buffer[] = [domain, user, ws, r.lmChallengeResponse, r.ntChallengeResponse, encryptedRandomSessionKey];
+function buildAuthenticate(input: AuthenticateInput, flags: number, r: V2Responses, encryptedRandomSessionKey: Buffer, exported: Buffer, withMic: boolean): NtlmSession {
+  // [header slot, payload], the payload in the order Windows writes it.
+  const fields: Array<[number, Buffer]> = [
+    [28, utf16(input.domain)],
+    [36, utf16(input.user)],
+    [44, utf16(input.workstation)],
+    [12, r.lmChallengeResponse],
+    [20, r.ntChallengeResponse],
+    [52, encryptedRandomSessionKey],
+  ];
   const header = Buffer.alloc(88);
   SIGNATURE.copy(header, 0);
   header.writeUInt32LE(3, 8);
   let off = header.length;
-  // Field slots in header order: LM, NT, domain, user, workstation, session key.
-  const slot = [12, 20, 28, 36, 44, 52];
-  const order = [3, 4, 0, 1, 2, 5];
-  const offsets: number[] = [];
-  for (const p of payload) {
-    offsets.push(off);
+  for (const [slot, p] of fields) {
+    if (p.length > 0xffff) throw new NtlmError('AUTHENTICATE field too long');
+    header.writeUInt16LE(p.length, slot);
+    header.writeUInt16LE(p.length, slot + 2);
+    header.writeUInt32LE(off, slot + 4);
     off += p.length;
   }
-  order.forEach((pi, si) => {
-    const p = payload[pi]!;
-    if (p.length > 0xffff) throw new NtlmError('AUTHENTICATE field too long');
-    header.writeUInt16LE(p.length, slot[si]!);
-    header.writeUInt16LE(p.length, slot[si]! + 2);
-    header.writeUInt32LE(offsets[pi]!, slot[si]! + 4);
-  });
   header.writeUInt32LE(flags, 60);
   VERSION.copy(header, 64);
-  const message = Buffer.concat([header, ...payload]);
+  const message = Buffer.concat([header, ...fields.map(([, p]) => p)]);
   if (withMic) hmacMd5(exported, input.negotiate, input.challenge, message).copy(message, 72);
 
   const clientSeal = sealKey(flags, exported, 'client');
@@ -287,7 +312,5 @@ export function authenticate(input: AuthenticateInput): NtlmSession {
   };
   clientSeal.fill(0);
   serverSeal.fill(0);
-  exported.fill(0);
-  r.sessionBaseKey.fill(0);
   return session;
 }

@@ -70,9 +70,14 @@ export function decodeTsRequest(buf: Buffer): TsRequest {
 
 /** TSCredentials { credType 1 (password), TSPasswordCreds { domain, user, password } }, all UTF-16LE. */
 export function encodeTsPasswordCredentials(domain: Buffer, user: Buffer, password: Buffer): Buffer {
-  const creds = sequence(explicit(0, octetString(domain)), explicit(1, octetString(user)), explicit(2, octetString(password)));
-  const out = sequence(explicit(0, integer(1)), explicit(1, octetString(creds)));
-  creds.fill(0);
+  // Every intermediate copy holding the password is wiped; the caller wipes `password` and the result.
+  const pw = octetString(password);
+  const pwField = explicit(2, pw);
+  const creds = sequence(explicit(0, octetString(domain)), explicit(1, octetString(user)), pwField);
+  const credsOctets = octetString(creds);
+  const credsField = explicit(1, credsOctets);
+  const out = sequence(explicit(0, integer(1)), credsField);
+  for (const b of [pw, pwField, creds, credsOctets, credsField]) b.fill(0);
   return out;
 }
 

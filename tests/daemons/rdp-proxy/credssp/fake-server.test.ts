@@ -72,16 +72,28 @@ function framer(sock: tls.TLSSocket): () => Promise<Buffer> {
 type Handler = (sock: tls.TLSSocket, next: () => Promise<Buffer>) => Promise<void>;
 
 /** A TLS server running `handler` for each connection; returns its port and a closer. */
-async function fakeServer(handler: Handler, pair = rsa): Promise<{ port: number; close: () => Promise<void> }> {
+interface FakeServer {
+  port: number;
+  /** What the server's own checks threw (it hangs up then, which the client sees as a refusal). */
+  error: () => unknown;
+  close: () => Promise<void>;
+}
+
+async function fakeServer(handler: Handler, pair = rsa): Promise<FakeServer> {
   const sockets = new Set<tls.TLSSocket>();
+  let error: unknown;
   const server = tls.createServer({ key: pair.key, cert: pair.cert }, (sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
-    handler(sock, framer(sock)).catch(() => sock.destroy());
+    handler(sock, framer(sock)).catch((e: unknown) => {
+      error = e;
+      sock.destroy();
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    error: () => error,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -113,15 +125,30 @@ async function expectFailure(port: number, reason: string, opts: { timeoutMs?: n
   }
 }
 
+/** Logs in against an honest server; a failure names what the server found wrong, if anything. */
+async function login(srv: FakeServer, sock: tls.TLSSocket): Promise<void> {
+  try {
+    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+  } catch (e) {
+    throw new Error(`${String(e)}; the server said: ${String(srv.error())}`);
+  }
+}
+
 // --- The honest server -------------------------------------------------------------------------------------
 
-/** MS-NLMP 4.2.4's CHALLENGE (flags e28a8233, AV pairs Domain/Server) with a timestamp pair, so a MIC is due. */
-function challengeMessage(serverChallenge: Buffer): Buffer {
-  const info = hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 0700080000a0b1c2d3e4f501 00000000');
+/**
+ * MS-NLMP 4.2.4's CHALLENGE (flags e28a8233, AV pairs Domain/Server) with a timestamp pair, so a MIC is due;
+ * `plain`: without the timestamp (no MIC) and without key exchange (the session key is the base key).
+ */
+function challengeMessage(serverChallenge: Buffer, plain = false): Buffer {
+  const info = plain
+    ? hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 00000000')
+    : hex('02000c0044006f006d00610069006e00 01000c00530065007200760065007200 0700080000a0b1c2d3e4f501 00000000');
   const head = hex('4e544c4d53535000 02000000 0c000c00 38000000 33828ae2 0000000000000000 0000000000000000 00000000 44000000 060070170000000f 530065007200760065007200');
   serverChallenge.copy(head, 24);
   head.writeUInt16LE(info.length, 40);
   head.writeUInt16LE(info.length, 42);
+  if (plain) head.writeUInt32LE(0xa28a8233, 20);
   return Buffer.concat([head, info]);
 }
 
@@ -141,14 +168,14 @@ interface Seen {
  * man in the middle with its own certificate would have to do); `trailing` is written right after its last
  * TSRequest, as the start of the next protocol.
  */
-function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailing?: Buffer; pair?: { cert: Buffer } } = {}): Handler {
+function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailing?: Buffer; pair?: { cert: Buffer }; plain?: boolean } = {}): Handler {
   return async (sock, next) => {
     const spk = subjectPublicKey(new X509Certificate((opts.pair ?? rsa).cert).raw);
     const negotiate = decodeTsRequest(await next());
     seen.clientVersion = negotiate.version;
     assert.equal(negotiate.negoToken!.readUInt32LE(8), 1);
     const serverChallenge = randomBytes(8);
-    const challenge = challengeMessage(serverChallenge);
+    const challenge = challengeMessage(serverChallenge, opts.plain);
     sock.write(encodeTsRequest({ version, negoToken: challenge }));
 
     const auth = decodeTsRequest(await next());
@@ -159,11 +186,13 @@ function honest(version: number, seen: Seen, opts: { answerKey?: Buffer; trailin
     const key = ntowfv2(PASSWORD, user, domain);
     const proof = hmacMd5(key, serverChallenge, nt.subarray(16));
     if (!proof.equals(nt.subarray(0, 16))) return void sock.destroy(); // what FreeRDP does with a wrong password
-    const exported = rc4Once(hmacMd5(key, proof), field(m, 52));
+    const flags = m.readUInt32LE(60);
+    const sessionBaseKey = hmacMd5(key, proof);
+    const exported = flags & 0x40000000 ? rc4Once(sessionBaseKey, field(m, 52)) : sessionBaseKey;
     const zeroed = Buffer.from(m);
     zeroed.fill(0, 72, 88);
-    assert.deepEqual(m.subarray(72, 88), hmacMd5(exported, negotiate.negoToken!, challenge, zeroed), 'MIC');
-    const flags = m.readUInt32LE(60);
+    const mic = opts.plain ? Buffer.alloc(16) : hmacMd5(exported, negotiate.negoToken!, challenge, zeroed);
+    assert.deepEqual(m.subarray(72, 88), mic, 'MIC');
     const fromClient = new NtlmChannel(signKey(exported, 'client'), sealKey(flags, exported, 'client'));
     const toClient = new NtlmChannel(signKey(exported, 'server'), sealKey(flags, exported, 'server'));
     const pub = fromClient.unseal(auth.pubKeyAuth!.subarray(0, 16), auth.pubKeyAuth!.subarray(16));
@@ -207,11 +236,11 @@ for (const version of [2, 3, 4, 5, 6]) {
     const srv = await fakeServer(honest(version, seen));
     const sock = await connect(srv.port);
     try {
-      await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+      await login(srv, sock);
       await new Promise((r) => setTimeout(r, 100)); // the server reads the last message
       assert.equal(seen.clientVersion, 6);
       assert.equal(seen.binding, version >= 5 ? 'hash' : 'echo');
-      assert.deepEqual(seen.credentials, CREDS);
+      assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
     } finally {
       sock.destroy();
       await srv.close();
@@ -219,14 +248,28 @@ for (const version of [2, 3, 4, 5, 6]) {
   });
 }
 
+test('a server without key exchange or timestamp (no MIC): the session key is the base key, and it works', T, async () => {
+  const seen: Seen = {};
+  const srv = await fakeServer(honest(6, seen, { plain: true }));
+  const sock = await connect(srv.port);
+  try {
+    await login(srv, sock);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
+  } finally {
+    sock.destroy();
+    await srv.close();
+  }
+});
+
 test('an EC server key binds too (SubjectPublicKey read from the certificate itself)', T, async () => {
   const seen: Seen = {};
   const srv = await fakeServer(honest(6, seen, { pair: ec }), ec);
   const sock = await connect(srv.port);
   try {
-    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await login(srv, sock);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(seen.credentials, CREDS);
+    assert.deepEqual(seen.credentials, CREDS, String(srv.error()));
   } finally {
     sock.destroy();
     await srv.close();
@@ -244,7 +287,7 @@ test('bytes the server sends after its last TSRequest stay in the socket for the
   const sock = await connect(srv.port);
   try {
     sock.pause();
-    await credsspAuthenticate(sock, CREDS, { timeoutMs: 5000 });
+    await login(srv, sock);
     await new Promise((r) => setImmediate(r));
     assert.equal(sock.readableFlowing, false);
     const rest = await new Promise<Buffer>((resolve) => {
@@ -363,6 +406,11 @@ const garbage: Array<[string, (challenge: Buffer) => Buffer]> = [
   ['a CHALLENGE whose target info overruns', (c) => {
     const bad = Buffer.from(c);
     bad.writeUInt16LE(0x7fff, 40);
+    return encodeTsRequest({ version: 6, negoToken: bad });
+  }],
+  ['a CHALLENGE without 128-bit keys', (c) => {
+    const bad = Buffer.from(c);
+    bad.writeUInt32LE((bad.readUInt32LE(20) & ~0x20000000) >>> 0, 20);
     return encodeTsRequest({ version: 6, negoToken: bad });
   }],
   ['a CHALLENGE without sealing', (c) => {

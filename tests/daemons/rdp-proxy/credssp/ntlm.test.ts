@@ -27,6 +27,12 @@ test('NTOWFv2 of Password/User/Domain is the 4.2.4.1.1 vector', () => {
   assert.equal(ntowfv2('Password', 'User', 'Domain').toString('hex'), '0c868a403bfd7a93a3001ef22ef02e3f');
 });
 
+test('NTOWFv2 upper-cases the user name one character at a time, as Windows does ("ß" stays, it does not become "SS")', () => {
+  assert.deepEqual(ntowfv2('pw', 'straße', 'D'), ntowfv2('pw', 'STRAßE', 'D'));
+  assert.notDeepEqual(ntowfv2('pw', 'straße', 'D'), ntowfv2('pw', 'STRASSE', 'D'));
+  assert.deepEqual(ntowfv2('pw', 'émile', 'D'), ntowfv2('pw', 'ÉMILE', 'D'));
+});
+
 test('the LMv2 and NTLMv2 responses, NTProofStr and session base key are the 4.2.4.2 vectors', () => {
   const r = v2Responses(ntowfv2('Password', 'User', 'Domain'), SERVER_CHALLENGE, CLIENT_CHALLENGE, Buffer.alloc(8), TARGET_INFO, false);
   assert.equal(r.lmChallengeResponse.toString('hex'), '86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa');
