@@ -1,0 +1,156 @@
+// An RDP recording played back onto a framebuffer: the target's frames (the Output records) split, parsed
+// and drawn in order, with snapshots of the desktop at a fixed interval or at each change. A frame the
+// parser or a decoder refuses is counted and skipped: one bad rectangle does not end the film.
+import type { Recording } from './reader.js';
+import { RdpFramebuffer, encodePng } from './rdp-framebuffer.js';
+import { RdpFrameSplitter, RdpUpdateParser, type RdpUpdate } from './rdp-update.js';
+import { RdpGraphicsError, decodeBitmap, defaultPalette, type Palette } from './rdp-bitmap.js';
+import { InputError, WardenError } from '../errors/index.js';
+
+export interface RdpRenderStats {
+  /** Whole frames read from the target's stream. */
+  frames: number;
+  /** Bitmap rectangles drawn. */
+  rects: number;
+  /** Frames or rectangles refused as malformed or undecodable, by reason (the first few reasons kept). */
+  skipped: number;
+  problems: string[];
+  /** Updates passed over by design (orders, pointers, ...), by kind. */
+  ignored: Record<string, number>;
+}
+
+/** Feeds the target's bytes to a framebuffer. Never throws on what the target sent. */
+export class RdpRenderer {
+  readonly framebuffer: RdpFramebuffer;
+  private readonly splitter = new RdpFrameSplitter();
+  private readonly parser = new RdpUpdateParser();
+  private palette: Palette = defaultPalette();
+  private readonly counts = { frames: 0, rects: 0, skipped: 0 };
+  private readonly problems: string[] = [];
+
+  constructor(width: number, height: number) {
+    this.framebuffer = new RdpFramebuffer(width, height);
+  }
+
+  get stats(): RdpRenderStats {
+    return { ...this.counts, problems: [...this.problems], ignored: Object.fromEntries(this.parser.ignored) };
+  }
+
+  private skip(e: unknown): void {
+    if (!(e instanceof RdpGraphicsError)) throw e;
+    this.counts.skipped++;
+    if (this.problems.length < 20) this.problems.push(e.message);
+  }
+
+  /** One Output record (or any piece of the stream); returns whether the picture changed. */
+  feed(data: Uint8Array): boolean {
+    let frames: Buffer[];
+    try {
+      frames = this.splitter.push(data);
+    } catch (e) {
+      this.skip(e);
+      return false;
+    }
+    let changed = false;
+    for (const frame of frames) {
+      this.counts.frames++;
+      let updates: RdpUpdate[];
+      try {
+        updates = this.parser.parse(frame);
+      } catch (e) {
+        this.skip(e);
+        continue;
+      }
+      for (const u of updates) if (this.apply(u)) changed = true;
+    }
+    return changed;
+  }
+
+  private apply(u: RdpUpdate): boolean {
+    switch (u.kind) {
+      case 'palette':
+        this.palette = u.colors;
+        return false;
+      case 'desktop':
+        if (u.width === this.framebuffer.width && u.height === this.framebuffer.height) return false;
+        this.framebuffer.resize(u.width, u.height);
+        return true;
+      case 'bitmap': {
+        let changed = false;
+        for (const r of u.rects) {
+          try {
+            const rgba = decodeBitmap(r, this.palette);
+            if (this.framebuffer.blit(r.left, r.top, r.right - r.left + 1, r.bottom - r.top + 1, rgba, r.width)) changed = true;
+            this.counts.rects++;
+          } catch (e) {
+            this.skip(e);
+          }
+        }
+        return changed;
+      }
+    }
+  }
+}
+
+export interface RdpFrame {
+  /** Milliseconds after the recording's start. */
+  atMs: number;
+  width: number;
+  height: number;
+  /** A copy of the desktop's pixels, RGBA. */
+  rgba: Buffer;
+  /** The same as PNG, when asked for. */
+  png?: Buffer;
+  /** Whether the picture changed since the frame before. */
+  changed: boolean;
+  /** The final frame: the desktop at the last event. */
+  last: boolean;
+}
+
+export interface RdpFramesOptions {
+  /** A frame every this many ms of the recording (0, every, 2·every, ...) plus the last; default: one per change plus the last. */
+  everyMs?: number;
+  /** Encode each frame as PNG too (an unchanged frame reuses the encoding before it). */
+  png?: boolean;
+  /** Only the final frame. */
+  lastOnly?: boolean;
+  /** Called with the renderer when the reading ends (its statistics). */
+  onEnd?: (stats: RdpRenderStats) => void;
+}
+
+/**
+ * The frames of an RDP recording. The recording's verdict is checked at the end, as for the asciicast
+ * export: a chunk that fails authentication ends the film with RECORDING_UNREADABLE.
+ */
+export async function* rdpFrames(rec: Recording, opts: RdpFramesOptions = {}): AsyncGenerator<RdpFrame> {
+  const h = rec.header;
+  if (h.protocol !== 'rdp') throw new InputError(`a ${h.protocol} recording has no desktop to render`);
+  const every = opts.everyMs;
+  if (every !== undefined && (!Number.isFinite(every) || every < 1)) throw new InputError('a frame interval is at least 1 ms');
+  const renderer = new RdpRenderer(h.cols, h.rows);
+  const fb = renderer.framebuffer;
+  let dirty = true;
+  let lastPng: Buffer | undefined;
+  const frame = (atMs: number, last: boolean): RdpFrame => {
+    const changed = dirty;
+    if (opts.png && (changed || !lastPng)) lastPng = encodePng(fb.rgba, fb.width, fb.height);
+    dirty = false;
+    return { atMs, width: fb.width, height: fb.height, rgba: fb.snapshot(), changed, last, ...(opts.png ? { png: lastPng! } : {}) };
+  };
+  let next = 0;
+  let at = 0;
+  for await (const e of rec.events()) {
+    if (every !== undefined && !opts.lastOnly) {
+      for (; next < e.at; next += every) yield frame(next, false);
+    }
+    at = e.at;
+    if (e.type !== 'output') continue;
+    if (renderer.feed(e.data)) {
+      dirty = true;
+      if (every === undefined && !opts.lastOnly) yield frame(e.at, false);
+    }
+  }
+  opts.onEnd?.(renderer.stats);
+  if (rec.verdict && !rec.verdict.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${rec.verdict.problem}`);
+  yield frame(at, true);
+}
