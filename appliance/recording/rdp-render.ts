@@ -3,7 +3,7 @@
 // parser or a decoder refuses is counted and skipped: one bad rectangle does not end the film.
 import type { Recording } from './reader.js';
 import { RdpFramebuffer, encodePng } from './rdp-framebuffer.js';
-import { RdpFrameSplitter, RdpUpdateParser, type RdpUpdate } from './rdp-update.js';
+import { RdpFrameSplitter, RdpUpdateParser, desktopSizeOk, type RdpUpdate } from './rdp-update.js';
 import { RdpGraphicsError, decodeBitmap, defaultPalette, type Palette } from './rdp-bitmap.js';
 import { InputError, WardenError } from '../errors/index.js';
 
@@ -29,6 +29,7 @@ export class RdpRenderer {
   private readonly problems: string[] = [];
 
   constructor(width: number, height: number) {
+    if (!desktopSizeOk(width, height)) throw new RdpGraphicsError(`a desktop of ${width}×${height}`);
     this.framebuffer = new RdpFramebuffer(width, height);
   }
 
@@ -127,6 +128,7 @@ export async function* rdpFrames(rec: Recording, opts: RdpFramesOptions = {}): A
   if (h.protocol !== 'rdp') throw new InputError(`a ${h.protocol} recording has no desktop to render`);
   const every = opts.everyMs;
   if (every !== undefined && (!Number.isFinite(every) || every < 1)) throw new InputError('a frame interval is at least 1 ms');
+  if (!desktopSizeOk(h.cols, h.rows)) throw new WardenError('RECORDING_UNREADABLE', `the recording's desktop of ${h.cols}×${h.rows} pixels is not one a client shows`);
   const renderer = new RdpRenderer(h.cols, h.rows);
   const fb = renderer.framebuffer;
   let dirty = true;

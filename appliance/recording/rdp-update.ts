@@ -24,6 +24,14 @@ export type RdpUpdate =
   | { kind: 'palette'; colors: Uint8Array }
   | { kind: 'desktop'; width: number; height: number };
 
+/** Desktop sizes drawn: what clients offer (up to 8K UHD); a larger claim is refused, not allocated. */
+export const MAX_DESKTOP_SIDE = 8192;
+export const MAX_DESKTOP_PIXELS = 7680 * 4320;
+
+export function desktopSizeOk(width: number, height: number): boolean {
+  return Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1 && width <= MAX_DESKTOP_SIDE && height <= MAX_DESKTOP_SIDE && width * height <= MAX_DESKTOP_PIXELS;
+}
+
 /** The largest frame either framing can describe, and the most a fragmented fast-path update may grow to. */
 const MAX_REASSEMBLY = 16 * 1024 * 1024;
 
@@ -268,7 +276,8 @@ export class RdpUpdateParser {
         c.skip(8, 'the bitmap capability set'); // preferredBitsPerPixel, receive1/4/8BitPerPixel
         const width = c.u16('the bitmap capability set');
         const height = c.u16('the bitmap capability set');
-        if (width > 0 && height > 0) return { kind: 'desktop', width, height };
+        if (!desktopSizeOk(width, height)) throw new RdpGraphicsError(`a desktop of ${width}×${height}`);
+        return { kind: 'desktop', width, height };
       }
       r.pos = at + len;
     }
