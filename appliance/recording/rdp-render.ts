@@ -34,7 +34,9 @@ export class RdpRenderer {
   }
 
   get stats(): RdpRenderStats {
-    return { ...this.counts, problems: [...this.problems], ignored: Object.fromEntries(this.parser.ignored) };
+    const ignored = Object.fromEntries(this.parser.ignored);
+    if (this.splitter.dropped) ignored['bytes of frames cut short'] = this.splitter.dropped;
+    return { ...this.counts, problems: [...this.problems], ignored };
   }
 
   private skip(e: unknown): void {

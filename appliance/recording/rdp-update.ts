@@ -124,49 +124,88 @@ class Reader {
 
 /**
  * Splits the target's byte stream into whole frames (TPKT or fast-path) by their length fields. The proxy
- * records one frame per record, but a stream is split the same however it was cut.
+ * records one frame per record, but a stream is split the same however it was cut. Where the two disagree
+ * — bytes of an unfinished frame are held and a piece arrives that is whole frames by itself — the held bytes
+ * were a frame cut short (or a length field gone wrong): they are dropped, so one bad length cannot swallow
+ * the rest of the recording.
  */
 export class RdpFrameSplitter {
   private pending: Buffer = Buffer.alloc(0);
+  /** Held bytes dropped as a frame cut short. */
+  dropped = 0;
 
   /** Frames completed by `data`; throws RdpGraphicsError (and forgets what it held) on a frame header neither framing allows. */
   push(data: Uint8Array): Buffer[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : Buffer.from(data);
-    const frames: Buffer[] = [];
-    let pos = 0;
-    try {
-      while (this.pending.length - pos >= 2) {
-        const b0 = this.pending[pos]!;
-        let len: number;
-        if (b0 === 0x03) {
-          if (this.pending.length - pos < 4) break;
-          len = this.pending.readUInt16BE(pos + 2);
-          if (len < 7) throw new RdpGraphicsError(`a TPKT of ${len} bytes`);
-        } else if ((b0 & 0x03) === 0) {
-          const l1 = this.pending[pos + 1]!;
-          if (l1 & 0x80) {
-            if (this.pending.length - pos < 3) break;
-            len = ((l1 & 0x7f) << 8) | this.pending[pos + 2]!;
-          } else len = l1;
-          if (len < 2 || (l1 & 0x80 && len < 3)) throw new RdpGraphicsError(`a fast-path frame of ${len} bytes`);
-        } else {
-          throw new RdpGraphicsError(`a frame starting 0x${b0.toString(16)}, neither TPKT nor fast-path`);
-        }
-        if (this.pending.length - pos < len) break;
-        frames.push(this.pending.subarray(pos, pos + len));
-        pos += len;
+    if (this.pending.length) {
+      const alone = wholeFrames(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      if (alone) {
+        this.dropped += this.pending.length;
+        this.pending = Buffer.alloc(0);
+        return alone;
       }
+    }
+    this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : Buffer.from(data);
+    let frames: Buffer[];
+    let used: number;
+    try {
+      [frames, used] = splitFrames(this.pending);
     } catch (e) {
       this.pending = Buffer.alloc(0);
       throw e;
     }
-    this.pending = pos === this.pending.length ? Buffer.alloc(0) : Buffer.from(this.pending.subarray(pos));
+    this.pending = used === this.pending.length ? Buffer.alloc(0) : Buffer.from(this.pending.subarray(used));
     return frames;
   }
 
   /** Bytes of a frame not yet complete. */
   get buffered(): number {
     return this.pending.length;
+  }
+}
+
+/** The length of the frame starting at `pos`, or undefined when its header is not all there yet. */
+function frameLength(buf: Buffer, pos: number): number | undefined {
+  if (buf.length - pos < 2) return undefined;
+  const b0 = buf[pos]!;
+  if (b0 === 0x03) {
+    if (buf.length - pos < 4) return undefined;
+    const len = buf.readUInt16BE(pos + 2);
+    if (len < 7) throw new RdpGraphicsError(`a TPKT of ${len} bytes`);
+    return len;
+  }
+  if ((b0 & 0x03) === 0) {
+    const l1 = buf[pos + 1]!;
+    if (!(l1 & 0x80)) {
+      if (l1 < 2) throw new RdpGraphicsError(`a fast-path frame of ${l1} bytes`);
+      return l1;
+    }
+    if (buf.length - pos < 3) return undefined;
+    const len = ((l1 & 0x7f) << 8) | buf[pos + 2]!;
+    if (len < 3) throw new RdpGraphicsError(`a fast-path frame of ${len} bytes`);
+    return len;
+  }
+  throw new RdpGraphicsError(`a frame starting 0x${b0.toString(16)}, neither TPKT nor fast-path`);
+}
+
+/** The whole frames at the start of `buf` and how many bytes they take. */
+function splitFrames(buf: Buffer): [Buffer[], number] {
+  const frames: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const len = frameLength(buf, pos);
+    if (len === undefined || buf.length - pos < len) return [frames, pos];
+    frames.push(buf.subarray(pos, pos + len));
+    pos += len;
+  }
+}
+
+/** `buf` as whole frames with nothing left over, or undefined. */
+function wholeFrames(buf: Buffer): Buffer[] | undefined {
+  try {
+    const [frames, used] = splitFrames(buf);
+    return frames.length && used === buf.length ? frames.map((f) => Buffer.from(f)) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
