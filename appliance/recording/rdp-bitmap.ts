@@ -80,6 +80,11 @@ function putPixel(out: Uint8Array, o: number, v: number, bpp: number, palette: P
   out[o + 3] = 0xff;
 }
 
+/** One pixel value of the given depth as RGBA into `out` (4 bytes). */
+export function pixelsToRgbaInto(out: Uint8Array, v: number, bpp: number, palette: Palette): void {
+  putPixel(out, 0, v, bpp, palette);
+}
+
 /** Pixel values in wire order (the first row sent first) to RGBA top-down: the wire's first row is the bottom one. */
 export function pixelsToRgba(values: Uint32Array, width: number, height: number, bpp: number, palette: Palette = defaultPalette()): Uint8Array {
   const out = new Uint8Array(width * height * 4);

@@ -4,7 +4,7 @@
 import type { Recording } from './reader.js';
 import { RdpFramebuffer, encodePng } from './rdp-framebuffer.js';
 import { RdpFrameSplitter, RdpUpdateParser, desktopSizeOk, type RdpUpdate } from './rdp-update.js';
-import { RdpGraphicsError, decodeBitmap, defaultPalette, type Palette } from './rdp-bitmap.js';
+import { RdpGraphicsError, decodeBitmap, defaultPalette, pixelsToRgbaInto, type Palette } from './rdp-bitmap.js';
 import { InputError, WardenError } from '../errors/index.js';
 
 export interface RdpRenderStats {
@@ -19,18 +19,37 @@ export interface RdpRenderStats {
   ignored: Record<string, number>;
 }
 
+/** What the bitmap cache and the offscreen surfaces may hold, each, before the oldest entries go. */
+const CACHE_BUDGET = 256 * 1024 * 1024;
+
+interface Picture {
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
+
 /** Feeds the target's bytes to a framebuffer. Never throws on what the target sent. */
 export class RdpRenderer {
   readonly framebuffer: RdpFramebuffer;
   private readonly splitter = new RdpFrameSplitter();
   private readonly parser = new RdpUpdateParser();
   private palette: Palette = defaultPalette();
+  /** The session's colour depth (the Demand Active's), in which orders give their colours. */
+  private bpp = 32;
+  /** The bitmap cache, by "cacheId:cacheIndex", oldest first. */
+  private readonly cache = new Map<string, Picture>();
+  private cacheBytes = 0;
+  private readonly offscreen = new Map<number, RdpFramebuffer>();
+  private offscreenBytes = 0;
+  /** Where orders draw: the screen, or an offscreen surface. */
+  private target: RdpFramebuffer;
   private readonly counts = { frames: 0, rects: 0, skipped: 0 };
   private readonly problems: string[] = [];
 
   constructor(width: number, height: number) {
     if (!desktopSizeOk(width, height)) throw new RdpGraphicsError(`a desktop of ${width}×${height}`);
     this.framebuffer = new RdpFramebuffer(width, height);
+    this.target = this.framebuffer;
   }
 
   get stats(): RdpRenderStats {
@@ -64,9 +83,46 @@ export class RdpRenderer {
         this.skip(e);
         continue;
       }
-      for (const u of updates) if (this.apply(u)) changed = true;
+      for (const problem of this.parser.takeProblems()) this.skip(new RdpGraphicsError(problem));
+      for (const u of updates) {
+        try {
+          if (this.apply(u)) changed = true;
+        } catch (e) {
+          this.skip(e);
+        }
+      }
     }
     return changed;
+  }
+
+  /** An order's colour value in the session's depth, as RGB (byte 0 is red at 24 and 32 bpp). */
+  private orderColor(v: number): [number, number, number] {
+    const px = new Uint8Array(4);
+    if (this.bpp === 8 || this.bpp === 15 || this.bpp === 16) {
+      pixelsToRgbaInto(px, v & (this.bpp === 8 ? 0xff : 0xffff), this.bpp, this.palette);
+      return [px[0]!, px[1]!, px[2]!];
+    }
+    return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff];
+  }
+
+  /** Whether drawing on the current target shows (the screen) or not yet (an offscreen surface). */
+  private drew(wrote: boolean): boolean {
+    return wrote && this.target === this.framebuffer;
+  }
+
+  private remember(key: string, p: Picture): void {
+    const old = this.cache.get(key);
+    if (old) {
+      this.cacheBytes -= old.rgba.length;
+      this.cache.delete(key);
+    }
+    this.cache.set(key, p);
+    this.cacheBytes += p.rgba.length;
+    for (const [k, v] of this.cache) {
+      if (this.cacheBytes <= CACHE_BUDGET) break;
+      this.cache.delete(k);
+      this.cacheBytes -= v.rgba.length;
+    }
   }
 
   private apply(u: RdpUpdate): boolean {
@@ -75,10 +131,43 @@ export class RdpRenderer {
         this.palette = u.colors;
         return false;
       case 'desktop':
+        this.bpp = u.bpp;
+        this.target = this.framebuffer;
         if (u.width === this.framebuffer.width && u.height === this.framebuffer.height) return false;
         this.framebuffer.resize(u.width, u.height);
         return true;
+      case 'cache': {
+        const rgba = decodeBitmap(u.bitmap, this.palette);
+        this.remember(`${u.cacheId}:${u.cacheIndex}`, { width: u.bitmap.width, height: u.bitmap.height, rgba });
+        return false;
+      }
+      case 'memblt': {
+        const src: Picture | undefined = u.cacheId === 0xff ? this.offscreen.get(u.cacheIndex) : this.cache.get(`${u.cacheId}:${u.cacheIndex}`);
+        if (!src) throw new RdpGraphicsError(`MemBlt from bitmap ${u.cacheId}:${u.cacheIndex}, never cached`);
+        return this.drew(this.target.draw(src.rgba, src.width, src.height, u.srcX, u.srcY, u.x, u.y, u.width, u.height, u.clip));
+      }
+      case 'fill':
+        return this.drew(this.target.fill(u.x, u.y, u.width, u.height, this.orderColor(u.color), u.rop, u.clip));
+      case 'scrblt':
+        return this.drew(this.target.copyWithin(u.srcX, u.srcY, u.x, u.y, u.width, u.height, u.clip));
+      case 'line':
+        return this.drew(this.target.line(u.x1, u.y1, u.x2, u.y2, this.orderColor(u.color), u.clip));
+      case 'offscreen': {
+        for (const id of u.deleted) this.dropOffscreen(id);
+        this.dropOffscreen(u.id);
+        if (!desktopSizeOk(u.width, u.height) || this.offscreenBytes + u.width * u.height * 4 > CACHE_BUDGET) throw new RdpGraphicsError(`an offscreen surface of ${u.width}×${u.height}`);
+        this.offscreen.set(u.id, new RdpFramebuffer(u.width, u.height));
+        this.offscreenBytes += u.width * u.height * 4;
+        return false;
+      }
+      case 'target': {
+        const surface = u.id === 0xffff ? this.framebuffer : this.offscreen.get(u.id);
+        if (!surface) throw new RdpGraphicsError(`drawing switched to surface ${u.id}, never created`);
+        this.target = surface;
+        return false;
+      }
       case 'bitmap': {
+        // Bitmap updates always go to the screen, whatever surface orders draw on.
         let changed = false;
         for (const r of u.rects) {
           try {
@@ -92,6 +181,14 @@ export class RdpRenderer {
         return changed;
       }
     }
+  }
+
+  private dropOffscreen(id: number): void {
+    const s = this.offscreen.get(id);
+    if (!s) return;
+    if (this.target === s) this.target = this.framebuffer;
+    this.offscreenBytes -= s.rgba.length;
+    this.offscreen.delete(id);
   }
 }
 

@@ -5,11 +5,14 @@
 //  - fast path: fpOutputHeader ‖ length ‖ TS_FP_UPDATE* (bitmap, palette, orders, surface commands, pointers),
 //    an update possibly fragmented across several frames (FASTPATH_FRAGMENT_*).
 // What is drawn: bitmap updates (raw, interleaved RLE, planar), palettes, surface bits without a codec (as
-// uncompressed bitmaps), and the desktop size of each Demand Active. What is passed over, and counted in
-// `ignored`: drawing orders (the proxy's Confirm Active should advertise none), pointer updates (a
-// screenshot has no cursor either), bulk-compressed data, encrypted fast-path frames, surface bits with a
-// codec, virtual channel traffic, licensing.
+// uncompressed bitmaps), the drawing orders of rdp-orders.ts (the bitmap cache, fills, copies, lines), and
+// the desktop size of each Demand Active. What is passed over, and counted in `ignored`: glyph (text),
+// polygon, ellipse and brush orders, pointer updates (a screenshot has no cursor either), bulk-compressed
+// data, encrypted fast-path frames, surface bits or cached bitmaps with a codec, virtual channel traffic,
+// licensing.
 import { RdpGraphicsError, type BitmapData } from './rdp-bitmap.js';
+import { Reader } from './rdp-reader.js';
+import { RdpOrderParser, type RdpOrderUpdate } from './rdp-orders.js';
 
 export interface BitmapRect extends BitmapData {
   /** Inclusive destination rectangle on the desktop. */
@@ -22,7 +25,9 @@ export interface BitmapRect extends BitmapData {
 export type RdpUpdate =
   | { kind: 'bitmap'; rects: BitmapRect[] }
   | { kind: 'palette'; colors: Uint8Array }
-  | { kind: 'desktop'; width: number; height: number };
+  /** The desktop size and colour depth of a (re)activation. */
+  | { kind: 'desktop'; width: number; height: number; bpp: number }
+  | RdpOrderUpdate;
 
 /** Desktop sizes drawn: what clients offer (up to 8K UHD); a larger claim is refused, not allocated. */
 export const MAX_DESKTOP_SIDE = 8192;
@@ -67,7 +72,6 @@ const EX_COMPRESSED_BITMAP_HEADER_PRESENT = 0x01;
 const RDP_CODEC_ID_NONE = 0x00;
 
 const FAST_PATH_NAMES: Record<number, string> = {
-  0x0: 'fast-path orders',
   0x5: 'pointer',
   0x6: 'pointer',
   0x8: 'pointer',
@@ -76,51 +80,6 @@ const FAST_PATH_NAMES: Record<number, string> = {
   0xb: 'pointer',
   0xc: 'pointer',
 };
-
-/** A bounds-checked little reader over one PDU: every overrun is an RdpGraphicsError. */
-class Reader {
-  constructor(
-    readonly buf: Uint8Array,
-    public pos = 0,
-    readonly end = buf.length,
-  ) {}
-  get left(): number {
-    return this.end - this.pos;
-  }
-  need(n: number, what: string): void {
-    if (n < 0 || this.pos + n > this.end) throw new RdpGraphicsError(`${what} runs past the end of its PDU`);
-  }
-  u8(what = 'a field'): number {
-    this.need(1, what);
-    return this.buf[this.pos++]!;
-  }
-  u16(what = 'a field'): number {
-    this.need(2, what);
-    const v = this.buf[this.pos]! | (this.buf[this.pos + 1]! << 8);
-    this.pos += 2;
-    return v;
-  }
-  u16be(what = 'a field'): number {
-    this.need(2, what);
-    const v = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
-    this.pos += 2;
-    return v;
-  }
-  u32(what = 'a field'): number {
-    const lo = this.u16(what);
-    return lo + this.u16(what) * 0x10000;
-  }
-  bytes(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-  skip(n: number, what: string): void {
-    this.need(n, what);
-    this.pos += n;
-  }
-}
 
 /**
  * Splits the target's byte stream into whole frames (TPKT or fast-path) by their length fields. The proxy
@@ -220,6 +179,26 @@ export class RdpUpdateParser {
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
   private fragmentCode = -1;
+  private readonly orders = new RdpOrderParser((what) => this.ignore(what));
+  /** Orders that could not be read past: their updates' drawing before them is kept, the reason here. */
+  private readonly orderProblems: string[] = [];
+
+  /** The reasons orders were cut short since the last call. */
+  takeProblems(): string[] {
+    return this.orderProblems.splice(0);
+  }
+
+  /** Drawing orders (after their count); a malformed one ends its update, keeping what came before it. */
+  private orderUpdates(r: Reader, count: number): RdpUpdate[] {
+    const out: RdpOrderUpdate[] = [];
+    try {
+      this.orders.parse(r, count, out);
+    } catch (e) {
+      if (!(e instanceof RdpGraphicsError)) throw e;
+      this.orderProblems.push(e.message);
+    }
+    return out;
+  }
 
   private ignore(what: string): void {
     this.ignored.set(what, (this.ignored.get(what) ?? 0) + 1);
@@ -312,11 +291,12 @@ export class RdpUpdateParser {
       r.need(len - 4, 'a capability set');
       if (type === CAPSTYPE_BITMAP && len >= 16) {
         const c = new Reader(r.buf, at + 4, at + len);
-        c.skip(8, 'the bitmap capability set'); // preferredBitsPerPixel, receive1/4/8BitPerPixel
+        const bpp = c.u16('the bitmap capability set');
+        c.skip(6, 'the bitmap capability set'); // receive1/4/8BitPerPixel
         const width = c.u16('the bitmap capability set');
         const height = c.u16('the bitmap capability set');
         if (!desktopSizeOk(width, height)) throw new RdpGraphicsError(`a desktop of ${width}×${height}`);
-        return { kind: 'desktop', width, height };
+        return { kind: 'desktop', width, height, bpp };
       }
       r.pos = at + len;
     }
@@ -346,9 +326,12 @@ export class RdpUpdateParser {
         return [this.bitmapUpdate(r)];
       case UPDATETYPE_PALETTE:
         return [this.palette(r)];
-      case UPDATETYPE_ORDERS:
-        this.ignore('orders');
-        return [];
+      case UPDATETYPE_ORDERS: {
+        r.u16('the orders update'); // pad
+        const count = r.u16('the orders update');
+        r.u16('the orders update'); // pad
+        return this.orderUpdates(r, count);
+      }
       case UPDATETYPE_SYNCHRONIZE:
         return [];
       default:
@@ -470,6 +453,7 @@ export class RdpUpdateParser {
       case FASTPATH_UPDATETYPE_SURFCMDS:
         return this.surfaceCommands(r);
       case FASTPATH_UPDATETYPE_ORDERS:
+        return this.orderUpdates(r, r.u16('the orders update'));
       default:
         this.ignore(FAST_PATH_NAMES[code] ?? 'unknown fast-path update');
         return [];

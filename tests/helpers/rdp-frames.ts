@@ -18,7 +18,7 @@ export interface RectSpec {
   destHeight?: number;
 }
 
-const u16 = (v: number) => {
+export const u16 = (v: number): Buffer => {
   const b = Buffer.alloc(2);
   b.writeUInt16LE(v);
   return b;
@@ -70,9 +70,9 @@ export function slowPathUpdate(update: Buffer, opts: { channel?: number; compres
 }
 
 /** A Demand Active PDU announcing a desktop of width × height (a bitmap capability set among others). */
-export function demandActive(width: number, height: number, channel = 1003): Buffer {
+export function demandActive(width: number, height: number, channel = 1003, bpp = 32): Buffer {
   const general = Buffer.concat([u16(0x0001), u16(24), Buffer.alloc(20)]);
-  const bitmap = Buffer.concat([u16(0x0002), u16(28), u16(32), u16(1), u16(1), u16(1), u16(width), u16(height), u16(0), u16(1), u16(1), u16(0), u16(1), u16(0)]);
+  const bitmap = Buffer.concat([u16(0x0002), u16(28), u16(bpp), u16(1), u16(1), u16(1), u16(width), u16(height), u16(0), u16(1), u16(1), u16(0), u16(1), u16(0)]);
   const caps = Buffer.concat([u16(2), u16(0), general, bitmap]);
   const source = Buffer.from('RDP\0');
   const body = Buffer.concat([u16(1002), u32(0x000103ea), u16(source.length), u16(caps.length), source, caps, u32(0)]);
@@ -137,3 +137,62 @@ export function solid(width: number, height: number, value: number): number[][] 
 }
 
 export const RGB565 = { red: 0xf800, green: 0x07e0, blue: 0x001f, white: 0xffff, black: 0 };
+
+// Drawing orders (MS-RDPEGDI 2.2.2), byte by byte.
+
+export const i16 = (v: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeInt16LE(v);
+  return b;
+};
+
+/** A fast-path orders update (TS_FP_UPDATE_ORDERS) holding `orders`. */
+export function ordersFastPath(orders: Buffer[]): Buffer {
+  return fastPathFrame([{ code: 0, data: Buffer.concat([u16(orders.length), ...orders]) }]);
+}
+
+/** A slow-path orders update (TS_UPDATE_ORDERS_PDU_DATA) holding `orders`. */
+export function ordersSlowPath(orders: Buffer[]): Buffer {
+  return slowPathUpdate(Buffer.concat([u16(0), u16(0), u16(orders.length), u16(0), ...orders]));
+}
+
+/**
+ * A primary order: control flags, the type (unless `sameType`), `fieldBytes` bytes of field flags, the
+ * bounds when given (a bounds flags byte and its values), then the fields as encoded by the caller.
+ */
+export function primaryOrder(o: { type: number; fieldBytes: number; present: number; fields: Buffer; delta?: boolean; sameType?: boolean; bounds?: Buffer; zeroBoundsDeltas?: boolean }): Buffer {
+  const control = 0x01 | (o.sameType ? 0 : 0x08) | (o.bounds || o.zeroBoundsDeltas ? 0x04 : 0) | (o.delta ? 0x10 : 0) | (o.zeroBoundsDeltas ? 0x20 : 0);
+  const flags = Buffer.alloc(o.fieldBytes);
+  for (let i = 0; i < o.fieldBytes; i++) flags[i] = (o.present >> (8 * i)) & 0xff;
+  return Buffer.concat([Buffer.from([control]), o.sameType ? Buffer.alloc(0) : Buffer.from([o.type]), flags, o.bounds ?? Buffer.alloc(0), o.fields]);
+}
+
+/** Absolute bounds (left, top, right, bottom, inclusive). */
+export function bounds(left: number, top: number, right: number, bottom: number): Buffer {
+  return Buffer.concat([Buffer.from([0x0f]), i16(left), i16(top), i16(right), i16(bottom)]);
+}
+
+/** A secondary order: its header (orderLength is the length after the type, less 7) and body. */
+export function secondaryOrder(type: number, extraFlags: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x03]), i16(body.length - 7), u16(extraFlags), Buffer.from([type]), body]);
+}
+
+/** Cache Bitmap revision 2, compressed, as xrdp sends it (no compression header, 14-bit length, 2-byte index). */
+export function cacheBitmapRev2(o: { cacheId: number; cacheIndex: number; bpp: number; width: number; height: number; data: Buffer; compressed?: boolean }): Buffer {
+  const bppId = { 8: 3, 15: 4, 16: 4, 24: 5, 32: 6 }[o.bpp]!;
+  const extraFlags = (o.cacheId & 3) | (bppId << 3) | (0x08 << 7);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(o.data.length | 0x4000);
+  const body = Buffer.concat([Buffer.from([o.width, o.height]), len, Buffer.from([0x80 | (o.cacheIndex >> 8), o.cacheIndex & 0xff]), o.data]);
+  return secondaryOrder(o.compressed === false ? 0x04 : 0x05, extraFlags, body);
+}
+
+/** Cache Bitmap revision 1, uncompressed. */
+export function cacheBitmapRev1(o: { cacheId: number; cacheIndex: number; bpp: number; width: number; height: number; data: Buffer }): Buffer {
+  return secondaryOrder(0x00, 0, Buffer.concat([Buffer.from([o.cacheId, 0, o.width, o.height, o.bpp]), u16(o.data.length), u16(o.cacheIndex), o.data]));
+}
+
+/** An alternate secondary order. */
+export function altsecOrder(type: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(type << 2) | 0x02]), body]);
+}

@@ -1,6 +1,6 @@
 // An RDP recording made by the real RecordingWriter (through the RecordingService, as the proxy will) holding
 // what a target sends after the ClientInfo — licensing, a Demand Active, slow-path and fast-path bitmap
-// updates (uncompressed, interleaved RLE, planar in fragments) — rendered by `orbit recording render` into
+// updates (uncompressed, interleaved RLE, planar in fragments), a cached bitmap drawn by a MemBlt order — rendered by `orbit recording render` into
 // PNGs whose pixels are checked, and exported by `orbit recording export --format mp4` into a file ffprobe
 // reads with the right size and frame count. Terminal recordings are refused; so are non-auditors; the
 // reading is audited.
@@ -15,7 +15,7 @@ import { loadConfig } from '../../appliance/config/index.js';
 import { decodePng } from '../../appliance/recording/index.js';
 import { initializedHome, type InitializedHome } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
-import { RGB565, bitmapUpdateData, demandActive, fastPathFragments, fastPathFrame, licenseValidClient, slowPathUpdate, solid, uncompressedRows } from '../helpers/rdp-frames.js';
+import { RGB565, bitmapUpdateData, cacheBitmapRev2, demandActive, fastPathFragments, fastPathFrame, i16, licenseValidClient, ordersFastPath, primaryOrder, slowPathUpdate, solid, u16, uncompressedRows } from '../helpers/rdp-frames.js';
 import { RAW_16BPP_32X32, RLE_16BPP_32X32 } from '../appliance/recording/rdp-vectors.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1' };
@@ -72,6 +72,12 @@ describe('orbit recording render and export --format mp4 (RDP)', { timeout: 180_
     // Fast path in fragments, planar with RLE planes: the specification's 6×3 plane at (0, 40), grey.
     const planar = Buffer.concat([Buffer.from([0x30]), SPEC_PLANE, SPEC_PLANE, SPEC_PLANE]);
     for (const f of fastPathFragments(1, bitmapUpdateData([{ left: 0, top: 40, width: 6, height: 3, bpp: 32, compressed: true, data: planar }]), 25)) w.output(f);
+    // Orders, the way xrdp paints: the test bitmap into the bitmap cache (revision 2), then a MemBlt of its
+    // top-left 32×16 to (32, 32).
+    w.output(ordersFastPath([
+      cacheBitmapRev2({ cacheId: 0, cacheIndex: 7, bpp: 16, width: 32, height: 32, data: RLE_16BPP_32X32 }),
+      primaryOrder({ type: 0x0d, fieldBytes: 2, present: 0x1ff, fields: Buffer.concat([u16(0), i16(32), i16(32), i16(32), i16(16), Buffer.from([0xcc]), i16(0), i16(0), u16(7)]) }),
+    ]));
     await w.flush();
     await sleep(PAUSE_MS);
     // Slow path, 24 bpp: an 8×8 green square over the red at (0, 0).
@@ -109,7 +115,10 @@ describe('orbit recording render and export --format mp4 (RDP)', { timeout: 180_
     assert.deepEqual(pixel(last, 1, 1), [0, 255, 0], 'the green square of the last update (24 bpp)');
     assert.deepEqual(pixel(last, 10, 2), [255, 0, 0], 'red: the top half of the slow-path bitmap');
     assert.deepEqual(pixel(last, 10, 20), [0, 0, 255], 'blue: its bottom half (the wire sends it first)');
-    assert.deepEqual(pixel(last, 40, 30), [0, 0, 0], 'nothing drawn there');
+    assert.deepEqual(pixel(last, 20, 30), [0, 0, 0], 'nothing drawn there');
+    for (const [x, y] of [[0, 0], [8, 8], [31, 15]] as const) {
+      assert.deepEqual(pixel(last, 32 + x, 32 + y), rgb565(RAW_16BPP_32X32.readUInt16LE(((31 - y) * 32 + x) * 2)), `MemBlt from the bitmap cache (${x}, ${y})`);
+    }
     for (const [x, y] of [[0, 0], [31, 31], [7, 12], [20, 3]] as const) {
       assert.deepEqual(pixel(last, 32 + x, y), rgb565(RAW_16BPP_32X32.readUInt16LE(((31 - y) * 32 + x) * 2)), `RLE bitmap (${x}, ${y})`);
     }

@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpFrameSplitter, RdpGraphicsError, RdpRenderer, RdpUpdateParser, decodeBitmap } from '../../../appliance/recording/index.js';
-import { RGB565, bitmapUpdateData, demandActive, fastPathFragments, fastPathFrame, licenseValidClient, paletteUpdateData, slowPathUpdate, solid, uncompressedRows } from '../../helpers/rdp-frames.js';
+import { RGB565, altsecOrder, bitmapUpdateData, bounds, cacheBitmapRev1, cacheBitmapRev2, demandActive, fastPathFragments, fastPathFrame, i16, licenseValidClient, ordersFastPath, ordersSlowPath, paletteUpdateData, primaryOrder, slowPathUpdate, solid, u16, uncompressedRows } from '../../helpers/rdp-frames.js';
 import { RLE_16BPP_32X32, RED_PLANE_64X64_RLE, GREEN_PLANE_64X64_RLE } from './rdp-vectors.js';
 
 /** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
@@ -36,6 +36,28 @@ function seeds(): Buffer[] {
     fastPathFrame([{ code: 1, data: bitmapUpdateData([{ left: 20, top: 0, width: 64, height: 64, bpp: 32, compressed: true, data: planar }]) }]),
     fastPathFrame([{ code: 1, data: bitmapUpdateData([{ left: 0, top: 0, width: 4, height: 2, bpp: 8, data: Buffer.from([0, 1, 1, 0, 1, 0, 0, 1]) }]) }, { code: 5, data: Buffer.alloc(0) }]),
     ...fastPathFragments(1, rle, 60),
+    // Orders: the bitmap cache and MemBlt (full, then delta), fills with bounds, a multi-rectangle, a copy,
+    // a line, a glyph read through, an offscreen surface.
+    ordersFastPath([
+      cacheBitmapRev2({ cacheId: 1, cacheIndex: 300, bpp: 16, width: 32, height: 32, data: RLE_16BPP_32X32 }),
+      cacheBitmapRev1({ cacheId: 0, cacheIndex: 9, bpp: 16, width: 2, height: 1, data: uncompressedRows([[RGB565.red, RGB565.green]], 16) }),
+      primaryOrder({ type: 0x0d, fieldBytes: 2, present: 0x1ff, fields: Buffer.concat([u16(1), i16(10), i16(4), i16(20), i16(10), Buffer.from([0xcc]), i16(3), i16(2), u16(300)]) }),
+      primaryOrder({ type: 0x0d, sameType: true, delta: true, fieldBytes: 2, present: 0x006, fields: Buffer.from([30, 0xf0]) }),
+    ]),
+    ordersSlowPath([
+      primaryOrder({ type: 0x0a, fieldBytes: 1, present: 0x7f, fields: Buffer.concat([i16(0), i16(0), i16(64), i16(48), Buffer.from([0, 0xf8, 0])]), bounds: bounds(2, 2, 50, 30) }),
+      primaryOrder({ type: 0x12, fieldBytes: 2, present: 0x1ff, fields: Buffer.concat([i16(0), i16(0), i16(0), i16(0), Buffer.from([0xe0, 0x07, 0]), Buffer.from([2]), u16(6), Buffer.from([0x07, 0x28, 0x28, 0x03, 0x02, 0x76])]) }),
+      primaryOrder({ type: 0x02, fieldBytes: 1, present: 0x7f, fields: Buffer.concat([i16(0), i16(44), i16(3), i16(2), Buffer.from([0xcc]), i16(40), i16(40)]) }),
+      primaryOrder({ type: 0x09, fieldBytes: 2, present: 0x3ff, fields: Buffer.concat([u16(1), i16(0), i16(47), i16(90), i16(3), Buffer.from([0, 0, 0]), Buffer.from([0x0d, 0, 1]), Buffer.from([0xff, 0xff, 0])]) }),
+      primaryOrder({ type: 0x18, fieldBytes: 2, present: 0x4001, fields: Buffer.from([0x07, 2, 0x01, 0x02]) }),
+    ]),
+    ordersFastPath([
+      altsecOrder(0x01, Buffer.concat([u16(3), u16(16), u16(16)])),
+      altsecOrder(0x00, u16(3)),
+      primaryOrder({ type: 0x0a, fieldBytes: 1, present: 0x7f, fields: Buffer.concat([i16(0), i16(0), i16(8), i16(8), Buffer.from([0x1f, 0, 0])]) }),
+      altsecOrder(0x00, u16(0xffff)),
+      primaryOrder({ type: 0x0d, fieldBytes: 2, present: 0x1ff, fields: Buffer.concat([u16(0xff), i16(70), i16(40), i16(16), i16(16), Buffer.from([0xcc]), i16(0), i16(0), u16(3)]) }),
+    ]),
   ];
 }
 
