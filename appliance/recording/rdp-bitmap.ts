@@ -68,7 +68,9 @@ function putPixel(out: Uint8Array, o: number, v: number, bpp: number, palette: P
       const g = (v >> 5) & 0x3f;
       const b = v & 0x1f;
       out[o] = (r << 3) | (r >> 2);
-      out[o + 1] = (g << 2) | (g >> 4);
+      // Green's six bits widened as FreeRDP widens them (+ g/8, at most 255), not by bit replication: the
+      // picture then matches, pixel for pixel, what the FreeRDP client showed (the reference the tests use).
+      out[o + 1] = Math.min((g << 2) + (g >> 3), 255);
       out[o + 2] = (b << 3) | (b >> 2);
       break;
     }

@@ -12,6 +12,8 @@ export interface RdpRenderStats {
   frames: number;
   /** Bitmap rectangles drawn. */
   rects: number;
+  /** Drawing orders applied (cache, MemBlt, fills, copies, lines, surfaces). */
+  orders: number;
   /** Frames or rectangles refused as malformed or undecodable, by reason (the first few reasons kept). */
   skipped: number;
   problems: string[];
@@ -43,7 +45,7 @@ export class RdpRenderer {
   private offscreenBytes = 0;
   /** Where orders draw: the screen, or an offscreen surface. */
   private target: RdpFramebuffer;
-  private readonly counts = { frames: 0, rects: 0, skipped: 0 };
+  private readonly counts = { frames: 0, rects: 0, orders: 0, skipped: 0 };
   private readonly problems: string[] = [];
 
   constructor(width: number, height: number) {
@@ -87,6 +89,7 @@ export class RdpRenderer {
       for (const u of updates) {
         try {
           if (this.apply(u)) changed = true;
+          if (u.kind !== 'bitmap' && u.kind !== 'palette' && u.kind !== 'desktop') this.counts.orders++;
         } catch (e) {
           this.skip(e);
         }

@@ -138,6 +138,17 @@ export function solid(width: number, height: number, value: number): number[][] 
 
 export const RGB565 = { red: 0xf800, green: 0x07e0, blue: 0x001f, white: 0xffff, black: 0 };
 
+/**
+ * The RGB a 16 bpp pixel shows as in FreeRDP (the client the tests compare with): red and blue by bit
+ * replication, green's six bits + g/8, at most 255.
+ */
+export function rgb565(v: number): number[] {
+  const r = v >> 11;
+  const g = (v >> 5) & 0x3f;
+  const b = v & 0x1f;
+  return [(r << 3) | (r >> 2), Math.min((g << 2) + (g >> 3), 255), (b << 3) | (b >> 2)];
+}
+
 // Drawing orders (MS-RDPEGDI 2.2.2), byte by byte.
 
 export const i16 = (v: number): Buffer => {

@@ -15,7 +15,7 @@ import { loadConfig } from '../../appliance/config/index.js';
 import { decodePng } from '../../appliance/recording/index.js';
 import { initializedHome, type InitializedHome } from '../helpers/fixtures.js';
 import { runOrbit } from '../helpers/orbit.js';
-import { RGB565, bitmapUpdateData, cacheBitmapRev2, demandActive, fastPathFragments, fastPathFrame, i16, licenseValidClient, ordersFastPath, primaryOrder, slowPathUpdate, solid, u16, uncompressedRows } from '../helpers/rdp-frames.js';
+import { RGB565, bitmapUpdateData, cacheBitmapRev2, demandActive, fastPathFragments, fastPathFrame, i16, licenseValidClient, ordersFastPath, primaryOrder, slowPathUpdate, solid, u16, uncompressedRows, rgb565 } from '../helpers/rdp-frames.js';
 import { RAW_16BPP_32X32, RLE_16BPP_32X32 } from '../appliance/recording/rdp-vectors.js';
 
 const admin = { username: 'admin', ip: '127.0.0.1' };
@@ -33,12 +33,6 @@ function pixel(png: Buffer, x: number, y: number): number[] {
   return [rgba[o]!, rgba[o + 1]!, rgba[o + 2]!];
 }
 
-function rgb565(v: number): number[] {
-  const r = v >> 11;
-  const g = (v >> 5) & 0x3f;
-  const b = v & 0x1f;
-  return [(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)];
-}
 
 describe('orbit recording render and export --format mp4 (RDP)', { timeout: 180_000 }, () => {
   let home: InitializedHome;

@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpRenderer } from '../../../appliance/recording/index.js';
-import { altsecOrder, bounds, cacheBitmapRev1, cacheBitmapRev2, demandActive, i16, ordersFastPath, ordersSlowPath, primaryOrder, secondaryOrder, u16, uncompressedRows, RGB565 } from '../../helpers/rdp-frames.js';
+import { altsecOrder, bounds, cacheBitmapRev1, cacheBitmapRev2, demandActive, i16, ordersFastPath, ordersSlowPath, primaryOrder, secondaryOrder, u16, uncompressedRows, RGB565, rgb565 } from '../../helpers/rdp-frames.js';
 import { RAW_16BPP_32X32, RLE_16BPP_32X32 } from './rdp-vectors.js';
 
 function px(r: RdpRenderer, x: number, y: number): number[] {
@@ -14,12 +14,6 @@ function px(r: RdpRenderer, x: number, y: number): number[] {
   return [...fb.rgba.subarray(o, o + 3)];
 }
 
-function rgb565(v: number): number[] {
-  const r = v >> 11;
-  const g = (v >> 5) & 0x3f;
-  const b = v & 0x1f;
-  return [(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)];
-}
 
 /** The MS-RDPEGDI test bitmap's pixel (x, y), top-down. */
 const testBitmap = (x: number, y: number) => rgb565(RAW_16BPP_32X32.readUInt16LE(((31 - y) * 32 + x) * 2));

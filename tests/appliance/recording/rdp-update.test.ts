@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpFrameSplitter, RdpGraphicsError, RdpRenderer, RdpUpdateParser } from '../../../appliance/recording/index.js';
-import { RGB565, bitmapUpdateData, channelData, demandActive, fastPathFragments, fastPathFrame, licenseValidClient, paletteUpdateData, slowPathUpdate, uncompressedRows } from '../../helpers/rdp-frames.js';
+import { RGB565, rgb565, bitmapUpdateData, channelData, demandActive, fastPathFragments, fastPathFrame, licenseValidClient, paletteUpdateData, slowPathUpdate, uncompressedRows } from '../../helpers/rdp-frames.js';
 import { RAW_16BPP_32X32, RLE_16BPP_32X32 } from './rdp-vectors.js';
 
 function px(r: RdpRenderer, x: number, y: number): number[] {
@@ -36,8 +36,7 @@ describe('RDP update parser and renderer', () => {
     // The raw test bitmap is bottom-up: its first row is the picture's row 31.
     for (const [x, y] of [[0, 31], [5, 31], [0, 0], [31, 0], [13, 17]] as const) {
       const v = RAW_16BPP_32X32.readUInt16LE(((31 - y) * 32 + x) * 2);
-      const expected = [((v >> 11) << 3) | ((v >> 11) >> 2), (((v >> 5) & 0x3f) << 2) | (((v >> 5) & 0x3f) >> 4), ((v & 0x1f) << 3) | ((v & 0x1f) >> 2)];
-      assert.deepEqual(px(r, x, y), expected, `(${x}, ${y})`);
+      assert.deepEqual(px(r, x, y), rgb565(v), `(${x}, ${y})`);
     }
     // Planar, raw planes, NA: 4×2 all green, sent in three fragments; nothing drawn before the last.
     const planes = Buffer.concat([Buffer.from([0x20]), Buffer.alloc(8, 0), Buffer.alloc(8, 0xff), Buffer.alloc(8, 0), Buffer.from([0])]);
