@@ -163,11 +163,15 @@ export class RdpFramebuffer {
   }
 }
 
-/** RGBA to a PNG without alpha (the desktop is opaque): smaller, and what a screenshot tool writes. */
+/**
+ * RGBA to a PNG without alpha (the desktop is opaque): smaller, and what a screenshot tool writes. One filter
+ * (Sub) rather than pngjs's per-row choice among five: four times faster on a desktop for files a third
+ * larger (measured on a 1024×768 xrdp desktop: 36 ms and 16 KB against 143 ms and 12 KB).
+ */
 export function encodePng(rgba: Uint8Array, width: number, height: number): Buffer {
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 6, inputHasAlpha: true });
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 6, inputHasAlpha: true, filterType: 1 });
 }
 
 /** Decode a PNG to RGBA (for tests and comparisons with a client's screenshot). */
