@@ -207,3 +207,19 @@ export function cacheBitmapRev1(o: { cacheId: number; cacheIndex: number; bpp: n
 export function altsecOrder(type: number, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from([(type << 2) | 0x02]), body]);
 }
+
+/**
+ * How two RGBA pictures of one size differ: pixels whose R, G or B differ by more than `tolerance`, and the
+ * largest channel difference (for a rendered frame against a client's screenshot).
+ */
+export function pictureDifference(a: { width: number; height: number; rgba: Uint8Array }, b: { width: number; height: number; rgba: Uint8Array }, tolerance = 0): { differing: number; maxDelta: number } {
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`${a.width}×${a.height} against ${b.width}×${b.height}`);
+  let differing = 0;
+  let maxDelta = 0;
+  for (let i = 0; i < a.width * a.height * 4; i += 4) {
+    const d = Math.max(Math.abs(a.rgba[i]! - b.rgba[i]!), Math.abs(a.rgba[i + 1]! - b.rgba[i + 1]!), Math.abs(a.rgba[i + 2]! - b.rgba[i + 2]!));
+    if (d > tolerance) differing++;
+    if (d > maxDelta) maxDelta = d;
+  }
+  return { differing, maxDelta };
+}

@@ -134,6 +134,15 @@ describe('orbit recording render and export --format mp4 (RDP)', { timeout: 180_
     assert.deepEqual(readdirSync(lastDir), ['frame-000001.png']);
     assert.deepEqual(decodePng(readFileSync(path.join(lastDir, 'frame-000001.png'))).rgba, decodePng(last).rgba);
 
+    // --json: a summary with the renderer's statistics (what was drawn, skipped, passed over).
+    const jsonDir = path.join(home.home, 'json');
+    const j = await runOrbit(home.home, ['recording', 'render', rdpId, '--out', jsonDir, '--last', '--json']);
+    assert.equal(j.code, 0, j.stderr);
+    const summary = JSON.parse(j.stdout) as { frames: number; width: number; height: number; stats: { rects: number; orders: number; skipped: number; ignored: Record<string, number> } };
+    assert.deepEqual([summary.frames, summary.width, summary.height, summary.stats.skipped, summary.stats.orders], [1, W, H, 0, 2]);
+    assert.equal(summary.stats.rects, 4);
+    assert.deepEqual(summary.stats.ignored, { licensing: 1 });
+
     // Frames already there are never overwritten.
     const again = await runOrbit(home.home, ['recording', 'render', rdpId, '--out', lastDir, '--last']);
     assert.equal(again.code, 1);
@@ -170,7 +179,7 @@ describe('orbit recording render and export --format mp4 (RDP)', { timeout: 180_
     assert.match(cast.stderr, /a rdp recording has no terminal export/);
     await assert.rejects(a.recordings.rdpFrames({ username: 'ana', ip: null, profile: 'privileged-access-user' }, rdpId, { format: 'png' }), /the recordings.view permission is required/);
     const views = await a.store.repos.auditEvents.query({ type: 'recording.view', subject: `recording:${rdpId}`, limit: 10 });
-    assert.deepEqual(views.map((e) => (JSON.parse(e.detail) as { format: string }).format).sort(), ['mp4', 'png', 'png', 'png'], 'render, render --last, the refused overwrite (read, then not written), mp4');
+    assert.deepEqual(views.map((e) => (JSON.parse(e.detail) as { format: string }).format).sort(), ['mp4', 'png', 'png', 'png', 'png'], 'render, render --last, render --json, the refused overwrite (read, then not written), mp4');
   });
 
   test('usage: --help on render and export; bad flags exit 2', async () => {
