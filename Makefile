@@ -54,6 +54,7 @@ bench: build
 	@node dist/bench/terminal-proxy.js
 	@node dist/bench/live-sessions.js
 	@node dist/bench/terminal-proxy-idle.js
+	@node dist/bench/rdp-render.js
 
 clean:
 	rm -rf dist

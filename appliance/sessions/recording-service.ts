@@ -1,6 +1,7 @@
 // Recordings of proxied sessions: started for an admitted session (the file, its row and its audit event),
-// ended once, and read by auditors — listed, verified against their row, exported as asciicast. A recording
-// that cannot be written ends its session: no unrecorded access.
+// ended once, and read by auditors — listed, verified against their row, exported as asciicast (terminals)
+// or rendered as frames of the desktop (RDP). A recording that cannot be written ends its session: no
+// unrecorded access.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Store, RecordingListing } from '../store/index.js';
@@ -8,7 +9,7 @@ import type { AuditTrail } from '../audit/index.js';
 import type { KeyService } from '../keys/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requirePermission, type Actor } from '../access/index.js';
-import { RecordingWriter, openRecording, verifyRecording, asciicastLines, type RecordingMeta, type RecordingWriterOptions, type Verdict } from '../recording/index.js';
+import { RecordingWriter, openRecording, verifyRecording, asciicastLines, rdpFrames, type RdpFrame, type RdpFramesOptions, type RecordingMeta, type RecordingWriterOptions, type Verdict } from '../recording/index.js';
 import type { ProxySession } from './session-service.js';
 
 export interface RecordingDeps {
@@ -220,6 +221,22 @@ export class RecordingService {
     const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
     await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format: 'asciicast', input: opts.input === true } });
     return asciicastLines(rec, opts);
+  }
+
+  /**
+   * An RDP recording played back as frames of the desktop (PNG and RGBA), after its audit event; verified
+   * whole first, as for the asciicast export. `durationMs` is how far it verified (for progress).
+   */
+  async rdpFrames(actor: Auditor, id: string, opts: RdpFramesOptions & { format: 'png' | 'mp4' }): Promise<{ width: number; height: number; durationMs: number; frames: AsyncIterable<RdpFrame> }> {
+    requirePermission(actor.profile, 'recordings.view');
+    const row = await this.row(id);
+    if (row.protocol !== 'rdp') throw new InputError(`a ${row.protocol} recording has no desktop to render (export it as asciicast)`);
+    const v = await this.verify(actor, id);
+    if (!v.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${v.problem}`);
+    const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+    const { format, ...frameOpts } = opts;
+    await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format, input: false } });
+    return { width: rec.header.cols, height: rec.header.rows, durationMs: v.verifiedUntilMs, frames: rdpFrames(rec, frameOpts) };
   }
 
   /** The recording of a session, if it has one (for the proxy's listing and the search). */
