@@ -9,7 +9,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
 import * as P from '../../daemons/rdp-proxy/protocol/index.js';
-import { rdpLabMissing, startRdpClient, startXrdp, uniqueName, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
+import { rdpLabMissing, startRdpClient, startXrdp, uniqueName, type Frame, type RdpClient, type Xrdp } from '../helpers/rdp-lab.js';
+import { pictureDifference } from '../helpers/rdp-frames.js';
 import { rdpLab, type RdpLab } from '../helpers/rdp-proxy.js';
 import { startNlaTarget, type NlaTarget } from '../helpers/rdp-nla-target.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -32,6 +33,7 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
   let target: Xrdp;
   let lab: RdpLab;
   const clients: RdpClient[] = [];
+  let lastScreen: Frame | undefined;
 
   /** A "target" that only counts the connections it gets: a refused login must never dial it. */
   const decoy = { server: net.createServer((s) => (decoy.connections++, s.destroy())), connections: 0, port: 0 };
@@ -91,6 +93,9 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     await client.key('Return');
     await until(`${file} to appear`, () => existsSync(file));
     assert.equal(statSync(file).uid, Number(execFileSync('id', ['-u', target.user], { encoding: 'utf8' })));
+    // What the user saw last, to hold the recording against: the screen once it has settled.
+    await new Promise((r) => setTimeout(r, 1500));
+    lastScreen = await client.frame();
     await client.stop();
   });
 
@@ -101,8 +106,18 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.equal(row.protocol, 'rdp');
     assert.ok(row.bytes_out > 10_000, `bytes out ${row.bytes_out}`);
     assert.ok(row.bytes_in > 100, `bytes in ${row.bytes_in}`);
-    const rec = await lab.a.recordings.bySession({ username: 'admin', profile: 'administrator', ip: '127.0.0.1' } as never, id);
+    const auditor = { username: 'admin', profile: 'administrator', ip: '127.0.0.1' } as never;
+    const rec = await lab.a.recordings.bySession(auditor, id);
     assert.ok(rec, 'a recording');
+    // Rendered, its last frame is what the client showed at the end.
+    const rendered = await lab.a.recordings.rdpFrames(auditor, rec.id, { format: 'png' });
+    let last: { width: number; height: number; rgba: Uint8Array } | undefined;
+    for await (const f of rendered.frames) last = f;
+    assert.ok(last && lastScreen, 'a rendered frame and a screenshot');
+    const rgba = Buffer.alloc(lastScreen.width * lastScreen.height * 4, 255);
+    for (let i = 0, j = 0; i < lastScreen.data.length; i += 3, j += 4) lastScreen.data.copy(rgba, j, i, i + 3);
+    const diff = pictureDifference(last, { width: lastScreen.width, height: lastScreen.height, rgba }, 8);
+    assert.ok(diff.differing < last.width * last.height * 0.005, `${diff.differing} pixels differ (max delta ${diff.maxDelta})`);
     // No secret on disk, in any encoding: the database, the recordings, the logs.
     const secrets = [target.password, lab.users.ana!.password];
     for (const f of walk(lab.home.home)) {
