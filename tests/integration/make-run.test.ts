@@ -28,7 +28,7 @@ describe('make run (the local supervisor)', () => {
   test('first start prints the URL and a one-time password that works; Ctrl-C stops it all', async () => {
     const home = path.join(tmp.dir, 'var');
     const proc = spawn(process.execPath, [SUPERVISOR], {
-      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', WARDEN_RUN_HTTPS_PORT: '0', WARDEN_RUN_HTTP_PORT: '0', WARDEN_RUN_SSH_PORT: '0', NOTIFY_SOCKET: '' },
+      env: { ...process.env, WARDEN_HOME: home, WARDEN_CONFIG: '', WARDEN_RUN_HTTPS_PORT: '0', WARDEN_RUN_HTTP_PORT: '0', WARDEN_RUN_SSH_PORT: '0', WARDEN_RUN_RDP_PORT: '0', NOTIFY_SOCKET: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -58,6 +58,19 @@ describe('make run (the local supervisor)', () => {
       s.on('error', reject);
     });
     assert.match(greeting, /^SSH-2\.0-Warden/);
+    // So does the RDP proxy: it answers an X.224 Connection Request asking for TLS by choosing TLS.
+    const rdpLine = /rdp:\s+xfreerdp \/v:127\.0\.0\.1:(\d+) /.exec(out);
+    assert.ok(rdpLine, out);
+    const confirm = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(Number(rdpLine[1]), '127.0.0.1', () => s.write(Buffer.from('03000013' + '0ee00000000000' + '0100080001000000', 'hex')));
+      s.once('data', (d) => {
+        s.destroy();
+        resolve(d);
+      });
+      s.on('error', reject);
+    });
+    // TPKT, X.224 Connection Confirm (0xd0), RDP_NEG_RSP (type 2) selecting PROTOCOL_SSL (1).
+    assert.equal(confirm.toString('hex'), '03000013' + '0ed00000123400' + '0200080001000000');
 
     const client = new ApiClient({ httpsPort: Number(url[1]), ca: readFileSync(path.join(home, 'tls', 'web.crt')) });
     const r = await client.login('admin', password[1]!);
