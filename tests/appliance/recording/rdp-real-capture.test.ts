@@ -1,7 +1,7 @@
 // Real target output, from two independent encoders: what xrdp 0.9.21 (Debian 12, Xvnc session, the RDP lab's
-// desktop) and FreeRDP 2.11's shadow server (an Xvfb screen with an xterm) sent to xfreerdp 2.11 over TLS,
+// desktop; at 15 bpp, which its VNC back end refuses, xrdp's own Connection Log window) and FreeRDP 2.11's shadow server (an Xvfb screen with an xterm) sent to xfreerdp 2.11 over TLS,
 // captured in plaintext after the ClientInfo — at 32 bpp (planar bitmaps with RLE planes, with an alpha
-// plane from xrdp, without from FreeRDP) and at 16 bpp (interleaved RLE) — beside the client's own screenshot
+// plane from xrdp, without from FreeRDP) and at 16 and 15 bpp (interleaved RLE) — beside the client's own screenshot
 // at the end of the session. Written through the real RecordingWriter with their times and rendered by
 // rdpFrames: the last frame is the client's screen, pixel for pixel. (Captured without bulk compression, as the
 // proxy asks the target; the capture: a TLS relay in front of the target, frames split as the proxy splits them.)
@@ -42,7 +42,7 @@ describe('rendering real RDP sessions', () => {
     tmp.cleanup();
   });
 
-  for (const [name, bpp] of [['xrdp', 32], ['xrdp', 16], ['freerdp-shadow', 32], ['freerdp-shadow', 16]] as const) {
+  for (const [name, bpp] of [['xrdp', 32], ['xrdp', 16], ['xrdp', 15], ['freerdp-shadow', 32], ['freerdp-shadow', 16]] as const) {
     test(`${name} at ${bpp} bpp: the last rendered frame is the client's screenshot, pixel for pixel`, async () => {
       const clock = new ManualClock();
       const start = clock.now;
