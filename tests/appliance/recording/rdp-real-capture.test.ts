@@ -1,10 +1,11 @@
 // Real target output, from two independent encoders: what xrdp 0.9.21 (Debian 12, Xvnc session, the RDP lab's
-// desktop; at 15 bpp, which its VNC back end refuses, xrdp's own Connection Log window) and FreeRDP 2.11's shadow server (an Xvfb screen with an xterm) sent to xfreerdp 2.11 over TLS,
-// captured in plaintext after the ClientInfo — at 32 bpp (planar bitmaps with RLE planes, with an alpha
-// plane from xrdp, without from FreeRDP) and at 16 and 15 bpp (interleaved RLE) — beside the client's own screenshot
-// at the end of the session. Written through the real RecordingWriter with their times and rendered by
-// rdpFrames: the last frame is the client's screen, pixel for pixel. (Captured without bulk compression, as the
-// proxy asks the target; the capture: a TLS relay in front of the target, frames split as the proxy splits them.)
+// desktop; at 15 bpp, which its VNC back end refuses, xrdp's own Connection Log window) and FreeRDP 2.11's
+// shadow server (an Xvfb screen with an xterm) sent to xfreerdp 2.11 over TLS, captured in plaintext after the
+// ClientInfo — at 32 bpp (planar bitmaps with RLE planes, with an alpha plane from xrdp, without from FreeRDP)
+// and at 16 and 15 bpp (interleaved RLE) — beside the client's own screenshot at the end of the session.
+// Written through the real RecordingWriter with their times and rendered by rdpFrames: the last frame is the
+// client's screen, pixel for pixel. (Captured without bulk compression, as the proxy asks the target; the
+// capture: a TLS relay in front of the target, frames split as the proxy splits them.)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
