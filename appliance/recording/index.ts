@@ -6,6 +6,6 @@ export { openRecording, verifyRecording, readRecordingHeader, Recording, type Op
 export { asciicastLines, type AsciicastOptions } from './asciicast.js';
 export type { RecordingEvent, RecordingHeader, RecordingMeta } from './format.js';
 export { rdpFrames, RdpRenderer, type RdpFrame, type RdpFramesOptions, type RdpRenderStats } from './rdp-render.js';
-export { RdpFramebuffer, encodePng, decodePng } from './rdp-framebuffer.js';
+export { RdpFramebuffer, encodePng, decodePng, fitPicture } from './rdp-framebuffer.js';
 export { RdpFrameSplitter, RdpUpdateParser, type RdpUpdate, type BitmapRect } from './rdp-update.js';
 export { RdpGraphicsError, decodeBitmap, decodeInterleaved, decodeInterleavedPixels, decodePlanar, decodePlaneRle, decodeUncompressed, pixelsToRgba } from './rdp-bitmap.js';

@@ -174,6 +174,15 @@ export function encodePng(rgba: Uint8Array, width: number, height: number): Buff
   return PNG.sync.write(png, { colorType: 2, inputColorType: 6, inputHasAlpha: true, filterType: 1 });
 }
 
+/** A picture cropped or padded (black) to another size, top-left aligned: a film keeps one size when the desktop changes its own. */
+export function fitPicture(src: Uint8Array, width: number, height: number, toWidth: number, toHeight: number): Buffer {
+  const out = Buffer.alloc(toWidth * toHeight * 4);
+  for (let i = 3; i < out.length; i += 4) out[i] = 0xff;
+  const w = Math.min(width, toWidth);
+  for (let y = 0; y < Math.min(height, toHeight); y++) out.set(src.subarray(y * width * 4, (y * width + w) * 4), y * toWidth * 4);
+  return out;
+}
+
 /** Decode a PNG to RGBA (for tests and comparisons with a client's screenshot). */
 export function decodePng(png: Buffer): { width: number; height: number; rgba: Buffer } {
   const p = PNG.sync.read(png);

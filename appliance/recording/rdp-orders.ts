@@ -1,14 +1,14 @@
-// Drawing orders (MS-RDPEGDI 2.2.2), the part a recording needs: xrdp paints its sessions through the bitmap
-// cache — Cache Bitmap secondary orders (revisions 1, 2 and 3 without a codec) then MemBlt primary orders of
-// 64×64 tiles — and fills and copies with OpaqueRect, MultiOpaqueRect, PatBlt, DstBlt, ScrBlt and LineTo;
-// offscreen surfaces (CreateOffscreenBitmap, SwitchSurface) are followed too. These become drawing updates
-// for the renderer.
+// Drawing orders (MS-RDPEGDI 2.2.2), the part a recording needs: a target that paints through the bitmap
+// cache sends Cache Bitmap secondary orders (revisions 1, 2 and 3 without a codec) then MemBlt primary orders,
+// and fills and copies with OpaqueRect, MultiOpaqueRect, PatBlt, MultiPatBlt, DstBlt, MultiDstBlt, ScrBlt and
+// LineTo; offscreen surfaces (CreateOffscreenBitmap, SwitchSurface) are followed too. These become drawing
+// updates for the renderer. (xrdp 0.9.21 sends none of them to FreeRDP: bitmap updates only, as measured.)
 //
 // Primary orders carry no length: to reach the order after one, every field must be read, with the state
 // the stream keeps (the last order type, each type's last field values, the bounds). So every primary order
-// type is parsed — glyph, polygon, polyline, ellipse, nine-grid, Mem3Blt and SaveBitmap only to be passed
-// over (counted) — and an order the parser cannot read (an alternate secondary order other than those
-// above) ends the parsing of its update, counted; the orders after it in that update are lost.
+// type is parsed — glyph, polygon, polyline, ellipse, nine-grid, MultiScrBlt, Mem3Blt and SaveBitmap only to
+// be passed over (counted) — and an order the parser cannot read (an alternate secondary order other than
+// those above) ends the parsing of its update, counted; the orders after it in that update are lost.
 import { RdpGraphicsError, type BitmapData } from './rdp-bitmap.js';
 import { Reader } from './rdp-reader.js';
 
@@ -126,6 +126,16 @@ function fourByte(r: Reader): number {
   let v = b & 0x3f;
   for (let n = b >> 6; n > 0; n--) v = v * 256 + r.u8('a four-byte number');
   return v;
+}
+
+/** The fills a ternary raster operation amounts to without a source: PATCOPY, PATINVERT, BLACKNESS, WHITENESS, DSTINVERT. */
+function fillRop(rop: number, pattern: boolean): 'copy' | 'xor' | 'black' | 'white' | 'invert' | undefined {
+  if (rop === 0x00) return 'black';
+  if (rop === 0xff) return 'white';
+  if (rop === 0x55) return 'invert';
+  if (pattern && rop === 0xf0) return 'copy';
+  if (pattern && rop === 0x5a) return 'xor';
+  return undefined;
 }
 
 /** DELTA_RECTS_FIELD (MS-RDPEGDI 2.2.2.2.1.1.1.5): the rectangles of a MultiOpaqueRect, absolute. */
@@ -331,7 +341,7 @@ export class RdpOrderParser {
       case 0x00: {
         // DstBlt
         const rop = v[4]!;
-        const op = rop === 0x00 ? 'black' : rop === 0xff ? 'white' : rop === 0x55 ? 'invert' : undefined;
+        const op = fillRop(rop, false);
         if (op) out.push({ kind: 'fill', ...at(v[0]!, v[1]!, v[2]!, v[3]!), color: 0, rop: op });
         else this.ignore(`${spec.name} rop 0x${rop.toString(16)}`);
         return;
@@ -339,7 +349,7 @@ export class RdpOrderParser {
       case 0x01: {
         // PatBlt: drawn with its foreground colour, whatever the brush (a pattern shows as a plain fill).
         const rop = v[4]!;
-        const op = rop === 0xf0 ? 'copy' : rop === 0x5a ? 'xor' : rop === 0x00 ? 'black' : rop === 0xff ? 'white' : rop === 0x55 ? 'invert' : undefined;
+        const op = fillRop(rop, true);
         if (op) out.push({ kind: 'fill', ...at(v[0]!, v[1]!, v[2]!, v[3]!), color: v[6]!, rop: op });
         else this.ignore(`${spec.name} rop 0x${rop.toString(16)}`);
         return;
@@ -359,6 +369,20 @@ export class RdpOrderParser {
       case 0x12: {
         const color = v[4]! | (v[5]! << 8) | (v[6]! << 16);
         for (const d of deltaRects(blobs[8] ?? new Uint8Array(0), v[7]!)) out.push({ kind: 'fill', ...at(d.x, d.y, d.width, d.height), color, rop: 'copy' });
+        return;
+      }
+      case 0x0f: {
+        // MultiDstBlt: DstBlt's raster operations over each delta rectangle.
+        const op = fillRop(v[4]!, false);
+        if (op) for (const d of deltaRects(blobs[6] ?? new Uint8Array(0), v[5]!)) out.push({ kind: 'fill', ...at(d.x, d.y, d.width, d.height), color: 0, rop: op });
+        else this.ignore(`${spec.name} rop 0x${v[4]!.toString(16)}`);
+        return;
+      }
+      case 0x10: {
+        // MultiPatBlt: PatBlt (its foreground colour) over each delta rectangle.
+        const op = fillRop(v[4]!, true);
+        if (op) for (const d of deltaRects(blobs[13] ?? new Uint8Array(0), v[12]!)) out.push({ kind: 'fill', ...at(d.x, d.y, d.width, d.height), color: v[6]!, rop: op });
+        else this.ignore(`${spec.name} rop 0x${v[4]!.toString(16)}`);
         return;
       }
       case 0x0d: {

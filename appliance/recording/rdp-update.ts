@@ -10,6 +10,13 @@
 // polygon, ellipse and brush orders, pointer updates (a screenshot has no cursor either), bulk-compressed
 // data, encrypted fast-path frames, surface bits or cached bitmaps with a codec, virtual channel traffic,
 // licensing.
+//
+// What keeps a recording drawable is the proxy's part: compression off in the ClientInfo (bulk-compressed
+// updates cannot be read without the whole compressor history), no GFX, no codecs in the Bitmap Codecs
+// capability; and, for Windows targets, in the client's Confirm Active: the Bitmap capability's drawingFlags
+// without DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY (0x02) and DRAW_ALLOW_COLOR_SUBSAMPLING (0x04) (else 32 bpp
+// bitmaps come as AYCoCg planar, refused here), the Glyph Cache capability at GLYPH_SUPPORT_NONE, and in
+// orderSupport only the orders drawn above (else text comes as glyph orders, passed over here).
 import { RdpGraphicsError, type BitmapData } from './rdp-bitmap.js';
 import { Reader } from './rdp-reader.js';
 import { RdpOrderParser, type RdpOrderUpdate } from './rdp-orders.js';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Appliance } from '../../../appliance/index.js';
-import type { RdpRenderStats } from '../../../appliance/recording/index.js';
+import { fitPicture, type RdpRenderStats } from '../../../appliance/recording/index.js';
 import { CliError, EXIT_USAGE, cliActor, print, printTable, withAppliance } from '../context.js';
 
 /** orbit runs as root on the appliance: it reads recordings with an administrator's rights, under its own name. */
@@ -193,7 +193,8 @@ async function exportMp4(a: Appliance, id: string, file: string, fps: number): P
   let n = 0;
   try {
     for await (const f of film.frames) {
-      const rgba = f.width === width && f.height === height ? f.rgba : fit(f.rgba, f.width, f.height, width, height);
+      // The target may change the desktop size; the film keeps the recording's.
+      const rgba = f.width === width && f.height === height ? f.rgba : fitPicture(f.rgba, f.width, f.height, width, height);
       n++;
       progress.at(f.atMs, n);
       if (!ff.stdin.write(rgba)) await Promise.race([once(ff.stdin, 'drain').catch(() => {}), exited]);
@@ -214,13 +215,4 @@ async function exportMp4(a: Appliance, id: string, file: string, fps: number): P
   }
   warnSkipped(stats);
   process.stderr.write(`wrote ${file} (${width}x${height}, ${n} frames at ${fps} fps)\n`);
-}
-
-/** A frame of another size (the target changed the desktop size) cropped or padded black to the film's. */
-function fit(src: Buffer, w: number, h: number, W: number, H: number): Buffer {
-  const out = Buffer.alloc(W * H * 4);
-  for (let i = 3; i < out.length; i += 4) out[i] = 0xff;
-  const cw = Math.min(w, W);
-  for (let y = 0; y < Math.min(h, H); y++) src.copy(out, y * W * 4, y * w * 4, (y * w + cw) * 4);
-  return out;
 }

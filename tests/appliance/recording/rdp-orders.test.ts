@@ -1,7 +1,8 @@
-// Drawing orders as xrdp paints with them: Cache Bitmap (revisions 1 and 2, compressed as xrdp sends it) then
-// MemBlt, with the order state carried between orders (type, fields, delta coordinates, bounds); OpaqueRect,
-// MultiOpaqueRect (delta rectangles), PatBlt, DstBlt, ScrBlt, LineTo; offscreen surfaces; and orders only
-// passed over (glyphs) read through so the next order still draws. Every answer worked from the specification.
+// Drawing orders as a target that paints through the bitmap cache sends them: Cache Bitmap (revisions 1 and
+// 2, compressed in xrdp's encoding of them) then MemBlt, with the order state carried between orders (type,
+// fields, delta coordinates, bounds); OpaqueRect, MultiOpaqueRect (delta rectangles), PatBlt, MultiPatBlt,
+// DstBlt, MultiDstBlt, ScrBlt, LineTo; offscreen surfaces; and orders only passed over (glyphs) read through
+// so the next order still draws. Every answer worked from the specification.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpRenderer } from '../../../appliance/recording/index.js';
@@ -90,6 +91,20 @@ describe('RDP drawing orders', () => {
     assert.deepEqual([px(r, 0, 44), px(r, 2, 45), px(r, 40, 40), px(r, 41, 40)], [GREEN, GREEN, BLACK, GREEN]);
     assert.deepEqual([px(r, 61, 1), px(r, 63, 3), px(r, 59, 1)], [BLUE, BLUE, BLACK]);
     assert.deepEqual([px(r, 0, 47), px(r, 9, 47), px(r, 10, 47), px(r, 5, 46)], [WHITE, WHITE, BLACK, BLACK]);
+  });
+
+  test('MultiPatBlt and MultiDstBlt: their raster operation over each delta rectangle', () => {
+    const r = new RdpRenderer(32, 16);
+    r.feed(demandActive(32, 16, 1003, 16));
+    // Two 2×2 rectangles, (1, 1) and (5, 1): the second's top, width and height as the first's.
+    const deltas = Buffer.from([0x07, 0x01, 0x01, 0x02, 0x02, 0x04]);
+    const multiPat = primaryOrder({ type: 0x10, fieldBytes: 2, present: 0x307f, fields: Buffer.concat([i16(0), i16(0), i16(0), i16(0), Buffer.from([0xf0]), Buffer.from(c16(0)), Buffer.from(c16(RGB565.blue)), Buffer.from([2]), u16(deltas.length), deltas]) });
+    r.feed(ordersFastPath([multiPat]));
+    assert.deepEqual([px(r, 1, 1), px(r, 2, 2), px(r, 5, 1), px(r, 6, 2), px(r, 3, 1), px(r, 7, 1)], [BLUE, BLUE, BLUE, BLUE, BLACK, BLACK]);
+    // DSTINVERT over the same two rectangles: blue becomes yellow.
+    const multiDst = primaryOrder({ type: 0x0f, fieldBytes: 1, present: 0x70, fields: Buffer.concat([Buffer.from([0x55, 2]), u16(deltas.length), deltas]) });
+    r.feed(ordersFastPath([multiDst]));
+    assert.deepEqual([px(r, 1, 1), px(r, 6, 2), px(r, 3, 1)], [[255, 255, 0], [255, 255, 0], BLACK]);
   });
 
   test('at 32 bpp an order colour is red, green, blue bytes', () => {

@@ -4,7 +4,7 @@
 // counted, not misread as pictures.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RdpFrameSplitter, RdpGraphicsError, RdpRenderer, RdpUpdateParser } from '../../../appliance/recording/index.js';
+import { RdpFrameSplitter, RdpGraphicsError, RdpRenderer, RdpUpdateParser, fitPicture } from '../../../appliance/recording/index.js';
 import { RGB565, rgb565, bitmapUpdateData, channelData, demandActive, fastPathFragments, fastPathFrame, licenseValidClient, paletteUpdateData, slowPathUpdate, uncompressedRows } from '../../helpers/rdp-frames.js';
 import { RAW_16BPP_32X32, RLE_16BPP_32X32 } from './rdp-vectors.js';
 
@@ -133,5 +133,12 @@ describe('RDP update parser and renderer', () => {
     assert.equal(r.feed(good), true);
     assert.equal(r.stats.ignored['bytes of frames cut short'], cut.length);
     assert.throws(() => new RdpUpdateParser().parse(demandActive(9000, 100)), /a desktop of 9000×100/);
+  });
+
+  test('a picture fitted to the film: cropped where larger, padded black where smaller', () => {
+    const src = Buffer.from([1, 2, 3, 255, 4, 5, 6, 255, 7, 8, 9, 255, 10, 11, 12, 255]); // 2×2
+    assert.deepEqual([...fitPicture(src, 2, 2, 1, 1)], [1, 2, 3, 255]);
+    assert.deepEqual([...fitPicture(src, 2, 2, 3, 1)], [1, 2, 3, 255, 4, 5, 6, 255, 0, 0, 0, 255]);
+    assert.deepEqual([...fitPicture(src, 2, 2, 1, 3)], [1, 2, 3, 255, 7, 8, 9, 255, 0, 0, 0, 255]);
   });
 });

@@ -1,9 +1,11 @@
-// Real target output: what xrdp 0.9.21 (Debian 12, Xvnc session, the RDP lab's desktop) sent to xfreerdp 2.11
-// over TLS, captured in plaintext after the ClientInfo — at 32 bpp (planar bitmaps with RLE planes) and at
-// 16 bpp (interleaved RLE) — beside the client's own screenshot at the end of the session. Written through the
-// real RecordingWriter with its times and rendered by rdpFrames: the last frame is the client's screen, pixel
-// for pixel. (Captured without bulk compression, as the proxy asks the target; the capture: a TLS relay in
-// front of the lab's xrdp, frames split as the proxy splits them.)
+// Real target output, from two independent encoders: what xrdp 0.9.21 (Debian 12, Xvnc session, the RDP lab's
+// desktop; at 15 bpp, which its VNC back end refuses, xrdp's own Connection Log window) and FreeRDP 2.11's
+// shadow server (an Xvfb screen with an xterm) sent to xfreerdp 2.11 over TLS, captured in plaintext after the
+// ClientInfo — at 32 bpp (planar bitmaps with RLE planes, with an alpha plane from xrdp, without from FreeRDP)
+// and at 16 and 15 bpp (interleaved RLE) — beside the client's own screenshot at the end of the session.
+// Written through the real RecordingWriter with their times and rendered by rdpFrames: the last frame is the
+// client's screen, pixel for pixel. (Captured without bulk compression, as the proxy asks the target; the
+// capture: a TLS relay in front of the target, frames split as the proxy splits them.)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -29,7 +31,7 @@ function frames(name: string): { atMs: number; frame: Buffer }[] {
   return out;
 }
 
-describe('rendering a real xrdp session', () => {
+describe('rendering real RDP sessions', () => {
   let token: TestToken;
   const tmp = tempDir('warden-rdprec-');
 
@@ -41,12 +43,12 @@ describe('rendering a real xrdp session', () => {
     tmp.cleanup();
   });
 
-  for (const bpp of [32, 16]) {
-    test(`${bpp} bpp: the last rendered frame is the client's screenshot, pixel for pixel`, async () => {
+  for (const [name, bpp] of [['xrdp', 32], ['xrdp', 16], ['xrdp', 15], ['freerdp-shadow', 32], ['freerdp-shadow', 16]] as const) {
+    test(`${name} at ${bpp} bpp: the last rendered frame is the client's screenshot, pixel for pixel`, async () => {
       const clock = new ManualClock();
       const start = clock.now;
-      const w = await RecordingWriter.create({ keys: token.keys, dir: tmp.dir, sessionId: `xrdp-${bpp}`, clock: clock.read, meta: { protocol: 'rdp', cols: 320, rows: 200, term: 'rdp' } });
-      const recorded = frames(`xrdp-${bpp}bpp-320x200.frames`);
+      const w = await RecordingWriter.create({ keys: token.keys, dir: tmp.dir, sessionId: `${name}-${bpp}`, clock: clock.read, meta: { protocol: 'rdp', cols: 320, rows: 200, term: 'rdp' } });
+      const recorded = frames(`${name}-${bpp}bpp-320x200.frames`);
       for (const f of recorded) {
         clock.now = start + f.atMs;
         w.output(f.frame);
@@ -59,15 +61,15 @@ describe('rendering a real xrdp session', () => {
       const last = all.at(-1)!;
       assert.equal(last.last, true);
       assert.equal(last.atMs, recorded.at(-1)!.atMs);
-      const shot = decodePng(readFileSync(path.join(FIXTURES, `xrdp-${bpp}bpp-320x200.png`)));
+      const shot = decodePng(readFileSync(path.join(FIXTURES, `${name}-${bpp}bpp-320x200.png`)));
       const mine = decodePng(last.png!);
       assert.deepEqual([mine.width, mine.height], [shot.width, shot.height]);
       const { differing, maxDelta } = pictureDifference(mine, shot);
       assert.equal(differing, 0, `${differing} pixels differ from the client's screenshot (by up to ${maxDelta})`);
       assert.equal(stats!.skipped, 0, stats!.problems.join('; '));
-      assert.ok(stats!.rects > 30, `${stats!.rects} bitmap rectangles drawn`);
+      assert.ok(stats!.rects >= 20, `${stats!.rects} bitmap rectangles drawn`);
       // Without a frame interval: one frame per change, in time order, each with its time.
-      assert.ok(all.length > 5 && all.every((f, i) => i === 0 || f.atMs >= all[i - 1]!.atMs));
+      assert.ok(all.length > 1 && all.every((f, i) => i === 0 || f.atMs >= all[i - 1]!.atMs));
     });
   }
 });
