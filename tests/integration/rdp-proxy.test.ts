@@ -150,7 +150,7 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.match(ev!.detail, /win01/);
   });
 
-  test('a one-time ticket from the web logs in without a password: used once, from its own address', async () => {
+  test('a one-time ticket from the web logs in without a password: used once, from its own address, within its time', async () => {
     const login = await lab.a.auth.login({ username: 'ana', password: lab.users.ana!.password, ip: '127.0.0.1' });
     const ctx = await lab.a.auth.authenticate(login.token, '127.0.0.1');
     const actor = { userId: ctx.user.id, username: 'ana', ip: '127.0.0.1', webSessionId: ctx.sessionId };
@@ -169,8 +169,14 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     const wrongSource = await withTicket(elsewhere.ticket);
     await assert.rejects(wrongSource.waitForDesktop(10_000));
     await wrongSource.stop();
-    const refused = await lab.a.store.repos.auditEvents.query({ type: 'rdp_ticket.refused', limit: 2 });
-    assert.deepEqual(refused.map((e) => JSON.parse(e.detail).refusal).sort(), ['used', 'wrong-source']);
+    // Past its 60 s (the daemon's clock cannot be moved: the row's expiry is).
+    const stale = await lab.a.rdpTickets.issue(actor, { deviceId: host.deviceId, credentialId: host.credentialId, sourceIp: '127.0.0.1' });
+    await lab.a.store.db.updateTable('rdp_tickets').set({ expires_at: Date.now() - 1000 }).where('expires_at', '=', stale.expiresAt).execute();
+    const expired = await withTicket(stale.ticket);
+    await assert.rejects(expired.waitForDesktop(10_000));
+    await expired.stop();
+    const refused = await lab.a.store.repos.auditEvents.query({ type: 'rdp_ticket.refused', limit: 3 });
+    assert.deepEqual(refused.map((e) => JSON.parse(e.detail).refusal).sort(), ['expired', 'used', 'wrong-source']);
   });
 
   test('a target whose certificate changed is refused and the change is a high-severity event', async () => {

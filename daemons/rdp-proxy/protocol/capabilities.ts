@@ -160,10 +160,16 @@ export function buildConfirmActive(ca: ConfirmActive): Buffer {
 }
 
 /**
- * A new Confirm Active keeping the graphics decodable: the bitmap codecs and surface commands sets dropped, and
+ * A new Confirm Active keeping the graphics decodable: the bitmap codecs and surface commands sets dropped, lossy
+ * planar (AYCoCg colour loss and subsampling) not allowed, and
  * (unless keepOrders) drawing orders switched off (orderSupport zeroed, offscreen cache off, the DrawNineGrid and
  * GDI+ sets dropped). Lengths and the set count are recomputed.
  */
+/** TS_BITMAP_CAPABILITYSET's drawingFlags byte (after the 4-byte set header and 19 bytes of fields). */
+const BITMAP_DRAWING_FLAGS_AT = 23;
+export const DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY = 0x02;
+export const DRAW_ALLOW_COLOR_SUBSAMPLING = 0x04;
+
 export function rewriteConfirmActive(data: Buffer, opts: { keepOrders?: boolean } = {}): Buffer {
   const ca = parseConfirmActive(data);
   const drop = new Set([CAPSETTYPE_BITMAP_CODECS, CAPSETTYPE_SURFACE_COMMANDS]);
@@ -174,6 +180,14 @@ export function rewriteConfirmActive(data: Buffer, opts: { keepOrders?: boolean 
   const sets: CapabilitySet[] = [];
   for (const set of ca.capabilitySets) {
     if (drop.has(set.type)) continue;
+    if (set.type === CAPSETTYPE_BITMAP && set.bytes.length > BITMAP_DRAWING_FLAGS_AT) {
+      // Planar bitmaps in their lossy AYCoCg form (colour fidelity reduced, chroma subsampled) have no test
+      // vector to decode them by: the target is not allowed to send them.
+      const copy = Buffer.from(set.bytes);
+      copy[BITMAP_DRAWING_FLAGS_AT] = copy[BITMAP_DRAWING_FLAGS_AT]! & ~(DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY | DRAW_ALLOW_COLOR_SUBSAMPLING);
+      sets.push({ type: set.type, bytes: copy });
+      continue;
+    }
     if (!opts.keepOrders && set.type === CAPSETTYPE_ORDER) {
       check(set.bytes.length >= ORDER_SUPPORT_EX_AT + 2, `Confirm Active: order capability set of ${set.bytes.length} bytes`);
       const copy = Buffer.from(set.bytes);

@@ -4,7 +4,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   buildConfirmActive,
+  CAPSETTYPE_BITMAP,
   CAPSETTYPE_BITMAP_CODECS,
+  DRAW_ALLOW_COLOR_SUBSAMPLING,
+  DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY,
   CAPSETTYPE_ORDER,
   CAPSETTYPE_SURFACE_COMMANDS,
   isConfirmActive,
@@ -61,6 +64,21 @@ describe('Confirm Active', () => {
     assert.deepEqual(kept.capabilitySets.find((c) => c.type === CAPSETTYPE_ORDER)!.bytes, orderBefore);
     // Idempotent.
     assert.deepEqual(rewriteConfirmActive(out), out);
+  });
+
+  test('the rewrite forbids lossy planar (AYCoCg colour fidelity and subsampling) and leaves the rest of the bitmap set', () => {
+    const data = sendData(24);
+    const before = parseConfirmActive(data);
+    const bitmap = before.capabilitySets.find((c) => c.type === CAPSETTYPE_BITMAP)!;
+    // Offer both, whatever the captured client offered, to see them cleared.
+    const offered = Buffer.from(bitmap.bytes);
+    offered[23] = offered[23]! | DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY | DRAW_ALLOW_COLOR_SUBSAMPLING | 0x08;
+    const ca = buildConfirmActive({ ...before, capabilitySets: before.capabilitySets.map((c) => (c === bitmap ? { type: c.type, bytes: offered } : c)) });
+    const after = parseConfirmActive(rewriteConfirmActive(ca)).capabilitySets.find((c) => c.type === CAPSETTYPE_BITMAP)!.bytes;
+    assert.equal(after[23]! & (DRAW_ALLOW_DYNAMIC_COLOR_FIDELITY | DRAW_ALLOW_COLOR_SUBSAMPLING), 0);
+    assert.equal(after[23]! & 0x08, 0x08, 'the other drawing flags stay');
+    assert.deepEqual(after.subarray(0, 23), offered.subarray(0, 23));
+    assert.deepEqual(after.subarray(24), offered.subarray(24));
   });
 
   test("xfreerdp's Confirm Active to xrdp narrows the same way; xrdp's Demand Active is not a Confirm Active", () => {
