@@ -16,7 +16,11 @@ async function drive(bash: PtyBash, lines: LineReconstructor, chunks: string[]):
   const entered: string[] = [];
   for (const chunk of chunks) {
     entered.push(...lines.input(Buffer.from(chunk, 'latin1')));
+    const before = bash.printed.length;
     bash.write(chunk);
+    // Every key here makes bash print something (echo, redraw, a prompt): wait for it to start before waiting
+    // for quiet, or on a loaded machine the next key is judged against a screen bash has not drawn yet.
+    await bash.waitFor(/[\s\S]/, before, 3000).catch(() => {});
     await bash.settle(chunk.includes('\r') ? 120 : 60);
   }
   return entered;
