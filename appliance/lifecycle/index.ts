@@ -66,3 +66,18 @@ export function handleSignals(handlers: { drain: (signal: string) => Promise<voi
  * threshold, not a reservation: the heap grows only by what is garbage between collections.
  */
 export const TERMINAL_PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
+/**
+ * A daemon's `--listen ADDRESS --port N` (the `make run` supervisor and the tests start proxies on loopback and
+ * on a port of their choosing, whatever the config says); anything else is a usage error.
+ */
+export function listenOverrides(argv: string[]): { listen?: string; port?: number } {
+  const out: { listen?: string; port?: number } = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--listen' && value) out.listen = value;
+    else if (flag === '--port' && value && /^\d{1,5}$/.test(value) && Number(value) <= 65535) out.port = Number(value);
+    else throw new Error(`usage: main.js [--listen ADDRESS] [--port N] (got ${flag})`);
+  }
+  return out;
+}

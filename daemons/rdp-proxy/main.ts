@@ -5,29 +5,18 @@
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
-import { handleSignals, notifyReady } from '../../appliance/lifecycle/index.js';
+import { handleSignals, listenOverrides, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { loadOrCreateTlsIdentity } from './tls-identity.js';
 import { RdpProxyServer } from './server.js';
 
 const log = logger('rdp-proxy');
 
-function overrides(argv: string[]): { listen?: string; port?: number } {
-  const out: { listen?: string; port?: number } = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--listen' && value) out.listen = value;
-    else if (flag === '--port' && value && /^\d{1,5}$/.test(value) && Number(value) <= 65535) out.port = Number(value);
-    else throw new Error(`usage: main.js [--listen ADDRESS] [--port N] (got ${flag})`);
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   restrictUmask();
   const config = loadConfig();
   setLogLevel(config.log.level);
-  const { listen, port } = { ...config.rdpProxy, ...overrides(process.argv.slice(2)) };
+  const { listen, port } = { ...config.rdpProxy, ...listenOverrides(process.argv.slice(2)) };
   const identity = await loadOrCreateTlsIdentity(config.rdpProxy.tlsCert, config.rdpProxy.tlsKey);
   if (identity.created) log.info('created the proxy TLS certificate', { file: config.rdpProxy.tlsCert, sha256: identity.fingerprint256 });
   const appliance = await Appliance.open(config, { daemon: true });

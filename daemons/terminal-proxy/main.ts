@@ -5,7 +5,7 @@
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
-import { handleSignals, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
+import { handleSignals, listenOverrides, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { CoreAuthenticator } from './authenticator.js';
 import { RecordingTaps } from './recording-taps.js';
@@ -14,22 +14,11 @@ import { TerminalProxyServer } from './server.js';
 
 const log = logger('terminal-proxy');
 
-function overrides(argv: string[]): { listen?: string; port?: number } {
-  const out: { listen?: string; port?: number } = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--listen' && value) out.listen = value;
-    else if (flag === '--port' && value && /^\d{1,5}$/.test(value) && Number(value) <= 65535) out.port = Number(value);
-    else throw new Error(`usage: main.js [--listen ADDRESS] [--port N] (got ${flag})`);
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   restrictUmask();
   const config = loadConfig();
   setLogLevel(config.log.level);
-  const { listen, port } = { ...config.terminalProxy, ...overrides(process.argv.slice(2)) };
+  const { listen, port } = { ...config.terminalProxy, ...listenOverrides(process.argv.slice(2)) };
   const hostKey = loadOrCreateHostKey(config.terminalProxy.hostKey);
   if (hostKey.created) log.info('created the proxy host key', { file: config.terminalProxy.hostKey });
   const appliance = await Appliance.open(config, { daemon: true });

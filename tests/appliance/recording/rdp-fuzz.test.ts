@@ -6,19 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpFrameSplitter, RdpGraphicsError, RdpRenderer, RdpUpdateParser, decodeBitmap } from '../../../appliance/recording/index.js';
 import { RGB565, altsecOrder, bitmapUpdateData, bounds, cacheBitmapRev1, cacheBitmapRev2, demandActive, fastPathFragments, fastPathFrame, i16, licenseValidClient, ordersFastPath, ordersSlowPath, paletteUpdateData, primaryOrder, slowPathUpdate, solid, u16, uncompressedRows } from '../../helpers/rdp-frames.js';
+import { prng } from '../../helpers/prng.js';
 import { RLE_16BPP_32X32, RED_PLANE_64X64_RLE, GREEN_PLANE_64X64_RLE } from './rdp-vectors.js';
-
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const W = 96;
 const H = 64;

@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameReader, RdpProtocolError, type Frame } from '../../../../daemons/rdp-proxy/protocol/index.js';
 import { FREERDP_SESSION } from './captured-frames.js';
-import { prng } from './prng.js';
+import { prng } from '../../../helpers/prng.js';
 
 const frames = FREERDP_SESSION.map((f) => ({ kind: f.kind, bytes: Buffer.from(f.hex, 'hex') }));
 const stream = Buffer.concat(frames.map((f) => f.bytes));

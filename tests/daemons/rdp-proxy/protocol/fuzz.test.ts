@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as rdp from '../../../../daemons/rdp-proxy/protocol/index.js';
 import { FREERDP_ROUTING_TOKEN_CR, FREERDP_SESSION, XRDP_FRAMES } from './captured-frames.js';
 import * as spec from './spec-samples.js';
-import { prng } from './prng.js';
+import { prng } from '../../../helpers/prng.js';
 
 const SEED = 0x5eed10;
 const hex = (h: string) => Buffer.from(h, 'hex');
