@@ -86,6 +86,8 @@ export class RdpConnection {
   private bytesOut = 0;
   private finished = false;
   private closing: Promise<void> = Promise.resolve();
+  /** The client's MCS I/O channel once the proxy made it up: from then on a refusal can say why (Set Error Info). */
+  private clientIo: number | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -100,6 +102,8 @@ export class RdpConnection {
     } catch (e) {
       const reason = e instanceof TargetError ? e.reason : e instanceof StreamClosed ? 'client-disconnected' : 'protocol-error';
       if (!(e instanceof StreamClosed)) log.info('connection ended', { source: this.source, reason, error: (e as Error).message });
+      // The target failed the person after admission: the client hears "denied", the session row says why.
+      if (e instanceof TargetError) this.disconnect(P.ERRINFO_SERVER_DENIED_CONNECTION);
       await this.finish(reason);
     }
   }
@@ -144,9 +148,15 @@ export class RdpConnection {
     };
     client.write(P.buildConnectResponse({ requestedProtocols: requested, ioChannel: domain.io, channelIds: domain.channels, ...(domain.message !== undefined ? { messageChannel: domain.message } : {}) }));
     const info = await this.prelude(frames, domain);
+    this.clientIo = domain.io;
     // 4. Who is this, and may they?
     const person = ticket?.redeemed ? ticketPerson(ticket.ticket) : await this.authenticate(info);
-    if (!person) throw new StreamClosed('authentication');
+    if (!person) {
+      // Wrong password, unknown user, no such target for them: one answer, the reason is in the audit trail.
+      this.disconnect(P.ERRINFO_SERVER_DENIED_CONNECTION);
+      await this.finish('refused');
+      return;
+    }
     this.deps.onAuthenticated();
     const admission = await this.deps.appliance.sessions.open({
       userId: person.userId,
@@ -159,13 +169,14 @@ export class RdpConnection {
     });
     if (!admission.admitted) {
       log.info('session refused', { user: person.username, refusal: refusalName(admission.refusal) });
-      this.disconnect();
+      this.disconnect(P.ERRINFO_SERVER_DENIED_CONNECTION);
+      await this.finish('refused');
       return;
     }
     const session = admission.session;
     this.session = session;
     session.onEndRequested((why) => {
-      this.disconnect();
+      this.disconnect(P.ERRINFO_RPC_INITIATED_DISCONNECT);
       void this.finish(why);
     });
     if (this.finished) return;
@@ -328,7 +339,7 @@ export class RdpConnection {
           const pdu = P.parseDomainPdu(bytes);
           if (pdu.type === 'sendDataRequest' && pdu.channelId === ours.io && P.isConfirmActive(pdu.data)) {
             bytes = P.buildSendData('request', theirs.user, theirs.io, P.rewriteConfirmActive(pdu.data));
-          } else if (!identity) bytes = P.translateSendData(bytes, { initiator: (id) => toTarget.get(id) ?? id, channelId: (id) => toTarget.get(id) ?? id });
+          } else if (!identity && pdu.type === 'sendDataRequest') bytes = P.translateSendData(bytes, { initiator: (id) => toTarget.get(id) ?? id, channelId: (id) => toTarget.get(id) ?? id });
         }
         if (!writer.input(f.bytes)) {
           hold(clientSocket);
@@ -343,7 +354,9 @@ export class RdpConnection {
       (f) => {
         let bytes = f.bytes;
         this.bytesOut += bytes.length;
-        if (!identity && f.kind === 'tpkt') bytes = P.translateSendData(bytes, { initiator: (id) => toClient.get(id) ?? id, channelId: (id) => toClient.get(id) ?? id });
+        if (!identity && f.kind === 'tpkt' && P.parseDomainPdu(bytes).type === 'sendDataIndication') {
+          bytes = P.translateSendData(bytes, { initiator: (id) => toClient.get(id) ?? id, channelId: (id) => toClient.get(id) ?? id });
+        }
         if (!writer.output(f.bytes)) {
           hold(targetSocket);
           writer.onDrain(() => release(targetSocket));
@@ -359,10 +372,16 @@ export class RdpConnection {
     });
   }
 
-  /** Tell the client the connection ends (MCS Disconnect Provider Ultimatum), then close. */
-  private disconnect(): void {
+  /**
+   * Tell the client the connection ends — why, when its MCS domain exists (Set Error Info: FreeRDP exits with
+   * the matching code, mstsc shows its message) — then MCS Disconnect Provider Ultimatum, then close.
+   */
+  private disconnect(errorInfo?: number): void {
     const c = this.client;
-    if (c && !c.destroyed) c.end(P.buildDisconnectProviderUltimatum());
+    if (c && !c.destroyed) {
+      if (errorInfo !== undefined && this.clientIo !== undefined) c.write(P.buildSetErrorInfo(errorInfo, this.clientIo));
+      c.end(P.buildDisconnectProviderUltimatum());
+    }
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
@@ -381,7 +400,8 @@ export class RdpConnection {
       setTimeout(() => this.socket.destroy(), 2000).unref();
       const session = this.session;
       if (!session) {
-        this.socket.destroy();
+        // Before TLS there is nothing to say; after it, what disconnect() queued leaves before the 2 s cut.
+        if (!this.client) this.socket.destroy();
         return;
       }
       // The recording ends before the row: its last chunk is on disk when the session is closed.

@@ -49,9 +49,13 @@ export class FrameSocket {
   /** From now on every frame goes to `sink` as it arrives (queued ones first); failures to `onFailure`. */
   relay(sink: (f: Frame) => void, onFailure: (e: Error) => void): void {
     this.sink = sink;
-    for (const f of this.queue.splice(0)) sink(f);
+    this.failureListener = onFailure;
+    try {
+      for (const f of this.queue.splice(0)) sink(f);
+    } catch (e) {
+      this.fail(e as Error);
+    }
     if (this.failure) onFailure(this.failure);
-    else this.failureListener = onFailure;
   }
   private failureListener: ((e: Error) => void) | undefined;
 
@@ -77,8 +81,16 @@ export class FrameSocket {
       return;
     }
     for (const f of frames) {
-      if (this.sink) this.sink(f);
-      else if (this.waiter) {
+      if (this.sink) {
+        // A frame the relay cannot handle (a malformed PDU inside a whole frame) fails this stream, like a
+        // malformed frame: never an exception out of a socket's 'data' event.
+        try {
+          this.sink(f);
+        } catch (e) {
+          this.fail(e as Error);
+          return;
+        }
+      } else if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
         clearTimeout(w.timer);
@@ -90,6 +102,7 @@ export class FrameSocket {
   private fail(e: Error): void {
     if (this.failure) return;
     this.failure = e;
+    this.sink = undefined;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;

@@ -132,6 +132,9 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     const before = decoy.connections;
     const c = await client('ana@decoy', 'Wrong-Password-1');
     await assert.rejects(c.waitForDesktop(15_000, { colour: null }));
+    // Told in the client's own terms (Set Error Info), one answer whatever the reason.
+    await c.exited;
+    assert.match(c.output(), /ERRINFO_SERVER_DENIED_CONNECTION/);
     assert.equal(decoy.connections, before, 'the proxy dialled the target before the person was authenticated');
     const [ev] = await lab.a.store.repos.auditEvents.query({ type: 'auth.login', limit: 1 });
     assert.equal(ev!.outcome, 'failure');
@@ -196,6 +199,8 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     await lab.a.sessions.requestEnd({ username: 'admin', ip: '127.0.0.1', profile: 'administrator' }, id);
     const code = await Promise.race([c.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000))]);
     assert.notEqual(code, 'still running');
+    // Told in the client's own terms: "disconnected by an administrative tool".
+    assert.match(c.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
     const row = await closedRow(id);
     assert.match(row.end_reason!, /^ended/);
   });

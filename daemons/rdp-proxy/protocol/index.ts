@@ -11,3 +11,4 @@ export * from './capabilities.js';
 export { ByteReader, ByteWriter } from './bytes.js';
 export * as ber from './ber.js';
 export * as per from './per.js';
+export * from './share.js';

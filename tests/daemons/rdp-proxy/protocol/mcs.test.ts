@@ -263,3 +263,16 @@ describe('MCS domain PDUs', () => {
     refuses(() => parseDomainPdu(hex('0300000702f080')), /truncated/);
   });
 });
+
+test('Set Error Info: a Send Data Indication from the server on the I/O channel carrying a share data PDU of type 0x2F', async () => {
+  const { buildSetErrorInfo, parseDomainPdu, ERRINFO_SERVER_DENIED_CONNECTION, SERVER_CHANNEL_ID } = await import('../../../../daemons/rdp-proxy/protocol/index.js');
+  const pdu = parseDomainPdu(buildSetErrorInfo(ERRINFO_SERVER_DENIED_CONNECTION, 1003));
+  assert.equal(pdu.type, 'sendDataIndication');
+  if (pdu.type !== 'sendDataIndication') return;
+  assert.deepEqual([pdu.initiator, pdu.channelId], [SERVER_CHANNEL_ID, 1003]);
+  const d = pdu.data;
+  assert.equal(d.readUInt16LE(0), d.length, 'share control totalLength');
+  assert.equal(d.readUInt16LE(2), 0x17, 'PDUTYPE_DATAPDU, version 1');
+  assert.equal(d[14], 0x2f, 'pduType2 SET_ERROR_INFO');
+  assert.equal(d.readUInt32LE(18), ERRINFO_SERVER_DENIED_CONNECTION);
+});
