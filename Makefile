@@ -55,6 +55,7 @@ bench: build
 	@node dist/bench/live-sessions.js
 	@node dist/bench/terminal-proxy-idle.js
 	@node dist/bench/rdp-render.js
+	@node dist/bench/rdp-proxy.js
 
 clean:
 	rm -rf dist

@@ -23,3 +23,29 @@ export function dirBytes(dir: string): number {
   }
   return total;
 }
+
+/**
+ * A process's memory in KiB: RSS (what `ps` shows: shared pages counted in full by every process that maps
+ * them) and PSS (shared pages split between the processes sharing them: sums over many processes are honest),
+ * from /proc/PID/smaps_rollup (Linux 4.14+; PSS 0 where it cannot be read).
+ */
+export function memoryKiB(pid: number): { rss: number; pss: number } {
+  const rss = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  let pss = 0;
+  try {
+    pss = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    /* not readable here */
+  }
+  return { rss, pss };
+}
+
+/** The kernel's estimate of memory available for new work without swapping, in KiB (/proc/meminfo). */
+export function memAvailableKiB(): number {
+  return Number(/^MemAvailable:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+}
+
+/** The 1-minute load average (/proc/loadavg): how busy a shared machine was while a bench ran. */
+export function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}

@@ -253,6 +253,9 @@ export class RdpConnection {
     const socket = net.connect({ host: t.address, port: t.port });
     this.target = socket;
     socket.on('error', () => {});
+    // Without it, the connection sequence's back-to-back small writes (Erect Domain, then Attach User) wait on
+    // the target's delayed ACK: ~40 ms of every connect (bench/rdp-proxy.ts). The client side has it too.
+    socket.setNoDelay(true);
     await onceSecure(socket, 'connect', timeout).catch((e) => {
       throw new TargetError('target-unreachable', (e as Error).message);
     });

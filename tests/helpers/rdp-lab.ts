@@ -626,6 +626,8 @@ export interface RdpClient {
   exited: Promise<number>;
   /** xfreerdp's stdout and stderr so far. */
   output: () => string;
+  /** xfreerdp's and its Xvfb's process ids (for the bench's CPU and memory figures). */
+  pids: () => number[];
   stop: () => Promise<void>;
 }
 
@@ -779,6 +781,7 @@ export async function startRdpClient(opts: RdpClientOptions): Promise<RdpClient>
     waitForDesktop,
     exited,
     output: () => output,
+    pids: () => [proc.pid, xvfb.proc.pid].filter((p): p is number => p !== undefined),
     stop,
   };
 }
