@@ -10,6 +10,11 @@
 // next, so a swapped header, a reordered, dropped or altered chunk fails; only a cut tail reads as "truncated".
 //
 // The plaintext of a chunk is a run of records: u8 type ‖ varint delta-ms since the previous record ‖ payload.
+// When the header says `compression: "deflate-raw"` (RDP recordings: the proxy turns RDP's own bulk compression
+// off so that frames can be decoded, and raw frames compress several-fold), a chunk's plaintext is instead the
+// raw DEFLATE (RFC 1951) of that run: compressed before it is encrypted, since ciphertext does not compress.
+// A reader inflates it with its output bounded by MAX_CHUNK_PLAINTEXT. No field means no compression (every
+// recording written before it, and every terminal recording: the terminal proxy's throughput is its limit).
 import { createHash } from 'node:crypto';
 
 export const MAGIC = Buffer.from('WARDEN-REC1\n');
@@ -18,6 +23,16 @@ export const AAD_PREFIX = Buffer.from('warden/recording/v1');
 /** A chunk's plaintext never exceeds this: a reader refuses a length field above it before allocating. */
 export const MAX_CHUNK_PLAINTEXT = 1 << 20;
 export const MAX_HEADER = 64 * 1024;
+/**
+ * The largest stored (ciphertext) length of a compressed chunk: DEFLATE of incompressible data grows a little
+ * (zlib's deflateBound for MAX_CHUNK_PLAINTEXT is about 330 bytes over it); the inflated run is still bounded
+ * by MAX_CHUNK_PLAINTEXT.
+ */
+export const MAX_CHUNK_STORED = MAX_CHUNK_PLAINTEXT + 4096;
+
+/** How a recording's chunk plaintexts are compressed, when they are. */
+export type RecordingCompression = 'deflate-raw';
+export const COMPRESSIONS: readonly RecordingCompression[] = ['deflate-raw'];
 
 export const enum RecordType {
   Output = 1,
@@ -41,6 +56,8 @@ export interface RecordingHeader extends RecordingMeta {
   startedAt: number;
   /** The data key wrapped under the master key at creation (base64). After a rotation the store row holds the current one. */
   wrappedKey: string;
+  /** Absent: chunk plaintexts are the record runs themselves. */
+  compression?: RecordingCompression;
 }
 
 export type RecordingEvent =

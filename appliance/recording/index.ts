@@ -4,7 +4,7 @@
 export { RecordingWriter, recordingFileName, type RecordingWriterOptions, type RecordingSummary } from './writer.js';
 export { openRecording, verifyRecording, readRecordingHeader, Recording, type OpenOptions, type Verdict } from './reader.js';
 export { asciicastLines, type AsciicastOptions } from './asciicast.js';
-export type { RecordingEvent, RecordingHeader, RecordingMeta } from './format.js';
+export type { RecordingCompression, RecordingEvent, RecordingHeader, RecordingMeta } from './format.js';
 export { rdpFrames, RdpRenderer, type RdpFrame, type RdpFramesOptions, type RdpRenderStats } from './rdp-render.js';
 export { RdpFramebuffer, encodePng, decodePng, fitPicture } from './rdp-framebuffer.js';
 export { RdpFrameSplitter, RdpUpdateParser, type RdpUpdate, type BitmapRect } from './rdp-update.js';

@@ -3,9 +3,14 @@
 // quietly as "truncated"; anything that fails authentication ends it as tampered.
 import { createDecipheriv } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import { inflateRaw } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { KeyService } from '../keys/index.js';
 import { WardenError } from '../errors/index.js';
-import { MAGIC, MAX_CHUNK_PLAINTEXT, MAX_HEADER, TAG_LEN, chunkAad, decodeRecords, headerLink, nonce, type RecordingEvent, type RecordingHeader } from './format.js';
+import { COMPRESSIONS, MAGIC, MAX_CHUNK_PLAINTEXT, MAX_CHUNK_STORED, MAX_HEADER, TAG_LEN, chunkAad, decodeRecords, headerLink, nonce, type RecordingEvent, type RecordingHeader } from './format.js';
+
+// On the thread pool, not the event loop of the daemon that serves the export.
+const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>;
 
 export interface OpenOptions {
   /**
@@ -63,6 +68,8 @@ export class Recording {
       let previous = headerLink(this.headerBytes);
       let at = 0;
       const lenBuf = Buffer.alloc(4);
+      const compressed = this.header.compression === 'deflate-raw';
+      const maxStored = compressed ? MAX_CHUNK_STORED : MAX_CHUNK_PLAINTEXT;
       for (let seq = 0; pos < size; seq++) {
         if (v.complete) {
           v.ok = false;
@@ -75,7 +82,7 @@ export class Recording {
         }
         await readExactly(fh, lenBuf, pos);
         const n = lenBuf.readUInt32BE(0);
-        if (n === 0 || n > MAX_CHUNK_PLAINTEXT) {
+        if (n === 0 || n > maxStored) {
           v.ok = false;
           v.problem = `chunk ${seq} has an impossible length`;
           break;
@@ -97,6 +104,17 @@ export class Recording {
           v.ok = false;
           v.problem = `chunk ${seq} fails authentication (altered, reordered, removed before it, or another header)`;
           break;
+        }
+        if (compressed) {
+          try {
+            // Bounded: an authentic but hostile chunk (a writer's key in the wrong hands) must not inflate
+            // without limit; the bound is what an uncompressed chunk may hold.
+            plain = await inflateRawAsync(plain, { maxOutputLength: MAX_CHUNK_PLAINTEXT });
+          } catch (e) {
+            v.ok = false;
+            v.problem = `chunk ${seq} does not decompress: ${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `it inflates beyond ${MAX_CHUNK_PLAINTEXT} bytes` : (e as Error).message}`;
+            break;
+          }
         }
         let decoded: { events: RecordingEvent[]; at: number };
         try {
@@ -165,6 +183,9 @@ export async function readRecordingHeader(file: string): Promise<{ header: Recor
     }
     if (header.version !== 1 || typeof header.sessionId !== 'string' || typeof header.wrappedKey !== 'string' || typeof header.startedAt !== 'number') {
       throw new WardenError('RECORDING_UNREADABLE', 'the recording header is incomplete');
+    }
+    if (header.compression !== undefined && !COMPRESSIONS.includes(header.compression)) {
+      throw new WardenError('RECORDING_UNREADABLE', `the recording uses an unknown compression (${String(header.compression)})`);
     }
     return { header, headerBytes: Buffer.concat([start, json]) };
   } finally {

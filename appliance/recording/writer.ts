@@ -1,6 +1,7 @@
 // The recording writer: appends are synchronous and cheap (one copy into the current chunk, the record header
 // written in place), so a proxy calls them on its data path without awaiting. A full chunk's buffer is handed
-// (transferred, not copied) to the sealing thread (seal-worker.ts), which encrypts it (AES-256-GCM) and writes
+// (transferred, not copied) to the sealing thread (seal-worker.ts), which deflates it when the recording is
+// compressed (RDP), encrypts it (AES-256-GCM) and writes
 // it, in order, and hands the buffer back for reuse: the event loop pays for the copy, not the cipher nor the
 // disk. A chunk is sealed when it is full or `flushMs` after its first record: an idle terminal writes nothing.
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import type { KeyService } from '../keys/index.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../config/index.js';
 import { InputError, WardenError } from '../errors/index.js';
-import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, encodeHeader, headerLink, varintSize, writeVarint, type RecordingHeader, type RecordingMeta } from './format.js';
+import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, encodeHeader, headerLink, varintSize, writeVarint, type RecordingCompression, type RecordingHeader, type RecordingMeta } from './format.js';
 import type { SealReply, SealRequest } from './seal-worker.js';
 
 export interface RecordingWriterOptions {
@@ -34,6 +35,11 @@ export interface RecordingWriterOptions {
   highWaterMark?: number;
   /** Above this, the recording fails rather than grow without bound (default 16 × highWaterMark). */
   hardLimit?: number;
+  /**
+   * Deflate each chunk's records before sealing it (on the sealing thread), recorded in the header; default
+   * none. The backpressure marks still count the records' own bytes (what the thread has to work through).
+   */
+  compression?: RecordingCompression;
 }
 
 export interface RecordingSummary {
@@ -83,8 +89,10 @@ export class RecordingWriter {
   private readonly flushMs: number;
   private readonly highWaterMark: number;
   private readonly hardLimit: number;
-  /** Bytes sealed or staged but not yet written. */
+  /** Bytes sealed or staged but not yet written, counted before any compression. */
   private unwritten = 0;
+  /** The uncompressed frame length of each chunk in flight, in order: what its answer takes off `unwritten`. */
+  private readonly inFlightFrames: number[] = [];
   private written: number;
   private sealedChunks = 0;
 
@@ -109,7 +117,7 @@ export class RecordingWriter {
     this.maxSpare = Math.ceil(this.highWaterMark / this.floodStageBytes) + 1;
     this.lastAt = startedAt;
     this.written = headerBytes.length;
-    this.id = sealer.open(this, file.fd, key, headerLink(headerBytes));
+    this.id = sealer.open(this, file.fd, key, headerLink(headerBytes), opts.compression);
   }
 
   /** Create the file (exclusively, 0600) under a fresh data key wrapped on the token, and write its header. */
@@ -131,6 +139,8 @@ export class RecordingWriter {
         rows,
         term: String(opts.meta.term).slice(0, 64),
         wrappedKey: wrappedKey.toString('base64'),
+        // Only when set: an uncompressed recording's header is byte for byte what it was before the field.
+        ...(opts.compression ? { compression: opts.compression } : {}),
       };
       const headerBytes = encodeHeader(header);
       makePrivateDir(opts.dir);
@@ -335,18 +345,20 @@ export class RecordingWriter {
     if (size !== buf.byteLength) this.spare.length = 0;
     this.stage = Buffer.from(this.spare.pop() ?? new ArrayBuffer(size));
     this.inFlight++;
+    this.inFlightFrames.push(frameLength);
     sealer.chunk(this.id, buf, length);
   }
 
   /** @internal the sealing thread's answer for one chunk, in order. */
   sealed(reply: SealReply): void {
     this.inFlight--;
+    const staged = this.inFlightFrames.shift() ?? 0;
     if (this.spare.length < this.maxSpare && reply.buf.byteLength === this.stage.byteLength) this.spare.push(reply.buf);
     if (reply.op === 'error') {
       this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} could not be written: ${reply.code ?? reply.message}`));
     } else if (reply.bytes > 0) {
       const before = this.pending;
-      this.unwritten -= reply.bytes;
+      this.unwritten -= staged;
       this.written += reply.bytes;
       this.sealedChunks++;
       if (before >= this.highWaterMark && this.pending < this.highWaterMark) for (const l of this.drainListeners.splice(0)) l();
@@ -358,6 +370,7 @@ export class RecordingWriter {
   sealerLost(e: Error): void {
     this.fail(new WardenError('RECORDING_FAILED', `the recording of session ${this.sessionId} lost its sealing thread: ${e.message}`, { cause: e }));
     this.inFlight = 0;
+    this.inFlightFrames.length = 0;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -400,10 +413,10 @@ class Sealer {
   private nextId = 1;
   private inFlight = 0;
 
-  open(writer: RecordingWriter, fd: number, key: Buffer, previous: Buffer): number {
+  open(writer: RecordingWriter, fd: number, key: Buffer, previous: Buffer, compression: RecordingCompression | undefined): number {
     const id = this.nextId++;
     this.writers.set(id, writer);
-    this.post({ op: 'open', id, fd, key, previous });
+    this.post({ op: 'open', id, fd, key, previous, compression });
     return id;
   }
 

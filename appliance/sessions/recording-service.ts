@@ -104,7 +104,10 @@ export class RecordingService {
    * If the writer fails later (disk), the row says so and the session is asked to end.
    */
   async start(session: Pick<ProxySession, 'id' | 'protocol' | 'username' | 'requestEnd'>, meta: Omit<RecordingMeta, 'protocol'>): Promise<SessionRecording> {
-    const writer = await RecordingWriter.create({ ...this.deps.writer, keys: this.deps.keys(), dir: this.deps.dir, sessionId: session.id, clock: this.now, meta: { ...meta, protocol: session.protocol } });
+    // RDP frames are recorded as sent with RDP's bulk compression off (so they can be drawn) and deflate
+    // several-fold; a terminal's stream is small and its proxy's throughput per MiB is its limit: left as is.
+    const compression = session.protocol === 'rdp' ? ({ compression: 'deflate-raw' } as const) : {};
+    const writer = await RecordingWriter.create({ ...this.deps.writer, ...compression, keys: this.deps.keys(), dir: this.deps.dir, sessionId: session.id, clock: this.now, meta: { ...meta, protocol: session.protocol } });
     const id = randomUUID();
     try {
       await this.deps.store.transaction(async (repos) => {
