@@ -11,32 +11,13 @@ import { randomBytes, createCipheriv } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RecordingWriter, openRecording, verifyRecording, readRecordingHeader, type RecordingEvent } from '../../../appliance/recording/index.js';
-import { MAGIC, MAX_CHUNK_PLAINTEXT, RecordType, chunkAad, encodeHeader, headerLink, nonce, writeVarint, type RecordingHeader } from '../../../appliance/recording/format.js';
+import { RecordingWriter, verifyRecording, readRecordingHeader } from '../../../appliance/recording/index.js';
+import { MAX_CHUNK_PLAINTEXT, RecordType, chunkAad, encodeHeader, headerLink, nonce, writeVarint, type RecordingHeader } from '../../../appliance/recording/format.js';
 import { ManualClock, tempDir } from '../../helpers/fixtures.js';
 import { testToken, type TestToken } from '../../helpers/token.js';
+import { chunkOffsets, readAll } from '../../helpers/recording-files.js';
 
 const rdpMeta = { protocol: 'rdp', cols: 1024, rows: 768, term: 'rdp' };
-
-async function readAll(file: string, keys: TestToken['keys']): Promise<RecordingEvent[]> {
-  const rec = await openRecording(file, keys);
-  const out: RecordingEvent[] = [];
-  for await (const e of rec.events()) out.push(e);
-  return out;
-}
-
-function chunkOffsets(file: string): [number, number][] {
-  const buf = readFileSync(file);
-  let pos = MAGIC.length + 4 + buf.readUInt32BE(MAGIC.length);
-  const out: [number, number][] = [];
-  while (pos + 4 <= buf.length) {
-    const end = pos + 4 + buf.readUInt32BE(pos) + 16;
-    if (end > buf.length) break;
-    out.push([pos, end]);
-    pos = end;
-  }
-  return out;
-}
 
 /** A frame like the proxy sees with bulk compression off: runs of similar pixels, a little noise. */
 function frame(i: number, size: number): Buffer {

@@ -9,32 +9,11 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync, statSync, truncateSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RecordingWriter, openRecording, verifyRecording, asciicastLines, type RecordingEvent } from '../../../appliance/recording/index.js';
-import { MAGIC } from '../../../appliance/recording/format.js';
 import { ManualClock, tempDir } from '../../helpers/fixtures.js';
 import { testToken, type TestToken } from '../../helpers/token.js';
+import { chunkOffsets, readAll } from '../../helpers/recording-files.js';
 
 const meta = { protocol: 'ssh', cols: 80, rows: 24, term: 'xterm-256color' };
-
-async function readAll(file: string, keys: TestToken['keys']): Promise<RecordingEvent[]> {
-  const rec = await openRecording(file, keys);
-  const out: RecordingEvent[] = [];
-  for await (const e of rec.events()) out.push(e);
-  return out;
-}
-
-/** Offsets of the chunks in a recording file: [start, end) of each. */
-function chunkOffsets(file: string): [number, number][] {
-  const buf = readFileSync(file);
-  let pos = MAGIC.length + 4 + buf.readUInt32BE(MAGIC.length);
-  const out: [number, number][] = [];
-  while (pos + 4 <= buf.length) {
-    const end = pos + 4 + buf.readUInt32BE(pos) + 16;
-    if (end > buf.length) break;
-    out.push([pos, end]);
-    pos = end;
-  }
-  return out;
-}
 
 describe('recording file', () => {
   let token: TestToken;
