@@ -1,6 +1,8 @@
 // Service lifecycle as systemd wants it: READY=1 only once the store and token are open, STOPPING=1 on
 // drain, RELOADING=1 around SIGHUP. Without NOTIFY_SOCKET (make run, tests) these do nothing.
 import { createRequire } from 'node:module';
+import { loadConfig } from '../config/index.js';
+import { setLogLevel, type Logger } from '../log/index.js';
 
 interface SdNotify {
   sendState(state: string): void;
@@ -80,4 +82,32 @@ export function listenOverrides(argv: string[]): { listen?: string; port?: numbe
     else throw new Error(`usage: main.js [--listen ADDRESS] [--port N] (got ${flag})`);
   }
   return out;
+}
+
+/**
+ * A proxy daemon's life once it serves (the SSH and RDP proxies alike): whatever escapes one connection's
+ * handlers is logged, never fatal to the others; SIGTERM drains (the server's sessions, then the appliance);
+ * SIGHUP re-reads the config's log level and drops cached settings, keeping the running config on a bad file.
+ */
+export function superviseProxy(o: { log: Logger; stop: () => Promise<void>; close: () => Promise<void>; invalidateSettings: () => void; restartOnly: string }): void {
+  const { log } = o;
+  process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection in a connection', { error: (e as Error)?.message }));
+  handleSignals({
+    drain: async (signal) => {
+      log.info('draining', { signal });
+      await o.stop();
+      await o.close();
+      log.info('stopped');
+    },
+    reload: async () => {
+      try {
+        setLogLevel(loadConfig().log.level);
+        o.invalidateSettings();
+        log.info(`configuration reloaded (${o.restartOnly} take effect at the next restart)`);
+      } catch (e) {
+        log.error('reload failed; keeping the running configuration', { error: e });
+      }
+    },
+  });
 }

@@ -5,7 +5,7 @@
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
-import { handleSignals, listenOverrides, notifyReady } from '../../appliance/lifecycle/index.js';
+import { listenOverrides, superviseProxy, notifyReady } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { loadOrCreateTlsIdentity } from './tls-identity.js';
 import { RdpProxyServer } from './server.js';
@@ -28,27 +28,7 @@ async function main(): Promise<void> {
     maxUnauthenticated: config.rdpProxy.maxUnauthenticated,
   });
   const bound = await server.listen();
-  // One bad connection must never take the others down: whatever escapes a handler is logged, not fatal.
-  process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));
-  process.on('unhandledRejection', (e) => log.error('unhandled rejection in a connection', { error: (e as Error)?.message }));
-  handleSignals({
-    drain: async (signal) => {
-      log.info('draining', { signal });
-      await server.stop();
-      await appliance.close();
-      log.info('stopped');
-    },
-    reload: async () => {
-      try {
-        const next = loadConfig();
-        setLogLevel(next.log.level);
-        appliance.settings.invalidate();
-        log.info('configuration reloaded (listen address, port and certificate take effect at the next restart)');
-      } catch (e) {
-        log.error('reload failed; keeping the running configuration', { error: e });
-      }
-    },
-  });
+  superviseProxy({ log, stop: () => server.stop(), close: () => appliance.close(), invalidateSettings: () => appliance.settings.invalidate(), restartOnly: 'listen address, port and certificate' });
   const where = listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
   log.info('listening', { rdp: bound, pid: process.pid, certificate: identity.fingerprint256 });
   process.stdout.write(`warden-rdp-proxy ready: rdp://${where}:${bound}\n`);

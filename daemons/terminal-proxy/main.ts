@@ -5,7 +5,7 @@
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
-import { handleSignals, listenOverrides, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
+import { listenOverrides, superviseProxy, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { CoreAuthenticator } from './authenticator.js';
 import { RecordingTaps } from './recording-taps.js';
@@ -34,28 +34,7 @@ async function main(): Promise<void> {
   const bound = await server.listen();
   const missing = TERMINAL_PROXY_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
   if (missing.length > 0) log.warn('started without its Node flags: bulk transfers cost about twice the CPU', { missing });
-  // One bad connection must never take the others down: whatever escapes a handler is logged, not fatal.
-  process.on('uncaughtException', (e) => log.error('uncaught error in a connection', { error: e.message, stack: e.stack }));
-  process.on('unhandledRejection', (e) => log.error('unhandled rejection in a connection', { error: (e as Error)?.message }));
-
-  handleSignals({
-    drain: async (signal) => {
-      log.info('draining', { signal });
-      await server.stop();
-      await appliance.close();
-      log.info('stopped');
-    },
-    reload: async () => {
-      try {
-        const next = loadConfig();
-        setLogLevel(next.log.level);
-        appliance.settings.invalidate();
-        log.info('configuration reloaded (listen address and port take effect at the next restart)');
-      } catch (e) {
-        log.error('reload failed; keeping the running configuration', { error: e });
-      }
-    },
-  });
+  superviseProxy({ log, stop: () => server.stop(), close: () => appliance.close(), invalidateSettings: () => appliance.settings.invalidate(), restartOnly: 'listen address and port' });
   const where = listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
   log.info('listening', { ssh: bound, pid: process.pid });
   process.stdout.write(`warden-terminal-proxy ready: ssh://${where}:${bound}\n`);
