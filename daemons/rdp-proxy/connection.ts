@@ -13,7 +13,7 @@
 import net, { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { Appliance } from '../../appliance/index.js';
-import { parseLoginName, resolveTarget, type ProxySession, type RedeemedRdpTicket, type Refusal, type SessionRecording } from '../../appliance/sessions/index.js';
+import { parseLoginName, resolveTarget, type ProxySession, type RedeemedRdpTicket, type SessionRecording } from '../../appliance/sessions/index.js';
 import type { ProxyAuthenticationProof } from '../../appliance/auth/index.js';
 import { logger } from '../../appliance/log/index.js';
 import * as P from './protocol/index.js';
@@ -133,7 +133,7 @@ export class RdpConnection {
     const client = new tls.TLSSocket(this.socket, { isServer: true, cert: this.deps.identity.cert, key: this.deps.identity.key, minVersion: 'TLSv1.2' });
     this.client = client;
     client.on('error', () => {});
-    await onceSecure(client, 'secure', stepTimeoutMs);
+    await eventOrFailure(client, 'secure', stepTimeoutMs);
     const frames = new FrameSocket(client, 'client');
     // 3. MCS, answered here with made-up ids.
     const initialFrame = await frames.next(stepTimeoutMs);
@@ -168,7 +168,7 @@ export class RdpConnection {
       ...(person.reason ? { reason: person.reason } : {}),
     });
     if (!admission.admitted) {
-      log.info('session refused', { user: person.username, refusal: refusalName(admission.refusal) });
+      log.info('session refused', { user: person.username, refusal: admission.refusal.kind });
       this.disconnect(P.ERRINFO_SERVER_DENIED_CONNECTION);
       await this.finish('refused');
       return;
@@ -256,7 +256,7 @@ export class RdpConnection {
     // Without it, the connection sequence's back-to-back small writes (Erect Domain, then Attach User) wait on
     // the target's delayed ACK: ~40 ms of every connect (bench/rdp-proxy.ts). The client side has it too.
     socket.setNoDelay(true);
-    await onceSecure(socket, 'connect', timeout).catch((e) => {
+    await eventOrFailure(socket, 'connect', timeout).catch((e) => {
       throw new TargetError('target-unreachable', (e as Error).message);
     });
     const raw = new FrameSocket(socket, 'target');
@@ -267,7 +267,7 @@ export class RdpConnection {
     const secure = tls.connect({ socket, rejectUnauthorized: false, ...(isIP(t.address) === 0 ? { servername: t.address } : {}) });
     this.target = secure;
     secure.on('error', () => {});
-    await onceSecure(secure, 'secureConnect', timeout).catch((e) => {
+    await eventOrFailure(secure, 'secureConnect', timeout).catch((e) => {
       throw new TargetError('target-unreachable', `TLS with the target failed: ${(e as Error).message}`);
     });
     // The target's certificate is its host key: pinned on first use, a change refuses the session (audited by the core).
@@ -277,9 +277,11 @@ export class RdpConnection {
     if (!peerCertificate || !fingerprint) throw new TargetError('target-protocol', 'the target showed no certificate');
     if ((await session.checkHostKey(fingerprint)) === 'mismatch') throw new TargetError('host-key-mismatch', 'the target certificate is not the pinned one');
     const { domain: credDomain, user } = splitAccount(t.username, t.domain);
+    // A JS string cannot be zeroed: made once, for CredSSP and the ClientInfo; the Buffer is zeroed at close.
+    const password = session.secret.toString('utf8');
     if ((confirm.selectedProtocol & P.PROTOCOL_HYBRID) !== 0) {
       try {
-        await credsspAuthenticate(secure, { domain: credDomain, user, password: session.secret.toString('utf8') }, { timeoutMs: timeout, peerCertificate });
+        await credsspAuthenticate(secure, { domain: credDomain, user, password }, { timeoutMs: timeout, peerCertificate });
       } catch (e) {
         if (e instanceof CredSspError) throw new TargetError('target-auth-failed', `NLA with the target failed: ${e.message}`);
         throw e;
@@ -303,7 +305,7 @@ export class RdpConnection {
     }
     // The vaulted credential goes in; compression goes out (a recording must decode the updates); the GFX
     // pipeline was cleared from the client's core data above for the same reason.
-    const rewritten = P.buildClientInfo(P.clientInfoForTarget(info, { domain: credDomain, userName: user, password: session.secret.toString('utf8') }));
+    const rewritten = P.buildClientInfo(P.clientInfoForTarget(info, { domain: credDomain, userName: user, password }));
     const pdu = P.buildSendData('request', domain.user, domain.io, rewritten);
     rewritten.fill(0);
     secure.write(pdu, () => pdu.fill(0));
@@ -385,7 +387,7 @@ export class RdpConnection {
       if (errorInfo !== undefined && this.clientIo !== undefined) c.write(P.buildSetErrorInfo(errorInfo, this.clientIo));
       c.end(P.buildDisconnectProviderUltimatum());
     }
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    // finish(), which always follows, cuts a client that does not leave.
   }
 
   /** The daemon is stopping. */
@@ -415,7 +417,7 @@ export class RdpConnection {
   }
 }
 
-/** DOMAIN\user or user@domain in the credential's user name, else the credential's own domain. */
+/** DOMAIN\user in the credential's user name splits; anything else (user@domain, a UPN, included) goes as it is, with the credential's own domain. */
 function splitAccount(username: string, domain: string): { domain: string; user: string } {
   const slash = username.indexOf('\\');
   if (slash > 0) return { domain: username.slice(0, slash), user: username.slice(slash + 1) };
@@ -437,11 +439,8 @@ function ticketPerson(t: RedeemedRdpTicket): Person {
   return { userId: t.userId, username: t.username, deviceId: t.deviceId, credentialId: t.credentialId, authentication: t.authentication, ...(t.reason ? { reason: t.reason } : {}) };
 }
 
-function refusalName(r: Refusal): string {
-  return r.kind;
-}
-
-function onceSecure(socket: net.Socket, event: string, timeoutMs: number): Promise<void> {
+/** Resolves on `event` ('connect', 'secure', 'secureConnect'); rejects on an error, a close or the timeout. */
+function eventOrFailure(socket: net.Socket, event: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
     const ok = () => done();
