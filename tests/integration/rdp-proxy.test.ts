@@ -219,6 +219,9 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     const c = await client('ana@win01', lab.users.ana!.password);
     await c.waitForDesktop(30_000);
     const id = (await lastSession())!;
+    // Listed live beside the SSH sessions, with its protocol.
+    const live = await lab.a.sessions.liveSessions({ profile: 'administrator' });
+    assert.equal(live.find((v) => v.id === id)?.protocol, 'rdp');
     await lab.a.sessions.requestEnd({ username: 'admin', ip: '127.0.0.1', profile: 'administrator' }, id);
     const code = await Promise.race([c.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000))]);
     assert.notEqual(code, 'still running');
@@ -226,6 +229,21 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.match(c.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
     const row = await closedRow(id);
     assert.match(row.end_reason!, /^ended/);
+  });
+
+  test('disabling the user ends their live RDP session (the change feed reaches the proxy process)', async () => {
+    const dora = await lab.addUser('dora');
+    await lab.addGroup('rdp-dora', ['dora'], ['win01']);
+    const c = await client('dora@win01', dora.password);
+    await c.waitForDesktop(30_000);
+    const id = (await lastSession())!;
+    await lab.a.users.setStatus({ username: 'admin', ip: '127.0.0.1' }, dora.id, 'disabled');
+    const code = await Promise.race([c.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000))]);
+    assert.notEqual(code, 'still running');
+    assert.match(c.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
+    const row = await closedRow(id);
+    assert.equal(row.status, 'closed');
+    assert.notEqual(row.end_reason, 'client-disconnected');
   });
 
   test('a target that requires NLA is reached with the vaulted credential through CredSSP', async (t) => {
