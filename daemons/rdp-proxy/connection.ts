@@ -177,7 +177,7 @@ export class RdpConnection {
     this.session = session;
     session.onEndRequested((why) => {
       this.disconnect(P.ERRINFO_RPC_INITIATED_DISCONNECT);
-      void this.finish(why);
+      void this.finish(`ended: ${why}`);
     });
     if (this.finished) return;
     // 5. The target, with the vaulted credential.

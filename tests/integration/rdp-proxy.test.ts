@@ -243,7 +243,7 @@ describe('RDP proxy: xfreerdp → warden-rdp-proxy → xrdp', { timeout: 300_000
     assert.match(c.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
     const row = await closedRow(id);
     assert.equal(row.status, 'closed');
-    assert.notEqual(row.end_reason, 'client-disconnected');
+    assert.equal(row.end_reason, 'ended: user-disabled');
   });
 
   test('a target that requires NLA is reached with the vaulted credential through CredSSP', async (t) => {
