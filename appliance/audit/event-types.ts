@@ -167,6 +167,22 @@ const CATALOGUE = {
     detail: { stage: 'string', refusal: 'string', ticket: 'number|null', deviceId: 'number|null', credentialId: 'number|null', rule: 'string?', expectedSource: 'string?' },
   },
 
+  // The OS settings of the appliance image, changed from the console (orbit); before `orbit init` there is
+  // no trail yet and these are not recorded.
+  'system.network': { code: 'W2200', severity: 'medium', description: "An interface's IPv4/IPv6 addressing was changed (static, DHCP, router advertisements, off).", detail: { interface: 'string', ipv4: 'string', ipv6: 'string' } },
+  'system.dns': { code: 'W2201', severity: 'medium', description: 'The DNS servers and search domains were changed.', detail: { servers: 'string[]', search: 'string[]' } },
+  'system.hostname': { code: 'W2202', severity: 'low', description: "The appliance's host name was changed.", detail: { hostname: 'string', previous: 'string|null' } },
+  'system.ntp': { code: 'W2203', severity: 'low', description: 'The NTP servers were changed.', detail: { servers: 'string[]' } },
+  'system.timezone': { code: 'W2204', severity: 'low', description: "The appliance's time zone was changed.", detail: { zone: 'string', previous: 'string|null' } },
+  'system.web_certificate': {
+    code: 'W2205',
+    severity: 'high',
+    description: 'The web TLS certificate was replaced (installed from a CA, or self-signed).',
+    detail: { source: 'string', subject: 'string', sans: 'string[]', notAfter: 'string', fingerprint: 'string', previousFingerprint: 'string|null' },
+  },
+  'system.web_csr': { code: 'W2206', severity: 'low', description: 'A key and certificate signing request for the web certificate were made; the key waits on the appliance for the signed certificate.', detail: { subject: 'string', sans: 'string[]', keyType: 'string' } },
+  'system.service_restart': { code: 'W2207', severity: 'low', description: 'Warden services were restarted from the console.', detail: { units: 'string[]' } },
+
   'access.request': {
     code: 'W3000',
     severity: 'info',
