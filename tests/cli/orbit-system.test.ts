@@ -39,6 +39,20 @@ describe('orbit OS settings against --root', { timeout: 300_000 }, () => {
     return r;
   }
 
+  /** Several refusals, a few at a time (each is a whole process); none of them changed any file. */
+  async function refusedAll(cases: [string[], RegExp, number?][]): Promise<void> {
+    const before = snapshot(root.dir);
+    for (let i = 0; i < cases.length; i += 3) {
+      const batch = cases.slice(i, i + 3);
+      const runs = await Promise.all(batch.map(([args]) => orbit(args)));
+      batch.forEach(([args, message, code], j) => {
+        assert.equal(runs[j]!.code, code ?? 1, `${args.join(' ')}: ${runs[j]!.stdout}${runs[j]!.stderr}`);
+        assert.match(runs[j]!.stderr, message, args.join(' '));
+      });
+    }
+    assert.deepEqual(snapshot(root.dir), before, 'no refused command changed a file');
+  }
+
   async function ok(args: string[]): Promise<OrbitRun> {
     const r = await orbit(args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -76,18 +90,22 @@ describe('orbit OS settings against --root', { timeout: 300_000 }, () => {
   });
 
   test('network set: bad input refused with a clear line, nothing changed', async () => {
-    await refused(['network', 'set', '--interface', 'eth0', '--address', '127.0.0.10'], /^orbit: IPv4 address 127\.0\.0\.10 has no prefix length: write it as address\/prefix/);
-    await refused(['network', 'set', '--interface', 'eth0', '--address', '127.0.0.10/8', '--gateway', '::1'], /IPv4 gateway ::1 is an IPv6 address, outside the IPv4 family/);
-    await refused(['network', 'set', '--interface', 'eth0', '--ipv6-address', '::1/128', '--ipv6-gateway', '127.0.0.1'], /IPv6 gateway 127\.0\.0\.1 is an IPv4 address/);
-    await refused(['network', 'set', '--interface', 'eth0', '--ipv6-address', '127.0.0.10/8'], /is an IPv4 address; an IPv6 address is expected/);
-    await refused(['network', 'set', '--interface', 'eth 0', '--dhcp'], /interface "eth 0" is not an interface name/);
-    await refused(['network', 'set', '--interface', 'eth0/../x', '--dhcp'], /is not an interface name/);
+    await refusedAll([
+      [['network', 'set', '--interface', 'eth0', '--address', '127.0.0.10'], /^orbit: IPv4 address 127\.0\.0\.10 has no prefix length: write it as address\/prefix/],
+      [['network', 'set', '--interface', 'eth0', '--address', '127.0.0.10/8', '--gateway', '::1'], /IPv4 gateway ::1 is an IPv6 address, outside the IPv4 family/],
+      [['network', 'set', '--interface', 'eth0', '--ipv6-address', '::1/128', '--ipv6-gateway', '127.0.0.1'], /IPv6 gateway 127\.0\.0\.1 is an IPv4 address/],
+      [['network', 'set', '--interface', 'eth0', '--ipv6-address', '127.0.0.10/8'], /is an IPv4 address; an IPv6 address is expected/],
+      [['network', 'set', '--interface', 'eth 0', '--dhcp'], /interface "eth 0" is not an interface name/],
+      [['network', 'set', '--interface', 'eth0/../x', '--dhcp'], /is not an interface name/],
+    ]);
     // Contradictions are usage errors (exit 2).
-    await refused(['network', 'set', '--interface', 'eth0', '--dhcp', '--address', '127.0.0.10/8'], /--dhcp and --address exclude each other/, 2);
-    await refused(['network', 'set', '--interface', 'eth0', '--gateway', '127.0.0.1'], /--gateway goes with --address/, 2);
-    await refused(['network', 'set', '--interface', 'eth0', '--ipv6-auto', '--ipv6-dhcp'], /exclude each other/, 2);
-    await refused(['network', 'set', '--interface', 'eth0'], /nothing to set/, 2);
-    await refused(['network', 'set', '--dhcp'], /required option '--interface <name>'/, 2);
+    await refusedAll([
+      [['network', 'set', '--interface', 'eth0', '--dhcp', '--address', '127.0.0.10/8'], /--dhcp and --address exclude each other/, 2],
+      [['network', 'set', '--interface', 'eth0', '--gateway', '127.0.0.1'], /--gateway goes with --address/, 2],
+      [['network', 'set', '--interface', 'eth0', '--ipv6-auto', '--ipv6-dhcp'], /exclude each other/, 2],
+      [['network', 'set', '--interface', 'eth0'], /nothing to set/, 2],
+      [['network', 'set', '--dhcp'], /required option '--interface <name>'/, 2],
+    ]);
   });
 
   test('dns set and show; a search domain with a space or a server that is no address is refused', async () => {
@@ -174,19 +192,27 @@ describe('orbit OS settings against --root', { timeout: 300_000 }, () => {
       const other = await issueLeaf(inter, { commonName: 'other', eku: [EKU_SERVER_AUTH] });
       const leafPem = file('l.pem', leaf.pem);
       const leafKey = file('l.key', await keyPem(leaf.keys));
-      await refused(['cert', 'web', 'install', '--cert', leafPem, '--key', file('o.key', await keyPem(other.keys))], /^orbit: the key does not match the certificate \(CN=warden1\.lab\.localhost\): its public key is another/);
+      await refusedAll([
+        [['cert', 'web', 'install', '--cert', leafPem, '--key', file('o.key', await keyPem(other.keys))], /^orbit: the key does not match the certificate \(CN=warden1\.lab\.localhost\): its public key is another/],
+      ]);
       const expired = await issueLeaf(inter, { commonName: 'old', eku: [EKU_SERVER_AUTH], notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) });
-      await refused(['cert', 'web', 'install', '--cert', file('e.pem', expired.pem), '--key', file('e.key', await keyPem(expired.keys))], /the certificate has expired: valid until/);
+      await refusedAll([
+        [['cert', 'web', 'install', '--cert', file('e.pem', expired.pem), '--key', file('e.key', await keyPem(expired.keys))], /the certificate has expired: valid until/],
+      ]);
       const future = await issueLeaf(inter, { commonName: 'soon', eku: [EKU_SERVER_AUTH], notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 10 * DAY) });
-      await refused(['cert', 'web', 'install', '--cert', file('f.pem', future.pem), '--key', file('f.key', await keyPem(future.keys))], /the certificate is not valid yet: valid from/);
+      await refusedAll([
+        [['cert', 'web', 'install', '--cert', file('f.pem', future.pem), '--key', file('f.key', await keyPem(future.keys))], /the certificate is not valid yet: valid from/],
+      ]);
       const client = await issueLeaf(inter, { commonName: 'client', eku: [EKU_CLIENT_AUTH] });
-      await refused(['cert', 'web', 'install', '--cert', file('c.pem', client.pem), '--key', file('c.key', await keyPem(client.keys))], /not for TLS servers: its extended key usage lacks serverAuth/);
-      await refused(['cert', 'web', 'install', '--cert', leafPem, '--key', leafKey, '--chain', file('wrong-chain.pem', ca.pem)], /the chain is out of order: "CN=warden1\.lab\.localhost" is not issued by the next certificate/);
-      await refused(['cert', 'web', 'install', '--cert', file('ca.pem', ca.pem), '--key', file('ca.key', await keyPem(ca.keys))], /is a CA certificate, not a server certificate/);
-      await refused(['cert', 'web', 'install', '--cert', leafPem, '--key', file('junk.key', 'not a key')], /the key is not a private key in PEM/);
-      await refused(['cert', 'web', 'install', '--cert', file('junk.pem', 'junk'), '--key', leafKey], /the certificate: not a valid X.509 certificate/);
-      await refused(['cert', 'web', 'install', '--cert', path.join(root.dir, 'in', 'missing.pem'), '--key', leafKey], /cannot read the certificate .*missing\.pem: ENOENT/);
-      await refused(['cert', 'web', 'install', '--cert', leafPem], /no key given and no key waiting from "orbit cert web csr"/);
+      await refusedAll([
+        [['cert', 'web', 'install', '--cert', file('c.pem', client.pem), '--key', file('c.key', await keyPem(client.keys))], /not for TLS servers: its extended key usage lacks serverAuth/],
+        [['cert', 'web', 'install', '--cert', leafPem, '--key', leafKey, '--chain', file('wrong-chain.pem', ca.pem)], /the chain is out of order: "CN=warden1\.lab\.localhost" is not issued by the next certificate/],
+        [['cert', 'web', 'install', '--cert', file('ca.pem', ca.pem), '--key', file('ca.key', await keyPem(ca.keys))], /is a CA certificate, not a server certificate/],
+        [['cert', 'web', 'install', '--cert', leafPem, '--key', file('junk.key', 'not a key')], /the key is not a private key in PEM/],
+        [['cert', 'web', 'install', '--cert', file('junk.pem', 'junk'), '--key', leafKey], /the certificate: not a valid X.509 certificate/],
+        [['cert', 'web', 'install', '--cert', path.join(root.dir, 'in', 'missing.pem'), '--key', leafKey], /cannot read the certificate .*missing\.pem: ENOENT/],
+        [['cert', 'web', 'install', '--cert', leafPem], /no key given and no key waiting from "orbit cert web csr"/],
+      ]);
     });
 
     test('csr keeps the key on the appliance; install without --key pairs the signed certificate with it', async () => {
