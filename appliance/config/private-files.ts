@@ -9,7 +9,7 @@
 // 0640 (0660 for those every daemon writes: the database, the anchor, the token), directories 2770 and the
 // umask 0007: the group, never others. Anywhere else (development, tests) nothing changes.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
@@ -83,13 +83,20 @@ function setMode(fd: number, mode: number): void {
  */
 export function makePrivateDir(dir: string): void {
   const target = path.resolve(dir);
-  const first = mkdirSync(target, { recursive: true, mode: PRIVATE_DIR_MODE });
-  if (first === undefined) return;
-  // From the first directory created down to `dir`: each is shared if its parent is (then it is too).
-  for (let d = path.resolve(first); ; ) {
-    if (isSharedDir(path.dirname(d))) chmodSync(d, SHARED_DIR_MODE);
-    if (d === target) break;
-    d = path.join(d, path.relative(d, target).split(path.sep)[0]!);
+  const missing: string[] = [];
+  for (let d = target; !existsSync(d); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    const shared = isSharedDir(path.dirname(d));
+    try {
+      // The kernel adds the setgid bit of a setgid parent itself; asking for it would be refused in the
+      // daemons' sandbox (RestrictSUIDSGID=yes filters modes with S_ISGID), so it is never in the mode.
+      mkdirSync(d, { mode: shared ? 0o770 : PRIVATE_DIR_MODE });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue; // another process made it meanwhile
+      throw e;
+    }
+    // Only where a umask took the group's bits away (never in the units, which run with UMask=0007).
+    if (shared && (statSync(d).mode & 0o7777) !== SHARED_DIR_MODE) chmodSync(d, SHARED_DIR_MODE);
   }
 }
 
