@@ -102,6 +102,9 @@ stage 5 "os-overlay, users, directories, services"
 cp -a --no-preserve=ownership "$ROOT/os-overlay/." "$R/"
 chmod 0755 "$R/usr/local/bin/orbit"
 echo warden >"$R/etc/hostname"
+# resolved's stub listener is off (nothing listens that is not Warden's): programs read resolved's list of
+# the real servers instead of the stub's 127.0.0.53.
+ln -sfn ../run/systemd/resolve/resolv.conf "$R/etc/resolv.conf"
 systemd-sysusers --root="$R" >&2
 systemd-tmpfiles --root="$R" --create >&2 || true
 # Exactly our services, and the system's own few: the firewall, network, DNS, time.
