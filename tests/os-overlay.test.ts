@@ -130,7 +130,8 @@ describe('os-overlay files', () => {
 
   test('nftables.conf parses (nft -c in a fresh network namespace) and opens only the design\'s ports', () => {
     const file = path.join(overlay, 'etc', 'nftables.conf');
-    const r = spawnSync('unshare', ['-n', 'nft', '-c', '-f', file], { encoding: 'utf8' });
+    // As on the image (minbase has no netbase): no /etc/protocols or /etc/services to resolve names with.
+    const r = spawnSync('unshare', ['-n', '-m', 'sh', '-c', `mount --bind /dev/null /etc/protocols && mount --bind /dev/null /etc/services && nft -c -f ${file}`], { encoding: 'utf8' });
     if (r.error) throw r.error;
     assert.equal(r.status, 0, r.stderr);
     // The check fails on a policy with a mistake in it.
@@ -150,6 +151,18 @@ describe('os-overlay files', () => {
       const fam = set.endsWith('4') ? 'ip' : 'ip6';
       assert.ok(text.includes(`${fam} saddr @${set} tcp dport { 3306, 4444, 4567, 4568 } accept`), set);
       assert.ok(text.includes(`${fam} saddr @${set} udp dport 4567 accept`), set);
+    }
+  });
+
+  test('systemd-analyze security (offline): each unit no worse than recorded in scripts/image/security-exposure.json, rated OK or better', () => {
+    const recorded = JSON.parse(readFileSync(path.join(root, 'scripts', 'image', 'security-exposure.json'), 'utf8')) as Record<string, number>;
+    for (const unit of ['warden-web.service', 'warden-terminal-proxy.service', 'warden-rdp-proxy.service']) {
+      const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', path.join(unitsDir, unit)], { encoding: 'utf8' });
+      if (r.error) throw r.error;
+      const m = /Overall exposure level for \S+: (\d+\.\d+) (\w+)/.exec(r.stdout);
+      assert.ok(m, r.stdout.slice(-300));
+      assert.ok(Number(m[1]) <= recorded[unit]!, `${unit}: ${m[1]} > ${recorded[unit]}`);
+      assert.ok(['PERFECT', 'SAFE', 'OK'].includes(m[2]!), `${unit} rated ${m[2]}`);
     }
   });
 
