@@ -101,7 +101,6 @@ describe('os-overlay systemd units', () => {
       assert.match(text, /^NotifyAccess=main$/m);
       assert.match(text, /^Restart=on-failure$/m);
       assert.match(text, /^UMask=0007$/m);
-      assert.match(text, /^LimitNOFILE=65536$/m);
       assert.match(text, /^PartOf=warden.target$/m);
       assert.match(text, /^WantedBy=warden.target$/m);
       for (const key of ['NoNewPrivileges', 'ProtectHome', 'PrivateTmp']) assert.match(text, new RegExp(`^${key}=yes$`, 'm'));
