@@ -109,8 +109,8 @@ systemd-sysusers --root="$R" >&2
 systemd-tmpfiles --root="$R" --create >&2 || true
 # Exactly our services, and the system's own few: the firewall, network, DNS, time.
 systemctl --root="$R" enable nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service warden.target >&2 2>/dev/null
-# An appliance is updated as a whole image: no unattended apt runs (they would reach for the Debian mirror),
-# and no LVM to scrub.
-systemctl --root="$R" disable apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service >&2 2>/dev/null
+# An appliance is updated as a whole image: no unattended apt runs (they would reach for the Debian mirror)
+# nor dpkg database backups, and there is no LVM to scrub.
+systemctl --root="$R" disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service >&2 2>/dev/null
 echo "      rootfs $(du -sh "$R" | cut -f1) in $((SECONDS - t0)) s" >&2
 echo "$R"

@@ -268,6 +268,24 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     process.stderr.write(`# systemd-analyze security: ${figures.join('; ')}\n`);
   });
 
+  test('exactly these units are enabled: Warden\'s, the firewall, network, DNS, time, and Debian\'s console and housekeeping', () => {
+    const enabled = c!.ok(['systemctl', 'list-unit-files', '--state=enabled', '--no-legend', '--plain']).trim().split('\n').map((l) => l.split(/\s+/)[0]).sort();
+    assert.deepEqual(enabled, [
+      'fstrim.timer', // TRIM of the VM's thin disk, weekly
+      'getty@.service', // the tty1 console
+      'nftables.service',
+      'remote-fs.target',
+      'systemd-network-generator.service', // network settings given on the kernel command line
+      'systemd-networkd-wait-online.service', // inert: nothing of ours wants network-online.target
+      'systemd-networkd.service',
+      'systemd-networkd.socket',
+      'systemd-pstore.service', // keeps kernel crash records of the VM
+      'systemd-resolved.service',
+      'systemd-timesyncd.service',
+      'warden.target',
+    ]);
+  });
+
   test('the image has no compilers and no sshd; the daemons run the image\'s own Node 20', () => {
     for (const tool of ['gcc', 'cc', 'c++', 'make', 'sshd']) {
       assert.notEqual(c!.run(['sh', '-c', `command -v ${tool}`]).status, 0, `${tool} is on the image`);
