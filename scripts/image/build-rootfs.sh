@@ -106,7 +106,8 @@ echo warden >"$R/etc/hostname"
 # the real servers instead of the stub's 127.0.0.53.
 ln -sfn ../run/systemd/resolve/resolv.conf "$R/etc/resolv.conf"
 systemd-sysusers --root="$R" >&2
-systemd-tmpfiles --root="$R" --create >&2 || true
+# Ours only (Debian's own entries are for a running system: they are applied at every boot anyway).
+systemd-tmpfiles --root="$R" --create "$R/usr/lib/tmpfiles.d/warden.conf" >&2
 # Exactly our services, and the system's own few: the firewall, network, DNS, time.
 systemctl --root="$R" enable nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service warden.target >&2 2>/dev/null
 # An appliance is updated as a whole image: no unattended apt runs (they would reach for the Debian mirror)
