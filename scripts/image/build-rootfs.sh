@@ -60,13 +60,14 @@ flock 9
 t0=$SECONDS
 if [[ -f $BASE ]]; then
   stage 1 "base rootfs (cached: $BASE)"
+  touch "$BASE"
 else
   stage 1 "base rootfs: mmdebstrap bookworm ($PACKAGES) ..."
   rm -rf "$STATE"/base-*.tar.tmp
   mmdebstrap --quiet "${BASE_RECIPE[@]}" "$BASE.tmp" "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" >&2
   mv "$BASE.tmp" "$BASE"
-  # Older bases are of no further use.
-  find "$STATE" -maxdepth 1 -name 'base-*.tar' ! -name "base-$KEY.tar" -delete
+  # The three most recently used bases are kept (branches with other package lists alternate), no more.
+  ls -1t "$STATE"/base-*.tar | tail -n +4 | xargs -r rm -f
   echo "      built in $((SECONDS - t0)) s, $(du -h "$BASE" | cut -f1)" >&2
 fi
 
@@ -75,6 +76,8 @@ R=$OUT/rootfs
 rm -rf "$R"
 mkdir -p "$R"
 tar -C "$R" --numeric-owner -xpf "$BASE"
+# The cache is not read any more: other builders may go on.
+flock -u 9
 
 stage 3 "app in /opt/warden (production node_modules)"
 APP=$R/opt/warden
