@@ -1,8 +1,9 @@
 // The anchor: the chain head copied, every N events and at shutdown, to a file outside the database, so
 // that rows cut from the end of the trail are caught. Lines are appended (O_APPEND, one write each), so
 // writers in several processes never interleave a line; `orbit audit verify` checks every line.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makePrivateDir, privateFileMode } from '../config/index.js';
 
 export interface AnchorEntry {
   seq: number;
@@ -21,14 +22,15 @@ export class AuditAnchor {
   ) {}
 
   append(entry: AnchorEntry): void {
-    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    appendFileSync(this.file, JSON.stringify(entry) + '\n', { mode: 0o600 });
+    // Every daemon appends: group-writable where the directory is shared (the appliance), else 0600.
+    makePrivateDir(path.dirname(this.file));
+    appendFileSync(this.file, JSON.stringify(entry) + '\n', { mode: privateFileMode(path.dirname(this.file), { write: true }) });
   }
 
   /** Start a new anchor for a new chain (a fresh appliance, a restore): the old one described another history. */
   reset(entry: AnchorEntry): void {
-    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    writeFileSync(this.file, JSON.stringify(entry) + '\n', { mode: 0o600 });
+    makePrivateDir(path.dirname(this.file));
+    writeFileSync(this.file, JSON.stringify(entry) + '\n', { mode: privateFileMode(path.dirname(this.file), { write: true }) });
   }
 
   read(): AnchorReading {

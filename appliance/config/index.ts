@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
 
-export { restrictUmask, makePrivateDir, writePrivateFile, publishPrivateFile, ensurePrivateFile, restrictExistingFile, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from './private-files.js';
+export { restrictUmask, makePrivateDir, writePrivateFile, publishPrivateFile, ensurePrivateFile, restrictExistingFile, isSharedDir, privateFileMode, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE, SHARED_FILE_MODE, SHARED_WRITABLE_FILE_MODE, SHARED_DIR_MODE } from './private-files.js';
 
 export interface ScryptCost {
   /** CPU/memory cost N, a power of two. */

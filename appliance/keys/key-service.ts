@@ -7,6 +7,7 @@ import { randomBytes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeysError } from '../errors/index.js';
 import { CKR, acquireModule, findSlotByLabel, pkcs11Code, pkcs11js, releaseModule } from './pkcs11-module.js';
+import { shareTokenFiles } from './softhsm.js';
 
 export const MASTER_KEY_LABEL = 'warden-master-v1';
 const MASTER_LABEL_PREFIX = 'warden-master-v';
@@ -340,7 +341,7 @@ export class KeyService {
     if (material.length !== 32) throw new KeysError('KEYS_UNAVAILABLE', 'the master key must be 32 bytes');
     const lib = this.requireLib();
     try {
-      return lib.C_CreateObject(this.session!, [
+      const handle = lib.C_CreateObject(this.session!, [
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
         { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
         { type: pkcs11js.CKA_VALUE, value: material },
@@ -356,6 +357,9 @@ export class KeyService {
         { type: pkcs11js.CKA_UNWRAP, value: true },
         { type: pkcs11js.CKA_LABEL, value: label },
       ]);
+      // A new object file: the other daemons' users must be able to read it (the appliance's shared token).
+      shareTokenFiles(this.opts.softhsmConf);
+      return handle;
     } catch (e) {
       throw tokenFailure(e, 'import master key');
     }
@@ -442,6 +446,7 @@ export class KeyService {
         ...AUDIT_KEY_TEMPLATE,
         { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
       ]);
+      shareTokenFiles(this.opts.softhsmConf);
     } catch (e) {
       throw tokenFailure(e, 'generate audit key');
     }
@@ -459,6 +464,7 @@ export class KeyService {
   installAuditKey(wrapped: Buffer): void {
     if (this.auditKey) throw new KeysError('KEYS_AUDIT_KEY_EXISTS', 'the token already holds an audit key');
     this.auditKey = this.onToken('unwrap audit key', (lib, session, master) => lib.C_UnwrapKey(session, AUDIT_KEY_WRAP, master, wrapped, AUDIT_KEY_TEMPLATE));
+    shareTokenFiles(this.opts.softhsmConf);
   }
 
   /**

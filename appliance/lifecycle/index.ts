@@ -1,5 +1,6 @@
 // Service lifecycle as systemd wants it: READY=1 only once the store and token are open, STOPPING=1 on
-// drain, RELOADING=1 around SIGHUP. Without NOTIFY_SOCKET (make run, tests) these do nothing.
+// drain, RELOADING=1 around SIGHUP, STATUS= on each change, and WATCHDOG=1 from the main event loop while
+// systemd asks for it (WatchdogSec). Without NOTIFY_SOCKET (make run, tests) these do nothing.
 import { createRequire } from 'node:module';
 import { loadConfig } from '../config/index.js';
 import { setLogLevel, type Logger } from '../log/index.js';
@@ -21,18 +22,59 @@ function systemd(): SdNotify | null {
   return sd;
 }
 
-export function notifyReady(status: string): void {
+/** Status text and state, one datagram. The status is one line (systemd shows it in `systemctl status`). */
+function send(state: string, status?: string): void {
   const s = systemd();
   if (!s) return;
-  s.sendState(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}\n`);
+  s.sendState(`${state}${status === undefined ? '' : `STATUS=${status.replace(/[\r\n]+/g, ' ')}\n`}`);
 }
 
-export function notifyStopping(): void {
-  systemd()?.sendState('STOPPING=1\n');
+let watchdog: NodeJS.Timeout | undefined;
+/** What the daemon said when it became ready, shown again once a reload is over. */
+let readyStatus = 'serving';
+
+/**
+ * The interval systemd expects WATCHDOG=1 at, in ms, or null when it expects none: WATCHDOG_USEC set by the
+ * unit's WatchdogSec, and WATCHDOG_PID (when set) naming this process, not a parent that passed it on.
+ */
+export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env): number | null {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!env.WATCHDOG_USEC || !Number.isSafeInteger(usec) || usec <= 0) return null;
+  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== process.pid) return null;
+  return Math.max(1, Math.floor(usec / 2000));
+}
+
+/**
+ * WATCHDOG=1 at half systemd's interval, from a timer on the main event loop: a loop stuck in a busy
+ * handler, a deadlock of awaits on a stalled native call or a SIGSTOP sends none, and systemd kills and
+ * restarts the daemon. Unref'd: the timer alone never keeps a draining daemon alive.
+ */
+function startWatchdog(): void {
+  if (watchdog || !systemd()) return;
+  const interval = watchdogIntervalMs();
+  if (interval === null) return;
+  watchdog = setInterval(() => send('WATCHDOG=1\n'), interval);
+  watchdog.unref();
+  send('WATCHDOG=1\n');
+}
+
+export function notifyReady(status: string): void {
+  readyStatus = status;
+  send(`READY=1\nMAINPID=${process.pid}\n`, status);
+  startWatchdog();
+}
+
+/** A change of what the daemon is doing, for `systemctl status`. */
+export function notifyStatus(status: string): void {
+  send('', status);
+}
+
+export function notifyStopping(status = 'draining'): void {
+  send('STOPPING=1\n', status);
 }
 
 export function notifyReloading(): void {
-  systemd()?.sendState(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\n`);
+  send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\n`, 'reloading');
 }
 
 /**
@@ -53,7 +95,7 @@ export function handleSignals(handlers: { drain: (signal: string) => Promise<voi
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => {
     notifyReloading();
-    handlers.reload().finally(() => systemd()?.sendState('READY=1\n'));
+    handlers.reload().finally(() => send('READY=1\n', readyStatus));
   });
 }
 

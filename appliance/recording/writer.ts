@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyService } from '../keys/index.js';
-import { makePrivateDir, PRIVATE_FILE_MODE } from '../config/index.js';
+import { makePrivateDir, privateFileMode } from '../config/index.js';
 import { InputError, WardenError } from '../errors/index.js';
 import { MAX_CHUNK_PLAINTEXT, RecordType, TAG_LEN, encodeHeader, headerLink, varintSize, writeVarint, type RecordingCompression, type RecordingHeader, type RecordingMeta } from './format.js';
 import type { SealReply, SealRequest } from './seal-worker.js';
@@ -145,7 +145,8 @@ export class RecordingWriter {
       const headerBytes = encodeHeader(header);
       makePrivateDir(opts.dir);
       try {
-        fh = await open(file, 'wx', PRIVATE_FILE_MODE);
+        // 0640 in the appliance's shared state directory: the web daemon (another user) plays it back.
+        fh = await open(file, 'wx', privateFileMode(opts.dir));
       } catch (e) {
         // Never over an existing recording: evidence is not replaced.
         throw new WardenError('RECORDING_FAILED', `the recording file of session ${opts.sessionId} cannot be created: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });

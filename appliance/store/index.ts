@@ -133,8 +133,9 @@ export class Store {
     try {
       // SQLite creates its files 0644 less the umask, and gives -wal/-shm the mode of the database file:
       // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
+      // (0660 in the appliance's shared state directory, where every daemon writes it: config/private-files.)
       ensurePrivateFile(options.sqlitePath);
-      for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix);
+      for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix, { write: true });
       engine = await sqliteEngine(options.sqlitePath, { ...(options.backgroundCheckpoint ? { backgroundCheckpoint: true } : {}), ...(options.checkpointIntervalMs ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}) });
     } catch (e) {
       throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
