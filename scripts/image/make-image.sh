@@ -34,7 +34,8 @@ mkdir -p "$out" "$work" "$state"
 
 # ---------------------------------------------------------------------------------------------------------------
 stage 1 "rootfs: scripts/image/build-rootfs.sh"
-"$repo/scripts/image/build-rootfs.sh" "$work"
+# Its own stages indented under this one; its stdout (the rootfs's path) is known already.
+"$repo/scripts/image/build-rootfs.sh" "$work" 2>&1 >/dev/null | sed -u 's/^/      /' >&2
 rootfs=$work/rootfs
 [ -d "$rootfs/etc" ] || die "build-rootfs.sh left no rootfs in $rootfs"
 kernel=$(readlink "$rootfs/vmlinuz" || true)
