@@ -40,9 +40,9 @@ rootfs=$work/rootfs
 [ -d "$rootfs/etc" ] || die "build-rootfs.sh left no rootfs in $rootfs"
 kernel=$(readlink "$rootfs/vmlinuz" || true)
 [ -n "$kernel" ] && [ -f "$rootfs/$kernel" ] && [ -e "$rootfs/initrd.img" ] ||
-  die "the rootfs has no kernel (/vmlinuz, /initrd.img): linux-image-amd64 must be in build-rootfs.sh's packages"
+  die "the rootfs has no kernel (/vmlinuz, /initrd.img): linux-image-amd64 must be in scripts/image/base-packages.txt"
 [ -f "$rootfs/usr/lib/grub/i386-pc/boot.img" ] && [ -x "$rootfs/usr/bin/grub-mkimage" ] ||
-  die "the rootfs has no GRUB for BIOS: grub-pc-bin must be in build-rootfs.sh's packages"
+  die "the rootfs has no GRUB for BIOS: add grub-pc-bin to scripts/image/base-packages.txt"
 
 # ---------------------------------------------------------------------------------------------------------------
 stage 2 "boot loader and image finisher into the rootfs"
@@ -168,7 +168,7 @@ else
   kill "$tail_pid" 2>/dev/null || true
   wait "$tail_pid" 2>/dev/null || true
   [ "$status" = 0 ] || die "packer build failed ($status); the guest's console is in $serial"
-  verdict=$(grep -a -o 'WARDEN-IMAGE-FINISH: .*' "$serial" | tail -1 | tr -d '\r')
+  verdict=$(grep -a -o 'WARDEN-IMAGE-FINISH: .*' "$serial" | tail -1 | tr -d '\r' || true)
   [ "$verdict" = "WARDEN-IMAGE-FINISH: ok" ] || die "the image's first boot did not finish cleanly (${verdict:-no verdict}); see $serial"
   rm -f "$state"/warden-*.qcow2 # one cached image is enough
   mv "$work/packer/$name.qcow2" "$cached"
@@ -208,31 +208,46 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+# The conversions of this very image are kept: a stamp names the key they were made from.
+stamp=$out/.artifacts-$key
+converted=1
+for f in "$name.raw" "$name.vmdk" "$name.ova" "$name.ovf"; do [ -f "$out/$f" ] || converted=0; done
+[ -f "$stamp" ] || converted=0
+
 stage 6 "conversions: raw, VMDK (streamOptimized)"
-rm -f "$out/$name.raw" "$out/$name.vmdk"
-qemu-img convert -O raw "$out/$name.qcow2" "$out/$name.raw"
-# The adapter type matches the OVF's LSI Logic SCSI controller.
-qemu-img convert -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$out/$name.qcow2" "$out/$name.vmdk"
+if [ "$converted" = 1 ]; then
+  note "cached: made from this image before"
+else
+  rm -f "$out"/.artifacts-* "$out/$name.raw" "$out/$name.vmdk"
+  qemu-img convert -O raw "$out/$name.qcow2" "$out/$name.raw"
+  # The adapter type matches the OVF's LSI Logic SCSI controller.
+  qemu-img convert -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$out/$name.qcow2" "$out/$name.vmdk"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 stage 7 "OVA: OVF descriptor + manifest + VMDK"
-ova_dir=$work/ova
-rm -rf "$ova_dir" "$out/$name.ova" "$out/$name.ovf"
-mkdir -p "$ova_dir"
-ln "$out/$name.vmdk" "$ova_dir/$name-disk1.vmdk"
-node "$repo/dist/scripts/image/ovf.js" --vmdk "$ova_dir/$name-disk1.vmdk" --href "$name-disk1.vmdk" \
-  --name "$name" --cpus "$cpus" --memory "$memory" >"$ova_dir/$name.ovf"
-(cd "$ova_dir" && for f in "$name.ovf" "$name-disk1.vmdk"; do
-  echo "SHA256($f)= $(sha256sum "$f" | cut -d' ' -f1)"
-done >"$name.mf")
-# An OVA is a plain ustar archive, the descriptor first, then the manifest, then the files in reference order.
-tar -C "$ova_dir" --format=ustar --owner=0 --group=0 --numeric-owner -cf "$out/$name.ova" \
-  "$name.ovf" "$name.mf" "$name-disk1.vmdk"
-cp "$ova_dir/$name.ovf" "$out/$name.ovf"
-rm -rf "$ova_dir"
+if [ "$converted" = 1 ]; then
+  note "cached: made from this image before"
+else
+  ova_dir=$work/ova
+  rm -rf "$ova_dir" "$out/$name.ova" "$out/$name.ovf"
+  mkdir -p "$ova_dir"
+  ln "$out/$name.vmdk" "$ova_dir/$name-disk1.vmdk"
+  node "$repo/dist/scripts/image/ovf.js" --vmdk "$ova_dir/$name-disk1.vmdk" --href "$name-disk1.vmdk" \
+    --name "$name" --cpus "$cpus" --memory "$memory" >"$ova_dir/$name.ovf"
+  (cd "$ova_dir" && for f in "$name.ovf" "$name-disk1.vmdk"; do
+    echo "SHA256($f)= $(sha256sum "$f" | cut -d' ' -f1)"
+  done >"$name.mf")
+  # An OVA is a plain ustar archive, the descriptor first, then the manifest, then the files in reference order.
+  tar -C "$ova_dir" --format=ustar --owner=0 --group=0 --numeric-owner -cf "$out/$name.ova" \
+    "$name.ovf" "$name.mf" "$name-disk1.vmdk"
+  cp "$ova_dir/$name.ovf" "$out/$name.ovf"
+  rm -rf "$ova_dir"
+  touch "$stamp"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
-echo "image built in $((SECONDS - started)) s:" >&2
+echo "image built in $((SECONDS - started)) s:"
 for f in "$name.qcow2" "$name.raw" "$name.vmdk" "$name.ova" "$name.ovf" serial.log boot-check.log; do
   [ -f "$out/$f" ] || continue
   printf '  %-45s %8s  (%s on disk)\n' "build/image/$f" "$(du -h --apparent-size "$out/$f" | cut -f1)" "$(du -h "$out/$f" | cut -f1)"
