@@ -4,6 +4,7 @@
 #   one boot of that disk under packer's qemu builder (TCG), finished from inside the guest -> qcow2, raw,
 #   streamOptimized VMDK and an OVA, all under build/image/.
 # Needs root (the rootfs keeps its owners, chroot runs the image's own grub-mkimage) and a built dist/.
+# Progress on stderr; the artifacts with their sizes on stdout at the end.
 # Settings: WARDEN_STATE_DIR (cache, default /var/cache/warden-build), WARDEN_IMAGE_DISK_SIZE (default 8G),
 # WARDEN_IMAGE_CPUS / WARDEN_IMAGE_MEMORY (the build VM and the OVA's virtual system, default 2 / 2048 MiB).
 set -euo pipefail
@@ -163,7 +164,7 @@ else
   status=0
   packer build -force -color=false \
     -var "source_disk=$disk" -var "output_directory=$work/packer" -var "serial_log=$serial" \
-    -var "cpus=$cpus" -var "memory=$memory" "$repo/packer/warden.pkr.hcl" || status=$?
+    -var "cpus=$cpus" -var "memory=$memory" "$repo/packer/warden.pkr.hcl" >&2 || status=$?
   sleep 1
   kill "$tail_pid" 2>/dev/null || true
   wait "$tail_pid" 2>/dev/null || true
