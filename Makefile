@@ -10,12 +10,13 @@ NPM_ENV := npm_config_nodedir=/usr npm_config_fund=false npm_config_audit=false
 
 TEST_FILES = $(shell find dist/tests -name '*.test.js' | sort)
 
-.PHONY: help deps build run test bench clean typecheck
+.PHONY: help deps build run test bench clean typecheck image
 
 help:
 	@echo "make run    install, build and start the appliance locally (state in ./var, https://127.0.0.1:8443, ssh on 2222)"
 	@echo "make test   install, build and run every test"
 	@echo "make bench  run the benchmarks"
+	@echo "make image  build the appliance VM image (root; qcow2, raw, VMDK, OVA under build/image/)"
 
 deps:
 	@scripts/install-debs.sh $(DEB_PACKAGES)
@@ -56,6 +57,10 @@ bench: build
 	@node dist/bench/terminal-proxy-idle.js
 	@node dist/bench/rdp-render.js
 	@node dist/bench/rdp-proxy.js
+
+# The appliance image: rootfs, disk, one packer/qemu boot, conversions (scripts/image/make-image.sh says how).
+image: build
+	@scripts/image/make-image.sh
 
 clean:
 	rm -rf dist
