@@ -13,6 +13,8 @@ import { registerSessionSearch } from './commands/session-search.js';
 import { registerSessionLive } from './commands/session-live.js';
 import { registerRecording } from './commands/recording.js';
 import { registerSshKey } from './commands/ssh-key.js';
+import { registerShell } from './commands/shell.js';
+import { registerSetup } from './commands/setup.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
 
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerSessionLive(program);
   registerRecording(program);
   registerSshKey(program);
+  registerSetup(program);
+  registerShell(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();
