@@ -244,15 +244,24 @@ async function applySetup(t: SystemTarget, a: SetupAnswers, o: ApplyOptions): Pr
     },
     a.cut,
   );
+  if (t.live) {
+    // The wizard is done for good: at the next boot tty1 gets its getty without the first-boot unit in the
+    // transaction (its Conflicts= would drop the getty's start even though its condition then fails).
+    await systemctl(['disable', 'warden-firstboot.service']).catch((e) => print(`      (warden-firstboot.service stays enabled: ${(e as Error).message})`));
+  }
   if (t.live && o.start) {
     print(`[${++n}/${total}] starting warden.target`);
-    await new Promise<void>((resolve, reject) =>
-      execFile('systemctl', ['start', 'warden.target'], { timeout: 120_000 }, (e, _out, err) =>
-        e ? reject(new CliError(`the appliance is set up, but warden.target did not start: ${err.trim() || e.message} (see orbit services status)`)) : resolve(),
-      ),
-    );
+    await systemctl(['start', 'warden.target']).catch((e) => {
+      throw new CliError(`the appliance is set up, but warden.target did not start: ${(e as Error).message} (see orbit services status)`);
+    });
   }
   return provisioned;
+}
+
+function systemctl(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile('systemctl', args, { timeout: 120_000 }, (e, _out, err) => (e ? reject(new Error(err.trim() || e.message)) : resolve())),
+  );
 }
 
 /** Where to connect, the shares and the one-time password; on the console, a pause so they can be noted. */
