@@ -167,6 +167,36 @@ const CATALOGUE = {
     detail: { stage: 'string', refusal: 'string', ticket: 'number|null', deviceId: 'number|null', credentialId: 'number|null', rule: 'string?', expectedSource: 'string?' },
   },
 
+  // The OS settings of the appliance image, changed from the console (orbit); before `orbit init` there is
+  // no trail yet and these are not recorded.
+  'system.network': { code: 'W2200', severity: 'medium', description: "An interface's IPv4/IPv6 addressing was changed (static, DHCP, router advertisements, off).", detail: { interface: 'string', ipv4: 'string', ipv6: 'string' } },
+  'system.dns': { code: 'W2201', severity: 'medium', description: 'The DNS servers and search domains were changed.', detail: { servers: 'string[]', search: 'string[]' } },
+  'system.hostname': { code: 'W2202', severity: 'low', description: "The appliance's host name was changed.", detail: { hostname: 'string', previous: 'string|null' } },
+  'system.ntp': { code: 'W2203', severity: 'low', description: 'The NTP servers were changed.', detail: { servers: 'string[]' } },
+  'system.timezone': { code: 'W2204', severity: 'low', description: "The appliance's time zone was changed.", detail: { zone: 'string', previous: 'string|null' } },
+  'system.web_certificate': {
+    code: 'W2205',
+    severity: 'high',
+    description: 'The web TLS certificate was replaced (installed from a CA, or self-signed).',
+    detail: { source: 'string', subject: 'string', sans: 'string[]', notAfter: 'string', fingerprint: 'string', previousFingerprint: 'string|null' },
+  },
+  'system.web_csr': { code: 'W2206', severity: 'low', description: 'A key and certificate signing request for the web certificate were made; the key waits on the appliance for the signed certificate.', detail: { subject: 'string', sans: 'string[]', keyType: 'string' } },
+  'system.service_restart': { code: 'W2207', severity: 'low', description: 'Warden services were restarted from the console.', detail: { units: 'string[]' } },
+  // The first-boot setup (orbit setup) and the console login on tty1.
+  'system.setup': {
+    code: 'W2210',
+    severity: 'medium',
+    description: 'The first-boot setup configured the appliance: network, DNS, host name, time zone, time servers, web certificate, console account (written before the trail existed; recorded right after it was made).',
+    detail: { interface: 'string', ipv4: 'string', ipv6: 'string', dns: 'string[]', search: 'string[]', hostname: 'string', timezone: 'string', ntp: 'string[]', certificate: 'string', custodians: 'number', threshold: 'number' },
+  },
+  'console.login': {
+    code: 'W2211',
+    severity: 'info',
+    failureSeverity: 'medium',
+    description: 'Someone logged in to the orbit console on a local terminal (tty1, serial), or failed to; the code says why.',
+    detail: { terminal: 'string', name: 'string?' },
+  },
+
   'access.request': {
     code: 'W3000',
     severity: 'info',

@@ -115,6 +115,6 @@ export function validateZone(t: SystemTarget, zone: unknown, field = 'time zone'
   } catch {
     ok = false;
   }
-  if (!ok) throw new InputError(`unknown time zone "${zone}": no such zone in ${under(t, '/usr/share/zoneinfo')} (e.g. Europe/Berlin, UTC)`, { field });
+  if (!ok) throw new InputError(`unknown time zone "${zone}": no such zone in ${under(t, '/usr/share/zoneinfo')}`, { field });
   return zone;
 }

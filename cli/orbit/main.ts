@@ -13,6 +13,8 @@ import { registerSessionSearch } from './commands/session-search.js';
 import { registerSessionLive } from './commands/session-live.js';
 import { registerRecording } from './commands/recording.js';
 import { registerSshKey } from './commands/ssh-key.js';
+import { registerSystem } from './commands/system.js';
+import { registerCert } from './commands/cert.js';
 import { registerShell } from './commands/shell.js';
 import { registerSetup } from './commands/setup.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
@@ -24,6 +26,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--home <dir>', 'state directory (default: $WARDEN_HOME or /var/lib/warden)')
     .option('--config <file>', 'configuration file (default: $WARDEN_CONFIG, $WARDEN_HOME/warden.json or /etc/warden/warden.json)')
+    .option('--root <dir>', 'OS settings (network, dns, hostname, ntp, timezone, cert, firewall): write under DIR, reload nothing (default: this machine, live)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerInit(program);
@@ -37,6 +40,8 @@ export function buildProgram(): Command {
   registerSessionLive(program);
   registerRecording(program);
   registerSshKey(program);
+  registerSystem(program);
+  registerCert(program);
   registerSetup(program);
   registerShell(program);
   // Every subcommand reports usage errors instead of exiting itself.

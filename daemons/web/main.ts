@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // warden-web: the composition root of the web daemon. Reads config, opens the appliance (store + token;
 // no token, no start), serves HTTPS and the redirect, tells systemd it is ready, drains on SIGTERM,
-// reloads config and TLS certificate on SIGHUP.
+// reloads config and TLS certificate on SIGHUP (and the certificate whenever its files change).
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig, restrictUmask } from '../../appliance/config/index.js';
 import { logger, setLogLevel } from '../../appliance/log/index.js';
@@ -35,7 +35,11 @@ async function main(): Promise<void> {
       try {
         const next = loadConfig();
         setLogLevel(next.log.level);
-        server.reloadTls(next.web);
+        try {
+          server.reloadTls(next.web);
+        } catch (e) {
+          log.error('TLS certificate not reloaded; still serving the previous one', { error: e });
+        }
         appliance.settings.invalidate();
         if (next.web.httpsPort !== config.web.httpsPort || next.web.httpPort !== config.web.httpPort || next.web.listen !== config.web.listen) {
           log.warn('listen address or port changed: takes effect at the next restart');

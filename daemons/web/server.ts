@@ -1,6 +1,5 @@
 // The web daemon's HTTP layer: HTTPS (TLS 1.2+) with the API and pages, and a plain-HTTP listener that
 // only redirects. Decisions come from the appliance; this file is protocol glue.
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
@@ -28,6 +27,7 @@ import { liveSessionRoutes } from './routes/live-sessions.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 import { rdpTicketRoutes } from './routes/rdp-tickets.js';
+import { readTlsPair, watchTlsFiles, type TlsPair } from './tls-files.js';
 
 const log = logger('web');
 
@@ -49,10 +49,10 @@ export type WebServerOptions = WardenConfig['web'];
  * trusted CAs (so browsers offer only matching certificates), but never rejects: the application decides,
  * so a missing or bad certificate is an audited "Invalid user credentials", not a TLS alert.
  */
-function tlsMaterial(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>, clientCas: string[]) {
+function tlsMaterial(pair: TlsPair, clientCas: string[]) {
   return {
-    cert: readFileSync(opts.tlsCert),
-    key: readFileSync(opts.tlsKey),
+    cert: pair.cert,
+    key: pair.key,
     minVersion: 'TLSv1.2' as const,
     ciphers: TLS12_CIPHERS,
     honorCipherOrder: true,
@@ -79,6 +79,9 @@ export class WebServer {
   /** Fires when a CA's validity begins or ends (the advertised set changes by the clock alone). */
   private trustClock: NodeJS.Timeout | undefined;
   private unfollowTrust: (() => void) | undefined;
+  /** The certificate and key served now: CA list changes reuse them, only a checked new pair replaces them. */
+  private tlsPair: TlsPair;
+  private unwatchTls: (() => void) | undefined;
   /** The port actually listened on (config may say 0). */
   httpsPort = 0;
 
@@ -87,8 +90,9 @@ export class WebServer {
     private opts: WebServerOptions,
     clientCas: string[],
   ) {
+    this.tlsPair = readTlsPair(opts);
     this.app = Fastify({
-      https: tlsMaterial(opts, clientCas),
+      https: tlsMaterial(this.tlsPair, clientCas),
       bodyLimit: opts.bodyLimit,
       trustProxy: false,
       return503OnClosing: true,
@@ -185,7 +189,8 @@ export class WebServer {
     this.trustRevision = revision;
     this.trustChangesAt = advertised.changesAt;
     this.armTrustClock();
-    this.reloadTls(this.opts, advertised.pems);
+    this.clientCas = advertised.pems;
+    this.swapTlsContext();
     log.info('trusted CA list changed: TLS context swapped', { revision, advertised: advertised.pems.length });
   }
 
@@ -220,6 +225,7 @@ export class WebServer {
     const httpsPort = (this.app.server.address() as AddressInfo).port;
     this.httpsPort = httpsPort;
     this.armTrustClock();
+    this.watchTls();
     let httpPort = 0;
     if (this.opts.httpRedirect) {
       this.redirect = http.createServer((req, res) => this.redirectToHttps(req, res, httpsPort));
@@ -244,19 +250,48 @@ export class WebServer {
     res.end();
   }
 
-  /** Swap certificate, key and advertised CAs on the live server: new handshakes use them, no restart. */
-  reloadTls(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>, clientCas?: string[]): void {
-    const material = tlsMaterial(opts, clientCas ?? this.clientCas);
-    if (clientCas) this.clientCas = clientCas;
-    (this.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(material);
-    this.opts = { ...this.opts, ...opts };
-    log.info('TLS certificate reloaded');
+  /**
+   * Swap certificate and key on the live server from the files `opts` names (SIGHUP, or the files changed):
+   * new handshakes use them, no restart. A pair that does not work throws, and the one in use stays.
+   */
+  reloadTls(opts: Pick<WebServerOptions, 'tlsCert' | 'tlsKey'>): void {
+    const pair = readTlsPair(opts);
+    const moved = opts.tlsCert !== this.opts.tlsCert || opts.tlsKey !== this.opts.tlsKey;
+    this.opts = { ...this.opts, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey };
+    if (moved && this.unwatchTls) this.watchTls();
+    if (pair.cert.equals(this.tlsPair.cert) && pair.key.equals(this.tlsPair.key)) return;
+    const previous = this.tlsPair.fingerprint;
+    this.tlsPair = pair;
+    this.swapTlsContext();
+    log.info('TLS certificate reloaded', { fingerprint: pair.fingerprint, previous });
+  }
+
+  /** The TLS context of the pair in use and the advertised CAs, for new handshakes. */
+  private swapTlsContext(): void {
+    (this.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsMaterial(this.tlsPair, this.clientCas));
+  }
+
+  /** Follow the certificate and key files: a replaced pair is served as soon as it is whole and checked. */
+  private watchTls(): void {
+    this.unwatchTls?.();
+    this.unwatchTls = watchTlsFiles(
+      this.opts,
+      () => {
+        try {
+          this.reloadTls(this.opts);
+        } catch (e) {
+          log.warn('new TLS certificate or key refused; still serving the previous one', { reason: (e as Error).message, fingerprint: this.tlsPair.fingerprint });
+        }
+      },
+      (e) => log.warn('cannot watch the TLS certificate files; SIGHUP reloads them', { error: e.message }),
+    );
   }
 
   /** Stop accepting, let in-flight requests finish, then close. */
   async stop(): Promise<void> {
     clearTimeout(this.trustClock);
     this.unfollowTrust?.();
+    this.unwatchTls?.();
     const redirect = this.redirect;
     await Promise.all([
       this.app.close(),

@@ -11,6 +11,8 @@ import { runOrbit } from '../helpers/orbit.js';
 import { splitArgv, ArgvSyntaxError } from '../../cli/orbit/console/argv.js';
 import { interpretLine } from '../../cli/orbit/console/shell.js';
 import { setConsolePassword } from '../../cli/orbit/console/account.js';
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig } from '../../appliance/config/index.js';
 
 const COMMANDS = ['user', 'audit', 'status'];
 
@@ -136,6 +138,42 @@ describe('orbit shell --login (the console login on tty1)', () => {
       await t.answer(/Password/, PASSWORD + ENTER);
       await t.expect(/Login incorrect/);
       assert.equal(await t.end(), 1, t.text);
+    }
+  });
+
+  test('on an initialized appliance every console login, failed or not, is in the audit trail', async () => {
+    const home = await initializedHome();
+    try {
+      const at = ['--home', home.home, '--config', home.configFile, 'shell', '--login', '--root', root, '--fail-delay', '0', '--'];
+      const wrong = new Terminal([...at, 'orbit']);
+      await wrong.answer(/Password/, 'not-the-password' + ENTER);
+      await wrong.expect(/Login incorrect/);
+      assert.equal(await wrong.end(), 1, wrong.text);
+      const stranger = new Terminal([...at, 'hunter2-typed-as-a-name']);
+      await stranger.answer(/Password/, PASSWORD + ENTER);
+      assert.equal(await stranger.end(), 1, stranger.text);
+      const right = new Terminal([...at, 'orbit']);
+      await right.answer(/Password/, PASSWORD + ENTER);
+      await right.answer(/orbit@[^>\n]*> /, 'exit' + ENTER);
+      assert.equal(await right.end(), 0, right.text);
+      const a = await Appliance.open(loadConfig({ ...process.env, WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile }));
+      try {
+        const events = (await a.audit.events({ type: 'console.login', limit: 10 })).sort((x, y) => x.seq - y.seq);
+        assert.deepEqual(
+          events.map((e) => [e.outcome, e.code, e.eventCode, e.subject, (e.detail as { name?: string }).name ?? null]),
+          [
+            ['failure', 'AUTH_BAD_PASSWORD', 'W2211', 'orbit', 'orbit'],
+            ['failure', 'AUTH_UNKNOWN_USER', 'W2211', 'orbit', null],
+            ['success', null, 'W2211', 'orbit', 'orbit'],
+          ],
+        );
+        assert.match((events[0]!.detail as { terminal: string }).terminal, /^\/dev\/pts\/\d+$/);
+        assert.doesNotMatch(JSON.stringify(events), /hunter2|not-the-password/);
+      } finally {
+        await a.close();
+      }
+    } finally {
+      home.cleanup();
     }
   });
 

@@ -9,8 +9,11 @@ import { networkInterfaces as liveInterfaces } from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { isInitialized } from '../../../appliance/provision/index.js';
-import { setDns, setHostname, setNetwork, setNtp, setTimezone, systemTarget, type NetworkSpec, type SystemTarget } from '../../../appliance/system/index.js';
-import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
+import { describeFamily, setDns, setHostname, setNetwork, setNtp, setTimezone, type NetworkSpec, type SystemTarget } from '../../../appliance/system/index.js';
+import { configPath, homePath, loadConfig } from '../../../appliance/config/index.js';
+import { Appliance } from '../../../appliance/index.js';
+import { CliError, EXIT_USAGE, cliActor, interactive, print } from '../context.js';
+import { systemEnvironment, target } from '../system-context.js';
 import { addHashCostOptions, hashCostFromOptions } from '../hash-cost.js';
 import { printFirstAdministrator, printShares, provisionAppliance, type Provisioned } from '../provisioning.js';
 import { setConsolePassword } from '../console/account.js';
@@ -31,7 +34,6 @@ import {
 import { printSummary, runWizard, type Given } from '../setup/wizard.js';
 
 interface SetupOptions {
-  root?: string;
   nonInteractive?: boolean;
   interface?: string;
   ipv4?: string;
@@ -91,7 +93,6 @@ export function registerSetup(program: Command): void {
   const setup = program
     .command('setup')
     .description('first-boot setup: network, DNS, host name, time zone, NTP, web certificate, first administrator, custodian shares, console account')
-    .option('--root <dir>', 'write the system files under DIR instead of / (nothing is reloaded or started)')
     .option('--non-interactive', 'never prompt: every answer comes from the flags (missing ones are a usage error)')
     .option('--interface <name>', 'network interface to configure (e.g. ens3)')
     .option('--ipv4 <setting>', 'dhcp, disabled, or a static ADDRESS/PREFIX')
@@ -118,8 +119,12 @@ export function registerSetup(program: Command): void {
   addHashCostOptions(setup)
     .addHelpText('after', '\nOn a terminal, whatever the flags leave open is asked. The first administrator\'s one-time password is printed once.')
     .action(async (opts: SetupOptions, cmd: Command) => {
-      const t = systemTarget({ root: opts.root });
-      const { home, configFile } = locations(cmd);
+      // The global --root: the system files under DIR (and the appliance in ROOT/etc/warden, ROOT/var/lib/warden
+      // unless --home/--config say otherwise), nothing reloaded or started.
+      const t = target(cmd);
+      const env = systemEnvironment(cmd);
+      const home = homePath(env);
+      const configFile = configPath(env);
       if (await isInitialized(configFile)) {
         throw new CliError(`${configFile} exists: this appliance is already set up (change settings with orbit network, dns, hostname, ntp, cert)`);
       }
@@ -244,6 +249,33 @@ async function applySetup(t: SystemTarget, a: SetupAnswers, o: ApplyOptions): Pr
     },
     a.cut,
   );
+  // The OS files were written before the audit trail existed (it is made by the step above), so they cannot
+  // share its transaction; what setup configured is recorded as the trail's first change instead.
+  const appliance = await Appliance.open(loadConfig({ ...process.env, WARDEN_HOME: o.home, WARDEN_CONFIG: o.configFile }));
+  try {
+    await appliance.audit.record({
+      type: 'system.setup',
+      outcome: 'success',
+      actor: cliActor().username,
+      actorIp: null,
+      subject: a.hostname,
+      detail: {
+        interface: a.network.interface,
+        ipv4: describeFamily(a.network.ipv4),
+        ipv6: describeFamily(a.network.ipv6),
+        dns: a.dns?.servers ?? [],
+        search: a.dns?.search ?? [],
+        hostname: a.hostname,
+        timezone: a.timezone,
+        ntp: a.ntp?.servers ?? [],
+        certificate: 'selfSigned' in a.certificate ? 'self-signed' : 'installed',
+        custodians: a.cut.custodians,
+        threshold: a.cut.threshold,
+      },
+    });
+  } finally {
+    await appliance.close();
+  }
   if (t.live) {
     // The wizard is done for good: at the next boot tty1 gets its getty without the first-boot unit in the
     // transaction (its Conflicts= would drop the getty's start even though its condition then fails).

@@ -1,6 +1,6 @@
 // What the first-boot setup needs to know, and the checks every answer passes — the same checks for a
 // flag and for a wizard prompt, all before anything is written.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validateUsername } from '../../../appliance/access/index.js';
@@ -18,6 +18,7 @@ import {
   type SystemTarget,
 } from '../../../appliance/system/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
+import { checkWebCertificate } from '../../../appliance/pki/index.js';
 import { consoleAccountProblem, consolePasswordProblem } from '../console/account.js';
 import { shareCutProblem, shareFile, type ShareCut } from '../provisioning.js';
 
@@ -137,25 +138,14 @@ export function checkCertificate(certFile: string, keyFile: string, hostname: st
       throw new InputError(`cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: what });
     }
   };
-  const certPem = read(certFile, 'certificate');
+  // The same checks as `orbit cert web install`: key matches, dates, a server certificate, the chain in order.
+  const { fullchainPem } = checkWebCertificate({ certPem: read(certFile, 'certificate'), keyPem: read(keyFile, 'key'), keyWhat: `the key in ${keyFile}` }, now.getTime());
   const keyPem = read(keyFile, 'key');
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certPem);
-  } catch {
-    throw new InputError(`${certFile} is not a PEM certificate`, { field: 'certificate' });
+  const leaf = new X509Certificate(fullchainPem);
+  if (hostname && leaf.checkHost(hostname) === undefined) {
+    throw new InputError(`the certificate in ${certFile} is not for ${hostname} (${leaf.subjectAltName ?? leaf.subject.replace(/\n/g, ', ')})`, { field: 'certificate' });
   }
-  let key;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    throw new InputError(`${keyFile} is not a PEM private key (an encrypted key must be decrypted first)`, { field: 'key' });
-  }
-  if (!cert.checkPrivateKey(key)) throw new InputError(`the key in ${keyFile} does not belong to the certificate in ${certFile}`, { field: 'key' });
-  if (new Date(cert.validTo).getTime() < now.getTime()) throw new InputError(`the certificate in ${certFile} expired on ${cert.validTo}`, { field: 'certificate' });
-  if (hostname && cert.checkHost(hostname) === undefined) {
-    throw new InputError(`the certificate in ${certFile} is not for ${hostname} (${cert.subjectAltName ?? cert.subject.replace(/\n/g, ', ')})`, { field: 'certificate' });
-  }
+  const certPem = fullchainPem;
   return { certFile, keyFile, certPem, keyPem };
 }
 
