@@ -10,6 +10,9 @@ import { appendFileSync, chmodSync, copyFileSync, cpSync, existsSync, mkdirSync,
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/fixtures.js';
+import { Terminal, ENTER } from './helpers/orbit-terminal.js';
+import { ORBIT_MAIN } from './helpers/web-daemon.js';
+import { setConsolePassword } from '../cli/orbit/console/account.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const overlay = path.join(repo, 'os-overlay');
@@ -98,6 +101,38 @@ describe('os-overlay console units', () => {
       assert.ok(text.startsWith('#!/bin/sh\n# Why: '), script);
       assert.ok(text.split('\n').includes(line), `${script} runs ${line}`);
       assert.equal(statSync(path.join(overlay, script)).mode & 0o777, 0o755, `${script} is executable`);
+    }
+  });
+
+  test('agetty as the drop-in starts it hands the login name to orbit-login, which asks the password and opens the console', async () => {
+    // The drop-in's own agetty command line on a pseudo-terminal; orbit-login's own text, with the orbit it
+    // runs pointed at this build (and a --root whose /etc/shadow holds the console account).
+    const t = tempDir('warden-agetty-');
+    try {
+      mkdirSync(path.join(t.dir, 'etc'));
+      writeFileSync(path.join(t.dir, 'etc/passwd'), 'orbit:x:998:998:Warden deployer console:/:/usr/local/bin/orbit-shell\n');
+      writeFileSync(path.join(t.dir, 'etc/shadow'), 'orbit:!*:20000::::::\n', { mode: 0o640 });
+      await setConsolePassword(t.dir, 'agetty-console-pw');
+      const orbit = path.join(t.dir, 'orbit');
+      writeFileSync(orbit, `#!/bin/sh\nexec ${process.execPath} ${ORBIT_MAIN} --root ${t.dir} "$@"\n`, { mode: 0o755 });
+      const loginProgram = path.join(t.dir, 'orbit-login');
+      writeFileSync(loginProgram, read('usr/local/sbin/orbit-login').replace('/usr/local/bin/orbit ', `${orbit} `), { mode: 0o755 });
+      const execStart = /^ExecStart=-(.+)$/m.exec(read('etc/systemd/system/getty@.service.d/warden-console.conf'))![1]!;
+      // systemd's unquoting of this line: '…' groups, \\ is one backslash, $TERM the terminal type.
+      const argv = [...execStart.matchAll(/'([^']*)'|(\S+)/g)].map((m) => (m[1] ?? m[2]!).replace(/\\\\/g, '\\').replace('$TERM', 'xterm').replace('/usr/local/sbin/orbit-login', loginProgram));
+      assert.deepEqual(argv.slice(0, 5), ['/sbin/agetty', '-o', '-- \\u', '--login-program', loginProgram]);
+      const term = new Terminal([], { program: argv });
+      await term.answer(/login: /, 'orbit' + ENTER);
+      await term.answer(/Password/, 'agetty-console-pw' + ENTER);
+      await term.answer(/orbit@[^>\n]*> /, 'exit' + ENTER);
+      assert.equal(await term.end(), 0, term.text);
+      const refused = new Terminal([], { program: argv });
+      await refused.answer(/login: /, 'root' + ENTER);
+      await refused.answer(/Password/, 'agetty-console-pw' + ENTER);
+      await refused.expect(/Login incorrect/);
+      assert.equal(await refused.end(), 1, refused.text);
+    } finally {
+      t.cleanup();
     }
   });
 

@@ -16,10 +16,11 @@ export class Terminal {
   private readonly proc;
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
+  /** orbit with `args`; or, with `program`, that argv instead (e.g. agetty handing over to orbit). */
+  constructor(args: string[], options: { program?: string[] } = {}) {
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete env.CI;
-    const command = [process.execPath, ORBIT_MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const command = (options.program ?? [process.execPath, ORBIT_MAIN, ...args]).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     this.proc = spawn('script', ['-qfec', `stty cols 200 rows 50; exec ${command}`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => (this.out += d));
     this.proc.stderr.on('data', (d) => (this.out += d));
