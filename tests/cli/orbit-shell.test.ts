@@ -91,6 +91,23 @@ describe('orbit shell on a terminal', () => {
     assert.doesNotMatch(t.text, /uid=\d+/);
   });
 
+  test('a command that asks questions gets the terminal; Ctrl-C in it ends the command, not the console', async () => {
+    const t = new Terminal(['--home', appliance.home, '--config', appliance.configFile, 'shell']);
+    const prompt = /orbit@[^>\n]*> /;
+    await t.answer(prompt, 'user add' + ENTER);
+    await t.answer(/User name/, 'dmitri' + ENTER);
+    await t.answer(/Full name/, 'Dmitri M' + ENTER);
+    await t.answer(/Profile/, ENTER);
+    await t.expect(/created dmitri/);
+    await t.answer(prompt, 'user add' + ENTER);
+    await t.answer(/User name/, CTRL_C);
+    await t.expect(/cancelled[\s\S]*\(exit 1\)/);
+    await t.answer(prompt, 'user list' + ENTER);
+    await t.expect(/dmitri/);
+    await t.answer(prompt, 'exit' + ENTER);
+    assert.equal(await t.end(), 0, t.text);
+  });
+
   test('without a terminal it reads commands from its input the same way', async () => {
     const r = await runOrbit(appliance.home, ['--config', appliance.configFile, 'shell'], { input: 'user list\n!sh\nstatus | cat\nexit\nuser list\n' });
     assert.equal(r.code, 0, r.stderr);
