@@ -40,7 +40,7 @@ async function systemctl(args: string[]): Promise<string> {
     return await runTool('systemctl', args);
   } catch (e) {
     const said = (e as Error).message;
-    if (/not been booted with systemd|Failed to connect to bus|Host is down|No such file or directory.*bus/i.test(said)) {
+    if (/not been booted with systemd|Failed to connect to bus|Host is down|spawn systemctl ENOENT/i.test(said)) {
       throw new WardenError('INTERNAL', `systemd is not running on this machine (it is not PID 1), so the warden services cannot be managed here; on the appliance it is (systemctl said: ${said.replace(/^systemctl [^:]*failed: /, '')})`, { cause: e });
     }
     throw e;

@@ -145,6 +145,9 @@ function registerWeb(cert: Command): void {
     .action(async (opts: { cn: string; san: string[]; keyType: CsrKeyType; organization?: string; out?: string; json?: boolean }, cmd: Command) => {
       const files = webFiles(cmd);
       const plan = await planWebCsr(files, { commonName: opts.cn, sans: opts.san, keyType: opts.keyType, ...(opts.organization !== undefined ? { organization: opts.organization } : {}) });
+      // The CSR first: an --out that cannot be written leaves no key waiting for a request nobody has.
+      // (0600 like everything orbit writes; a CSR is public, so that is only tidy.)
+      if (opts.out) writePrivateFile(path.resolve(opts.out), plan.csrPem);
       await auditedChange(
         cmd,
         () => consoleEvent({ type: 'system.web_csr', subject: plan.subject, detail: { subject: plan.subject, sans: plan.sans, keyType: plan.keyType } }),
@@ -153,8 +156,6 @@ function registerWeb(cert: Command): void {
           await (applyWith ? applyWith(write) : write());
         },
       );
-      // The CSR is public: any mode will do, the caller's umask decides.
-      if (opts.out) writePrivateFile(path.resolve(opts.out), plan.csrPem);
       if (opts.json) return print(JSON.stringify({ csr: plan.csrPem, subject: plan.subject, sans: plan.sans, keyType: plan.keyType, keyFile: pendingKeyFile(files), out: opts.out ?? null }));
       if (opts.out) print(`CSR for ${plan.subject} (${plan.sans.join(', ')}) written to ${opts.out}; the key waits in ${pendingKeyFile(files)}`);
       else process.stdout.write(plan.csrPem);
