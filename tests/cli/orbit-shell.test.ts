@@ -81,7 +81,7 @@ describe('orbit shell on a terminal', () => {
     await t.expect(/too many arguments[\s\S]*\(exit 2\)/);
     // History: the arrow brings back the last command but one.
     await t.answer(prompt, 'help' + ENTER);
-    await t.expect(/Commands \(type "help COMMAND"[\s\S]*\n {2}user\n[\s\S]*setup\n {2}help, exit/);
+    await t.expect(/Commands \(type "help COMMAND"[\s\S]*\n {2}user +\S[\s\S]*\n {2}setup +first-boot setup[\s\S]*\n {2}help, exit +this list/);
     await t.answer(prompt, UP + UP + UP + ENTER);
     await t.expect(/"echo" is not an orbit command/);
     await t.answer(prompt, 'half a line' + CTRL_C);

@@ -47,8 +47,10 @@ export function registerShell(program: Command): void {
       } else if (user !== undefined) {
         throw new CliError('a user name is only taken with --login', EXIT_USAGE);
       }
+      const offered = cmd.parent!.commands.filter((c) => !NOT_FROM_CONSOLE.has(c.name()));
       const code = await runConsole({
-        commands: cmd.parent!.commands.map((c) => c.name()).filter((n) => !NOT_FROM_CONSOLE.has(n)),
+        commands: offered.map((c) => c.name()),
+        summaries: Object.fromEntries(offered.map((c) => [c.name(), c.summary() || c.description().split(/[:;(]/)[0]!.trim()])),
         orbit: {
           command: process.execPath,
           args: [ORBIT_MAIN, ...(globals.home ? ['--home', path.resolve(globals.home)] : []), ...(globals.config ? ['--config', path.resolve(globals.config)] : []), ...(globals.root ? ['--root', path.resolve(globals.root)] : [])],

@@ -11,6 +11,8 @@ import { ArgvSyntaxError, splitArgv } from './argv.js';
 export interface ConsoleOptions {
   /** Subcommand names of orbit that may be run (the console itself is left out by the caller). */
   commands: string[];
+  /** One line about each, for `help`. */
+  summaries?: Record<string, string>;
   /** How to start orbit: the executable and the arguments before the subcommand (node, main.js, --home ...). */
   orbit: { command: string; args: string[] };
   input?: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -111,8 +113,9 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     }
     if ('help' in action) {
       say('Commands (type "help COMMAND" or "COMMAND --help" for more):');
-      for (const c of options.commands) say(`  ${c}`);
-      say('  help, exit');
+      const width = Math.max(...options.commands.map((c) => c.length), 'help, exit'.length);
+      for (const c of options.commands) say(`  ${c.padEnd(width)}  ${options.summaries?.[c] ?? ''}`.trimEnd());
+      say(`  ${'help, exit'.padEnd(width)}  this list; leave the console`);
       continue;
     }
     // The child is in the terminal's foreground group with us: Ctrl-C reaches it; we must outlive it.
