@@ -41,7 +41,8 @@ const STEPS = ['Network', 'DNS', 'Host name', 'Time zone', 'Time servers', 'Web 
 
 function heading(n: number): void {
   print('');
-  print(`── Step ${n}/${STEPS.length}: ${STEPS[n - 1]} ──`);
+  // Plain ASCII: the Linux console on tty1 may have no font for box-drawing characters.
+  print(`-- Step ${n}/${STEPS.length}: ${STEPS[n - 1]} --`);
 }
 
 export async function runWizard(t: SystemTarget, given: Given, defaultSharesDir: string): Promise<SetupAnswers | null> {
