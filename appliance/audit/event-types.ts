@@ -182,6 +182,20 @@ const CATALOGUE = {
   },
   'system.web_csr': { code: 'W2206', severity: 'low', description: 'A key and certificate signing request for the web certificate were made; the key waits on the appliance for the signed certificate.', detail: { subject: 'string', sans: 'string[]', keyType: 'string' } },
   'system.service_restart': { code: 'W2207', severity: 'low', description: 'Warden services were restarted from the console.', detail: { units: 'string[]' } },
+  // The first-boot setup (orbit setup) and the console login on tty1.
+  'system.setup': {
+    code: 'W2210',
+    severity: 'medium',
+    description: 'The first-boot setup configured the appliance: network, DNS, host name, time zone, time servers, web certificate, console account (written before the trail existed; recorded right after it was made).',
+    detail: { interface: 'string', ipv4: 'string', ipv6: 'string', dns: 'string[]', search: 'string[]', hostname: 'string', timezone: 'string', ntp: 'string[]', certificate: 'string', custodians: 'number', threshold: 'number' },
+  },
+  'console.login': {
+    code: 'W2211',
+    severity: 'info',
+    failureSeverity: 'medium',
+    description: 'Someone logged in to the orbit console on a local terminal (tty1, serial), or failed to; the code says why.',
+    detail: { terminal: 'string', name: 'string?' },
+  },
 
   'access.request': {
     code: 'W3000',

@@ -17,7 +17,8 @@ export interface InitOptions {
   adminUsername: string;
   adminFullName?: string;
   adminEmail?: string;
-  web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string };
+  /** `certificate`: a PEM certificate and its key to serve instead of a new self-signed one (checked by the caller). */
+  web?: { listen?: string; httpsPort?: number; httpPort?: number; publicHost?: string; certificate?: { certPem: string; keyPem: string } };
   /** The SSH proxy's address and port (default 0.0.0.0:22). */
   terminalProxy?: { listen?: string; port?: number };
   /** The RDP proxy's address and port (default 0.0.0.0:3389). */
@@ -91,14 +92,16 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     writeSecretFile(path.join(home, 'keys', 'token.so-pin'), `${soPin}\n`);
     initSoftHsmToken({ module: config.keys.module, softhsmConf: config.keys.softhsmConf!, label: config.keys.tokenLabel, soPin, userPin });
 
-    say('creating the web TLS certificate');
     const host = raw.web.publicHost;
-    const pair = await createSelfSignedTlsCertificate({
-      commonName: host,
-      dnsNames: [...new Set([host, 'localhost'])],
-      ipAddresses: ['127.0.0.1', '::1'],
-      days: 825,
-    });
+    say(opts.web?.certificate ? 'installing the web TLS certificate' : 'creating the web TLS certificate');
+    const pair =
+      opts.web?.certificate ??
+      (await createSelfSignedTlsCertificate({
+        commonName: host,
+        dnsNames: [...new Set([host, 'localhost'])],
+        ipAddresses: ['127.0.0.1', '::1'],
+        days: 825,
+      }));
     writeSecretFile(config.web.tlsCert, pair.certPem);
     writeSecretFile(config.web.tlsKey, pair.keyPem);
 

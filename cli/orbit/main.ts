@@ -15,6 +15,8 @@ import { registerRecording } from './commands/recording.js';
 import { registerSshKey } from './commands/ssh-key.js';
 import { registerSystem } from './commands/system.js';
 import { registerCert } from './commands/cert.js';
+import { registerShell } from './commands/shell.js';
+import { registerSetup } from './commands/setup.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
 
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerSshKey(program);
   registerSystem(program);
   registerCert(program);
+  registerSetup(program);
+  registerShell(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {
     c.exitOverride();

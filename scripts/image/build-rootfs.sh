@@ -112,7 +112,7 @@ systemd-sysusers --root="$R" >&2
 # Ours only (Debian's own entries are for a running system: they are applied at every boot anyway).
 systemd-tmpfiles --root="$R" --create "$R/usr/lib/tmpfiles.d/warden.conf" >&2
 # Exactly our services, and the system's own few: the firewall, network, DNS, time.
-systemctl --root="$R" enable nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service warden.target >&2 2>/dev/null
+systemctl --root="$R" enable nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service warden.target warden-firstboot.service >&2 2>/dev/null
 # An appliance is updated as a whole image: no unattended apt runs (they would reach for the Debian mirror)
 # nor dpkg database backups, and there is no LVM to scrub.
 systemctl --root="$R" disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service >&2 2>/dev/null

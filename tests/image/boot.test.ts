@@ -282,6 +282,7 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
       'systemd-pstore.service', // keeps kernel crash records of the VM
       'systemd-resolved.service',
       'systemd-timesyncd.service',
+      'warden-firstboot.service', // orbit setup on tty1 until the appliance is set up (no VT in nspawn: skipped)
       'warden.target',
     ]);
   });

@@ -1,11 +1,10 @@
 // orbit init: make this machine an appliance (state dir, token, master key, web TLS certificate, first admin).
 import path from 'node:path';
 import type { Command } from 'commander';
-import { splitMasterKey } from '../../../appliance/backup/index.js';
-import { initializeAppliance, isInitialized } from '../../../appliance/provision/index.js';
+import { isInitialized } from '../../../appliance/provision/index.js';
 import { validateUsername } from '../../../appliance/access/index.js';
-import { writePrivateFile } from '../../../appliance/config/index.js';
 import { CliError, EXIT_USAGE, interactive, locations, print } from '../context.js';
+import { printFirstAdministrator, printShares, provisionAppliance, shareCut } from '../provisioning.js';
 import { addHashCostOptions, hashCostFromOptions } from '../hash-cost.js';
 
 function port(value: string): number {
@@ -46,46 +45,31 @@ export function registerInit(program: Command): void {
       let adminUser: string = opts.adminUser;
       if (!adminUser) adminUser = interactive() ? await (await import('@inquirer/prompts')).input({ message: 'First administrator user name', default: 'admin', validate: (v) => { try { validateUsername(v); return true; } catch (e) { return (e as Error).message; } } }) : 'admin';
       const argon2 = hashCostFromOptions(opts);
-      const custodians = Number(opts.custodians);
-      const threshold = Number(opts.threshold);
-      if (!Number.isInteger(threshold) || threshold < 2 || !Number.isInteger(custodians) || custodians < threshold || custodians > 255) {
-        throw new CliError('--threshold must be at least 2 and --custodians at least the threshold (at most 255)', EXIT_USAGE);
-      }
-      const sharesDir = path.resolve(opts.sharesDir ?? 'warden-key-shares');
-      let shareFiles: string[] = [];
-      const result = await initializeAppliance({
-        onMasterKey: async (material, applianceId) => {
-          const shares = await splitMasterKey(material, { custodians, threshold, applianceId });
-          shareFiles = shares.map((text, i) => {
-            const file = path.join(sharesDir, `share-${i + 1}-of-${custodians}.txt`);
-            writePrivateFile(file, text, { exclusive: true });
-            return file;
-          });
+      const cut = shareCut(opts.custodians, opts.threshold, opts.sharesDir ?? 'warden-key-shares');
+      const result = await provisionAppliance(
+        {
+          home,
+          configFile,
+          adminUsername: validateUsername(adminUser),
+          adminFullName: opts.adminName,
+          adminEmail: opts.adminEmail,
+          web: { listen: opts.listen, httpsPort: port(opts.httpsPort), httpPort: port(opts.httpPort), ...(opts.publicHost ? { publicHost: opts.publicHost } : {}) },
+          ...(argon2 ? { argon2 } : {}),
+          ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
+          progress: opts.json ? undefined : (line) => print(`  ${line}...`),
         },
-        home,
-        configFile,
-        adminUsername: validateUsername(adminUser),
-        adminFullName: opts.adminName,
-        adminEmail: opts.adminEmail,
-        web: { listen: opts.listen, httpsPort: port(opts.httpsPort), httpPort: port(opts.httpPort), ...(opts.publicHost ? { publicHost: opts.publicHost } : {}) },
-        ...(argon2 ? { argon2 } : {}),
-        ...(opts.anchorFile ? { anchorFile: path.resolve(opts.anchorFile) } : {}),
-        progress: opts.json ? undefined : (line) => print(`  ${line}...`),
-      });
+        cut,
+      );
       if (opts.json) {
-        print(JSON.stringify({ initialized: true, configFile, home, applianceId: result.applianceId, adminUsername: result.adminUsername, oneTimePassword: result.oneTimePassword, shareFiles, threshold }));
+        print(JSON.stringify({ initialized: true, configFile, home, applianceId: result.applianceId, adminUsername: result.adminUsername, oneTimePassword: result.oneTimePassword, shareFiles: result.shareFiles, threshold: cut.threshold }));
         return;
       }
       print(`initialized appliance ${result.applianceId}`);
       print(`  config:  ${configFile}`);
       print(`  state:   ${home}`);
       print('');
-      print(`Master key split into ${custodians} custodian shares (any ${threshold} rebuild it):`);
-      for (const f of shareFiles) print(`  ${f}`);
-      print('  Give each file to its custodian, then delete it here: the appliance keeps no copy of the key.');
+      printShares(result);
       print('');
-      print('First administrator (the password must be changed at first login):');
-      print(`  user:     ${result.adminUsername}`);
-      print(`  password: ${result.oneTimePassword}`);
+      printFirstAdministrator(result);
     });
 }

@@ -54,6 +54,8 @@ const RELEASED_CODES: Record<string, string> = {
   'system.web_certificate': 'W2205',
   'system.web_csr': 'W2206',
   'system.service_restart': 'W2207',
+  'system.setup': 'W2210',
+  'console.login': 'W2211',
   'access.request': 'W3000',
   'access.approve': 'W3001',
   'access.deny': 'W3002',
