@@ -261,6 +261,20 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     assert.notEqual(c!.run(['orbit', 'services', 'restart', 'sshd']).status, 0, 'a unit that is not Warden\'s is refused');
   });
 
+  test('orbit set commands on the live image: the running system takes the host name, DNS servers and time zone', () => {
+    c!.ok(['orbit', 'hostname', 'set', 'warden-two'], { timeout: 60_000 });
+    assert.equal(c!.ok(['cat', '/proc/sys/kernel/hostname']).trim(), 'warden-two');
+    assert.equal(c!.ok(['cat', '/etc/hostname']).trim(), 'warden-two');
+    c!.ok(['orbit', 'dns', 'set', '--server', '127.0.0.9', '--search', 'lab.test'], { timeout: 60_000 });
+    const dns = c!.ok(['resolvectl', 'dns']);
+    assert.match(dns, /127\.0\.0\.9/);
+    c!.ok(['orbit', 'timezone', 'set', 'Europe/Berlin'], { timeout: 60_000 });
+    assert.equal(c!.ok(['timedatectl', 'show', '-p', 'Timezone', '--value']).trim(), 'Europe/Berlin');
+    // Bad input on the live system changes nothing.
+    assert.notEqual(c!.run(['orbit', 'hostname', 'set', 'bad name']).status, 0);
+    assert.equal(c!.ok(['cat', '/proc/sys/kernel/hostname']).trim(), 'warden-two');
+  });
+
   test('nft list ruleset is exactly the policy of /etc/nftables.conf', () => {
     // The policy file loaded into a fresh network namespace here and listed by the same nft: nft's own
     // printing is the normal form both are compared in.
