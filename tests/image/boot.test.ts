@@ -261,7 +261,7 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     assert.notEqual(c!.run(['orbit', 'services', 'restart', 'sshd']).status, 0, 'a unit that is not Warden\'s is refused');
   });
 
-  test('orbit set commands on the live image: the running system takes the host name, DNS servers and time zone', () => {
+  test('orbit set commands on the live image: the running system takes the host name, DNS servers, time zone and a static address', async () => {
     c!.ok(['orbit', 'hostname', 'set', 'warden-two'], { timeout: 60_000 });
     assert.equal(c!.ok(['cat', '/proc/sys/kernel/hostname']).trim(), 'warden-two');
     assert.equal(c!.ok(['cat', '/etc/hostname']).trim(), 'warden-two');
@@ -270,6 +270,13 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     assert.match(dns, /127\.0\.0\.9/);
     c!.ok(['orbit', 'timezone', 'set', 'Europe/Berlin'], { timeout: 60_000 });
     assert.equal(c!.ok(['timedatectl', 'show', '-p', 'Timezone', '--value']).trim(), 'Europe/Berlin');
+    // A static address on a link of the container's own network namespace (a veth pair the test makes):
+    // systemd-networkd, reloaded by orbit, puts it on the link.
+    c!.ok(['ip', 'link', 'add', 'wtest0', 'type', 'veth', 'peer', 'name', 'wtest1']);
+    c!.ok(['ip', 'link', 'set', 'wtest1', 'up']);
+    c!.ok(['orbit', 'network', 'set', '--interface', 'wtest0', '--address', '192.0.2.10/24'], { timeout: 60_000 });
+    const addr = await waitFor('networkd to configure wtest0', 30_000, () => /inet 192\.0\.2\.10\/24/.exec(c!.ok(['ip', '-4', 'addr', 'show', 'wtest0'])) ?? undefined);
+    assert.ok(addr);
     // Bad input on the live system changes nothing.
     assert.notEqual(c!.run(['orbit', 'hostname', 'set', 'bad name']).status, 0);
     assert.equal(c!.ok(['cat', '/proc/sys/kernel/hostname']).trim(), 'warden-two');
