@@ -6,6 +6,7 @@ import path from 'node:path';
 import { WardenError } from '../errors/index.js';
 
 export { restrictUmask, makePrivateDir, writePrivateFile, publishPrivateFile, ensurePrivateFile, restrictExistingFile, isSharedDir, privateFileMode, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE, SHARED_FILE_MODE, SHARED_WRITABLE_FILE_MODE, SHARED_DIR_MODE } from './private-files.js';
+export { replaceFile, syncDirectory, type ReplaceFileOptions } from './replace-file.js';
 
 export interface ScryptCost {
   /** CPU/memory cost N, a power of two. */

@@ -3,12 +3,12 @@
 // checked before a byte is written (the key belongs to the certificate, valid now, the chain in order, fit
 // for a TLS server); then key and certificate are each replaced atomically, keeping the mode and owner the
 // running daemon reads them with. The daemon watches the files and swaps its TLS context.
-import { randomBytes, webcrypto, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { chownSync, closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, mkdirSync, type Stats } from 'node:fs';
+import { webcrypto, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { InputError } from '../errors/index.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/index.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, replaceFile } from '../config/index.js';
 import { validateDnsName } from '../system/index.js';
 import { derBlocks, parseCertificate, peculiar } from './certificates.js';
 import { createSelfSignedTlsCertificate } from './tls-certificate.js';
@@ -133,49 +133,13 @@ export interface WebCertificatePlan {
   write(): void;
 }
 
-function statOptional(file: string): Stats | undefined {
-  try {
-    return statSync(file);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Replace `file` with `data` at once (temporary file beside it, synced, renamed). An existing file's mode
- * and owner are kept (the daemon reading it runs as its own user); a new one is private (0600).
+ * Replace `file` with `data` at once. An existing file's mode and owner are kept (the daemon reading it runs
+ * as its own user; the owner only when orbit runs as root); a new one takes those of `like`, or is private (0600).
  */
 export function replaceFileAtomically(file: string, data: string, like?: string): void {
-  const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const old = statOptional(file) ?? (like ? statOptional(like) : undefined);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(temp, 'wx', PRIVATE_FILE_MODE);
-  try {
-    try {
-      fchmodSync(fd, old ? old.mode & 0o7777 : PRIVATE_FILE_MODE);
-      const buf = Buffer.from(data, 'utf8');
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (old && process.getuid?.() === 0) chownSync(temp, old.uid, old.gid);
-    renameSync(temp, file);
-  } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already renamed or never made
-    }
-    throw e;
-  }
-  const d = openSync(dir, 'r');
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
-  }
+  mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+  replaceFile(file, data, { mode: PRIVATE_FILE_MODE, like: like ? [file, like] : [file], ownerOnlyAsRoot: true });
 }
 
 function plan(files: WebTlsFiles, fullchainPem: string, keyPem: string, facts: CertificateFacts, usedPendingKey: boolean): WebCertificatePlan {

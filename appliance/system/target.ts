@@ -3,9 +3,10 @@
 // same path through the code, so what the tests see is what the appliance does.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
+import { replaceFile, syncDirectory } from '../config/index.js';
 
 export interface SystemTarget {
   /** The file-system root the settings are written under ('/' on the appliance). */
@@ -63,15 +64,6 @@ function ensureDir(dir: string): void {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** One file of a change: its OS path and content (a symlink when `linkTo` is set). */
 export type PlannedFile = { path: string; content: string; mode?: number } | { path: string; linkTo: string };
 
@@ -85,31 +77,20 @@ export function writePlanned(t: SystemTarget, files: PlannedFile[]): void {
     const target = under(t, f.path);
     const dir = path.dirname(target);
     ensureDir(dir);
-    const temp = path.join(dir, `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      if ('linkTo' in f) {
-        symlinkSync(f.linkTo, temp);
-      } else {
-        const fd = openSync(temp, 'wx', 0o644);
-        try {
-          fchmodSync(fd, f.mode ?? 0o644);
-          const buf = Buffer.from(f.content, 'utf8');
-          for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-      }
-      renameSync(temp, target);
-    } catch (e) {
+    if ('linkTo' in f) {
+      // A symlink has no content to sync: made under a temporary name, renamed over the old one.
+      const temp = path.join(dir, `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+      symlinkSync(f.linkTo, temp);
       try {
+        renameSync(temp, target);
+      } catch (e) {
         unlinkSync(temp);
-      } catch {
-        // never created, or already renamed
+        throw e;
       }
-      throw e;
+      syncDirectory(dir);
+    } else {
+      replaceFile(target, f.content, { mode: f.mode ?? 0o644 });
     }
-    syncDir(dir);
   }
 }
 

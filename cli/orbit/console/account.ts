@@ -4,9 +4,10 @@
 // a hand-made crypt: one implementation for setting and checking, the same under --root as on the image.
 import { spawn } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, existsSync, fchmodSync, fchownSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WardenError } from '../../../appliance/errors/index.js';
+import { replaceFile } from '../../../appliance/config/index.js';
 
 export const CONSOLE_ACCOUNT = 'orbit';
 export const CONSOLE_SHELL = '/usr/local/bin/orbit-shell';
@@ -84,26 +85,6 @@ export async function verifyAccountPassword(root: string, user: string, password
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Replace `file` with `text` all at once, keeping the old file's owner and mode (shadow is root:shadow 0640). */
-function replaceSystemFile(file: string, text: string, fallbackMode: number): void {
-  const old = existsSync(file) ? statSync(file) : undefined;
-  const temp = `${file}.warden-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    if (old) fchownSync(fd, old.uid, old.gid);
-    fchmodSync(fd, old ? old.mode & 0o7777 : fallbackMode);
-    const buf = Buffer.from(text, 'utf8');
-    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(temp, file);
-}
-
 /** The problem with the console account in ROOT's passwd database, or undefined if it is ready for a password. */
 export function consoleAccountProblem(root: string): string | undefined {
   const passwd = underRoot(root, '/etc/passwd');
@@ -129,10 +110,12 @@ export async function setConsolePassword(root: string, password: string, now = D
   fields[2] = String(Math.floor(now / 86_400_000)); // last change, in days since 1970
   const lines = [...entry.lines];
   lines[entry.index] = fields.join(':');
-  replaceSystemFile(underRoot(root, '/etc/shadow'), lines.join('\n'), 0o640);
+  // All at once, keeping the old file's owner and mode (shadow is root:shadow 0640).
+  const shadow = underRoot(root, '/etc/shadow');
+  replaceFile(shadow, lines.join('\n'), { mode: 0o640, like: [shadow] });
   const shells = underRoot(root, '/etc/shells');
   const listed = existsSync(shells) ? readFileSync(shells, 'utf8') : '';
   if (!listed.split('\n').includes(CONSOLE_SHELL)) {
-    replaceSystemFile(shells, `${listed}${listed === '' || listed.endsWith('\n') ? '' : '\n'}${CONSOLE_SHELL}\n`, 0o644);
+    replaceFile(shells, `${listed}${listed === '' || listed.endsWith('\n') ? '' : '\n'}${CONSOLE_SHELL}\n`, { mode: 0o644, like: [shells] });
   }
 }
