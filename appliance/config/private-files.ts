@@ -28,8 +28,16 @@ function sharedGroupName(): string {
   return process.env.WARDEN_GROUP || 'warden';
 }
 
-/** The gid of a group by name from /etc/group (Node has no getgrnam); undefined if there is none. */
+/** Gids found so far: every private file written asks, and /etc/group does not change under a daemon. */
+const knownGroups = new Map<string, number>();
+
+/**
+ * The gid of a group by name from /etc/group (Node has no getgrnam); undefined if there is none (not
+ * remembered: a group made later is found).
+ */
 function groupId(name: string): number | undefined {
+  const known = knownGroups.get(name);
+  if (known !== undefined) return known;
   let text: string;
   try {
     text = readFileSync('/etc/group', 'utf8');
@@ -38,7 +46,10 @@ function groupId(name: string): number | undefined {
   }
   for (const line of text.split('\n')) {
     const [group, , gid] = line.split(':');
-    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) {
+      knownGroups.set(name, Number(gid));
+      return Number(gid);
+    }
   }
   return undefined;
 }
