@@ -1,10 +1,9 @@
 // The TLS certificate the RDP proxy shows its clients. Made self-signed on first start when neither file exists
 // (like the SSH proxy's host key); a deployer replaces both with a certificate from their CA. One file without
 // the other, or a pair that does not match, is a configuration error: the proxy does not start on half of it.
-import { existsSync, readFileSync } from 'node:fs';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createSelfSignedTlsCertificate } from '../../appliance/pki/index.js';
+import { createSelfSignedTlsCertificate, readTlsPair } from '../../appliance/pki/index.js';
 import { publishPrivateFile } from '../../appliance/config/index.js';
 import { WardenError } from '../../appliance/errors/index.js';
 
@@ -32,11 +31,8 @@ export async function loadOrCreateTlsIdentity(certFile: string, keyFile: string)
     throw new WardenError('CONFIG_INVALID', `the RDP proxy needs both its TLS certificate and key (${haveCert ? keyFile : certFile} is missing)`);
   }
   try {
-    const cert = readFileSync(certFile);
-    const key = readFileSync(keyFile);
-    const x509 = new X509Certificate(cert);
-    if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
-    return { cert, key, fingerprint256: x509.fingerprint256, created };
+    const pair = readTlsPair({ tlsCert: certFile, tlsKey: keyFile });
+    return { cert: pair.cert, key: pair.key, fingerprint256: pair.fingerprint, created };
   } catch (e) {
     throw new WardenError('CONFIG_INVALID', `the RDP proxy's TLS certificate or key is unusable: ${(e as Error).message}`);
   }

@@ -27,7 +27,8 @@ import { liveSessionRoutes } from './routes/live-sessions.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 import { rdpTicketRoutes } from './routes/rdp-tickets.js';
-import { readTlsPair, watchTlsFiles, type TlsPair } from './tls-files.js';
+import { watchTlsFiles } from './tls-files.js';
+import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
 const log = logger('web');
 

@@ -1,49 +1,8 @@
-// The web daemon's certificate and key files: read as a checked pair, and watched so a pair replaced on disk
+// The web daemon's certificate and key files, watched so a pair replaced on disk
 // (orbit cert web install, or a deployer's own tooling) is served without a restart. A pair that does not
 // work is refused with its reason and the one in use stays.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { WardenError } from '../../appliance/errors/index.js';
-
-export interface TlsPair {
-  cert: Buffer;
-  key: Buffer;
-  /** SHA-256 of the leaf certificate. */
-  fingerprint: string;
-}
-
-/** Read and check the pair: both parse, the key is the certificate's, OpenSSL takes them together. */
-export function readTlsPair(files: { tlsCert: string; tlsKey: string }): TlsPair {
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    cert = readFileSync(files.tlsCert);
-    key = readFileSync(files.tlsKey);
-  } catch (e) {
-    throw new WardenError('CONFIG_INVALID', `the web TLS certificate or key cannot be read: ${(e as Error).message}`);
-  }
-  let leaf: X509Certificate;
-  try {
-    leaf = new X509Certificate(cert);
-  } catch {
-    throw new WardenError('CONFIG_INVALID', `${files.tlsCert} is not a PEM certificate`);
-  }
-  let matches: boolean;
-  try {
-    matches = leaf.checkPrivateKey(createPrivateKey(key));
-  } catch {
-    throw new WardenError('CONFIG_INVALID', `${files.tlsKey} is not a usable private key`);
-  }
-  if (!matches) throw new WardenError('CONFIG_INVALID', `the key in ${files.tlsKey} does not belong to the certificate in ${files.tlsCert}`);
-  try {
-    createSecureContext({ cert, key });
-  } catch (e) {
-    throw new WardenError('CONFIG_INVALID', `OpenSSL refuses the certificate and key: ${(e as Error).message}`);
-  }
-  return { cert, key, fingerprint: leaf.fingerprint256 };
-}
 
 /** Time for the second of two replaced files (key, then certificate) to land before the pair is read. */
 export const SETTLE_MS = 250;
