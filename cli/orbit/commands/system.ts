@@ -113,7 +113,7 @@ function registerNetwork(program: Command): void {
     await auditedChange(
       cmd,
       () => consoleEvent({ type: 'system.network', subject: next.interface, detail: { interface: next.interface, ipv4: describeFamily(next.ipv4), ipv6: describeFamily(next.ipv6) } }),
-      (applyWith) => setNetwork(t, spec, applyWith ? { applyWith } : undefined),
+      (applyWith) => setNetwork(t, spec, { applyWith }),
     );
     if (opts.json) return print(JSON.stringify({ interface: next, file: networkFile(next.interface) }));
     print(`${next.interface}: IPv4 ${describeFamily(next.ipv4)}, IPv6 ${describeFamily(next.ipv6)} (${networkFile(next.interface)})`);
@@ -142,7 +142,7 @@ function registerDns(program: Command): void {
     async (opts: { server: string[]; search: string[]; json?: boolean }, cmd: Command) => {
       if (opts.server.length === 0) throw new CliError('give at least one --server', EXIT_USAGE);
       const next = validateDns({ servers: opts.server, search: opts.search });
-      await auditedChange(cmd, () => consoleEvent({ type: 'system.dns', subject: null, detail: next }), (applyWith) => setDns(target(cmd), next, applyWith ? { applyWith } : undefined));
+      await auditedChange(cmd, () => consoleEvent({ type: 'system.dns', subject: null, detail: next }), (applyWith) => setDns(target(cmd), next, { applyWith }));
       if (opts.json) return print(JSON.stringify(next));
       print(`DNS servers ${next.servers.join(' ')}${next.search.length ? `, search ${next.search.join(' ')}` : ''}`);
     },
@@ -170,7 +170,7 @@ function registerHostname(program: Command): void {
       const t = target(cmd);
       const next = validateHostname(name);
       const previous = await showHostname(t);
-      await auditedChange(cmd, () => consoleEvent({ type: 'system.hostname', subject: next, detail: { hostname: next, previous } }), (applyWith) => setHostname(t, next, applyWith ? { applyWith } : undefined));
+      await auditedChange(cmd, () => consoleEvent({ type: 'system.hostname', subject: next, detail: { hostname: next, previous } }), (applyWith) => setHostname(t, next, { applyWith }));
       if (opts.json) return print(JSON.stringify({ hostname: next, previous }));
       print(`host name ${next}${previous && previous !== next ? ` (was ${previous})` : ''}`);
     },
@@ -197,7 +197,7 @@ function registerNtp(program: Command): void {
     async (opts: { server: string[]; json?: boolean }, cmd: Command) => {
       if (opts.server.length === 0) throw new CliError('give at least one --server', EXIT_USAGE);
       const next = validateNtp({ servers: opts.server });
-      await auditedChange(cmd, () => consoleEvent({ type: 'system.ntp', subject: null, detail: next }), (applyWith) => setNtp(target(cmd), next, applyWith ? { applyWith } : undefined));
+      await auditedChange(cmd, () => consoleEvent({ type: 'system.ntp', subject: null, detail: next }), (applyWith) => setNtp(target(cmd), next, { applyWith }));
       if (opts.json) return print(JSON.stringify(next));
       print(`NTP servers ${next.servers.join(' ')}`);
     },
@@ -224,7 +224,7 @@ function registerTimezone(program: Command): void {
       const t = target(cmd);
       const next = validateZone(t, zone);
       const previous = await showTimezone(t);
-      await auditedChange(cmd, () => consoleEvent({ type: 'system.timezone', subject: next, detail: { zone: next, previous } }), (applyWith) => setTimezone(t, next, applyWith ? { applyWith } : undefined));
+      await auditedChange(cmd, () => consoleEvent({ type: 'system.timezone', subject: next, detail: { zone: next, previous } }), (applyWith) => setTimezone(t, next, { applyWith }));
       if (opts.json) return print(JSON.stringify({ timezone: next, previous }));
       print(`time zone ${next}${previous && previous !== next ? ` (was ${previous})` : ''}`);
     },
