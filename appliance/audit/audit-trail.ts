@@ -39,7 +39,8 @@ type UncheckedEvent = AuditEventFields & { type: string; detail?: object };
 export type AuditEventWithout<M extends keyof AuditEventFields, T extends AuditEventType = AuditEventType> = AuditEvent<T> extends infer E ? (E extends unknown ? Omit<E, M> : never) : never;
 
 export type ChainVerdict =
-  | { ok: true; rows: number; lastSeq: number; anchors: number }
+  /** `nodes`: how many rows each cluster node wrote ('' for rows written before node ids). */
+  | { ok: true; rows: number; lastSeq: number; anchors: number; nodes: Record<string, number> }
   | { ok: false; rows: number; brokenSeq: number; reason: string };
 
 /**
@@ -68,6 +69,8 @@ export function hashAuditRow(key: ChainKey, row: Omit<AuditEventRow, 'hash'>): s
     row.code,
     row.detail,
     row.prev_hash,
+    // Only rows that carry a node id cover it: rows written before node ids keep the link they were given.
+    ...(row.node_id ? [row.node_id] : []),
   ]);
   return key.mac(Buffer.from(canonical, 'utf8')).toString('hex');
 }
@@ -122,6 +125,8 @@ export interface AuditTrailOptions {
   clock?: () => number;
   /** Where the chain head is copied outside the database; absent: no anchor (unit tests). */
   anchor?: AuditAnchor;
+  /** This appliance's node id (config `node.id`), written into every row it appends. */
+  node?: string;
 }
 
 export class AuditTrail {
@@ -129,6 +134,7 @@ export class AuditTrail {
   private readonly key: ChainKey;
   private readonly clock: () => number;
   readonly anchor: AuditAnchor | undefined;
+  private readonly node: string | null;
 
   constructor(
     private readonly store: Store,
@@ -137,6 +143,7 @@ export class AuditTrail {
     this.key = options.key;
     this.clock = options.clock ?? Date.now;
     this.anchor = options.anchor;
+    this.node = options.node ?? null;
   }
 
   /** Live export hooks (syslog/CEF exporters subscribe here). A failing listener never blocks the trail. */
@@ -214,6 +221,7 @@ export class AuditTrail {
       code: event.code ?? null,
       detail: JSON.stringify(redact(event.detail ?? {})),
       prev_hash: last?.hash ?? GENESIS_HASH,
+      node_id: this.node,
     };
     const row: AuditEventRow = { ...base, hash: hashAuditRow(this.key, base) };
     await repos.auditEvents.insert(row);
@@ -270,6 +278,7 @@ export class AuditTrail {
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let rows = 0;
+    const nodes: Record<string, number> = {};
     for (;;) {
       const page = await this.store.repos.auditEvents.page(expectedSeq - 1, pageSize);
       if (page.length === 0) break;
@@ -288,6 +297,7 @@ export class AuditTrail {
         prevHash = hash;
         expectedSeq++;
         rows++;
+        nodes[row.node_id ?? ''] = (nodes[row.node_id ?? ''] ?? 0) + 1;
       }
     }
     const lastSeq = expectedSeq - 1;
@@ -295,6 +305,6 @@ export class AuditTrail {
     if (highest > lastSeq) {
       return { ok: false, rows, brokenSeq: lastSeq + 1, reason: `the chain ends at row ${lastSeq} but the anchor shows row ${highest} existed: rows were cut from the end` };
     }
-    return { ok: true, rows, lastSeq, anchors: anchored.size };
+    return { ok: true, rows, lastSeq, anchors: anchored.size, nodes };
   }
 }

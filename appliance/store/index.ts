@@ -24,6 +24,7 @@ import * as m0013 from './migrations/0013-port-forwarding.js';
 import * as m0014 from './migrations/0014-agent-forwarding.js';
 import * as m0015 from './migrations/0015-certificate-chain.js';
 import * as m0016 from './migrations/0016-rdp-tickets.js';
+import * as m0019 from './migrations/0019-audit-node.js';
 import { ChangeFeed } from './change-feed.js';
 
 export * from './schema.js';
@@ -61,6 +62,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014-agent-forwarding': m0014,
   '0015-certificate-chain': m0015,
   '0016-rdp-tickets': m0016,
+  '0019-audit-node': m0019,
 };
 
 class InCodeMigrations implements MigrationProvider {

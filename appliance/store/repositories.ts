@@ -132,6 +132,7 @@ const hot = {
       detail: r.detail,
       prev_hash: r.prev_hash,
       hash: r.hash,
+      node_id: r.node_id,
     }),
   ),
   anyMfaProviderEnabled: preparedQuery((db) => db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).limit(1)),

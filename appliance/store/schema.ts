@@ -135,6 +135,8 @@ export interface AuditEventsTable {
   detail: string;
   prev_hash: string;
   hash: string;
+  /** The cluster node that wrote the row (null: written before node ids, on a single appliance). */
+  node_id: string | null;
 }
 
 export interface TrustedCasTable {
