@@ -80,6 +80,8 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),
     ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
+    // Generated now, so a later `orbit cluster init` finds this node's recordings already under its own id.
+    node: { id: randomUUID(), name: hostname() },
   };
   const config = buildConfig(raw, home, opts.configFile);
   let material: Buffer | undefined;
