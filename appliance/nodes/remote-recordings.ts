@@ -116,7 +116,8 @@ export class RemoteRecordings {
     } catch (e) {
       rmSync(temp, { force: true });
       if (isWardenError(e)) {
-        const message = e.code === 'CLUSTER_NODE_UNREACHABLE' && !e.message.startsWith('the recording') ? `the recording is on ${peer}, unreachable: ${e.message.replace(`${peer} `, '')}` : e.message;
+        // The peer client names the peer; the auditor is told which recording it is and where.
+        const message = e.code === 'CLUSTER_NODE_UNREACHABLE' && e.message.startsWith(peer) ? `the recording is on ${peer}, unreachable: ${e.message.slice(peer.length).replace(/^ is unreachable: /, '').trim()}` : e.message;
         return fail(e.code, message);
       }
       return fail('CLUSTER_NODE_UNREACHABLE', `the recording is on ${peer}, unreachable: ${(e as Error).message}`);
