@@ -5,3 +5,4 @@ export { signInternalCall, verifyInternalCall, claimedNode, INTERNAL_HEADERS, IN
 export { pinnedGet, type PinnedGetOptions } from './peer-client.js';
 export { certificateFingerprint, normalizeFingerprint } from './fingerprint.js';
 export { RemoteRecordings, internalRecordingPath, REMOTE_CACHE_DIR, type RemoteRecordingsDeps, type RecordingLocation, type InternalRecordingRequest, type ServedRecording } from './remote-recordings.js';
+export { nodeRegistration } from './registration.js';

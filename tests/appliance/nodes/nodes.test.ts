@@ -1,12 +1,18 @@
 // The cluster secret (created at first need, sealed by the vault, one winner among concurrent creators,
-// re-wrapped by a master key rotation) and the signature of internal calls (method, path, time, both nodes;
-// ±60 s).
+// re-wrapped by a master key rotation), the signature of internal calls (method, path, time, both nodes;
+// ±60 s) and this node's row for cluster_nodes.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { createSelfSignedTlsCertificate } from '../../../appliance/pki/index.js';
+import { buildConfig } from '../../../appliance/config/index.js';
 import { Appliance } from '../../../appliance/index.js';
 import { loadConfig } from '../../../appliance/config/index.js';
 import { AuthError } from '../../../appliance/errors/index.js';
-import { ClusterSecret, CLUSTER_SECRET_META, INTERNAL_CLOCK_SKEW_MS, signInternalCall, verifyInternalCall } from '../../../appliance/nodes/index.js';
+import { ClusterSecret, CLUSTER_SECRET_META, INTERNAL_CLOCK_SKEW_MS, certificateFingerprint, nodeRegistration, signInternalCall, verifyInternalCall } from '../../../appliance/nodes/index.js';
 import { initializedHome, type InitializedHome } from '../../helpers/fixtures.js';
 
 const refusedWith = (code: string) => (e: unknown) => e instanceof AuthError && e.code === code;
@@ -84,5 +90,26 @@ describe('cluster secret', () => {
     assert.notEqual(await a.store.repos.meta.get(CLUSTER_SECRET_META), sealedBefore);
     assert.deepEqual(await fresh().get(), before);
     assert.equal(await created(), 1);
+  });
+});
+
+describe('this node\'s registration', () => {
+  test('id and name from the config, the web certificate\'s pin, https://publicHost:httpsPort unless told', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warden-node-'));
+    try {
+      const pair = await createSelfSignedTlsCertificate({ commonName: 'a', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 1 });
+      writeFileSync(path.join(dir, 'web.crt'), pair.certPem);
+      const config = buildConfig({ node: { id: 'node-a', name: 'warden-a' }, web: { publicHost: 'warden-a.example.test', httpsPort: 8443, tlsCert: 'web.crt' } }, dir);
+      const r = nodeRegistration(config, { at: 5 });
+      const fp = certificateFingerprint(pair.certPem);
+      assert.match(fp, /^[0-9a-f]{64}$/);
+      assert.equal(fp, new X509Certificate(pair.certPem).fingerprint256.replace(/:/g, '').toLowerCase());
+      assert.deepEqual(r, { id: 'node-a', name: 'warden-a', internalUrl: 'https://warden-a.example.test:8443', tlsFingerprint: fp, at: 5 });
+      assert.equal(nodeRegistration(config, { at: 5, internalUrl: 'https://127.0.0.1:9443' }).internalUrl, 'https://127.0.0.1:9443');
+      assert.equal(nodeRegistration({ ...config, web: { ...config.web, publicHost: '::1' } }, { at: 5 }).internalUrl, 'https://[::1]:8443');
+      for (const bad of ['http://127.0.0.1:80', 'https://127.0.0.1:9443/x', 'nope']) assert.throws(() => nodeRegistration(config, { at: 5, internalUrl: bad }), /URL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
