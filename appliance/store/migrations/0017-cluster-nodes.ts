@@ -3,7 +3,7 @@
 // pinned certificate fingerprint are here. A row is never deleted: a node that left keeps its row (state
 // 'left') so its recordings still name it. node_id null: written before this migration, by the one node
 // there was (the cluster's first node adopts them: RecordingsRepository.adoptUnowned).
-import type { Kysely } from 'kysely';
+import { SqliteAdapter, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -24,7 +24,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.dropIndex('recordings_node').execute();
+  // MariaDB names the table of the index to drop; SQLite refuses the clause.
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+  await (sqlite ? db.schema.dropIndex('recordings_node') : db.schema.dropIndex('recordings_node').on('recordings')).execute();
   await db.schema.alterTable('recordings').dropColumn('node_id').execute();
   await db.schema.dropTable('cluster_nodes').execute();
 }
