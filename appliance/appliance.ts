@@ -20,6 +20,7 @@ import {
 } from './access/index.js';
 import { RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
 import { Vault } from './vault/index.js';
+import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
 import { createBackup, rotateMasterKey } from './backup/index.js';
 import { KeyService, verifyKeyCheck } from './keys/index.js';
@@ -86,6 +87,8 @@ export class Appliance {
     readonly sshKeys: SshKeyService,
     /** One-time RDP tickets: issued by the web (.rdp files), redeemed once by the RDP proxy instead of a password. */
     readonly rdpTickets: RdpTicketService,
+    /** Recordings held by other cluster nodes: fetched from them, and served to them (the web's internal route). */
+    readonly remoteRecordings: RemoteRecordings,
   ) {}
 
   /**
@@ -154,7 +157,7 @@ export class Appliance {
       await store.close();
       throw e;
     }
-    const audit = new AuditTrail(store, { key: tokenChainKey(() => tokenOrFail(keys)), clock, anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
+    const audit = new AuditTrail(store, { key: tokenChainKey(() => tokenOrFail(keys)), clock, anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery), node: config.node.id });
     const settings = new SettingsService(store, audit, clock);
     const auth = new AuthService({ store, audit, settings, argon2: config.auth.argon2, clock });
     const users = new UserAdminService({ store, audit, settings, argon2: config.auth.argon2, clock });
@@ -182,11 +185,12 @@ export class Appliance {
     changes.on('settings.changed', () => settings.invalidate());
     changes.onGap(() => settings.invalidate());
     sessions.listen(changes);
-    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock });
+    const remoteRecordings = new RemoteRecordings({ store, audit, secret: new ClusterSecret({ store, audit, vault }), nodeId: config.node.id, dir: config.recordings.dir, clock });
+    const recordings = new RecordingService({ store, audit, keys: () => tokenOrFail(keys), dir: config.recordings.dir, clock, nodeId: config.node.id, remote: remoteRecordings });
     const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
     const sshKeys = new SshKeyService({ store, audit, clock });
     const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets);
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings);
   }
 
   async close(): Promise<void> {

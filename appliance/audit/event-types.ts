@@ -197,6 +197,23 @@ const CATALOGUE = {
     detail: { terminal: 'string', name: 'string?' },
   },
 
+  // Recordings across a cluster's nodes: a file stays on the node that wrote it, others fetch it (appliance/nodes).
+  'recording.fetched': { code: 'W2230', severity: 'info', description: "A recording held by another cluster node was fetched from it to be read here.", detail: { node: 'string', bytes: 'number' } },
+  'recording.fetch_failed': {
+    code: 'W2231',
+    severity: 'low',
+    description: 'A recording held by another cluster node could not be fetched from it (the node is unknown, has left, is unreachable, shows another certificate, or refused); the code says why.',
+    detail: { node: 'string', reason: 'string' },
+  },
+  'recording.served': { code: 'W2232', severity: 'info', description: 'This node sent a recording it holds to another cluster node that asked for it.', detail: { node: 'string', bytes: 'number' } },
+  'recording.serve_refused': {
+    code: 'W2233',
+    severity: 'medium',
+    description: 'A call for a recording claiming to come from a cluster node was refused (bad signature, stale timestamp, unknown node); the code says why.',
+    detail: { node: 'string|null', reason: 'string' },
+  },
+  'cluster.secret_created': { code: 'W2234', severity: 'medium', description: 'The secret cluster nodes sign their internal calls with was created (sealed under the master key).', detail: {} },
+
   'access.request': {
     code: 'W3000',
     severity: 'info',

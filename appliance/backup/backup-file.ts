@@ -266,7 +266,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{ applianceId
       try {
         await verifyKeyCheck(store, keys);
         await installAuditKeyFromStore(store, keys);
-        const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
+        const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery), node: config.node.id });
         await audit.record({ type: 'backup.restore', outcome: 'success', actor: 'orbit', subject: path.basename(opts.backupFile), detail: { applianceId: header.applianceId, backupCreatedAt: header.createdAt } });
         // The restored chain is this machine's history from now on: its anchor starts here.
         await audit.anchorHead({ fresh: true });

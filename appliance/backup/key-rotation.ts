@@ -20,6 +20,8 @@ const SEALED = [
   // A recording's data key (version byte and wrapped key, no data): the file itself is never rewritten.
   { table: 'recordings', key: 'id', column: 'key_sealed' },
   { table: 'appliance_meta', key: 'key', column: 'value', where: ['key', 'keys.check'] },
+  // The secret nodes sign their internal calls with (appliance/nodes).
+  { table: 'appliance_meta', key: 'key', column: 'value', where: ['key', 'cluster.secret.sealed'] },
 ] as const;
 
 export async function rotateMasterKey(

@@ -2,6 +2,7 @@
 // Owns file locations, ports and the modes state files are created with (private-files.ts); runtime policy
 // an admin edits lives in the store's settings.
 import { readFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { WardenError } from '../errors/index.js';
 
@@ -118,7 +119,18 @@ export interface WardenConfig {
     /** Where session recordings are written (default <home>/recordings); `orbit backup` carries them. */
     dir: string;
   };
+  /**
+   * This node's identity in a cluster: the id its recordings are stored under (recordings.node_id) and its
+   * row in cluster_nodes. Per node, so here and not in the shared database. Absent: id 'local' (a single
+   * appliance from before clustering), name the host name.
+   */
+  node: { id: string; name: string };
 }
+
+/** The node id of a config without one: a single appliance. */
+export const LOCAL_NODE_ID = 'local';
+/** What a node id may be (a UUID from orbit init, or a name a deployer chose). */
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * Where the audit anchor lives when the config does not say: beside the state directory, never inside it
@@ -238,7 +250,7 @@ function publicAddress(v: unknown, name: string, def: { host: string; port: numb
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!['web', 'terminalProxy', 'rdpProxy', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', '$comment'].includes(k)) {
+    if (!['web', 'terminalProxy', 'rdpProxy', 'store', 'keys', 'auth', 'audit', 'log', 'recordings', 'node', '$comment'].includes(k)) {
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
@@ -251,6 +263,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const log = section(raw, 'log', ['level']);
   const audit = section(raw, 'audit', ['anchorFile', 'anchorEvery']);
   const recordings = section(raw, 'recordings', ['dir']);
+  const node = section(raw, 'node', ['id', 'name']);
   const at = (p: string) => path.resolve(home, p);
 
   const engine = str(store.engine, 'store.engine', 'sqlite');
@@ -277,6 +290,10 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   }
   const softhsmConf = keys.softhsmConf === undefined ? undefined : at(str(keys.softhsmConf, 'keys.softhsmConf', ''));
   const publicHost = str(web.publicHost, 'web.publicHost', 'localhost');
+  const nodeId = str(node.id, 'node.id', LOCAL_NODE_ID);
+  if (!NODE_ID.test(nodeId)) throw new WardenError('CONFIG_INVALID', 'config node.id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  const nodeName = str(node.name, 'node.name', hostname() || nodeId);
+  if (nodeName.length > 255) throw new WardenError('CONFIG_INVALID', 'config node.name must be at most 255 characters');
   const rdpPort = num(rdpProxy.port, 'rdpProxy.port', DEFAULT_RDP_PORT, 0, 65535);
   return {
     home,
@@ -321,6 +338,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
     },
     log: { level: level as WardenConfig['log']['level'] },
     recordings: { dir: at(str(recordings.dir, 'recordings.dir', 'recordings')) },
+    node: { id: nodeId, name: nodeName },
   };
 }
 

@@ -80,6 +80,15 @@ export type ErrorCode =
   // recordings: the writer could not keep up or write; a file failed to read back
   | 'RECORDING_FAILED'
   | 'RECORDING_UNREADABLE'
+  // cluster: a call between nodes refused (each a reason for the audit row; the caller sees only 401), and
+  // a recording held by another node that cannot be fetched
+  | 'CLUSTER_SIGNATURE_INVALID'
+  | 'CLUSTER_TIMESTAMP_STALE'
+  | 'CLUSTER_NODE_UNKNOWN'
+  | 'CLUSTER_NODE_LEFT'
+  | 'CLUSTER_NODE_UNREACHABLE'
+  | 'CLUSTER_PEER_UNTRUSTED'
+  | 'CLUSTER_FETCH_REFUSED'
   | 'INTERNAL';
 
 /** The one message a client ever sees for any authentication failure. */

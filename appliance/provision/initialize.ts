@@ -80,6 +80,8 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),
     ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
     log: { level: 'info' },
+    // Generated now, so a later `orbit cluster init` finds this node's recordings already under its own id.
+    node: { id: randomUUID(), name: hostname() },
   };
   const config = buildConfig(raw, home, opts.configFile);
   let material: Buffer | undefined;
@@ -122,7 +124,7 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
       await store.repos.meta.set('appliance.initialized_at', new Date().toISOString());
 
       say('creating the first administrator');
-      const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery) });
+      const audit = new AuditTrail(store, { key: tokenChainKey(() => keys), anchor: new AuditAnchor(config.audit.anchorFile, config.audit.anchorEvery), node: config.node.id });
       const settings = new SettingsService(store, audit);
       const users = new UserAdminService({ store, audit, settings, argon2: config.auth.argon2 });
       const { user, oneTimePassword } = await users.create(

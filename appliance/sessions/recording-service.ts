@@ -3,6 +3,7 @@
 // or rendered as frames of the desktop (RDP). A recording that cannot be written ends its session: no
 // unrecorded access.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Store, RecordingListing } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
@@ -21,6 +22,15 @@ export interface RecordingDeps {
   clock?: () => number;
   /** Writer tuning (flush interval, chunk size, high-water mark). */
   writer?: Pick<RecordingWriterOptions, 'flushMs' | 'chunkBytes' | 'highWaterMark' | 'hardLimit'>;
+  /** This node's id (config node.id): stored with each recording it starts, since the file stays here. */
+  nodeId?: string;
+  /** Where a recording another node holds is fetched from (absent: such a recording cannot be read here). */
+  remote?: RemoteRecordingSource;
+}
+
+/** A local copy of a recording held by another cluster node (appliance/nodes RemoteRecordings). */
+export interface RemoteRecordingSource {
+  localCopy(rec: { id: string; file: string; node_id: string | null; status: string }, actor: { username: string; ip: string | null }): Promise<string>;
 }
 
 type Auditor = Actor & { profile: string };
@@ -43,6 +53,8 @@ export interface RecordingView {
   device: string;
   credential: string;
   source: string;
+  /** The cluster node that holds the file (null: made before clustering). */
+  node: string | null;
 }
 
 export interface RecordingVerdict extends Verdict {
@@ -64,6 +76,7 @@ function view(r: RecordingListing): RecordingView {
     device: r.hostname,
     credential: r.credential_username,
     source: r.source_ip,
+    node: r.node_id,
   };
 }
 
@@ -122,6 +135,7 @@ export class RecordingService {
           ended_at: null,
           bytes: writer.bytes,
           chunks: 0,
+          node_id: this.deps.nodeId ?? null,
         });
         await this.deps.audit.record({ type: 'recording.start', outcome: 'success', actor: session.username, subject: `session:${session.id}`, detail: { session: session.id, recording: id } }, repos);
       });
@@ -187,9 +201,14 @@ export class RecordingService {
   async verify(actor: Auditor, id: string): Promise<RecordingVerdict> {
     requirePermission(actor.profile, 'recordings.view');
     const row = await this.row(id);
+    return this.verifyFile(actor, row, await this.fileFor(row, actor));
+  }
+
+  private async verifyFile(actor: Auditor, row: RecordingListing, file: string): Promise<RecordingVerdict> {
+    const id = row.id;
     let v: Verdict;
     try {
-      const r = await verifyRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+      const r = await verifyRecording(file, this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
       v = r;
       if (v.ok && r.header.sessionId !== row.session_id) v = { ...v, ok: false, problem: `the file is the recording of another session (${r.header.sessionId})` };
     } catch (e) {
@@ -219,9 +238,10 @@ export class RecordingService {
     requirePermission(actor.profile, 'recordings.view');
     const row = await this.row(id);
     if (row.protocol !== 'ssh') throw new InputError(`a ${row.protocol} recording has no terminal export`);
-    const v = await this.verify(actor, id);
+    const file = await this.fileFor(row, actor);
+    const v = await this.verifyFile(actor, row, file);
     if (!v.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${v.problem}`);
-    const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+    const rec = await openRecording(file, this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
     await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format: 'asciicast', input: opts.input === true } });
     return asciicastLines(rec, opts);
   }
@@ -234,9 +254,10 @@ export class RecordingService {
     requirePermission(actor.profile, 'recordings.view');
     const row = await this.row(id);
     if (row.protocol !== 'rdp') throw new InputError(`a ${row.protocol} recording has no desktop to render (export it as asciicast)`);
-    const v = await this.verify(actor, id);
+    const file = await this.fileFor(row, actor);
+    const v = await this.verifyFile(actor, row, file);
     if (!v.ok) throw new WardenError('RECORDING_UNREADABLE', `the recording failed verification: ${v.problem}`);
-    const rec = await openRecording(this.fileOf(row), this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
+    const rec = await openRecording(file, this.deps.keys(), { wrappedKey: this.wrappedKeyOf(row) });
     const { format, ...frameOpts } = opts;
     await this.deps.audit.record({ type: 'recording.view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `recording:${id}`, detail: { format, input: false } });
     return { width: rec.header.cols, height: rec.header.rows, durationMs: v.verifiedUntilMs, frames: rdpFrames(rec, frameOpts) };
@@ -255,10 +276,19 @@ export class RecordingService {
     return r;
   }
 
-  private fileOf(row: RecordingListing): string {
+  /**
+   * Where to read the recording's file: here when this node holds it (it made it, it was made before
+   * clustering, or its file is in this directory anyway: files are named by their session, so a file of
+   * that name is this recording's — a restored backup's, a shared directory), else a copy fetched from the
+   * node that holds it.
+   */
+  private async fileFor(row: RecordingListing, actor: Auditor): Promise<string> {
     // The name came from the writer, but the row is data: never let it point outside the directory.
     if (!FILE_NAME.test(row.file)) throw new WardenError('RECORDING_UNREADABLE', 'the recording row names no valid file');
-    return path.join(this.deps.dir, row.file);
+    const local = path.join(this.deps.dir, row.file);
+    if (row.node_id === null || row.node_id === (this.deps.nodeId ?? null) || existsSync(local)) return local;
+    if (!this.deps.remote) throw new WardenError('CLUSTER_NODE_UNREACHABLE', `the recording is on node ${row.node_id}, and this process does not fetch from other nodes`);
+    return this.deps.remote.localCopy(row, { username: actor.username, ip: actor.ip });
   }
 
   private wrappedKeyOf(row: RecordingListing): Buffer {

@@ -24,6 +24,7 @@ import * as m0013 from './migrations/0013-port-forwarding.js';
 import * as m0014 from './migrations/0014-agent-forwarding.js';
 import * as m0015 from './migrations/0015-certificate-chain.js';
 import * as m0016 from './migrations/0016-rdp-tickets.js';
+import * as m0017 from './migrations/0017-cluster-nodes.js';
 import * as m0019 from './migrations/0019-audit-node.js';
 import { ChangeFeed } from './change-feed.js';
 
@@ -44,6 +45,7 @@ export * from './ssh-keys-repository.js';
 export * from './session-commands-repository.js';
 export * from './session-hosts-repository.js';
 export * from './rdp-tickets-repository.js';
+export * from './cluster-nodes-repository.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -62,6 +64,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014-agent-forwarding': m0014,
   '0015-certificate-chain': m0015,
   '0016-rdp-tickets': m0016,
+  '0017-cluster-nodes': m0017,
   '0019-audit-node': m0019,
 };
 

@@ -58,6 +58,20 @@ export class RecordingsRepository {
     return q.orderBy('recordings.started_at', 'desc').limit(filter.limit).execute();
   }
 
+  /**
+   * Give the recordings that name no node (made before clustering) or the unclustered default 'local' to
+   * `nodeId`: the node whose recordings directory holds them (the cluster's first node, at cluster init).
+   * Returns how many.
+   */
+  async adoptUnowned(nodeId: string): Promise<number> {
+    const r = await this.db
+      .updateTable('recordings')
+      .set({ node_id: nodeId })
+      .where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '=', 'local')]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   /** Every recording's file name (for the backup). */
   async files(): Promise<string[]> {
     return (await this.db.selectFrom('recordings').select('file').execute()).map((r) => r.file);

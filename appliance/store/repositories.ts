@@ -16,6 +16,7 @@ import { CommandRulesRepository, SessionCommandsRepository, sessionSearchFor, ty
 import { SshKeysRepository } from './ssh-keys-repository.js';
 import { RdpTicketsRepository } from './rdp-tickets-repository.js';
 import { SessionHostsRepository } from './session-hosts-repository.js';
+import { ClusterNodesRepository } from './cluster-nodes-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import { preparedQuery } from './prepared-query.js';
@@ -696,6 +697,8 @@ export class Repositories {
   readonly sshKeys: SshKeysRepository;
   readonly sessionHosts: SessionHostsRepository;
   readonly rdpTickets: RdpTicketsRepository;
+  /** The cluster's nodes (where each one's recordings are fetched from). */
+  readonly clusterNodes: ClusterNodesRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -731,6 +734,7 @@ export class Repositories {
     this.sshKeys = new SshKeysRepository(db);
     this.sessionHosts = new SessionHostsRepository(db);
     this.rdpTickets = new RdpTicketsRepository(db);
+    this.clusterNodes = new ClusterNodesRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

@@ -71,7 +71,25 @@ export interface RecordingsTable {
   ended_at: number | null;
   bytes: number;
   chunks: number;
+  /** The cluster node whose recordings directory holds the file (null: made before clustering, on this node). */
+  node_id: string | null;
 }
+
+/** A node of the cluster (see migration 0017): where its web daemon is, and its certificate's pin. */
+export interface ClusterNodesTable {
+  id: string;
+  name: string;
+  /** https://host:port of its web daemon: where peers fetch its recordings. */
+  internal_url: string;
+  /** Lower-case hex SHA-256 of its web certificate (DER): peers accept no other certificate from it. */
+  tls_fingerprint: string;
+  state: 'active' | 'left';
+  joined_at: number;
+  left_at: number | null;
+  updated_at: number;
+}
+
+export type ClusterNodeRow = Selectable<ClusterNodesTable>;
 
 export interface LoginThrottleTable {
   source: string;
@@ -515,6 +533,7 @@ export interface Database {
   job_leases: JobLeasesTable;
   user_ssh_keys: UserSshKeysTable;
   rdp_tickets: RdpTicketsTable;
+  cluster_nodes: ClusterNodesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -7,7 +7,7 @@
 import type { KeyService } from '../keys/index.js';
 import { WardenError } from '../errors/index.js';
 
-export type VaultRecord = `credential:${number}` | `protected:${number}` | `totp:${number}` | `mfa-provider:${number}`;
+export type VaultRecord = `credential:${number}` | `protected:${number}` | `totp:${number}` | `mfa-provider:${number}` | 'cluster:secret';
 
 export class Vault {
   constructor(private readonly keys: () => KeyService) {}

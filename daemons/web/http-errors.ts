@@ -16,6 +16,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CONFLICT: 409,
   STORE_CONFLICT: 409,
   RECORDING_UNREADABLE: 422,
+  // A recording on another node that this one cannot fetch: the peer is the one failing, not the request.
+  CLUSTER_NODE_UNKNOWN: 502,
+  CLUSTER_NODE_LEFT: 502,
+  CLUSTER_NODE_UNREACHABLE: 502,
+  CLUSTER_PEER_UNTRUSTED: 502,
+  CLUSTER_FETCH_REFUSED: 502,
 };
 
 export interface ErrorBody {

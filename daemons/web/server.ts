@@ -27,6 +27,7 @@ import { liveSessionRoutes } from './routes/live-sessions.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 import { rdpTicketRoutes } from './routes/rdp-tickets.js';
+import { internalRoutes } from './routes/internal.js';
 import { watchTlsFiles } from './tls-files.js';
 import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
@@ -176,6 +177,7 @@ export class WebServer {
     void app.register(recordingRoutes, { recordings: appliance.recordings });
     void app.register(sshKeyRoutes, { sshKeys: appliance.sshKeys, users });
     void app.register(rdpTicketRoutes, { rdpTickets: appliance.rdpTickets, accessDecisions, publicAddress: appliance.config.rdpProxy.publicAddress });
+    void app.register(internalRoutes, { remoteRecordings: appliance.remoteRecordings });
     void app.register(pageRoutes, { settings });
   }
 

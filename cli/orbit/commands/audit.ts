@@ -21,7 +21,7 @@ export function registerAudit(program: Command): void {
             print(`audit trail intact: ${verdict.rows} rows${opts.anchor === false ? ' (anchor not checked)' : `, ${verdict.anchors} anchored heads match (${a.config.audit.anchorFile})`}`);
             // On a cluster every node appends to the same chain: say whose rows it holds.
             const writers = Object.entries(verdict.nodes).filter(([node]) => node !== '');
-            if (writers.length > 0) {
+            if (writers.length > 1) {
               const parts = Object.entries(verdict.nodes).map(([node, n]) => `${node === '' ? 'before clustering' : node}: ${n}`);
               print(`one chain written by ${writers.length} node${writers.length === 1 ? '' : 's'} (${parts.join(', ')}); this node's anchor checked`);
             }
