@@ -212,6 +212,12 @@ const CATALOGUE = {
     description: 'A call for a recording claiming to come from a cluster node was refused (bad signature, stale timestamp, unknown node); the code says why.',
     detail: { node: 'string|null', reason: 'string' },
   },
+  'cluster.node_pin_updated': {
+    code: 'W2235',
+    severity: 'medium',
+    description: "This node's web certificate changed; the pin its peers check for it (cluster_nodes) was updated by its web daemon.",
+    detail: { previousFingerprint: 'string', fingerprint: 'string' },
+  },
   'cluster.secret_created': { code: 'W2234', severity: 'medium', description: 'The secret cluster nodes sign their internal calls with was created (sealed under the master key).', detail: {} },
 
   'access.request': {

@@ -3,6 +3,7 @@
 // certificate pinned) into its own recordings directory's `.remote/`, and reads it from there with the
 // usual reader, which verifies the chunk chain (the file is sealed under a data key in the shared
 // database: any node decrypts it; the peer is trusted for nothing but the bytes).
+import { normalizeFingerprint } from './fingerprint.js';
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
@@ -73,6 +74,22 @@ export class RemoteRecordings {
 
   get nodeId(): string {
     return this.deps.nodeId;
+  }
+
+  /**
+   * The web daemon serves a certificate: make it the one peers pin for this node. At start and at every
+   * certificate reload; a node not (yet) in cluster_nodes has nothing to publish. Without this, a renewed
+   * certificate would make every peer refuse this node as untrusted. Audited when the pin changes.
+   */
+  async publishOwnPin(fingerprint: string): Promise<boolean> {
+    const pin = normalizeFingerprint(fingerprint);
+    return this.deps.store.transaction(async (repos) => {
+      const row = await repos.clusterNodes.get(this.deps.nodeId);
+      if (!row || row.state !== 'active' || row.tls_fingerprint === pin) return false;
+      await repos.clusterNodes.update(this.deps.nodeId, { tlsFingerprint: pin, at: this.now() });
+      await this.deps.audit.record({ type: 'cluster.node_pin_updated', outcome: 'info', actor: `node:${this.deps.nodeId}`, subject: `node:${this.deps.nodeId}`, detail: { previousFingerprint: row.tls_fingerprint, fingerprint: pin } }, repos);
+      return true;
+    });
   }
 
   /**

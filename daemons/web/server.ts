@@ -229,6 +229,8 @@ export class WebServer {
     this.httpsPort = httpsPort;
     this.armTrustClock();
     this.watchTls();
+    // Awaited: peers pin what this node serves from the moment it says it is ready.
+    await this.publishPin();
     let httpPort = 0;
     if (this.opts.httpRedirect) {
       this.redirect = http.createServer((req, res) => this.redirectToHttps(req, res, httpsPort));
@@ -267,6 +269,13 @@ export class WebServer {
     this.tlsPair = pair;
     this.swapTlsContext();
     log.info('TLS certificate reloaded', { fingerprint: pair.fingerprint, previous });
+    void this.publishPin();
+  }
+
+  /** On a cluster, peers pin this node's certificate: tell them (through the store) which one it serves now. */
+  private async publishPin(): Promise<void> {
+    const fingerprint = this.tlsPair.fingerprint;
+    await this.appliance.remoteRecordings.publishOwnPin(fingerprint).then(() => undefined, (e: Error) => log.warn('could not publish this node\'s certificate pin; peers will refuse its internal calls', { error: e.message, fingerprint }));
   }
 
   /** The TLS context of the pair in use and the advertised CAs, for new handshakes. */

@@ -113,3 +113,32 @@ describe('this node\'s registration', () => {
     }
   });
 });
+
+describe("this node's certificate pin", () => {
+  let home: InitializedHome;
+  let a: Appliance;
+  before(async () => {
+    home = await initializedHome();
+    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
+  });
+  after(async () => {
+    await a?.close();
+    home?.cleanup();
+  });
+
+  test('the web daemon publishes the certificate it serves: a changed pin is updated and audited, an unchanged one or an unregistered node is left alone', async () => {
+    const me = a.remoteRecordings.nodeId;
+    const pin = (b: number) => Array.from({ length: 32 }, () => b.toString(16).padStart(2, '0')).join('');
+    const colons = (hex: string) => hex.toUpperCase().match(/../g)!.join(':');
+    assert.equal(await a.remoteRecordings.publishOwnPin(colons(pin(1))), false, 'not a registered node: nothing to publish');
+    await a.store.repos.clusterNodes.register({ id: me, name: 'me', internalUrl: 'https://127.0.0.1:9443', tlsFingerprint: pin(1), at: 1 });
+    assert.equal(await a.remoteRecordings.publishOwnPin(colons(pin(1))), false, 'the same certificate: nothing changes');
+    assert.equal(await a.remoteRecordings.publishOwnPin(colons(pin(2))), true);
+    assert.equal((await a.store.repos.clusterNodes.get(me))!.tls_fingerprint, pin(2));
+    const audited = await a.audit.events({ type: 'cluster.node_pin_updated', limit: 5 });
+    assert.equal(audited.length, 1);
+    assert.deepEqual(audited[0]!.detail, { previousFingerprint: pin(1), fingerprint: pin(2) });
+    await a.store.repos.clusterNodes.markLeft(me, 2);
+    assert.equal(await a.remoteRecordings.publishOwnPin(colons(pin(3))), false, 'a node that left publishes nothing');
+  });
+});

@@ -12,6 +12,8 @@ import { initializedHome, tempDir, type InitializedHome } from '../../helpers/fi
 import { startWebDaemon, type RunningDaemon } from '../../helpers/web-daemon.js';
 import { runOrbit } from '../../helpers/orbit.js';
 import { createCa, issueLeaf, keyPem, EKU_SERVER_AUTH } from '../../helpers/pki.js';
+import { loadConfig } from '../../../appliance/config/index.js';
+import { Store } from '../../../appliance/store/index.js';
 
 /** One handshake: the served leaf's fingerprint and its issuer's (as the server sent the chain). */
 function served(port: number): Promise<{ leaf: string; issuer: string | undefined }> {
@@ -44,8 +46,26 @@ describe('web daemon: the TLS certificate replaced on disk is served without a r
   const certFile = () => path.join(home.home, 'tls', 'web.crt');
   const keyFile = () => path.join(home.home, 'tls', 'web.key');
 
+  /** The pin this node's peers check for it (cluster_nodes), as the daemon published it. */
+  const pinned = async (): Promise<string | undefined> => {
+    const store = await Store.open({ sqlitePath: loadConfig({ WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile }).store.sqlitePath });
+    try {
+      return (await store.repos.clusterNodes.get(nodeId))?.tls_fingerprint;
+    } finally {
+      await store.close();
+    }
+  };
+  const pinOf = (pem: string) => fingerprintOf(pem).replace(/:/g, '').toLowerCase();
+  let nodeId = '';
+
   before(async () => {
     home = await initializedHome();
+    // Registered as a cluster node with a stale pin: the daemon must publish the certificate it serves.
+    const config = loadConfig({ WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile });
+    nodeId = config.node.id;
+    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    await store.repos.clusterNodes.register({ id: nodeId, name: 'me', internalUrl: 'https://127.0.0.1:9443', tlsFingerprint: '0'.repeat(64), at: 1 });
+    await store.close();
     daemon = await startWebDaemon(home);
   });
   after(async () => {
@@ -57,6 +77,8 @@ describe('web daemon: the TLS certificate replaced on disk is served without a r
   test('orbit cert web install: the next handshake shows the new certificate and chain, same process', async () => {
     const pid = daemon.proc.pid;
     const initial = await served(daemon.httpsPort);
+    // At start the daemon replaced the stale pin with the certificate it serves.
+    assert.equal(await pinned(), initial.leaf.replace(/:/g, '').toLowerCase());
     assert.equal(initial.leaf, fingerprintOf(readFileSync(certFile(), 'utf8')));
 
     const ca = await createCa('Reload Test CA');
@@ -73,6 +95,9 @@ describe('web daemon: the TLS certificate replaced on disk is served without a r
     assert.equal(daemon.proc.pid, pid);
     assert.equal(daemon.proc.exitCode, null, 'the same process, never restarted');
     assert.match(daemon.output(), /TLS certificate reloaded/);
+    // Its peers pin the new certificate now (published through the store by the daemon).
+    for (let i = 0; i < 50 && (await pinned()) !== pinOf(leaf.pem); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await pinned(), pinOf(leaf.pem));
   });
 
   test('a pair that does not match, put on the files by hand, is refused: the previous one stays, the log says why', async () => {
