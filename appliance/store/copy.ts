@@ -4,7 +4,14 @@
 // the same columns on both sides; only the rows travel, then each table's count is checked.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { WardenError } from '../errors/index.js';
-import type { Store } from './index.js';
+import type { Database } from './schema.js';
+
+/** What a copy needs of a store (a Store is one; named here so copy.ts and index.ts do not import each other). */
+export interface CopyableStore {
+  readonly db: Kysely<Database>;
+  readonly engineName: 'sqlite' | 'mariadb';
+}
+type Store = CopyableStore;
 
 export interface CopyOptions {
   /** After every batch: rows of `table` copied so far, of `total`. */
