@@ -185,9 +185,6 @@ export class AccessRequestService {
         await repos.accessRequests.updateRequest(id, { status: 'denied', decided_at: now });
         return 'denied';
       }
-      // Not cluster-safe yet: two approvers deciding at once on two Galera nodes each insert their own decision
-      // row and count only theirs (certification compares written rows; neither writes the request's), so a
-      // request needing two approvals can stay pending with both given. One node, or SQLite, serializes them.
       const approvals = (await repos.accessRequests.decisions(id)).filter((x) => x.decision === 'approve').length;
       if (approvals >= r.approvals_needed) {
         await repos.accessRequests.updateRequest(id, { status: 'approved', decided_at: now });
