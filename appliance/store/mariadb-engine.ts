@@ -1,6 +1,12 @@
 // The cluster engine: MariaDB (Galera) through a mysql2 pool under Kysely, with our own driver so that, as with
 // SQLite, everything engine-specific lives here: which host serves (this node first, the others when it is down
 // or not Synced), how a write transaction isolates, how errors become typed, how 0/1 columns become booleans.
+//
+// Across Galera nodes, locks do not travel: certification compares the rows two transactions wrote, so a guard
+// is cluster-safe when its check and its act write the same row (a conditional UPDATE of that row, a unique or
+// primary key). Every audited transaction appends audit_events at seq = last + 1 (primary key): two audited
+// transactions on two nodes at once collide there and one runs again, so every check inside an audited
+// transaction (the SSH-key and RDP-ticket limits, the approval count) is serialized cluster-wide by the chain.
 import mysql from 'mysql2/promise';
 import type { FieldPacket, PoolConnection, Pool, ResultSetHeader } from 'mysql2/promise';
 import {
