@@ -80,6 +80,11 @@ export type ErrorCode =
   // recordings: the writer could not keep up or write; a file failed to read back
   | 'RECORDING_FAILED'
   | 'RECORDING_UNREADABLE'
+  // cluster (Galera): the database server did not start or sync; an operation refused in this node's state;
+  // a join bundle that does not open under this node's master key
+  | 'CLUSTER_FAILED'
+  | 'CLUSTER_REFUSED'
+  | 'CLUSTER_BUNDLE_INVALID'
   | 'INTERNAL';
 
 /** The one message a client ever sees for any authentication failure. */
