@@ -7,3 +7,4 @@ export { readStatus, parseStatus, isServing, waitUntilServing, type GaleraStatus
 export { parseGrastate, readGrastate, grastatePath, markSafeToBootstrap, parseRecoveredPosition, recoverPosition, nodePosition, chooseBootstrapNode, type GrastateFile, type NodePosition } from './bootstrap.js';
 export { createClusterTls, installClusterTls, type ClusterTls } from './tls.js';
 export { writePrivateFile } from './files.js';
+export { sealJoinBundle, openJoinBundle, bundleHeader, readBundleFile, writeBundleFile, type JoinBundle } from './bundle.js';
