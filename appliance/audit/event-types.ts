@@ -208,7 +208,7 @@ const CATALOGUE = {
     code: 'W2221',
     severity: 'high',
     description: 'A node joined the cluster: master key from custodian shares, state transfer from a member, key check passed.',
-    detail: { cluster: 'string', node: 'string', address: 'string', peer: 'string', shares: 'number' },
+    detail: { cluster: 'string', node: 'string', address: 'string', peer: 'string', custodians: 'number' },
   },
   'cluster.left': { code: 'W2222', severity: 'high', description: 'A node left the cluster: its database server stopped and disabled; the others go on without it.', detail: { cluster: 'string', node: 'string', address: 'string' } },
   'cluster.bootstrapped': {
