@@ -9,6 +9,8 @@ DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl
 NPM_ENV := npm_config_nodedir=/usr npm_config_fund=false npm_config_audit=false
 
 TEST_FILES = $(shell find dist/tests -name '*.test.js' | sort)
+# Run again on a throwaway MariaDB (WARDEN_TEST_STORE=mariadb): the files listed in tests/mariadb-suites.txt.
+MARIADB_TEST_FILES = $(shell grep -v '^\#' tests/mariadb-suites.txt | sed 's|^tests/|dist/tests/|; s|\.ts$$|.js|')
 
 .PHONY: help deps build run test bench clean typecheck image
 
@@ -43,6 +45,7 @@ run: build
 
 test: build
 	@scripts/run-tests.sh $(TEST_FILES)
+	@WARDEN_TEST_STORE=mariadb scripts/run-tests.sh $(MARIADB_TEST_FILES)
 
 bench: build
 	@node dist/bench/vault-policy.js

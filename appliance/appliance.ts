@@ -135,7 +135,7 @@ export class Appliance {
 
   static async open(config: WardenConfig, options: ApplianceOptions = {}): Promise<Appliance> {
     const clock = options.clock ?? Date.now;
-    const store = await Store.open({ sqlitePath: config.store.sqlitePath, ...(options.daemon ? { backgroundCheckpoint: true } : {}) });
+    const store = await Store.open({ ...config.store, ...(options.daemon ? { backgroundCheckpoint: true } : {}) });
     let keys: KeyService | undefined;
     try {
       if (!options.withoutKeys) {

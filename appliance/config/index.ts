@@ -74,10 +74,11 @@ export interface WardenConfig {
      */
     publicAddress: { host: string; port: number };
   };
-  store: {
-    engine: 'sqlite';
-    sqlitePath: string;
-  };
+  /**
+   * SQLite (one appliance) or MariaDB (a Galera cluster). sqlitePath stays known with MariaDB: where a node's
+   * data returns to if it leaves the cluster.
+   */
+  store: { engine: 'sqlite'; sqlitePath: string } | { engine: 'mariadb'; sqlitePath: string; mariadb: MariaDbStoreConfig };
   keys: {
     module: string;
     tokenLabel: string;
@@ -118,6 +119,18 @@ export interface WardenConfig {
     /** Where session recordings are written (default <home>/recordings); `orbit backup` carries them. */
     dir: string;
   };
+}
+
+/** store.mariadb in warden.json. */
+export interface MariaDbStoreConfig {
+  /** This node's server first; the other nodes are tried in this order while it is down or not Synced. */
+  hosts: { host: string; port: number }[];
+  user: string;
+  database: string;
+  /** A private file (0600/0640) holding the account's password on its first line. */
+  passwordFile: string;
+  /** This node's server by its Unix socket instead of hosts[0] over TCP. */
+  socketPath: string | undefined;
 }
 
 /**
@@ -234,6 +247,28 @@ function publicAddress(v: unknown, name: string, def: { host: string; port: numb
   return { host: m[1] ?? `[${m[2]}]`, port };
 }
 
+function mariadbConfig(v: unknown, at: (p: string) => string): MariaDbStoreConfig {
+  if (v === undefined) throw new WardenError('CONFIG_INVALID', 'store.engine mariadb needs store.mariadb (hosts, user, database, passwordFile)');
+  if (!isObject(v)) throw new WardenError('CONFIG_INVALID', 'config store.mariadb must be an object');
+  for (const k of Object.keys(v)) {
+    if (!['hosts', 'user', 'database', 'passwordFile', 'socketPath'].includes(k)) throw new WardenError('CONFIG_INVALID', `config store.mariadb.${k} is not a known setting`);
+  }
+  if (!Array.isArray(v.hosts) || v.hosts.length === 0 || v.hosts.length > 16) throw new WardenError('CONFIG_INVALID', 'store.mariadb.hosts must list 1 to 16 { host, port } entries, this node first');
+  const hosts = v.hosts.map((h: unknown, i: number) => {
+    if (!isObject(h) || Object.keys(h).some((k) => k !== 'host' && k !== 'port')) throw new WardenError('CONFIG_INVALID', `store.mariadb.hosts[${i}] must be { host, port }`);
+    return { host: str(h.host, `store.mariadb.hosts[${i}].host`, ''), port: num(h.port, `store.mariadb.hosts[${i}].port`, 3306, 1, 65535) };
+  });
+  const database = str(v.database, 'store.mariadb.database', 'warden');
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) throw new WardenError('CONFIG_INVALID', 'store.mariadb.database must be letters, digits and _');
+  return {
+    hosts,
+    user: str(v.user, 'store.mariadb.user', 'warden'),
+    database,
+    passwordFile: at(str(v.passwordFile, 'store.mariadb.passwordFile', 'keys/mariadb.password')),
+    socketPath: v.socketPath === undefined ? undefined : at(str(v.socketPath, 'store.mariadb.socketPath', '')),
+  };
+}
+
 /** Build a validated config from raw JSON; relative paths resolve against home. */
 export function buildConfig(raw: unknown, home: string, source?: string): WardenConfig {
   if (!isObject(raw)) throw new WardenError('CONFIG_INVALID', 'config must be a JSON object');
@@ -245,7 +280,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
   const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const rdpProxy = section(raw, 'rdpProxy', ['listen', 'port', 'publicAddress', 'tlsCert', 'tlsKey', 'loginGraceSeconds', 'maxUnauthenticated']);
-  const store = section(raw, 'store', ['engine', 'sqlitePath']);
+  const store = section(raw, 'store', ['engine', 'sqlitePath', 'mariadb']);
   const keys = section(raw, 'keys', ['module', 'tokenLabel', 'pinFile', 'softhsmConf']);
   const auth = section(raw, 'auth', ['argon2', 'scrypt', 'duoCaFile', 'duoTestHosts']);
   const log = section(raw, 'log', ['level']);
@@ -254,7 +289,9 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
   const at = (p: string) => path.resolve(home, p);
 
   const engine = str(store.engine, 'store.engine', 'sqlite');
-  if (engine !== 'sqlite') throw new WardenError('CONFIG_INVALID', `store.engine ${engine} is not supported yet`);
+  if (engine !== 'sqlite' && engine !== 'mariadb') throw new WardenError('CONFIG_INVALID', `store.engine must be sqlite or mariadb, not ${engine}`);
+  if (engine === 'sqlite' && store.mariadb !== undefined) throw new WardenError('CONFIG_INVALID', 'store.mariadb is only for store.engine mariadb');
+  const sqlitePath = at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db'));
   const level = str(log.level, 'log.level', 'info');
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new WardenError('CONFIG_INVALID', 'log.level must be error, warn, info or debug');
 
@@ -307,7 +344,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       maxUnauthenticated: num(rdpProxy.maxUnauthenticated, 'rdpProxy.maxUnauthenticated', 100, 1, 10_000),
       publicAddress: publicAddress(rdpProxy.publicAddress, 'rdpProxy.publicAddress', { host: publicHost.includes(':') ? `[${publicHost}]` : publicHost, port: rdpPort }),
     },
-    store: { engine: 'sqlite', sqlitePath: at(str(store.sqlitePath, 'store.sqlitePath', 'warden.db')) },
+    store: engine === 'mariadb' ? { engine, sqlitePath, mariadb: mariadbConfig(store.mariadb, at) } : { engine: 'sqlite', sqlitePath },
     keys: {
       module: str(keys.module, 'keys.module', '/usr/lib/softhsm/libsofthsm2.so'),
       tokenLabel: str(keys.tokenLabel, 'keys.tokenLabel', 'warden'),

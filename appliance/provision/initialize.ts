@@ -31,6 +31,11 @@ export interface InitOptions {
   anchorFile?: string;
   /** Progress lines for the operator. */
   progress?: (line: string) => void;
+  /**
+   * The store on a MariaDB server instead of SQLite: an empty database (created with createMariaDbDatabase)
+   * and an account that owns it. The password is written to keys/mariadb.password (private), not to warden.json.
+   */
+  store?: { engine: 'mariadb'; mariadb: { hosts: { host: string; port: number }[]; user: string; database: string; password: string; socketPath?: string } };
 }
 
 export interface InitResult {
@@ -75,7 +80,20 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
     },
     terminalProxy: { listen: opts.terminalProxy?.listen ?? '0.0.0.0', port: opts.terminalProxy?.port ?? 22 },
     rdpProxy: { listen: opts.rdpProxy?.listen ?? '0.0.0.0', port: opts.rdpProxy?.port ?? 3389 },
-    store: { engine: 'sqlite', sqlitePath: 'warden.db' },
+    store:
+      opts.store?.engine === 'mariadb'
+        ? {
+            engine: 'mariadb',
+            sqlitePath: 'warden.db',
+            mariadb: {
+              hosts: opts.store.mariadb.hosts,
+              user: opts.store.mariadb.user,
+              database: opts.store.mariadb.database,
+              passwordFile: 'keys/mariadb.password',
+              ...(opts.store.mariadb.socketPath ? { socketPath: opts.store.mariadb.socketPath } : {}),
+            },
+          }
+        : { engine: 'sqlite', sqlitePath: 'warden.db' },
     keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
     ...(opts.argon2 ? { auth: { argon2: opts.argon2 } } : {}),
     ...(opts.anchorFile ? { audit: { anchorFile: path.resolve(opts.anchorFile) } } : {}),
@@ -107,9 +125,14 @@ export async function initializeAppliance(opts: InitOptions): Promise<InitResult
 
     say('creating the master key (AES-256, non-extractable) and the database');
     const keys = KeyService.open({ module: config.keys.module, tokenLabel: config.keys.tokenLabel, pinFile: config.keys.pinFile, softhsmConf: config.keys.softhsmConf });
-    const store = await Store.open({ sqlitePath: config.store.sqlitePath });
+    if (config.store.engine === 'mariadb') writeSecretFile(config.store.mariadb.passwordFile, `${opts.store!.mariadb.password}\n`);
+    const store = await Store.open(config.store);
     let result: InitResult;
     try {
+      // A server's database is not removed by a failed init as a file is: refuse one that holds an appliance.
+      if (config.store.engine === 'mariadb' && ((await store.repos.users.count()) > 0 || (await store.repos.meta.get('appliance.id')) !== undefined)) {
+        throw new WardenError('CONFLICT', `database ${config.store.mariadb.database} already holds an appliance: refusing to initialize over it`);
+      }
       const applianceId = randomUUID();
       material = generateMasterKeyMaterial();
       if (opts.onMasterKey) await opts.onMasterKey(material, applianceId);

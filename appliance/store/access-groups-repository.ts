@@ -83,13 +83,14 @@ export class AccessGroupsRepository {
       );
     if (filter.text) {
       // LIKE with its wildcards escaped by '!' (a backslash means something else in MariaDB's literals): the
-      // text is matched literally, anywhere in the name.
-      const pattern = `%${filter.text.replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
+      // text is matched literally, anywhere in the name. Without case on every engine: both sides lowered
+      // (SQLite's LIKE ignores ASCII case by itself, MariaDB's follows the binary collation of the columns).
+      const pattern = `%${filter.text.toLowerCase().replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
       q = q.where((eb) =>
         eb.or([
-          sql<boolean>`${eb.ref('d.hostname')} LIKE ${pattern} ESCAPE '!'`,
-          sql<boolean>`${eb.ref('d.address')} LIKE ${pattern} ESCAPE '!'`,
-          sql<boolean>`${eb.ref('c.username')} LIKE ${pattern} ESCAPE '!'`,
+          sql<boolean>`LOWER(${eb.ref('d.hostname')}) LIKE ${pattern} ESCAPE '!'`,
+          sql<boolean>`LOWER(${eb.ref('d.address')}) LIKE ${pattern} ESCAPE '!'`,
+          sql<boolean>`LOWER(${eb.ref('c.username')}) LIKE ${pattern} ESCAPE '!'`,
         ]),
       );
     }

@@ -93,35 +93,55 @@ export function fromSqliteError(e: unknown): unknown {
   }
 }
 
+/** The table a statement writes (Kysely's MySQL SQL: insert into `t`, update `t`, delete from `t`). */
+export function statementTable(statement: string): string | undefined {
+  return /^\s*(?:insert\s+(?:ignore\s+)?into|replace\s+into|update|delete\s+from)\s+`?([A-Za-z0-9_]+)`?/i.exec(statement)?.[1];
+}
+
+export interface MariaDbErrorContext {
+  /** The statement that failed: names the table when the message does not. */
+  statement?: string;
+  /** The columns of a unique key by table and key name (MariaDB's message names only the key, often PRIMARY). */
+  uniqueKeyColumns?: (table: string, key: string) => string[] | undefined;
+}
+
 /**
  * MariaDB/MySQL driver errors (mariadb and mysql2 both set `code` to the ER_ name and `errno` to its number)
  * → a typed error. Galera reports a certification failure as ER_LOCK_DEADLOCK.
  */
-export function fromMariaDbError(e: unknown): unknown {
+export function fromMariaDbError(e: unknown, context: MariaDbErrorContext = {}): unknown {
   const err = e as EngineError;
   const code = typeof err?.code === 'string' ? err.code : '';
   const errno = typeof err?.errno === 'number' ? err.errno : -1;
   const message = String(err?.message ?? '');
   const quoted = (re: RegExp) => re.exec(message)?.[1];
-  if (code === 'ER_LOCK_DEADLOCK' || errno === 1213 || code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1205) return new StoreConflictError(code || `errno ${errno}`, e);
+  const written = context.statement ? statementTable(context.statement) : undefined;
+  // 1213 deadlock (and Galera's certification failure), 1205 lock wait timeout, 1020 a row changed since it
+  // was read (ER_CHECKREAD), 1047 the node left the primary component mid-transaction (WSREP not ready).
+  if (['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_CHECKREAD', 'ER_UNKNOWN_COM_ERROR'].includes(code) || [1213, 1205, 1020, 1047].includes(errno)) {
+    return new StoreConflictError(code || `errno ${errno}`, e);
+  }
   if (code === 'ER_DUP_ENTRY' || errno === 1062) {
-    // "Duplicate entry 'x' for key 'users.username_key'" (MySQL 8 prefixes the table) or "... for key 'username_key'".
+    // "Duplicate entry 'x' for key 'username_key'" (MySQL 8 prefixes the table: 'users.username_key').
     const key = quoted(/for key '([^']+)'\s*$/);
-    const [table, constraint] = key?.includes('.') ? [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)] : [undefined, key];
-    return new StoreConstraintError('unique', { ...(table ? { table } : {}), ...(constraint ? { constraint } : {}) }, code || 'ER_DUP_ENTRY', e);
+    const [named, constraint] = key?.includes('.') ? [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)] : [undefined, key];
+    const table = named ?? written;
+    const columns = table && constraint ? context.uniqueKeyColumns?.(table, constraint) : undefined;
+    return new StoreConstraintError('unique', { ...(table ? { table } : {}), ...(columns ? { columns } : {}), ...(constraint ? { constraint } : {}) }, code || 'ER_DUP_ENTRY', e);
   }
   if (['ER_NO_REFERENCED_ROW_2', 'ER_ROW_IS_REFERENCED_2', 'ER_NO_REFERENCED_ROW', 'ER_ROW_IS_REFERENCED'].includes(code) || [1452, 1451, 1216, 1217].includes(errno)) {
     const constraint = quoted(/CONSTRAINT `([^`]+)`/);
-    const table = quoted(/fails \(`[^`]+`\.`([^`]+)`/);
-    return new StoreConstraintError('foreign-key', { ...(table ? { table } : {}), ...(constraint ? { constraint } : {}) }, code || `errno ${errno}`, e);
+    const table = quoted(/fails \(`[^`]+`\.`([^`]+)`/) ?? written;
+    const column = quoted(/FOREIGN KEY \(`([^`]+)`\)/);
+    return new StoreConstraintError('foreign-key', { ...(table ? { table } : {}), ...(column ? { columns: [column] } : {}), ...(constraint ? { constraint } : {}) }, code || `errno ${errno}`, e);
   }
-  if (code === 'ER_BAD_NULL_ERROR' || errno === 1048) {
-    const column = quoted(/Column '([^']+)' cannot be null/);
-    return new StoreConstraintError('not-null', column ? { columns: [column] } : {}, code || 'ER_BAD_NULL_ERROR', e);
+  if (code === 'ER_BAD_NULL_ERROR' || errno === 1048 || code === 'ER_NO_DEFAULT_FOR_FIELD' || errno === 1364) {
+    const column = quoted(/Column '([^']+)' cannot be null/) ?? quoted(/Field '([^']+)' doesn't have a default value/);
+    return new StoreConstraintError('not-null', { ...(written ? { table: written } : {}), ...(column ? { columns: [column] } : {}) }, code || 'ER_BAD_NULL_ERROR', e);
   }
   if (code === 'ER_CONSTRAINT_FAILED' || errno === 4025 || code === 'ER_CHECK_CONSTRAINT_VIOLATED' || errno === 3819) {
     const constraint = quoted(/CONSTRAINT `([^`]+)`/) ?? quoted(/Check constraint '([^']+)'/);
-    return new StoreConstraintError('check', constraint ? { constraint } : {}, code || `errno ${errno}`, e);
+    return new StoreConstraintError('check', { ...(written ? { table: written } : {}), ...(constraint ? { constraint } : {}) }, code || `errno ${errno}`, e);
   }
   return e;
 }

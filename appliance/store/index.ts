@@ -8,6 +8,8 @@ import type { Database } from './schema.js';
 import { Repositories } from './repositories.js';
 import { StoreConflictError, isUniqueViolation } from './errors.js';
 import { sqliteEngine, type StoreEngine } from './sqlite-engine.js';
+import { mariadbEngine, type MariaDbEngineOptions, type MariaDbHost } from './mariadb-engine.js';
+import { readMariaDbPassword } from './mariadb-password.js';
 import * as m0001 from './migrations/0001-foundation.js';
 import * as m0002 from './migrations/0002-mfa.js';
 import * as m0003 from './migrations/0003-vault-access.js';
@@ -63,18 +65,81 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0016-rdp-tickets': m0016,
 };
 
+async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {
+  try {
+    // SQLite creates its files 0644 less the umask, and gives -wal/-shm the mode of the database file:
+    // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
+    // (0660 in the appliance's shared state directory, where every daemon writes it: config/private-files.)
+    ensurePrivateFile(options.sqlitePath);
+    for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix, { write: true });
+    return await sqliteEngine(options.sqlitePath, { ...(options.backgroundCheckpoint ? { backgroundCheckpoint: true } : {}), ...(options.checkpointIntervalMs ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}) });
+  } catch (e) {
+    throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function openMariaDb(options: MariaDbStoreOptions): Promise<StoreEngine> {
+  const m = options.mariadb;
+  const where = `${m.database} on ${m.socketPath ?? m.hosts.map((h) => `${h.host}:${h.port}`).join(', ')}`;
+  try {
+    const password = m.password ?? (m.passwordFile ? readMariaDbPassword(m.passwordFile) : '');
+    const engineOptions: MariaDbEngineOptions = {
+      hosts: m.hosts,
+      user: m.user,
+      password,
+      database: m.database,
+      ...(m.socketPath ? { socketPath: m.socketPath } : {}),
+      ...(m.connectionLimit ? { connectionLimit: m.connectionLimit } : {}),
+    };
+    return await mariadbEngine(engineOptions);
+  } catch (e) {
+    if (e instanceof WardenError && e.code === 'CONFIG_INVALID') throw e;
+    throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${where}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 class InCodeMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
     return MIGRATIONS;
   }
 }
 
-export interface StoreOptions {
+export interface SqliteStoreOptions {
+  engine?: 'sqlite';
   sqlitePath: string;
   /** Checkpoint the WAL beside the event loop (daemons); see `SqliteEngineOptions`. */
   backgroundCheckpoint?: boolean;
   checkpointIntervalMs?: number;
 }
+
+/** How to reach the MariaDB (Galera) store: warden.json's store.mariadb, or a password given directly. */
+export interface MariaDbStoreConnection {
+  /** This node first, then the other nodes in the order they are tried while it is down or not Synced. */
+  hosts: readonly MariaDbHost[];
+  user: string;
+  database: string;
+  /** This node's server by its Unix socket (instead of hosts[0] over TCP). */
+  socketPath?: string | undefined;
+  /** A private file (0600 or 0640) holding the password on its first line. */
+  passwordFile?: string | undefined;
+  /** The password itself (tests, `orbit cluster init`); passwordFile otherwise. */
+  password?: string | undefined;
+  connectionLimit?: number;
+}
+
+export interface MariaDbStoreOptions {
+  engine: 'mariadb';
+  mariadb: MariaDbStoreConnection;
+  /** Unused by this engine (a config keeps it for a return to SQLite); accepted so a config's store section passes as is. */
+  sqlitePath?: string;
+  backgroundCheckpoint?: boolean;
+  checkpointIntervalMs?: number;
+}
+
+/** `{ sqlitePath }` alone is SQLite, as before the MariaDB engine. */
+export type StoreOptions = SqliteStoreOptions | MariaDbStoreOptions;
+
+export { createMariaDbDatabase, MARIADB_COLLATION, MARIADB_CHARSET, type MariaDbHost, type MariaDbEngineOptions } from './mariadb-engine.js';
 
 /** How often a transaction that collided with another writer is run, at most, before STORE_UNAVAILABLE. */
 export const TRANSACTION_ATTEMPTS = 12;
@@ -129,19 +194,14 @@ export class Store {
 
   /** Open (creating if needed) and migrate to the latest schema. */
   static async open(options: StoreOptions): Promise<Store> {
-    let engine: StoreEngine;
-    try {
-      // SQLite creates its files 0644 less the umask, and gives -wal/-shm the mode of the database file:
-      // so the database is made 0600 before SQLite sees it, and files left by older versions are fixed.
-      // (0660 in the appliance's shared state directory, where every daemon writes it: config/private-files.)
-      ensurePrivateFile(options.sqlitePath);
-      for (const suffix of ['-wal', '-shm', '-journal']) restrictExistingFile(options.sqlitePath + suffix, { write: true });
-      engine = await sqliteEngine(options.sqlitePath, { ...(options.backgroundCheckpoint ? { backgroundCheckpoint: true } : {}), ...(options.checkpointIntervalMs ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}) });
-    } catch (e) {
-      throw new WardenError('STORE_UNAVAILABLE', `cannot open database ${options.sqlitePath}: ${(e as Error).message}`, { cause: e });
-    }
+    const engine = options.engine === 'mariadb' ? await openMariaDb(options) : await openSqlite(options);
     const store = new Store(engine, new Kysely<Database>({ dialect: engine.dialect }));
-    await store.migrate();
+    try {
+      await store.migrate();
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
     return store;
   }
 

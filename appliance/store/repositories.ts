@@ -1,6 +1,6 @@
 // Repositories: every query the services make, behind one async interface bound to either the database
 // or an open transaction. Only portable SQL (SQLite and MariaDB) is written here.
-import type { Kysely, Transaction } from 'kysely';
+import { MysqlAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
 import { DevicesRepository } from './devices-repository.js';
 import { CredentialsRepository } from './credentials-repository.js';
@@ -76,18 +76,26 @@ const hot = {
       .where('status', '=', 'active'),
   ),
   // A new source's row, or a new window for a source whose window has passed (and no block running).
-  throttleWindow: preparedQuery((db, source: string, now: number, windowStartedBefore: number) =>
-    db
-      .insertInto('login_throttle')
-      .values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now })
-      .onConflict((oc) =>
-        oc
-          .column('source')
-          .doUpdateSet({ failures: 0, window_start: now, updated_at: now })
-          .where('login_throttle.window_start', '<=', windowStartedBefore)
-          .where((eb) => eb.or([eb('login_throttle.blocked_until', 'is', null), eb('login_throttle.blocked_until', '<=', now)])),
-      ),
-  ),
+  throttleWindow: preparedQuery((db, source: string, now: number, windowStartedBefore: number) => {
+    const insert = db.insertInto('login_throttle').values({ source, failures: 0, window_start: now, blocked_until: null, strikes: 0, updated_at: now });
+    if (db.getExecutor().adapter instanceof MysqlAdapter) {
+      // MariaDB has no ON CONFLICT ... WHERE: the condition goes into each assignment. They run left to right,
+      // each seeing the ones before, so window_start (which the condition reads) is assigned last.
+      const stale = sql<boolean>`(login_throttle.window_start <= ${windowStartedBefore} AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until <= ${now}))`;
+      return insert.onDuplicateKeyUpdate({
+        updated_at: sql`IF(${stale}, ${now}, login_throttle.updated_at)`,
+        failures: sql`IF(${stale}, 0, login_throttle.failures)`,
+        window_start: sql`IF(${stale}, ${now}, login_throttle.window_start)`,
+      });
+    }
+    return insert.onConflict((oc) =>
+      oc
+        .column('source')
+        .doUpdateSet({ failures: 0, window_start: now, updated_at: now })
+        .where('login_throttle.window_start', '<=', windowStartedBefore)
+        .where((eb) => eb.or([eb('login_throttle.blocked_until', 'is', null), eb('login_throttle.blocked_until', '<=', now)])),
+    );
+  }),
   throttleTake: preparedQuery((db, source: string, limit: number, now: number) =>
     db
       .updateTable('login_throttle')

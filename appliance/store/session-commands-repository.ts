@@ -1,7 +1,7 @@
 // Commands and output text of proxied sessions, the full-text search over them, and access groups' command
 // rules. Writing is portable SQL; searching is the engine's own full-text index, so the search lives behind
 // one interface (SessionSearchRepository) with one implementation per engine: FTS5 syntax stays in the
-// SQLite one, and the MariaDB one will speak MATCH ... AGAINST over FULLTEXT indexes on the same columns.
+// SQLite one, and the MariaDB one speaks MATCH ... AGAINST over FULLTEXT indexes on the same columns.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { AccessGroupCommandRulesTable, Database, SessionCommandsTable } from './schema.js';
 
@@ -81,16 +81,18 @@ export class SessionCommandsRepository {
    * row, if two are alike). Returns whether a row was found.
    */
   async setExitStatus(sessionId: string, at: number, command: string, exitStatus: number): Promise<boolean> {
-    const row = await this.db
+    // The exact text is confirmed here: an engine may compare the searched column without case (MariaDB's
+    // full-text column), and only byte-equal text is the same command.
+    const rows = await this.db
       .selectFrom('session_commands')
-      .select('id')
+      .select(['id', 'command'])
       .where('session_id', '=', sessionId)
       .where('at', '=', at)
       .where('command', '=', command)
       .where('exit_status', 'is', null)
       .orderBy('id')
-      .limit(1)
-      .executeTakeFirst();
+      .execute();
+    const row = rows.find((r) => r.command === command);
     if (!row) return false;
     await this.db.updateTable('session_commands').set({ exit_status: exitStatus }).where('id', '=', row.id).execute();
     return true;
@@ -231,14 +233,104 @@ export class SqliteSessionSearchRepository implements SessionSearchRepository {
   }
 }
 
-/** Until the MariaDB engine lands: a clear refusal rather than a query in the wrong dialect. */
-class UnsupportedSessionSearch implements SessionSearchRepository {
-  constructor(private readonly engine: string) {}
-  async search(): Promise<SessionSearchHit[]> {
-    throw new Error(`session search is not implemented for the ${this.engine} engine yet`);
+/** InnoDB's FULLTEXT defaults (innodb_ft_min_token_size / innodb_ft_max_token_size): other words are not indexed. */
+const FT_MIN_WORD = 3;
+const FT_MAX_WORD = 84;
+
+/**
+ * The words of `needle` that any text containing it must hold as whole words, as a boolean-mode query
+ * ("+etc +passwd"), or undefined when there are none. A FULLTEXT index holds words, not substrings: the first
+ * and last words of a needle may be the tail or the head of a longer word in the text ("passwd" is inside
+ * "/etc/mypasswd"), so only words with a delimiter on both sides inside the needle count. Only ASCII words
+ * between ASCII delimiters are used: those split the same way in InnoDB's parser (letters, digits and _ are
+ * word characters; an apostrophe inside a word belongs to it, so it never counts as a delimiter here).
+ */
+export function fulltextWords(needle: string): string | undefined {
+  const terms = new Set<string>();
+  for (const m of needle.matchAll(/[A-Za-z0-9_]+/g)) {
+    const start = m.index!;
+    const end = start + m[0].length;
+    const before = needle[start - 1];
+    const after = needle[end];
+    const delimits = (c: string | undefined) => c !== undefined && c !== "'" && c.charCodeAt(0) < 0x80;
+    if (!delimits(before) || !delimits(after)) continue;
+    if (m[0].length < FT_MIN_WORD || m[0].length > FT_MAX_WORD) continue;
+    terms.add(`+${m[0].toLowerCase()}`);
+  }
+  return terms.size > 0 ? [...terms].join(' ') : undefined;
+}
+
+/**
+ * MariaDB: FULLTEXT indexes (migration 0010) narrow to the rows holding the needle's whole words, and a
+ * substring check confirms, so the results are SQLite's trigram search's: same needles, same rows, same order.
+ * A needle with no whole word inside it (one word, or words too short) is a scan of the substring check alone.
+ */
+export class MariaDbSessionSearchRepository implements SessionSearchRepository {
+  constructor(private readonly db: Db) {}
+
+  async search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
+    const filters = (alias: 'c' | 'o') => {
+      const a = sql.raw(alias);
+      const parts = [sql`1 = 1`];
+      if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
+      if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
+      if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
+      return sql.join(parts, sql` AND `);
+    };
+    // LOWER then byte comparison: case folded, accents kept (the column's collation alone would equate é and e).
+    const contains = (column: ReturnType<typeof sql.raw>, needle: string) => sql`INSTR(LOWER(${column}) COLLATE utf8mb4_bin, LOWER(${needle}) COLLATE utf8mb4_bin) > 0`;
+    const match = (column: ReturnType<typeof sql.raw>, needle: string) => {
+      const words = fulltextWords(needle);
+      return words ? sql`MATCH (${column}) AGAINST (${words} IN BOOLEAN MODE) AND ${contains(column, needle)}` : contains(column, needle);
+    };
+    const commandMatch = (needle: string) => match(sql.raw('c.command'), needle);
+    const outputMatch = (needle: string) => match(sql.raw('o.text'), needle);
+
+    if (q.command === undefined && q.text !== undefined) {
+      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
+        SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+        SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
+        FROM session_output_text o JOIN proxy_sessions s ON s.id = o.session_id
+        WHERE ${outputMatch(q.text)} AND ${filters('o')}
+        ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
+      return rows.rows.map((r) => ({
+        sessionId: r.session_id,
+        username: r.username,
+        hostname: r.hostname,
+        at: Number(r.at),
+        offsetMs: Number(r.offset_ms),
+        command: null,
+        text: r.text,
+        action: null,
+        exitStatus: null,
+        recordingId: r.recording_id,
+      }));
+    }
+    const conditions = [filters('c')];
+    if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${outputMatch(q.text)})`);
+    if (q.command !== undefined) conditions.push(commandMatch(q.command));
+    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
+      SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
+      FROM session_commands c JOIN proxy_sessions s ON s.id = c.session_id
+      WHERE ${sql.join(conditions, sql` AND `)}
+      ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
+    return rows.rows.map((r) => ({
+      sessionId: r.session_id,
+      username: r.username,
+      hostname: r.hostname,
+      at: Number(r.at),
+      offsetMs: Number(r.offset_ms),
+      command: r.command,
+      text: null,
+      action: r.action,
+      exitStatus: r.exit_status === null ? null : Number(r.exit_status),
+      recordingId: r.recording_id,
+    }));
   }
 }
 
 export function sessionSearchFor(engine: 'sqlite' | 'mariadb', db: Db): SessionSearchRepository {
-  return engine === 'sqlite' ? new SqliteSessionSearchRepository(db) : new UnsupportedSessionSearch(engine);
+  return engine === 'sqlite' ? new SqliteSessionSearchRepository(db) : new MariaDbSessionSearchRepository(db);
 }

@@ -1,5 +1,5 @@
 // Test fixtures: temporary state directories, an initialized appliance on a real SoftHSM token, and
-// services over a real SQLite store with a controllable clock.
+// services over a real store with a controllable clock: SQLite, or MariaDB with WARDEN_TEST_STORE=mariadb.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { AuthService, CertificateLogin } from '../../appliance/auth/index.js';
 import { TrustStore } from '../../appliance/pki/index.js';
 import { UserAdminService } from '../../appliance/access/index.js';
 import type { Argon2Cost } from '../../appliance/config/index.js';
+import { testMariaDb, testStoreEngine } from './mariadb.js';
 
 /** Cheap Argon2id for tests: the rules under test do not depend on the cost; production keeps m=19 MiB, t=2. */
 export const TEST_ARGON2: Argon2Cost = { memoryKiB: 64, iterations: 1, parallelism: 1 };
@@ -62,11 +63,20 @@ export function softwareChainKey(): ChainKey {
   return { mac: (data) => createHmac('sha256', key).update(data).digest() };
 }
 
-/** The auth/access services over a fresh SQLite file (no token: nothing here decrypts). */
+/**
+ * A fresh, migrated store: a SQLite file in `dir`, or with WARDEN_TEST_STORE=mariadb a new database on this
+ * test process's MariaDB server (tests/helpers/mariadb.ts).
+ */
+export async function openTestStore(dir: string): Promise<Store> {
+  if (testStoreEngine() === 'mariadb') return Store.open(await (await testMariaDb()).freshDatabase());
+  return Store.open({ sqlitePath: path.join(dir, 'warden.db') });
+}
+
+/** The auth/access services over a fresh store (see openTestStore; no token: nothing here decrypts). */
 export async function services(): Promise<Services> {
   const tmp = tempDir();
   const clock = new ManualClock();
-  const store = await Store.open({ sqlitePath: path.join(tmp.dir, 'warden.db') });
+  const store = await openTestStore(tmp.dir);
   const audit = new AuditTrail(store, { key: softwareChainKey(), clock: clock.read });
   const settings = new SettingsService(store, audit, clock.read, 0);
   const auth = new AuthService({ store, audit, settings, argon2: TEST_ARGON2, clock: clock.read });
@@ -99,7 +109,9 @@ export interface InitializedHome extends InitResult {
 export async function initializedHome(opts: { adminUsername?: string; web?: { httpsPort?: number; httpPort?: number } } = {}): Promise<InitializedHome> {
   const tmp = tempDir('warden-home-');
   const configFile = path.join(tmp.dir, 'warden.json');
+  const store = testStoreEngine() === 'mariadb' ? (await (await testMariaDb()).freshDatabase()).mariadb : undefined;
   const result = await initializeAppliance({
+    ...(store ? { store: { engine: 'mariadb' as const, mariadb: { hosts: [...store.hosts], user: store.user, database: store.database, password: store.password! } } } : {}),
     home: tmp.dir,
     configFile,
     adminUsername: opts.adminUsername ?? 'admin',

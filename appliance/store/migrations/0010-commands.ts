@@ -1,7 +1,7 @@
 // Command rules on access groups, and the commands and output text of proxied sessions with a full-text
 // index over both. The tables are portable; the index is the engine's own: on SQLite, FTS5 tables with the
 // trigram tokenizer (substring search, so "rm -rf" matches as typed) kept in step by triggers; on MariaDB a
-// FULLTEXT index on the same columns, added by that engine's branch when it lands.
+// FULLTEXT index on the same columns (words: it narrows, a substring check confirms; see session search).
 import { SqliteAdapter, sql, type Kysely } from 'kysely';
 
 function isSqlite(db: Kysely<unknown>): boolean {
@@ -60,6 +60,20 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       await sql`CREATE TRIGGER ${sql.raw(`${table}_ad`)} AFTER DELETE ON ${t} BEGIN INSERT INTO ${fts}(${fts}, rowid, ${col}) VALUES ('delete', old.id, old.${col}); END`.execute(db);
       await sql`CREATE TRIGGER ${sql.raw(`${table}_au`)} AFTER UPDATE OF ${col} ON ${t} BEGIN INSERT INTO ${fts}(${fts}, rowid, ${col}) VALUES ('delete', old.id, old.${col}); INSERT INTO ${fts}(rowid, ${col}) VALUES (new.id, new.${col}); END`.execute(db);
     }
+  } else {
+    // MariaDB: a FULLTEXT index folds case only under a case-insensitive collation (the database's utf8mb4_bin
+    // would make "RM" miss "rm"), so the two searched columns get one; nothing compares them for equality
+    // (setExitStatus confirms the exact text itself). No stopwords: "the" or "which" must narrow like any word
+    // (the list is fixed per index when it is made; the migrator runs on one connection, so this SET holds).
+    await sql`ALTER TABLE session_commands MODIFY command TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL`.execute(db);
+    await sql`ALTER TABLE session_output_text MODIFY text TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL`.execute(db);
+    await sql`SET SESSION innodb_ft_enable_stopword = OFF`.execute(db);
+    try {
+      await sql`CREATE FULLTEXT INDEX session_commands_ft ON session_commands (command)`.execute(db);
+      await sql`CREATE FULLTEXT INDEX session_output_text_ft ON session_output_text (text)`.execute(db);
+    } finally {
+      await sql`SET SESSION innodb_ft_enable_stopword = ON`.execute(db);
+    }
   }
 }
 
@@ -69,6 +83,9 @@ export async function down(db: Kysely<unknown>): Promise<void> {
       for (const s of ['ai', 'ad', 'au']) await sql`DROP TRIGGER IF EXISTS ${sql.raw(`${t}_${s}`)}`.execute(db);
       await sql`DROP TABLE IF EXISTS ${sql.raw(`${t}_fts`)}`.execute(db);
     }
+  } else {
+    await sql`DROP INDEX session_commands_ft ON session_commands`.execute(db);
+    await sql`DROP INDEX session_output_text_ft ON session_output_text`.execute(db);
   }
   await db.schema.dropIndex('proxy_sessions_username').execute();
   await db.schema.dropIndex('proxy_sessions_hostname').execute();

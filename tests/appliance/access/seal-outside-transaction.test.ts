@@ -109,8 +109,12 @@ describe('sealing happens before the transaction, never inside it', () => {
     assert.equal(taken, expected);
     token.release();
     const c = await created;
-    assert.equal(c.id, expected + 1);
-    assert.deepEqual(token.contexts.slice(-2), [`credential:${expected}`, `credential:${expected + 1}`]);
+    // SQLite gives the rolled-back attempt's id again (expected + 1); InnoDB does not reuse ids of rolled-back
+    // inserts, so there the row lands a step later. Either way it is sealed for the id it got.
+    if (s.store.engineName === 'sqlite') assert.equal(c.id, expected + 1);
+    assert.ok(c.id > expected);
+    assert.ok(token.contexts.includes(`credential:${expected}`), 'first sealed for the id it expected');
+    assert.equal(token.contexts.at(-1), `credential:${c.id}`);
     // The stored value opens under its own row's context (it would not under the taken id's).
     assert.equal(await credentials.secretOf(c.id), 'late-secret');
     const events = await s.store.repos.auditEvents.page(0, 10_000);
