@@ -2,7 +2,7 @@
 // (`galera_new_cluster` for a bootstrap, which starts the same unit with --wsrep-new-cluster); for tests and
 // development a process runner starts mariadbd itself with --defaults-file and stops it by its pid.
 import { execFile, spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { WardenError } from '../errors/index.js';
 import type { NodeLayout } from './galera-config.js';
@@ -94,6 +94,8 @@ export function processControl(layout: NodeLayout, opts: { mariadbd?: string; st
     kind: 'process',
     async start(s = {}) {
       if (pidOf(layout) !== null) throw new WardenError('CLUSTER_REFUSED', `the database server of ${layout.configFile} is already running`);
+      // A joiner's datadir starts empty: the state transfer fills it.
+      mkdirSync(layout.datadir, { recursive: true, mode: 0o750 });
       const out = openSync(layout.errorLog, 'a');
       try {
         // What Debian's mariadb.service does before each start (galera_recovery): a node that crashed has

@@ -12,6 +12,7 @@ import { input } from '@inquirer/prompts';
 import {
   STANDARD_PORTS,
   adminOf,
+  adminQuery,
   bundleHeader,
   chooseBootstrapNode,
   controlOf,
@@ -144,7 +145,28 @@ function switchConfigToMariaDb(configFile: string, s: NodeState, passwordFile: s
 }
 
 function peerAddresses(s: NodeState): string[] {
-  return [...new Set(s.members.map((m) => m.host).filter((h) => h !== s.address))];
+  return [...new Set(s.members.map((m) => m.host))];
+}
+
+/**
+ * The members the cluster's database lists (every join adds itself) merged into this node's state and its
+ * server config, so a restart of this node's server finds its peers — the first node's config knew only
+ * itself. Read as root over the socket; null when the server does not answer.
+ */
+async function refreshMembers(home: string, s: NodeState): Promise<NodeState> {
+  let rows: (string | null)[][];
+  try {
+    rows = await adminQuery(adminOf(s), `SELECT value FROM \`${s.app.database}\`.appliance_meta WHERE \`key\` = '${MEMBERS_META}'`);
+  } catch {
+    return s;
+  }
+  const listed = rows[0]?.[0] ? (JSON.parse(rows[0][0]) as NodeState['members']) : [];
+  const members = mergeEndpoints(s.members, listed);
+  if (members.length === s.members.length) return s;
+  const next = { ...s, members };
+  writeNodeState(home, next);
+  writeServerConfig(next);
+  return next;
 }
 
 async function openFirewall(cmd: Command, s: NodeState): Promise<void> {
@@ -359,6 +381,7 @@ export function registerCluster(program: Command): void {
         return;
       }
       const st = await readStatus(adminOf(s));
+      await refreshMembers(home, s);
       if (opts.json) {
         print(JSON.stringify({ cluster: s.clusterName, node: s.nodeName, running: true, ...st }));
         return;
