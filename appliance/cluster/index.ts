@@ -8,5 +8,5 @@ export { parseGrastate, readGrastate, grastatePath, markSafeToBootstrap, parseRe
 export { createClusterTls, installClusterTls, type ClusterTls } from './tls.js';
 export { writePrivateFile } from './files.js';
 export { sealJoinBundle, openJoinBundle, bundleHeader, readBundleFile, writeBundleFile, type JoinBundle } from './bundle.js';
-export { readNodeState, requireNodeState, writeNodeState, retireNodeState, nodeStateFile, layoutOf, controlOf, adminOf, writeServerConfig, mergeEndpoints, type NodeState } from './node-state.js';
+export { readNodeState, requireNodeState, writeNodeState, retireNodeState, nodeStateFile, layoutOf, controlOf, adminOf, writeServerConfig, mergeEndpoints, serverOwner, type NodeState } from './node-state.js';
 export { initializeDatadir, datadirIsFresh, createNodeToken, migrateStore, type CopyProgress } from './operations.js';

@@ -66,7 +66,20 @@ export function adminOf(s: Pick<NodeState, 'nodeDir'>): AdminConnection {
   return { socket: layoutOf(s).socket };
 }
 
-/** The server configuration for the state; written 0600 (it holds the SST password). */
+/**
+ * Who the server's files belong to: on the appliance mariadb.service runs as mysql, which must read its
+ * config (0640 root:mysql: it holds the SST password) and the TLS key (0600 mysql); a process-runner node
+ * runs as the caller.
+ */
+export function serverOwner(s: Pick<NodeState, 'nodeDir'>): { uid: number; gid: number } | undefined {
+  if (s.nodeDir !== null) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('mysql:'));
+  if (!line) throw new WardenError('CLUSTER_FAILED', 'there is no mysql user: is mariadb-server installed?');
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+/** The server configuration for the state; written 0600/0640 (it holds the SST password). */
 export function writeServerConfig(s: NodeState): void {
   const layout = layoutOf(s);
   const text = galeraConfig({
@@ -80,7 +93,8 @@ export function writeServerConfig(s: NodeState): void {
     runAsRoot: s.nodeDir !== null,
     small: s.nodeDir !== null,
   });
-  writePrivateFile(layout.configFile, text, 0o600);
+  const owner = serverOwner(s);
+  writePrivateFile(layout.configFile, text, owner ? 0o640 : 0o600, owner ? { uid: 0, gid: owner.gid } : undefined);
 }
 
 /** Add endpoints not yet known (by host and port). */

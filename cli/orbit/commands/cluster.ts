@@ -37,6 +37,7 @@ import {
   readStatus,
   requireNodeState,
   retireNodeState,
+  serverOwner,
   sealJoinBundle,
   tlsFiles,
   waitUntilServing,
@@ -211,7 +212,7 @@ export function registerCluster(program: Command): void {
       const admin = adminOf(s);
       print(`creating the cluster TLS material for ${s.clusterName}`);
       const tls = await createClusterTls(s.clusterName);
-      installClusterTls(tls, tlsFiles(layout));
+      installClusterTls(tls, tlsFiles(layout), serverOwner(s));
       writeServerConfig(s);
       if (s.nodeDir !== null) await initializeDatadir(layout, { asRoot: true });
       print('starting the database server as a new cluster (bootstrap)');
@@ -320,7 +321,7 @@ export function registerCluster(program: Command): void {
         };
         const layout = layoutOf(s);
         if (!datadirIsFresh(layout)) throw new CliError(`${layout.datadir} already holds a database: a joiner receives its data by state transfer`);
-        installClusterTls(bundle.tls, tlsFiles(layout));
+        installClusterTls(bundle.tls, tlsFiles(layout), serverOwner(s));
         writeServerConfig(s);
         print(`3. starting the database server: state transfer from ${endpointText(peer)} (mariabackup over TLS)`);
         const control = controlOf(s);
