@@ -72,6 +72,8 @@ export type ErrorCode =
   // store, config, input
   | 'STORE_UNAVAILABLE'
   | 'STORE_CONFLICT'
+  // A copy of the database (SQLite ↔ MariaDB) whose row counts differ from its source's afterwards.
+  | 'STORE_COPY_MISMATCH'
   | 'CONFIG_INVALID'
   | 'INPUT_INVALID'
   | 'NOT_FOUND'

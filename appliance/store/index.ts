@@ -27,6 +27,7 @@ import * as m0014 from './migrations/0014-agent-forwarding.js';
 import * as m0015 from './migrations/0015-certificate-chain.js';
 import * as m0016 from './migrations/0016-rdp-tickets.js';
 import { ChangeFeed } from './change-feed.js';
+import { copyDatabase } from './copy.js';
 
 export * from './schema.js';
 export * from './repositories.js';
@@ -45,6 +46,7 @@ export * from './ssh-keys-repository.js';
 export * from './session-commands-repository.js';
 export * from './session-hosts-repository.js';
 export * from './rdp-tickets-repository.js';
+export { copyDatabase, type CopyOptions, type CopyResult } from './copy.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-foundation': m0001,
@@ -245,8 +247,21 @@ export class Store {
     }
   }
 
-  /** Write a consistent copy of the whole database to `file` (an existing empty file keeps its mode). */
+  /**
+   * Write a consistent copy of the whole database to `file` (an existing empty file keeps its mode): always a
+   * SQLite file, so a backup of a cluster restores on a single appliance as well (MariaDB: copyDatabase into
+   * a new SQLite store, from one consistent snapshot while writers go on).
+   */
   async snapshotTo(file: string): Promise<void> {
+    if (this.engine.name === 'mariadb') {
+      const copy = await Store.open({ sqlitePath: file });
+      try {
+        await copyDatabase(this, copy);
+      } finally {
+        await copy.close();
+      }
+      return;
+    }
     await this.engine.snapshotTo(this.db, file);
   }
 

@@ -384,7 +384,7 @@ export interface MariaDbEngine extends StoreEngine {
 }
 
 /** Check a first connection (so a wrong password or a missing database fails here), then serve. */
-export async function mariadbEngine(options: MariaDbEngineOptions, snapshot?: (db: Kysely<any>, file: string) => Promise<void>): Promise<MariaDbEngine> {
+export async function mariadbEngine(options: MariaDbEngineOptions): Promise<MariaDbEngine> {
   const pools = new HostPools(options);
   const first = await pools.acquire();
   first.release();
@@ -404,9 +404,10 @@ export async function mariadbEngine(options: MariaDbEngineOptions, snapshot?: (d
     async close() {
       // The pools end with the Kysely instance (driver.destroy).
     },
-    async snapshotTo(db, file) {
-      if (!snapshot) throw new WardenError('STORE_UNAVAILABLE', 'a snapshot of a MariaDB store is not available');
-      await snapshot(db, file);
+    async snapshotTo() {
+      // Store.snapshotTo copies a MariaDB store into a new SQLite file (copy.ts): the store, not the engine,
+      // can open that second store.
+      throw new WardenError('STORE_UNAVAILABLE', 'a MariaDB snapshot is made by Store.snapshotTo');
     },
   };
 }

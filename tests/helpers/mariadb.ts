@@ -163,7 +163,11 @@ export async function startMariaDb(options: StartOptions = {}): Promise<MariaDbS
     } catch {
       // already gone
     }
-    if (!exited) await new Promise((r) => child.once('exit', r));
+    // The child is unref'd (it must not keep a finished test process alive): ref it while its exit is awaited.
+    if (!exited) {
+      child.ref();
+      await new Promise((r) => child.once('exit', r));
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   return {
