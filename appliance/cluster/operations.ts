@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { WardenError } from '../errors/index.js';
 import { KeyService, initSoftHsmToken, writeSoftHsmConfig, SOFTHSM_MODULE } from '../keys/index.js';
 import { writePrivateFile as writeConfigPrivateFile } from '../config/index.js';
-import { Store, type MariaDbStoreConnection } from '../store/index.js';
+import { Store, copyDatabase, type CopyResult, type MariaDbStoreConnection } from '../store/index.js';
 import type { NodeLayout } from './galera-config.js';
 
 const run = promisify(execFile);
@@ -57,22 +57,16 @@ export interface CopyProgress {
   (table: string, done: number, total: number): void;
 }
 
-type CopyDatabase = (source: Store, target: Store, opts: { onProgress?: CopyProgress }) => Promise<{ tables: { name: string; rows: number }[] }>;
-
 /**
  * The SQLite store's rows into the new MariaDB database (schema migrated first by opening it), counted on
- * both sides per table by the store's copyDatabase, which throws on any difference.
+ * both sides per table by the store's copyDatabase, which throws STORE_COPY_MISMATCH on any difference.
  */
-export async function migrateStore(sqlitePath: string, target: MariaDbStoreConnection, onProgress?: CopyProgress): Promise<{ tables: { name: string; rows: number }[] }> {
-  // copyDatabase is appliance/store's (the engine's side of this issue); looked up at run time so this module
-  // builds against a store that does not have it yet, and says so plainly if it is missing.
-  const storeModule = (await import('../store/index.js')) as unknown as { copyDatabase?: CopyDatabase };
-  if (typeof storeModule.copyDatabase !== 'function') throw new WardenError('CLUSTER_FAILED', 'this build has no store copy (appliance/store copyDatabase): the data cannot be moved to MariaDB');
+export async function migrateStore(sqlitePath: string, target: MariaDbStoreConnection, onProgress?: CopyProgress): Promise<CopyResult> {
   const source = await Store.open({ sqlitePath });
   try {
     const dest = await Store.open({ engine: 'mariadb', mariadb: target });
     try {
-      return await storeModule.copyDatabase(source, dest, onProgress ? { onProgress } : {});
+      return await copyDatabase(source, dest, onProgress ? { onProgress } : {});
     } finally {
       await dest.close();
     }
