@@ -197,6 +197,26 @@ const CATALOGUE = {
     detail: { terminal: 'string', name: 'string?' },
   },
 
+  // The cluster (MariaDB Galera) operations from the console: orbit cluster init|join|leave|bootstrap.
+  'cluster.initialized': {
+    code: 'W2220',
+    severity: 'high',
+    description: "This appliance started a Galera cluster: its store moved from SQLite to MariaDB (the rows copied and counted) and a sealed join bundle was written.",
+    detail: { cluster: 'string', node: 'string', address: 'string', tables: 'number', rows: 'number' },
+  },
+  'cluster.joined': {
+    code: 'W2221',
+    severity: 'high',
+    description: 'A node joined the cluster: master key from custodian shares, state transfer from a member, key check passed.',
+    detail: { cluster: 'string', node: 'string', address: 'string', peer: 'string', custodians: 'number' },
+  },
+  'cluster.left': { code: 'W2222', severity: 'high', description: 'A node left the cluster: its database server stopped and disabled; the others go on without it.', detail: { cluster: 'string', node: 'string', address: 'string' } },
+  'cluster.bootstrapped': {
+    code: 'W2223',
+    severity: 'high',
+    description: 'After a full stop, the cluster was started again from this node (safe_to_bootstrap, or the highest seqno, or forced by the operator).',
+    detail: { cluster: 'string', node: 'string', seqno: 'number', reason: 'string', forced: 'boolean' },
+  },
   // Recordings across a cluster's nodes: a file stays on the node that wrote it, others fetch it (appliance/nodes).
   'recording.fetched': { code: 'W2230', severity: 'info', description: "A recording held by another cluster node was fetched from it to be read here.", detail: { node: 'string', bytes: 'number' } },
   'recording.fetch_failed': {

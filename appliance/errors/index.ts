@@ -82,6 +82,11 @@ export type ErrorCode =
   // recordings: the writer could not keep up or write; a file failed to read back
   | 'RECORDING_FAILED'
   | 'RECORDING_UNREADABLE'
+  // cluster (Galera): the database server did not start or sync; an operation refused in this node's state;
+  // a join bundle that does not open under this node's master key
+  | 'CLUSTER_FAILED'
+  | 'CLUSTER_REFUSED'
+  | 'CLUSTER_BUNDLE_INVALID'
   // cluster: a call between nodes refused (each a reason for the audit row; the caller sees only 401), and
   // a recording held by another node that cannot be fetched
   | 'CLUSTER_SIGNATURE_INVALID'

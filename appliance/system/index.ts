@@ -8,4 +8,4 @@ export { showNtp, setNtp, validateNtp, NTP_FILE, type NtpSettings } from './ntp.
 export { showTimezone, setTimezone } from './timezone.js';
 export { validateZone, validateCidr, validateAddress, validateInterface, validateDnsName, validateIp } from './validate.js';
 export { serviceStatus, restartServices, serviceNames, WARDEN_UNITS, WARDEN_SERVICE_NAMES, type ServiceStatus, type WardenServiceName } from './services.js';
-export { showFirewall, setElementsInText, NFTABLES_FILE, PEER_SETS, type FirewallView, type PeerSet } from './firewall.js';
+export { showFirewall, setElementsInText, setClusterPeers, withSetElements, NFTABLES_FILE, PEER_SETS, type FirewallView, type PeerSet } from './firewall.js';

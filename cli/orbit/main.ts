@@ -17,6 +17,7 @@ import { registerSystem } from './commands/system.js';
 import { registerCert } from './commands/cert.js';
 import { registerShell } from './commands/shell.js';
 import { registerSetup } from './commands/setup.js';
+import { registerCluster } from './commands/cluster.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError } from './context.js';
 import { restrictUmask } from '../../appliance/config/index.js';
 
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerSystem(program);
   registerCert(program);
   registerSetup(program);
+  registerCluster(program);
   registerShell(program);
   // Every subcommand reports usage errors instead of exiting itself.
   const walk = (c: Command) => {

@@ -339,6 +339,12 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     ]);
   });
 
+  test('the cluster store is installed and waits disabled: MariaDB, the Galera provider, mariabackup, socat', () => {
+    assert.equal(c!.run(['systemctl', 'is-enabled', 'mariadb.service']).stdout.trim(), 'disabled');
+    for (const tool of ['mariadbd', 'mariabackup', 'socat', 'galera_new_cluster']) assert.equal(c!.run(['sh', '-c', `command -v ${tool}`]).status, 0, `${tool} is missing`);
+    assert.equal(c!.run(['test', '-f', '/usr/lib/galera/libgalera_smm.so']).status, 0, 'the Galera provider is missing');
+  });
+
   test('the image has no compilers and no sshd; the daemons run the image\'s own Node 20', () => {
     for (const tool of ['gcc', 'cc', 'c++', 'make', 'sshd']) {
       assert.notEqual(c!.run(['sh', '-c', `command -v ${tool}`]).status, 0, `${tool} is on the image`);

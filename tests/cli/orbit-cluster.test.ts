@@ -1,0 +1,193 @@
+// orbit cluster end to end on three real MariaDB Galera nodes on loopback (each a process-runner node with
+// its own directory and free ports): init moves a SQLite appliance's data into MariaDB and counts it; two
+// fresh appliances join with custodian shares and the sealed bundle (SST by mariabackup over TLS) and read
+// the credentials the first one sealed; status; a killed node rejoins by IST; after a full stop, bootstrap
+// refuses the wrong node and starts from the right one with nothing lost; leave.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { runOrbit } from '../helpers/orbit.js';
+import { tempDir, TEST_ARGON2_FLAGS } from '../helpers/fixtures.js';
+import { labPorts } from '../helpers/galera.js';
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig } from '../../appliance/config/index.js';
+import { layoutUnder, processControl, readGrastate, waitUntilServing, type NodePorts } from '../../appliance/cluster/index.js';
+
+const orbit = runOrbit;
+
+function pidOf(dir: string): number | null {
+  try {
+    const pid = Number(readFileSync(layoutUnder(dir).pidFile, 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
+  const tmp = tempDir('warden-cluster-cli-');
+  const homes = [1, 2, 3].map((i) => path.join(tmp.dir, `home${i}`));
+  const nodeDirs = [1, 2, 3].map((i) => path.join(tmp.dir, `db${i}`));
+  const sharesDir = path.join(tmp.dir, 'shares');
+  const bundle = path.join(tmp.dir, 'cluster.bundle');
+  const root = path.join(tmp.dir, 'root');
+  let ports: NodePorts[] = [];
+  let shares: string[] = [];
+  const secrets = new Map<number, string>();
+  const nodeFlags = (i: number) => ['--node-name', `node${i + 1}`, '--address', '127.0.0.1', '--node-dir', nodeDirs[i]!, '--mysql-port', String(ports[i]!.mysql), '--gmcast-port', String(ports[i]!.gmcast), '--ist-port', String(ports[i]!.ist), '--sst-port', String(ports[i]!.sst)];
+
+  before(async () => {
+    ports = await labPorts(3);
+    const r = await orbit(homes[0]!, ['init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--custodians', '3', '--threshold', '2', '--shares-dir', sharesDir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    shares = JSON.parse(r.stdout).shareFiles;
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
+    try {
+      const admin = { username: 'chief', ip: null };
+      for (let d = 0; d < 3; d++) {
+        const device = await a.devices.createDevice(admin, { hostname: `db0${d}`, address: '127.0.0.1', connectivity: 'SSH:22' });
+        const secret = `S3cret-${d}-Ω`;
+        const c = await a.credentials.createCredential(admin, { deviceId: device.id, username: 'root', secret });
+        secrets.set(c.id, secret);
+      }
+    } finally {
+      await a.close();
+    }
+    // The firewall policy the join rewrites, as the image ships it.
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(path.join(root, 'etc'), { recursive: true });
+    copyFileSync(path.resolve('os-overlay/etc/nftables.conf'), path.join(root, 'etc/nftables.conf'));
+  });
+
+  after(async () => {
+    for (const d of nodeDirs) {
+      const pid = pidOf(d);
+      if (pid !== null) process.kill(pid, 'SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    tmp.cleanup();
+  });
+
+  test('--help names the subcommands; a missing flag without a terminal is a usage error (2)', async () => {
+    const h = await orbit(homes[0]!, ['cluster', '--help']);
+    for (const c of ['init', 'join', 'status', 'leave', 'bootstrap']) assert.match(h.stdout, new RegExp(`\\b${c}\\b`));
+    const r = await orbit(homes[1]!, ['cluster', 'join', '127.0.0.1:1', '--bundle', bundle]);
+    assert.equal(r.code, 2, r.stderr);
+  });
+
+  test('init: bootstrap, the SQLite data moved to MariaDB with counts verified, a bundle written', async () => {
+    const r = await orbit(homes[0]!, ['cluster', 'init', '--bundle', bundle, ...nodeFlags(0)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /verified: \d+ tables, \d+ rows on both sides/);
+    assert.match(r.stdout, /credentials\s+3\b/);
+    assert.equal(loadConfig({ WARDEN_HOME: homes[0]! }).store.engine, 'mariadb');
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
+    try {
+      for (const [id, secret] of secrets) assert.equal(await a.credentials.secretOf(id), secret);
+    } finally {
+      await a.close();
+    }
+    assert.match(readFileSync(bundle, 'utf8'), /"format": "warden-cluster-join-bundle"/);
+    assert.doesNotMatch(readFileSync(bundle, 'utf8'), /BEGIN|PRIVATE KEY/);
+  });
+
+  test('join: two fresh appliances with 2 shares each, state transfer, the same credentials decrypt there', async () => {
+    for (const i of [1, 2]) {
+      const r = await orbit(homes[i]!, ['--root', root, 'cluster', 'join', `127.0.0.1:${ports[0]!.gmcast}`, '--bundle', bundle, '--share', shares[i - 1]!, '--share', shares[2]!, ...nodeFlags(i)]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /Synced/);
+    }
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[2]! }));
+    try {
+      for (const [id, secret] of secrets) assert.equal(await a.credentials.secretOf(id), secret);
+      assert.equal((await a.audit.verify()).ok, true);
+    } finally {
+      await a.close();
+    }
+    assert.match(readFileSync(path.join(root, 'etc/nftables.conf'), 'utf8'), /elements = \{ 127\.0\.0\.1 \}/);
+  });
+
+  test('a join with shares of too few custodians is refused (exit 1) and starts no server', async () => {
+    const home = path.join(tmp.dir, 'home-bad');
+    const r = await orbit(home, ['cluster', 'join', `127.0.0.1:${ports[0]!.gmcast}`, '--bundle', bundle, '--share', shares[0]!, ...nodeFlags(2).map((f) => (f === nodeDirs[2] ? path.join(tmp.dir, 'db-bad') : f))]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /2 different shares are needed/);
+  });
+
+  test('status: 3 members, Synced, ready, last committed seqno; it refreshes the node\'s member list', async () => {
+    const first = await orbit(homes[0]!, ['cluster', 'status']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /size 3, Primary, this node \(node1\) Synced, ready/);
+    const cnf = readFileSync(layoutUnder(nodeDirs[0]!).configFile, 'utf8');
+    for (const p of ports) assert.ok(cnf.includes(`127.0.0.1:${p.gmcast}`), 'node1 knows every member for its next start');
+    const r = await orbit(homes[2]!, ['cluster', 'status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.clusterSize, 3);
+    assert.equal(s.localState, 'Synced');
+    assert.equal(s.ready, true);
+    assert.ok(s.lastCommitted > 0);
+    assert.equal(s.incomingAddresses.length, 3);
+  });
+
+  test('a killed node rejoins by IST and catches up', async () => {
+    const layout = layoutUnder(nodeDirs[1]!);
+    process.kill(pidOf(nodeDirs[1]!)!, 'SIGKILL');
+    while (pidOf(nodeDirs[1]!) !== null) await new Promise((r) => setTimeout(r, 50));
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
+    try {
+      await a.devices.createDevice({ username: 'chief', ip: null }, { hostname: 'while-b-was-down', address: '127.0.0.1', connectivity: 'SSH:22' });
+    } finally {
+      await a.close();
+    }
+    const ssts = (readFileSync(layout.errorLog, 'utf8').match(/Proceeding with SST/g) ?? []).length;
+    const control = processControl(layout);
+    await control.start();
+    await waitUntilServing({ socket: layout.socket }, { timeoutMs: 120_000 });
+    assert.equal((readFileSync(layout.errorLog, 'utf8').match(/Proceeding with SST/g) ?? []).length, ssts, 'no new SST');
+    const b = await Appliance.open(loadConfig({ WARDEN_HOME: homes[1]! }));
+    try {
+      assert.ok((await b.devices.listDevices()).some((d) => d.hostname === 'while-b-was-down'));
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('full stop, then bootstrap refuses a node not safe to bootstrap and starts from the last to leave', async () => {
+    for (const i of [2, 0, 1]) await processControl(layoutUnder(nodeDirs[i]!)).stop();
+    assert.equal(readGrastate(layoutUnder(nodeDirs[1]!))?.safeToBootstrap, true);
+    const wrong = await orbit(homes[0]!, ['cluster', 'bootstrap']);
+    assert.equal(wrong.code, 1, wrong.stdout);
+    assert.match(wrong.stderr, /not marked safe_to_bootstrap/);
+    const dry = await orbit(homes[1]!, ['cluster', 'bootstrap', '--dry-run']);
+    assert.match(dry.stdout, /safe_to_bootstrap 1/);
+    const r = await orbit(homes[1]!, ['cluster', 'bootstrap']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const i of [0, 2]) {
+      const layout = layoutUnder(nodeDirs[i]!);
+      await processControl(layout).start();
+      await waitUntilServing({ socket: layout.socket }, { timeoutMs: 120_000, size: i === 0 ? 2 : 3 });
+    }
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[2]! }));
+    try {
+      const devices = await a.devices.listDevices();
+      assert.equal(devices.length, 4);
+      assert.equal((await a.audit.verify()).ok, true);
+    } finally {
+      await a.close();
+    }
+  });
+
+  test('leave: recorded, the server stopped, the node no longer a member', async () => {
+    const r = await orbit(homes[2]!, ['cluster', 'leave']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(pidOf(nodeDirs[2]!), null);
+    const s = await orbit(homes[2]!, ['cluster', 'status']);
+    assert.equal(s.code, 1);
+    const st = JSON.parse((await orbit(homes[0]!, ['cluster', 'status', '--json'])).stdout);
+    assert.equal(st.clusterSize, 2);
+    assert.ok(readdirSync(homes[2]!).some((f) => f.startsWith('cluster.left-')));
+  });
+});
