@@ -5,6 +5,7 @@
 // --node-dir DIR (with the port options) runs mariadbd itself with every file under DIR, for tests and
 // development; --root DIR writes the firewall's policy under DIR and loads nothing.
 import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -53,6 +54,7 @@ import { combineShares } from '../../../appliance/backup/index.js';
 import { verifyKeyCheck, installAuditKeyFromStore, SOFTHSM_MODULE } from '../../../appliance/keys/index.js';
 import { createSelfSignedTlsCertificate } from '../../../appliance/pki/index.js';
 import { setClusterPeers } from '../../../appliance/system/index.js';
+import { nodeRegistration } from '../../../appliance/nodes/index.js';
 import { Store } from '../../../appliance/store/index.js';
 import { CliError, EXIT_USAGE, environment, interactive, locations, print, printTable } from '../context.js';
 import { collect, consoleEvent, target } from '../system-context.js';
@@ -247,6 +249,10 @@ export function registerCluster(program: Command): void {
         });
         await a.audit.withChange(consoleEvent({ type: 'cluster.initialized', subject: s.clusterName, detail: { cluster: s.clusterName, node: s.nodeName, address, tables: copied.tables.length, rows } }), async (repos) => {
           await repos.meta.set(MEMBERS_META, JSON.stringify(s.members));
+          // Peers fetch this node's recordings at its web daemon (certificate pinned); those made before the
+          // cluster existed are this node's.
+          await repos.clusterNodes.register(nodeRegistration(a.config, { at: Date.now() }));
+          await repos.recordings.adoptUnowned(a.config.node.id);
         });
         writeBundleFile(bundleFile, sealed);
       } finally {
@@ -298,6 +304,8 @@ export function registerCluster(program: Command): void {
         store: { engine: 'sqlite', sqlitePath: 'warden.db' },
         keys: { module: SOFTHSM_MODULE, tokenLabel: 'warden', pinFile: 'keys/token.pin', softhsmConf: 'keys/softhsm2.conf' },
         log: { level: 'info' },
+        // Its own identity: recordings and audit rows say which node made them (never 'local' on a cluster).
+        node: { id: randomUUID(), name: String(opts.nodeName ?? hostname()) },
       };
       const config = buildConfig(raw, home, configFile);
       const keys = createNodeToken({ softhsmConf: config.keys.softhsmConf!, tokensDir: path.join(home, 'keys', 'tokens'), pinFile: config.keys.pinFile, soPinFile: path.join(home, 'keys', 'token.so-pin'), label: config.keys.tokenLabel }, material);
@@ -357,6 +365,7 @@ export function registerCluster(program: Command): void {
         await a.audit.withChange(consoleEvent({ type: 'cluster.joined', subject: s.clusterName, detail: { cluster: s.clusterName, node: s.nodeName, address, peer: endpointText(peer), custodians: shareFiles.length } }), async (repos) => {
           const known = JSON.parse((await repos.meta.get(MEMBERS_META)) ?? '[]') as NodeState['members'];
           await repos.meta.set(MEMBERS_META, JSON.stringify(mergeEndpoints(known, s.members)));
+          await repos.clusterNodes.register(nodeRegistration(a.config, { at: Date.now() }));
         });
       } finally {
         await a.close();
@@ -408,6 +417,7 @@ export function registerCluster(program: Command): void {
         await a.audit.withChange(consoleEvent({ type: 'cluster.left', subject: s.clusterName, detail: { cluster: s.clusterName, node: s.nodeName, address: s.address } }), async (repos) => {
           const known = JSON.parse((await repos.meta.get(MEMBERS_META)) ?? '[]') as NodeState['members'];
           await repos.meta.set(MEMBERS_META, JSON.stringify(known.filter((m) => !(m.host === s.address && m.port === s.ports.gmcast))));
+          await repos.clusterNodes.markLeft(a.config.node.id, Date.now());
         });
       } finally {
         await a.close();
