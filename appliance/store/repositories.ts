@@ -144,6 +144,22 @@ const hot = {
       node_id: r.node_id,
     }),
   ),
+  // A single appliance's rows name no node: the statement leaves the column out (as before migration 0019).
+  auditInsertNoNode: preparedQuery((db, r: AuditEventRow) =>
+    db.insertInto('audit_events').values({
+      seq: r.seq,
+      ts: r.ts,
+      type: r.type,
+      outcome: r.outcome,
+      actor: r.actor,
+      actor_ip: r.actor_ip,
+      subject: r.subject,
+      code: r.code,
+      detail: r.detail,
+      prev_hash: r.prev_hash,
+      hash: r.hash,
+    }),
+  ),
   anyMfaProviderEnabled: preparedQuery((db) => db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).limit(1)),
 };
 
@@ -481,7 +497,7 @@ export class AuditEventsRepository {
   }
 
   async insert(row: AuditEventRow): Promise<void> {
-    await hot.auditInsert(this.db, row);
+    await (row.node_id === null ? hot.auditInsertNoNode : hot.auditInsert)(this.db, row);
     // Inside a transaction no other writer can append after it before the commit (SQLite holds the write
     // lock; on MariaDB a writer that took the same seq fails on the unique key and the transaction runs again).
     if (this.inTransaction) this.written = { seq: row.seq, hash: row.hash };

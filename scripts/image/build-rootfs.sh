@@ -118,6 +118,7 @@ systemctl --root="$R" enable nftables.service systemd-networkd.service systemd-r
 systemctl --root="$R" disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service >&2 2>/dev/null
 # The database server runs only on a cluster node: `orbit cluster init` or `join` enables it. (Debian's
 # postinst enabled it, with its mysql/mysqld aliases; its datadir is initialized for the first node.)
-systemctl --root="$R" disable mariadb.service >&2 2>/dev/null
+# Its socket units too: mariadb.socket would have systemd itself listen on 3306 for everyone.
+systemctl --root="$R" disable mariadb.service mariadb.socket mariadb-extra.socket >&2 2>/dev/null
 echo "      rootfs $(du -sh "$R" | cut -f1) in $((SECONDS - t0)) s" >&2
 echo "$R"

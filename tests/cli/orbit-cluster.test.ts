@@ -5,12 +5,13 @@
 // refuses the wrong node and starts from the right one with nothing lost; leave.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runOrbit } from '../helpers/orbit.js';
-import { tempDir, TEST_ARGON2_FLAGS } from '../helpers/fixtures.js';
+import { tempDir, strongPassword, TEST_ARGON2_FLAGS, type InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
 import { labPorts } from '../helpers/galera.js';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
@@ -38,6 +39,8 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
   let ports: NodePorts[] = [];
   let shares: string[] = [];
   const secrets = new Map<number, string>();
+  const deviceOf = new Map<number, number>();
+  let chiefOneTime = '';
   const nodeFlags = (i: number) => ['--node-name', `node${i + 1}`, '--address', '127.0.0.1', '--node-dir', nodeDirs[i]!, '--mysql-port', String(ports[i]!.mysql), '--gmcast-port', String(ports[i]!.gmcast), '--ist-port', String(ports[i]!.ist), '--sst-port', String(ports[i]!.sst)];
 
   before(async () => {
@@ -45,6 +48,7 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
     const r = await orbit(homes[0]!, ['init', '--admin-user', 'chief', '--https-port', '0', '--http-port', '0', ...TEST_ARGON2_FLAGS, '--custodians', '3', '--threshold', '2', '--shares-dir', sharesDir, '--json']);
     assert.equal(r.code, 0, r.stderr);
     shares = JSON.parse(r.stdout).shareFiles;
+    chiefOneTime = JSON.parse(r.stdout).oneTimePassword;
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
     try {
       const admin = { username: 'chief', ip: null };
@@ -53,6 +57,7 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
         const secret = `S3cret-${d}-Ω`;
         const c = await a.credentials.createCredential(admin, { deviceId: device.id, username: 'root', secret });
         secrets.set(c.id, secret);
+        deviceOf.set(c.id, device.id);
       }
     } finally {
       await a.close();
@@ -138,6 +143,64 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
     assert.equal(s.ready, true);
     assert.ok(s.lastCommitted > 0);
     assert.equal(s.incomingAddresses.length, 3);
+  });
+
+  test("web daemons on two nodes: a user created through A logs in through B; with A's database killed, logins, decisions and credential reads go on through B; A rejoins by IST", async () => {
+    // The joiner's config is the appliance's (443/80 on every address): in a test, free loopback ports.
+    const fileB = path.join(homes[1]!, 'warden.json');
+    const rawB = JSON.parse(readFileSync(fileB, 'utf8'));
+    rawB.web = { ...rawB.web, listen: '127.0.0.1', httpsPort: 0, httpPort: 0, publicHost: '127.0.0.1' };
+    writeFileSync(fileB, JSON.stringify(rawB, null, 2));
+    const asHome = (i: number) => ({ home: homes[i]!, configFile: path.join(homes[i]!, 'warden.json') }) as unknown as InitializedHome;
+    const dA = await startWebDaemon(asHome(0));
+    const dB = await startWebDaemon(asHome(1));
+    const layoutA = layoutUnder(nodeDirs[0]!);
+    try {
+      const chief = new ApiClient(dA);
+      const chiefPassword = strongPassword();
+      await chief.loginAndChange('chief', chiefOneTime, chiefPassword);
+      const created = await chief.call('POST', '/api/v1/users', { username: 'ana', fullName: 'Ana', email: 'ana@example.test', profile: 'password-viewer' });
+      assert.equal(created.status, 201, created.body);
+      const [credId, secret] = [...secrets][0]!;
+      const g = await chief.call('POST', '/api/v1/access-groups', { name: 'ana-view', sessionAllowed: false, passwordViewAllowed: true, reasonRequired: true, userIds: [created.json.user.id], deviceIds: [deviceOf.get(credId)], credentialIds: [credId] });
+      assert.equal(g.status, 201, g.body);
+      const anaPassword = strongPassword();
+      const anaB = new ApiClient(dB);
+      await anaB.loginAndChange('ana', created.json.oneTimePassword, anaPassword);
+      const view = (c: ApiClient) => c.call('POST', `/api/v1/credentials/${credId}/view`, { reason: 'cluster failover drill' });
+      assert.deepEqual((await view(anaB)).json, { secret, part: 'whole' });
+
+      // Node A's database dies.
+      const ssts = (readFileSync(layoutA.errorLog, 'utf8').match(/Proceeding with SST/g) ?? []).length;
+      process.kill(pidOf(nodeDirs[0]!)!, 'SIGKILL');
+      while (pidOf(nodeDirs[0]!) !== null) await new Promise((r) => setTimeout(r, 50));
+      const again = new ApiClient(dB);
+      assert.equal((await again.login('ana', anaPassword)).status, 200, 'a new login through B');
+      const seen = await view(again);
+      assert.equal(seen.status, 200, seen.body);
+      assert.deepEqual(seen.json, { secret, part: 'whole' }, 'the decision and the credential read through B');
+      const made = await again.call('GET', '/api/v1/my/devices');
+      assert.equal(made.status, 200, made.body);
+      const chiefAgain = new ApiClient(dB);
+      assert.equal((await chiefAgain.login('chief', chiefPassword)).status, 200, 'an administrator logs in through B');
+      const bob = await chiefAgain.call('POST', '/api/v1/users', { username: 'bob', fullName: 'Bob', email: 'bob@example.test', profile: 'auditor' });
+      assert.equal(bob.status, 201, bob.body);
+
+      // A's database comes back by IST and has what was written meanwhile.
+      await processControl(layoutA).start();
+      await waitUntilServing({ socket: layoutA.socket }, { timeoutMs: 120_000 });
+      assert.equal((readFileSync(layoutA.errorLog, 'utf8').match(/Proceeding with SST/g) ?? []).length, ssts, 'no new SST: IST');
+      const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
+      try {
+        const users = await a.store.db.selectFrom('users').select('username').where('username', '=', 'bob').execute();
+        assert.equal(users.length, 1);
+      } finally {
+        await a.close();
+      }
+    } finally {
+      await dA.stop();
+      await dB.stop();
+    }
   });
 
   test('a killed node rejoins by IST and catches up', async () => {
