@@ -47,6 +47,11 @@ function one(r: { numAffectedRows?: bigint }): boolean {
 }
 
 // The statements of every login and every authenticated request, compiled once (see prepared-query.ts).
+/** An audit row's columns but its node, for the two insert statements. */
+function auditColumns(r: AuditEventRow) {
+  return { seq: r.seq, ts: r.ts, type: r.type, outcome: r.outcome, actor: r.actor, actor_ip: r.actor_ip, subject: r.subject, code: r.code, detail: r.detail, prev_hash: r.prev_hash, hash: r.hash };
+}
+
 const hot = {
   // Every live session's bytes, written by the proxy's heartbeat: thousands of rows in one transaction.
   sessionProgress: preparedQuery((db, id: string, bytesIn: number, bytesOut: number, at: number) =>
@@ -128,38 +133,9 @@ const hot = {
   sessionTouch: preparedQuery((db, id: string, now: number) => db.updateTable('web_sessions').set({ last_seen_at: now }).where('id', '=', id)),
   sessionsDeleteForUser: preparedQuery((db, userId: number) => db.deleteFrom('web_sessions').where('user_id', '=', userId)),
   auditLast: preparedQuery((db) => db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1)),
-  auditInsert: preparedQuery((db, r: AuditEventRow) =>
-    db.insertInto('audit_events').values({
-      seq: r.seq,
-      ts: r.ts,
-      type: r.type,
-      outcome: r.outcome,
-      actor: r.actor,
-      actor_ip: r.actor_ip,
-      subject: r.subject,
-      code: r.code,
-      detail: r.detail,
-      prev_hash: r.prev_hash,
-      hash: r.hash,
-      node_id: r.node_id,
-    }),
-  ),
+  auditInsert: preparedQuery((db, r: AuditEventRow) => db.insertInto('audit_events').values({ ...auditColumns(r), node_id: r.node_id })),
   // A single appliance's rows name no node: the statement leaves the column out (as before migration 0019).
-  auditInsertNoNode: preparedQuery((db, r: AuditEventRow) =>
-    db.insertInto('audit_events').values({
-      seq: r.seq,
-      ts: r.ts,
-      type: r.type,
-      outcome: r.outcome,
-      actor: r.actor,
-      actor_ip: r.actor_ip,
-      subject: r.subject,
-      code: r.code,
-      detail: r.detail,
-      prev_hash: r.prev_hash,
-      hash: r.hash,
-    }),
-  ),
+  auditInsertNoNode: preparedQuery((db, r: AuditEventRow) => db.insertInto('audit_events').values(auditColumns(r))),
   anyMfaProviderEnabled: preparedQuery((db) => db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).limit(1)),
 };
 
