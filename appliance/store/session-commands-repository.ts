@@ -2,7 +2,7 @@
 // rules. Writing is portable SQL; searching is the engine's own full-text index, so the search lives behind
 // one interface (SessionSearchRepository) with one implementation per engine: FTS5 syntax stays in the
 // SQLite one, and the MariaDB one speaks MATCH ... AGAINST over FULLTEXT indexes on the same columns.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { AccessGroupCommandRulesTable, Database, SessionCommandsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -160,76 +160,94 @@ export function fts5Phrase(text: string): string {
 /** The trigram tokenizer indexes three characters at a time: shorter needles cannot use the index. */
 const TRIGRAM = 3;
 
-export class SqliteSessionSearchRepository implements SessionSearchRepository {
-  constructor(private readonly db: Db) {}
+/** Where the two engines' searches differ: how a needle matches, and how a session's rows are joined. */
+interface SearchDialect {
+  commandMatch(needle: string): RawBuilder<unknown>;
+  outputMatch(needle: string): RawBuilder<unknown>;
+  /** `c` session_commands or `o` session_output_text joined to proxy_sessions `s`; narrowed: by user or device. */
+  from(alias: 'c' | 'o', narrowed: boolean): RawBuilder<unknown>;
+}
 
-  async search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
-    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
-    const filters = (alias: 'c' | 'o') => {
-      const a = sql.raw(alias);
-      const parts = [sql`1 = 1`];
-      if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
-      if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
-      if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
-      return sql.join(parts, sql` AND `);
-    };
-    const commandMatch = (needle: string) =>
-      needle.length >= TRIGRAM
-        ? sql`c.id IN (SELECT rowid FROM session_commands_fts WHERE session_commands_fts MATCH ${fts5Phrase(needle)})`
-        : sql`instr(lower(c.command), lower(${needle})) > 0`;
-    const outputMatch = (needle: string) =>
-      needle.length >= TRIGRAM
-        ? sql`o.id IN (SELECT rowid FROM session_output_text_fts WHERE session_output_text_fts MATCH ${fts5Phrase(needle)})`
-        : sql`instr(lower(o.text), lower(${needle})) > 0`;
+const SEARCHED_TABLES = { c: 'session_commands', o: 'session_output_text' } as const;
 
-    if (q.command === undefined && q.text !== undefined) {
-      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
-        SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
-        SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
-        FROM ${q.user !== undefined || q.device !== undefined ? sql`proxy_sessions s CROSS JOIN session_output_text o ON o.session_id = s.id` : sql`session_output_text o JOIN proxy_sessions s ON s.id = o.session_id`}
-        WHERE ${outputMatch(q.text)} AND ${filters('o')}
-        ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
-      return rows.rows.map((r) => ({
-        sessionId: r.session_id,
-        username: r.username,
-        hostname: r.hostname,
-        at: Number(r.at),
-        offsetMs: Number(r.offset_ms),
-        command: null,
-        text: r.text,
-        action: null,
-        exitStatus: null,
-        recordingId: r.recording_id,
-      }));
-    }
-    const conditions = [filters('c')];
-    if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${outputMatch(q.text)})`);
-    if (q.command !== undefined) conditions.push(commandMatch(q.command));
-    // With a user or device the sessions are few: walk them first (CROSS JOIN fixes the order in SQLite),
-    // instead of every command the full-text index matches, which for a common word is most of them.
-    // (Reading the index's matches newest first and stopping at the limit was measured slower: FTS5 loads a
-    // phrase's whole doclist to walk it backwards. The set of matching ids, taken once, is the cheaper plan.)
-    const narrowed = q.user !== undefined || q.device !== undefined;
-    const join = narrowed ? sql`proxy_sessions s CROSS JOIN session_commands c ON c.session_id = s.id` : sql`session_commands c JOIN proxy_sessions s ON s.id = c.session_id`;
-    // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
-    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
+/** The search both engines run, newest first, with their own matching and join order. */
+async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDialect): Promise<SessionSearchHit[]> {
+  const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
+  const narrowed = q.user !== undefined || q.device !== undefined;
+  const filters = (alias: 'c' | 'o') => {
+    const a = sql.raw(alias);
+    const parts = [sql`1 = 1`];
+    if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
+    if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
+    if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
+    return sql.join(parts, sql` AND `);
+  };
+  if (q.command === undefined && q.text !== undefined) {
+    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
       SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
-      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
-      FROM ${join}
-      WHERE ${sql.join(conditions, sql` AND `)}
-      ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
+      SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
+      FROM ${dialect.from('o', narrowed)}
+      WHERE ${dialect.outputMatch(q.text)} AND ${filters('o')}
+      ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(db);
     return rows.rows.map((r) => ({
       sessionId: r.session_id,
       username: r.username,
       hostname: r.hostname,
       at: Number(r.at),
       offsetMs: Number(r.offset_ms),
-      command: r.command,
-      text: null,
-      action: r.action,
-      exitStatus: r.exit_status === null ? null : Number(r.exit_status),
+      command: null,
+      text: r.text,
+      action: null,
+      exitStatus: null,
       recordingId: r.recording_id,
     }));
+  }
+  const conditions = [filters('c')];
+  if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${dialect.outputMatch(q.text)})`);
+  if (q.command !== undefined) conditions.push(dialect.commandMatch(q.command));
+  // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
+  const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
+    SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
+    SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
+    FROM ${dialect.from('c', narrowed)}
+    WHERE ${sql.join(conditions, sql` AND `)}
+    ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(db);
+  return rows.rows.map((r) => ({
+    sessionId: r.session_id,
+    username: r.username,
+    hostname: r.hostname,
+    at: Number(r.at),
+    offsetMs: Number(r.offset_ms),
+    command: r.command,
+    text: null,
+    action: r.action,
+    exitStatus: r.exit_status === null ? null : Number(r.exit_status),
+    recordingId: r.recording_id,
+  }));
+}
+
+export class SqliteSessionSearchRepository implements SessionSearchRepository {
+  constructor(private readonly db: Db) {}
+
+  search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
+    return searchSessions(this.db, q, {
+      commandMatch: (needle) =>
+        needle.length >= TRIGRAM
+          ? sql`c.id IN (SELECT rowid FROM session_commands_fts WHERE session_commands_fts MATCH ${fts5Phrase(needle)})`
+          : sql`instr(lower(c.command), lower(${needle})) > 0`,
+      outputMatch: (needle) =>
+        needle.length >= TRIGRAM
+          ? sql`o.id IN (SELECT rowid FROM session_output_text_fts WHERE session_output_text_fts MATCH ${fts5Phrase(needle)})`
+          : sql`instr(lower(o.text), lower(${needle})) > 0`,
+      // With a user or device the sessions are few: walk them first (CROSS JOIN fixes the order in SQLite),
+      // instead of every row the full-text index matches, which for a common word is most of them.
+      // (Reading the index's matches newest first and stopping at the limit was measured slower: FTS5 loads a
+      // phrase's whole doclist to walk it backwards. The set of matching ids, taken once, is the cheaper plan.)
+      from: (alias, narrowed) => {
+        const [t, a] = [sql.raw(SEARCHED_TABLES[alias]), sql.raw(alias)];
+        return narrowed ? sql`proxy_sessions s CROSS JOIN ${t} ${a} ON ${a}.session_id = s.id` : sql`${t} ${a} JOIN proxy_sessions s ON s.id = ${a}.session_id`;
+      },
+    });
   }
 }
 
@@ -268,16 +286,7 @@ export function fulltextWords(needle: string): string | undefined {
 export class MariaDbSessionSearchRepository implements SessionSearchRepository {
   constructor(private readonly db: Db) {}
 
-  async search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
-    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
-    const filters = (alias: 'c' | 'o') => {
-      const a = sql.raw(alias);
-      const parts = [sql`1 = 1`];
-      if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
-      if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
-      if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
-      return sql.join(parts, sql` AND `);
-    };
+  search(q: SessionSearchQuery): Promise<SessionSearchHit[]> {
     // LOWER then byte comparison: case folded, accents kept (the column's collation alone would equate é and e).
     const contains = (column: ReturnType<typeof sql.raw>, needle: string) => sql`INSTR(LOWER(${column}) COLLATE utf8mb4_bin, LOWER(${needle}) COLLATE utf8mb4_bin) > 0`;
     const match = (column: ReturnType<typeof sql.raw>, needle: string) => {
@@ -286,48 +295,11 @@ export class MariaDbSessionSearchRepository implements SessionSearchRepository {
     };
     const commandMatch = (needle: string) => match(sql.raw('c.command'), needle);
     const outputMatch = (needle: string) => match(sql.raw('o.text'), needle);
-
-    if (q.command === undefined && q.text !== undefined) {
-      const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
-        SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
-        SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
-        FROM session_output_text o JOIN proxy_sessions s ON s.id = o.session_id
-        WHERE ${outputMatch(q.text)} AND ${filters('o')}
-        ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
-      return rows.rows.map((r) => ({
-        sessionId: r.session_id,
-        username: r.username,
-        hostname: r.hostname,
-        at: Number(r.at),
-        offsetMs: Number(r.offset_ms),
-        command: null,
-        text: r.text,
-        action: null,
-        exitStatus: null,
-        recordingId: r.recording_id,
-      }));
-    }
-    const conditions = [filters('c')];
-    if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${outputMatch(q.text)})`);
-    if (q.command !== undefined) conditions.push(commandMatch(q.command));
-    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
-      SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
-      SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
-      FROM session_commands c JOIN proxy_sessions s ON s.id = c.session_id
-      WHERE ${sql.join(conditions, sql` AND `)}
-      ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(this.db);
-    return rows.rows.map((r) => ({
-      sessionId: r.session_id,
-      username: r.username,
-      hostname: r.hostname,
-      at: Number(r.at),
-      offsetMs: Number(r.offset_ms),
-      command: r.command,
-      text: null,
-      action: r.action,
-      exitStatus: r.exit_status === null ? null : Number(r.exit_status),
-      recordingId: r.recording_id,
-    }));
+    return searchSessions(this.db, q, {
+      commandMatch,
+      outputMatch,
+      from: (alias) => sql`${sql.raw(SEARCHED_TABLES[alias])} ${sql.raw(alias)} JOIN proxy_sessions s ON s.id = ${sql.raw(alias)}.session_id`,
+    });
   }
 }
 
