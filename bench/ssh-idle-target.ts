@@ -4,13 +4,14 @@
 // Prints "ssh-idle-target ready: PORT" once listening; env IDLE_TARGET_USER, IDLE_TARGET_PASSWORD.
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
+import { newHostKeyPair } from '../daemons/terminal-proxy/host-key.js';
 
 const user = Buffer.from(process.env.IDLE_TARGET_USER ?? '');
 const password = Buffer.from(process.env.IDLE_TARGET_PASSWORD ?? '');
 if (user.length === 0 || password.length === 0) throw new Error('IDLE_TARGET_USER and IDLE_TARGET_PASSWORD are required');
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+const hostKey = newHostKeyPair('warden bench target').private;
 // sshd pings nobody by default (ClientAliveInterval 0); an ssh2 server pings every client every 15 s, which
 // would bill the proxy for replies a real target never asks for.
 ssh2.Server.KEEPALIVE_CLIENT_INTERVAL = 0;
