@@ -239,8 +239,11 @@ export class Store {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       let repos: Repositories | undefined;
+      const endTurn = await this.engine.writeTurn?.();
       try {
-        const result = await this.db.transaction().execute((trx) => fn((repos = new Repositories(trx, true, this.engine.name))));
+        const result = await this.db.transaction()
+          .execute((trx) => fn((repos = new Repositories(trx, true, this.engine.name))))
+          .finally(() => endTurn?.());
         // Acknowledged only once on disk; what runs after the commit (exporters, the audit anchor) waits too.
         if (options.durable !== false) await this.engine.flush();
         repos?.runCommitted();

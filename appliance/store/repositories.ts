@@ -133,6 +133,9 @@ const hot = {
   sessionTouch: preparedQuery((db, id: string, now: number) => db.updateTable('web_sessions').set({ last_seen_at: now }).where('id', '=', id)),
   sessionsDeleteForUser: preparedQuery((db, userId: number) => db.deleteFrom('web_sessions').where('user_id', '=', userId)),
   auditLast: preparedQuery((db) => db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1)),
+  // MariaDB, inside a write transaction: the head read with an exclusive lock, so appenders on this node
+  // queue behind each other instead of all taking a shared lock (SERIALIZABLE) and deadlocking at insert.
+  auditLastForUpdate: preparedQuery((db) => db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).forUpdate()),
   auditInsert: preparedQuery((db, r: AuditEventRow) => db.insertInto('audit_events').values({ ...auditColumns(r), node_id: r.node_id })),
   // A single appliance's rows name no node: the statement leaves the column out (as before migration 0019).
   auditInsertNoNode: preparedQuery((db, r: AuditEventRow) => db.insertInto('audit_events').values(auditColumns(r))),
@@ -466,10 +469,14 @@ export class AuditEventsRepository {
   constructor(
     private readonly db: Db,
     private readonly inTransaction = false,
+    private readonly engine: 'sqlite' | 'mariadb' = 'sqlite',
   ) {}
 
   async last(): Promise<Pick<AuditEventRow, 'seq' | 'hash'> | undefined> {
-    return this.written ?? (await hot.auditLast(this.db)).rows[0];
+    if (this.written) return this.written;
+    // SQLite's write transaction holds the database's one write lock already (and has no FOR UPDATE).
+    const read = this.inTransaction && this.engine === 'mariadb' ? hot.auditLastForUpdate : hot.auditLast;
+    return (await read(this.db)).rows[0];
   }
 
   async insert(row: AuditEventRow): Promise<void> {
@@ -709,7 +716,7 @@ export class Repositories {
     this.webSessions = new WebSessionsRepository(db);
     this.settings = new SettingsRepository(db);
     this.meta = new MetaRepository(db);
-    this.auditEvents = new AuditEventsRepository(db, inTransaction);
+    this.auditEvents = new AuditEventsRepository(db, inTransaction, engine);
     this.loginThrottle = new LoginThrottleRepository(db);
     this.proxySessions = new ProxySessionsRepository(db);
     this.recordings = new RecordingsRepository(db);

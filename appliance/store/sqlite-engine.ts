@@ -208,6 +208,11 @@ export interface StoreEngine {
   flush(): Promise<void>;
   /** How many flushes reached the disk (group commit: one serves every commit made before it started). */
   readonly flushes: number;
+  /**
+   * Wait for this process's turn to run a write transaction; call the function returned when it ended.
+   * Absent where the engine queues writers itself (SQLite: one connection, BEGIN IMMEDIATE).
+   */
+  writeTurn?(): Promise<() => void>;
   close(): Promise<void>;
 }
 
