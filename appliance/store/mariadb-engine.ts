@@ -57,6 +57,11 @@ export const MARIADB_COLLATION = 'utf8mb4_bin';
 
 /** After failing over, how long before this node is tried again first. */
 const PREFERRED_HOST_RETRY_MS = 5000;
+/** How long a replaced pool lives on for the connections it had lent out. */
+const DISCARDED_POOL_GRACE_MS = 30_000;
+
+/** A statement that only reads: outside a transaction it may be sent again (it changed nothing). */
+const READ_ONLY_STATEMENT = /^\s*(select|show|with)\b/i;
 
 /** Errors that say the connection (or the node behind it) is gone or unusable: it is not given back to the pool. */
 const CONNECTION_LOST_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ENOENT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED']);
@@ -91,13 +96,34 @@ const prepared = new WeakSet<object>();
  */
 class HostPools {
   private readonly pools: (Pool | undefined)[];
+  /** The configured hosts, then the cluster's other members as they announce themselves (learned). */
+  private readonly hosts: MariaDbHost[];
   private active = 0;
   private retryFirstAt = 0;
   private wsrep: boolean | undefined;
 
   constructor(private readonly options: MariaDbEngineOptions) {
     if (options.hosts.length === 0 && !options.socketPath) throw new WardenError('CONFIG_INVALID', 'store.mariadb.hosts is empty');
+    this.hosts = [...options.hosts];
     this.pools = Array.from({ length: Math.max(1, options.hosts.length) }, () => undefined);
+  }
+
+  /**
+   * Add the members of the cluster that are not in the configuration, from the client addresses they
+   * announce (wsrep_incoming_addresses: "host:port,[v6]:port"), so a node configured with only itself (the
+   * first node, made before any joined) still fails over to its peers when its own server dies. A member
+   * that announces nothing usable (AUTO, port 0) is skipped.
+   */
+  private learn(announced: string): void {
+    for (const entry of announced.split(',').map((e) => e.trim())) {
+      const m = /^\[([^\]]+)\]:(\d+)$/.exec(entry) ?? /^([^:\s]+):(\d+)$/.exec(entry);
+      if (!m) continue;
+      const host = m[1]!;
+      const port = Number(m[2]);
+      if (port <= 0 || port > 65535 || this.hosts.some((h) => h.host === host && h.port === port)) continue;
+      this.hosts.push({ host, port });
+      this.pools.push(undefined);
+    }
   }
 
   /** Whether the server runs Galera (known after the first connection). */
@@ -114,7 +140,7 @@ class HostPools {
     let pool = this.pools[i];
     if (!pool) {
       const o = this.options;
-      const target = i === 0 && o.socketPath ? { socketPath: o.socketPath } : { host: o.hosts[i]!.host, port: o.hosts[i]!.port };
+      const target = i === 0 && o.socketPath ? { socketPath: o.socketPath } : { host: this.hosts[i]!.host, port: this.hosts[i]!.port };
       pool = mysql.createPool({
         ...target,
         user: o.user,
@@ -139,6 +165,29 @@ class HostPools {
     return pool;
   }
 
+  /** Replaced pools not yet ended (their lent connections may still be in use). */
+  private readonly discarded = new Set<Pool>();
+  /** Which host each connection handed out came from. */
+  private readonly hostOf = new WeakMap<PoolConnection, number>();
+
+  /**
+   * A connection of this host was found dead: the host's pool is replaced, so its other idle connections
+   * (dead too if the server died, until their sockets say so) are not handed out again; the next acquire
+   * dials afresh and fails over if the host is down. The old pool ends later, once what it lent is back.
+   */
+  discard(conn: PoolConnection): void {
+    const i = this.hostOf.get(conn);
+    if (i === undefined) return;
+    const old = this.pools[i];
+    if (!old) return;
+    this.pools[i] = undefined;
+    this.discarded.add(old);
+    setTimeout(() => {
+      this.discarded.delete(old);
+      void old.end().catch(() => undefined);
+    }, DISCARDED_POOL_GRACE_MS).unref();
+  }
+
   private order(): number[] {
     const n = this.pools.length;
     const rest = Array.from({ length: n }, (_, i) => i).filter((i) => i !== this.active);
@@ -153,6 +202,7 @@ class HostPools {
       try {
         conn = await this.pool(i).getConnection();
         await this.prepare(conn);
+        this.hostOf.set(conn, i);
         if (i !== this.active) {
           this.active = i;
           if (i !== 0) this.retryFirstAt = Date.now() + PREFERRED_HOST_RETRY_MS;
@@ -186,8 +236,10 @@ class HostPools {
     await conn.query(`SET SESSION innodb_lock_wait_timeout = ${Number(lockWait)}, SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE,NO_ZERO_IN_DATE,PIPES_AS_CONCAT'`);
     if (Number(wsrep) === 1) {
       this.wsrep = true;
-      const [ready] = await conn.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'wsrep_ready'");
-      const state = String(ready[0]?.Value ?? 'OFF');
+      const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_incoming_addresses')");
+      const value = (name: string) => status.find((r) => r.Variable_name === name)?.Value;
+      const state = String(value('wsrep_ready') ?? 'OFF');
+      this.learn(String(value('wsrep_incoming_addresses') ?? ''));
       if (state !== 'ON') throw new NodeNotReadyError(state);
       // Causal reads: a read waits until this node has applied what the cluster committed before it began,
       // so a user created through node A can log in through node B at once.
@@ -199,7 +251,8 @@ class HostPools {
   }
 
   async end(): Promise<void> {
-    await Promise.all(this.pools.map((p) => p?.end().catch(() => undefined)));
+    await Promise.all([...this.pools, ...this.discarded].map((p) => p?.end().catch(() => undefined)));
+    this.discarded.clear();
   }
 }
 
@@ -214,19 +267,36 @@ function booleanFields(fields: readonly FieldPacket[] | undefined): string[] {
 class MariaDbConnection implements DatabaseConnection {
   /** Set when the connection must not go back to the pool. */
   broken = false;
+  /** Between BEGIN and COMMIT/ROLLBACK: a lost connection then loses the transaction (Store.transaction reruns it). */
+  inTransaction = false;
 
   constructor(
-    readonly raw: PoolConnection,
+    public raw: PoolConnection,
     private readonly keys: UniqueKeys,
+    private readonly pools: HostPools,
   ) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     let result: unknown;
     let fields: FieldPacket[] | undefined;
+    const send = async () => (await this.raw.query({ sql: compiled.sql, values: bindable(compiled.parameters) })) as [unknown, FieldPacket[]];
     try {
-      [result, fields] = (await this.raw.query({ sql: compiled.sql, values: bindable(compiled.parameters) })) as [unknown, FieldPacket[]];
+      [result, fields] = await send();
     } catch (e) {
-      throw await this.mapError(e, compiled.sql);
+      if (this.inTransaction || !isConnectionLost(e) || !READ_ONLY_STATEMENT.test(compiled.sql)) throw await this.mapError(e, compiled.sql);
+      // A read outside a transaction on a connection found dead (its server died; the pool had not heard
+      // yet): sent once more on a connection dialled now, from another host if this one is down. Without
+      // this, the first request after a node's death fails although its peers answer.
+      this.pools.discard(this.raw);
+      this.raw.destroy();
+      this.broken = true;
+      this.raw = await this.pools.acquire();
+      this.broken = false;
+      try {
+        [result, fields] = await send();
+      } catch (again) {
+        throw await this.mapError(again, compiled.sql);
+      }
     }
     if (Array.isArray(result)) {
       const flags = booleanFields(fields);
@@ -246,6 +316,7 @@ class MariaDbConnection implements DatabaseConnection {
   async mapError(e: unknown, statement: string): Promise<unknown> {
     if (isConnectionLost(e)) {
       this.broken = true;
+      this.pools.discard(this.raw);
       // Before the commit nothing of the transaction is kept by the server: running it again is safe.
       return new StoreConflictError(String((e as { code?: unknown }).code ?? 'connection lost'), e);
     }
@@ -289,7 +360,6 @@ class UniqueKeys {
 }
 
 class MariaDbDriver implements Driver {
-  private readonly connections = new WeakMap<PoolConnection, MariaDbConnection>();
   private readonly keys = new UniqueKeys();
 
   constructor(readonly pools: HostPools) {}
@@ -297,13 +367,8 @@ class MariaDbDriver implements Driver {
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const raw = await this.pools.acquire();
-    let c = this.connections.get(raw);
-    if (!c) {
-      c = new MariaDbConnection(raw, this.keys);
-      this.connections.set(raw, c);
-    }
-    return c;
+    // A wrapper per lease: a read may swap the connection underneath (see executeQuery).
+    return new MariaDbConnection(await this.pools.acquire(), this.keys, this.pools);
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -311,11 +376,13 @@ class MariaDbDriver implements Driver {
       const parts = [settings.isolationLevel ? `ISOLATION LEVEL ${settings.isolationLevel.toUpperCase()}` : '', settings.accessMode ? settings.accessMode.toUpperCase() : ''].filter(Boolean);
       await connection.executeQuery(CompiledQuery.raw(`SET TRANSACTION ${parts.join(', ')}`));
     }
+    (connection as MariaDbConnection).inTransaction = true;
     await connection.executeQuery(CompiledQuery.raw('BEGIN'));
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const c = connection as MariaDbConnection;
+    c.inTransaction = false;
     try {
       await c.raw.query('COMMIT');
     } catch (e) {
@@ -332,6 +399,7 @@ class MariaDbDriver implements Driver {
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const c = connection as MariaDbConnection;
+    c.inTransaction = false;
     if (c.broken) return;
     try {
       await c.raw.query('ROLLBACK');
@@ -345,7 +413,6 @@ class MariaDbDriver implements Driver {
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     const c = connection as MariaDbConnection;
     if (c.broken) {
-      this.connections.delete(c.raw);
       c.raw.destroy();
     } else {
       c.raw.release();
@@ -385,7 +452,7 @@ export interface MariaDbEngine extends StoreEngine {
   readonly name: 'mariadb';
   /** Whether the server runs Galera (wsrep on); known once a connection was made. */
   readonly isCluster: boolean;
-  /** Which of `hosts` serves now (0: this node). */
+  /** Which host serves now (0: this node; the configured hosts, then the members the cluster announced). */
   readonly activeHost: number;
 }
 
@@ -437,6 +504,7 @@ export async function mariadbEngine(options: MariaDbEngineOptions): Promise<Mari
     get activeHost() {
       return pools.activeHost;
     },
+
     async close() {
       // The pools end with the Kysely instance (driver.destroy).
     },

@@ -181,6 +181,12 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
       assert.deepEqual(seen.json, { secret, part: 'whole' }, 'the decision and the credential read through B');
       const made = await again.call('GET', '/api/v1/my/devices');
       assert.equal(made.status, 200, made.body);
+      // A's own daemon goes on too: its store fails over to B (and C) for reads and writes alike.
+      const throughA = new ApiClient(dA);
+      const loginA = await throughA.login('ana', anaPassword);
+      assert.equal(loginA.status, 200, `a login through A's daemon with A's database down: ${loginA.body}\n${dA.output().slice(-3000)}`);
+      const seenA = await view(throughA);
+      assert.equal(seenA.status, 200, seenA.body);
       const chiefAgain = new ApiClient(dB);
       assert.equal((await chiefAgain.login('chief', chiefPassword)).status, 200, 'an administrator logs in through B');
       const bob = await chiefAgain.call('POST', '/api/v1/users', { username: 'bob', fullName: 'Bob', email: 'bob@example.test', profile: 'auditor' });

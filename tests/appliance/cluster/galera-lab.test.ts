@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startGaleraLab, type GaleraLab } from '../../helpers/galera.js';
-import { chooseBootstrapNode, nodePosition, readGrastate } from '../../../appliance/cluster/index.js';
+import { chooseBootstrapNode, createAppDatabase, nodePosition, readGrastate } from '../../../appliance/cluster/index.js';
+import { Store } from '../../../appliance/store/index.js';
 
 const secs = (ms: number) => (ms / 1000).toFixed(1) + ' s';
 
@@ -38,6 +39,22 @@ test('a 3-node Galera lab over TLS: SST joins, IST rejoin, full stop and the boo
     assert.equal((logAfter.match(/Proceeding with SST/g) ?? []).length, sstsBefore, 'no new SST');
     assert.match(logAfter, /IST received|Receiving IST/);
     assert.deepEqual(await b.sql('SELECT COUNT(*) FROM lab.t'), [['50']]);
+
+    // A store configured with node A alone (as the first node is, before anyone joined) learns the other
+    // members from what the cluster announces, and goes on through them when A's server dies.
+    await createAppDatabase(a.admin, { database: 'warden_lab', user: 'warden_lab', password: 'lab-password-1', hosts: [] });
+    const store = await Store.open({ engine: 'mariadb', mariadb: { hosts: [{ host: '127.0.0.1', port: a.ports.mysql }], user: 'warden_lab', password: 'lab-password-1', database: 'warden_lab' } });
+    try {
+      await store.repos.meta.set('before', 'A alive');
+      await a.kill();
+      assert.equal(await store.repos.meta.get('before'), 'A alive', 'a read (outside a transaction) through B or C');
+      await store.transaction((repos) => repos.meta.set('during', 'A dead'));
+      assert.deepEqual(await c.sql("SELECT value FROM warden_lab.appliance_meta WHERE `key` = 'during'"), [['A dead']]);
+      await a.start();
+      assert.deepEqual(await a.sql("SELECT value FROM warden_lab.appliance_meta WHERE `key` = 'during'"), [['A dead']]);
+    } finally {
+      await store.close();
+    }
 
     // A full stop, one by one: the last to leave is the one safe to bootstrap.
     await c.stop();

@@ -5,6 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Store, MIGRATIONS, isStoreConstraint, isUniqueViolation, fulltextWords, copyDatabase, type MariaDbStoreOptions, type Repositories, type SessionSearchQuery } from '../../../appliance/store/index.js';
@@ -115,6 +116,43 @@ describe('MariaDB engine', () => {
       assert.equal(await other.repos.meta.get('failover'), 'ok');
     } finally {
       await other.close();
+    }
+  });
+
+  test('a pooled connection found dead at its next read: the read is sent again through the next host', async () => {
+    // A relay in front of the server plays the first host. When it "dies", its open connections say nothing
+    // until they are used (as after a crash across a network, before any socket hears of it), then reset;
+    // new connections to it are refused.
+    const opts = await server.freshDatabase();
+    const target = opts.mariadb.hosts[0]!;
+    const open = new Set<net.Socket>();
+    let dead = false;
+    const relay = net.createServer((client) => {
+      if (dead) return client.resetAndDestroy();
+      const upstream = net.connect(target.port, target.host);
+      open.add(client);
+      client.on('close', () => open.delete(client));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      upstream.pipe(client);
+      client.on('data', (d) => (dead ? (client.resetAndDestroy(), upstream.destroy()) : upstream.write(d)));
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    const store = await Store.open({ ...opts, mariadb: { ...opts.mariadb, hosts: [{ host: '127.0.0.1', port: relayPort }, target] } });
+    try {
+      await store.transaction((repos) => repos.meta.set('k', 'v'));
+      assert.equal(await store.repos.meta.get('k'), 'v');
+      assert.ok(open.size > 0, 'the pool holds a connection through the relay');
+      dead = true;
+      relay.close();
+      assert.equal(await store.repos.meta.get('k'), 'v', 'a read outside a transaction');
+      await store.transaction((repos) => repos.meta.set('k', 'w'));
+      assert.equal(await store.repos.meta.get('k'), 'w');
+    } finally {
+      await store.close();
+      for (const c of open) c.destroy();
     }
   });
 
