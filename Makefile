@@ -60,6 +60,7 @@ bench: build
 	@node dist/bench/terminal-proxy-idle.js
 	@node dist/bench/rdp-render.js
 	@node dist/bench/rdp-proxy.js
+	@node dist/bench/cluster.js
 
 # The appliance image: rootfs, disk, one packer/qemu boot, conversions (scripts/image/make-image.sh says how).
 image: build

@@ -2,7 +2,6 @@
 // baselines measured in the same run: the raw Argon2id verify rate on the same cores at the same concurrency
 // (a login should cost one hash and little else), and an unauthenticated health request over the same TLS pool.
 import https from 'node:https';
-import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { strongPassword, tempDir } from '../tests/helpers/fixtures.js';
 import { ApiClient, startWebDaemon, type RunningDaemon } from '../tests/helpers/web-daemon.js';
@@ -13,6 +12,7 @@ import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpuMs } from './proc-stats.js';
+import { LeanClient } from './lean-client.js';
 
 /** CPU (ms) of every thread of a process, summed by thread name (main, libuv's pool, V8's helpers, workers). */
 function threadsCpuMs(pid: number): Map<string, number> {
@@ -81,69 +81,6 @@ async function measure(count: number, concurrency: number, one: (i: number) => P
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   return { count, seconds, perSecond: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
-}
-
-/**
- * The load generator shares the cores with the daemon, so every microsecond it spends is taken from the hashes
- * and counted against the login rate. Node's HTTPS client costs about 0.5 ms per request here; this one writes
- * a prepared HTTP/1.1 request on one of CONCURRENCY kept-alive TLS connections and reads the response by its
- * Content-Length — all the daemon's answers carry one. Written for the bench only: no chunked bodies, no
- * pipelining, one request per connection at a time.
- */
-class LeanClient {
-  private readonly idle: tls.TLSSocket[] = [];
-  private constructor() {}
-
-  static async open(d: RunningDaemon, connections: number): Promise<LeanClient> {
-    const c = new LeanClient();
-    for (let i = 0; i < connections; i++) {
-      c.idle.push(
-        await new Promise<tls.TLSSocket>((resolve, reject) => {
-          const s = tls.connect({ host: '127.0.0.1', port: d.httpsPort, ca: d.ca }, () => resolve(s));
-          s.once('error', reject);
-        }),
-      );
-    }
-    return c;
-  }
-
-  /** POST a JSON body; resolves with the status once the whole response was read. */
-  post(path: string, body: string): Promise<number> {
-    const socket = this.idle.pop();
-    if (!socket) throw new Error('more requests in flight than connections');
-    const request = `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    return new Promise((resolve, reject) => {
-      let head = '';
-      let left = -1;
-      let status = 0;
-      const done = (e?: Error) => {
-        socket.off('data', onData);
-        socket.off('error', done);
-        if (e) return reject(e);
-        this.idle.push(socket);
-        resolve(status);
-      };
-      const onData = (chunk: Buffer) => {
-        if (left < 0) {
-          head += chunk.toString('latin1');
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          status = Number(head.slice(9, 12));
-          const m = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end));
-          if (!m) return done(new Error('response without content-length'));
-          left = Number(m[1]) - (head.length - end - 4);
-        } else left -= chunk.length;
-        if (left <= 0) done();
-      };
-      socket.on('data', onData);
-      socket.once('error', done);
-      socket.write(request);
-    });
-  }
-
-  close(): void {
-    for (const s of this.idle) s.destroy();
-  }
 }
 
 function get(d: RunningDaemon, agent: https.Agent, path: string): Promise<number> {
