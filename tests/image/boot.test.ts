@@ -112,6 +112,7 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
   let c: Container | undefined;
   let nspawn: ChildProcess | undefined;
   const timings: string[] = [];
+  let admin: { adminUsername: string; oneTimePassword: string } | undefined;
 
   before(async () => {
     // Preconditions, each a failure with its reason (never a skip): this test is the image's only boot check.
@@ -154,7 +155,7 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     timings.push(`boot ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     t = Date.now();
-    c.ok(['orbit', 'init', '--admin-user', 'admin', '--public-host', 'warden.test', '--shares-dir', '/root/shares', '--json'], { timeout: 120_000 });
+    admin = JSON.parse(c.ok(['orbit', 'init', '--admin-user', 'admin', '--public-host', 'warden.test', '--shares-dir', '/root/shares', '--json'], { timeout: 120_000 })) as { adminUsername: string; oneTimePassword: string };
     c.ok(['systemctl', 'start', 'warden.target'], { timeout: 120_000 });
     // The three daemons open one store at once. Once in a few runs here one of them exited at its first start
     // and systemd restarted it (Restart=on-failure) two seconds later; the cause is not found yet. Wait for all
@@ -354,5 +355,37 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
     for (const dev of ['playwright-core', '@types/ssh2', '@types/better-sqlite3']) {
       assert.ok(!existsSync(path.join(work, 'rootfs', 'opt', 'warden', 'node_modules', dev)), `dev dependency ${dev} pruned`);
     }
+  });
+  // Last: it turns the appliance into a cluster node (MariaDB then listens, which the checks above forbid).
+  test('orbit cluster init on the booted image: systemd bootstraps mariadb.service, the store moves, the daemons restart on it', async () => {
+    const before = Object.fromEntries(UNITS.map((u) => [u, c!.show(u).MainPID]));
+    const init = c!.run(['orbit', 'cluster', 'init', '--address', '127.0.0.1', '--bundle', '/root/cluster.bundle'], { timeout: 240_000 });
+    assert.equal(init.status, 0, `${init.stderr}${init.stdout}\nmariadb.service:\n${c!.run(['journalctl', '-u', 'mariadb.service', '--no-pager', '-o', 'cat', '-n', '40']).stdout}`);
+    const out = init.stdout;
+    assert.match(out, /verified: \d+ tables, \d+ rows on both sides/);
+    assert.match(out, /restarting the warden services on the MariaDB store/);
+    assert.equal(c!.run(['systemctl', 'is-active', 'mariadb.service']).stdout.trim(), 'active');
+    assert.equal(c!.run(['systemctl', 'is-enabled', 'mariadb.service']).stdout.trim(), 'enabled');
+    const st = JSON.parse(c!.ok(['orbit', 'cluster', 'status', '--json'])) as { clusterSize: number; localState: string; ready: boolean };
+    assert.deepEqual([st.clusterSize, st.localState, st.ready], [1, 'Synced', true]);
+    // Each daemon is a new process, serving, and none holds the SQLite file the data has left.
+    const ready = (u: string) => { const sh = c!.show(u); return sh.ActiveState === 'active' && sh.SubState === 'running' && sh.StatusText?.startsWith('serving') && sh.MainPID !== before[u]; };
+    await waitFor('the three daemons restarted and ready', 60_000, () => UNITS.every(ready) || undefined).catch(() => undefined);
+    for (const unit of UNITS) {
+      assert.ok(ready(unit), `${unit}: ${JSON.stringify(c!.show(unit))}\n${c!.run(['journalctl', '-u', unit, '--no-pager', '-o', 'cat', '-n', '30']).stdout}`);
+      const fds = c!.ok(['sh', '-c', `ls -l /proc/${c!.show(unit).MainPID}/fd`]);
+      assert.doesNotMatch(fds, /\.db(-wal|-shm)?$/m, `${unit} still has the SQLite store open`);
+    }
+    // A login through 443 lands in MariaDB: its audit row is there.
+    const login = c!.run(['node', '-e', `
+      const https = require('node:https');
+      const body = JSON.stringify({ username: ${JSON.stringify(admin!.adminUsername)}, password: ${JSON.stringify(admin!.oneTimePassword)} });
+      const req = https.request({ host: '127.0.0.1', port: 443, path: '/api/v1/auth/login', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => { res.resume(); res.on('end', () => { console.log(res.statusCode); process.exit(0); }); });
+      req.on('error', (e) => { console.log(e.message); process.exit(1); });
+      req.end(body);`], { timeout: 30_000 });
+    assert.equal(login.stdout.trim(), '200', login.stdout + login.stderr);
+    const rows = c!.ok(['mariadb', '-N', '-B', '-e', "SELECT COUNT(*) FROM warden.audit_events WHERE type = 'auth.login' AND outcome = 'success'"]);
+    assert.ok(Number(rows.trim()) >= 1, `no login in MariaDB's audit trail: ${rows}`);
   });
 });

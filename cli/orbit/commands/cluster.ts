@@ -53,7 +53,7 @@ import { buildConfig, loadConfig, writePrivateFile } from '../../../appliance/co
 import { combineShares } from '../../../appliance/backup/index.js';
 import { verifyKeyCheck, installAuditKeyFromStore, SOFTHSM_MODULE } from '../../../appliance/keys/index.js';
 import { createSelfSignedTlsCertificate } from '../../../appliance/pki/index.js';
-import { setClusterPeers } from '../../../appliance/system/index.js';
+import { restartServices, setClusterPeers, WARDEN_SERVICE_NAMES } from '../../../appliance/system/index.js';
 import { nodeRegistration } from '../../../appliance/nodes/index.js';
 import { Store } from '../../../appliance/store/index.js';
 import { CliError, EXIT_USAGE, environment, interactive, locations, print, printTable } from '../context.js';
@@ -79,6 +79,8 @@ function port(v: string | undefined, name: string, def: number): number {
 }
 
 interface NodeOptions {
+  /** false with --no-restart. */
+  restart?: boolean;
   name?: string;
   nodeName?: string;
   address?: string;
@@ -97,7 +99,8 @@ function addNodeOptions(cmd: Command): Command {
     .option('--mysql-port <port>', 'client port', String(STANDARD_PORTS.mysql))
     .option('--gmcast-port <port>', 'Galera replication port', String(STANDARD_PORTS.gmcast))
     .option('--ist-port <port>', 'incremental state transfer port', String(STANDARD_PORTS.ist))
-    .option('--sst-port <port>', 'snapshot state transfer port (mariabackup)', String(STANDARD_PORTS.sst));
+    .option('--sst-port <port>', 'snapshot state transfer port (mariabackup)', String(STANDARD_PORTS.sst))
+    .option('--no-restart', 'leave the warden services running as they are (restart them yourself afterwards)');
 }
 
 async function valueOrPrompt(value: string | undefined, flag: string, message: string): Promise<string> {
@@ -175,6 +178,21 @@ async function refreshMembers(home: string, s: NodeState): Promise<NodeState> {
 async function openFirewall(cmd: Command, s: NodeState): Promise<void> {
   const t = target(cmd);
   if (!t.live || existsSync('/etc/nftables.conf')) await setClusterPeers(t, peerAddresses(s));
+}
+
+/**
+ * The daemons read the store's section of warden.json when they start: on the appliance (systemd, no --root,
+ * mariadb.service) they are restarted here, so none goes on writing to the SQLite file the data has left.
+ * With --node-dir or --root, or --no-restart, orbit only says so.
+ */
+async function restartDaemons(cmd: Command, s: NodeState, restart: boolean): Promise<void> {
+  const t = target(cmd);
+  if (!restart || !t.live || s.nodeDir !== null || !existsSync('/run/systemd/system')) {
+    print('restart the warden services (orbit services restart) so they use the MariaDB store');
+    return;
+  }
+  print('restarting the warden services on the MariaDB store');
+  await restartServices(t, [...WARDEN_SERVICE_NAMES]);
 }
 
 export function registerCluster(program: Command): void {
@@ -260,7 +278,7 @@ export function registerCluster(program: Command): void {
       }
       await control.enable();
       print(`cluster ${s.clusterName} started on ${s.nodeName} (${endpointText(s.members[0]!)}); join bundle: ${bundleFile}`);
-      print('restart the warden services (orbit services restart) so they use the MariaDB store');
+      await restartDaemons(cmd, s, opts.restart !== false);
     });
 
   addNodeOptions(
@@ -373,6 +391,7 @@ export function registerCluster(program: Command): void {
       await openFirewall(cmd, s);
       await controlOf(s).enable();
       print(`joined cluster ${s.clusterName} as ${s.nodeName}`);
+      await restartDaemons(cmd, s, opts.restart !== false);
     });
 
   cluster
