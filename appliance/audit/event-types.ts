@@ -238,6 +238,12 @@ const CATALOGUE = {
     description: "This node's web certificate changed; the pin its peers check for it (cluster_nodes) was updated by its web daemon.",
     detail: { previousFingerprint: 'string', fingerprint: 'string' },
   },
+  'cluster.peers_allowed': {
+    code: 'W2236',
+    severity: 'high',
+    description: "An operator changed which addresses this node's firewall lets reach the cluster ports (3306, 4444, 4567, 4568) ahead of their join.",
+    detail: { cluster: 'string', node: 'string', added: 'string[]', removed: 'string[]', allowed: 'string[]' },
+  },
   'cluster.secret_created': { code: 'W2234', severity: 'medium', description: 'The secret cluster nodes sign their internal calls with was created (sealed under the master key).', detail: {} },
 
   'access.request': {

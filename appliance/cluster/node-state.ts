@@ -23,6 +23,8 @@ export interface NodeState {
   clients: Endpoint[];
   sst: { user: string; password: string };
   app: { user: string; database: string };
+  /** Addresses let through the firewall ahead of their join (`orbit cluster allow`), beside the members'. */
+  allowed?: string[];
 }
 
 export function nodeStateFile(home: string): string {

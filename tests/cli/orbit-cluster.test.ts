@@ -145,6 +145,44 @@ describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {
     assert.equal(s.incomingAddresses.length, 3);
   });
 
+  test('allow: addresses let through the firewall before they join, listed, taken off again; audited; a lab never touches the host', async () => {
+    const rootA = path.join(tmp.dir, 'root-a');
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(path.join(rootA, 'etc'), { recursive: true });
+    copyFileSync(path.resolve('os-overlay/etc/nftables.conf'), path.join(rootA, 'etc/nftables.conf'));
+    const policy = () => readFileSync(path.join(rootA, 'etc/nftables.conf'), 'utf8');
+    const add = await orbit(homes[0]!, ['--root', rootA, 'cluster', 'allow', '127.0.0.7', '127.0.0.5', '::1']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.match(policy(), /set cluster_peers4 \{[^}]*elements = \{ 127\.0\.0\.1, 127\.0\.0\.5, 127\.0\.0\.7 \}/);
+    assert.match(policy(), /set cluster_peers6 \{[^}]*elements = \{ ::1 \}/);
+    const list = await orbit(homes[0]!, ['cluster', 'allow', '--list']);
+    assert.match(list.stdout, /127\.0\.0\.1\s+member/);
+    assert.match(list.stdout, /127\.0\.0\.5\s+allowed/);
+    const rm = await orbit(homes[0]!, ['--root', rootA, 'cluster', 'allow', '--remove', '127.0.0.7', '::1']);
+    assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+    assert.match(policy(), /set cluster_peers4 \{[^}]*elements = \{ 127\.0\.0\.1, 127\.0\.0\.5 \}/);
+    assert.doesNotMatch(policy(), /::1/);
+    const bad = await orbit(homes[0]!, ['cluster', 'allow', 'db07.example']);
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /not an IP address: db07\.example/);
+    // A --node-dir lab without --root: the list changes, the machine's own firewall is left alone.
+    const hostPolicy = (() => { try { return readFileSync('/etc/nftables.conf', 'utf8'); } catch { return null; } })();
+    const lab = await orbit(homes[0]!, ['cluster', 'allow', '127.0.0.9']);
+    assert.equal(lab.code, 0, lab.stdout + lab.stderr);
+    assert.match(lab.stdout, /no firewall here/);
+    assert.equal((() => { try { return readFileSync('/etc/nftables.conf', 'utf8'); } catch { return null; } })(), hostPolicy);
+    await orbit(homes[0]!, ['cluster', 'allow', '--remove', '127.0.0.9']);
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: homes[0]! }));
+    try {
+      const events = await a.store.db.selectFrom('audit_events').select(['type', 'detail']).where('type', '=', 'cluster.peers_allowed').orderBy('seq').execute();
+      assert.equal(events.length, 4);
+      assert.deepEqual(JSON.parse(String(events[0]!.detail)).added, ['127.0.0.5', '127.0.0.7', '::1']);
+      assert.deepEqual(JSON.parse(String(events[1]!.detail)).removed, ['127.0.0.7', '::1']);
+    } finally {
+      await a.close();
+    }
+  });
+
   test("web daemons on two nodes: a user created through A logs in through B; with A's database killed, logins, decisions and credential reads go on through B; A rejoins by IST", async () => {
     // The joiner's config is the appliance's (443/80 on every address): in a test, free loopback ports.
     const fileB = path.join(homes[1]!, 'warden.json');

@@ -5,6 +5,7 @@
 // --node-dir DIR (with the port options) runs mariadbd itself with every file under DIR, for tests and
 // development; --root DIR writes the firewall's policy under DIR and loads nothing.
 import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -151,7 +152,7 @@ function switchConfigToMariaDb(configFile: string, s: NodeState, passwordFile: s
 }
 
 function peerAddresses(s: NodeState): string[] {
-  return [...new Set(s.members.map((m) => m.host))];
+  return [...new Set([...s.members.map((m) => m.host), ...(s.allowed ?? [])])];
 }
 
 /**
@@ -175,9 +176,16 @@ async function refreshMembers(home: string, s: NodeState): Promise<NodeState> {
   return next;
 }
 
-async function openFirewall(cmd: Command, s: NodeState): Promise<void> {
+/**
+ * Let the peers (members and addresses allowed ahead of their join) through the firewall: under --root, or on
+ * the appliance itself (mariadb.service, its nftables policy). A --node-dir node without --root is a lab on a
+ * development machine, whose own firewall is not orbit's to change.
+ */
+async function openFirewall(cmd: Command, s: NodeState): Promise<boolean> {
   const t = target(cmd);
-  if (!t.live || existsSync('/etc/nftables.conf')) await setClusterPeers(t, peerAddresses(s));
+  if (t.live && (s.nodeDir !== null || !existsSync('/etc/nftables.conf'))) return false;
+  await setClusterPeers(t, peerAddresses(s));
+  return true;
 }
 
 /**
@@ -410,7 +418,9 @@ export function registerCluster(program: Command): void {
         return;
       }
       const st = await readStatus(adminOf(s));
-      await refreshMembers(home, s);
+      const refreshed = await refreshMembers(home, s);
+      // A member this node had not heard of is let through its firewall too.
+      if (refreshed !== s) await openFirewall(cmd, refreshed);
       if (opts.json) {
         print(JSON.stringify({ cluster: s.clusterName, node: s.nodeName, running: true, ...st }));
         return;
@@ -422,6 +432,44 @@ export function registerCluster(program: Command): void {
       });
       for (const extra of st.incomingAddresses.filter((a) => !rows.some((r) => r.member === a))) rows.push({ member: extra, state: 'in the group' });
       printTable(rows, ['member', 'state']);
+    });
+
+  cluster
+    .command('allow')
+    .description("let addresses through this node's firewall to the cluster ports before they join (run on every member)")
+    .argument('[address...]', 'IPv4 or IPv6 addresses of appliances about to join')
+    .option('--remove', 'take these addresses off the list instead (e.g. after a node left)')
+    .option('--list', 'print the addresses let through (members and allowed ones) and change nothing')
+    .addHelpText('after', '\nThe cluster ports (3306, 4444, 4567, 4568) are open to the members only. A joining appliance reaches every\nmember, and every member reaches it: before `orbit cluster join`, run `orbit cluster allow NEW_IP` on each member.\nExit codes: 0 done, 1 refused or failed, 2 usage.')
+    .action(async (addresses: string[], opts: { remove?: boolean; list?: boolean }, cmd: Command) => {
+      const { home } = locations(cmd);
+      const s = requireNodeState(home);
+      if (opts.list) {
+        printTable(peerAddresses(s).map((address) => ({ address, why: s.members.some((m) => m.host === address) ? 'member' : 'allowed' })), ['address', 'why']);
+        return;
+      }
+      if (addresses.length === 0) throw new CliError('name at least one address (or --list)', EXIT_USAGE);
+      const bad = addresses.filter((a) => isIP(a) === 0);
+      if (bad.length > 0) throw new CliError(`not an IP address: ${bad.join(', ')}`, EXIT_USAGE);
+      const before = new Set(s.allowed ?? []);
+      const after = new Set(before);
+      for (const a of addresses) opts.remove ? after.delete(a) : after.add(a);
+      const added = [...after].filter((a) => !before.has(a)).sort();
+      const removed = [...before].filter((a) => !after.has(a)).sort();
+      if (opts.remove) {
+        const members = addresses.filter((a) => s.members.some((m) => m.host === a));
+        if (members.length > 0) print(`still let through as members: ${members.join(', ')} (a member that left is taken off at this node's next status)`);
+      }
+      const next: NodeState = { ...s, allowed: [...after].sort() };
+      const a = await Appliance.open(loadConfig(environment(cmd)));
+      try {
+        await a.audit.withChange(consoleEvent({ type: 'cluster.peers_allowed', subject: s.clusterName, detail: { cluster: s.clusterName, node: s.nodeName, added, removed, allowed: next.allowed! } }), async () => {});
+      } finally {
+        await a.close();
+      }
+      writeNodeState(home, next);
+      const applied = await openFirewall(cmd, next);
+      print(`${applied ? 'firewall' : 'list (no firewall here: --node-dir without --root)'}: ${peerAddresses(next).join(', ')} may reach the cluster ports`);
     });
 
   cluster

@@ -66,6 +66,7 @@ const RELEASED_CODES: Record<string, string> = {
   'recording.serve_refused': 'W2233',
   'cluster.secret_created': 'W2234',
   'cluster.node_pin_updated': 'W2235',
+  'cluster.peers_allowed': 'W2236',
   'access.request': 'W3000',
   'access.approve': 'W3001',
   'access.deny': 'W3002',
