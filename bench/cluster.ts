@@ -23,6 +23,7 @@ import { Store } from '../appliance/store/index.js';
 import { createAppDatabase, generatePassword } from '../appliance/cluster/index.js';
 import { LeanClient } from './lean-client.js';
 import { cpuMs } from './proc-stats.js';
+import { measure, merge, percentile, type Figures } from './figures.js';
 
 const CONCURRENCY = 8;
 const ROUNDS = 3;
@@ -30,50 +31,6 @@ const LOGINS_PER_ROUND = 48;
 const VIEWS_PER_ROUND = 240;
 const MARKERS = 200;
 const IDLE_MARKERS = 100;
-
-interface Figures {
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  latencies: number[];
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function figures(count: number, seconds: number, latencies: number[]): Figures {
-  latencies.sort((a, b) => a - b);
-  return { count, seconds, perSecond: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
-}
-
-/** Rounds taken together: counts over summed time, percentiles over every latency. */
-function merge(rounds: Figures[]): Figures {
-  return figures(
-    rounds.reduce((n, r) => n + r.count, 0),
-    rounds.reduce((n, r) => n + r.seconds, 0),
-    rounds.flatMap((r) => r.latencies),
-  );
-}
-
-/** `count` calls of `one(i, worker)` by `concurrency` workers. */
-async function measure(count: number, concurrency: number, one: (i: number, worker: number) => Promise<void>): Promise<Figures> {
-  const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      for (let i = next++; i < count; i = next++) {
-        const t0 = performance.now();
-        await one(i, worker);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return figures(count, (performance.now() - start) / 1000, latencies);
-}
 
 /** Every web daemon this run started (stopped at the end, killed on an interrupt). */
 const daemons: RunningDaemon[] = [];

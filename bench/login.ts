@@ -2,7 +2,6 @@
 // baselines measured in the same run: the raw Argon2id verify rate on the same cores at the same concurrency
 // (a login should cost one hash and little else), and an unauthenticated health request over the same TLS pool.
 import https from 'node:https';
-import { performance } from 'node:perf_hooks';
 import { strongPassword, tempDir } from '../tests/helpers/fixtures.js';
 import { ApiClient, startWebDaemon, type RunningDaemon } from '../tests/helpers/web-daemon.js';
 import { initializeAppliance } from '../appliance/provision/index.js';
@@ -12,6 +11,7 @@ import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpuMs } from './proc-stats.js';
+import { measure, merge, type Figures } from './figures.js';
 import { LeanClient } from './lean-client.js';
 
 /** CPU (ms) of every thread of a process, summed by thread name (main, libuv's pool, V8's helpers, workers). */
@@ -43,45 +43,6 @@ function threadCpuMs(pid: number, tid = pid): number | undefined {
 const CONCURRENCY = 8;
 const ROUNDS = 8;
 const PER_ROUND = 64;
-
-interface Figures {
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  latencies: number[];
-}
-
-/** Rounds taken together: counts over summed time, percentiles over every latency. */
-function merge(rounds: Figures[]): Figures {
-  const count = rounds.reduce((n, r) => n + r.count, 0);
-  const seconds = rounds.reduce((n, r) => n + r.seconds, 0);
-  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  return { count, seconds, perSecond: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-async function measure(count: number, concurrency: number, one: (i: number) => Promise<void>): Promise<Figures> {
-  const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < count; i = next++) {
-        const t0 = performance.now();
-        await one(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { count, seconds, perSecond: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
-}
 
 function get(d: RunningDaemon, agent: https.Agent, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
