@@ -97,6 +97,7 @@ async function openMariaDb(options: MariaDbStoreOptions): Promise<StoreEngine> {
       database: m.database,
       ...(m.socketPath ? { socketPath: m.socketPath } : {}),
       ...(m.connectionLimit ? { connectionLimit: m.connectionLimit } : {}),
+      ...(m.statementTimeoutMs ? { statementTimeoutMs: m.statementTimeoutMs } : {}),
     };
     return await mariadbEngine(engineOptions);
   } catch (e) {
@@ -132,6 +133,8 @@ export interface MariaDbStoreConnection {
   /** The password itself (tests, `orbit cluster init`); passwordFile otherwise. */
   password?: string | undefined;
   connectionLimit?: number;
+  /** See MariaDbEngineOptions.statementTimeoutMs (default 30 s). */
+  statementTimeoutMs?: number;
 }
 
 export interface MariaDbStoreOptions {

@@ -49,6 +49,12 @@ export interface MariaDbEngineOptions {
   connectTimeoutMs?: number;
   /** How long a statement waits for a row lock before it is a conflict (default 5 s, as SQLite's lock wait). */
   lockWaitSeconds?: number;
+  /**
+   * How long a statement (not DDL: a migration may build an index for long) may go without an answer before
+   * its connection counts as lost (default 30 s). A host that vanishes from the network without closing its
+   * sockets would otherwise hold the statement until TCP gives up, many minutes later.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** The collation every Warden database is created with: bytes compare as in SQLite (case-sensitive keys). */
@@ -59,6 +65,9 @@ export const MARIADB_COLLATION = 'utf8mb4_bin';
 const PREFERRED_HOST_RETRY_MS = 5000;
 /** How long a replaced pool lives on for the connections it had lent out. */
 const DISCARDED_POOL_GRACE_MS = 30_000;
+
+/** Statements bounded by statementTimeoutMs: data, not schema. */
+const BOUNDED_STATEMENT = /^\s*(select|show|with|insert|update|delete|replace|commit|rollback)\b/i;
 
 /** A statement that only reads: outside a transaction it may be sent again (it changed nothing). */
 const READ_ONLY_STATEMENT = /^\s*(select|show|with)\b/i;
@@ -129,6 +138,10 @@ class HostPools {
   /** Whether the server runs Galera (known after the first connection). */
   get isCluster(): boolean {
     return this.wsrep === true;
+  }
+
+  get statementTimeoutMs(): number {
+    return this.options.statementTimeoutMs ?? 30_000;
   }
 
   /** Which host (index in `hosts`) serves new connections now. */
@@ -279,7 +292,8 @@ class MariaDbConnection implements DatabaseConnection {
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     let result: unknown;
     let fields: FieldPacket[] | undefined;
-    const send = async () => (await this.raw.query({ sql: compiled.sql, values: bindable(compiled.parameters) })) as [unknown, FieldPacket[]];
+    const timeout = BOUNDED_STATEMENT.test(compiled.sql) ? this.pools.statementTimeoutMs : undefined;
+    const send = async () => (await this.raw.query({ sql: compiled.sql, values: bindable(compiled.parameters), ...(timeout ? { timeout } : {}) })) as [unknown, FieldPacket[]];
     try {
       [result, fields] = await send();
     } catch (e) {
@@ -384,7 +398,7 @@ class MariaDbDriver implements Driver {
     const c = connection as MariaDbConnection;
     c.inTransaction = false;
     try {
-      await c.raw.query('COMMIT');
+      await c.raw.query({ sql: 'COMMIT', timeout: this.pools.statementTimeoutMs });
     } catch (e) {
       if (isConnectionLost(e)) {
         c.broken = true;

@@ -156,6 +156,41 @@ describe('MariaDB engine', () => {
     }
   });
 
+  test('a host that stops answering without closing its sockets: the read times out and goes to the next host', { timeout: 30_000 }, async () => {
+    // The relay forwards until it is told to swallow: then its connections stay open and silent (a host gone
+    // from the network), and new connections to it are accepted and never answered.
+    const opts = await server.freshDatabase();
+    const target = opts.mariadb.hosts[0]!;
+    const sockets = new Set<net.Socket>();
+    let silent = false;
+    const relay = net.createServer((client) => {
+      sockets.add(client);
+      client.on('error', () => undefined);
+      if (silent) return;
+      const upstream = net.connect(target.port, target.host);
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.on('data', (d) => (silent ? undefined : client.write(d)));
+      client.on('data', (d) => (silent ? undefined : upstream.write(d)));
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    const store = await Store.open({ ...opts, mariadb: { ...opts.mariadb, hosts: [{ host: '127.0.0.1', port: relayPort }, target], statementTimeoutMs: 1500, connectionLimit: 2 } });
+    try {
+      await store.transaction((repos) => repos.meta.set('k', 'v'));
+      silent = true;
+      const started = Date.now();
+      assert.equal(await store.repos.meta.get('k'), 'v', 'answered through the next host');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1000 && waited < 15_000, `after about the statement timeout, not TCP's (${waited} ms)`);
+    } finally {
+      await store.close();
+      relay.close();
+      for (const c of sockets) c.destroy();
+    }
+  });
+
   test('warden.json store.mariadb: parsed, its password read from a private file only', async () => {
     const tmp = tempDir();
     try {
