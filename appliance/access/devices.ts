@@ -109,6 +109,17 @@ export class DeviceService {
     return (await this.deps.store.repos.devices.devices(filter)).map(deviceView);
   }
 
+  /**
+   * One page of devices in host name order, those whose host name, address, vendor, type, model or site
+   * contains `text` (without case) when given, and how many match in all.
+   */
+  async pageDevices(page: { text?: string; limit: number; offset: number }): Promise<{ devices: DeviceView[]; total: number }> {
+    const text = page.text?.trim() || undefined;
+    const filter = text ? { text } : {};
+    const [rows, total] = await Promise.all([this.deps.store.repos.devices.devices({ ...filter, limit: page.limit, offset: page.offset }), this.deps.store.repos.devices.countDevices(filter)]);
+    return { devices: rows.map(deviceView), total };
+  }
+
   async device(id: number): Promise<DeviceView> {
     const d = await this.deps.store.repos.devices.device(id);
     if (!d) throw new NotFoundError('device');

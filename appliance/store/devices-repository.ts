@@ -1,5 +1,5 @@
 // Devices and their catalogue (vendor, type, model, site).
-import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Database, DeviceRow, DevicesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -33,13 +33,21 @@ export class DevicesRepository {
       .select(['v.name as vendor', 't.name as type', 'm.name as model', 's.name as site']);
   }
 
-  async devices(filter: { ids?: number[]; limit?: number; offset?: number } = {}): Promise<DeviceWithCatalog[]> {
+  async devices(filter: { ids?: number[]; text?: string; limit?: number; offset?: number } = {}): Promise<DeviceWithCatalog[]> {
     let q = this.devicesQuery();
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
       q = q.where('devices.id', 'in', filter.ids);
     }
+    if (filter.text) q = q.where(matchingText(filter.text));
     return q.orderBy('devices.hostname').limit(filter.limit ?? 10_000).offset(filter.offset ?? 0).execute();
+  }
+
+  /** How many devices `devices({ text })` pages through: on the devices table alone, no catalogue join. */
+  async countDevices(filter: { text?: string } = {}): Promise<number> {
+    let q = this.db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (filter.text) q = q.where(matchingText(filter.text));
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   async device(id: number): Promise<DeviceWithCatalog | undefined> {
@@ -57,4 +65,25 @@ export class DevicesRepository {
   async updateDevice(id: number, patch: Updateable<DevicesTable>): Promise<void> {
     await this.db.updateTable('devices').set(patch).where('id', '=', id).execute();
   }
+}
+
+/**
+ * Devices whose host name, address, vendor, type, model or site contains `text`, without case. LIKE with its
+ * wildcards escaped by '!' (a backslash means something else in MariaDB's literals), both sides lowered
+ * (MariaDB's binary collation keeps case). The catalogue is matched by a subquery on its own small table, so
+ * counting needs no join.
+ */
+function matchingText(text: string) {
+  const pattern = `%${text.toLowerCase().replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
+  return (eb: ExpressionBuilder<Database, 'devices'>) => {
+    const catalog = eb.selectFrom('device_catalog').select('device_catalog.id').where((cb) => sql<boolean>`LOWER(${cb.ref('device_catalog.name')}) LIKE ${pattern} ESCAPE '!'`);
+    return eb.or([
+      sql<boolean>`LOWER(${eb.ref('devices.hostname')}) LIKE ${pattern} ESCAPE '!'`,
+      sql<boolean>`LOWER(${eb.ref('devices.address')}) LIKE ${pattern} ESCAPE '!'`,
+      eb('devices.vendor_id', 'in', catalog),
+      eb('devices.type_id', 'in', catalog),
+      eb('devices.model_id', 'in', catalog),
+      eb('devices.site_id', 'in', catalog),
+    ]);
+  };
 }

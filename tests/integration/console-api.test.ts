@@ -6,6 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import type { ProxySession } from '../../appliance/sessions/index.js';
@@ -185,5 +186,113 @@ describe('console API: the dashboard', () => {
     assert.equal((await clients.ops!.call('GET', '/api/v1/sessions/live')).status, 403);
     assert.equal((await clients.ops!.call('GET', '/api/v1/devices')).status, 403);
     assert.equal((await clients.config!.call('GET', '/api/v1/audit')).status, 403);
+  });
+});
+
+describe('console API: paged and filtered lists', () => {
+  let home: InitializedHome;
+  let d: RunningDaemon;
+  let admin: ApiClient;
+  const clients: Record<string, ApiClient> = {};
+  const ids: Record<string, number> = {};
+  const N = 10_000;
+  const host = (i: number) => `srv${String(i).padStart(5, '0')}`;
+
+  before(async () => {
+    home = await initializedHome();
+    d = await startWebDaemon(home);
+    admin = new ApiClient(d);
+    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+    for (const [name, profile] of [['ops', 'privileged-access-user'], ['lead', 'privileged-access-user'], ['audit', 'auditor']]) {
+      const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
+      ids[name] = r.json.user.id;
+      clients[name] = new ApiClient(d);
+      await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
+    }
+    // Ten thousand devices through the real CSV import: every hundredth in Recife, odd ones Windows, one vendor
+    // with an underscore (a LIKE wildcard, to be matched literally), the others Dell (which "e_l" would match).
+    const rows = ['hostname,address,vendor,type,site,connectivity'];
+    for (let i = 1; i <= N; i++) {
+      rows.push([host(i), `127.1.${Math.floor(i / 250)}.${i % 250}`, i === 77 ? 'Acme_Labs' : 'Dell', i % 2 ? 'Windows' : 'Linux', i % 100 === 0 ? 'Recife' : 'Lisboa', 'SSH:22'].join(','));
+    }
+    const imported = await admin.call('POST', '/api/v1/devices/import', { csv: rows.join('\n') + '\n' });
+    assert.equal(imported.status, 200, imported.body.slice(0, 500));
+    assert.equal(imported.json.imported, N);
+  });
+  after(async () => {
+    await d?.stop();
+    home?.cleanup();
+  });
+
+  async function devices(query: string, who: ApiClient = clients.audit!) {
+    const r = await who.call('GET', `/api/v1/devices${query}`);
+    assert.equal(r.status, 200, r.body.slice(0, 500));
+    return r.json as { devices: { id: number; hostname: string }[]; total: number; limit: number; offset: number };
+  }
+
+  test('devices page on the server: 50 by default in host name order, with the total; any page by offset', async (t) => {
+    const first = await devices('');
+    assert.equal(first.total, N);
+    assert.equal(first.devices.length, 50);
+    assert.deepEqual(first.devices.slice(0, 3).map((x) => x.hostname), [host(1), host(2), host(3)]);
+    const started = performance.now();
+    const last = await devices('?limit=500&offset=9900');
+    t.diagnostic(`a page of 500 at offset 9900 of ${N} devices: ${(performance.now() - started).toFixed(1)} ms round trip`);
+    assert.equal(last.total, N);
+    assert.deepEqual([last.devices.length, last.devices[0]!.hostname, last.devices.at(-1)!.hostname], [100, host(9901), host(N)]);
+    assert.equal((await devices(`?offset=${N}`)).devices.length, 0);
+  });
+
+  test('devices filter by text in host name, address, vendor, type or site, without case; wildcards are literal', async (t) => {
+    const started = performance.now();
+    const recife = await devices('?q=RECIFE&limit=10');
+    t.diagnostic(`filtered page over ${N} devices: ${(performance.now() - started).toFixed(1)} ms round trip`);
+    assert.equal(recife.total, N / 100);
+    assert.deepEqual(recife.devices.slice(0, 2).map((x) => x.hostname), [host(100), host(200)]);
+    assert.equal((await devices('?q=windows')).total, N / 2);
+    assert.deepEqual((await devices('?q=srv0999')).devices.map((x) => x.hostname), Array.from({ length: 10 }, (_, i) => host(9990 + i)));
+    assert.deepEqual((await devices('?q=127.1.39.249')).devices.map((x) => x.hostname), [host(9999)]);
+    const literal = await devices('?q=e_l');
+    assert.deepEqual([literal.total, literal.devices.map((x) => x.hostname)], [1, [host(77)]]);
+    assert.equal((await devices('?q=%25')).total, 0, 'a % is a percent sign, not "anything"');
+    assert.equal((await devices('?q=%20%20')).total, N, 'blank text filters nothing');
+  });
+
+  test('devices paging refuses what it does not serve, and the permission still holds', async () => {
+    for (const q of ['?limit=501', '?limit=0', '?limit=abc', '?offset=-1', `?q=${'x'.repeat(254)}`, '?sort=hostname']) {
+      assert.equal((await clients.audit!.call('GET', `/api/v1/devices${q}`)).status, 400, q);
+    }
+    assert.equal((await clients.ops!.call('GET', '/api/v1/devices')).status, 403);
+  });
+
+  test('credentials page with their host name and a total; by device they all come at once; text filter', async () => {
+    for (const [i, user] of [[1, 'root'], [1, 'oracle'], [2, 'root'], [3, 'backup_svc'], [3, 'postgres']] as const) {
+      const device = (await devices(`?q=${host(i)}`, admin)).devices[0]!.id;
+      ids[`${host(i)}:${user}`] = device;
+      const r = await admin.call('POST', '/api/v1/credentials', { deviceId: device, username: user, secret: `S3cret-${i}-${user}-value` });
+      assert.equal(r.status, 201, r.body);
+      ids[`cred:${host(i)}:${user}`] = r.json.credential.id;
+    }
+    for (let k = 0; k < 60; k++) {
+      const r = await admin.call('POST', '/api/v1/credentials', { deviceId: ids[`${host(3)}:postgres`], username: `app${String(k).padStart(2, '0')}`, secret: `S3cret-app-${k}-value` });
+      assert.equal(r.status, 201, r.body);
+    }
+    const all = await clients.audit!.call('GET', '/api/v1/credentials');
+    assert.equal(all.status, 200, all.body);
+    assert.equal(all.json.total, 65);
+    assert.equal(all.json.credentials.length, 50);
+    assert.deepEqual(all.json.credentials.slice(0, 3).map((c: { hostname: string; username: string }) => `${c.username}@${c.hostname}`), [`oracle@${host(1)}`, `root@${host(1)}`, `root@${host(2)}`]);
+    assert.equal(all.body.includes('S3cret'), false, 'never a secret in a list');
+    const device3 = await clients.audit!.call('GET', `/api/v1/credentials?device=${ids[`${host(3)}:postgres`]}`);
+    assert.deepEqual([device3.json.total, device3.json.credentials.length], [62, 62]);
+    const second = await clients.audit!.call('GET', `/api/v1/credentials?device=${ids[`${host(3)}:postgres`]}&limit=10&offset=60`);
+    assert.deepEqual(second.json.credentials.map((c: { username: string }) => c.username), ['backup_svc', 'postgres']);
+    const root = await clients.audit!.call('GET', '/api/v1/credentials?q=ROOT');
+    assert.deepEqual([root.json.total, root.json.credentials.map((c: { hostname: string }) => c.hostname)], [2, [host(1), host(2)]]);
+    const underscore = await clients.audit!.call('GET', '/api/v1/credentials?q=p_s');
+    assert.deepEqual(underscore.json.credentials.map((c: { username: string }) => c.username), ['backup_svc'], '_ is literal: "p_s" is not "pos" (postgres)');
+    assert.equal((await clients.audit!.call('GET', '/api/v1/credentials?q=o_t')).json.total, 0, '"o_t" is not "oot" (root)');
+    assert.equal((await clients.audit!.call('GET', `/api/v1/credentials?q=${host(2)}`)).json.total, 1, 'matched by host name');
+    assert.equal((await clients.audit!.call('GET', '/api/v1/credentials?limit=501')).status, 400);
   });
 });

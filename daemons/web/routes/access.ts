@@ -20,6 +20,30 @@ import { actor, idParams, type IdRequest } from '../route-context.js';
 
 const objectBody = { body: { type: 'object' } } as const;
 
+/** The console's list paging: `?q=&limit=&offset=`, a page of 50 unless asked, at most 500. */
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 500;
+type PageQuery = { q?: string; limit?: string; offset?: string };
+
+function pageQuerySchema(extra: Record<string, object> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      q: { type: 'string', maxLength: 253 },
+      limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+      offset: { type: 'string', pattern: '^[0-9]{1,7}$' },
+      ...extra,
+    },
+  } as const;
+}
+
+function page(query: PageQuery, defaultLimit = PAGE_DEFAULT): { text: string; limit: number; offset: number } {
+  const limit = query.limit === undefined ? defaultLimit : Number(query.limit);
+  if (limit > PAGE_MAX) throw new InputError(`limit must be 1 to ${PAGE_MAX}`, { field: 'limit' });
+  return { text: (query.q ?? '').trim(), limit, offset: Number(query.offset ?? 0) };
+}
+
 export interface AccessRouteOptions {
   devices: DeviceService;
   credentials: CredentialService;
@@ -35,13 +59,13 @@ export interface AccessRouteOptions {
 export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
 
   // ---- devices
-  app.get<{ Querystring: { limit?: string; offset?: string } }>(
+  app.get<{ Querystring: PageQuery }>(
     '/api/v1/devices',
-    {
-      config: { permission: 'devices.read' },
-      schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } } },
+    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema() } },
+    async (request) => {
+      const { text, limit, offset } = page(request.query);
+      return { ...(await devices.pageDevices({ ...(text ? { text } : {}), limit, offset })), limit, offset };
     },
-    async (request) => ({ devices: await devices.listDevices({ limit: Number(request.query.limit ?? 1000), offset: Number(request.query.offset ?? 0) }) }),
   );
   app.post('/api/v1/devices', { schema: objectBody, config: { permission: 'devices.manage' } }, async (request, reply) => {
     reply.code(201);
@@ -87,10 +111,15 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   }));
 
   // ---- credentials
-  app.get<{ Querystring: { device?: string } }>(
+  app.get<{ Querystring: PageQuery & { device?: string } }>(
     '/api/v1/credentials',
-    { config: { permission: 'devices.read' }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } } },
-    async (request) => ({ credentials: await credentials.listCredentials(request.query.device ? { deviceId: Number(request.query.device) } : {}) }),
+    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema({ device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } }) } },
+    async (request) => {
+      const deviceId = request.query.device ? Number(request.query.device) : undefined;
+      // One device's credentials are a handful: asked by device, the page holds them all unless told otherwise.
+      const { text, limit, offset } = page(request.query, deviceId === undefined ? PAGE_DEFAULT : PAGE_MAX);
+      return { ...(await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset })), limit, offset };
+    },
   );
   app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
     reply.code(201);
