@@ -10,7 +10,7 @@ export { HostKeyService } from './host-keys.js';
 export { ProtectedItemService, type ProtectedItemView, type ProtectedItemAccess } from './protected-items.js';
 export { AccessGroupService, validateGroup, type AccessGroupView, type CommandRulesView } from './access-groups.js';
 export { AccessDecisions, type ReachableTarget, type TargetState, type Evaluation } from './access-decisions.js';
-export { AccessRequestService, MAX_GRANT_MS, type AccessRequestView, type GrantExpired } from './access-requests.js';
+export { AccessRequestService, MAX_GRANT_MS, type AccessRequestView, type AccessRequestListItem, type GrantExpired } from './access-requests.js';
 export { PasswordViewService } from './password-view.js';
 export { decide, decideProtectedItem, parseConnectivity, type Decision, type Purpose } from './decision.js';
 export { validateMediaType, servableMediaType, DEFAULT_MEDIA_TYPE } from './media-type.js';

@@ -45,7 +45,7 @@ export class Dashboard {
     const until = now + DASHBOARD_EXPIRY_MS;
     const mayWatch = can(user.profile, 'audit.read') || can(user.profile, 'access.manage');
     const [pending, live, openCounts, audit, authorities, certificates, failing] = await Promise.all([
-      repos.dashboard.pendingApprovalCount(user.id),
+      repos.accessRequests.countPendingFor(user.id),
       mayWatch ? this.deps.sessions.liveSessions(user, { limit: DASHBOARD_LIST }) : undefined,
       mayWatch ? this.deps.sessions.openCounts() : undefined,
       can(user.profile, 'audit.read') ? repos.dashboard.auditCounts([...FAILED_LOGIN_TYPES, BLOCKED_COMMAND_TYPE], 'failure', since) : undefined,

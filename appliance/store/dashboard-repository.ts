@@ -30,22 +30,6 @@ export interface FailingDeviceRow {
 export class DashboardRepository {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Pending requests this user may still decide: approver of the request's group, not the requester, and
-   * not yet decided by them (a request needing two approvals stays pending after the first).
-   */
-  async pendingApprovalCount(approverId: number): Promise<number> {
-    const r = await this.db
-      .selectFrom('access_requests as r')
-      .innerJoin('access_group_approvers as a', (j) => j.onRef('a.group_id', '=', 'r.group_id').on('a.user_id', '=', approverId))
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('r.status', '=', 'pending')
-      .where('r.user_id', '!=', approverId)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('access_request_decisions as d').select('d.request_id').whereRef('d.request_id', '=', 'r.id').where('d.approver_id', '=', approverId))))
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
   /** Audit rows of these types and this outcome since `since`, counted per type (the (type, ts) index). */
   async auditCounts(types: readonly string[], outcome: string, since: number): Promise<Record<string, number>> {
     if (types.length === 0) return {};

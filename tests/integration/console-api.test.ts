@@ -295,4 +295,51 @@ describe('console API: paged and filtered lists', () => {
     assert.equal((await clients.audit!.call('GET', `/api/v1/credentials?q=${host(2)}`)).json.total, 1, 'matched by host name');
     assert.equal((await clients.audit!.call('GET', '/api/v1/credentials?limit=501')).status, 400);
   });
+
+  test('access requests: mine and the inbox page with a total and the names a person reads; decided ones leave my inbox', async () => {
+    const targets = [[host(1), 'root'], [host(1), 'oracle'], [host(2), 'root'], [host(3), 'backup_svc']] as const;
+    const g = await admin.call('POST', '/api/v1/access-groups', {
+      name: 'paged',
+      userIds: [ids.ops],
+      deviceIds: [...new Set(targets.map(([h, u]) => ids[`${h}:${u}`]))],
+      credentialIds: targets.map(([h, u]) => ids[`cred:${h}:${u}`]),
+      approvalRequired: true,
+      approvalsNeeded: 2,
+      approverIds: [ids.lead, ids.audit],
+    });
+    assert.equal(g.status, 201, g.body);
+    const filed: number[] = [];
+    for (const [h, u] of targets) {
+      const r = await clients.ops!.call('POST', '/api/v1/access-requests', { deviceId: ids[`${h}:${u}`], credentialId: ids[`cred:${h}:${u}`], reason: `patch ${u} on ${h}` });
+      assert.equal(r.status, 201, r.body);
+      filed.push(r.json.request.id);
+    }
+    const mine = await clients.ops!.call('GET', '/api/v1/access-requests?limit=3');
+    assert.equal(mine.status, 200, mine.body);
+    assert.equal(mine.json.total, 4);
+    assert.deepEqual(mine.json.requests.map((r: { id: number }) => r.id), filed.slice(1).reverse(), 'newest first');
+    const newest = mine.json.requests[0];
+    assert.deepEqual([newest.requester, newest.hostname, newest.credentialUsername, newest.status, newest.approvals, newest.approvalsNeeded], ['ops', host(3), 'backup_svc', 'pending', 0, 2]);
+    assert.deepEqual((await clients.ops!.call('GET', '/api/v1/access-requests?limit=3&offset=3')).json.requests.map((r: { id: number }) => r.id), [filed[0]]);
+
+    const inbox = await clients.lead!.call('GET', '/api/v1/access-requests/inbox?limit=2');
+    assert.equal(inbox.status, 200, inbox.body);
+    assert.deepEqual([inbox.json.total, inbox.json.requests.map((r: { id: number }) => r.id)], [4, filed.slice(0, 2)], 'oldest first');
+    assert.equal(inbox.json.requests[0].reason, `patch root on ${host(1)}`);
+
+    assert.equal((await clients.lead!.call('POST', `/api/v1/access-requests/${filed[0]}/approve`, { comment: 'one of two' })).status, 200);
+    assert.equal((await clients.audit!.call('POST', `/api/v1/access-requests/${filed[1]}/deny`, { comment: 'not now' })).status, 200);
+    const leadInbox = await clients.lead!.call('GET', '/api/v1/access-requests/inbox');
+    assert.deepEqual(leadInbox.json.requests.map((r: { id: number }) => r.id), [filed[2], filed[3]], 'what I decided, or what was settled, is no longer mine to decide');
+    assert.equal(leadInbox.json.total, 2);
+    const auditInbox = await clients.audit!.call('GET', '/api/v1/access-requests/inbox');
+    assert.deepEqual(auditInbox.json.requests.map((r: { id: number; approvals: number }) => [r.id, r.approvals]), [[filed[0], 1], [filed[2], 0], [filed[3], 0]]);
+    const dash = await clients.lead!.call('GET', '/api/v1/dashboard');
+    assert.deepEqual(dash.json.dashboard.approvals, { pending: leadInbox.json.total }, 'the dashboard counts what the inbox lists');
+
+    assert.deepEqual((await clients.ops!.call('GET', '/api/v1/access-requests?status=denied')).json.requests.map((r: { id: number }) => r.id), [filed[1]]);
+    assert.equal((await clients.ops!.call('GET', '/api/v1/access-requests?status=pending')).json.total, 3);
+    for (const q of ['?q=root', '?limit=501', '?status=open']) assert.equal((await clients.ops!.call('GET', `/api/v1/access-requests${q}`)).status, 400, q);
+    assert.equal((await clients.lead!.call('GET', '/api/v1/access-requests/inbox?offset=x')).status, 400);
+  });
 });

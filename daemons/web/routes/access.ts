@@ -25,12 +25,13 @@ const PAGE_DEFAULT = 50;
 const PAGE_MAX = 500;
 type PageQuery = { q?: string; limit?: string; offset?: string };
 
-function pageQuerySchema(extra: Record<string, object> = {}) {
+/** `text: false`: a list without a text filter (then `q` is refused like any unknown parameter). */
+function pageQuerySchema(extra: Record<string, object> = {}, opts: { text?: boolean } = {}) {
   return {
     type: 'object',
     additionalProperties: false,
     properties: {
-      q: { type: 'string', maxLength: 253 },
+      ...(opts.text === false ? {} : { q: { type: 'string', maxLength: 253 } }),
       limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
       offset: { type: 'string', pattern: '^[0-9]{1,7}$' },
       ...extra,
@@ -236,8 +237,19 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     reply.code(201);
     return { request: await accessRequests.requestAccess(actor(request), request.body) };
   });
-  app.get('/api/v1/access-requests', async (request) => ({ requests: await accessRequests.myRequests(request.session!.user.id) }));
-  app.get('/api/v1/access-requests/inbox', async (request) => ({ requests: await accessRequests.toDecide(request.session!.user.id) }));
+  app.get<{ Querystring: Omit<PageQuery, 'q'> & { status?: 'pending' | 'approved' | 'denied' | 'cancelled' } }>(
+    '/api/v1/access-requests',
+    { schema: { querystring: pageQuerySchema({ status: { type: 'string', enum: ['pending', 'approved', 'denied', 'cancelled'] } }, { text: false }) } },
+    async (request) => {
+      const { limit, offset } = page(request.query);
+      const status = request.query.status;
+      return { ...(await accessRequests.pageMyRequests(request.session!.user.id, { ...(status ? { status } : {}), limit, offset })), limit, offset };
+    },
+  );
+  app.get<{ Querystring: Omit<PageQuery, 'q'> }>('/api/v1/access-requests/inbox', { schema: { querystring: pageQuerySchema({}, { text: false }) } }, async (request) => {
+    const { limit, offset } = page(request.query);
+    return { ...(await accessRequests.pageToDecide(request.session!.user.id, { limit, offset })), limit, offset };
+  });
   for (const decision of ['approve', 'deny'] as const) {
     app.post<IdRequest & { Body: { comment?: string } }>(
       `/api/v1/access-requests/:id/${decision}`,
