@@ -35,6 +35,9 @@ export interface AccessGroupView extends AccessGroupInput {
   id: number;
 }
 
+/** A group in a list: its settings, and how many members of each kind (not who). */
+export type AccessGroupSummary = ReturnType<typeof groupOptions> & { counts: { users: number; approvers: number; devices: number; credentials: number } };
+
 const MAX_MEMBERS = 100_000;
 
 function ids(v: unknown, field: string): number[] {
@@ -107,6 +110,16 @@ export class AccessGroupService {
 
   async groups(): Promise<AccessGroupView[]> {
     return Promise.all((await this.deps.store.repos.accessGroups.groups()).map((g) => this.groupView(g)));
+  }
+
+  /**
+   * One page of groups by name (optionally those whose name contains `text`), each with its settings and how
+   * many members of each kind it has — the members themselves are on the group's own page — and how many match.
+   */
+  async pageGroups(page: { text?: string; limit: number; offset: number }): Promise<{ groups: AccessGroupSummary[]; total: number }> {
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.accessGroups.pageGroups({ ...page, ...(text ? { text } : { text: undefined }) });
+    return { groups: rows.map((r) => ({ ...groupOptions(r), counts: { users: r.users, approvers: r.approvers, devices: r.devices, credentials: r.credentials } })), total };
   }
 
   async group(id: number): Promise<AccessGroupView> {

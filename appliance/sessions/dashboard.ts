@@ -44,17 +44,16 @@ export class Dashboard {
     const since = now - DASHBOARD_RECENT_MS;
     const until = now + DASHBOARD_EXPIRY_MS;
     const mayWatch = can(user.profile, 'audit.read') || can(user.profile, 'access.manage');
-    const [pending, live, openCounts, audit, authorities, certificates, failing] = await Promise.all([
+    const [pending, live, audit, authorities, certificates, failing] = await Promise.all([
       repos.accessRequests.countPendingFor(user.id),
-      mayWatch ? this.deps.sessions.liveSessions(user, { limit: DASHBOARD_LIST }) : undefined,
-      mayWatch ? this.deps.sessions.openCounts() : undefined,
+      mayWatch ? this.deps.sessions.pageLiveSessions(user, { limit: DASHBOARD_LIST, offset: 0 }) : undefined,
       can(user.profile, 'audit.read') ? repos.dashboard.auditCounts([...FAILED_LOGIN_TYPES, BLOCKED_COMMAND_TYPE], 'failure', since) : undefined,
       can(user.profile, 'certificates.read') ? repos.dashboard.expiringAuthorities(now, until, DASHBOARD_LIST) : undefined,
       can(user.profile, 'certificates.read') ? repos.dashboard.expiringCertificates(now, until, DASHBOARD_LIST) : undefined,
       can(user.profile, 'devices.read') ? repos.dashboard.failingDevices(DASHBOARD_LIST) : undefined,
     ]);
     const view: DashboardView = { generatedAt: iso(now), approvals: { pending } };
-    if (live && openCounts) view.liveSessions = { total: Object.values(openCounts).reduce((a, b) => a + b, 0), sessions: live };
+    if (live) view.liveSessions = live;
     if (audit) {
       const byType = Object.fromEntries(FAILED_LOGIN_TYPES.map((t) => [t, audit[t] ?? 0]));
       view.failedLogins = { since: iso(since), total: Object.values(byType).reduce((a, b) => a + b, 0), byType };

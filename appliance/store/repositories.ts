@@ -295,7 +295,7 @@ export class ProxySessionsRepository {
    * Open sessions, newest first, with their recording (if any) and their process's lease expiry (null: the
    * process is gone, or the row predates process leases).
    */
-  async live(limit: number): Promise<(ProxySessionRow & { recording_id: string | null; host_expires_at: number | null })[]> {
+  async live(limit: number, offset = 0): Promise<(ProxySessionRow & { recording_id: string | null; host_expires_at: number | null })[]> {
     return this.db
       .selectFrom('proxy_sessions')
       .leftJoin('recordings', 'recordings.session_id', 'proxy_sessions.id')
@@ -306,6 +306,7 @@ export class ProxySessionsRepository {
       .orderBy('proxy_sessions.started_at', 'desc')
       .orderBy('proxy_sessions.id')
       .limit(limit)
+      .offset(offset)
       .execute();
   }
 

@@ -133,6 +133,24 @@ describe('console API: the dashboard', () => {
     assert.equal(c.blockedCommands, undefined, 'but does not read the audit trail');
   });
 
+  test('the live list pages too: newest first, with how many are open', async () => {
+    const r = await proxy.sessions.open({ userId: ids.ops!, deviceId: ids.db01!, credentialId: ids.cred!, protocol: 'ssh', source: '127.0.0.10' });
+    assert.ok(r.admitted, JSON.stringify(r));
+    try {
+      const first = await clients.audit!.call('GET', '/api/v1/sessions/live?limit=1');
+      assert.equal(first.status, 200, first.body);
+      assert.deepEqual([first.json.total, first.json.sessions.map((s: { id: string }) => s.id)], [2, [r.session.id]]);
+      const second = await clients.audit!.call('GET', '/api/v1/sessions/live?limit=1&offset=1');
+      assert.deepEqual([second.json.total, second.json.sessions.map((s: { id: string }) => s.id)], [2, [session!.id]]);
+      assert.equal((await clients.audit!.call('GET', '/api/v1/sessions/live')).json.sessions.length, 2);
+      assert.equal((await dashboard(admin)).liveSessions.total, 2);
+      for (const q of ['?limit=501', '?limit=0', '?offset=-1']) assert.equal((await clients.audit!.call('GET', `/api/v1/sessions/live${q}`)).status, 400, q);
+    } finally {
+      await r.session.close({ reason: 'test' });
+    }
+    assert.equal((await dashboard(admin)).liveSessions.total, 1);
+  });
+
   test('failed logins of the last 24 hours are counted from the audit trail', async () => {
     const before = (await dashboard(clients.audit!)).failedLogins;
     for (const password of ['wrong-1', 'wrong-2']) assert.equal((await new ApiClient(d).login('holder', password)).status, 401);
@@ -294,6 +312,26 @@ describe('console API: paged and filtered lists', () => {
     assert.equal((await clients.audit!.call('GET', '/api/v1/credentials?q=o_t')).json.total, 0, '"o_t" is not "oot" (root)');
     assert.equal((await clients.audit!.call('GET', `/api/v1/credentials?q=${host(2)}`)).json.total, 1, 'matched by host name');
     assert.equal((await clients.audit!.call('GET', '/api/v1/credentials?limit=501')).status, 400);
+  });
+
+  test('access groups page by name with a text filter, each with its member counts (not the members)', async () => {
+    for (const [name, devicesOf] of [['dba-east', [1, 2]], ['DBA-west', [3]], ['web', []]] as const) {
+      const r = await admin.call('POST', '/api/v1/access-groups', { name, userIds: [ids.ops, ids.lead], deviceIds: devicesOf.map((i) => ids[`${host(i)}:root`] ?? ids[`${host(i)}:postgres`]) });
+      assert.equal(r.status, 201, r.body);
+    }
+    const dba = await admin.call('GET', '/api/v1/access-groups?q=dba');
+    assert.equal(dba.status, 200, dba.body);
+    assert.equal(dba.json.total, 2);
+    assert.deepEqual(
+      dba.json.groups.map((g: { name: string; counts: object }) => [g.name, g.counts]),
+      [['DBA-west', { users: 2, approvers: 0, devices: 1, credentials: 0 }], ['dba-east', { users: 2, approvers: 0, devices: 2, credentials: 0 }]],
+    );
+    assert.equal(dba.json.groups[0].userIds, undefined, 'who is in a group is on its own page');
+    const page2 = await admin.call('GET', '/api/v1/access-groups?limit=1&offset=2');
+    assert.deepEqual([page2.json.total, page2.json.groups.map((g: { name: string }) => g.name)], [3, ['web']]);
+    assert.equal((await admin.call('GET', '/api/v1/access-groups?q=%25')).json.total, 0);
+    assert.equal((await clients.audit!.call('GET', '/api/v1/access-groups')).status, 403);
+    assert.equal((await admin.call('GET', '/api/v1/access-groups?limit=501')).status, 400);
   });
 
   test('access requests: mine and the inbox page with a total and the names a person reads; decided ones leave my inbox', async () => {

@@ -175,7 +175,10 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   );
 
   // ---- access groups
-  app.get('/api/v1/access-groups', { config: { permission: 'access.manage' } }, async () => ({ groups: await accessGroups.groups() }));
+  app.get<{ Querystring: PageQuery }>('/api/v1/access-groups', { config: { permission: 'access.manage' }, schema: { querystring: pageQuerySchema() } }, async (request) => {
+    const { text, limit, offset } = page(request.query);
+    return { ...(await accessGroups.pageGroups({ ...(text ? { text } : {}), limit, offset })), limit, offset };
+  });
   app.post('/api/v1/access-groups', { schema: objectBody, config: { permission: 'access.manage' } }, async (request, reply) => {
     reply.code(201);
     return { group: await accessGroups.saveGroup(actor(request), request.body) };
