@@ -334,6 +334,31 @@ describe('console API: paged and filtered lists', () => {
     assert.equal((await admin.call('GET', '/api/v1/access-groups?limit=501')).status, 400);
   });
 
+  test('the command rules tester gives the proxy\'s verdict, on the saved rules or on a draft, and saves nothing', async () => {
+    const list = await admin.call('GET', '/api/v1/access-groups?q=web');
+    const web = list.json.groups[0].id;
+    const saved = await admin.call('PUT', `/api/v1/access-groups/${web}/command-rules`, { mode: 'rules', rules: [{ pattern: '^rm\\s+-rf', action: 'block' }, { pattern: '^sudo\\b', action: 'alert' }] });
+    assert.equal(saved.status, 200, saved.body);
+    const test = async (body: object) => {
+      const r = await admin.call('POST', `/api/v1/access-groups/${web}/command-rules/test`, body);
+      assert.equal(r.status, 200, r.body);
+      return r.json as { verdict: { action: string; rule: { pattern: string } | null; part: string }; mode: string; rules: number };
+    };
+    const rm = await test({ command: 'rm -rf /' });
+    assert.deepEqual([rm.verdict.action, rm.verdict.rule?.pattern, rm.mode, rm.rules], ['block', '^rm\\s+-rf', 'rules', 2]);
+    assert.deepEqual([(await test({ command: 'echo safe; rm -rf /tmp/x' })).verdict.action, (await test({ command: 'echo safe; rm -rf /tmp/x' })).verdict.part], ['block', 'rm -rf /tmp/x']);
+    assert.equal((await test({ command: 'sudo ls' })).verdict.action, 'alert');
+    assert.deepEqual((await test({ command: 'ls -la' })).verdict, { action: 'allow', rule: null, part: 'ls -la' });
+    // A draft, not saved: an allow-list of ls only.
+    const draft = await test({ command: 'uptime', mode: 'allow-list', rules: [{ pattern: '^ls\\b', action: 'allow' }] });
+    assert.deepEqual([draft.verdict.action, draft.mode, draft.rules], ['block', 'allow-list', 1]);
+    assert.equal((await admin.call('GET', `/api/v1/access-groups/${web}/command-rules`)).json.commandRules.rules.length, 2, 'the test saved nothing');
+    assert.equal((await admin.call('POST', `/api/v1/access-groups/${web}/command-rules/test`, { command: 'x', rules: [{ pattern: '(a+)+', action: 'block' }] })).status, 400);
+    assert.equal((await admin.call('POST', `/api/v1/access-groups/${web}/command-rules/test`, { cmd: 'x' })).status, 400);
+    assert.equal((await admin.call('POST', '/api/v1/access-groups/99999/command-rules/test', { command: 'x' })).status, 404);
+    assert.equal((await clients.audit!.call('POST', `/api/v1/access-groups/${web}/command-rules/test`, { command: 'x' })).status, 403);
+  });
+
   test('access requests: mine and the inbox page with a total and the names a person reads; decided ones leave my inbox', async () => {
     const targets = [[host(1), 'root'], [host(1), 'oracle'], [host(2), 'root'], [host(3), 'backup_svc']] as const;
     const g = await admin.call('POST', '/api/v1/access-groups', {

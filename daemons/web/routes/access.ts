@@ -190,6 +190,9 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   app.get<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({
     commandRules: await accessGroups.commandRules(Number(request.params.id)),
   }));
+  app.post<IdRequest>('/api/v1/access-groups/:id/command-rules/test', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) =>
+    accessGroups.testCommand(Number(request.params.id), request.body),
+  );
   app.put<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
     commandRules: await accessGroups.setCommandRules(actor(request), Number(request.params.id), request.body),
   }));
