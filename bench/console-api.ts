@@ -1,6 +1,6 @@
 // make bench — what the console's pages cost the server with 10,000 devices, in-process on a real appliance
 // (SoftHSM token, its SQLite store): a devices page (the first, the last, a text filter that matches 1%, one
-// that matches nothing and so reads every row) with its total, and the dashboard with 1,000 of those devices
+// that matches nothing and so reads every row, the unreachable ones) with its total, and the dashboard with 1,000 of those devices
 // failing their connectivity test. Baseline in the same run: one device read by its key.
 import { performance } from 'node:perf_hooks';
 import { Appliance } from '../appliance/index.js';
@@ -44,6 +44,7 @@ try {
     ['page of 500', () => a.devices.pageDevices({ limit: 500, offset: 5000 })],
     ['text "recife" (100 match)', () => a.devices.pageDevices({ text: 'recife', limit: 50, offset: 0 })],
     ['text "nowhere" (none match)', () => a.devices.pageDevices({ text: 'nowhere', limit: 50, offset: 0 })],
+    ['unreachable (1,000 of them)', () => a.devices.pageDevices({ unreachable: true, limit: 50, offset: 0 })],
   ];
   const lines = [`console API with ${imported.imported} devices (imported from CSV in ${(importMs / 1000).toFixed(1)} s), median of ${ROUNDS}; baseline: one device by key ${byKey.toFixed(3)} ms`];
   for (const [name, fn] of cases) {

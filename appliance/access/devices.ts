@@ -77,6 +77,11 @@ function deviceView(d: DeviceWithCatalog): DeviceView {
   };
 }
 
+/** A device in a list: with the state of its last connectivity test (unchecked: never tested). */
+export interface DeviceListItem extends DeviceView {
+  reachability: { state: 'ok' | 'failing' | 'unchecked'; failingPorts: number; checkedAt: string | null };
+}
+
 /** Rows per import transaction: a disk sync per few hundred rows, not per row, and short write locks. */
 export const IMPORT_BATCH = 250;
 
@@ -110,14 +115,24 @@ export class DeviceService {
   }
 
   /**
-   * One page of devices in host name order, those whose host name, address, vendor, type, model or site
-   * contains `text` (without case) when given, and how many match in all.
+   * One page of devices in host name order, each with the state of its last connectivity test, and how many
+   * match in all: those whose host name, address, vendor, type, model or site contains `text` (without case),
+   * and with `unreachable` only the active ones whose last test failed on a port (the dashboard's count).
    */
-  async pageDevices(page: { text?: string; limit: number; offset: number }): Promise<{ devices: DeviceView[]; total: number }> {
+  async pageDevices(page: { text?: string; unreachable?: boolean; limit: number; offset: number }): Promise<{ devices: DeviceListItem[]; total: number }> {
     const text = page.text?.trim() || undefined;
-    const filter = text ? { text } : {};
-    const [rows, total] = await Promise.all([this.deps.store.repos.devices.devices({ ...filter, limit: page.limit, offset: page.offset }), this.deps.store.repos.devices.countDevices(filter)]);
-    return { devices: rows.map(deviceView), total };
+    const { rows, total } = await this.deps.store.repos.devices.devicePage({ ...(text ? { text } : {}), ...(page.unreachable ? { unreachable: true } : {}), limit: page.limit, offset: page.offset });
+    return {
+      devices: rows.map((r) => ({
+        ...deviceView(r),
+        reachability: {
+          state: r.checked_at === null ? 'unchecked' : r.failing_ports > 0 ? 'failing' : 'ok',
+          failingPorts: r.failing_ports,
+          checkedAt: r.checked_at === null ? null : new Date(r.checked_at).toISOString(),
+        },
+      })),
+      total,
+    };
   }
 
   async device(id: number): Promise<DeviceView> {

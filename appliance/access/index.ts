@@ -4,7 +4,7 @@
 // snapshot; access-decisions.ts loads it from the store).
 export { PERMISSIONS, PROFILES, PROFILE_NAMES, can, permissionsOf, requirePermission, isProfile, type Permission, type ProfileName } from './profiles.js';
 export { UserAdminService, validateNewUser, validateUsername, actorEvent, type Actor, type NewUser, type UserView } from './user-admin.js';
-export { DeviceService, validateDevice, IMPORT_BATCH, type DeviceView, type ImportRowReport } from './devices.js';
+export { DeviceService, validateDevice, IMPORT_BATCH, type DeviceView, type DeviceListItem, type ImportRowReport } from './devices.js';
 export { CredentialService, CREDENTIAL_KINDS, type CredentialView } from './credentials.js';
 export { HostKeyService } from './host-keys.js';
 export { ProtectedItemService, type ProtectedItemView, type ProtectedItemAccess } from './protected-items.js';

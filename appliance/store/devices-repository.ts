@@ -33,21 +33,41 @@ export class DevicesRepository {
       .select(['v.name as vendor', 't.name as type', 'm.name as model', 's.name as site']);
   }
 
-  async devices(filter: { ids?: number[]; text?: string; limit?: number; offset?: number } = {}): Promise<DeviceWithCatalog[]> {
+  async devices(filter: { ids?: number[]; limit?: number; offset?: number } = {}): Promise<DeviceWithCatalog[]> {
     let q = this.devicesQuery();
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
       q = q.where('devices.id', 'in', filter.ids);
     }
-    if (filter.text) q = q.where(matchingText(filter.text));
     return q.orderBy('devices.hostname').limit(filter.limit ?? 10_000).offset(filter.offset ?? 0).execute();
   }
 
-  /** How many devices `devices({ text })` pages through: on the devices table alone, no catalogue join. */
-  async countDevices(filter: { text?: string } = {}): Promise<number> {
-    let q = this.db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n'));
-    if (filter.text) q = q.where(matchingText(filter.text));
-    return Number((await q.executeTakeFirst())?.n ?? 0);
+  /**
+   * One page of devices by host name with the state of their last connectivity test (failing ports, when
+   * last tested), and how many match: text as in `devices`; `unreachable`: only active devices whose last test
+   * failed on a port (what the dashboard counts). The count reads the devices table alone, no catalogue join.
+   */
+  async devicePage(filter: { text?: string; unreachable?: boolean; limit: number; offset: number }): Promise<{ rows: (DeviceWithCatalog & { failing_ports: number; checked_at: number | null })[]; total: number }> {
+    const failing = (eb: ExpressionBuilder<Database, 'devices'>) =>
+      eb.exists(eb.selectFrom('connectivity_results as f').select('f.device_id').whereRef('f.device_id', '=', 'devices.id').where('f.ok', '=', false));
+    let rows = this.devicesQuery().select((eb) => [
+      eb.selectFrom('connectivity_results as c').select((e) => e.fn.countAll<number>().as('n')).whereRef('c.device_id', '=', 'devices.id').where('c.ok', '=', false).as('failing_ports'),
+      eb.selectFrom('connectivity_results as c').select((e) => e.fn.max('c.checked_at').as('m')).whereRef('c.device_id', '=', 'devices.id').as('checked_at'),
+    ]);
+    let count = this.db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (filter.text) {
+      rows = rows.where(matchingText(filter.text));
+      count = count.where(matchingText(filter.text));
+    }
+    if (filter.unreachable) {
+      rows = rows.where('devices.status', '=', 'active').where(failing);
+      count = count.where('devices.status', '=', 'active').where(failing);
+    }
+    const [page, n] = await Promise.all([rows.orderBy('devices.hostname').limit(filter.limit).offset(filter.offset).execute(), count.executeTakeFirst()]);
+    return {
+      rows: page.map((r) => ({ ...r, failing_ports: Number(r.failing_ports ?? 0), checked_at: r.checked_at === null || r.checked_at === undefined ? null : Number(r.checked_at) })),
+      total: Number(n?.n ?? 0),
+    };
   }
 
   async device(id: number): Promise<DeviceWithCatalog | undefined> {

@@ -166,6 +166,13 @@ describe('console API: the dashboard', () => {
     const v = (await dashboard(clients.audit!)).unreachableDevices;
     assert.equal(v.total, 1);
     assert.deepEqual(v.devices.map((x: { hostname: string; failingPorts: number }) => [x.hostname, x.failingPorts]), [['db02', 1]]);
+    // The whole list behind the dashboard's count, and each device's state in the devices list.
+    const unreachable = await clients.audit!.call('GET', '/api/v1/devices?unreachable=true');
+    assert.equal(unreachable.status, 200, unreachable.body);
+    assert.deepEqual([unreachable.json.total, unreachable.json.devices.map((x: { hostname: string; reachability: { state: string; failingPorts: number } }) => [x.hostname, x.reachability.state, x.reachability.failingPorts])], [v.total, [['db02', 'failing', 1]]]);
+    const listed = await clients.audit!.call('GET', '/api/v1/devices');
+    assert.deepEqual(listed.json.devices.map((x: { hostname: string; reachability: { state: string } }) => [x.hostname, x.reachability.state]), [['db01', 'ok'], ['db02', 'failing']]);
+    assert.ok(Date.parse(listed.json.devices[0].reachability.checkedAt) > Date.now() - 60_000);
     // A disabled device is not tested any more: its old failure is not news.
     assert.equal((await admin.call('POST', `/api/v1/devices/${ids.db02}/disable`, {})).status, 200);
     assert.deepEqual((await dashboard(clients.audit!)).unreachableDevices, { total: 0, devices: [] });
@@ -253,6 +260,7 @@ describe('console API: paged and filtered lists', () => {
     assert.equal(first.total, N);
     assert.equal(first.devices.length, 50);
     assert.deepEqual(first.devices.slice(0, 3).map((x) => x.hostname), [host(1), host(2), host(3)]);
+    assert.deepEqual((first.devices[0] as unknown as { reachability: object }).reachability, { state: 'unchecked', failingPorts: 0, checkedAt: null });
     const started = performance.now();
     const last = await devices('?limit=500&offset=9900');
     t.diagnostic(`a page of 500 at offset 9900 of ${N} devices: ${(performance.now() - started).toFixed(1)} ms round trip`);
@@ -277,7 +285,7 @@ describe('console API: paged and filtered lists', () => {
   });
 
   test('devices paging refuses what it does not serve, and the permission still holds', async () => {
-    for (const q of ['?limit=501', '?limit=0', '?limit=abc', '?offset=-1', `?q=${'x'.repeat(254)}`, '?sort=hostname']) {
+    for (const q of ['?limit=501', '?limit=0', '?limit=abc', '?offset=-1', `?q=${'x'.repeat(254)}`, '?sort=hostname', '?unreachable=yes']) {
       assert.equal((await clients.audit!.call('GET', `/api/v1/devices${q}`)).status, 400, q);
     }
     assert.equal((await clients.ops!.call('GET', '/api/v1/devices')).status, 403);

@@ -60,12 +60,12 @@ export interface AccessRouteOptions {
 export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
 
   // ---- devices
-  app.get<{ Querystring: PageQuery }>(
+  app.get<{ Querystring: PageQuery & { unreachable?: 'true' } }>(
     '/api/v1/devices',
-    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema() } },
+    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema({ unreachable: { type: 'string', enum: ['true'] } }) } },
     async (request) => {
       const { text, limit, offset } = page(request.query);
-      return { ...(await devices.pageDevices({ ...(text ? { text } : {}), limit, offset })), limit, offset };
+      return { ...(await devices.pageDevices({ ...(text ? { text } : {}), unreachable: request.query.unreachable === 'true', limit, offset })), limit, offset };
     },
   );
   app.post('/api/v1/devices', { schema: objectBody, config: { permission: 'devices.manage' } }, async (request, reply) => {
