@@ -173,11 +173,6 @@ export class AccessRequestService {
     return requestView(r, approvals);
   }
 
-  async myRequests(userId: number): Promise<AccessRequestView[]> {
-    const rows = await this.deps.store.repos.accessRequests.requestsOf(userId);
-    return Promise.all(rows.map((r) => this.request(r.id)));
-  }
-
   /** One page of the user's own requests, newest first, optionally of one status, and how many there are. */
   async pageMyRequests(userId: number, page: { status?: AccessRequestRow['status']; limit: number; offset: number }): Promise<{ requests: AccessRequestListItem[]; total: number }> {
     const { rows, total } = await this.deps.store.repos.accessRequests.pageRequestsOf(userId, page);

@@ -22,10 +22,6 @@ export class AccessRequestsRepository {
     await this.db.updateTable('access_requests').set(patch).where('id', '=', id).execute();
   }
 
-  async requestsOf(userId: number): Promise<AccessRequestRow[]> {
-    return this.db.selectFrom('access_requests').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(500).execute();
-  }
-
   /**
    * Pending requests this user may still decide: approver of the request's group, not the requester, and not
    * decided by them yet (a request needing two approvals stays pending after the first).
