@@ -18,7 +18,7 @@ import {
   PasswordViewService,
   ConnectivityService,
 } from './access/index.js';
-import { RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
+import { Dashboard, RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
 import { Vault } from './vault/index.js';
 import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
@@ -89,6 +89,8 @@ export class Appliance {
     readonly rdpTickets: RdpTicketService,
     /** Recordings held by other cluster nodes: fetched from them, and served to them (the web's internal route). */
     readonly remoteRecordings: RemoteRecordings,
+    /** The console's dashboard: live sessions, approvals waiting, recent failures, what expires, what is unreachable. */
+    readonly dashboard: Dashboard,
   ) {}
 
   /**
@@ -190,7 +192,8 @@ export class Appliance {
     const proxyLogins = new ProxyLoginService({ store, audit, settings, auth, certificates, totp, clock });
     const sshKeys = new SshKeyService({ store, audit, clock });
     const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings);
+    const dashboard = new Dashboard({ store, sessions, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard);
   }
 
   async close(): Promise<void> {

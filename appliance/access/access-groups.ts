@@ -10,7 +10,7 @@ import { validateTimeWindows, type TimeWindow } from './time-windows.js';
 import { audited } from './audited.js';
 import { flag } from './input.js';
 import type { Actor } from './user-admin.js';
-import { validateRules, type CommandRule, type CommandRuleMode } from '../commands/index.js';
+import { judge, validateRules, MAX_MATCH_INPUT, type CommandRule, type CommandRuleMode, type CommandVerdict } from '../commands/index.js';
 
 export interface CommandRulesView {
   groupId: number;
@@ -34,6 +34,9 @@ export interface AccessGroupInput extends GroupOptions {
 export interface AccessGroupView extends AccessGroupInput {
   id: number;
 }
+
+/** A group in a list: its settings, and how many members of each kind (not who). */
+export type AccessGroupSummary = ReturnType<typeof groupOptions> & { counts: { users: number; approvers: number; devices: number; credentials: number } };
 
 const MAX_MEMBERS = 100_000;
 
@@ -109,6 +112,16 @@ export class AccessGroupService {
     return Promise.all((await this.deps.store.repos.accessGroups.groups()).map((g) => this.groupView(g)));
   }
 
+  /**
+   * One page of groups by name (optionally those whose name contains `text`), each with its settings and how
+   * many members of each kind it has — the members themselves are on the group's own page — and how many match.
+   */
+  async pageGroups(page: { text?: string; limit: number; offset: number }): Promise<{ groups: AccessGroupSummary[]; total: number }> {
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.accessGroups.pageGroups({ ...page, ...(text ? { text } : { text: undefined }) });
+    return { groups: rows.map((r) => ({ ...groupOptions(r), counts: { users: r.users, approvers: r.approvers, devices: r.devices, credentials: r.credentials } })), total };
+  }
+
   async group(id: number): Promise<AccessGroupView> {
     const g = await this.deps.store.repos.accessGroups.group(id);
     if (!g) throw new NotFoundError('access group');
@@ -160,6 +173,21 @@ export class AccessGroupService {
     const r = await this.deps.store.repos.commandRules.ofGroup(groupId);
     if (!r) throw new NotFoundError('access group');
     return { groupId, mode: r.mode, rules: r.rules };
+  }
+
+  /**
+   * The command rules' tester: the verdict the terminal proxy would give `command` in a session this group
+   * admits — by the group's saved rules, or by a draft (`mode`, `rules`) being edited, checked as a save would
+   * check it. The same judgement the proxy makes (commands/judge), not a copy. Changes nothing.
+   */
+  async testCommand(groupId: number, input: unknown): Promise<{ verdict: CommandVerdict; mode: CommandRuleMode; rules: number }> {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('expected {command, mode?, rules?}');
+    const i = input as Record<string, unknown>;
+    for (const k of Object.keys(i)) if (!['command', 'mode', 'rules'].includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
+    if (typeof i.command !== 'string' || i.command.length > 4 * MAX_MATCH_INPUT) throw new InputError(`command must be text of at most ${4 * MAX_MATCH_INPUT} characters`, { field: 'command' });
+    const saved = await this.commandRules(groupId);
+    const { mode, rules } = i.rules === undefined && i.mode === undefined ? saved : validateRules(i.rules ?? saved.rules, i.mode ?? saved.mode);
+    return { verdict: judge(rules, mode, i.command), mode, rules: rules.length };
   }
 
   /**

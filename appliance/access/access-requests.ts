@@ -1,7 +1,7 @@
 // Access requests with approvals, emergency (break-glass) access, and the grants they become. Approved and
 // expired grants are announced on the store's change feed, so a proxy in any process can end the live
 // sessions a grant no longer covers.
-import type { Store, AccessRequestRow, ChangeTopics } from '../store/index.js';
+import type { Store, AccessRequestRow, AccessRequestListRow, ChangeTopics } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/index.js';
@@ -54,6 +54,26 @@ function requestView(r: AccessRequestRow, approvals: number): AccessRequestView 
     emergency: r.emergency,
     approvals,
     approvalsNeeded: r.approvals_needed,
+  };
+}
+
+/** A request as the console's lists show it: with who asked, the device's and the credential's names. */
+export interface AccessRequestListItem extends AccessRequestView {
+  requester: string | null;
+  hostname: string | null;
+  credentialUsername: string | null;
+  createdAt: string;
+  decidedAt: string | null;
+}
+
+function listItem(r: AccessRequestListRow): AccessRequestListItem {
+  return {
+    ...requestView(r, r.approvals),
+    requester: r.requester,
+    hostname: r.hostname,
+    credentialUsername: r.credential_username,
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+    decidedAt: r.decided_at === null ? null : new Date(Number(r.decided_at)).toISOString(),
   };
 }
 
@@ -153,12 +173,19 @@ export class AccessRequestService {
     return requestView(r, approvals);
   }
 
-  async myRequests(userId: number): Promise<AccessRequestView[]> {
-    const rows = await this.deps.store.repos.accessRequests.requestsOf(userId);
-    return Promise.all(rows.map((r) => this.request(r.id)));
+  /** One page of the user's own requests, newest first, optionally of one status, and how many there are. */
+  async pageMyRequests(userId: number, page: { status?: AccessRequestRow['status']; limit: number; offset: number }): Promise<{ requests: AccessRequestListItem[]; total: number }> {
+    const { rows, total } = await this.deps.store.repos.accessRequests.pageRequestsOf(userId, page);
+    return { requests: rows.map(listItem), total };
   }
 
-  /** The approver's in-app inbox: pending requests they may decide. */
+  /** One page of the approver's inbox (as toDecide), oldest first, and how many wait. */
+  async pageToDecide(approverId: number, page: { limit: number; offset: number }): Promise<{ requests: AccessRequestListItem[]; total: number }> {
+    const { rows, total } = await this.deps.store.repos.accessRequests.pagePendingFor(approverId, page);
+    return { requests: rows.map(listItem), total };
+  }
+
+  /** The approver's in-app inbox: pending requests they may still decide (not those they decided already). */
   async toDecide(approverId: number): Promise<AccessRequestView[]> {
     const rows = await this.deps.store.repos.accessRequests.pendingFor(approverId);
     return Promise.all(rows.map((r) => this.request(r.id)));

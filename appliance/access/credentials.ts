@@ -111,6 +111,13 @@ export class CredentialService {
     return (await this.deps.store.repos.credentials.credentials(filter)).map(credentialView);
   }
 
+  /** One page of credentials (each with its device's host name) and how many match; see CredentialsRepository.pageCredentials. */
+  async pageCredentials(page: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ credentials: (CredentialView & { hostname: string })[]; total: number }> {
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.credentials.pageCredentials({ ...page, ...(text ? { text } : { text: undefined }) });
+    return { credentials: rows.map((r) => ({ ...credentialView(r), hostname: r.hostname })), total };
+  }
+
   async credential(id: number): Promise<CredentialView> {
     const c = await this.deps.store.repos.credentials.credential(id);
     if (!c) throw new NotFoundError('credential');

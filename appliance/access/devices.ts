@@ -77,6 +77,11 @@ function deviceView(d: DeviceWithCatalog): DeviceView {
   };
 }
 
+/** A device in a list: with the state of its last connectivity test (unchecked: never tested). */
+export interface DeviceListItem extends DeviceView {
+  reachability: { state: 'ok' | 'failing' | 'unchecked'; failingPorts: number; checkedAt: string | null };
+}
+
 /** Rows per import transaction: a disk sync per few hundred rows, not per row, and short write locks. */
 export const IMPORT_BATCH = 250;
 
@@ -107,6 +112,27 @@ export class DeviceService {
 
   async listDevices(filter: { ids?: number[]; limit?: number; offset?: number } = {}): Promise<DeviceView[]> {
     return (await this.deps.store.repos.devices.devices(filter)).map(deviceView);
+  }
+
+  /**
+   * One page of devices in host name order, each with the state of its last connectivity test, and how many
+   * match in all: those whose host name, address, vendor, type, model or site contains `text` (without case),
+   * and with `unreachable` only the active ones whose last test failed on a port (the dashboard's count).
+   */
+  async pageDevices(page: { text?: string; unreachable?: boolean; limit: number; offset: number }): Promise<{ devices: DeviceListItem[]; total: number }> {
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.devices.devicePage({ ...(text ? { text } : {}), ...(page.unreachable ? { unreachable: true } : {}), limit: page.limit, offset: page.offset });
+    return {
+      devices: rows.map((r) => ({
+        ...deviceView(r),
+        reachability: {
+          state: r.checked_at === null ? 'unchecked' : r.failing_ports > 0 ? 'failing' : 'ok',
+          failingPorts: r.failing_ports,
+          checkedAt: r.checked_at === null ? null : new Date(r.checked_at).toISOString(),
+        },
+      })),
+      total,
+    };
   }
 
   async device(id: number): Promise<DeviceView> {

@@ -7,3 +7,4 @@ export { RecordingService, SessionRecording, type RecordingDeps, type RemoteReco
 export { parseLoginName, MAX_LOGIN_NAME, type LoginName } from './login-name.js';
 export { resolveTarget, protocolTargets, targetState, STATE_TEXT, LIST_LIMIT, type Resolution } from './targets.js';
 export { RdpTicketService, rdpTicketHash, RDP_TICKET_TTL_MS, RDP_TICKET_RETENTION_MS, MAX_OUTSTANDING_RDP_TICKETS, type RdpTicketActor, type RdpTicketRequest, type IssuedRdpTicket, type RedeemedRdpTicket, type RdpTicketRedemption, type RdpTicketRefusal, type RdpTicketMethod, type RdpTicketDeps } from './rdp-tickets.js';
+export { Dashboard, DASHBOARD_LIST, DASHBOARD_RECENT_MS, DASHBOARD_EXPIRY_MS, FAILED_LOGIN_TYPES, BLOCKED_COMMAND_TYPE, type DashboardView } from './dashboard.js';

@@ -588,10 +588,10 @@ export class SessionService {
    * The open sessions, wherever they run, from the store: who, where, since when, the bytes so far, the
    * recording. For auditors (audit.read) and for those who may end them (access.manage).
    */
-  async liveSessions(actor: { profile: string }, options: { limit?: number } = {}): Promise<LiveSessionView[]> {
+  async liveSessions(actor: { profile: string }, options: { limit?: number; offset?: number } = {}): Promise<LiveSessionView[]> {
     if (!can(actor.profile, 'audit.read') && !can(actor.profile, 'access.manage')) throw new WardenError('AUTH_FORBIDDEN', 'the audit.read or access.manage permission is required');
     const now = this.now();
-    const rows = await this.deps.store.repos.proxySessions.live(Math.min(Math.max(1, options.limit ?? 1000), 10_000));
+    const rows = await this.deps.store.repos.proxySessions.live(Math.min(Math.max(1, options.limit ?? 1000), 10_000), Math.max(0, options.offset ?? 0));
     const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
     return rows.map((r) => ({
       id: r.id,
@@ -610,6 +610,12 @@ export class SessionService {
       process: r.host_id,
       responsive: r.host_expires_at !== null && Number(r.host_expires_at) > now,
     }));
+  }
+
+  /** One page of the live sessions, newest first, and how many are open (the same permission as liveSessions). */
+  async pageLiveSessions(actor: { profile: string }, page: { limit: number; offset: number }): Promise<{ sessions: LiveSessionView[]; total: number }> {
+    const [sessions, counts] = await Promise.all([this.liveSessions(actor, page), this.openCounts()]);
+    return { sessions, total: Object.values(counts).reduce((a, b) => a + b, 0) };
   }
 
   /** How many sessions are open now, per protocol (for status lines). */

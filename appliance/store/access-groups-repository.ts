@@ -13,6 +13,39 @@ export class AccessGroupsRepository {
     return this.db.selectFrom('access_groups').selectAll().orderBy('name').execute();
   }
 
+  /**
+   * One page of groups by name, those whose name contains `text` (without case) when given, each with how
+   * many users, approvers, devices and credentials it holds (not who: a group may cover thousands), and how
+   * many groups match.
+   */
+  async pageGroups(filter: { text?: string; limit: number; offset: number }): Promise<{ rows: (AccessGroupRow & { users: number; approvers: number; devices: number; credentials: number })[]; total: number }> {
+    let q = this.db.selectFrom('access_groups as g');
+    if (filter.text) {
+      // LIKE with its wildcards escaped by '!', both sides lowered (see coveredTargets).
+      const pattern = `%${filter.text.toLowerCase().replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
+      q = q.where((eb) => sql<boolean>`LOWER(${eb.ref('g.name')}) LIKE ${pattern} ESCAPE '!'`);
+    }
+    const [rows, count] = await Promise.all([
+      q
+        .selectAll('g')
+        .select((eb) => [
+          eb.selectFrom('access_group_users as m').select((e) => e.fn.countAll<number>().as('n')).whereRef('m.group_id', '=', 'g.id').as('users'),
+          eb.selectFrom('access_group_approvers as m').select((e) => e.fn.countAll<number>().as('n')).whereRef('m.group_id', '=', 'g.id').as('approvers'),
+          eb.selectFrom('access_group_devices as m').select((e) => e.fn.countAll<number>().as('n')).whereRef('m.group_id', '=', 'g.id').as('devices'),
+          eb.selectFrom('access_group_credentials as m').select((e) => e.fn.countAll<number>().as('n')).whereRef('m.group_id', '=', 'g.id').as('credentials'),
+        ])
+        .orderBy('g.name')
+        .limit(filter.limit)
+        .offset(filter.offset)
+        .execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    ]);
+    return {
+      rows: rows.map((r) => ({ ...r, users: Number(r.users ?? 0), approvers: Number(r.approvers ?? 0), devices: Number(r.devices ?? 0), credentials: Number(r.credentials ?? 0) })),
+      total: Number(count?.n ?? 0),
+    };
+  }
+
   async group(id: number): Promise<AccessGroupRow | undefined> {
     return this.db.selectFrom('access_groups').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,5 +1,5 @@
 // Credentials (their secrets sealed by the vault) and who holds which half of a split password.
-import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { CredentialRow, CredentialsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -15,6 +15,28 @@ export class CredentialsRepository {
       q = q.where('id', 'in', filter.ids);
     }
     return q.orderBy('id').execute();
+  }
+
+  /**
+   * One page of credentials with their device's host name, by host name then user name, and how many match:
+   * of one device, and/or those whose user name, domain or device host name contains `text` (without case).
+   */
+  async pageCredentials(filter: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ rows: (CredentialRow & { hostname: string })[]; total: number }> {
+    let q = this.db.selectFrom('credentials').innerJoin('devices', 'devices.id', 'credentials.device_id');
+    if (filter.deviceId !== undefined) q = q.where('credentials.device_id', '=', filter.deviceId);
+    if (filter.text) {
+      // LIKE with its wildcards escaped by '!' (a backslash means something else in MariaDB's literals), both
+      // sides lowered (MariaDB's binary collation keeps case).
+      const pattern = `%${filter.text.toLowerCase().replace(/[!%_]/g, (ch) => `!${ch}`)}%`;
+      const like = (eb: ExpressionBuilder<Database, 'credentials' | 'devices'>, column: 'credentials.username' | 'credentials.domain' | 'devices.hostname') =>
+        sql<boolean>`LOWER(${eb.ref(column)}) LIKE ${pattern} ESCAPE '!'`;
+      q = q.where((eb) => eb.or([like(eb, 'credentials.username'), like(eb, 'credentials.domain'), like(eb, 'devices.hostname')]));
+    }
+    const [rows, count] = await Promise.all([
+      q.selectAll('credentials').select('devices.hostname').orderBy('devices.hostname').orderBy('credentials.username').orderBy('credentials.id').limit(filter.limit).offset(filter.offset).execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    ]);
+    return { rows, total: Number(count?.n ?? 0) };
   }
 
   async credential(id: number): Promise<CredentialRow | undefined> {

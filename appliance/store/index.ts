@@ -49,6 +49,7 @@ export * from './session-commands-repository.js';
 export * from './session-hosts-repository.js';
 export * from './rdp-tickets-repository.js';
 export * from './cluster-nodes-repository.js';
+export * from './dashboard-repository.js';
 export { copyDatabase, type CopyOptions, type CopyResult } from './copy.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {

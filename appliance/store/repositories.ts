@@ -17,6 +17,7 @@ import { SshKeysRepository } from './ssh-keys-repository.js';
 import { RdpTicketsRepository } from './rdp-tickets-repository.js';
 import { SessionHostsRepository } from './session-hosts-repository.js';
 import { ClusterNodesRepository } from './cluster-nodes-repository.js';
+import { DashboardRepository } from './dashboard-repository.js';
 import { usernameKey } from '../i18n/index.js';
 import { isUniqueViolation } from './errors.js';
 import { preparedQuery } from './prepared-query.js';
@@ -294,7 +295,7 @@ export class ProxySessionsRepository {
    * Open sessions, newest first, with their recording (if any) and their process's lease expiry (null: the
    * process is gone, or the row predates process leases).
    */
-  async live(limit: number): Promise<(ProxySessionRow & { recording_id: string | null; host_expires_at: number | null })[]> {
+  async live(limit: number, offset = 0): Promise<(ProxySessionRow & { recording_id: string | null; host_expires_at: number | null })[]> {
     return this.db
       .selectFrom('proxy_sessions')
       .leftJoin('recordings', 'recordings.session_id', 'proxy_sessions.id')
@@ -305,6 +306,7 @@ export class ProxySessionsRepository {
       .orderBy('proxy_sessions.started_at', 'desc')
       .orderBy('proxy_sessions.id')
       .limit(limit)
+      .offset(offset)
       .execute();
   }
 
@@ -706,6 +708,8 @@ export class Repositories {
   readonly rdpTickets: RdpTicketsRepository;
   /** The cluster's nodes (where each one's recordings are fetched from). */
   readonly clusterNodes: ClusterNodesRepository;
+  /** The console dashboard's bounded counts across tables. */
+  readonly dashboard: DashboardRepository;
   private readonly committed: (() => void)[] | undefined;
 
   /** `inTransaction`: work queued with afterCommit waits for the commit (and is dropped on rollback). */
@@ -742,6 +746,7 @@ export class Repositories {
     this.sessionHosts = new SessionHostsRepository(db);
     this.rdpTickets = new RdpTicketsRepository(db);
     this.clusterNodes = new ClusterNodesRepository(db);
+    this.dashboard = new DashboardRepository(db);
   }
 
   /** Run `fn` once the surrounding transaction has committed (at once outside a transaction). */

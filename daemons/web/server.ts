@@ -28,6 +28,7 @@ import { recordingRoutes } from './routes/recordings.js';
 import { sshKeyRoutes } from './routes/ssh-keys.js';
 import { rdpTicketRoutes } from './routes/rdp-tickets.js';
 import { internalRoutes } from './routes/internal.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { watchTlsFiles } from './tls-files.js';
 import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
@@ -178,6 +179,7 @@ export class WebServer {
     void app.register(sshKeyRoutes, { sshKeys: appliance.sshKeys, users });
     void app.register(rdpTicketRoutes, { rdpTickets: appliance.rdpTickets, accessDecisions, publicAddress: appliance.config.rdpProxy.publicAddress });
     void app.register(internalRoutes, { remoteRecordings: appliance.remoteRecordings });
+    void app.register(dashboardRoutes, { dashboard: appliance.dashboard });
     void app.register(pageRoutes, { settings });
   }
 

@@ -20,6 +20,31 @@ import { actor, idParams, type IdRequest } from '../route-context.js';
 
 const objectBody = { body: { type: 'object' } } as const;
 
+/** The console's list paging: `?q=&limit=&offset=`, a page of 50 unless asked, at most 500. */
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 500;
+type PageQuery = { q?: string; limit?: string; offset?: string };
+
+/** `text: false`: a list without a text filter (then `q` is refused like any unknown parameter). */
+function pageQuerySchema(extra: Record<string, object> = {}, opts: { text?: boolean } = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...(opts.text === false ? {} : { q: { type: 'string', maxLength: 253 } }),
+      limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+      offset: { type: 'string', pattern: '^[0-9]{1,7}$' },
+      ...extra,
+    },
+  } as const;
+}
+
+function page(query: PageQuery, defaultLimit = PAGE_DEFAULT): { text: string; limit: number; offset: number } {
+  const limit = query.limit === undefined ? defaultLimit : Number(query.limit);
+  if (limit > PAGE_MAX) throw new InputError(`limit must be 1 to ${PAGE_MAX}`, { field: 'limit' });
+  return { text: (query.q ?? '').trim(), limit, offset: Number(query.offset ?? 0) };
+}
+
 export interface AccessRouteOptions {
   devices: DeviceService;
   credentials: CredentialService;
@@ -35,13 +60,13 @@ export interface AccessRouteOptions {
 export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
 
   // ---- devices
-  app.get<{ Querystring: { limit?: string; offset?: string } }>(
+  app.get<{ Querystring: PageQuery & { unreachable?: 'true' } }>(
     '/api/v1/devices',
-    {
-      config: { permission: 'devices.read' },
-      schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } } },
+    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema({ unreachable: { type: 'string', enum: ['true'] } }) } },
+    async (request) => {
+      const { text, limit, offset } = page(request.query);
+      return { ...(await devices.pageDevices({ ...(text ? { text } : {}), unreachable: request.query.unreachable === 'true', limit, offset })), limit, offset };
     },
-    async (request) => ({ devices: await devices.listDevices({ limit: Number(request.query.limit ?? 1000), offset: Number(request.query.offset ?? 0) }) }),
   );
   app.post('/api/v1/devices', { schema: objectBody, config: { permission: 'devices.manage' } }, async (request, reply) => {
     reply.code(201);
@@ -87,10 +112,15 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   }));
 
   // ---- credentials
-  app.get<{ Querystring: { device?: string } }>(
+  app.get<{ Querystring: PageQuery & { device?: string } }>(
     '/api/v1/credentials',
-    { config: { permission: 'devices.read' }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } } },
-    async (request) => ({ credentials: await credentials.listCredentials(request.query.device ? { deviceId: Number(request.query.device) } : {}) }),
+    { config: { permission: 'devices.read' }, schema: { querystring: pageQuerySchema({ device: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } }) } },
+    async (request) => {
+      const deviceId = request.query.device ? Number(request.query.device) : undefined;
+      // One device's credentials are a handful: asked by device, the page holds them all unless told otherwise.
+      const { text, limit, offset } = page(request.query, deviceId === undefined ? PAGE_DEFAULT : PAGE_MAX);
+      return { ...(await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset })), limit, offset };
+    },
   );
   app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
     reply.code(201);
@@ -145,7 +175,10 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   );
 
   // ---- access groups
-  app.get('/api/v1/access-groups', { config: { permission: 'access.manage' } }, async () => ({ groups: await accessGroups.groups() }));
+  app.get<{ Querystring: PageQuery }>('/api/v1/access-groups', { config: { permission: 'access.manage' }, schema: { querystring: pageQuerySchema() } }, async (request) => {
+    const { text, limit, offset } = page(request.query);
+    return { ...(await accessGroups.pageGroups({ ...(text ? { text } : {}), limit, offset })), limit, offset };
+  });
   app.post('/api/v1/access-groups', { schema: objectBody, config: { permission: 'access.manage' } }, async (request, reply) => {
     reply.code(201);
     return { group: await accessGroups.saveGroup(actor(request), request.body) };
@@ -157,6 +190,9 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   app.get<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({
     commandRules: await accessGroups.commandRules(Number(request.params.id)),
   }));
+  app.post<IdRequest>('/api/v1/access-groups/:id/command-rules/test', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) =>
+    accessGroups.testCommand(Number(request.params.id), request.body),
+  );
   app.put<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
     commandRules: await accessGroups.setCommandRules(actor(request), Number(request.params.id), request.body),
   }));
@@ -207,8 +243,19 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     reply.code(201);
     return { request: await accessRequests.requestAccess(actor(request), request.body) };
   });
-  app.get('/api/v1/access-requests', async (request) => ({ requests: await accessRequests.myRequests(request.session!.user.id) }));
-  app.get('/api/v1/access-requests/inbox', async (request) => ({ requests: await accessRequests.toDecide(request.session!.user.id) }));
+  app.get<{ Querystring: Omit<PageQuery, 'q'> & { status?: 'pending' | 'approved' | 'denied' | 'cancelled' } }>(
+    '/api/v1/access-requests',
+    { schema: { querystring: pageQuerySchema({ status: { type: 'string', enum: ['pending', 'approved', 'denied', 'cancelled'] } }, { text: false }) } },
+    async (request) => {
+      const { limit, offset } = page(request.query);
+      const status = request.query.status;
+      return { ...(await accessRequests.pageMyRequests(request.session!.user.id, { ...(status ? { status } : {}), limit, offset })), limit, offset };
+    },
+  );
+  app.get<{ Querystring: Omit<PageQuery, 'q'> }>('/api/v1/access-requests/inbox', { schema: { querystring: pageQuerySchema({}, { text: false }) } }, async (request) => {
+    const { limit, offset } = page(request.query);
+    return { ...(await accessRequests.pageToDecide(request.session!.user.id, { limit, offset })), limit, offset };
+  });
   for (const decision of ['approve', 'deny'] as const) {
     app.post<IdRequest & { Body: { comment?: string } }>(
       `/api/v1/access-requests/:id/${decision}`,

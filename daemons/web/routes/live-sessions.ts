@@ -13,16 +13,23 @@ const SESSION_ID = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 export const liveSessionRoutes: FastifyPluginAsync<LiveSessionRouteOptions> = async (app, { sessions }) => {
   // Either permission lists (audit.read or access.manage): the service checks, the route config holds one.
-  app.get<{ Querystring: { limit?: string } }>(
+  // Paged as every console list: 50 a page unless asked, at most 500, with how many are open.
+  app.get<{ Querystring: { limit?: string; offset?: string } }>(
     '/api/v1/sessions/live',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
+        },
       },
     },
-    async (request) => ({
-      sessions: await sessions.liveSessions(request.session!.user, request.query.limit ? { limit: Number(request.query.limit) } : {}),
-    }),
+    async (request) => {
+      const limit = Number(request.query.limit ?? 50);
+      const offset = Number(request.query.offset ?? 0);
+      return { ...(await sessions.pageLiveSessions(request.session!.user, { limit, offset })), limit, offset };
+    },
   );
 
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
