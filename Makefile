@@ -35,10 +35,14 @@ build: deps
 	@rm -rf dist
 	@node_modules/.bin/tsc -p tsconfig.json
 	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
+	@# The web console: its own type check (DOM, JSX), then esbuild's hashed bundle into dist/daemons/web/public.
+	@node_modules/.bin/tsc -p daemons/web/console/tsconfig.json
+	@node scripts/build-console.mjs
 	@chmod +x dist/cli/orbit/main.js dist/daemons/*/main.js
 
 typecheck: deps
 	@node_modules/.bin/tsc -p tsconfig.json --noEmit
+	@node_modules/.bin/tsc -p daemons/web/console/tsconfig.json
 
 run: build
 	@node dist/daemons/supervisor/main.js
