@@ -227,7 +227,7 @@ const ptBR: Catalogue = {
   'console.audit.subject': 'Objeto',
   'console.audit.since': 'De',
   'console.audit.until': 'Até',
-  'console.audit.col.seq': 'Seq.',
+  'console.audit.col.seq': 'Nº',
   'console.audit.col.at': 'Data e hora',
   'console.audit.col.outcome': 'Resultado',
   'console.audit.col.code': 'Código do motivo',
