@@ -210,6 +210,25 @@ describe('web console in Chromium', () => {
     await context.close();
   });
 
+  test('a console bundle slower than the sign-in still lands in the console', async () => {
+    assert.ok(adminPassword, 'runs after the first sign-in');
+    const context = await newContext('en-US');
+    const page = await context.newPage();
+    await signIn(page, 'admin', adminPassword);
+    await page.locator('#welcome').waitFor();
+    // Reload with a session and a bundle that arrives long after app.js has asked GET /api/v1/me.
+    let delayed = 0;
+    await page.route(/\/assets\/console-[A-Za-z0-9]+\.js$/, async (route) => {
+      delayed++;
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    await page.reload();
+    await page.locator('#welcome').waitFor({ timeout: 10_000 });
+    assert.equal(delayed, 1);
+    await context.close();
+  });
+
   test('in German: the same walk shows no English console text', async () => {
     assert.ok(adminPassword, 'runs after the first sign-in');
     const context = await newContext('de-DE');
