@@ -116,6 +116,7 @@ const enUS = {
   'console.audit.outcome.info': 'Information',
   'console.audit.newest': 'Newest events',
   'console.audit.older': 'Older events',
+  'console.audit.col.detail': 'Details',
 } as const;
 
 export type MessageKey = keyof typeof enUS;
@@ -236,6 +237,7 @@ const ptBR: Catalogue = {
   'console.audit.outcome.info': 'Informação',
   'console.audit.newest': 'Eventos mais recentes',
   'console.audit.older': 'Eventos mais antigos',
+  'console.audit.col.detail': 'Detalhes',
 };
 
 const de: Catalogue = {
@@ -353,6 +355,7 @@ const de: Catalogue = {
   'console.audit.outcome.info': 'Hinweis',
   'console.audit.newest': 'Neueste Ereignisse',
   'console.audit.older': 'Ältere Ereignisse',
+  'console.audit.col.detail': 'Einzelheiten',
 };
 
 const es: Catalogue = {
@@ -470,6 +473,7 @@ const es: Catalogue = {
   'console.audit.outcome.info': 'Información',
   'console.audit.newest': 'Eventos más recientes',
   'console.audit.older': 'Eventos anteriores',
+  'console.audit.col.detail': 'Detalles',
 };
 
 const pl: Catalogue = {
@@ -587,6 +591,7 @@ const pl: Catalogue = {
   'console.audit.outcome.info': 'Informacja',
   'console.audit.newest': 'Najnowsze zdarzenia',
   'console.audit.older': 'Starsze zdarzenia',
+  'console.audit.col.detail': 'Szczegóły',
 };
 
 const fr: Catalogue = {
@@ -704,6 +709,7 @@ const fr: Catalogue = {
   'console.audit.outcome.info': 'Information',
   'console.audit.newest': 'Événements les plus récents',
   'console.audit.older': 'Événements plus anciens',
+  'console.audit.col.detail': 'Détails',
 };
 
 const ru: Catalogue = {
@@ -821,6 +827,7 @@ const ru: Catalogue = {
   'console.audit.outcome.info': 'Сведения',
   'console.audit.newest': 'Новые события',
   'console.audit.older': 'Более ранние события',
+  'console.audit.col.detail': 'Подробности',
 };
 
 export const CATALOGUE: Record<string, Catalogue> = {

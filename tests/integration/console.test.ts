@@ -188,6 +188,14 @@ describe('web console in Chromium', () => {
       return rows.length === 1 && rows[0].getAttribute('data-type') === 'user.disable';
     })()`);
     assert.match((await page.locator('#audit-events tbody tr').textContent()) ?? '', /maria/);
+    await page.locator('#audit-type').selectOption('user.create');
+    await page.locator('#audit-actor').fill('');
+    await page.locator('#audit-filter-submit').click();
+    await page.locator('#audit-events tr[data-type="user.create"] td.detail', { hasText: '{"profile":"auditor"}' }).waitFor();
+    await page.locator('#audit-type').selectOption('user.disable');
+    await page.locator('#audit-actor').fill('admin');
+    await page.locator('#audit-filter-submit').click();
+    await waitUntil(page, `document.querySelectorAll('#audit-events tbody tr').length === 1`);
 
     await page.locator('#verify-chain').click();
     await page.locator('#chain-verdict', { hasText: 'Chain intact' }).waitFor();

@@ -23,6 +23,10 @@ function apiFilters(f: Filters): Record<string, string> {
   return { type: f.type, actor: f.actor, subject: f.subject, since: isoOf(f.since), until: isoOf(f.until) };
 }
 
+function hasDetail(detail: unknown): boolean {
+  return typeof detail === 'object' && detail !== null && Object.keys(detail).length > 0;
+}
+
 function outcomeLabel(o: AuditEvent['outcome']): string {
   return t(`console.audit.outcome.${o}`);
 }
@@ -148,6 +152,7 @@ export function AuditPage() {
                 <th scope="col">{t('console.audit.actor')}</th>
                 <th scope="col">{t('console.audit.subject')}</th>
                 <th scope="col">{t('console.audit.col.code')}</th>
+                <th scope="col">{t('console.audit.col.detail')}</th>
               </tr>
             </thead>
             <tbody>
@@ -163,6 +168,7 @@ export function AuditPage() {
                   <td>{e.actor ?? ''}</td>
                   <td>{e.subject ?? ''}</td>
                   <td>{e.code ?? ''}</td>
+                  <td class="detail">{hasDetail(e.detail) ? <code>{JSON.stringify(e.detail)}</code> : null}</td>
                 </tr>
               ))}
             </tbody>
