@@ -117,6 +117,7 @@ const enUS = {
   'console.audit.newest': 'Newest events',
   'console.audit.older': 'Older events',
   'console.audit.col.detail': 'Details',
+  'console.users.chooseProfile': 'Choose a profile',
 } as const;
 
 export type MessageKey = keyof typeof enUS;
@@ -238,6 +239,7 @@ const ptBR: Catalogue = {
   'console.audit.newest': 'Eventos mais recentes',
   'console.audit.older': 'Eventos mais antigos',
   'console.audit.col.detail': 'Detalhes',
+  'console.users.chooseProfile': 'Escolha um perfil',
 };
 
 const de: Catalogue = {
@@ -356,6 +358,7 @@ const de: Catalogue = {
   'console.audit.newest': 'Neueste Ereignisse',
   'console.audit.older': 'Ältere Ereignisse',
   'console.audit.col.detail': 'Einzelheiten',
+  'console.users.chooseProfile': 'Profil wählen',
 };
 
 const es: Catalogue = {
@@ -474,6 +477,7 @@ const es: Catalogue = {
   'console.audit.newest': 'Eventos más recientes',
   'console.audit.older': 'Eventos anteriores',
   'console.audit.col.detail': 'Detalles',
+  'console.users.chooseProfile': 'Elija un perfil',
 };
 
 const pl: Catalogue = {
@@ -592,6 +596,7 @@ const pl: Catalogue = {
   'console.audit.newest': 'Najnowsze zdarzenia',
   'console.audit.older': 'Starsze zdarzenia',
   'console.audit.col.detail': 'Szczegóły',
+  'console.users.chooseProfile': 'Wybierz profil',
 };
 
 const fr: Catalogue = {
@@ -710,6 +715,7 @@ const fr: Catalogue = {
   'console.audit.newest': 'Événements les plus récents',
   'console.audit.older': 'Événements plus anciens',
   'console.audit.col.detail': 'Détails',
+  'console.users.chooseProfile': 'Choisissez un profil',
 };
 
 const ru: Catalogue = {
@@ -828,6 +834,7 @@ const ru: Catalogue = {
   'console.audit.newest': 'Новые события',
   'console.audit.older': 'Более ранние события',
   'console.audit.col.detail': 'Подробности',
+  'console.users.chooseProfile': 'Выберите профиль',
 };
 
 export const CATALOGUE: Record<string, Catalogue> = {

@@ -116,6 +116,8 @@ describe('web console in Chromium', () => {
     assert.equal(new URL(page.url()).pathname, '/console');
     assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail']);
     assert.match((await page.locator('#signed-in-as').textContent()) ?? '', /Signed in as Administrator/);
+    assert.equal(await page.locator('body > main').isVisible(), false, 'the login views take no room above the console');
+    assert.equal(await page.locator('header.bar').isVisible(), false);
 
     // The bundle is hashed and cached for a year; the shell is not cached at all.
     const script = await page.locator('script[src^="/assets/console-"]').getAttribute('src');
@@ -387,6 +389,12 @@ describe('web console in Chromium', () => {
     await page.keyboard.type('tomas@example.test');
     await page.keyboard.press('Tab');
     assert.equal((await focused()).id, 'new-profile');
+    assert.equal(await page.locator('#new-profile').inputValue(), '', 'no profile is chosen in advance');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#one-time-password').count(), 0, 'no profile, no account');
+    assert.equal((await focused()).id, 'new-profile', 'the browser points at the missing choice');
+    await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Tab');
     assert.equal((await focused()).id, 'create-submit');
@@ -395,7 +403,7 @@ describe('web console in Chromium', () => {
     assert.equal((await focused()).id, 'one-time-heading', 'the one-time password is announced');
     await listed(page, ['admin', 'klaus', 'maria', 'pedro', 'tomas']);
     const tomas = (await new ApiClient(d).login('tomas', (await page.locator('#one-time-password').textContent())!)).json;
-    assert.equal(tomas.user.profile, 'configurator', 'ArrowDown chose the second profile');
+    assert.equal(tomas.user.profile, 'configurator', 'two ArrowDowns chose the second profile');
 
     // The check can fail: an image without a text alternative is a critical violation.
     await page.evaluate(`(() => { const i = document.createElement('img'); i.id = 'axe-probe'; i.src = 'data:image/gif;base64,R0lGODlhAQABAAAAACw='; document.getElementById('page').append(i); })()`);

@@ -99,7 +99,11 @@ function CreateUser({ onCreated, onCancel }: { onCreated: (user: User, password:
         </label>
         <label>
           {t('console.users.col.profile')}
+          {/* No profile chosen in advance: an administrator account should never be one Enter away. */}
           <select name="profile" id="new-profile" required>
+            <option value="" disabled selected>
+              {t('console.users.chooseProfile')}
+            </option>
             {profileNames().map((p) => (
               <option key={p} value={p}>
                 {profileLabel(p)}
