@@ -132,6 +132,7 @@ describe('web console in Chromium', () => {
     await page.waitForURL(`${origin()}/console/users`);
     await listed(page, ['admin']);
     assert.equal(await page.locator('#range').textContent(), '1–1 of 1');
+    assert.deepEqual(await page.locator('#users tr[data-username="admin"] button').allTextContents(), ['Reset password'], 'no Disable on your own account');
 
     const mariaOtp = await createUser(page, { username: 'maria', fullName: 'Maria Silva', email: 'maria@example.test', profile: 'auditor' });
     await page.locator('#copy-password').click();

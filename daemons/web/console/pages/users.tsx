@@ -260,7 +260,8 @@ export function UsersPage({ me }: { me: Me }) {
                   <td>{u.lastLoginAt ? formatDateTime(u.lastLoginAt) : t('console.users.never')}</td>
                   {canManage ? (
                     <td class="actions">
-                      {u.status === 'active' ? (
+                      {/* The server refuses disabling yourself; the button is not offered. */}
+                      {u.id === me.user.id ? null : u.status === 'active' ? (
                         <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'disable')}>
                           {t('console.users.disable')}
                         </button>
