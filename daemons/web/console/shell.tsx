@@ -1,7 +1,7 @@
 // The frame of every page: a skip link, the top bar (product, who is signed in, the language, sign out), the
 // navigation (only the pages this user may use), the page area and the notices.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from './api.js';
 import { profileLabel, t } from './i18n.js';
 import { NAV, allowed } from './nav.js';
@@ -51,8 +51,9 @@ export function Shell({ me }: { me: Me }) {
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);
 
-  // A new page moves the focus to its heading, so a screen reader announces it and Tab starts from there.
-  useEffect(() => {
+  // A new page moves the focus to its heading, so a screen reader announces it and Tab starts from there
+  // (a layout effect: the focus moves with the render, before anyone can type into the old page).
+  useLayoutEffect(() => {
     if (first.current) {
       first.current = false;
       return;

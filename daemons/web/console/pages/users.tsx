@@ -1,7 +1,7 @@
 // Users: the server-paged list with a text and status filter (kept in the address, so back and forward and a
 // shared link work), creating a user, disable/enable, unlock and password reset. A one-time password is shown
 // once, in a panel the administrator closes; it is never kept after that.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, query } from '../api.js';
 import { formatDateTime, profileLabel, profileNames, t } from '../i18n.js';
 import { navigate, useLocation } from '../router.js';
@@ -22,7 +22,7 @@ function failed(e: unknown): void {
 function OneTimePassword({ username, password, onDone }: { username: string; password: string; onDone: () => void }) {
   const heading = useRef<HTMLHeadingElement>(null);
   const [copied, setCopied] = useState(false);
-  useEffect(() => heading.current?.focus(), []);
+  useLayoutEffect(() => heading.current?.focus(), []);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(password);
@@ -61,7 +61,7 @@ function CreateUser({ onCreated, onCancel }: { onCreated: (user: User, password:
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const first = useRef<HTMLInputElement>(null);
-  useEffect(() => first.current?.focus(), []);
+  useLayoutEffect(() => first.current?.focus(), []);
   const submit = async (ev: Event) => {
     ev.preventDefault();
     const form = new FormData(ev.currentTarget as HTMLFormElement);
