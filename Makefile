@@ -35,10 +35,14 @@ build: deps
 	@rm -rf dist
 	@node_modules/.bin/tsc -p tsconfig.json
 	@rm -rf dist/daemons/web/public && cp -r daemons/web/public dist/daemons/web/public
+	@# The web console: its own type check (DOM, JSX), then esbuild's hashed bundle into dist/daemons/web/public.
+	@node_modules/.bin/tsc -p daemons/web/console/tsconfig.json
+	@node scripts/build-console.mjs
 	@chmod +x dist/cli/orbit/main.js dist/daemons/*/main.js
 
 typecheck: deps
 	@node_modules/.bin/tsc -p tsconfig.json --noEmit
+	@node_modules/.bin/tsc -p daemons/web/console/tsconfig.json
 
 run: build
 	@node dist/daemons/supervisor/main.js
@@ -62,6 +66,7 @@ bench: build
 	@node dist/bench/rdp-proxy.js
 	@node dist/bench/cluster.js
 	@node dist/bench/console-api.js
+	@node dist/bench/console-load.js
 
 # The appliance image: rootfs, disk, one packer/qemu boot, conversions (scripts/image/make-image.sh says how).
 image: build

@@ -124,6 +124,16 @@ export class UserAdminService {
     return Promise.all(rows.map((r) => this.view(r)));
   }
 
+  /** One page of accounts for the console's list (see UsersRepository.page), with the lockout read fresh. */
+  async page(filter: { text?: string; status?: 'active' | 'disabled' | 'locked'; limit: number; offset: number }): Promise<{ users: UserView[]; total: number }> {
+    const minutes = (await this.deps.settings.current()).lockout.durationMinutes;
+    const { rows, total } = await this.deps.store.repos.users.page({
+      ...filter,
+      ...(filter.status === 'locked' && minutes > 0 ? { lockedSince: this.now() - minutes * 60_000 } : {}),
+    });
+    return { users: await Promise.all(rows.map((r) => this.view(r))), total };
+  }
+
   async get(id: number): Promise<UserRow> {
     const u = await this.deps.store.repos.users.byId(id);
     if (!u) throw new NotFoundError('user');

@@ -96,7 +96,11 @@ type Listener = (row: AuditEventRow) => void;
 
 export interface AuditEventFilter {
   type?: string;
+  /** The acting user's name, exactly. */
+  actor?: string;
   subject?: string;
+  /** Only rows older than this sequence number (the next page of a newest-first reading). */
+  beforeSeq?: number;
   /** epoch-ms: from `since` (inclusive) to `until` (exclusive) */
   since?: number;
   until?: number;
@@ -127,6 +131,36 @@ export interface AuditTrailOptions {
   anchor?: AuditAnchor;
   /** This appliance's node id (config `node.id`), written into every row it appends. */
   node?: string;
+}
+
+function viewOf(r: AuditEventRow): AuditEventView {
+  return {
+    seq: r.seq,
+    at: new Date(r.ts).toISOString(),
+    type: r.type,
+    outcome: r.outcome,
+    actor: r.actor,
+    actorIp: r.actor_ip,
+    subject: r.subject,
+    code: r.code,
+    // From the catalogue by type and outcome (the type is under the keyed chain); `code` stays the reason.
+    ...classifyAuditRow(r),
+    detail: JSON.parse(r.detail) as unknown,
+    hash: r.hash,
+  };
+}
+
+const AUDIT_CSV_COLUMNS = ['seq', 'at', 'type', 'event_code', 'severity', 'outcome', 'actor', 'actor_ip', 'subject', 'code', 'detail', 'hash'];
+
+/** One CSV field (RFC 4180 quoting); a leading = + - @ is neutralized so a spreadsheet never runs it as a formula. */
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+function auditCsvLine(e: AuditEventView): string {
+  return `${[e.seq, e.at, e.type, e.eventCode, e.severity, e.outcome, e.actor, e.actorIp, e.subject, e.code, JSON.stringify(e.detail), e.hash].map(csvField).join(',')}\r\n`;
 }
 
 export class AuditTrail {
@@ -238,23 +272,26 @@ export class AuditTrail {
     else this.anchor.append(entry);
   }
 
-  /** Events for an auditor, newest first, filtered by type, subject and time. */
+  /** Events for an auditor, newest first, filtered by type, actor, subject and time. */
   async events(filter: AuditEventFilter): Promise<AuditEventView[]> {
     const rows = await this.store.repos.auditEvents.query(filter);
-    return rows.map((r) => ({
-      seq: r.seq,
-      at: new Date(r.ts).toISOString(),
-      type: r.type,
-      outcome: r.outcome,
-      actor: r.actor,
-      actorIp: r.actor_ip,
-      subject: r.subject,
-      code: r.code,
-      // From the catalogue by type and outcome (the type is under the keyed chain); `code` stays the reason.
-      ...classifyAuditRow(r),
-      detail: JSON.parse(r.detail) as unknown,
-      hash: r.hash,
-    }));
+    return rows.map(viewOf);
+  }
+
+  /**
+   * The filtered events as CSV (header first), newest first, read in keyset pages so an export of millions of
+   * rows holds one page in memory. `filter.limit` is the page size here, not a cap.
+   */
+  async *csv(filter: AuditEventFilter): AsyncGenerator<string> {
+    yield `${AUDIT_CSV_COLUMNS.join(',')}\r\n`;
+    let beforeSeq = filter.beforeSeq;
+    for (;;) {
+      const rows = await this.store.repos.auditEvents.query({ ...filter, ...(beforeSeq !== undefined ? { beforeSeq } : {}) });
+      if (rows.length === 0) return;
+      yield rows.map((r) => auditCsvLine(viewOf(r))).join('');
+      if (rows.length < filter.limit) return;
+      beforeSeq = Number(rows[rows.length - 1]!.seq);
+    }
   }
 
   /**

@@ -143,6 +143,15 @@ const hot = {
   anyMfaProviderEnabled: preparedQuery((db) => db.selectFrom('mfa_providers').select('id').where('enabled', '=', true).limit(1)),
 };
 
+export interface UserPageFilter {
+  text?: string;
+  status?: 'active' | 'disabled' | 'locked';
+  /** With status 'locked': only locks taken at or after this time (epoch-ms) still hold. */
+  lockedSince?: number;
+  limit: number;
+  offset: number;
+}
+
 export class UsersRepository {
   constructor(private readonly db: Db) {}
 
@@ -172,6 +181,30 @@ export class UsersRepository {
   async count(): Promise<number> {
     const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  /**
+   * One page of accounts by name, filtered by text (user name, full name, e-mail: a substring, case-insensitive
+   * for ASCII letters) and status; `lockedSince` counts a lock as still on when it was taken at or after it
+   * (the lockout's duration is a setting: the caller computes it). The total counts every match.
+   */
+  async page(filter: UserPageFilter): Promise<{ rows: UserRow[]; total: number }> {
+    let q = this.db.selectFrom('users');
+    if (filter.text) {
+      // '!' escapes LIKE's wildcards the same way in SQLite and MariaDB (a backslash is not portable).
+      const pattern = `%${filter.text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+      const like = (column: 'username' | 'full_name' | 'email') => sql<boolean>`lower(${sql.ref(column)}) like lower(${pattern}) escape '!'`;
+      q = q.where((eb) => eb.or([like('username'), like('full_name'), like('email')]));
+    }
+    if (filter.status === 'active' || filter.status === 'disabled') q = q.where('status', '=', filter.status);
+    if (filter.status === 'locked') {
+      q = q.where('locked_at', 'is not', null);
+      if (filter.lockedSince !== undefined) q = q.where('locked_at', '>=', filter.lockedSince);
+    }
+    // One after the other: inside a transaction both would share one connection.
+    const rows = await q.selectAll().orderBy('username').limit(filter.limit).offset(filter.offset).execute();
+    const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return { rows, total: Number(count.n) };
   }
 
   async update(id: number, patch: UserUpdate): Promise<void> {
@@ -493,10 +526,13 @@ export class AuditEventsRepository {
     return this.db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
   }
 
-  async query(filter: { type?: string; subject?: string; since?: number; until?: number; limit: number }): Promise<AuditEventRow[]> {
+  /** Newest first; `beforeSeq` continues a previous page (keyset: a deep page costs what the first does). */
+  async query(filter: { type?: string; actor?: string; subject?: string; since?: number; until?: number; beforeSeq?: number; limit: number }): Promise<AuditEventRow[]> {
     let q = this.db.selectFrom('audit_events').selectAll();
     if (filter.type) q = q.where('type', '=', filter.type);
+    if (filter.actor) q = q.where('actor', '=', filter.actor);
     if (filter.subject) q = q.where('subject', '=', filter.subject);
+    if (filter.beforeSeq !== undefined) q = q.where('seq', '<', filter.beforeSeq);
     if (filter.since !== undefined) q = q.where('ts', '>=', filter.since);
     if (filter.until !== undefined) q = q.where('ts', '<', filter.until);
     return q.orderBy('seq', 'desc').limit(filter.limit).execute();

@@ -8,3 +8,20 @@ export function dateParam(value: string | undefined, name: string): number | und
   if (Number.isNaN(t)) throw new InputError(`${name} must be a date (ISO 8601)`, { field: name });
   return t;
 }
+
+/** A list's page size: 50 unless asked, at most 500 (every list pages on the server). */
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 500;
+
+/** The querystring schema of `limit` and `offset` (strings of digits; pageLimit caps the limit). */
+export const pagingProperties = {
+  limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' },
+  offset: { type: 'string', pattern: '^(0|[1-9][0-9]{0,8})$' },
+} as const;
+
+export function pageLimit(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PAGE;
+  const n = Number(value);
+  if (n > MAX_PAGE) throw new InputError(`limit must be at most ${MAX_PAGE}`, { field: 'limit' });
+  return n;
+}

@@ -1,5 +1,5 @@
 // A person's first login, in Debian's headless Chromium driven by playwright-core: the login page, the
-// forced password change, the landing page — and a wrong password showing only the generic message.
+// forced password change, the landing in the web console — and a wrong password showing only the generic message.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
@@ -24,7 +24,7 @@ describe('login page in Chromium', () => {
     home?.cleanup();
   });
 
-  test('first login: password, forced change, landing page, sign out', async () => {
+  test('first login: password, forced change, landing in the console, sign out', async () => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${d.httpPort}/`);
@@ -53,8 +53,12 @@ describe('login page in Chromium', () => {
     await page.locator('#confirm-password').fill(next);
     await page.locator('#change-submit').click();
     await page.locator('#view-home').waitFor({ state: 'visible' });
+    await page.locator('#welcome').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#welcome').textContent(), 'Welcome, Administrator');
-    assert.equal(await page.locator('#profile').textContent(), 'administrator');
+    // The console's landing: its own address, the profile by its name in the page's language.
+    assert.equal(new URL(page.url()).pathname, '/console');
+    assert.equal(await page.locator('#profile').textContent(), 'Administrator');
+    assert.equal(await page.locator('#view-login').isVisible(), false);
 
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === '__Host-warden-session');
@@ -66,6 +70,7 @@ describe('login page in Chromium', () => {
     // A reload keeps the session; sign-out ends it.
     await page.reload();
     await page.locator('#view-home').waitFor({ state: 'visible' });
+    await page.locator('#welcome').waitFor({ state: 'visible' });
     await page.locator('#logout').click();
     await page.locator('#view-login').waitFor({ state: 'visible' });
     await page.reload();

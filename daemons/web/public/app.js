@@ -1,5 +1,6 @@
-// The login page's behaviour: password → forced change (if due) → landing. Plain browser JavaScript,
-// served as-is (CSP allows only same-origin scripts; no inline code).
+// The login page's behaviour: password → second factor → forced change (if due) → the console. Plain browser
+// JavaScript, served as-is (CSP allows only same-origin scripts; no inline code). Once the session is whole it
+// hands over to the console bundle with a `warden:enter` event carrying GET /api/v1/me's answer.
 'use strict';
 (function () {
   const messages = JSON.parse(document.getElementById('messages').textContent);
@@ -9,6 +10,9 @@
 
   function show(view) {
     for (const id of VIEWS) document.getElementById(id).hidden = id !== view;
+    // The console draws its own top bar and page area.
+    document.querySelector('header.bar').hidden = view === 'view-home';
+    document.querySelector('main').hidden = view === 'view-home';
   }
   function setError(id, text) {
     const el = document.getElementById(id);
@@ -56,9 +60,10 @@
       document.getElementById('current-password').focus();
       return;
     }
-    document.getElementById('welcome').textContent = msg('home.welcome', { name: me.user.fullName || me.user.username });
-    document.getElementById('profile').textContent = me.user.profile;
+    // The console lives under /console/...; a deep link kept through the login lands where it pointed.
+    if (!window.location.pathname.startsWith('/console')) window.history.replaceState(null, '', '/console');
     show('view-home');
+    document.dispatchEvent(new CustomEvent('warden:enter', { detail: me }));
   }
 
   document.getElementById('login-form').addEventListener('submit', async (ev) => {
@@ -134,12 +139,6 @@
       show('view-login');
     });
   }
-
-  document.getElementById('logout').addEventListener('click', async () => {
-    await api('POST', '/api/v1/auth/logout');
-    csrf = '';
-    show('view-login');
-  });
 
   // Back from Duo with a failure: the generic message, nothing more.
   const failedMfa = new URLSearchParams(window.location.search).get('mfa') === 'failed';

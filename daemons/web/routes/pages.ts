@@ -1,6 +1,8 @@
-// The pages a browser loads: one HTML shell (login → forced password change → landing) rendered in the
-// negotiated language, and a fixed set of static assets. Assets are served from a map built at start-up,
-// never from a path taken from the URL.
+// The pages a browser loads: one HTML shell (login → second factor → forced password change → the console)
+// rendered in the negotiated language, and a fixed set of static assets. Assets are served from a map built at
+// start-up, never from a path taken from the URL. The console's bundle carries a content hash in its name
+// (scripts/build-console.mjs writes console-manifest.json), so it may be cached for a year; the rest is
+// revalidated on every load.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,10 +11,31 @@ import type { SettingsService } from '../../../appliance/settings/index.js';
 import { messages, negotiateLanguage, t, type Language, type MessageKey } from '../../../appliance/i18n/index.js';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const ASSETS: Record<string, { type: string; file: string }> = {
-  'app.js': { type: 'text/javascript; charset=utf-8', file: 'app.js' },
-  'app.css': { type: 'text/css; charset=utf-8', file: 'app.css' },
-};
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const FIXED_ASSETS: Record<string, string> = { 'app.js': JS, 'app.css': CSS };
+
+/** The console bundle's file names, as the build wrote them. */
+export interface ConsoleManifest {
+  js: string;
+  css: string;
+}
+
+const HASHED = /^console-[A-Za-z0-9]+\.(js|css)$/;
+
+/** Read the manifest the console build wrote; a build without the console is broken, so this throws. */
+export function readConsoleManifest(dir = PUBLIC_DIR): ConsoleManifest {
+  const file = path.join(dir, 'console-manifest.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`the web console is not built (${file}: ${(e as Error).message}); run node scripts/build-console.mjs`);
+  }
+  const m = parsed as Partial<ConsoleManifest>;
+  if (typeof m.js !== 'string' || typeof m.css !== 'string' || !HASHED.test(m.js) || !HASHED.test(m.css)) throw new Error(`${file} does not name a console script and stylesheet`);
+  return { js: m.js, css: m.css };
+}
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -25,7 +48,7 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
-export function renderShell(lang: Language): string {
+export function renderShell(lang: Language, bundle: ConsoleManifest): string {
   const m = (k: MessageKey) => escapeHtml(t(lang, k));
   return `<!doctype html>
 <html lang="${lang}">
@@ -34,8 +57,10 @@ export function renderShell(lang: Language): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${m('app.title')}</title>
 <link rel="stylesheet" href="/assets/app.css">
+<link rel="stylesheet" href="/assets/${bundle.css}">
 <script type="application/json" id="messages">${scriptJson(messages(lang))}</script>
 <script src="/assets/app.js" defer></script>
+<script src="/assets/${bundle.js}" defer></script>
 </head>
 <body>
 <header class="bar"><span class="brand">${m('app.title')}</span></header>
@@ -89,12 +114,8 @@ export function renderShell(lang: Language): string {
     <p class="error" id="change-error" role="alert" hidden></p>
   </form>
 </section>
-<section id="view-home" class="card" hidden>
-  <h1 id="welcome"></h1>
-  <dl><dt>${m('home.profile')}</dt><dd id="profile"></dd></dl>
-  <button type="button" id="logout">${m('home.logout')}</button>
-</section>
 </main>
+<div id="view-home" hidden><div id="console"></div></div>
 </body>
 </html>
 `;
@@ -106,14 +127,19 @@ export interface PageRouteOptions {
 }
 
 export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, { settings: settingsService }) => {
-  const assets = new Map<string, { type: string; body: Buffer }>();
-  for (const [name, a] of Object.entries(ASSETS)) assets.set(name, { type: a.type, body: readFileSync(path.join(PUBLIC_DIR, a.file)) });
+  const consoleFiles = readConsoleManifest();
+  const assets = new Map<string, { type: string; body: Buffer; immutable: boolean }>();
+  for (const [name, type] of Object.entries(FIXED_ASSETS)) assets.set(name, { type, body: readFileSync(path.join(PUBLIC_DIR, name)), immutable: false });
+  assets.set(consoleFiles.js, { type: JS, body: readFileSync(path.join(PUBLIC_DIR, consoleFiles.js)), immutable: true });
+  assets.set(consoleFiles.css, { type: CSS, body: readFileSync(path.join(PUBLIC_DIR, consoleFiles.css)), immutable: true });
 
   const page = async (request: FastifyRequest) => {
     const settings = await settingsService.current();
-    return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage));
+    return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage), consoleFiles);
   };
-  for (const url of ['/', '/login']) {
+  // The console's routes are the browser's history paths: the same shell answers them all and the bundle
+  // picks the page; what a page shows still comes from the API, which checks every call.
+  for (const url of ['/', '/login', '/console', '/console/*']) {
     app.get(url, { config: { access: 'public' } }, async (request, reply) =>
       reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(await page(request)),
     );
@@ -121,6 +147,6 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, { se
   app.get<{ Params: { name: string } }>('/assets/:name', { config: { access: 'public' } }, async (request, reply) => {
     const asset = assets.get(request.params.name);
     if (!asset) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such resource' });
-    return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
+    return reply.type(asset.type).header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache').send(asset.body);
   });
 };

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { UserAdminService } from '../../../appliance/access/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
+import { pageLimit, pagingProperties } from '../query.js';
 
 export interface UserRouteOptions {
   users: UserAdminService;
@@ -23,8 +24,33 @@ const createSchema = {
   },
 } as const;
 
+const listSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      q: { type: 'string', maxLength: 256 },
+      status: { type: 'string', enum: ['active', 'disabled', 'locked'] },
+      ...pagingProperties,
+    },
+  },
+} as const;
+
 export const userRoutes: FastifyPluginAsync<UserRouteOptions> = async (app, { users }) => {
-  app.get('/api/v1/users', { config: { permission: 'users.read' } }, async () => ({ users: await users.list() }));
+  // Server-paged: the console never loads more accounts than it shows.
+  app.get<{ Querystring: { q?: string; status?: 'active' | 'disabled' | 'locked'; limit?: string; offset?: string } }>(
+    '/api/v1/users',
+    { schema: listSchema, config: { permission: 'users.read' } },
+    async (request) => {
+      const q = request.query;
+      return users.page({
+        ...(q.q ? { text: q.q } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        limit: pageLimit(q.limit),
+        offset: Number(q.offset ?? 0),
+      });
+    },
+  );
 
   app.get<IdRequest>('/api/v1/users/:id', { schema: idParams, config: { permission: 'users.read' } }, async (request) => ({
     user: await users.view(await users.get(Number(request.params.id))),

@@ -1,0 +1,20 @@
+// The console's pages and the permission each needs (the API's own permission names, from GET /api/v1/me).
+// A page the user may not use is not offered; the API refuses its calls anyway.
+import type { MessageKey } from './i18n.js';
+
+export interface NavItem {
+  path: string;
+  label: MessageKey;
+  /** Any one of these opens the page; none: every signed-in user. */
+  anyOf: string[];
+}
+
+export const NAV: NavItem[] = [
+  { path: '/console', label: 'console.nav.home', anyOf: [] },
+  { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
+  { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
+];
+
+export function allowed(item: NavItem, permissions: readonly string[]): boolean {
+  return item.anyOf.length === 0 || item.anyOf.some((p) => permissions.includes(p));
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Bundle the web console (Preact + TSX under daemons/web/console/) with esbuild, offline: one minified script
+// and one stylesheet whose names carry a hash of their content (so the daemon may let browsers cache them for
+// a year), and a manifest naming them for the page shell. Run after tsc and the copy of daemons/web/public.
+import { build } from 'esbuild';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const source = path.join(root, 'daemons', 'web', 'console');
+const outdir = path.join(root, 'dist', 'daemons', 'web', 'public');
+if (!existsSync(outdir)) {
+  console.error(`build-console: ${path.relative(root, outdir)} is missing: copy daemons/web/public into dist first`);
+  process.exit(1);
+}
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [path.join(source, 'main.tsx'), path.join(source, 'console.css')],
+  outdir,
+  entryNames: 'console-[hash]',
+  bundle: true,
+  minify: true,
+  platform: 'browser',
+  format: 'iife',
+  target: ['es2020'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  tsconfig: path.join(source, 'tsconfig.json'),
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const manifest = {};
+for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+  const name = path.basename(file);
+  if (!meta.entryPoint) continue;
+  if (name.endsWith('.js')) manifest.js = name;
+  else if (name.endsWith('.css')) manifest.css = name;
+}
+if (!manifest.js || !manifest.css) {
+  console.error('build-console: esbuild produced no script or no stylesheet', Object.keys(result.metafile.outputs));
+  process.exit(1);
+}
+writeFileSync(path.join(outdir, 'console-manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+
+const sizes = Object.values(manifest).map((name) => {
+  const body = readFileSync(path.join(outdir, name));
+  return `${name} ${body.length} B (gzip ${gzipSync(body, { level: 9 }).length} B)`;
+});
+console.log(`console: ${sizes.join(', ')}`);

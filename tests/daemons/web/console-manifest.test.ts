@@ -1,0 +1,35 @@
+// The page shell names the console bundle from the manifest the build wrote: a build without the console, or a
+// manifest naming anything but console-<hash>.js/.css, stops the web daemon at start instead of serving a
+// page whose script is missing (or a file name taken from outside the build).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { readConsoleManifest, renderShell } from '../../../daemons/web/routes/pages.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+describe('console manifest', () => {
+  test('the build wrote one, naming hashed files, and the shell loads them after app.js', () => {
+    const m = readConsoleManifest();
+    assert.match(m.js, /^console-[A-Za-z0-9]+\.js$/);
+    assert.match(m.css, /^console-[A-Za-z0-9]+\.css$/);
+    const html = renderShell('en-US', m);
+    assert.ok(html.indexOf('/assets/app.js') < html.indexOf(`/assets/${m.js}`), 'app.js first: it hands the session over');
+    assert.ok(html.includes(`<link rel="stylesheet" href="/assets/${m.css}">`));
+    for (const tag of html.match(/<script[^>]*>/g) ?? []) assert.match(tag, / src="\/assets\/| type="application\/json"/, `no inline script: ${tag}`);
+  });
+
+  test('missing or naming other files: refused with the reason', () => {
+    const dir = tempDir();
+    try {
+      assert.throws(() => readConsoleManifest(dir.dir), /the web console is not built/);
+      for (const bad of [{ js: '../../etc/passwd', css: 'console-A.css' }, { js: 'console-A.js' }, { js: 'app.js', css: 'app.css' }]) {
+        writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify(bad));
+        assert.throws(() => readConsoleManifest(dir.dir), /does not name a console script and stylesheet/, JSON.stringify(bad));
+      }
+      writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify({ js: 'console-AB12.js', css: 'console-CD34.css' }));
+      assert.deepEqual(readConsoleManifest(dir.dir), { js: 'console-AB12.js', css: 'console-CD34.css' });
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
