@@ -6,7 +6,7 @@ import https from 'node:https';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { InitializedHome } from './fixtures.js';
+import { initializedHome, strongPassword, type InitializedHome } from './fixtures.js';
 
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const WEB_MAIN = path.join(distRoot, 'daemons', 'web', 'main.js');
@@ -160,4 +160,33 @@ export function httpGet(port: number, path: string, method = 'GET'): Promise<{ s
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A web daemon on a fresh appliance, its first administrator signed in (the one-time password changed). */
+export async function daemonWithAdmin(): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient }> {
+  const home = await initializedHome();
+  const d = await startWebDaemon(home);
+  const admin = new ApiClient(d);
+  await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+  return { home, d, admin };
+}
+
+/**
+ * Accounts made through the API by `admin`, each signed in on its own client (password changed): filled into
+ * `clients` and `ids` by name.
+ */
+export async function signInAccounts(
+  admin: ApiClient,
+  d: RunningDaemon,
+  accounts: readonly (readonly [name: string, profile: string])[],
+  clients: Record<string, ApiClient>,
+  ids: Record<string, number>,
+): Promise<void> {
+  for (const [name, profile] of accounts) {
+    const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
+    if (r.status !== 201) throw new Error(`creating ${name}: ${r.status} ${r.body}`);
+    ids[name] = r.json.user.id;
+    clients[name] = new ApiClient(d);
+    await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
+  }
 }

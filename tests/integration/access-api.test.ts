@@ -3,8 +3,8 @@
 // decide from their inbox; password view is permission-, policy- and reason-gated.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin, signInAccounts } from '../helpers/web-daemon.js';
 
 describe('access API', () => {
   let home: InitializedHome;
@@ -14,16 +14,8 @@ describe('access API', () => {
   const ids: Record<string, number> = {};
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
-    for (const [name, profile] of [['ops', 'privileged-access-user'], ['lead', 'administrator'], ['viewer', 'password-viewer'], ['audit', 'auditor']]) {
-      const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
-      ids[name] = r.json.user.id;
-      clients[name] = new ApiClient(d);
-      await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
-    }
+    ({ home, d, admin } = await daemonWithAdmin());
+    await signInAccounts(admin, d, [['ops', 'privileged-access-user'], ['lead', 'administrator'], ['viewer', 'password-viewer'], ['audit', 'auditor']] as const, clients, ids);
   });
   after(async () => {
     await d?.stop();

@@ -6,8 +6,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin } from '../helpers/web-daemon.js';
 
 const FLAGS = [
   { field: 'allowPortForwarding', carried: 'portForwarding', address: '127.0.3.10' },
@@ -23,10 +23,7 @@ for (const { field, carried, address } of FLAGS) {
     const ids: Record<string, number> = {};
 
     before(async () => {
-      home = await initializedHome();
-      d = await startWebDaemon(home);
-      admin = new ApiClient(d);
-      await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+      ({ home, d, admin } = await daemonWithAdmin());
       ids.ops = (await admin.call('POST', '/api/v1/users', { username: 'ops', fullName: 'ops', email: 'ops@example.test', profile: 'privileged-access-user' })).json.user.id;
       ids.device = (await admin.call('POST', '/api/v1/devices', { hostname: 'db01', address, connectivity: 'SSH:22' })).json.device.id;
       ids.cred = (await admin.call('POST', '/api/v1/credentials', { deviceId: ids.device, username: 'root', secret: 'T0p-Secret-Root-123' })).json.credential.id;

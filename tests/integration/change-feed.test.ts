@@ -7,8 +7,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../appliance/config/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin, signInAccounts } from '../helpers/web-daemon.js';
 
 const FOLLOWER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'feed-child.js');
 
@@ -78,16 +78,8 @@ describe('change feed between processes', () => {
   const ids: Record<string, number> = {};
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
-    for (const [name, profile] of [['ops', 'privileged-access-user'], ['lead', 'administrator']]) {
-      const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
-      ids[name] = r.json.user.id;
-      clients[name] = new ApiClient(d);
-      await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
-    }
+    ({ home, d, admin } = await daemonWithAdmin());
+    await signInAccounts(admin, d, [['ops', 'privileged-access-user'], ['lead', 'administrator']] as const, clients, ids);
     follower = new FeedProcess(loadConfig({ WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile }).store.sqlitePath);
     await follower.ready;
   });

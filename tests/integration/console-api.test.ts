@@ -10,8 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import type { ProxySession } from '../../appliance/sessions/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import { strongPassword, type InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin, signInAccounts } from '../helpers/web-daemon.js';
 import { createCa, der, issueLeaf } from '../helpers/pki.js';
 
 const DAY = 86_400_000;
@@ -36,10 +36,7 @@ describe('console API: the dashboard', () => {
   const ids: Record<string, number> = {};
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+    ({ home, d, admin } = await daemonWithAdmin());
     for (const [name, profile] of [
       ['ops', 'privileged-access-user'],
       ['approver', 'privileged-access-user'],
@@ -224,16 +221,8 @@ describe('console API: paged and filtered lists', () => {
   const host = (i: number) => `srv${String(i).padStart(5, '0')}`;
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
-    for (const [name, profile] of [['ops', 'privileged-access-user'], ['lead', 'privileged-access-user'], ['audit', 'auditor']]) {
-      const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
-      ids[name] = r.json.user.id;
-      clients[name] = new ApiClient(d);
-      await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
-    }
+    ({ home, d, admin } = await daemonWithAdmin());
+    await signInAccounts(admin, d, [['ops', 'privileged-access-user'], ['lead', 'privileged-access-user'], ['audit', 'auditor']] as const, clients, ids);
     // Ten thousand devices through the real CSV import: every hundredth in Recife, odd ones Windows, one vendor
     // with an underscore (a LIKE wildcard, to be matched literally), the others Dell (which "e_l" would match).
     const rows = ['hostname,address,vendor,type,site,connectivity'];

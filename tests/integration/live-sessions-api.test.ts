@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import type { ProxySession } from '../../appliance/sessions/index.js';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import type { InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin, signInAccounts } from '../helpers/web-daemon.js';
 import { runOrbit } from '../helpers/orbit.js';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
@@ -21,16 +21,8 @@ describe('live sessions: API and orbit', () => {
   const ids: Record<string, number> = {};
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
-    for (const [name, profile] of [['ops', 'privileged-access-user'], ['audit', 'auditor']]) {
-      const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
-      ids[name] = r.json.user.id;
-      clients[name] = new ApiClient(d);
-      await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
-    }
+    ({ home, d, admin } = await daemonWithAdmin());
+    await signInAccounts(admin, d, [['ops', 'privileged-access-user'], ['audit', 'auditor']] as const, clients, ids);
     ids.device = (await admin.call('POST', '/api/v1/devices', { hostname: 'db01', address: '127.0.3.10', connectivity: 'SSH:22' })).json.device.id;
     ids.cred = (await admin.call('POST', '/api/v1/credentials', { deviceId: ids.device, username: 'root', secret: 'T0p-Secret-Root-123' })).json.credential.id;
     await admin.call('POST', '/api/v1/access-groups', { name: 'dba', userIds: [ids.ops], deviceIds: [ids.device], credentialIds: [ids.cred] });

@@ -3,8 +3,8 @@
 // by sequence number (keyset), its CSV export with the same filters, and who may read what.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
-import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
+import { strongPassword, type InitializedHome } from '../helpers/fixtures.js';
+import { ApiClient, type RunningDaemon, daemonWithAdmin } from '../helpers/web-daemon.js';
 
 describe('console API: users paging and the audit trail', () => {
   let home: InitializedHome;
@@ -14,10 +14,7 @@ describe('console API: users paging and the audit trail', () => {
   const ids: Record<string, number> = {};
 
   before(async () => {
-    home = await initializedHome();
-    d = await startWebDaemon(home);
-    admin = new ApiClient(d);
-    await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+    ({ home, d, admin } = await daemonWithAdmin());
     const people: [string, string, string, string][] = [
       ['ana', 'Ana Lima', 'ana@example.test', 'auditor'],
       ['bruno', 'Bruno Souza', 'bruno@ops.example.test', 'privileged-access-user'],
