@@ -3,6 +3,7 @@
 // development a process runner starts mariadbd itself with --defaults-file and stops it by its pid.
 import { execFile, spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { WardenError } from '../errors/index.js';
 import type { NodeLayout } from './galera-config.js';
@@ -72,14 +73,30 @@ function alive(pid: number): boolean {
   }
 }
 
-function pidOf(layout: NodeLayout): number | null {
+/**
+ * The pid of this node's running mariadbd, or null. The pid file alone is not enough: a server killed
+ * (SIGKILL, a crash) leaves it behind, and once the kernel hands that pid to another process (quickly where
+ * pid_max is 32768), a stop would signal a stranger — on a test machine, another test's database server. So
+ * the process must be a mariadbd started with this node's config file.
+ */
+export function serverPid(layout: NodeLayout): number | null {
+  let pid: number;
   try {
-    const pid = Number(readFileSync(layout.pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+    pid = Number(readFileSync(layout.pidFile, 'utf8').trim());
   } catch {
     return null;
   }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return null;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+  return path.basename(argv[0] ?? '').startsWith('mariadbd') && argv.includes(`--defaults-file=${layout.configFile}`) ? pid : null;
 }
+
+const pidOf = serverPid;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,18 +15,13 @@ import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
 import { labPorts } from '../helpers/galera.js';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
-import { layoutUnder, processControl, readGrastate, waitUntilServing, type NodePorts } from '../../appliance/cluster/index.js';
+import { layoutUnder, processControl, readGrastate, serverPid, waitUntilServing, type NodePorts } from '../../appliance/cluster/index.js';
 
 const orbit = runOrbit;
 
+/** This node's running mariadbd (never a stranger that inherited a stale pid file's pid). */
 function pidOf(dir: string): number | null {
-  try {
-    const pid = Number(readFileSync(layoutUnder(dir).pidFile, 'utf8').trim());
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return serverPid(layoutUnder(dir));
 }
 
 describe('orbit cluster on a 3-node Galera lab', { timeout: 900_000 }, () => {

@@ -3,7 +3,7 @@
 // Servers run as root (--user=root) and are stopped or killed by their own pid only: other tests run
 // their own mariadbd processes on this machine.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
   layoutUnder,
   processControl,
   readStatus,
+  serverPid,
   tlsFiles,
   waitUntilServing,
   type AdminConnection,
@@ -58,9 +59,12 @@ export interface GaleraLab {
   cleanup(): Promise<void>;
 }
 
-const started = new Set<number>();
+/** The nodes this process started, killed at its exit if still running (checked: a pid outlives no one). */
+const started = new Set<NodeLayout>();
 process.once('exit', () => {
-  for (const pid of started) {
+  for (const layout of started) {
+    const pid = pidOf(layout);
+    if (pid === null) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -80,16 +84,8 @@ export function templateDatadir(): string {
   return dir;
 }
 
-function pidOf(layout: NodeLayout): number | null {
-  try {
-    const pid = Number(readFileSync(layout.pidFile, 'utf8').trim());
-    if (!(pid > 0)) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
+// Only a mariadbd started with this node's config: a stale pid file's pid may belong to anyone by now.
+const pidOf = serverPid;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,22 +135,18 @@ export async function startGaleraLab(opts: LabOptions = {}): Promise<GaleraLab> 
         const t0 = performance.now();
         if (s.bootstrap && !existsSync(path.join(layout.datadir, 'mysql'))) cpSync(templateDatadir(), layout.datadir, { recursive: true });
         await control.start({ bootstrap: s.bootstrap ?? false });
-        const pid = pidOf(layout);
-        if (pid !== null) started.add(pid);
+        started.add(layout);
         await waitUntilServing(admin, { timeoutMs: s.timeoutMs ?? 180_000, alive: () => control.running() });
         return performance.now() - t0;
       },
       async stop() {
-        const pid = pidOf(layout);
         await control.stop();
-        if (pid !== null) started.delete(pid);
       },
       async kill() {
         const pid = pidOf(layout);
         if (pid === null) return;
         process.kill(pid, 'SIGKILL');
         while (pidOf(layout) === pid) await sleep(50);
-        started.delete(pid);
       },
       status: () => readStatus(admin),
       sql: (text) => adminQuery(admin, text),
@@ -169,6 +161,7 @@ export async function startGaleraLab(opts: LabOptions = {}): Promise<GaleraLab> 
     sst,
     async cleanup() {
       for (const n of nodes) {
+        started.delete(n.layout);
         const pid = n.pid();
         if (pid === null) continue;
         try {
@@ -177,7 +170,6 @@ export async function startGaleraLab(opts: LabOptions = {}): Promise<GaleraLab> 
           /* gone */
         }
         while (n.pid() === pid) await sleep(50);
-        started.delete(pid);
       }
       rmSync(dir, { recursive: true, force: true });
     },

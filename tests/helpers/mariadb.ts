@@ -66,6 +66,8 @@ export interface MariaDbServer {
   port: number;
   socketPath: string;
   pid: number;
+  /** Whether the server is still running (its pid is ours to signal only then). */
+  running(): boolean;
   /** The application account (all privileges on the test databases), over TCP on 127.0.0.1. */
   user: string;
   password: string;
@@ -158,10 +160,13 @@ export async function startMariaDb(options: StartOptions = {}): Promise<MariaDbS
   await root.end();
 
   const stop = async () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
+    // Only while it runs: once it has exited (and been reaped) its pid may belong to another process.
+    if (!exited) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
     // The child is unref'd (it must not keep a finished test process alive): ref it while its exit is awaited.
     if (!exited) {
@@ -175,6 +180,7 @@ export async function startMariaDb(options: StartOptions = {}): Promise<MariaDbS
     port,
     socketPath,
     pid,
+    running: () => !exited,
     user,
     password,
     async admin<T>(statement: string, values?: unknown[]) {
@@ -213,7 +219,7 @@ export function testMariaDb(): Promise<MariaDbServer> {
       (server) => {
         process.once('exit', () => {
           try {
-            process.kill(server.pid, 'SIGKILL');
+            if (server.running()) process.kill(server.pid, 'SIGKILL');
           } catch {
             // gone
           }

@@ -360,7 +360,8 @@ describe('the image boots into Warden (systemd-nspawn)', { timeout: 600_000 }, (
   test('orbit cluster init on the booted image: systemd bootstraps mariadb.service, the store moves, the daemons restart on it', async () => {
     const before = Object.fromEntries(UNITS.map((u) => [u, c!.show(u).MainPID]));
     const init = c!.run(['orbit', 'cluster', 'init', '--address', '127.0.0.1', '--bundle', '/root/cluster.bundle'], { timeout: 240_000 });
-    assert.equal(init.status, 0, `${init.stderr}${init.stdout}\nmariadb.service:\n${c!.run(['journalctl', '-u', 'mariadb.service', '--no-pager', '-o', 'cat', '-n', '40']).stdout}`);
+    const journal = (unit: string, n = 40) => `${unit}:\n${c!.run(['journalctl', '-u', unit, '--no-pager', '-o', 'cat', '-n', String(n)]).stdout}`;
+    assert.equal(init.status, 0, `${init.stderr}${init.stdout}\n${[...UNITS.map((u) => journal(u, 25)), journal('mariadb.service')].join('\n')}`);
     const out = init.stdout;
     assert.match(out, /verified: \d+ tables, \d+ rows on both sides/);
     assert.match(out, /restarting the warden services on the MariaDB store/);

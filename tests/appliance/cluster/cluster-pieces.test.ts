@@ -114,3 +114,24 @@ test('the join bundle opens under the master key, authenticated, and carries no 
     a.cleanup();
   }
 });
+
+test('a stale pid file whose pid now belongs to another process: not the server, and stop signals nobody', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { spawn } = await import('node:child_process');
+  const { layoutUnder, processControl, serverPid } = await import('../../../appliance/cluster/index.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'warden-stale-pid-'));
+  // A process that is not this node's mariadbd holds the pid the file names (as after a crash and pid reuse).
+  const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const layout = layoutUnder(dir);
+    writeFileSync(layout.pidFile, `${stranger.pid}\n`);
+    assert.equal(serverPid(layout), null);
+    await processControl(layout).stop();
+    assert.equal(stranger.exitCode, null);
+    assert.equal(stranger.signalCode, null, 'the stranger was not signalled');
+  } finally {
+    stranger.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
