@@ -92,6 +92,7 @@ export async function startMariaDb(options: StartOptions = {}): Promise<MariaDbS
   const dir = mkdtempSync(path.join(tmpdir(), 'warden-mariadb-'));
   const datadir = path.join(dir, 'data');
   cpSync(template, datadir, { recursive: true });
+  mkdirSync(path.join(dir, 'tmp'));
   const port = await freePort();
   const socketPath = path.join(dir, 'mysqld.sock');
   const args = [
@@ -103,6 +104,9 @@ export async function startMariaDb(options: StartOptions = {}): Promise<MariaDbS
     '--bind-address=127.0.0.1',
     `--pid-file=${path.join(dir, 'mysqld.pid')}`,
     `--log-error=${path.join(dir, 'error.log')}`,
+    // Its own temporary directory: in CI a server lost an internal temporary table file under the shared /tmp
+    // ("Error on delete of '/tmp/#sql-temptable-…MAI'"), which nothing of this server's should share.
+    `--tmpdir=${path.join(dir, 'tmp')}`,
     '--skip-name-resolve',
     '--max-connections=400',
     // Tests need no durability across a power cut; the commit protocol and locking are unchanged.
