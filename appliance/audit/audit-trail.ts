@@ -152,8 +152,11 @@ function viewOf(r: AuditEventRow): AuditEventView {
 
 const AUDIT_CSV_COLUMNS = ['seq', 'at', 'type', 'event_code', 'severity', 'outcome', 'actor', 'actor_ip', 'subject', 'code', 'detail', 'hash'];
 
-/** One CSV field (RFC 4180 quoting); a leading = + - @ is neutralized so a spreadsheet never runs it as a formula. */
-function csvField(v: unknown): string {
+/**
+ * One CSV field (RFC 4180 quoting); a leading = + - @ is neutralized so a spreadsheet never runs it as a
+ * formula (CSV injection). Every CSV export of the appliance's records quotes through this.
+ */
+export function csvField(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;

@@ -3,7 +3,7 @@
 // decision the proxies ask: may this user open a proxy session under "force authentication with certificate"?
 import type { X509Certificate } from 'node:crypto';
 import type { Store, UserCertificateRow, Repositories, UserRow } from '../store/index.js';
-import type { AuditTrail } from '../audit/index.js';
+import { csvField, type AuditTrail } from '../audit/index.js';
 import type { SettingsService } from '../settings/index.js';
 import { type TrustStore, type PresentedCertificate, validateClientCertificate, dn, parseCertificate, parseCertificates } from '../pki/index.js';
 import { AuthError, NotFoundError, type ErrorCode } from '../errors/index.js';
@@ -77,13 +77,6 @@ function bindingView(r: UserCertificateRow & { username: string }): CertificateB
 function presentedOf(bound: Pick<UserCertificateRow, 'pem' | 'chain_pem'>): { cert: X509Certificate; presented: PresentedCertificate } {
   const cert = parseCertificate(Buffer.from(bound.pem));
   return { cert, presented: { leaf: cert.raw, chain: bound.chain_pem ? parseCertificates(bound.chain_pem).map((c) => c.raw) : [] } };
-}
-
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  // A leading = + - @ would be a formula in a spreadsheet: neutralize it (CSV injection).
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 export class CertificateLogin {

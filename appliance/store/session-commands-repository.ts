@@ -189,18 +189,7 @@ async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDial
       FROM ${dialect.from('o', narrowed)}
       WHERE ${dialect.outputMatch(q.text)} AND ${filters('o')}
       ORDER BY o.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(db);
-    return rows.rows.map((r) => ({
-      sessionId: r.session_id,
-      username: r.username,
-      hostname: r.hostname,
-      at: Number(r.at),
-      offsetMs: Number(r.offset_ms),
-      command: null,
-      text: r.text,
-      action: null,
-      exitStatus: null,
-      recordingId: r.recording_id,
-    }));
+    return rows.rows.map((r) => ({ ...hitPlace(r), command: null, text: r.text, action: null, exitStatus: null }));
   }
   const conditions = [filters('c')];
   if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${dialect.outputMatch(q.text)})`);
@@ -212,18 +201,12 @@ async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDial
     FROM ${dialect.from('c', narrowed)}
     WHERE ${sql.join(conditions, sql` AND `)}
     ORDER BY c.id DESC LIMIT ${limit}) x ORDER BY x.id DESC`.execute(db);
-  return rows.rows.map((r) => ({
-    sessionId: r.session_id,
-    username: r.username,
-    hostname: r.hostname,
-    at: Number(r.at),
-    offsetMs: Number(r.offset_ms),
-    command: r.command,
-    text: null,
-    action: r.action,
-    exitStatus: r.exit_status === null ? null : Number(r.exit_status),
-    recordingId: r.recording_id,
-  }));
+  return rows.rows.map((r) => ({ ...hitPlace(r), command: r.command, text: null, action: r.action, exitStatus: r.exit_status === null ? null : Number(r.exit_status) }));
+}
+
+/** Where a hit is, whichever table it came from: the session, who and where, when, and its recording. */
+function hitPlace(r: { session_id: string; username: string; hostname: string; at: number; offset_ms: number; recording_id: string | null }) {
+  return { sessionId: r.session_id, username: r.username, hostname: r.hostname, at: Number(r.at), offsetMs: Number(r.offset_ms), recordingId: r.recording_id };
 }
 
 export class SqliteSessionSearchRepository implements SessionSearchRepository {
