@@ -44,7 +44,8 @@ export interface ConnectionLogin {
   /** The SSH methods to offer now (the answer to 'none' and to every failure). */
   methods(): SshAuthMethod[];
   /** Judge one request for `wardenUser` (parsed out of `ctx.username`). Never accepts or rejects `ctx` itself. */
-  attempt(ctx: AuthContext, wardenUser: string): Promise<AuthAnswer>;
+  /** Judged one at a time; `open` is asked when the attempt's turn comes (false: dropped unjudged). */
+  attempt(ctx: AuthContext, wardenUser: string, open?: () => boolean): Promise<AuthAnswer>;
 }
 
 export interface ProxyAuthenticator {
@@ -63,6 +64,9 @@ export class CoreAuthenticator implements ProxyAuthenticator {
     return new SshLogin(this.appliance, client, ip);
   }
 }
+
+/** The answer to an attempt that came after the connection stopped taking them: nothing judged, nothing counted. */
+const CLOSED: AuthAnswer = { outcome: 'failure', counted: false };
 
 class SshLogin implements ConnectionLogin {
   private login: ProxyLogin | undefined;
@@ -90,8 +94,10 @@ class SshLogin implements ConnectionLogin {
     }
   }
 
-  attempt(ctx: AuthContext, wardenUser: string): Promise<AuthAnswer> {
-    const run = this.queue.then(() => this.judge(ctx, wardenUser));
+  attempt(ctx: AuthContext, wardenUser: string, open: () => boolean = () => true): Promise<AuthAnswer> {
+    // Whether the connection still takes attempts is asked when this one's turn comes, not when it arrived: an
+    // attempt queued behind the one that used up the connection's allowance is never judged (nor audited).
+    const run = this.queue.then(() => (open() ? this.judge(ctx, wardenUser) : CLOSED));
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -149,15 +149,23 @@ export class ProxyConnection {
     return this.person !== null;
   }
 
+  /** Whether this connection still takes authentication attempts: not once its allowance is used up. */
+  private takesAttempts(): boolean {
+    return this.authAttempts < this.deps.limits.maxAuthAttempts;
+  }
+
   private authenticate(ctx: AuthContext): void {
     const methods = () => this.auth.methods();
+    // The allowance is used up and the connection is being cut: a request the client sent before it read the
+    // disconnect (or pipelined) is not judged, audited or counted — the sixth failure was the last.
+    if (!this.takesAttempts()) return ctx.reject([]);
     const name = parseLoginName(ctx.username);
     // A name that cannot be parsed is a failed attempt, audited (a 'none' probe is no attempt).
     if (!name) {
       if (ctx.method === 'none') return ctx.reject(methods());
       return this.refuseName(ctx);
     }
-    this.auth.attempt(ctx, name.wardenUser).then(
+    this.auth.attempt(ctx, name.wardenUser, () => this.takesAttempts()).then(
       (answer) => {
         if (answer.outcome === 'success') {
           this.person = answer.person;

@@ -796,6 +796,35 @@ describe('terminal proxy under bad input, and the paths that end a live session'
     assert.equal(refused.length, 6);
   });
 
+  test('attempts that arrive after the sixth failure (sent before the client read the cut, or pipelined) are neither judged nor audited', async () => {
+    // The connection in this process over a stand-in for ssh2's server connection: nine requests handed over at
+    // once, as ssh2 does when a client writes them before reading an answer (CI once saw a seventh judged).
+    const { ProxyConnection, DEFAULT_LIMITS } = await import('../../daemons/terminal-proxy/connection.js');
+    const { CoreAuthenticator } = await import('../../daemons/terminal-proxy/authenticator.js');
+    const { EventEmitter } = await import('node:events');
+    const client = Object.assign(new EventEmitter(), { ended: 0, end() { this.ended++; } });
+    new ProxyConnection(client as unknown as ssh2.Connection, '127.0.0.9', {
+      appliance: a,
+      authenticator: new CoreAuthenticator(a),
+      taps: {} as never,
+      limits: DEFAULT_LIMITS,
+      onAuthenticated: () => assert.fail('nobody is let in'),
+    });
+    const answered = Array.from({ length: 9 }, (_, i) => new Promise<string>((resolve) =>
+      client.emit('authentication', {
+        method: 'password',
+        username: 'dave:wfuzz@db01',
+        password: `Pipelined-Guess-${i}`,
+        accept: () => resolve('accepted'),
+        reject: () => resolve('rejected'),
+      }),
+    ));
+    assert.deepEqual(await Promise.all(answered), Array(9).fill('rejected'));
+    const judged = (await a.store.repos.auditEvents.query({ type: 'auth.login', limit: 50 })).filter((e) => e.actor_ip === '127.0.0.9');
+    assert.equal(judged.length, 6, 'six judged and audited; the three after them dropped unjudged');
+    assert.equal(client.ended, 1, 'the connection was cut once');
+  });
+
   test('a login name that cannot be parsed is audited, printable and cut short, and counts against the address', async () => {
     const name = `\u001b[31mevil\r\n${'x'.repeat(10 * 1024)}`;
     const r = await keepGuessing(name, '127.0.0.8');
