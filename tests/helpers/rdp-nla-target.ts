@@ -33,7 +33,7 @@ async function kill(p: ChildProcess): Promise<void> {
  * Xvfb on a display number nobody holds: a random one from 200 up (other tests take the low ones), skipped when
  * its lock or socket exists, the next one tried when Xvfb exits (lost a race); ready when -displayfd reports.
  */
-async function startXvfb(): Promise<{ display: number; proc: ChildProcess }> {
+async function startXvfb(): Promise<{ display: number; proc: ChildProcess; stderr: () => string }> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const n = 200 + Math.floor(Math.random() * 800);
     if (existsSync(`/tmp/.X${n}-lock`) || existsSync(`/tmp/.X11-unix/X${n}`)) continue;
@@ -55,7 +55,7 @@ async function startXvfb(): Promise<{ display: number; proc: ChildProcess }> {
         resolve(false);
       });
     });
-    if (ready) return { display: n, proc };
+    if (ready) return { display: n, proc, stderr: () => err };
     await kill(proc);
     if (!/already active|Cannot establish any listening sockets/.test(err)) throw new Error(`Xvfb did not start: ${err}`);
   }
@@ -78,12 +78,14 @@ export async function startNlaTarget(dir: string, user: string, password: string
   mkdirSync(home, { recursive: true });
   const sam = path.join(dir, 'sam.txt');
   writeFileSync(sam, execFileSync('winpr-hash', ['-u', user, '-p', password, '-f', 'sam']), { mode: 0o600 });
-  // A display can vanish under us when another test's X server cleans up badly: start over then, twice at most.
+  // CI once saw the shadow server fail to open its fresh display (cause unknown; the error now says what the X
+  // server and its socket looked like then): start over on another display, four times at most.
   for (let attempt = 1; ; attempt++) {
     try {
       return await startShadow(home, sam);
     } catch (e) {
-      if (attempt >= 3 || !/failed to open display/.test((e as Error).message)) throw e;
+      if (attempt >= 5 || !/failed to open display/.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
     }
   }
 }
@@ -105,8 +107,9 @@ async function startShadow(home: string, sam: string): Promise<NlaTarget> {
   const deadline = Date.now() + 15_000;
   while (!(await listening(port))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
+      const xState = `Xvfb :${x.display} ${x.proc.exitCode === null ? 'running' : `exited (${x.proc.exitCode})`}, socket ${existsSync(`/tmp/.X11-unix/X${x.display}`) ? 'present' : 'missing'}, its stderr: ${x.stderr().trim() || '(none)'}`;
       await stop();
-      throw new Error(`freerdp-shadow-cli did not start: ${log}`);
+      throw new Error(`freerdp-shadow-cli did not start: ${log}\n${xState}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
