@@ -1,5 +1,7 @@
 // The message catalogue. en-US is complete and is the fallback; every other language must carry every key
 // (a test checks), so a missing translation is a failing build, not an English word on a Russian page.
+// The console's pages keep their words in sections (./sections/), merged into each language below.
+import { SECTIONS, sectionMessages, type SectionKey } from './sections/index.js';
 
 const enUS = {
   'app.title': 'Warden',
@@ -120,8 +122,9 @@ const enUS = {
   'console.users.chooseProfile': 'Choose a profile',
 } as const;
 
-export type MessageKey = keyof typeof enUS;
-type Catalogue = Record<MessageKey, string>;
+type BaseKey = keyof typeof enUS;
+export type MessageKey = BaseKey | SectionKey;
+type Catalogue = Record<BaseKey, string>;
 
 const ptBR: Catalogue = {
   'app.title': 'Warden',
@@ -837,12 +840,25 @@ const ru: Catalogue = {
   'console.users.chooseProfile': 'Выберите профиль',
 };
 
-export const CATALOGUE: Record<string, Catalogue> = {
-  'en-US': enUS,
-  'pt-BR': ptBR,
-  de,
-  es,
-  pl,
-  fr,
-  ru,
+export const CATALOGUE: Record<string, Record<MessageKey, string>> = {
+  'en-US': { ...enUS, ...sectionMessages('en-US') },
+  'pt-BR': { ...ptBR, ...sectionMessages('pt-BR') },
+  de: { ...de, ...sectionMessages('de') },
+  es: { ...es, ...sectionMessages('es') },
+  pl: { ...pl, ...sectionMessages('pl') },
+  fr: { ...fr, ...sectionMessages('fr') },
+  ru: { ...ru, ...sectionMessages('ru') },
 };
+
+/** Keys defined twice (in the base catalogue and a section, or in two sections): the later would win silently. */
+export function duplicateKeys(): string[] {
+  const seen = new Set<string>(Object.keys(enUS));
+  const twice: string[] = [];
+  for (const section of SECTIONS as readonly { 'en-US': Record<string, string> }[]) {
+    for (const key of Object.keys(section['en-US'])) {
+      if (seen.has(key)) twice.push(key);
+      seen.add(key);
+    }
+  }
+  return twice;
+}

@@ -18,3 +18,11 @@ export const NAV: NavItem[] = [
 export function allowed(item: NavItem, permissions: readonly string[]): boolean {
   return item.anyOf.length === 0 || item.anyOf.some((p) => permissions.includes(p));
 }
+
+/**
+ * The page a path belongs to: its own item, or the item whose path it extends (`/console/devices/42` is the
+ * devices page's; the page reads the rest of the path itself). The home page owns only `/console`.
+ */
+export function navItemOf(path: string): NavItem | undefined {
+  return NAV.find((n) => n.path === path) ?? NAV.find((n) => n.path !== '/console' && path.startsWith(`${n.path}/`));
+}

@@ -4,7 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { api } from './api.js';
 import { profileLabel, t } from './i18n.js';
-import { NAV, allowed } from './nav.js';
+import { NAV, allowed, navItemOf } from './nav.js';
 import { followLink, useLocation } from './router.js';
 import { dismiss, useToasts } from './toasts.js';
 import type { Me } from './types.js';
@@ -21,7 +21,7 @@ async function signOut(): Promise<void> {
 }
 
 function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
-  const item = NAV.find((n) => n.path === path);
+  const item = navItemOf(path);
   if (!item) return <NotFound />;
   if (!allowed(item, me.permissions)) return <NotFound />;
   switch (item.path) {
@@ -84,7 +84,7 @@ export function Shell({ me }: { me: Me }) {
           <ul>
             {items.map((n) => (
               <li key={n.path}>
-                <a href={n.path} aria-current={n.path === path ? 'page' : undefined} onClick={(ev) => followLink(ev, n.path)}>
+                <a href={n.path} aria-current={navItemOf(path) === n ? 'page' : undefined} onClick={(ev) => followLink(ev, n.path)}>
                   {t(n.label)}
                 </a>
               </li>

@@ -60,3 +60,18 @@ describe('console messages', () => {
     assert.deepEqual([...offered].sort(), [...PROFILE_NAMES].sort());
   });
 });
+
+describe('catalogue sections', () => {
+  test('no key is defined twice (base catalogue and sections, or two sections)', async () => {
+    const { duplicateKeys } = await import('../../../appliance/i18n/catalogue.js');
+    assert.deepEqual(duplicateKeys(), []);
+  });
+
+  test('a section makes every language carry every key (the type), and its words reach each language', async () => {
+    const { section } = await import('../../../appliance/i18n/section.js');
+    const s = section({ 'console.x.a': 'A' }, { 'pt-BR': { 'console.x.a': 'Á' }, de: { 'console.x.a': 'Ä' }, es: { 'console.x.a': 'A1' }, pl: { 'console.x.a': 'A2' }, fr: { 'console.x.a': 'À' }, ru: { 'console.x.a': 'А' } });
+    assert.equal(s.ru['console.x.a'], 'А');
+    // @ts-expect-error a language without the key does not compile
+    section({ 'console.x.b': 'B' }, { 'pt-BR': {}, de: { 'console.x.b': 'B' }, es: { 'console.x.b': 'B' }, pl: { 'console.x.b': 'B' }, fr: { 'console.x.b': 'B' }, ru: { 'console.x.b': 'B' } });
+  });
+});
