@@ -163,12 +163,13 @@ export function httpGet(port: number, path: string, method = 'GET'): Promise<{ s
 }
 
 /** A web daemon on a fresh appliance, its first administrator signed in (the one-time password changed). */
-export async function daemonWithAdmin(): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient }> {
+export async function daemonWithAdmin(): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient; adminPassword: string }> {
   const home = await initializedHome();
   const d = await startWebDaemon(home);
   const admin = new ApiClient(d);
-  await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
-  return { home, d, admin };
+  const adminPassword = strongPassword();
+  await admin.loginAndChange('admin', home.oneTimePassword, adminPassword);
+  return { home, d, admin, adminPassword };
 }
 
 /**
@@ -181,12 +182,14 @@ export async function signInAccounts(
   accounts: readonly (readonly [name: string, profile: string])[],
   clients: Record<string, ApiClient>,
   ids: Record<string, number>,
+  passwords: Record<string, string> = {},
 ): Promise<void> {
   for (const [name, profile] of accounts) {
     const r = await admin.call('POST', '/api/v1/users', { username: name, fullName: name, email: `${name}@example.test`, profile });
     if (r.status !== 201) throw new Error(`creating ${name}: ${r.status} ${r.body}`);
     ids[name] = r.json.user.id;
     clients[name] = new ApiClient(d);
-    await clients[name]!.loginAndChange(name, r.json.oneTimePassword, strongPassword());
+    passwords[name] = strongPassword();
+    await clients[name]!.loginAndChange(name, r.json.oneTimePassword, passwords[name]!);
   }
 }

@@ -7,14 +7,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CATALOGUE } from '../../appliance/i18n/catalogue.js';
 import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
 import { ApiClient, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.js';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+import { englishLeftovers, seriousViolations, waitUntil } from '../helpers/console-browser.js';
 
 describe('web console in Chromium', () => {
   let home: InitializedHome;
@@ -48,19 +45,6 @@ describe('web console in Chromium', () => {
     await page.locator('#login-submit').click();
   }
 
-  /**
-   * Poll a page expression until it is true. Not page.waitForFunction: that evaluates its text with the page's
-   * eval, which the console's CSP forbids (no 'unsafe-eval'); page.evaluate goes through the DevTools protocol.
-   * Page code is a string because the tests' TypeScript has no DOM types (they stay out of the server build).
-   */
-  async function waitUntil(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!(await page.evaluate<boolean>(expression))) {
-      if (Date.now() > end) assert.fail(`timed out waiting for ${expression}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   /** Wait until the users table shows exactly these user names (the list is re-read after each action). */
   async function listed(page: Page, names: string[]): Promise<void> {
     await waitUntil(page, `JSON.stringify([...document.querySelectorAll('#users tbody tr')].map((r) => r.getAttribute('data-username'))) === ${JSON.stringify(JSON.stringify(names))}`);
@@ -88,17 +72,6 @@ describe('web console in Chromium', () => {
 
   async function rowAction(page: Page, username: string, button: string): Promise<void> {
     await page.locator(`#users tr[data-username="${username}"]`).getByRole('button', { name: button, exact: true }).click();
-  }
-
-  async function seriousViolations(page: Page): Promise<string[]> {
-    // page.evaluate runs through the DevTools protocol, which the page's CSP does not govern: axe is injected
-    // for the check only, the page itself still allows no inline or foreign script.
-    await page.evaluate(AXE_SOURCE);
-    const result = await page.evaluate<{ id: string; impact: string; targets: string[] }[]>(`(async () => {
-      const r = await window.axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
-    })()`);
-    return result.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}`);
   }
 
   test('an administrator: first sign-in lands in the console; users created, filtered, disabled, enabled, reset; the audit page shows it all', async () => {
@@ -284,22 +257,8 @@ describe('web console in Chromium', () => {
     await page.locator('#welcome').waitFor();
     await look();
 
-    // Every English console message that German words differently must be absent (whole words: "Filter" may
-    // sit inside "Filtern"); a message with placeholders is checked by its longest fixed part; a word German
-    // itself uses in one of its messages ("Status" in "Jeder Status") is German there, not a leftover.
-    const en = CATALOGUE['en-US']!;
-    const de = CATALOGUE.de!;
-    const leftovers: string[] = [];
-    for (const [key, value] of Object.entries(en)) {
-      if (!key.startsWith('console.') && !key.startsWith('home.')) continue;
-      if (de[key as keyof typeof de] === value) continue;
-      const fixed = value.split(/\{\{\w+\}\}/).map((s) => s.trim()).sort((a, b) => b.length - a.length)[0]!;
-      if (fixed.length < 4) continue;
-      const re = new RegExp(`(^|[^\\p{L}])${fixed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u');
-      if (Object.values(de).some((v) => re.test(v))) continue;
-      for (const text of texts) if (re.test(text)) leftovers.push(`${key}: ${fixed}`);
-    }
-    assert.deepEqual([...new Set(leftovers)], []);
+    // Every English console message that German words differently must be absent (see englishLeftovers).
+    assert.deepEqual(englishLeftovers(texts, 'de', ['console.', 'home.']), []);
     await context.close();
   });
 
