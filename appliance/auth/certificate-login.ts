@@ -257,6 +257,13 @@ export class CertificateLogin {
     return (await this.deps.store.repos.userCertificates.list(filter)).map(bindingView);
   }
 
+  /** One page of the bindings (newest id last, as `list`), with how many match in all. */
+  async page(filter: { userId?: number; status?: 'bound' | 'revoked' }, page: { limit: number; offset: number }): Promise<{ certificates: CertificateBindingView[]; total: number }> {
+    const repo = this.deps.store.repos.userCertificates;
+    const [rows, total] = await Promise.all([repo.list(filter, page), repo.count(filter)]);
+    return { certificates: rows.map(bindingView), total };
+  }
+
   /**
    * Revoke a binding: the certificate stops working and the user binds a new one at the next login. The
    * account stays active; web sessions that were authenticated with this certificate end.

@@ -621,11 +621,20 @@ export class UserCertificatesRepository {
     await this.db.updateTable('user_certificates').set(patch).where('id', '=', id).execute();
   }
 
-  async list(filter: { userId?: number; status?: 'bound' | 'revoked' }): Promise<(UserCertificateRow & { username: string })[]> {
+  async list(filter: { userId?: number; status?: 'bound' | 'revoked' }, page?: { limit: number; offset: number }): Promise<(UserCertificateRow & { username: string })[]> {
     let q = this.db.selectFrom('user_certificates').innerJoin('users', 'users.id', 'user_certificates.user_id').selectAll('user_certificates').select('users.username');
     if (filter.userId !== undefined) q = q.where('user_certificates.user_id', '=', filter.userId);
     if (filter.status) q = q.where('user_certificates.status', '=', filter.status);
-    return q.orderBy('user_certificates.id').execute();
+    q = q.orderBy('user_certificates.id');
+    if (page) q = q.limit(page.limit).offset(page.offset);
+    return q.execute();
+  }
+
+  async count(filter: { userId?: number; status?: 'bound' | 'revoked' }): Promise<number> {
+    let q = this.db.selectFrom('user_certificates').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (filter.userId !== undefined) q = q.where('user_certificates.user_id', '=', filter.userId);
+    if (filter.status) q = q.where('user_certificates.status', '=', filter.status);
+    return Number((await q.executeTakeFirstOrThrow()).n);
   }
 }
 

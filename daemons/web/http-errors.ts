@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   STORE_CONFLICT: 409,
+  CA_SUBJECT_CONFLICT: 409,
   RECORDING_UNREADABLE: 422,
   // A recording on another node that this one cannot fetch: the peer is the one failing, not the request.
   CLUSTER_NODE_UNKNOWN: 502,

@@ -1,6 +1,7 @@
 // A test PKI made with @peculiar/x509 on WebCrypto (ECDSA P-256): CAs, intermediates, client certificates
 // with any flaw a test needs, and CRLs. Keys export as PKCS#8 PEM for browsers and curl.
 import 'reflect-metadata';
+import { execFile } from 'node:child_process';
 import { webcrypto, randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
@@ -136,4 +137,15 @@ export async function createCrl(ca: Issued, revoked: Issued[], opts: { signer?: 
 
 export function der(issued: Issued): Buffer {
   return Buffer.from(issued.cert.rawData);
+}
+
+/** The "Acceptable client certificate CA names" OpenSSL's s_client reads from the CertificateRequest. */
+export function advertisedCaNames(port: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    const p = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3'], { timeout: 10_000 }, (_err, stdout) => {
+      const m = /Acceptable client certificate CA names\n([\s\S]*?)\n(?:Requested|Client Certificate Types|Shared)/.exec(stdout);
+      resolve(m ? m[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : []);
+    });
+    p.stdin?.end('Q\n');
+  });
 }

@@ -4,30 +4,19 @@
 // browser with the real SDK against a Duo-protocol server on another site.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { initializedHome, strongPassword, type InitializedHome } from '../helpers/fixtures.js';
 import { ApiClient, ORBIT_MAIN, startWebDaemon, type RunningDaemon } from '../helpers/web-daemon.js';
-import { createCa, issueLeaf, keyPem, type Issued } from '../helpers/pki.js';
+import { advertisedCaNames, createCa, issueLeaf, keyPem, type Issued } from '../helpers/pki.js';
 import { startFakeDuo, type FakeDuo } from '../helpers/fake-duo.js';
 import { Store } from '../../appliance/store/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.js';
 
 function orbit(home: InitializedHome, ...args: string[]): string {
   return execFileSync(process.execPath, [ORBIT_MAIN, ...args], { env: { ...process.env, WARDEN_HOME: home.home, WARDEN_CONFIG: home.configFile, CI: 'true' }, encoding: 'utf8' });
-}
-
-/** The "Acceptable client certificate CA names" OpenSSL's s_client reads from the CertificateRequest. */
-function advertisedCaNames(port: number): Promise<string[]> {
-  return new Promise((resolve) => {
-    const p = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3'], { timeout: 10_000 }, (_err, stdout) => {
-      const m = /Acceptable client certificate CA names\n([\s\S]*?)\n(?:Requested|Client Certificate Types|Shared)/.exec(stdout);
-      resolve(m ? m[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : []);
-    });
-    p.stdin?.end('Q\n');
-  });
 }
 
 describe('certificate login with real clients', () => {

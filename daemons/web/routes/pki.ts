@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { CertificateLogin, type DuoService } from '../../../appliance/auth/index.js';
 import type { UserAdminService } from '../../../appliance/access/index.js';
 import type { TrustStore } from '../../../appliance/pki/index.js';
-import { dateParam } from '../query.js';
+import { dateParam, pageLimit, pagingProperties } from '../query.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
 export interface PkiRouteOptions {
@@ -23,6 +23,37 @@ export const pkiRoutes: FastifyPluginAsync<PkiRouteOptions> = async (app, { trus
     ca: await trust.get(Number(request.params.id)),
   }));
 
+  // A CA file or a CRL from the console: the file's bytes as base64 (PEM or DER, one CA or a chain), so a DER
+  // file survives JSON. The services parse, check and audit; the TLS context is rebuilt at once after.
+  const upload = {
+    // 4 MiB of file (MAX_BUNDLE_BYTES) is 5.6 MB of base64.
+    bodyLimit: 6 * 1024 * 1024,
+    schema: {
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['file'],
+        properties: { file: { type: 'string', minLength: 1, maxLength: 5_600_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }, force: { type: 'boolean' } },
+      },
+    },
+    config: { permission: 'certificates.manage' as const },
+  };
+  type Upload = { Body: { file: string; force?: boolean } };
+
+  app.post<Upload>('/api/v1/pki/cas', upload, async (request, reply) => {
+    const cas = await trust.install(Buffer.from(request.body.file, 'base64'), actor(request), { force: request.body.force === true });
+    await refreshTrust();
+    reply.code(201);
+    return { cas };
+  });
+
+  app.post<Upload>('/api/v1/pki/crls', upload, async (request, reply) => {
+    const crl = await trust.installCrl(Buffer.from(request.body.file, 'base64'), actor(request));
+    await refreshTrust();
+    reply.code(201);
+    return { crl };
+  });
+
   for (const [action, active] of [['disable', false], ['enable', true]] as const) {
     app.post<IdRequest>(`/api/v1/pki/cas/:id/${action}`, { schema: idParams, config: { permission: 'certificates.manage' } }, async (request) => {
       const ca = await trust.setActive(Number(request.params.id), active, actor(request));
@@ -31,7 +62,7 @@ export const pkiRoutes: FastifyPluginAsync<PkiRouteOptions> = async (app, { trus
     });
   }
 
-  app.get<{ Querystring: { user?: string; status?: 'bound' | 'revoked' } }>(
+  app.get<{ Querystring: { user?: string; status?: 'bound' | 'revoked'; limit?: string; offset?: string } }>(
     '/api/v1/certificates',
     {
       config: { permission: 'certificates.read' },
@@ -39,13 +70,19 @@ export const pkiRoutes: FastifyPluginAsync<PkiRouteOptions> = async (app, { trus
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { user: { type: 'string', maxLength: 64 }, status: { type: 'string', enum: ['bound', 'revoked'] } },
+          properties: {
+            user: { type: 'string', maxLength: 64 },
+            status: { type: 'string', enum: ['bound', 'revoked'] },
+            ...pagingProperties,
+          },
         },
       },
     },
     async (request) => {
-      const userId = request.query.user ? (await users.byUsername(request.query.user)).id : undefined;
-      return { certificates: await certificates.list({ ...(userId !== undefined ? { userId } : {}), ...(request.query.status ? { status: request.query.status } : {}) }) };
+      const q = request.query;
+      const userId = q.user ? (await users.byUsername(q.user)).id : undefined;
+      const filter = { ...(userId !== undefined ? { userId } : {}), ...(q.status ? { status: q.status } : {}) };
+      return certificates.page(filter, { limit: pageLimit(q.limit), offset: Number(q.offset ?? 0) });
     },
   );
 
