@@ -12,6 +12,7 @@ import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
 import { SettingsPage } from './pages/settings.js';
+import { CertificatesPage } from './pages/certificates.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -32,6 +33,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <UsersPage me={me} />;
     case '/console/audit':
       return <AuditPage />;
+    case '/console/certificates':
+      return <CertificatesPage me={me} />;
     case '/console/settings':
       return <SettingsPage me={me} />;
     default:
