@@ -96,6 +96,15 @@ export interface ImportRowReport {
   id?: number;
   hostname?: string;
   error?: string;
+  /** Why a row was refused, for a reader in any language: the error's code and, when one field was at fault, which. */
+  code?: string;
+  field?: string;
+}
+
+/** The code and field of a row's refusal (INTERNAL for anything that is not one of ours). */
+function refusal(e: unknown): { error: string; code: string; field?: string } {
+  const field = e instanceof WardenError && typeof e.details?.field === 'string' ? e.details.field : undefined;
+  return { error: (e as Error).message, code: e instanceof WardenError ? e.code : 'INTERNAL', ...(field ? { field } : {}) };
 }
 
 export class DeviceService {
@@ -202,7 +211,7 @@ export class DeviceService {
       try {
         valid.push({ row, device: validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ''))) });
       } catch (e) {
-        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
+        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), ...refusal(e) });
       }
     }
     for (let i = 0; i < valid.length; i += IMPORT_BATCH) {
@@ -218,7 +227,7 @@ export class DeviceService {
           try {
             results.push(...(await this.deps.store.transaction((repos) => this.importBatch(repos, actor, [one]))));
           } catch (e) {
-            results.push({ row: one.row, ok: false, hostname: one.device.hostname, error: (e as Error).message });
+            results.push({ row: one.row, ok: false, hostname: one.device.hostname, ...refusal(e) });
           }
         }
       }
@@ -240,7 +249,7 @@ export class DeviceService {
       } catch (e) {
         // insertDevice refuses a taken host name before it writes anything, so the batch goes on cleanly.
         if (e instanceof WardenError && e.code === 'CONFLICT') {
-          out.push({ row, ok: false, hostname: device.hostname, error: e.message });
+          out.push({ row, ok: false, hostname: device.hostname, ...refusal(e), field: 'hostname' });
           continue;
         }
         throw e;

@@ -314,6 +314,14 @@ const CATALOGUE = {
     description: 'A connectivity test could not reach a device port.',
     detail: { protocol: 'string', port: 'number', address: 'string', reason: 'string|null' },
   },
+  // W2240–W2244: the console's devices page (a block given to it; 4xxx was taken in parallel).
+  'device.connectivity_check': {
+    code: 'W2240',
+    severity: 'info',
+    failureSeverity: 'low',
+    description: "A person asked for a device's connectivity test now; failure when a port did not answer.",
+    detail: { id: 'number', ports: 'number', failing: 'number' },
+  },
   'credential.create': { code: 'W4100', severity: 'low', description: 'A device credential was stored.', detail: {} },
   'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { valueChanged: 'boolean' } },
   'credential.enable': { code: 'W4102', severity: 'low', description: 'A device credential was enabled.', detail: {} },

@@ -107,8 +107,9 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     async (request) => ({ reset: await hostKeys.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
   );
 
+  // "Check now": audited as the person's act (device.connectivity_check), with the port results in its transaction.
   app.post<IdRequest>('/api/v1/devices/:id/connectivity/check', { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
-    results: await connectivity.checkDevice(await devices.device(Number(request.params.id))),
+    results: await connectivity.checkNow(actor(request), Number(request.params.id)),
   }));
 
   // ---- credentials
