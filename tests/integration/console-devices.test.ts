@@ -70,8 +70,8 @@ describe('console: Devices', () => {
    * The API as the page's own user (one web session per user: signing in through the browser ended the lab's
    * API session of the same account).
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON of any shape, asserted by the test
   async function pageApi(page: Page, method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
-    // `any`: the test reads whichever JSON shape the route answers.
     return page.evaluate(`(async () => {
       const csrf = (await (await fetch('/api/v1/me')).json()).csrfToken;
       const body = ${JSON.stringify(body === undefined ? null : JSON.stringify(body))};
