@@ -296,7 +296,7 @@ const CATALOGUE = {
   },
 
   'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
-  'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed.', detail: { id: 'number' } },
+  'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed (by hand or by an import that updates).', detail: { id: 'number', import: 'boolean?', row: 'number?' } },
   'device.enable': { code: 'W4002', severity: 'low', description: 'A device was enabled.', detail: {} },
   'device.disable': { code: 'W4003', severity: 'low', description: 'A device was disabled.', detail: {} },
   'device.import': { code: 'W4004', severity: 'low', description: 'A device import finished; failure when some rows were refused.', detail: { imported: 'number', failed: 'number' } },

@@ -123,16 +123,23 @@ describe('console: Devices', () => {
 
     // Import: three rows, the middle one bad; the report says which and why, the good ones are listed.
     await importCsv(page, `hostname,address,type,connectivity\ncsv01,127.0.5.1,Windows,RDP:3389\ncsv02,not-an-address,Linux,SSH:22\ncsv03,127.0.0.1,Linux,SSH:${closedPort}\n`, 'paste');
-    assert.equal(await page.locator('#import-summary').textContent(), '2 created, 1 rejected.');
+    assert.equal(await page.locator('#import-summary').textContent(), '2 created, 0 updated, 1 rejected.');
     assert.deepEqual(await report(page), [
       ['2', 'csv01', 'Created', ''],
       ['3', 'csv02', 'Rejected', 'The value in column address is not valid.'],
       ['4', 'csv03', 'Created', ''],
     ]);
     assert.deepEqual(await seriousViolations(page), []);
+    // Again, asked to update: the existing csv01 is changed, the new csv04 created.
+    await page.locator('#import-csv').fill('hostname,address,site\ncsv01,127.0.5.11,Recife\ncsv04,127.0.5.4,Recife\n');
+    await page.locator('#import-update').check();
+    await page.locator('#import-submit').click();
+    await waitUntil(page, `document.getElementById('import-summary')?.textContent === '1 created, 1 updated, 0 rejected.'`);
+    assert.deepEqual((await report(page)).map((r) => r.slice(0, 3)), [['2', 'csv01', 'Updated'], ['3', 'csv04', 'Created']]);
     await filterBy(page, 'csv0');
-    await listed(page, ['csv01', 'csv03']);
-    assert.equal(await page.locator('#range').textContent(), '1–2 of 2');
+    await listed(page, ['csv01', 'csv03', 'csv04']);
+    assert.equal(await page.locator('#range').textContent(), '1–3 of 3');
+    assert.equal(await page.locator('#devices tr[data-hostname="csv01"] td').first().textContent(), '127.0.5.11');
 
     // csv03's port is closed: check now says so, and the list's unreachable filter finds it.
     await page.locator('#devices a', { hasText: 'csv03' }).click();
@@ -198,7 +205,7 @@ describe('console: Devices', () => {
     await look();
 
     await importCsv(page, 'hostname,address,site\npl02,127.0.6.2,Kraków\npl03,zły-adres,Kraków\npl04,127.0.6.4,Kraków\npl01,127.0.6.5,Kraków\n', 'file');
-    assert.equal(await page.locator('#import-summary').textContent(), 'Utworzono: 2, odrzucono: 2.');
+    assert.equal(await page.locator('#import-summary').textContent(), 'Utworzono: 2, zaktualizowano: 0, odrzucono: 2.');
     assert.deepEqual((await report(page)).map((r) => r[3]), ['', 'Wartość w kolumnie address jest nieprawidłowa.', '', 'Urządzenie o nazwie pl01 już istnieje.']);
     await look();
     await filterBy(page, 'kraków');

@@ -54,6 +54,14 @@ describe('devices API for the console', () => {
     assert.deepEqual([byRow[5].code, byRow[5].field], ['INPUT_INVALID', 'hostname']);
     const unknown = await admin.call('POST', '/api/v1/devices/import', { csv: 'hostname,address,owner\nimp09,127.0.3.9,me\n' });
     assert.deepEqual([unknown.json.rows[0].code, unknown.json.rows[0].field], ['INPUT_INVALID', 'owner']);
+    // Asked to update, a taken host name changes that device (only the columns the row fills), audited.
+    const up = await admin.call('POST', '/api/v1/devices/import', { csv: 'hostname,address,site\ntaken01,127.0.3.50,Lisboa\nimp10,127.0.3.11,\n', update: true });
+    assert.equal(up.status, 200, up.body);
+    assert.deepEqual(up.json.rows.map((x: { action: string }) => x.action), ['updated', 'created']);
+    const taken = (await admin.call('GET', '/api/v1/devices?q=taken01')).json.devices[0];
+    assert.deepEqual([taken.address, taken.site], ['127.0.3.50', 'Lisboa']);
+    const updates = await auditEvents('device.update');
+    assert.deepEqual(updates.find((e) => e.subject === 'taken01')?.detail, { id: taken.id, import: true, row: 2 });
     // A file the parser cannot read is refused whole.
     assert.equal((await admin.call('POST', '/api/v1/devices/import', { csv: 'hostname,address\n"open,127.0.3.10\n' })).status, 400);
   });

@@ -49,6 +49,7 @@ export interface PortCheck {
 export interface ImportRow {
   row: number;
   ok: boolean;
+  action?: 'created' | 'updated';
   id?: number;
   hostname?: string;
   error?: string;

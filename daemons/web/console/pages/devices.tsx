@@ -62,6 +62,7 @@ function rowReason(r: ImportRow): string {
 
 function ImportDevices({ onImported, onClose }: { onImported: () => void; onClose: () => void }) {
   const [csv, setCsv] = useState('');
+  const [update, setUpdate] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [report, setReport] = useState<ImportReport | null>(null);
@@ -85,7 +86,7 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
     setBusy(true);
     setError('');
     try {
-      const r = await api<ImportReport>('POST', '/api/v1/devices/import', { csv });
+      const r = await api<ImportReport>('POST', '/api/v1/devices/import', { csv, update });
       setReport(r);
       onImported();
     } catch (e) {
@@ -112,6 +113,10 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
           {t('console.devices.import.text')}
           <textarea id="import-csv" name="csv" rows={8} spellcheck={false} aria-describedby="import-note" value={csv} onInput={(ev) => setCsv((ev.currentTarget as HTMLTextAreaElement).value)} />
         </label>
+        <label class="check">
+          <input type="checkbox" id="import-update" checked={update} onChange={(ev) => setUpdate((ev.currentTarget as HTMLInputElement).checked)} />
+          {t('console.devices.import.update')}
+        </label>
         {error ? (
           <p class="error" role="alert" id="import-error">
             {error}
@@ -129,7 +134,7 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
           <h3 id="import-report-heading" ref={reportHeading} tabIndex={-1}>
             {t('console.devices.import.reportHeading')}
           </h3>
-          <p id="import-summary">{t('console.devices.import.summary', { created: formatNumber(report.imported), rejected: formatNumber(report.failed) })}</p>
+          <p id="import-summary">{t('console.devices.import.summary', { created: formatNumber(report.rows.filter((r) => r.ok && r.action !== 'updated').length), updated: formatNumber(report.rows.filter((r) => r.action === 'updated').length), rejected: formatNumber(report.failed) })}</p>
           <div class="table-wrap">
             <table id="import-report">
               <thead>
@@ -145,7 +150,7 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
                   <tr key={r.row} data-row={r.row} data-ok={String(r.ok)} class={r.ok ? undefined : 'failure'}>
                     <td class="num">{formatNumber(r.row)}</td>
                     <td>{r.ok && r.id ? <a href={`/console/devices/${r.id}`} onClick={(ev) => followLink(ev, `/console/devices/${r.id}`)}>{r.hostname}</a> : r.hostname}</td>
-                    <td>{r.ok ? t('console.devices.import.created') : t('console.devices.import.rejected')}</td>
+                    <td>{!r.ok ? t('console.devices.import.rejected') : r.action === 'updated' ? t('console.devices.import.updated') : t('console.devices.import.created')}</td>
                     <td class="reason">{rowReason(r)}</td>
                   </tr>
                 ))}
