@@ -228,6 +228,51 @@ describe('console: Devices', () => {
     await page.context().close();
   });
 
+  test('the keyboard alone: navigation to Devices, the import, a device page and check now', async () => {
+    const page = await lab.signedIn('admin', lab.adminPassword);
+    await page.locator('#welcome').waitFor();
+    const focused = () =>
+      page.evaluate<{ tag: string; id: string; text: string }>(`(() => {
+        const el = document.activeElement;
+        return { tag: el?.tagName ?? '', id: el?.id ?? '', text: (el?.textContent ?? '').trim() };
+      })()`);
+    async function tabTo(match: (f: { tag: string; id: string; text: string }) => boolean, max = 80): Promise<void> {
+      for (let i = 0; i < max; i++) {
+        await page.keyboard.press('Tab');
+        if (match(await focused())) return;
+      }
+      assert.fail(`Tab never reached the element (last: ${JSON.stringify(await focused())})`);
+    }
+    const focusOn = (id: string) => waitUntil(page, `document.activeElement?.id === ${JSON.stringify(id)}`, 5000);
+
+    await page.evaluate('document.activeElement?.blur()');
+    await tabTo((f) => f.tag === 'A' && f.text === 'Devices');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${lab.origin}/console/devices`);
+    await waitUntil(page, `document.activeElement?.tagName === 'H1'`, 5000);
+    await tabTo((f) => f.id === 'import-open');
+    await page.keyboard.press('Enter');
+    await focusOn('import-heading');
+    await tabTo((f) => f.id === 'import-csv');
+    await page.keyboard.type('hostname,address\nkbd01,127.0.8.1\n');
+    await tabTo((f) => f.id === 'import-submit');
+    await page.keyboard.press('Enter');
+    await focusOn('import-report-heading'); // the report takes the focus: a screen reader reads it next
+    assert.equal(await page.locator('#import-summary').textContent(), '1 created, 0 updated, 0 rejected.');
+
+    await tabTo((f) => f.id === 'device-q');
+    await page.keyboard.type('web01');
+    await page.keyboard.press('Enter');
+    await listed(page, ['web01']);
+    await tabTo((f) => f.tag === 'A' && f.text === 'web01');
+    await page.keyboard.press('Enter');
+    await waitUntil(page, `document.activeElement?.id === 'device-heading'`, 5000);
+    await tabTo((f) => f.id === 'check-now');
+    await page.keyboard.press('Enter');
+    await page.getByText('web01: 1 of 1 ports answered.').waitFor();
+    await page.context().close();
+  });
+
   test('an auditor reads devices without the actions; a privileged-access user has no Devices page and the API refuses it', async () => {
     const page = await lab.signedIn('auditor1', passwords.auditor1!, { path: '/console/devices' });
     assert.ok((await page.locator('#nav a').allTextContents()).includes('Devices'));
