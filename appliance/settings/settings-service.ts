@@ -105,8 +105,14 @@ export function validateSettingsPatch(current: Settings, patch: unknown, callerI
         throw new InputError('ipDenylist must be a list of at most 1000 CIDR strings', { field: 'ipDenylist' });
       }
       out.ipDenylist = (value as string[]).map((v) => {
-        const p = parseCidr(v);
-        return `${p.address}/${p.prefix}`;
+        try {
+          const p = parseCidr(v);
+          return `${p.address}/${p.prefix}`;
+        } catch (e) {
+          // Named as the field it came in (the console marks that field), with the entry that failed.
+          if (e instanceof InputError) throw new InputError(`ipDenylist: ${e.message}`, { field: 'ipDenylist', entry: v.slice(0, 100) });
+          throw e;
+        }
       });
       assertDenylistSafe(out.ipDenylist, callerIp);
       continue;

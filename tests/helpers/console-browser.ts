@@ -28,8 +28,9 @@ export interface ConsoleLab {
   stop(): Promise<void>;
 }
 
-export async function startConsoleLab(): Promise<ConsoleLab> {
-  const { home, d, admin, adminPassword } = await daemonWithAdmin();
+/** `beforeStart` may edit the appliance's home (its config file) before the daemon reads it. */
+export async function startConsoleLab(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void> } = {}): Promise<ConsoleLab> {
+  const { home, d, admin, adminPassword } = await daemonWithAdmin(opts);
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const origin = `https://127.0.0.1:${d.httpsPort}`;
   const contexts: BrowserContext[] = [];

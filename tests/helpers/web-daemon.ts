@@ -162,9 +162,13 @@ export function httpGet(port: number, path: string, method = 'GET'): Promise<{ s
   });
 }
 
-/** A web daemon on a fresh appliance, its first administrator signed in (the one-time password changed). */
-export async function daemonWithAdmin(): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient; adminPassword: string }> {
+/**
+ * A web daemon on a fresh appliance, its first administrator signed in (the one-time password changed).
+ * `beforeStart` may edit the home (its config file) before the daemon reads it.
+ */
+export async function daemonWithAdmin(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void> } = {}): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient; adminPassword: string }> {
   const home = await initializedHome();
+  await opts.beforeStart?.(home);
   const d = await startWebDaemon(home);
   const admin = new ApiClient(d);
   const adminPassword = strongPassword();

@@ -1,8 +1,9 @@
 // The catalogue's sections, one file per console page (see ../section.ts). Add a page's section here.
 import type { Section, SectionLanguage } from '../section.js';
 import { DEVICES } from './devices.js';
+import { SETTINGS } from './settings.js';
 
-export const SECTIONS = [DEVICES] as const satisfies readonly Section<string>[];
+export const SECTIONS = [SETTINGS, DEVICES] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

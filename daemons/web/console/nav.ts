@@ -14,6 +14,7 @@ export const NAV: NavItem[] = [
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
   { path: '/console/devices', label: 'console.nav.devices', anyOf: ['devices.read'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
+  { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },
 ];
 
 export function allowed(item: NavItem, permissions: readonly string[]): boolean {

@@ -12,6 +12,7 @@ import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
 import { DevicesPage } from './pages/devices.js';
+import { SettingsPage } from './pages/settings.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -34,6 +35,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <AuditPage />;
     case '/console/devices':
       return <DevicesPage me={me} />;
+    case '/console/settings':
+      return <SettingsPage me={me} />;
     default:
       return <NotFound />;
   }
