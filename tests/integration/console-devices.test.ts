@@ -130,6 +130,9 @@ describe('console: Devices', () => {
       ['4', 'csv03', 'Created', ''],
     ]);
     assert.deepEqual(await seriousViolations(page), []);
+    // A file over the API's 8 MiB is refused before it is read or sent.
+    await page.locator('#import-file').setInputFiles({ name: 'huge.csv', mimeType: 'text/csv', buffer: Buffer.alloc(8 * 1024 * 1024 + 1, 'a') });
+    await waitUntil(page, `document.getElementById('import-error')?.textContent === 'The file is larger than 8 MiB: split it into several imports.'`);
     // Again, asked to update: the existing csv01 is changed, the new csv04 created.
     await page.locator('#import-csv').fill('hostname,address,site\ncsv01,127.0.5.11,Recife\ncsv04,127.0.5.4,Recife\n');
     await page.locator('#import-update').check();

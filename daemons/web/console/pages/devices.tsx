@@ -12,6 +12,9 @@ import { DevicePage } from './device.js';
 import { DeviceFields, deviceErrorText, deviceInput, failed, isDeviceField, protocolsText, reachabilityLabel, statusLabel } from './device-fields.js';
 import type { Device, DeviceListItem, ImportReport, ImportRow } from './devices-types.js';
 
+/** POST /api/v1/devices/import's limit on the CSV. */
+const IMPORT_MAX_BYTES = 8 * 1024 * 1024;
+
 function CreateDevice({ onCreated, onCancel }: { onCreated: (device: Device) => void; onCancel: () => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -75,7 +78,14 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
 
   const readFile = async (ev: Event) => {
     const file = (ev.currentTarget as HTMLInputElement).files?.[0];
-    if (file) setCsv(await file.text());
+    if (!file) return;
+    // The server takes at most 8 MiB of CSV: say so before reading a file that would only be refused.
+    if (file.size > IMPORT_MAX_BYTES) {
+      setError(t('console.devices.import.tooLarge'));
+      return;
+    }
+    setError('');
+    setCsv(await file.text());
   };
   const submit = async (ev: Event) => {
     ev.preventDefault();
