@@ -66,6 +66,7 @@ bench: build
 	@node dist/bench/rdp-proxy.js
 	@node dist/bench/cluster.js
 	@node dist/bench/console-api.js
+	@node dist/bench/console-devices.js
 	@node dist/bench/console-load.js
 
 # The appliance image: rootfs, disk, one packer/qemu boot, conversions (scripts/image/make-image.sh says how).

@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { parseConnectivity } from './decision.js';
 import type { DeviceService, DeviceView } from './devices.js';
+import { actorEvent, type Actor } from './user-admin.js';
 
 export interface PortResult {
   deviceId: number;
@@ -62,9 +63,32 @@ export class ConnectivityService {
     return out;
   }
 
+  /**
+   * A check a person asked for ("check now"): the ports are probed first (no transaction held across the
+   * network), then the results, their alerts and the device.connectivity_check event land in one transaction.
+   */
+  async checkNow(actor: Actor, deviceId: number): Promise<PortResult[]> {
+    const d = await this.deps.devices.device(deviceId);
+    const out: PortResult[] = [];
+    for (const [protocol, port] of parseConnectivity(d.connectivity)) {
+      const r = await probe(d.address, port, protocol, this.deps.timeoutMs ?? 3000);
+      out.push({ deviceId: d.id, hostname: d.hostname, protocol, port, ...r });
+    }
+    const checkedAt = (this.deps.clock ?? Date.now)();
+    const failing = out.filter((r) => !r.ok);
+    await this.deps.store.transaction(async (repos) => {
+      for (const r of out) await repos.connectivity.recordConnectivity({ device_id: d.id, port: r.port, protocol: r.protocol, ok: r.ok, detail: r.detail, checked_at: checkedAt });
+      for (const r of failing) {
+        await this.deps.audit.record({ type: 'device.connectivity_alert', outcome: 'failure', actor: 'system', subject: d.hostname, code: 'DEVICE_UNREACHABLE', detail: { protocol: r.protocol, port: r.port, address: d.address, reason: r.detail } }, repos);
+      }
+      await this.deps.audit.record(actorEvent('device.connectivity_check', actor, d.hostname, { id: d.id, ports: out.length, failing: failing.length }, failing.length === 0 ? 'success' : 'failure'), repos);
+    });
+    return out;
+  }
+
   /** The last result of each of a device's ports, by port. */
-  async lastResults(deviceId: number) {
-    return this.deps.store.repos.connectivity.connectivity(deviceId);
+  async lastResults(deviceId: number): Promise<{ protocol: string; port: number; ok: boolean; detail: string; checkedAt: string }[]> {
+    return (await this.deps.store.repos.connectivity.connectivity(deviceId)).map((r) => ({ protocol: r.protocol, port: r.port, ok: Boolean(r.ok), detail: r.detail, checkedAt: new Date(Number(r.checked_at)).toISOString() }));
   }
 
   /** Check every active device, a few at a time. */

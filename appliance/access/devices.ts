@@ -88,14 +88,27 @@ export const IMPORT_BATCH = 250;
 interface ImportRow {
   row: number;
   device: DeviceInput;
+  /** The fields the row gave (an update changes only these; a create takes the defaults for the rest). */
+  given: Partial<Record<(typeof DEVICE_FIELDS)[number], string>>;
 }
 
 export interface ImportRowReport {
   row: number;
   ok: boolean;
+  /** What an accepted row did: a new device, or (asked for) the existing device of that host name changed. */
+  action?: 'created' | 'updated';
   id?: number;
   hostname?: string;
   error?: string;
+  /** Why a row was refused, for a reader in any language: the error's code and, when one field was at fault, which. */
+  code?: string;
+  field?: string;
+}
+
+/** The code and field of a row's refusal (INTERNAL for anything that is not one of ours). */
+function refusal(e: unknown): { error: string; code: string; field?: string } {
+  const field = e instanceof WardenError && typeof e.details?.field === 'string' ? e.details.field : undefined;
+  return { error: (e as Error).message, code: e instanceof WardenError ? e.code : 'INTERNAL', ...(field ? { field } : {}) };
 }
 
 export class DeviceService {
@@ -186,8 +199,10 @@ export class DeviceService {
    * only hostname and address required). Each row lands whole or not at all; the report says which. Rows are
    * written IMPORT_BATCH to a transaction, each device with its own device.create audit row in that same
    * transaction, so an import cut short (a crash, kill -9) leaves only devices that are audited.
+   * With `update`, a row whose host name exists changes that device (only the columns the row fills; a
+   * device.update audit row) instead of being refused as taken.
    */
-  async importDevices(actor: Actor, csv: string): Promise<{ imported: number; failed: number; rows: ImportRowReport[] }> {
+  async importDevices(actor: Actor, csv: string, opts: { update?: boolean } = {}): Promise<{ imported: number; failed: number; rows: ImportRowReport[] }> {
     let records: Record<string, string>[];
     try {
       records = parseCsv(csv, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true, relax_column_count: false }) as Record<string, string>[];
@@ -200,25 +215,26 @@ export class DeviceService {
     for (const [i, rec] of records.entries()) {
       const row = i + 2; // 1-based, after the header line
       try {
-        valid.push({ row, device: validateDevice(Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ''))) });
+        const given = Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ''));
+        valid.push({ row, device: validateDevice(given), given });
       } catch (e) {
-        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), error: (e as Error).message });
+        reports.set(row, { row, ok: false, ...(rec.hostname ? { hostname: rec.hostname } : {}), ...refusal(e) });
       }
     }
     for (let i = 0; i < valid.length; i += IMPORT_BATCH) {
       const batch = valid.slice(i, i + IMPORT_BATCH);
       let results: ImportRowReport[];
       try {
-        results = await this.deps.store.transaction((repos) => this.importBatch(repos, actor, batch));
+        results = await this.deps.store.transaction((repos) => this.importBatch(repos, actor, batch, opts.update ?? false));
       } catch {
         // Something other than a row's own refusal rolled the whole batch back: retry its rows one by one,
         // so that a bad row costs only itself.
         results = [];
         for (const one of batch) {
           try {
-            results.push(...(await this.deps.store.transaction((repos) => this.importBatch(repos, actor, [one]))));
+            results.push(...(await this.deps.store.transaction((repos) => this.importBatch(repos, actor, [one], opts.update ?? false))));
           } catch (e) {
-            results.push({ row: one.row, ok: false, hostname: one.device.hostname, error: (e as Error).message });
+            results.push({ row: one.row, ok: false, hostname: one.device.hostname, ...refusal(e) });
           }
         }
       }
@@ -231,22 +247,37 @@ export class DeviceService {
   }
 
   /** One transaction's worth of import rows: each device with its audit row. */
-  private async importBatch(repos: Repositories, actor: Actor, batch: readonly ImportRow[]): Promise<ImportRowReport[]> {
+  private async importBatch(repos: Repositories, actor: Actor, batch: readonly ImportRow[], update: boolean): Promise<ImportRowReport[]> {
     const out: ImportRowReport[] = [];
-    for (const { row, device } of batch) {
+    for (const { row, device, given } of batch) {
+      const existing = update ? await repos.devices.deviceByHostname(device.hostname) : undefined;
+      if (existing) {
+        const current = await repos.devices.device(existing.id);
+        let merged: DeviceInput;
+        try {
+          merged = validateDevice({ ...Object.fromEntries(DEVICE_FIELDS.map((k) => [k, deviceView(current!)[k]])), ...given });
+        } catch (e) {
+          out.push({ row, ok: false, hostname: device.hostname, ...refusal(e) });
+          continue;
+        }
+        await repos.devices.updateDevice(existing.id, { address: merged.address, ...(await this.catalog(repos, merged)), field1: merged.field1, field2: merged.field2, domain: merged.domain, connectivity: merged.connectivity, updated_at: this.now() });
+        await this.deps.audit.record(actorEvent('device.update', actor, device.hostname, { id: existing.id, import: true, row }), repos);
+        out.push({ row, ok: true, action: 'updated', id: existing.id, hostname: device.hostname });
+        continue;
+      }
       let id: number;
       try {
         id = await this.insertDevice(repos, device);
       } catch (e) {
         // insertDevice refuses a taken host name before it writes anything, so the batch goes on cleanly.
         if (e instanceof WardenError && e.code === 'CONFLICT') {
-          out.push({ row, ok: false, hostname: device.hostname, error: e.message });
+          out.push({ row, ok: false, hostname: device.hostname, ...refusal(e), field: 'hostname' });
           continue;
         }
         throw e;
       }
       await this.deps.audit.record(actorEvent('device.create', actor, device.hostname, { id, import: true, row }), repos);
-      out.push({ row, ok: true, id, hostname: device.hostname });
+      out.push({ row, ok: true, action: 'created', id, hostname: device.hostname });
     }
     return out;
   }

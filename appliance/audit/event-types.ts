@@ -296,7 +296,7 @@ const CATALOGUE = {
   },
 
   'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
-  'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed.', detail: { id: 'number' } },
+  'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed (by hand or by an import that updates).', detail: { id: 'number', import: 'boolean?', row: 'number?' } },
   'device.enable': { code: 'W4002', severity: 'low', description: 'A device was enabled.', detail: {} },
   'device.disable': { code: 'W4003', severity: 'low', description: 'A device was disabled.', detail: {} },
   'device.import': { code: 'W4004', severity: 'low', description: 'A device import finished; failure when some rows were refused.', detail: { imported: 'number', failed: 'number' } },
@@ -313,6 +313,14 @@ const CATALOGUE = {
     severity: 'low',
     description: 'A connectivity test could not reach a device port.',
     detail: { protocol: 'string', port: 'number', address: 'string', reason: 'string|null' },
+  },
+  // W2240–W2244: the console's devices page (a block given to it; 4xxx was taken in parallel).
+  'device.connectivity_check': {
+    code: 'W2240',
+    severity: 'info',
+    failureSeverity: 'low',
+    description: "A person asked for a device's connectivity test now; failure when a port did not answer.",
+    detail: { id: 'number', ports: 'number', failing: 'number' },
   },
   'credential.create': { code: 'W4100', severity: 'low', description: 'A device credential was stored.', detail: {} },
   'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { valueChanged: 'boolean' } },

@@ -1,6 +1,7 @@
 // The console's pages and the permission each needs (the API's own permission names, from GET /api/v1/me).
 // A page the user may not use is not offered; the API refuses its calls anyway.
-import type { MessageKey } from './i18n.js';
+// The key type straight from the catalogue (not ./i18n.js, which needs the DOM): the tests read this table too.
+import type { MessageKey } from '../../../appliance/i18n/index.js';
 
 export interface NavItem {
   path: string;
@@ -12,6 +13,7 @@ export interface NavItem {
 export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
+  { path: '/console/devices', label: 'console.nav.devices', anyOf: ['devices.read'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
   { path: '/console/certificates', label: 'console.nav.certificates', anyOf: ['certificates.read'] },
   { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },

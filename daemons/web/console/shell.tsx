@@ -11,6 +11,7 @@ import type { Me } from './types.js';
 import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
+import { DevicesPage } from './pages/devices.js';
 import { SettingsPage } from './pages/settings.js';
 import { CertificatesPage } from './pages/certificates.js';
 
@@ -35,6 +36,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <AuditPage />;
     case '/console/certificates':
       return <CertificatesPage me={me} />;
+    case '/console/devices':
+      return <DevicesPage me={me} />;
     case '/console/settings':
       return <SettingsPage me={me} />;
     default:

@@ -85,15 +85,16 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       device: await devices.setDeviceStatus(actor(request), Number(request.params.id), status),
     }));
   }
-  app.post<{ Body: { csv: string } }>(
+  app.post<{ Body: { csv: string; update?: boolean } }>(
     '/api/v1/devices/import',
     {
       config: { permission: 'devices.manage' },
       // Imports may be large: up to 8 MiB of CSV, above the API's usual body limit.
       bodyLimit: 8 * 1024 * 1024 + 1024,
-      schema: { body: { type: 'object', additionalProperties: false, required: ['csv'], properties: { csv: { type: 'string', maxLength: 8 * 1024 * 1024 } } } },
+      // update: a row whose host name exists changes that device instead of being refused as taken.
+      schema: { body: { type: 'object', additionalProperties: false, required: ['csv'], properties: { csv: { type: 'string', maxLength: 8 * 1024 * 1024 }, update: { type: 'boolean' } } } },
     },
-    async (request) => devices.importDevices(actor(request), request.body.csv),
+    async (request) => devices.importDevices(actor(request), request.body.csv, { update: request.body.update === true }),
   );
   app.get<IdRequest>('/api/v1/devices/:id/host-keys', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
     hostKeys: await hostKeys.hostKeys(Number(request.params.id)),
@@ -107,8 +108,9 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     async (request) => ({ reset: await hostKeys.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
   );
 
+  // "Check now": audited as the person's act (device.connectivity_check), with the port results in its transaction.
   app.post<IdRequest>('/api/v1/devices/:id/connectivity/check', { schema: idParams, config: { permission: 'devices.manage' } }, async (request) => ({
-    results: await connectivity.checkDevice(await devices.device(Number(request.params.id))),
+    results: await connectivity.checkNow(actor(request), Number(request.params.id)),
   }));
 
   // ---- credentials

@@ -84,6 +84,7 @@ const RELEASED_CODES: Record<string, string> = {
   'device.host_key_mismatch': 'W4006',
   'device.host_key_reset': 'W4007',
   'device.connectivity_alert': 'W4008',
+  'device.connectivity_check': 'W2240',
   'credential.create': 'W4100',
   'credential.update': 'W4101',
   'credential.enable': 'W4102',
