@@ -210,9 +210,12 @@ export class AccessGroupService {
    */
   async changeMember(actor: Actor, id: number, kind: MemberKind, memberId: number, change: 'add' | 'remove'): Promise<{ changed: boolean }> {
     const table = MEMBER_TABLE[kind];
+    // Whether it changed anything is known only inside the transaction; the event is filled in there (the
+    // trail records the detail object after this function, in the same transaction).
+    const detail: { groupId: number; kind: string; memberId: number; changed?: boolean } = { groupId: id, kind, memberId };
     const changed = await audited(
       this.deps.audit,
-      { type: change === 'add' ? 'access_group.member_add' : 'access_group.member_remove', actor, subject: `group:${id}`, detail: { groupId: id, kind, memberId } },
+      { type: change === 'add' ? 'access_group.member_add' : 'access_group.member_remove', actor, subject: `group:${id}`, detail },
       async (repos) => {
         // Read and checked inside the transaction: the approval rule holds against a concurrent change.
         const g = await repos.accessGroups.group(id);
@@ -222,10 +225,12 @@ export class AccessGroupService {
           if (removed && kind === 'approvers' && g.approval_required && (await repos.accessGroups.countMembers(table, id)) < g.approvals_needed) {
             throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
           }
+          detail.changed = removed;
           return removed;
         }
         try {
-          return await repos.accessGroups.addMember(table, id, memberId);
+          detail.changed = await repos.accessGroups.addMember(table, id, memberId);
+          return detail.changed;
         } catch (e) {
           if (isStoreConstraint(e, 'foreign-key')) throw new NotFoundError(kind === 'devices' ? 'device' : kind === 'credentials' ? 'credential' : 'user');
           throw e;

@@ -299,13 +299,13 @@ const CATALOGUE = {
     code: 'W2250',
     severity: 'medium',
     description: 'One member (a user, an approver, a device or a credential) was added to an access group.',
-    detail: { groupId: 'number', kind: 'string', memberId: 'number' },
+    detail: { groupId: 'number', kind: 'string', memberId: 'number', changed: 'boolean?' },
   },
   'access_group.member_remove': {
     code: 'W2251',
     severity: 'medium',
     description: 'One member (a user, an approver, a device or a credential) was removed from an access group.',
-    detail: { groupId: 'number', kind: 'string', memberId: 'number' },
+    detail: { groupId: 'number', kind: 'string', memberId: 'number', changed: 'boolean?' },
   },
 
   'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
