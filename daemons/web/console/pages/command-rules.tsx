@@ -27,6 +27,8 @@ function Tester({ groupId, draft }: { groupId: number; draft: { mode: CommandMod
   const [result, setResult] = useState<CommandTest | null>(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  // Which answer is shown (a new one for the same command must still read as new).
+  const [runs, setRuns] = useState(0);
   const run = async (ev: Event) => {
     ev.preventDefault();
     const command = String(new FormData(ev.currentTarget as HTMLFormElement).get('command') ?? '');
@@ -34,6 +36,7 @@ function Tester({ groupId, draft }: { groupId: number; draft: { mode: CommandMod
     setError('');
     try {
       setResult(await api<CommandTest>('POST', `/api/v1/access-groups/${groupId}/command-rules/test`, { command, mode: draft.mode, rules: draft.rules }));
+      setRuns((n) => n + 1);
     } catch (e) {
       setResult(null);
       setError(errorText(e));
@@ -57,7 +60,7 @@ function Tester({ groupId, draft }: { groupId: number; draft: { mode: CommandMod
       <div aria-live="polite" id="tester-result">
         {error ? <p class="error">{error}</p> : null}
         {result ? (
-          <p class={`verdict-line ${result.verdict.action}`} data-action={result.verdict.action} data-position={result.verdict.rule ? result.verdict.rule.position + 1 : ''}>
+          <p class={`verdict-line ${result.verdict.action}`} data-run={runs} data-action={result.verdict.action} data-position={result.verdict.rule ? result.verdict.rule.position + 1 : ''}>
             <strong>{actionLabel(result.verdict.action)}</strong> {verdictText(result)}
             {result.verdict.part ? <span class="muted"> {t('console.accessGroups.tester.part', { part: result.verdict.part })}</span> : null}
           </p>

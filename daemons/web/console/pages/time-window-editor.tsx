@@ -28,19 +28,12 @@ export function TimeWindowEditor({ group, timeZone, onSaved }: { group: GroupSum
   const [error, setError] = useState('');
   const painting = useRef<boolean | null>(null);
   const table = useRef<HTMLTableElement>(null);
-  const moved = useRef(false);
 
   useEffect(() => {
     const stop = () => (painting.current = null);
     window.addEventListener('mouseup', stop);
     return () => window.removeEventListener('mouseup', stop);
   }, []);
-
-  // The focused cell follows the arrow keys (only after a key moved it, not on the first render).
-  useEffect(() => {
-    if (!moved.current) return;
-    table.current?.querySelector<HTMLElement>(`[data-cell="${focus[0]}-${focus[1]}"]`)?.focus();
-  }, [focus]);
 
   const set = (row: number, hour: number, value: boolean) =>
     setGrid((g) => {
@@ -63,7 +56,8 @@ export function TimeWindowEditor({ group, timeZone, onSaved }: { group: GroupSum
     const to = moves[ev.key];
     if (to) {
       ev.preventDefault();
-      moved.current = true;
+      // Moved now, not after the next render: a key pressed right after lands on the new cell.
+      table.current?.querySelector<HTMLElement>(`[data-cell="${to[0]}-${to[1]}"]`)?.focus();
       setFocus(to);
     } else if (ev.key === ' ' || ev.key === 'Enter') {
       ev.preventDefault();
