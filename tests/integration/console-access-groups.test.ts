@@ -114,6 +114,14 @@ describe('console: access groups', () => {
     }
     assert.deepEqual((await marked(page)).sort(), expectedCells([1, 2, 3, 4, 5], 8, 18));
     await page.locator('#window-summary', { hasText: '50 hours a week' }).waitFor();
+    // The same block in one drag: from Monday 08:00 to Friday 17:00, the rectangle between.
+    await page.locator('#window-clear').click();
+    await cell(page, 0, 8).hover();
+    await page.mouse.down();
+    await cell(page, 2, 12).hover();
+    await cell(page, 4, 17).hover();
+    await page.mouse.up();
+    assert.deepEqual((await marked(page)).sort(), expectedCells([1, 2, 3, 4, 5], 8, 18));
     await page.locator('#window-save').click();
     await page.locator('.toast', { hasText: 'Time windows saved.' }).waitFor();
     const stored = (await api().call('GET', `/api/v1/access-groups/${groupId}`)).json.group;

@@ -1,6 +1,6 @@
 // The time-window editor: a week as 7 rows (Monday first) × 24 hour cells that toggle. The keyboard moves one
 // focusable cell with the arrow keys (Home/End to the row's ends) and Space or Enter toggles it (the ARIA grid
-// pattern: one Tab stop, not 168); the mouse toggles a cell and paints over the cells it is dragged across.
+// pattern: one Tab stop, not 168); the mouse toggles a cell, and a drag sets the rectangle from where it began to where it is.
 // Saved as the API's windows (time-grid.ts), read on the appliance's clock, whose time zone is shown.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
@@ -21,16 +21,26 @@ function dayName(day: number, weekday: 'long' | 'short'): string {
 
 const two = (n: number) => String(n).padStart(2, '0');
 
+/** `base` with the rectangle between two cells (rows as shown, hours) set to `value`. */
+function paint(base: WeekGrid, from: [number, number], to: [number, number], value: boolean): WeekGrid {
+  const [r0, r1] = [Math.min(from[0], to[0]), Math.max(from[0], to[0])];
+  const [h0, h1] = [Math.min(from[1], to[1]), Math.max(from[1], to[1])];
+  const next = base.map((hours) => [...hours]);
+  for (let r = r0; r <= r1; r++) for (let h = h0; h <= h1; h++) next[ROWS[r]!]![h] = value;
+  return next;
+}
+
 export function TimeWindowEditor({ group, timeZone, onSaved }: { group: GroupSummary; timeZone: string; onSaved: (g: GroupSummary) => void }) {
   const [grid, setGrid] = useState<WeekGrid>(() => windowsToGrid(group.timeWindows));
   const [focus, setFocus] = useState<[number, number]>([0, 0]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const painting = useRef<boolean | null>(null);
+  // A mouse drag: the cell it started on, what it sets (the opposite of that cell), and the grid before it.
+  const drag = useRef<{ row: number; hour: number; value: boolean; base: WeekGrid } | null>(null);
   const table = useRef<HTMLTableElement>(null);
 
   useEffect(() => {
-    const stop = () => (painting.current = null);
+    const stop = () => (drag.current = null);
     window.addEventListener('mouseup', stop);
     return () => window.removeEventListener('mouseup', stop);
   }, []);
@@ -132,12 +142,14 @@ export function TimeWindowEditor({ group, timeZone, onSaved }: { group: GroupSum
                       onFocus={() => setFocus([row, hour])}
                       onMouseDown={(ev) => {
                         ev.preventDefault();
-                        painting.current = !value;
+                        drag.current = { row, hour, value: !value, base: grid };
                         setFocus([row, hour]);
                         set(row, hour, !value);
                       }}
                       onMouseEnter={() => {
-                        if (painting.current !== null) set(row, hour, painting.current);
+                        // The rectangle from where the drag began to here takes the drag's value.
+                        const d = drag.current;
+                        if (d) setGrid(paint(d.base, [d.row, d.hour], [row, hour], d.value));
                       }}
                     />
                   );
