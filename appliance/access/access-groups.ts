@@ -230,11 +230,13 @@ export class AccessGroupService {
         }
         try {
           detail.changed = await repos.accessGroups.addMember(table, id, memberId);
-          return detail.changed;
         } catch (e) {
           if (isStoreConstraint(e, 'foreign-key')) throw new NotFoundError(kind === 'devices' ? 'device' : kind === 'credentials' ? 'credential' : 'user');
-          throw e;
+          // Added by a concurrent request between the look and the insert: a member either way.
+          if (!isUniqueViolation(e)) throw e;
+          detail.changed = false;
         }
+        return detail.changed;
       },
     );
     return { changed };
@@ -249,39 +251,43 @@ export class AccessGroupService {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
     const patch = input as Record<string, unknown>;
     for (const k of ['userIds', 'approverIds', 'deviceIds', 'credentialIds']) if (k in patch) throw new InputError(`unknown field ${k}`, { field: k });
-    const current = await this.summary(id);
-    const { id: _id, counts: _counts, ...options } = current;
-    // Validated with no members: the approver rule is checked below against the stored approvers.
-    const g = validateGroup({ ...options, ...patch, approvalRequired: false });
-    const approvalRequired = flag(patch.approvalRequired, 'approvalRequired', current.approvalRequired);
-    await audited(
-      this.deps.audit,
-      { type: 'access_group.update', actor, subject: g.name, detail: { users: current.counts.users, devices: current.counts.devices, credentials: current.counts.credentials, allowPortForwarding: g.allowPortForwarding, allowAgentForwarding: g.allowAgentForwarding } },
-      async (repos) => {
-        if (!(await repos.accessGroups.group(id))) throw new NotFoundError('access group');
-        if (approvalRequired && (await repos.accessGroups.countMembers('access_group_approvers', id)) < g.approvalsNeeded) {
-          throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
-        }
-        try {
-          await repos.accessGroups.updateGroup(id, {
-            name: g.name,
-            enabled: g.enabled,
-            session_allowed: g.sessionAllowed,
-            password_view_allowed: g.passwordViewAllowed,
-            reason_required: g.reasonRequired,
-            approval_required: approvalRequired,
-            approvals_needed: g.approvalsNeeded,
-            allow_port_forwarding: g.allowPortForwarding,
-            allow_agent_forwarding: g.allowAgentForwarding,
-            time_windows: JSON.stringify(g.timeWindows),
-            updated_at: this.now(),
-          });
-        } catch (e) {
-          if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
-          throw e;
-        }
-      },
-    );
+    const before = await this.summary(id);
+    // Filled in inside the transaction (the trail records it after the change, in the same transaction).
+    const detail = { users: before.counts.users, devices: before.counts.devices, credentials: before.counts.credentials, allowPortForwarding: before.allowPortForwarding, allowAgentForwarding: before.allowAgentForwarding };
+    const subject = typeof patch.name === 'string' ? patch.name.trim() || before.name : before.name;
+    await audited(this.deps.audit, { type: 'access_group.update', actor, subject, detail }, async (repos) => {
+      // The patch goes over the row as it is now, inside the transaction: a concurrent change to other
+      // fields is kept, and the approver rule is checked against the approvers there are.
+      const row = await repos.accessGroups.group(id);
+      if (!row) throw new NotFoundError('access group');
+      const { id: _id, ...options } = groupOptions(row);
+      // Validated as a group without members (so without the approver rule, checked just below).
+      const g = validateGroup({ ...options, ...patch, approvalRequired: false });
+      const approvalRequired = flag(patch.approvalRequired, 'approvalRequired', row.approval_required);
+      if (approvalRequired && (await repos.accessGroups.countMembers('access_group_approvers', id)) < g.approvalsNeeded) {
+        throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
+      }
+      detail.allowPortForwarding = g.allowPortForwarding;
+      detail.allowAgentForwarding = g.allowAgentForwarding;
+      try {
+        await repos.accessGroups.updateGroup(id, {
+          name: g.name,
+          enabled: g.enabled,
+          session_allowed: g.sessionAllowed,
+          password_view_allowed: g.passwordViewAllowed,
+          reason_required: g.reasonRequired,
+          approval_required: approvalRequired,
+          approvals_needed: g.approvalsNeeded,
+          allow_port_forwarding: g.allowPortForwarding,
+          allow_agent_forwarding: g.allowAgentForwarding,
+          time_windows: JSON.stringify(g.timeWindows),
+          updated_at: this.now(),
+        });
+      } catch (e) {
+        if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
+        throw e;
+      }
+    });
     return this.summary(id);
   }
 
