@@ -171,6 +171,12 @@ describe('console: access groups', () => {
     await page.locator('#members-devices .empty').waitFor();
     assert.deepEqual((await api().call('GET', `/api/v1/access-groups/${groupId}`)).json.group.deviceIds, []);
 
+    // A group that does not exist is said so.
+    await page.goto(`${lab.origin}/console/access-groups/999999`);
+    await page.locator('#page h1', { hasText: 'This page does not exist.' }).waitFor();
+    await page.goBack();
+    await page.locator('#group-heading').waitFor();
+
     // The list: the group with its counts and conditions.
     await page.locator('.crumbs a').click();
     await page.waitForURL(`${lab.origin}/console/access-groups`);

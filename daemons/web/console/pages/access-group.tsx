@@ -2,7 +2,7 @@
 // many approvals, forwarding), its time windows, its members of each kind and its command rules with the
 // tester. The settings and windows are saved with PATCH (members untouched); members change one at a time.
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { followLink } from '../router.js';
 import { toast } from '../toasts.js';
@@ -72,12 +72,16 @@ function Settings({ group, onSaved }: { group: GroupSummary; onSaved: (g: GroupS
 export function AccessGroupPage({ id }: { id: number }) {
   const [data, setData] = useState<{ group: GroupSummary; timeZone: string } | null>(null);
   const [version, setVersion] = useState(0);
+  const [missing, setMissing] = useState(false);
 
   useEffect(() => {
     let live = true;
     api<{ group: GroupSummary; timeZone: string }>('GET', `/api/v1/access-groups/${id}/summary`)
       .then((r) => live && setData(r))
-      .catch(failed);
+      .catch((e) => {
+        if (e instanceof ApiError && e.status === 404) setMissing(true);
+        else failed(e);
+      });
     return () => {
       live = false;
     };
@@ -85,6 +89,18 @@ export function AccessGroupPage({ id }: { id: number }) {
 
   const saved = (group: GroupSummary) => setData((d) => (d ? { ...d, group } : d));
 
+  if (missing) {
+    return (
+      <section>
+        <h1 tabIndex={-1}>{t('console.notFound')}</h1>
+        <p>
+          <a href={GROUPS_PATH} onClick={(ev) => followLink(ev, GROUPS_PATH)}>
+            {t('console.accessGroups.back')}
+          </a>
+        </p>
+      </section>
+    );
+  }
   if (data === null) {
     return (
       <section>
