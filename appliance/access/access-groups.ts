@@ -40,6 +40,24 @@ export type AccessGroupSummary = ReturnType<typeof groupOptions> & { counts: { u
 
 const MAX_MEMBERS = 100_000;
 
+/** The kinds of a group's members, as the API names them. */
+export const MEMBER_KINDS = ['users', 'approvers', 'devices', 'credentials'] as const;
+export type MemberKind = (typeof MEMBER_KINDS)[number];
+const MEMBER_TABLE = {
+  users: 'access_group_users',
+  approvers: 'access_group_approvers',
+  devices: 'access_group_devices',
+  credentials: 'access_group_credentials',
+} as const satisfies Record<MemberKind, string>;
+
+/** A member on the group page: a user (name = user name, detail = full name), a device (host name, address)
+ *  or a credential (account, its device's host name). */
+export interface GroupMember {
+  id: number;
+  name: string;
+  detail: string;
+}
+
 function ids(v: unknown, field: string): number[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || v.length > MAX_MEMBERS || !v.every((x) => Number.isInteger(x) && (x as number) > 0)) throw new InputError(`${field} must be a list of ids`, { field });
@@ -166,6 +184,111 @@ export class AccessGroupService {
       this.writeGroup(repos, id, g),
     );
     return this.group(groupId);
+  }
+
+  /** A group's settings and how many members of each kind it has, without the members (see pageMembers). */
+  async summary(id: number): Promise<AccessGroupSummary> {
+    const repo = this.deps.store.repos.accessGroups;
+    const g = await repo.group(id);
+    if (!g) throw new NotFoundError('access group');
+    const [users, approvers, devices, credentials] = await Promise.all(MEMBER_KINDS.map((k) => repo.countMembers(MEMBER_TABLE[k], id)));
+    return { ...groupOptions(g), counts: { users: users!, approvers: approvers!, devices: devices!, credentials: credentials! } };
+  }
+
+  /** One page of a group's members of one kind, by name, optionally filtered by text. */
+  async pageMembers(id: number, kind: MemberKind, page: { text?: string; limit: number; offset: number }): Promise<{ members: GroupMember[]; total: number }> {
+    if (!(await this.deps.store.repos.accessGroups.group(id))) throw new NotFoundError('access group');
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.accessGroups.pageMembers(MEMBER_TABLE[kind], id, { ...page, ...(text ? { text } : { text: undefined }) });
+    return { members: rows, total };
+  }
+
+  /**
+   * Add one member (a user, an approver, a device or a credential) or remove one, audited in the same
+   * transaction. The group page changes one member at a time: the whole-group PUT would have to send every
+   * member of a group that may hold thousands. Removing an approver a group's approval still needs is refused.
+   */
+  async changeMember(actor: Actor, id: number, kind: MemberKind, memberId: number, change: 'add' | 'remove'): Promise<{ changed: boolean }> {
+    const table = MEMBER_TABLE[kind];
+    // Whether it changed anything is known only inside the transaction; the event is filled in there (the
+    // trail records the detail object after this function, in the same transaction).
+    const detail: { groupId: number; kind: string; memberId: number; changed?: boolean } = { groupId: id, kind, memberId };
+    const changed = await audited(
+      this.deps.audit,
+      { type: change === 'add' ? 'access_group.member_add' : 'access_group.member_remove', actor, subject: `group:${id}`, detail },
+      async (repos) => {
+        // Read and checked inside the transaction: the approval rule holds against a concurrent change.
+        const g = await repos.accessGroups.group(id);
+        if (!g) throw new NotFoundError('access group');
+        if (change === 'remove') {
+          const removed = await repos.accessGroups.removeMember(table, id, memberId);
+          if (removed && kind === 'approvers' && g.approval_required && (await repos.accessGroups.countMembers(table, id)) < g.approvals_needed) {
+            throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
+          }
+          detail.changed = removed;
+          return removed;
+        }
+        try {
+          detail.changed = await repos.accessGroups.addMember(table, id, memberId);
+        } catch (e) {
+          if (isStoreConstraint(e, 'foreign-key')) throw new NotFoundError(kind === 'devices' ? 'device' : kind === 'credentials' ? 'credential' : 'user');
+          // Added by a concurrent request between the look and the insert: a member either way.
+          if (!isUniqueViolation(e)) throw e;
+          detail.changed = false;
+        }
+        return detail.changed;
+      },
+    );
+    return { changed };
+  }
+
+  /**
+   * Change a group's settings (name, flags, approval, time windows) and leave its members as they are: the
+   * fields given replace the stored ones, the rest stay. Checked as a whole group is (validateGroup), with the
+   * approvers counted inside the transaction.
+   */
+  async updateSettings(actor: Actor, id: number, input: unknown): Promise<AccessGroupSummary> {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
+    const patch = input as Record<string, unknown>;
+    for (const k of ['userIds', 'approverIds', 'deviceIds', 'credentialIds']) if (k in patch) throw new InputError(`unknown field ${k}`, { field: k });
+    const before = await this.summary(id);
+    // Filled in inside the transaction (the trail records it after the change, in the same transaction).
+    const detail = { users: before.counts.users, devices: before.counts.devices, credentials: before.counts.credentials, allowPortForwarding: before.allowPortForwarding, allowAgentForwarding: before.allowAgentForwarding };
+    const subject = typeof patch.name === 'string' ? patch.name.trim() || before.name : before.name;
+    await audited(this.deps.audit, { type: 'access_group.update', actor, subject, detail }, async (repos) => {
+      // The patch goes over the row as it is now, inside the transaction: a concurrent change to other
+      // fields is kept, and the approver rule is checked against the approvers there are.
+      const row = await repos.accessGroups.group(id);
+      if (!row) throw new NotFoundError('access group');
+      const { id: _id, ...options } = groupOptions(row);
+      // Validated as a group without members (so without the approver rule, checked just below).
+      const g = validateGroup({ ...options, ...patch, approvalRequired: false });
+      const approvalRequired = flag(patch.approvalRequired, 'approvalRequired', row.approval_required);
+      if (approvalRequired && (await repos.accessGroups.countMembers('access_group_approvers', id)) < g.approvalsNeeded) {
+        throw new InputError('a group that requires approval needs at least approvalsNeeded approvers', { field: 'approverIds' });
+      }
+      detail.allowPortForwarding = g.allowPortForwarding;
+      detail.allowAgentForwarding = g.allowAgentForwarding;
+      try {
+        await repos.accessGroups.updateGroup(id, {
+          name: g.name,
+          enabled: g.enabled,
+          session_allowed: g.sessionAllowed,
+          password_view_allowed: g.passwordViewAllowed,
+          reason_required: g.reasonRequired,
+          approval_required: approvalRequired,
+          approvals_needed: g.approvalsNeeded,
+          allow_port_forwarding: g.allowPortForwarding,
+          allow_agent_forwarding: g.allowAgentForwarding,
+          time_windows: JSON.stringify(g.timeWindows),
+          updated_at: this.now(),
+        });
+      } catch (e) {
+        if (isUniqueViolation(e, { table: 'access_groups', column: 'name' })) throw new WardenError('CONFLICT', `an access group named ${g.name} exists`);
+        throw e;
+      }
+    });
+    return this.summary(id);
   }
 
   /** A group's command rules, in order, and their mode. */

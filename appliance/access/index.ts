@@ -8,7 +8,7 @@ export { DeviceService, validateDevice, IMPORT_BATCH, type DeviceView, type Devi
 export { CredentialService, CREDENTIAL_KINDS, type CredentialView } from './credentials.js';
 export { HostKeyService } from './host-keys.js';
 export { ProtectedItemService, type ProtectedItemView, type ProtectedItemAccess } from './protected-items.js';
-export { AccessGroupService, validateGroup, type AccessGroupView, type AccessGroupSummary, type CommandRulesView } from './access-groups.js';
+export { AccessGroupService, validateGroup, MEMBER_KINDS, type AccessGroupView, type AccessGroupSummary, type CommandRulesView, type GroupMember, type MemberKind } from './access-groups.js';
 export { AccessDecisions, type ReachableTarget, type TargetState, type Evaluation } from './access-decisions.js';
 export { AccessRequestService, MAX_GRANT_MS, type AccessRequestView, type AccessRequestListItem, type GrantExpired } from './access-requests.js';
 export { PasswordViewService } from './password-view.js';

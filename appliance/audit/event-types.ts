@@ -294,6 +294,19 @@ const CATALOGUE = {
     description: "An access group's command rules (or their mode) were replaced.",
     detail: { groupId: 'number', mode: 'string', rules: 'number', block: 'number', alert: 'number', allow: 'number' },
   },
+  // W2250–W2254: the block this change was given (the 3xxx access block's next numbers belong to parallel work).
+  'access_group.member_add': {
+    code: 'W2250',
+    severity: 'medium',
+    description: 'One member (a user, an approver, a device or a credential) was added to an access group.',
+    detail: { groupId: 'number', kind: 'string', memberId: 'number', changed: 'boolean?' },
+  },
+  'access_group.member_remove': {
+    code: 'W2251',
+    severity: 'medium',
+    description: 'One member (a user, an approver, a device or a credential) was removed from an access group.',
+    detail: { groupId: 'number', kind: 'string', memberId: 'number', changed: 'boolean?' },
+  },
 
   'device.create': { code: 'W4000', severity: 'low', description: 'A device was added (by hand or by import).', detail: { id: 'number?', import: 'boolean?', row: 'number?' } },
   'device.update': { code: 'W4001', severity: 'low', description: 'A device was changed (by hand or by an import that updates).', detail: { id: 'number', import: 'boolean?', row: 'number?' } },

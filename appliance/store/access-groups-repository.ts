@@ -6,6 +6,10 @@ import type { AccessGroupRow, AccessGroupsTable, Database } from './schema.js';
 type Db = Kysely<Database> | Transaction<Database>;
 export type MemberTable = 'access_group_users' | 'access_group_approvers' | 'access_group_devices' | 'access_group_credentials';
 
+function memberColumn(table: MemberTable): 'device_id' | 'credential_id' | 'user_id' {
+  return table === 'access_group_devices' ? 'device_id' : table === 'access_group_credentials' ? 'credential_id' : 'user_id';
+}
+
 export class AccessGroupsRepository {
   constructor(private readonly db: Db) {}
 
@@ -67,6 +71,69 @@ export class AccessGroupsRepository {
       default:
         return (await this.db.selectFrom(table).select('user_id').where('group_id', '=', groupId).execute()).map((r) => r.user_id);
     }
+  }
+
+  /**
+   * One page of a group's members of one kind, by name, those whose name (user name, full name, host name,
+   * address, account) contains `text` without case, and how many match: the group page shows members without
+   * loading thousands of them.
+   */
+  async pageMembers(
+    table: MemberTable,
+    groupId: number,
+    filter: { text?: string; limit: number; offset: number },
+  ): Promise<{ rows: { id: number; name: string; detail: string }[]; total: number }> {
+    const pattern = filter.text ? `%${filter.text.toLowerCase().replace(/[!%_]/g, (ch) => `!${ch}`)}%` : undefined;
+    const like = (col: unknown) => sql<boolean>`LOWER(${col}) LIKE ${pattern} ESCAPE '!'`;
+    if (table === 'access_group_devices') {
+      let q = this.db.selectFrom('access_group_devices as m').innerJoin('devices as d', 'd.id', 'm.device_id').where('m.group_id', '=', groupId);
+      if (pattern) q = q.where((eb) => eb.or([like(eb.ref('d.hostname')), like(eb.ref('d.address'))]));
+      const [rows, count] = await Promise.all([
+        q.select(['d.id as id', 'd.hostname as name', 'd.address as detail']).orderBy('d.hostname').orderBy('d.id').limit(filter.limit).offset(filter.offset).execute(),
+        q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      ]);
+      return { rows, total: Number(count?.n ?? 0) };
+    }
+    if (table === 'access_group_credentials') {
+      let q = this.db
+        .selectFrom('access_group_credentials as m')
+        .innerJoin('credentials as c', 'c.id', 'm.credential_id')
+        .innerJoin('devices as d', 'd.id', 'c.device_id')
+        .where('m.group_id', '=', groupId);
+      if (pattern) q = q.where((eb) => eb.or([like(eb.ref('c.username')), like(eb.ref('d.hostname'))]));
+      const [rows, count] = await Promise.all([
+        q.select(['c.id as id', 'c.username as name', 'd.hostname as detail']).orderBy('d.hostname').orderBy('c.username').orderBy('c.id').limit(filter.limit).offset(filter.offset).execute(),
+        q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+      ]);
+      return { rows, total: Number(count?.n ?? 0) };
+    }
+    let q = this.db.selectFrom(`${table} as m`).innerJoin('users as u', 'u.id', 'm.user_id').where('m.group_id', '=', groupId);
+    if (pattern) q = q.where((eb) => eb.or([like(eb.ref('u.username')), like(eb.ref('u.full_name'))]));
+    const [rows, count] = await Promise.all([
+      q.select(['u.id as id', 'u.username as name', 'u.full_name as detail']).orderBy('u.username').limit(filter.limit).offset(filter.offset).execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    ]);
+    return { rows, total: Number(count?.n ?? 0) };
+  }
+
+  async countMembers(table: MemberTable, groupId: number): Promise<number> {
+    const r = await this.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('group_id', '=', groupId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** Add one member; false when it was one already. */
+  async addMember(table: MemberTable, groupId: number, memberId: number): Promise<boolean> {
+    const col = memberColumn(table);
+    const there = await this.db.selectFrom(table).select('group_id').where('group_id', '=', groupId).where(sql.ref(col), '=', memberId).executeTakeFirst();
+    if (there) return false;
+    await this.db.insertInto(table).values({ group_id: groupId, [col]: memberId } as never).execute();
+    return true;
+  }
+
+  /** Remove one member; false when it was not one. */
+  async removeMember(table: MemberTable, groupId: number, memberId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom(table).where('group_id', '=', groupId).where(sql.ref(memberColumn(table)), '=', memberId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
   async replaceMembers(table: MemberTable, groupId: number, ids: number[]): Promise<void> {

@@ -17,6 +17,7 @@ export const NAV: NavItem[] = [
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
   { path: '/console/certificates', label: 'console.nav.certificates', anyOf: ['certificates.read'] },
   { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },
+  { path: '/console/access-groups', label: 'console.accessGroups.nav', anyOf: ['access.manage'] },
 ];
 
 export function allowed(item: NavItem, permissions: readonly string[]): boolean {

@@ -14,6 +14,7 @@ import { AuditPage } from './pages/audit.js';
 import { DevicesPage } from './pages/devices.js';
 import { SettingsPage } from './pages/settings.js';
 import { CertificatesPage } from './pages/certificates.js';
+import { AccessGroupsPage } from './pages/access-groups.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -40,6 +41,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <DevicesPage me={me} />;
     case '/console/settings':
       return <SettingsPage me={me} />;
+    case '/console/access-groups':
+      return <AccessGroupsPage />;
     default:
       return <NotFound />;
   }

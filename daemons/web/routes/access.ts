@@ -10,11 +10,13 @@ import type {
   CredentialService,
   DeviceService,
   HostKeyService,
+  MemberKind,
   PasswordViewService,
   ProtectedItemService,
   Purpose,
   ReachableTarget,
 } from '../../../appliance/access/index.js';
+import { MEMBER_KINDS } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
@@ -189,6 +191,38 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   app.put<IdRequest>('/api/v1/access-groups/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
     group: await accessGroups.saveGroup(actor(request), request.body, Number(request.params.id)),
   }));
+  // The group page's own calls: settings without the members, one page of members of one kind, one member
+  // added or removed at a time (the whole-group PUT above sends every member; a group may hold thousands).
+  app.get<IdRequest>('/api/v1/access-groups/:id/summary', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({
+    group: await accessGroups.summary(Number(request.params.id)),
+    // Time windows are read on the appliance's clock: the editor says which one.
+    timeZone: await accessDecisions.timeZone(),
+  }));
+  app.patch<IdRequest>('/api/v1/access-groups/:id', { schema: { ...idParams, ...objectBody }, config: { permission: 'access.manage' } }, async (request) => ({
+    group: await accessGroups.updateSettings(actor(request), Number(request.params.id), request.body),
+  }));
+  const kindParam = { type: 'string', enum: [...MEMBER_KINDS] } as const;
+  const idPattern = { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } as const;
+  app.get<{ Params: { id: string; kind: MemberKind }; Querystring: PageQuery }>(
+    '/api/v1/access-groups/:id/members/:kind',
+    {
+      config: { permission: 'access.manage' },
+      schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'kind'], properties: { id: idPattern, kind: kindParam } }, querystring: pageQuerySchema() },
+    },
+    async (request) => {
+      const { text, limit, offset } = page(request.query);
+      return { ...(await accessGroups.pageMembers(Number(request.params.id), request.params.kind, { ...(text ? { text } : {}), limit, offset })), limit, offset };
+    },
+  );
+  for (const [method, change] of [['PUT', 'add'], ['DELETE', 'remove']] as const) {
+    app.route<{ Params: { id: string; kind: MemberKind; memberId: string } }>({
+      method,
+      url: '/api/v1/access-groups/:id/members/:kind/:memberId',
+      config: { permission: 'access.manage' },
+      schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'kind', 'memberId'], properties: { id: idPattern, kind: kindParam, memberId: idPattern } } },
+      handler: async (request) => accessGroups.changeMember(actor(request), Number(request.params.id), request.params.kind, Number(request.params.memberId), change),
+    });
+  }
   app.get<IdRequest>('/api/v1/access-groups/:id/command-rules', { schema: idParams, config: { permission: 'access.manage' } }, async (request) => ({
     commandRules: await accessGroups.commandRules(Number(request.params.id)),
   }));

@@ -75,6 +75,8 @@ const RELEASED_CODES: Record<string, string> = {
   'access_group.create': 'W3100',
   'access_group.update': 'W3101',
   'access_group.command_rules': 'W3200',
+  'access_group.member_add': 'W2250',
+  'access_group.member_remove': 'W2251',
   'device.create': 'W4000',
   'device.update': 'W4001',
   'device.enable': 'W4002',
