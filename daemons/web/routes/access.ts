@@ -15,6 +15,7 @@ import type {
   Purpose,
   ReachableTarget,
 } from '../../../appliance/access/index.js';
+import { can } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
@@ -119,7 +120,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       const deviceId = request.query.device ? Number(request.query.device) : undefined;
       // One device's credentials are a handful: asked by device, the page holds them all unless told otherwise.
       const { text, limit, offset } = page(request.query, deviceId === undefined ? PAGE_DEFAULT : PAGE_MAX);
-      return { ...(await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset })), limit, offset };
+      const found = await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset });
+      // Whoever may view passwords reads, per credential, where they stand with viewing it now (the page only).
+      const me = request.session!.user;
+      if (!can(me.profile, 'passwords.view')) return { ...found, limit, offset };
+      const states = await passwordView.viewStates(me.id, found.credentials);
+      return { credentials: found.credentials.map((c) => ({ ...c, passwordView: states.get(c.id) ?? { state: 'unavailable' } })), total: found.total, limit, offset };
     },
   );
   app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
@@ -148,7 +154,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   );
 
   // ---- protected information
-  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async (request) => ({ items: await protectedItems.listProtected(request.session!.user.id) }));
+  app.get<{ Querystring: PageQuery }>('/api/v1/protected', { config: { permission: 'passwords.view' }, schema: { querystring: pageQuerySchema() } }, async (request) => {
+    const { text, limit, offset } = page(request.query);
+    const { files, total } = await protectedItems.pageProtected(request.session!.user.id, { ...(text ? { text } : {}), limit, offset });
+    // `items`: the same page under the name this list had before it paged, for callers written then.
+    return { files, items: files, total, limit, offset };
+  });
   app.post(
     '/api/v1/protected',
     { schema: objectBody, bodyLimit: 15 * 1024 * 1024, config: { permission: 'credentials.manage' } },
