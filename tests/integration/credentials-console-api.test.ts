@@ -2,7 +2,7 @@
 // (`?q=&limit=&offset=` → `{ files, total }`, still answering `items` for callers from before it paged) and
 // shows each user only what their groups own; the credentials list tells whoever may view passwords where they
 // stand with each credential of the page (allowed with a reason, approval needed, already requested,
-// unavailable), and tells nothing of it to a profile that may not view passwords.
+// unavailable), and tells nothing of it to a profile that may not view passwords; "my devices" pages.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InitializedHome } from '../helpers/fixtures.js';
@@ -113,6 +113,16 @@ describe('credentials page API: protected files paging, password-view states in 
     assert.equal((await admin.call('POST', `/api/v1/credentials/${ids.direct}/disable`)).status, 200);
     assert.deepEqual((await states())['u-direct'], { state: 'unavailable' });
     assert.equal((await admin.call('POST', `/api/v1/credentials/${ids.direct}/enable`)).status, 200);
+  });
+
+  test('"my devices" (what a password viewer without devices.read lists) pages by ?limit=&offset= given as query strings', async () => {
+    const first = await admin.call('GET', '/api/v1/my/devices?limit=1');
+    assert.equal(first.status, 200, first.body);
+    assert.deepEqual([first.json.offset, first.json.more, first.json.devices.map((x: { hostname: string }) => x.hostname)], [0, true, ['db01']]);
+    const second = await admin.call('GET', '/api/v1/my/devices?limit=1&offset=1&q=db');
+    assert.deepEqual([second.json.offset, second.json.more, second.json.devices.map((x: { hostname: string }) => x.hostname)], [1, false, ['db02']]);
+    assert.equal(second.json.devices[0].credentials[0].states['password-view'].state, 'allowed');
+    for (const bad of ['limit=0', 'limit=x', 'offset=-1', 'limit=100001']) assert.equal((await admin.call('GET', `/api/v1/my/devices?${bad}`)).status, 400, bad);
   });
 
   test('a profile that may read devices but not view passwords reads no password-view state', async () => {

@@ -12,6 +12,7 @@ export interface NavItem {
 export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
+  { path: '/console/credentials', label: 'console.credentials.nav', anyOf: ['devices.read', 'passwords.view'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
 ];
 
