@@ -209,17 +209,35 @@ describe('console: Credentials', () => {
     assert.equal(await page.locator('#revealed-secret').textContent(), 'Beta-Secret-77');
   });
 
-  test('a split (PCI) credential shows the administrator one half and the password viewer the other, each said as such', async () => {
+  test('a split (PCI) credential shows the administrator one half (by keyboard alone), and the password viewer the other, each said as such', async () => {
     const page = await signIn('admin', lab.adminPassword);
     await page.goto(`${lab.origin}/console/credentials?q=pci`);
-    await row(page, 'pci_root', 'db-alpha').getByRole('button', { name: 'View password' }).click();
-    await page.locator('#view-reason').fill('PCI key ceremony');
-    await page.locator('#view-submit').click();
+    // By keyboard alone: the dialog takes the focus to the reason, Escape leaves it, Tab and Enter get through.
+    const view = row(page, 'pci_root', 'db-alpha').getByRole('button', { name: 'View password' });
+    await view.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#view').waitFor({ state: 'visible' });
+    await waitUntil(page, `document.activeElement?.id === 'view-reason'`);
+    await page.keyboard.press('Escape');
+    await page.locator('#view').waitFor({ state: 'detached' });
+    await view.focus();
+    await page.keyboard.press('Enter');
+    await waitUntil(page, `document.activeElement?.id === 'view-reason'`);
+    await page.keyboard.type('PCI key ceremony');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
     await page.locator('#revealed-secret').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#revealed-secret').textContent(), SPLIT_SECRET.slice(0, 8));
     assert.equal(await page.locator('#reveal-part').textContent(), 'First half only (split custody: another person holds the second half).');
-    await page.locator('#reveal-hide').click();
+    await waitUntil(page, `document.activeElement?.id === 'reveal-heading'`);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'reveal-hide');
+    await page.keyboard.press('Enter');
+    await page.locator('#reveal').waitFor({ state: 'detached' });
     await secretGone(page, SPLIT_SECRET.slice(0, 8));
+    const reasons = (await auditEvents('vault.password_view')).filter((e) => e.subject === `credential:${ids.split}`).map((e) => e.detail.reason);
+    assert.deepEqual(reasons, ['PCI key ceremony']);
   });
 
   test('protected files: uploaded to a device, listed on the server’s pages, downloaded with a reason the audit keeps', async () => {

@@ -45,6 +45,8 @@ function CredentialForm({ editing, onSaved, onCancel }: { editing: Credential | 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [secretKind, setSecretKind] = useState<'password' | 'ssh-key'>(editing?.secretKind ?? 'password');
+  // A new credential needs its secret; so does one whose secret changes type (a password kept as an SSH key is no key).
+  const secretNeeded = !editing || secretKind !== editing.secretKind;
   const heading = useRef<HTMLHeadingElement>(null);
   useLayoutEffect(() => heading.current?.focus(), []);
   const submit = async (ev: Event) => {
@@ -109,9 +111,9 @@ function CredentialForm({ editing, onSaved, onCancel }: { editing: Credential | 
         <label>
           {editing ? t('console.credentials.secretNew') : t('console.credentials.secret')}
           {secretKind === 'ssh-key' ? (
-            <textarea name="secret" id="cred-secret" required={!editing} rows={4} spellcheck={false} aria-describedby="cred-secret-note" />
+            <textarea name="secret" id="cred-secret" required={secretNeeded} rows={4} spellcheck={false} aria-describedby="cred-secret-note" />
           ) : (
-            <input name="secret" id="cred-secret" type="password" required={!editing} autoComplete="new-password" aria-describedby="cred-secret-note" />
+            <input name="secret" id="cred-secret" type="password" required={secretNeeded} autoComplete="new-password" aria-describedby="cred-secret-note" />
           )}
         </label>
         <label>
