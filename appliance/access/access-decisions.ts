@@ -19,7 +19,7 @@ export interface Evaluation {
   covered: boolean;
 }
 
-function toGrant(r: AccessRequestRow): AccessGrant {
+export function toGrant(r: AccessRequestRow): AccessGrant {
   return {
     requestId: r.id,
     userId: r.user_id,

@@ -112,10 +112,10 @@ export class CredentialService {
   }
 
   /** One page of credentials (each with its device's host name) and how many match; see CredentialsRepository.pageCredentials. */
-  async pageCredentials(page: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ credentials: (CredentialView & { hostname: string })[]; total: number }> {
+  async pageCredentials(page: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ credentials: (CredentialView & { hostname: string; deviceStatus: 'active' | 'disabled' })[]; total: number }> {
     const text = page.text?.trim() || undefined;
     const { rows, total } = await this.deps.store.repos.credentials.pageCredentials({ ...page, ...(text ? { text } : { text: undefined }) });
-    return { credentials: rows.map((r) => ({ ...credentialView(r), hostname: r.hostname })), total };
+    return { credentials: rows.map((r) => ({ ...credentialView(r), hostname: r.hostname, deviceStatus: r.device_status })), total };
   }
 
   async credential(id: number): Promise<CredentialView> {

@@ -11,7 +11,7 @@ export { ProtectedItemService, type ProtectedItemView, type ProtectedItemAccess 
 export { AccessGroupService, validateGroup, MEMBER_KINDS, type AccessGroupView, type AccessGroupSummary, type CommandRulesView, type GroupMember, type MemberKind } from './access-groups.js';
 export { AccessDecisions, type ReachableTarget, type TargetState, type Evaluation } from './access-decisions.js';
 export { AccessRequestService, MAX_GRANT_MS, type AccessRequestView, type AccessRequestListItem, type GrantExpired } from './access-requests.js';
-export { PasswordViewService } from './password-view.js';
+export { PasswordViewService, type PasswordViewState } from './password-view.js';
 export { decide, decideProtectedItem, parseConnectivity, type Decision, type Purpose } from './decision.js';
 export { validateMediaType, servableMediaType, DEFAULT_MEDIA_TYPE } from './media-type.js';
 export { withinWindows, validateTimeWindows, type TimeWindow } from './time-windows.js';

@@ -4,10 +4,25 @@ import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, WardenError } from '../errors/index.js';
 import { requireText } from '../errors/index.js';
-import type { Decision } from './decision.js';
-import type { AccessDecisions } from './access-decisions.js';
+import { decide, type AccessGroupRule, type Decision } from './decision.js';
+import { toGrant, type AccessDecisions } from './access-decisions.js';
+import { groupOptions } from './access-groups.js';
+import { withinWindows } from './time-windows.js';
 import { credentialView, type CredentialService } from './credentials.js';
 import type { Actor } from './user-admin.js';
+
+/**
+ * Where a user stands with viewing one credential's password right now (the console's list): allowed (with
+ * or without a reason), approval needed, already requested (a pending request of theirs), outside the time
+ * window, or unavailable — which is all a user learns of a credential none of their groups holds.
+ */
+export interface PasswordViewState {
+  state: 'allowed' | 'reason-required' | 'needs-approval' | 'requested' | 'outside-window' | 'unavailable';
+  /** needs-approval / requested: how many approvals it takes. */
+  approvalsNeeded?: number;
+  /** requested: the pending request. */
+  requestId?: number;
+}
 
 export class PasswordViewService {
   constructor(private readonly deps: { store: Store; audit: AuditTrail; decisions: AccessDecisions; credentials: CredentialService; clock?: () => number }) {}
@@ -46,6 +61,60 @@ export class PasswordViewService {
     }
     await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency } });
     return { secret: shown, part };
+  }
+
+  /**
+   * The password-view state of each of these credentials for one user now: the user's groups, grants and
+   * pending requests read once for the whole page, then the one decide() per credential, over the groups
+   * that hold both it and its device (a credential no group of theirs holds is plainly unavailable).
+   */
+  async viewStates(userId: number, credentials: readonly { id: number; deviceId: number; status: string; deviceStatus: string }[], at = this.now()): Promise<Map<number, PasswordViewState>> {
+    const out = new Map<number, PasswordViewState>();
+    const repos = this.deps.store.repos;
+    const user = await repos.users.byId(userId);
+    if (!user || credentials.length === 0) return out;
+    const timeZone = await this.deps.decisions.timeZone();
+    const groupsById = new Map(
+      (await repos.accessGroups.groupsOfUser(userId, null)).map((row) => {
+        const g = groupOptions(row);
+        return [g.id, { ...g, windowOpen: withinWindows(g.timeWindows, at, timeZone) }];
+      }),
+    );
+    const ids = credentials.map((c) => c.id);
+    const covering = new Map<number, number[]>();
+    for (const r of await repos.accessGroups.groupsHoldingCredentials(ids)) {
+      if (!groupsById.has(r.group_id)) continue;
+      covering.set(r.credential_id, [...(covering.get(r.credential_id) ?? []), r.group_id]);
+    }
+    const grants = (await repos.accessRequests.activeGrants(userId, at)).map(toGrant);
+    const pending = new Map((await repos.accessRequests.pendingRequestsOf(userId, ids, 'password-view', at)).map((r) => [r.credential_id, r]));
+    const userIds = new Set([userId]);
+    for (const c of credentials) {
+      const groups: AccessGroupRule[] = (covering.get(c.id) ?? []).flatMap((id) => {
+        const g = groupsById.get(id);
+        return g ? [{ ...g, userIds, deviceIds: new Set([c.deviceId]), credentialIds: new Set([c.id]) }] : [];
+      });
+      if (groups.length === 0) {
+        out.set(c.id, { state: 'unavailable' });
+        continue;
+      }
+      const d = decide({
+        user: { id: user.id, profile: user.profile, status: user.status },
+        device: { id: c.deviceId, status: c.deviceStatus, connectivity: '' },
+        credential: { id: c.id, deviceId: c.deviceId, status: c.status },
+        purpose: 'password-view',
+        at,
+        timeZone,
+        groups,
+        grants,
+      });
+      if (d.outcome === 'allowed') out.set(c.id, { state: d.reasonRequired ? 'reason-required' : 'allowed' });
+      else if (d.outcome === 'approval-required') {
+        const p = pending.get(c.id);
+        out.set(c.id, p ? { state: 'requested', approvalsNeeded: p.approvals_needed, requestId: p.id } : { state: 'needs-approval', approvalsNeeded: d.approvalsNeeded });
+      } else out.set(c.id, { state: d.rule.startsWith('outside-time-window') ? 'outside-window' : 'unavailable' });
+    }
+    return out;
   }
 
   private async splitHalfFor(credentialId: number, userId: number): Promise<1 | 2> {

@@ -159,6 +159,27 @@ export class ProtectedItemService {
   }
 
   /**
+   * One page of the protected items a user may know of (as listProtected: a credential manager every item's
+   * description, anyone else those their groups own), by name, filtered by text, each with what the decision
+   * says now; and how many there are. The decisions are made for the page only.
+   */
+  async pageProtected(userId: number, page: { text?: string; limit: number; offset: number }): Promise<{ files: (ProtectedItemAccess & { ownerName: string | null })[]; total: number }> {
+    const user = await this.deps.store.repos.users.byId(userId);
+    if (!user) return { files: [], total: 0 };
+    const text = page.text?.trim() || undefined;
+    const { rows, total } = await this.deps.store.repos.protectedItems.pageProtected({ visibleTo: can(user.profile, 'credentials.manage') ? 'all' : userId, ...(text ? { text } : {}), limit: page.limit, offset: page.offset });
+    const timeZone = await this.deps.decisions.timeZone();
+    const at = this.now();
+    const files: (ProtectedItemAccess & { ownerName: string | null })[] = [];
+    for (const row of rows) {
+      const item = protectedItemView(row);
+      const { decision } = await this.deps.decisions.decideItemIn(this.deps.store.repos, timeZone, userId, item, at);
+      files.push({ ...item, ownerName: row.device_hostname ?? row.group_name ?? null, access: decision.outcome });
+    }
+    return { files, total };
+  }
+
+  /**
    * Open a protected item for a user the access decision allows, as a password view is allowed: the owning device's or
    * group's access groups, their windows and approvals. A reason is always required; every opening and every
    * refusal is audited.

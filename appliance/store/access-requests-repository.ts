@@ -89,6 +89,21 @@ export class AccessRequestsRepository {
   }
 
   /** Approved (or emergency) grants of a user that have not ended at `now`. */
+  /** A user's pending requests (still running at `now`) for any of these credentials, for one purpose. */
+  async pendingRequestsOf(userId: number, credentialIds: readonly number[], purpose: AccessRequestRow['purpose'], now: number): Promise<{ id: number; credential_id: number; approvals_needed: number }[]> {
+    if (credentialIds.length === 0) return [];
+    return this.db
+      .selectFrom('access_requests')
+      .select(['id', 'credential_id', 'approvals_needed'])
+      .where('user_id', '=', userId)
+      .where('status', '=', 'pending')
+      .where('purpose', '=', purpose)
+      .where('ends_at', '>', now)
+      .where('credential_id', 'in', [...credentialIds])
+      .orderBy('id')
+      .execute();
+  }
+
   async activeGrants(userId: number, now: number): Promise<AccessRequestRow[]> {
     return this.db.selectFrom('access_requests').selectAll().where('user_id', '=', userId).where('status', '=', 'approved').where('ends_at', '>', now).execute();
   }

@@ -21,7 +21,7 @@ export class CredentialsRepository {
    * One page of credentials with their device's host name, by host name then user name, and how many match:
    * of one device, and/or those whose user name, domain or device host name contains `text` (without case).
    */
-  async pageCredentials(filter: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ rows: (CredentialRow & { hostname: string })[]; total: number }> {
+  async pageCredentials(filter: { deviceId?: number; text?: string; limit: number; offset: number }): Promise<{ rows: (CredentialRow & { hostname: string; device_status: 'active' | 'disabled' })[]; total: number }> {
     let q = this.db.selectFrom('credentials').innerJoin('devices', 'devices.id', 'credentials.device_id');
     if (filter.deviceId !== undefined) q = q.where('credentials.device_id', '=', filter.deviceId);
     if (filter.text) {
@@ -33,7 +33,7 @@ export class CredentialsRepository {
       q = q.where((eb) => eb.or([like(eb, 'credentials.username'), like(eb, 'credentials.domain'), like(eb, 'devices.hostname')]));
     }
     const [rows, count] = await Promise.all([
-      q.selectAll('credentials').select('devices.hostname').orderBy('devices.hostname').orderBy('credentials.username').orderBy('credentials.id').limit(filter.limit).offset(filter.offset).execute(),
+      q.selectAll('credentials').select(['devices.hostname', 'devices.status as device_status']).orderBy('devices.hostname').orderBy('credentials.username').orderBy('credentials.id').limit(filter.limit).offset(filter.offset).execute(),
       q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
     return { rows, total: Number(count?.n ?? 0) };

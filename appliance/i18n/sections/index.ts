@@ -2,10 +2,11 @@
 import type { Section, SectionLanguage } from '../section.js';
 import { ACCESS_GROUPS } from './access-groups.js';
 import { CERTIFICATES } from './certificates.js';
+import { CREDENTIALS } from './credentials.js';
 import { DEVICES } from './devices.js';
 import { SETTINGS } from './settings.js';
 
-export const SECTIONS = [SETTINGS, CERTIFICATES, DEVICES, ACCESS_GROUPS] as const satisfies readonly Section<string>[];
+export const SECTIONS = [SETTINGS, CERTIFICATES, DEVICES, ACCESS_GROUPS, CREDENTIALS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

@@ -14,6 +14,7 @@ export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
   { path: '/console/devices', label: 'console.nav.devices', anyOf: ['devices.read'] },
+  { path: '/console/credentials', label: 'console.credentials.nav', anyOf: ['devices.read', 'passwords.view'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
   { path: '/console/certificates', label: 'console.nav.certificates', anyOf: ['certificates.read'] },
   { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },

@@ -15,6 +15,7 @@ import { DevicesPage } from './pages/devices.js';
 import { SettingsPage } from './pages/settings.js';
 import { CertificatesPage } from './pages/certificates.js';
 import { AccessGroupsPage } from './pages/access-groups.js';
+import { CredentialsPage } from './pages/credentials.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -43,6 +44,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <SettingsPage me={me} />;
     case '/console/access-groups':
       return <AccessGroupsPage />;
+    case '/console/credentials':
+      return <CredentialsPage me={me} />;
     default:
       return <NotFound />;
   }

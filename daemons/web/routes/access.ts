@@ -17,6 +17,7 @@ import type {
   ReachableTarget,
 } from '../../../appliance/access/index.js';
 import { MEMBER_KINDS } from '../../../appliance/access/index.js';
+import { can } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
@@ -123,7 +124,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
       const deviceId = request.query.device ? Number(request.query.device) : undefined;
       // One device's credentials are a handful: asked by device, the page holds them all unless told otherwise.
       const { text, limit, offset } = page(request.query, deviceId === undefined ? PAGE_DEFAULT : PAGE_MAX);
-      return { ...(await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset })), limit, offset };
+      const found = await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset });
+      // Whoever may view passwords reads, per credential, where they stand with viewing it now (the page only).
+      const me = request.session!.user;
+      if (!can(me.profile, 'passwords.view')) return { ...found, limit, offset };
+      const states = await passwordView.viewStates(me.id, found.credentials);
+      return { credentials: found.credentials.map((c) => ({ ...c, passwordView: states.get(c.id) ?? { state: 'unavailable' } })), total: found.total, limit, offset };
     },
   );
   app.post('/api/v1/credentials', { schema: objectBody, config: { permission: 'credentials.manage' } }, async (request, reply) => {
@@ -152,7 +158,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   );
 
   // ---- protected information
-  app.get('/api/v1/protected', { config: { permission: 'passwords.view' } }, async (request) => ({ items: await protectedItems.listProtected(request.session!.user.id) }));
+  app.get<{ Querystring: PageQuery }>('/api/v1/protected', { config: { permission: 'passwords.view' }, schema: { querystring: pageQuerySchema() } }, async (request) => {
+    const { text, limit, offset } = page(request.query);
+    const { files, total } = await protectedItems.pageProtected(request.session!.user.id, { ...(text ? { text } : {}), limit, offset });
+    // `items`: the same page under the name this list had before it paged, for callers written then.
+    return { files, items: files, total, limit, offset };
+  });
   app.post(
     '/api/v1/protected',
     { schema: objectBody, bodyLimit: 15 * 1024 * 1024, config: { permission: 'credentials.manage' } },
@@ -234,22 +245,24 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   }));
 
   // ---- the user's side: what may I reach, and asking for more
-  app.get<{ Querystring: { q?: string; limit?: number; offset?: number } }>(
+  app.get<{ Querystring: { q?: string; limit?: string; offset?: string } }>(
     '/api/v1/my/devices',
     {
       schema: {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'integer', minimum: 1, maximum: 100000 }, offset: { type: 'integer', minimum: 0 } },
+          // Query values are strings (the API coerces no types): numbers by pattern, as pageQuerySchema does.
+          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$|^100000$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
         },
       },
     },
     async (request) => {
+      const offset = Number(request.query.offset ?? 0);
       const { more, targets } = await accessDecisions.reachable(request.session!.user.id, {
         ...(request.query.q ? { text: request.query.q } : {}),
-        limit: request.query.limit ?? 50,
-        offset: request.query.offset ?? 0,
+        limit: Number(request.query.limit ?? 50),
+        offset,
       });
       // The page's targets grouped by device, in the page's order (by host name).
       const devices = new Map<number, ReachableTarget['device'] & { credentials: (ReachableTarget['credential'] & Pick<ReachableTarget, 'protocols' | 'states'>)[] }>();
@@ -258,7 +271,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
         d.credentials.push({ ...t.credential, protocols: t.protocols, states: t.states });
         devices.set(t.device.id, d);
       }
-      return { offset: request.query.offset ?? 0, more, devices: [...devices.values()] };
+      return { offset, more, devices: [...devices.values()] };
     },
   );
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(
