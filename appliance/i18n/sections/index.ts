@@ -1,7 +1,10 @@
 // The catalogue's sections, one file per console page (see ../section.ts). Add a page's section here.
 import type { Section, SectionLanguage } from '../section.js';
+import { DASHBOARD } from './dashboard.js';
+import { MY_ACCESS } from './my-access.js';
+import { APPROVALS } from './approvals.js';
 
-export const SECTIONS = [] as const satisfies readonly Section<string>[];
+export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

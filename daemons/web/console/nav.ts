@@ -7,15 +7,20 @@ export interface NavItem {
   label: MessageKey;
   /** Any one of these opens the page; none: every signed-in user. */
   anyOf: string[];
+  /** Only for those who approve access requests for some group (GET /api/v1/me's `approver`), whatever the profile. */
+  approvers?: true;
 }
 
 export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
+  { path: '/console/my-access', label: 'console.nav.myAccess', anyOf: ['sessions.use', 'passwords.view'] },
+  { path: '/console/approvals', label: 'console.nav.approvals', anyOf: [], approvers: true },
 ];
 
-export function allowed(item: NavItem, permissions: readonly string[]): boolean {
+export function allowed(item: NavItem, permissions: readonly string[], approver = false): boolean {
+  if (item.approvers) return approver;
   return item.anyOf.length === 0 || item.anyOf.some((p) => permissions.includes(p));
 }
 

@@ -11,6 +11,8 @@ import type { Me } from './types.js';
 import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
+import { MyAccessPage } from './pages/my-access.js';
+import { ApprovalsPage } from './pages/approvals.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -23,7 +25,7 @@ async function signOut(): Promise<void> {
 function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
   const item = navItemOf(path);
   if (!item) return <NotFound />;
-  if (!allowed(item, me.permissions)) return <NotFound />;
+  if (!allowed(item, me.permissions, me.approver)) return <NotFound />;
   switch (item.path) {
     case '/console':
       return <HomePage me={me} />;
@@ -31,6 +33,10 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <UsersPage me={me} />;
     case '/console/audit':
       return <AuditPage />;
+    case '/console/my-access':
+      return <MyAccessPage me={me} />;
+    case '/console/approvals':
+      return <ApprovalsPage />;
     default:
       return <NotFound />;
   }
@@ -46,7 +52,7 @@ function NotFound() {
 
 export function Shell({ me }: { me: Me }) {
   const { path } = useLocation();
-  const items = NAV.filter((n) => allowed(n, me.permissions));
+  const items = NAV.filter((n) => allowed(n, me.permissions, me.approver));
   const toasts = useToasts();
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);

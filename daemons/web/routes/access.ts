@@ -55,9 +55,11 @@ export interface AccessRouteOptions {
   accessRequests: AccessRequestService;
   passwordView: PasswordViewService;
   connectivity: ConnectivityService;
+  /** Where SSH clients reach the terminal proxy (web.publicHost, terminalProxy.port): the console's "ssh" line. */
+  sshProxy: { host: string; port: number };
 }
 
-export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
+export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sshProxy }) => {
 
   // ---- devices
   app.get<{ Querystring: PageQuery & { unreachable?: 'true' } }>(
@@ -222,7 +224,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
         d.credentials.push({ ...t.credential, protocols: t.protocols, states: t.states });
         devices.set(t.device.id, d);
       }
-      return { offset: request.query.offset ?? 0, more, devices: [...devices.values()] };
+      return { offset: request.query.offset ?? 0, more, devices: [...devices.values()], sshProxy };
     },
   );
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(
