@@ -200,22 +200,24 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   }));
 
   // ---- the user's side: what may I reach, and asking for more
-  app.get<{ Querystring: { q?: string; limit?: number; offset?: number } }>(
+  app.get<{ Querystring: { q?: string; limit?: string; offset?: string } }>(
     '/api/v1/my/devices',
     {
       schema: {
+        // Query values are strings (the API coerces no types): digits only, as every paged list.
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'integer', minimum: 1, maximum: 100000 }, offset: { type: 'integer', minimum: 0 } },
+          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'string', pattern: '^(?:[1-9][0-9]{0,4}|100000)$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
         },
       },
     },
     async (request) => {
+      const offset = Number(request.query.offset ?? 0);
       const { more, targets } = await accessDecisions.reachable(request.session!.user.id, {
         ...(request.query.q ? { text: request.query.q } : {}),
-        limit: request.query.limit ?? 50,
-        offset: request.query.offset ?? 0,
+        limit: Number(request.query.limit ?? 50),
+        offset,
       });
       // The page's targets grouped by device, in the page's order (by host name).
       const devices = new Map<number, ReachableTarget['device'] & { credentials: (ReachableTarget['credential'] & Pick<ReachableTarget, 'protocols' | 'states'>)[] }>();
@@ -224,7 +226,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
         d.credentials.push({ ...t.credential, protocols: t.protocols, states: t.states });
         devices.set(t.device.id, d);
       }
-      return { offset: request.query.offset ?? 0, more, devices: [...devices.values()], sshProxy };
+      return { offset, more, devices: [...devices.values()], sshProxy };
     },
   );
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(

@@ -55,6 +55,8 @@ export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { au
       return {
         user: await users.view(result.user),
         permissions: permissionsOf(result.user.profile),
+        // The console starts from this answer when no second factor is due; until then it says nothing more.
+        ...(result.mfaRequired ? {} : { approver: await accessRequests.isApprover(result.user.id) }),
         passwordChangeRequired: result.passwordChangeRequired,
         mfaRequired: result.mfaRequired,
         csrfToken: result.csrfToken,

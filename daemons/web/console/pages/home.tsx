@@ -4,6 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
 import { formatDateTime, formatNumber, profileLabel, t } from '../i18n.js';
+import { NAV, allowed } from '../nav.js';
 import { followLink } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
@@ -11,6 +12,8 @@ import type { DashboardView } from './access-types.js';
 
 /** How many items of a section the dashboard lists (the server sends up to ten; the link leads to the rest). */
 const SHOWN = 5;
+
+const MY_ACCESS = NAV.find((n) => n.path === '/console/my-access')!;
 
 function Link({ href, id, children }: { href: string; id?: string; children: ComponentChildren }) {
   return (
@@ -71,6 +74,13 @@ export function HomePage({ me }: { me: Me & { approver?: boolean } }) {
               <Link href="/console/approvals" id="dash-approvals-link">
                 {t('console.dashboard.openApprovals')}
               </Link>
+            </Card>
+          ) : null}
+
+          {allowed(MY_ACCESS, me.permissions) ? (
+            <Card id="dash-my-access" title={t('console.dashboard.myAccess')}>
+              <p>{t('console.dashboard.myAccessText')}</p>
+              <Link href="/console/my-access">{t('console.dashboard.openMyAccess')}</Link>
             </Card>
           ) : null}
 

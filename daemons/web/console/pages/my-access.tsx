@@ -283,7 +283,7 @@ function MyRequests({ version }: { version: number }) {
               </thead>
               <tbody>
                 {list.requests.map((r) => (
-                  <tr key={r.id} id={`request-${r.id}`} data-status={r.status}>
+                  <tr key={r.id} id={`my-request-${r.id}`} data-status={r.status}>
                     <th scope="row">{r.hostname ?? `#${r.deviceId}`}</th>
                     <td>{r.credentialUsername ?? `#${r.credentialId}`}</td>
                     <td>{r.purpose === 'session' ? t('console.myAccess.purpose.session') : t('console.myAccess.purpose.passwordView')}</td>
