@@ -87,7 +87,7 @@ describe('web console in Chromium', () => {
 
     await page.locator('#welcome').waitFor({ state: 'visible' });
     assert.equal(new URL(page.url()).pathname, '/console');
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail', 'My access']);
     assert.match((await page.locator('#signed-in-as').textContent()) ?? '', /Signed in as Administrator/);
     assert.equal(await page.locator('body > main').isVisible(), false, 'the login views take no room above the console');
     assert.equal(await page.locator('header.bar').isVisible(), false);
@@ -228,7 +228,7 @@ describe('web console in Chromium', () => {
     await signIn(page, 'admin', adminPassword, '/console/users');
     await listed(page, ['admin', 'maria', 'pedro']);
     assert.equal(await page.locator('html').getAttribute('lang'), 'de');
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Startseite', 'Benutzer', 'Prüfprotokoll']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Startseite', 'Benutzer', 'Prüfprotokoll', 'Meine Zugänge']);
 
     const texts: string[] = [];
     const look = async () => texts.push(await page.locator('body').innerText());
@@ -294,7 +294,7 @@ describe('web console in Chromium', () => {
     const p2 = await ctx2.newPage();
     await signIn(p2, 'pedro', pedroPassword, '/console/users');
     await p2.locator('#page h1').waitFor();
-    assert.deepEqual(await p2.locator('#nav a').allTextContents(), ['Home']);
+    assert.deepEqual(await p2.locator('#nav a').allTextContents(), ['Home', 'My access']);
     assert.equal(await p2.locator('#page h1').textContent(), 'This page does not exist.');
     assert.equal(await p2.locator('#users').count(), 0);
     const statuses = await p2.evaluate<number[]>(`(async () => [(await fetch('/api/v1/users')).status, (await fetch('/api/v1/audit')).status])()`);
