@@ -216,6 +216,34 @@ describe('console: dashboard, my access, approvals', () => {
     assert.match(await user.locator(target(ids.db01!, ids.backup!)).innerText(), /emergency access until/);
     const events = await lab.admin.call('GET', '/api/v1/audit?type=access.emergency');
     assert.equal(events.json.events[0].detail.reason, 'db01 is down, the on-call lead is unreachable');
+
+    // The API behind "emergency access until": the grant the state stands on, and its end.
+    const api = new ApiClient(lab.d);
+    assert.equal((await api.login('priya', passwords.priya!)).status, 200);
+    const mine = await api.call('GET', '/api/v1/my/devices?q=db01');
+    const backup = mine.json.devices[0].credentials.find((c: { username: string }) => c.username === 'backup');
+    assert.equal(backup.states.ssh.state, 'allowed');
+    assert.equal(backup.states.ssh.grant.requestId, events.json.events[0].detail.requestId);
+    assert.equal(backup.states.ssh.grant.emergency, true);
+    const minutes = (Date.parse(backup.states.ssh.grant.endsAt) - Date.now()) / 60_000;
+    assert.ok(minutes > 50 && minutes <= 60, `an emergency grant lasts an hour: ${minutes} min left`);
+  });
+
+  test('a target allowed with a reason: the .rdp download asks for it first', async () => {
+    const g = await lab.admin.call('PUT', `/api/v1/access-groups/${ids.desk}`, { name: 'desk', userIds: [ids.priya], deviceIds: [ids.win01], credentialIds: [ids.adm], reasonRequired: true });
+    assert.equal(g.status, 200, g.body);
+    const user = await lab.signedIn('priya', passwords.priya!, { path: '/console/my-access?q=win01' });
+    await user.locator('#my-access').waitFor();
+    assert.equal(await stateOf(user, ids.win01!, ids.adm!, 'rdp'), 'reason-required');
+    await user.locator(`#rdp-${ids.win01}-${ids.adm}`).click();
+    await user.locator('#rdp-reason').fill('month-end report');
+    assert.deepEqual(await seriousViolations(user), []);
+    const [download] = await Promise.all([user.waitForEvent('download'), user.locator('#rdp-reason-submit').click()]);
+    const ticket = /^loadbalanceinfo:s:tsv:\/\/warden\/([A-Za-z0-9_-]{43})$/m.exec(readFileSync((await download.path())!, 'utf8'))?.[1];
+    assert.ok(ticket);
+    const redeemed = await rdpSide.rdpTickets.redeem(ticket, '127.0.0.1');
+    assert.ok(redeemed.redeemed, JSON.stringify(redeemed));
+    assert.equal(redeemed.ticket.reason, 'month-end report');
   });
 
   test('navigation follows the profile: the auditor has neither page, the user no inbox, the approver both', async () => {
