@@ -118,6 +118,7 @@ describe('console: dashboard, my access, approvals', () => {
     assert.equal(await stateOf(user, ids.db01!, ids.root!, 'ssh'), 'needs-approval');
     assert.equal(await stateOf(user, ids.win01!, ids.adm!, 'rdp'), 'allowed');
     assert.match(await user.locator(target(ids.db01!, ids.root!)).innerText(), /needs approval/);
+    assert.equal(await user.locator(`${target(ids.db01!, ids.root!)} li[data-purpose="password-view"]`).count(), 0, 'no password view row for a profile without passwords.view');
     assert.equal(await user.locator(`#ssh-${ids.db01}-${ids.root}`).count(), 0, 'no ssh line before access is allowed');
     assert.deepEqual(await seriousViolations(user), []);
 

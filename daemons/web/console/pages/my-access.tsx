@@ -353,6 +353,9 @@ export function MyAccessPage({ me }: { me: Me }) {
   const pendingFor = (d: MyDevice, c: MyCredential, purpose: 'session' | 'password-view') =>
     pending.some((r) => r.deviceId === d.id && r.credentialId === c.id && r.purpose === purpose);
 
+  // A purpose the profile never has (password view for a privileged-access user) would read "denied" on every
+  // row: it is left out, not shown.
+  const mayUse = (p: Purpose) => me.permissions.includes(p === 'password-view' ? 'passwords.view' : 'sessions.use');
   const rows = page?.devices.flatMap((d) => d.credentials.map((c) => ({ d, c }))) ?? [];
   const from = rows.length === 0 ? 0 : offset + 1;
 
@@ -428,7 +431,7 @@ export function MyAccessPage({ me }: { me: Me }) {
                     <td>{c.domain ? `${c.domain}\\${c.username}` : c.username}</td>
                     <td>
                       <ul class="plain states">
-                        {(Object.entries(c.states) as [Purpose, TargetState][]).map(([p, s]) => (
+                        {(Object.entries(c.states) as [Purpose, TargetState][]).filter(([p]) => mayUse(p)).map(([p, s]) => (
                           <li key={p} data-purpose={p} data-state={s.grant ? 'approved' : s.state}>
                             {purposeLabel(p)}: <span class={stateClass(s)}>{stateLabel(s)}</span>
                             {s.state === 'needs-approval' && pendingFor(d, c, p === 'password-view' ? 'password-view' : 'session') ? (
