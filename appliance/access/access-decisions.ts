@@ -37,6 +37,8 @@ export function toGrant(r: AccessRequestRow): AccessGrant {
 export interface TargetState {
   state: 'allowed' | 'reason-required' | 'needs-approval' | 'outside-window' | 'unavailable';
   rule: string;
+  /** Allowed through an approved request or emergency access: which, and until when (ISO 8601). */
+  grant?: { requestId: number; endsAt: string; emergency: boolean };
 }
 
 /** One (device, credential) pair a user's groups cover, with its state per purpose right now. */
@@ -47,8 +49,13 @@ export interface ReachableTarget {
   states: Partial<Record<Purpose, TargetState>>;
 }
 
-function targetState(d: Decision): TargetState {
-  if (d.outcome === 'allowed') return { state: d.reasonRequired ? 'reason-required' : 'allowed', rule: d.rule };
+function targetState(d: Decision, grants: readonly AccessGrant[]): TargetState {
+  if (d.outcome === 'allowed') {
+    const state: TargetState = { state: d.reasonRequired ? 'reason-required' : 'allowed', rule: d.rule };
+    const grant = d.grantId === null ? undefined : grants.find((g) => g.requestId === d.grantId);
+    if (grant) state.grant = { requestId: grant.requestId, endsAt: new Date(grant.endsAt).toISOString(), emergency: grant.emergency };
+    return state;
+  }
   if (d.outcome === 'approval-required') return { state: 'needs-approval', rule: d.rule };
   return { state: d.rule.startsWith('outside-time-window') ? 'outside-window' : 'unavailable', rule: d.rule };
 }
@@ -169,6 +176,7 @@ export class AccessDecisions {
             groups,
             grants,
           }),
+          grants,
         );
       }
       return {

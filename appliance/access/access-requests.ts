@@ -185,6 +185,11 @@ export class AccessRequestService {
     return { requests: rows.map(listItem), total };
   }
 
+  /** Whether the user approves for any enabled group: the console shows the approvals inbox only to them. */
+  async isApprover(userId: number): Promise<boolean> {
+    return this.deps.store.repos.accessGroups.approvesAnyGroup(userId);
+  }
+
   /** The approver's in-app inbox: pending requests they may still decide (not those they decided already). */
   async toDecide(approverId: number): Promise<AccessRequestView[]> {
     const rows = await this.deps.store.repos.accessRequests.pendingFor(approverId);

@@ -253,6 +253,19 @@ export class AccessGroupsRepository {
       .execute();
   }
 
+  /** Whether the user approves for at least one enabled group (the console offers them the approvals inbox). */
+  async approvesAnyGroup(userId: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('access_group_approvers as a')
+      .innerJoin('access_groups as g', 'g.id', 'a.group_id')
+      .select('a.user_id')
+      .where('a.user_id', '=', userId)
+      .where('g.enabled', '=', true)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async isApprover(groupId: number, userId: number): Promise<boolean> {
     return (await this.db.selectFrom('access_group_approvers').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst()) !== undefined;
   }

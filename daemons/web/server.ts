@@ -166,12 +166,23 @@ export class WebServer {
     // Each route file is a plugin given exactly the services it uses; the hooks above reach into it.
     const { auth, users, duo, settings, secondFactor, trust, certificates, audit } = appliance;
     const { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity } = appliance;
-    void app.register(authRoutes, { auth, users, duo });
+    void app.register(authRoutes, { auth, users, duo, accessRequests });
     void app.register(userRoutes, { users });
     void app.register(settingsRoutes, { settings });
     void app.register(mfaRoutes, { secondFactor, duoRedirectUrl: () => this.duoRedirectUrl() });
     void app.register(pkiRoutes, { trust, certificates, users, duo, refreshTrust: () => this.refreshTrust() });
-    void app.register(accessRoutes, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity });
+    void app.register(accessRoutes, {
+      devices,
+      credentials,
+      hostKeys,
+      protectedItems,
+      accessGroups,
+      accessDecisions,
+      accessRequests,
+      passwordView,
+      connectivity,
+      sshProxy: { host: appliance.config.web.publicHost, port: appliance.config.terminalProxy.port },
+    });
     void app.register(auditRoutes, { audit });
     void app.register(sessionSearchRoutes, { search: appliance.sessions.search });
     void app.register(liveSessionRoutes, { sessions: appliance.sessions });

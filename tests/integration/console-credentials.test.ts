@@ -273,7 +273,7 @@ describe('console: Credentials', () => {
     const texts: string[] = [];
     const seen = async (page: Page) => texts.push(await page.locator('#console').innerText());
     const page = await signIn('vera', passwords.vera!, 'es');
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Inicio', 'Credenciales']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Inicio', 'Mis accesos', 'Credenciales']);
     await page.locator('#nav a', { hasText: 'Credenciales' }).click();
     await row(page, 'pci_root', 'db-alpha').waitFor();
     // Only what vera's group covers (db-alpha's two credentials), never db-beta's; no create or edit.
@@ -326,7 +326,7 @@ describe('console: Credentials', () => {
     assert.equal((await runner.call('POST', `/api/v1/credentials/${ids.svc}/view`, { reason: 'just curious' })).status, 403);
     assert.equal((await runner.call('POST', '/api/v1/credentials', { deviceId: ids['db-alpha'], username: 'x', secret: 'y' })).status, 403);
     const page = await signIn('runner', passwords.runner!);
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'My access']);
     await page.goto(`${lab.origin}/console/credentials`);
     await page.locator('#page h1', { hasText: 'This page does not exist.' }).waitFor();
     // The password viewer may not list every credential or create one either (a new session: the browser ended the old one).

@@ -1,12 +1,15 @@
 // The catalogue's sections, one file per console page (see ../section.ts). Add a page's section here.
 import type { Section, SectionLanguage } from '../section.js';
 import { ACCESS_GROUPS } from './access-groups.js';
+import { APPROVALS } from './approvals.js';
 import { CERTIFICATES } from './certificates.js';
 import { CREDENTIALS } from './credentials.js';
+import { DASHBOARD } from './dashboard.js';
 import { DEVICES } from './devices.js';
+import { MY_ACCESS } from './my-access.js';
 import { SETTINGS } from './settings.js';
 
-export const SECTIONS = [SETTINGS, CERTIFICATES, DEVICES, ACCESS_GROUPS, CREDENTIALS] as const satisfies readonly Section<string>[];
+export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS, DEVICES, CREDENTIALS, ACCESS_GROUPS, CERTIFICATES, SETTINGS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

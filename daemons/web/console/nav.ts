@@ -8,20 +8,25 @@ export interface NavItem {
   label: MessageKey;
   /** Any one of these opens the page; none: every signed-in user. */
   anyOf: string[];
+  /** Only for those who approve access requests for some group (GET /api/v1/me's `approver`), whatever the profile. */
+  approvers?: true;
 }
 
 export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
+  { path: '/console/my-access', label: 'console.nav.myAccess', anyOf: ['sessions.use', 'passwords.view'] },
+  { path: '/console/approvals', label: 'console.nav.approvals', anyOf: [], approvers: true },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
   { path: '/console/devices', label: 'console.nav.devices', anyOf: ['devices.read'] },
   { path: '/console/credentials', label: 'console.credentials.nav', anyOf: ['devices.read', 'passwords.view'] },
+  { path: '/console/access-groups', label: 'console.accessGroups.nav', anyOf: ['access.manage'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
   { path: '/console/certificates', label: 'console.nav.certificates', anyOf: ['certificates.read'] },
   { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },
-  { path: '/console/access-groups', label: 'console.accessGroups.nav', anyOf: ['access.manage'] },
 ];
 
-export function allowed(item: NavItem, permissions: readonly string[]): boolean {
+export function allowed(item: NavItem, permissions: readonly string[], approver = false): boolean {
+  if (item.approvers) return approver;
   return item.anyOf.length === 0 || item.anyOf.some((p) => permissions.includes(p));
 }
 

@@ -16,6 +16,8 @@ import { SettingsPage } from './pages/settings.js';
 import { CertificatesPage } from './pages/certificates.js';
 import { AccessGroupsPage } from './pages/access-groups.js';
 import { CredentialsPage } from './pages/credentials.js';
+import { MyAccessPage } from './pages/my-access.js';
+import { ApprovalsPage } from './pages/approvals.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -28,7 +30,7 @@ async function signOut(): Promise<void> {
 function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
   const item = navItemOf(path);
   if (!item) return <NotFound />;
-  if (!allowed(item, me.permissions)) return <NotFound />;
+  if (!allowed(item, me.permissions, me.approver)) return <NotFound />;
   switch (item.path) {
     case '/console':
       return <HomePage me={me} />;
@@ -46,6 +48,10 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <AccessGroupsPage />;
     case '/console/credentials':
       return <CredentialsPage me={me} />;
+    case '/console/my-access':
+      return <MyAccessPage me={me} />;
+    case '/console/approvals':
+      return <ApprovalsPage />;
     default:
       return <NotFound />;
   }
@@ -61,7 +67,7 @@ function NotFound() {
 
 export function Shell({ me }: { me: Me }) {
   const { path } = useLocation();
-  const items = NAV.filter((n) => allowed(n, me.permissions));
+  const items = NAV.filter((n) => allowed(n, me.permissions, me.approver));
   const toasts = useToasts();
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);

@@ -20,6 +20,8 @@ export interface User {
 export interface Me {
   user: User;
   permissions: string[];
+  /** Whether the user approves access requests for some group (the approvals inbox is theirs). */
+  approver?: boolean;
   csrfToken: string;
 }
 

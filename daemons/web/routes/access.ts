@@ -58,9 +58,11 @@ export interface AccessRouteOptions {
   accessRequests: AccessRequestService;
   passwordView: PasswordViewService;
   connectivity: ConnectivityService;
+  /** Where SSH clients reach the terminal proxy (web.publicHost, terminalProxy.port): the console's "ssh" line. */
+  sshProxy: { host: string; port: number };
 }
 
-export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity }) => {
+export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, { devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sshProxy }) => {
 
   // ---- devices
   app.get<{ Querystring: PageQuery & { unreachable?: 'true' } }>(
@@ -249,11 +251,11 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     '/api/v1/my/devices',
     {
       schema: {
+        // Query values are strings (the API coerces no types): digits only, as every paged list.
         querystring: {
           type: 'object',
           additionalProperties: false,
-          // Query values are strings (the API coerces no types): numbers by pattern, as pageQuerySchema does.
-          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$|^100000$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
+          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'string', pattern: '^(?:[1-9][0-9]{0,4}|100000)$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
         },
       },
     },
@@ -271,7 +273,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
         d.credentials.push({ ...t.credential, protocols: t.protocols, states: t.states });
         devices.set(t.device.id, d);
       }
-      return { offset, more, devices: [...devices.values()] };
+      return { offset, more, devices: [...devices.values()], sshProxy };
     },
   );
   app.get<{ Querystring: { device: string; credential: string; purpose: Purpose } }>(

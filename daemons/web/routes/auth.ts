@@ -1,7 +1,7 @@
 // Login, logout, the current user and the user's own password change.
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuthService, DuoService } from '../../../appliance/auth/index.js';
-import { permissionsOf, type UserAdminService } from '../../../appliance/access/index.js';
+import { permissionsOf, type AccessRequestService, type UserAdminService } from '../../../appliance/access/index.js';
 import { SESSION_COOKIE } from '../route-context.js';
 
 export interface AuthRouteOptions {
@@ -9,6 +9,8 @@ export interface AuthRouteOptions {
   users: UserAdminService;
   /** Asked for the session cookie's SameSite (Lax only while Duo is on). */
   duo: DuoService;
+  /** Asked whether the user approves requests (GET /api/v1/me's `approver`, for the console's navigation). */
+  accessRequests: AccessRequestService;
 }
 
 const loginSchema = {
@@ -35,7 +37,7 @@ const changePasswordSchema = {
   },
 } as const;
 
-export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { auth, users, duo }) => {
+export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { auth, users, duo, accessRequests }) => {
   app.post<{ Body: { username: string; password: string } }>(
     '/api/v1/auth/login',
     { schema: loginSchema, config: { access: 'public' } },
@@ -53,6 +55,8 @@ export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { au
       return {
         user: await users.view(result.user),
         permissions: permissionsOf(result.user.profile),
+        // The console starts from this answer when no second factor is due; until then it says nothing more.
+        ...(result.mfaRequired ? {} : { approver: await accessRequests.isApprover(result.user.id) }),
         passwordChangeRequired: result.passwordChangeRequired,
         mfaRequired: result.mfaRequired,
         csrfToken: result.csrfToken,
@@ -72,6 +76,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (app, { au
     return {
       user: await users.view(s.user),
       permissions: permissionsOf(s.user.profile),
+      approver: await accessRequests.isApprover(s.user.id),
       passwordChangeRequired: s.passwordChangeRequired,
       mfaRequired: s.mfaRequired,
       csrfToken: s.csrfToken,
