@@ -1,7 +1,8 @@
 // The catalogue's sections, one file per console page (see ../section.ts). Add a page's section here.
 import type { Section, SectionLanguage } from '../section.js';
+import { SESSIONS } from './sessions.js';
 
-export const SECTIONS = [] as const satisfies readonly Section<string>[];
+export const SECTIONS = [SESSIONS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

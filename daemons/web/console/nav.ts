@@ -13,6 +13,7 @@ export const NAV: NavItem[] = [
   { path: '/console', label: 'console.nav.home', anyOf: [] },
   { path: '/console/users', label: 'console.nav.users', anyOf: ['users.read'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
+  { path: '/console/sessions', label: 'console.sessions.nav', anyOf: ['audit.read', 'access.manage', 'recordings.view'] },
 ];
 
 export function allowed(item: NavItem, permissions: readonly string[]): boolean {

@@ -11,6 +11,7 @@ import type { Me } from './types.js';
 import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
 import { AuditPage } from './pages/audit.js';
+import { SessionsPage } from './pages/sessions.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -31,6 +32,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <UsersPage me={me} />;
     case '/console/audit':
       return <AuditPage />;
+    case '/console/sessions':
+      return <SessionsPage me={me} />;
     default:
       return <NotFound />;
   }
