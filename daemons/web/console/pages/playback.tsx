@@ -39,6 +39,8 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
       startAt: at.current,
       speed,
       autoPlay: resume,
+      // Without a poster a paused player shows nothing until played; this one shows the screen at its start.
+      ...(resume ? {} : { poster: `npt:${at.current}` }),
       fit: 'width',
       terminalFontSize: 'small',
     });
@@ -90,7 +92,7 @@ function Commands({ id, onJump }: { id: string; onJump: (c: RecordingCommand) =>
                 type="button"
                 class="link command"
                 data-offset={c.offsetSeconds}
-                aria-label={t('console.sessions.playback.jump', { position: formatPosition(c.offsetSeconds), command: c.command })}
+                title={t('console.sessions.playback.jump', { position: formatPosition(c.offsetSeconds), command: c.command })}
                 onClick={() => onJump(c)}
               >
                 <span class="position">{formatPosition(c.offsetSeconds)}</span>

@@ -372,7 +372,8 @@ export function SessionsPage({ me }: { me: Me }) {
   return (
     <section>
       <h1 tabIndex={-1}>{t('console.sessions.heading')}</h1>
-      <nav class="tabs" aria-label={t('console.sessions.tabs')}>
+      {/* A group of links, not a <nav>: the page keeps one navigation landmark (the console's own). */}
+      <div class="tabs" role="group" aria-label={t('console.sessions.tabs')}>
         <ul>
           {tabs.map((k) => (
             <li key={k}>
@@ -382,7 +383,7 @@ export function SessionsPage({ me }: { me: Me }) {
             </li>
           ))}
         </ul>
-      </nav>
+      </div>
       {tab === 'live' ? <LiveView canEnd={me.permissions.includes('access.manage')} /> : tab === 'history' ? <HistoryView search={search} /> : tab === 'search' ? <SearchView search={search} /> : null}
     </section>
   );
