@@ -87,7 +87,7 @@ describe('web console in Chromium', () => {
 
     await page.locator('#welcome').waitFor({ state: 'visible' });
     assert.equal(new URL(page.url()).pathname, '/console');
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail', 'Sessions']);
     assert.match((await page.locator('#signed-in-as').textContent()) ?? '', /Signed in as Administrator/);
     assert.equal(await page.locator('body > main').isVisible(), false, 'the login views take no room above the console');
     assert.equal(await page.locator('header.bar').isVisible(), false);
@@ -229,7 +229,7 @@ describe('web console in Chromium', () => {
     await signIn(page, 'admin', adminPassword, '/console/users');
     await listed(page, ['admin', 'maria', 'pedro']);
     assert.equal(await page.locator('html').getAttribute('lang'), 'de');
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Startseite', 'Benutzer', 'Prüfprotokoll']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Startseite', 'Benutzer', 'Prüfprotokoll', 'Sitzungen']);
 
     const texts: string[] = [];
     const look = async () => texts.push(await page.locator('body').innerText());
@@ -274,7 +274,7 @@ describe('web console in Chromium', () => {
     const page = await context.newPage();
     await signIn(page, 'maria', auditorPassword);
     await page.locator('#welcome').waitFor();
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'Users', 'Audit trail', 'Sessions']);
     await page.locator('#nav a', { hasText: 'Users' }).click();
     await listed(page, ['admin', 'klaus', 'maria', 'pedro']);
     assert.equal(await page.locator('#new-user').count(), 0, 'no create without users.manage');
