@@ -16,9 +16,12 @@ import { signInAccounts, type ApiClient } from '../helpers/web-daemon.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig } from '../../appliance/config/index.js';
 
 /** This suite's own account on the target (suites may run at once, each setting its own password). */
 const TARGET_USER = 'wconsole';
+const ADMIN = { username: 'admin', ip: '127.0.0.1' };
 
 describe('console: sessions (live, history, playback, search)', { timeout: 300_000 }, () => {
   let lab: ConsoleLab;
@@ -188,6 +191,32 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     await ops.locator('#console nav').waitFor({ state: 'visible' });
     await waitUntil(ops, `document.querySelector('#page h1') !== null`);
     assert.equal(await ops.locator('#player').count(), 0, 'no player for a profile without recordings.view');
+  });
+
+  test('an RDP recording opens to a plain statement that its playback is not in the browser yet, no player', async () => {
+    // The RDP proxy's side, in this process: an admitted RDP session with a recording (no frames needed).
+    const a = await Appliance.open(loadConfig({ WARDEN_HOME: lab.home.home }));
+    let rdpRecording = '';
+    try {
+      const device = (await a.devices.createDevice(ADMIN, { hostname: 'win01', address: '127.0.0.1', connectivity: 'RDP:3389' })).id;
+      const credential = (await a.credentials.createCredential(ADMIN, { deviceId: device, username: 'Administrator', secret: 'Win-S3cret-value' })).id;
+      await a.accessGroups.saveGroup(ADMIN, { name: 'windows', userIds: [ids.ops!], deviceIds: [device], credentialIds: [credential] });
+      const admitted = await a.sessions.open({ userId: ids.ops!, deviceId: device, credentialId: credential, protocol: 'rdp', source: '127.0.0.1' });
+      assert.ok(admitted.admitted, JSON.stringify(admitted));
+      const rec = await a.recordings.start(admitted.session, { cols: 1024, rows: 768, term: 'rdp' });
+      await rec.close();
+      await admitted.session.close({ reason: 'client-closed' });
+      rdpRecording = rec.id;
+    } finally {
+      await a.close();
+    }
+    const page = await lab.signedIn('admin', lab.adminPassword, { path: '/console/sessions?tab=history' });
+    await waitUntil(page, `document.querySelector('#recordings tr[data-recording="${rdpRecording}"]') !== null`);
+    await page.locator(`#recordings tr[data-recording="${rdpRecording}"] a.play`).click();
+    await page.locator('#playback-unavailable').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#playback-unavailable').innerText(), /RDP playback is not available in the browser yet/);
+    assert.equal(await page.locator('#player').count(), 0);
+    problems.push(...(await seriousViolations(page)).map((p) => `rdp playback: ${p}`));
   });
 
   test('axe-core finds no serious violation on the Sessions views', () => {
