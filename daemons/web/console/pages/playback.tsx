@@ -24,12 +24,18 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
   const at = useRef(start);
   const last = useRef<AsciinemaPlayer.Player | null>(null);
   const playing = useRef(false);
+  /** The recording and start the player was made for: another one (back/forward) starts where its address says. */
+  const shown = useRef(`${id}@${start}`);
 
   useEffect(() => {
     if (!host.current) return;
     const previous = last.current;
     let resume = false;
-    if (previous) {
+    // A new speed goes on where the player was.
+    if (previous && shown.current !== `${id}@${start}`) {
+      previous.dispose();
+      at.current = start;
+    } else if (previous) {
       at.current = previous.getCurrentTime();
       resume = playing.current;
       previous.dispose();
@@ -49,9 +55,10 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
     player.addEventListener('pause', () => (playing.current = false));
     player.addEventListener('ended', () => (playing.current = false));
     last.current = player;
+    shown.current = `${id}@${start}`;
     onPlayer(player);
     return undefined;
-  }, [id, speed]);
+  }, [id, start, speed]);
 
   useEffect(
     () => () => {

@@ -62,7 +62,7 @@ function EndForm({ session, onDone }: { session: LiveSession; onDone: (ended: bo
       <h2 id="end-heading">{t('console.sessions.end.title', { user: session.user, device: session.device })}</h2>
       <label>
         {t('console.sessions.end.reason')}
-        <input name="reason" id="end-reason" maxLength={256} defaultValue={t('console.sessions.end.reasonDefault')} required />
+        <input name="reason" id="end-reason" maxLength={256} defaultValue={t('console.sessions.end.reasonDefault')} required autoFocus />
       </label>
       <button type="submit" id="end-confirm" disabled={busy}>
         {t('console.sessions.end.confirm')}
