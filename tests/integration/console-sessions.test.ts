@@ -78,6 +78,9 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
 
     const page = await lab.signedIn('admin', lab.adminPassword, { path: '/console/sessions' });
     assert.ok(await page.locator('#nav a[href="/console/sessions"]').isVisible());
+    // The one stylesheet holds the player's CSS (imported by the page's script), this page's, and the console's.
+    const css = await (await page.request.get(`${lab.origin}${await page.locator('link[href^="/assets/console-"]').getAttribute('href')}`)).text();
+    for (const rule of ['.ap-wrapper', '.playback-layout', '.topbar']) assert.ok(css.includes(rule), rule);
     await waitUntil(page, `document.querySelector('#live-sessions tbody tr') !== null`);
     const row = page.locator('#live-sessions tbody tr');
     assert.equal(await row.count(), 1);
@@ -109,7 +112,7 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     await page.locator('#tab-live').click();
     await page.locator('#tab-history').click();
     const rec = page.locator(`#recordings tr[data-session="${sessionId}"]`);
-    await waitUntil(page, `document.querySelector('#recordings tr[data-session="${sessionId}"]').innerText.includes('Complete')`);
+    await waitUntil(page, `document.querySelector('#recordings tr[data-session="${sessionId}"]')?.innerText.includes('Complete') === true`);
     recordingId = (await rec.getAttribute('data-recording'))!;
     problems.push(...(await seriousViolations(page)).map((p) => `history: ${p}`));
     // The filters narrow it: another user's name finds nothing.
@@ -130,7 +133,7 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     assert.equal(await command.count(), 1, await text(page, '#command-list'));
     assert.ok(!(await text(page, '#player .ap-term-text')).includes('console-marker'), 'nothing of the command on the screen at the start');
     await command.click();
-    await waitUntil(page, `document.querySelector('#player .ap-term-text').innerText.includes('console-marker')`, 15_000);
+    await waitUntil(page, `document.querySelector('#player .ap-term-text')?.innerText.includes('console-marker') === true`, 15_000);
     problems.push(...(await seriousViolations(page)).map((p) => `playback: ${p}`));
     // The speed is the player's again, made anew at the same moment.
     await page.locator('#playback-speed').selectOption('4');
@@ -148,7 +151,7 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     await page.waitForURL(new RegExp(`/console/sessions/${recordingId}\\?t=\\d+$`));
     await waitUntil(page, `document.querySelector('#player .ap-playback-button') !== null`);
     await page.locator('#player .ap-playback-button').click();
-    await waitUntil(page, `document.querySelector('#player .ap-term-text').innerText.includes('console-marker')`, 15_000);
+    await waitUntil(page, `document.querySelector('#player .ap-term-text')?.innerText.includes('console-marker') === true`, 15_000);
   });
 
   test('an auditor reads sessions (no end button) in French with no English left; a privileged-access user is shown nothing and refused', async () => {
