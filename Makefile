@@ -68,6 +68,7 @@ bench: build
 	@node dist/bench/console-api.js
 	@node dist/bench/console-devices.js
 	@node dist/bench/console-load.js
+	@node dist/bench/console-playback.js
 
 # The appliance image: rootfs, disk, one packer/qemu boot, conversions (scripts/image/make-image.sh says how).
 image: build

@@ -3,7 +3,8 @@
 // and one stylesheet whose names carry a hash of their content (so the daemon may let browsers cache them for
 // a year), and a manifest naming them for the page shell. Run after tsc and the copy of daemons/web/public.
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,15 +36,30 @@ const result = await build({
 });
 
 const manifest = {};
+// CSS a script imports (a library's stylesheet: the session player's) comes out as the script's own CSS bundle.
+let importedCss;
 for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   const name = path.basename(file);
-  if (!meta.entryPoint) continue;
+  if (name.endsWith('.js') && meta.cssBundle) importedCss = path.basename(meta.cssBundle);
+}
+for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+  const name = path.basename(file);
+  if (!meta.entryPoint || name === importedCss) continue;
   if (name.endsWith('.js')) manifest.js = name;
   else if (name.endsWith('.css')) manifest.css = name;
 }
 if (!manifest.js || !manifest.css) {
   console.error('build-console: esbuild produced no script or no stylesheet', Object.keys(result.metafile.outputs));
   process.exit(1);
+}
+// The page links one stylesheet: the imported CSS first, then the console's own (which may override it),
+// in one file hashed by its content like the rest.
+if (importedCss) {
+  const body = Buffer.concat([readFileSync(path.join(outdir, importedCss)), Buffer.from('\n'), readFileSync(path.join(outdir, manifest.css))]);
+  const name = `console-${createHash('sha256').update(body).digest('hex').slice(0, 12).toUpperCase()}.css`;
+  writeFileSync(path.join(outdir, name), body);
+  for (const old of [importedCss, manifest.css]) if (old !== name) unlinkSync(path.join(outdir, old));
+  manifest.css = name;
 }
 writeFileSync(path.join(outdir, 'console-manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 

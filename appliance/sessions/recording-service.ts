@@ -57,6 +57,24 @@ export interface RecordingView {
   node: string | null;
 }
 
+/** A command of a recorded session, placed in its recording (for playback: jump to `offsetSeconds`). */
+export interface RecordingCommand {
+  at: string;
+  offsetSeconds: number;
+  command: string;
+  action: 'allow' | 'alert' | 'block';
+  exitStatus: number | null;
+}
+
+const CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** A recordings page cursor (`<started_at ms>_<id>`, as `page` gives it) back into its parts. */
+export function parseRecordingCursor(cursor: string): { startedAt: number; id: string } {
+  const m = CURSOR.exec(cursor);
+  if (!m) throw new InputError('before must be a cursor from a previous page', { field: 'before' });
+  return { startedAt: Number(m[1]), id: m[2]! };
+}
+
 export interface RecordingVerdict extends Verdict {
   id: string;
   sessionId: string;
@@ -178,15 +196,39 @@ export class RecordingService {
   }
 
   async list(actor: Auditor, filter: { user?: string; device?: string; since?: number; until?: number; limit?: number } = {}): Promise<RecordingView[]> {
+    return (await this.page(actor, filter)).recordings;
+  }
+
+  /**
+   * One page of recordings, newest first, and the cursor of the next (older) page: null when this page was the
+   * last. `before` is that cursor as the previous page gave it (see recordingCursor).
+   */
+  async page(actor: Auditor, filter: { user?: string; device?: string; since?: number; until?: number; before?: string; limit?: number } = {}): Promise<{ recordings: RecordingView[]; nextBefore: string | null }> {
     requirePermission(actor.profile, 'recordings.view');
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    // One row more than asked says whether an older page exists, without a count over the whole history.
     const rows = await this.deps.store.repos.recordings.list({
-      limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+      limit: limit + 1,
       ...(filter.user !== undefined ? { username: filter.user } : {}),
       ...(filter.device !== undefined ? { hostname: filter.device } : {}),
       ...(filter.since !== undefined ? { since: filter.since } : {}),
       ...(filter.until !== undefined ? { until: filter.until } : {}),
+      ...(filter.before !== undefined ? { before: parseRecordingCursor(filter.before) } : {}),
     });
-    return rows.map(view);
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
+    return { recordings: shown.map(view), nextBefore: rows.length > limit && last ? `${Number(last.started_at)}_${last.id}` : null };
+  }
+
+  /** The commands entered in a recording's session, in order, with where each is in the recording (paged). */
+  async commands(actor: Auditor, id: string, page: { limit: number; offset: number }): Promise<{ commands: RecordingCommand[]; total: number }> {
+    requirePermission(actor.profile, 'recordings.view');
+    const row = await this.row(id);
+    const r = await this.deps.store.repos.sessionCommands.pageOf(row.session_id, page);
+    return {
+      total: r.total,
+      commands: r.commands.map((c) => ({ at: new Date(c.at).toISOString(), offsetSeconds: Math.max(0, c.offsetMs) / 1000, command: c.command, action: c.action, exitStatus: c.exitStatus })),
+    };
   }
 
   async get(actor: Auditor, id: string): Promise<RecordingView> {

@@ -49,13 +49,21 @@ export class RecordingsRepository {
     return this.listing().where('recordings.session_id', '=', sessionId).executeTakeFirst();
   }
 
-  async list(filter: { username?: string; hostname?: string; since?: number; until?: number; limit: number }): Promise<RecordingListing[]> {
+  /**
+   * Newest first. `before` is a keyset cursor (the last row of the page before: its start and id), so a page
+   * deep in the history costs what the first does; the id breaks ties between recordings started together.
+   */
+  async list(filter: { username?: string; hostname?: string; since?: number; until?: number; before?: { startedAt: number; id: string }; limit: number }): Promise<RecordingListing[]> {
     let q = this.listing();
     if (filter.username !== undefined) q = q.where('proxy_sessions.username', '=', filter.username);
     if (filter.hostname !== undefined) q = q.where('proxy_sessions.hostname', '=', filter.hostname);
     if (filter.since !== undefined) q = q.where('recordings.started_at', '>=', filter.since);
     if (filter.until !== undefined) q = q.where('recordings.started_at', '<', filter.until);
-    return q.orderBy('recordings.started_at', 'desc').limit(filter.limit).execute();
+    const before = filter.before;
+    if (before !== undefined) {
+      q = q.where((eb) => eb.or([eb('recordings.started_at', '<', before.startedAt), eb.and([eb('recordings.started_at', '=', before.startedAt), eb('recordings.id', '<', before.id)])]));
+    }
+    return q.orderBy('recordings.started_at', 'desc').orderBy('recordings.id', 'desc').limit(filter.limit).execute();
   }
 
   /**

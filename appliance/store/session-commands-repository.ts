@@ -105,6 +105,13 @@ export class SessionCommandsRepository {
     }
   }
 
+  /** One page of a session's commands in the order they were entered, and how many it has. */
+  async pageOf(sessionId: string, page: { limit: number; offset: number }): Promise<{ commands: SessionCommandRow[]; total: number }> {
+    const rows = await this.db.selectFrom('session_commands').selectAll().where('session_id', '=', sessionId).orderBy('at').orderBy('id').limit(page.limit).offset(page.offset).execute();
+    const count = await this.db.selectFrom('session_commands').select((eb) => eb.fn.countAll<number>().as('n')).where('session_id', '=', sessionId).executeTakeFirstOrThrow();
+    return { commands: rows.map((r) => ({ at: Number(r.at), offsetMs: Number(r.offset_ms), command: r.command, exitStatus: r.exit_status, action: r.action })), total: Number(count.n) };
+  }
+
   async commandsOf(sessionId: string): Promise<SessionCommandRow[]> {
     const rows = await this.db.selectFrom('session_commands').selectAll().where('session_id', '=', sessionId).orderBy('id').execute();
     return rows.map((r) => ({ at: Number(r.at), offsetMs: Number(r.offset_ms), command: r.command, exitStatus: r.exit_status, action: r.action }));

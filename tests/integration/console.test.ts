@@ -112,7 +112,8 @@ describe('web console in Chromium', () => {
     const shell = await page.request.get(`${origin()}/console/users`);
     assert.equal(shell.status(), 200);
     assert.equal(shell.headers()['cache-control'], 'no-store');
-    assert.match(shell.headers()['content-security-policy'] ?? '', /script-src 'self';/);
+    // Only the bundle's own script (and WebAssembly compilation, for the session player): no eval, no inline.
+    assert.match(shell.headers()['content-security-policy'] ?? '', /script-src 'self' 'wasm-unsafe-eval';/);
 
     await page.locator('#nav a', { hasText: 'Users' }).click();
     await page.waitForURL(`${origin()}/console/users`);

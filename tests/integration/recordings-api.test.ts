@@ -21,6 +21,7 @@ describe('recordings API and orbit recording', () => {
   const auditor = {} as { client: ApiClient };
   const user = {} as { client: ApiClient };
   let id = '';
+  const made = { user: 0, device: 0, credential: 0 };
 
   before(async () => {
     home = await initializedHome();
@@ -30,6 +31,7 @@ describe('recordings API and orbit recording', () => {
     const device = (await a.devices.createDevice(admin, { hostname: 'db01', address: '127.0.0.21', connectivity: 'SSH:22' })).id;
     const credential = (await a.credentials.createCredential(admin, { deviceId: device, username: 'root', secret: 'Target-S3cret-value' })).id;
     await a.accessGroups.saveGroup(admin, { name: 'db', userIds: [ana.user.id], deviceIds: [device], credentialIds: [credential] });
+    Object.assign(made, { user: ana.user.id, device, credential });
     const admitted = await a.sessions.open({ userId: ana.user.id, deviceId: device, credentialId: credential, protocol: 'ssh', source: '127.0.0.1' });
     assert.ok(admitted.admitted);
     const rec = await a.recordings.start(admitted.session, { cols: 100, rows: 30, term: 'xterm-256color' });
@@ -123,5 +125,54 @@ describe('recordings API and orbit recording', () => {
     const api = await auditor.client.call('GET', `/api/v1/recordings/${id}/asciicast`);
     assert.equal(api.status, 422);
     assert.equal(api.json.error, 'RECORDING_UNREADABLE');
+  });
+
+  test('GET /api/v1/recordings pages by keyset (before → nextBefore); /:id/commands lists the session\'s commands with their place, paged', async () => {
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const admitted = await a.sessions.open({ userId: made.user, deviceId: made.device, credentialId: made.credential, protocol: 'ssh', source: '127.0.0.1' });
+      assert.ok(admitted.admitted);
+      const rec = await a.recordings.start(admitted.session, { cols: 80, rows: 24, term: 'xterm' });
+      rec.writer.output(Buffer.from(`page ${n}\r\n`));
+      const started = Date.now();
+      await a.sessions.recordActivity(admitted.session.id, {
+        commands: Array.from({ length: 3 * n }, (_, i) => ({ at: started + i, offsetMs: 1500 * i, command: `step-${n}-${i}`, action: 'allow' as const, rule: null })),
+        output: [],
+      });
+      await rec.close();
+      await admitted.session.close({ reason: 'client-closed' });
+      ids.push(rec.id);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const whole = await auditor.client.call('GET', '/api/v1/recordings');
+    assert.equal(whole.status, 200, whole.body);
+    assert.deepEqual(whole.json.recordings.map((r: { id: string }) => r.id), [ids[1], ids[0], id], 'newest first, as before');
+    assert.equal(whole.json.nextBefore, null, 'all on one page: no older page');
+    const first = await auditor.client.call('GET', '/api/v1/recordings?limit=2');
+    assert.deepEqual(first.json.recordings.map((r: { id: string }) => r.id), [ids[1], ids[0]]);
+    assert.match(first.json.nextBefore, /^\d+_[0-9a-f-]{36}$/);
+    const second = await auditor.client.call('GET', `/api/v1/recordings?limit=2&before=${encodeURIComponent(first.json.nextBefore)}`);
+    assert.deepEqual(second.json.recordings.map((r: { id: string }) => r.id), [id]);
+    assert.equal(second.json.nextBefore, null);
+    const filtered = await auditor.client.call('GET', `/api/v1/recordings?limit=1&user=ana&before=${encodeURIComponent(first.json.nextBefore)}`);
+    assert.deepEqual(filtered.json.recordings.map((r: { id: string }) => r.id), [id], 'filters and the cursor together');
+    assert.equal((await auditor.client.call('GET', '/api/v1/recordings?before=yesterday')).status, 400);
+    assert.equal((await user.client.call('GET', `/api/v1/recordings?before=${encodeURIComponent(first.json.nextBefore)}`)).status, 403);
+
+    const commands = await auditor.client.call('GET', `/api/v1/recordings/${ids[1]}/commands`);
+    assert.equal(commands.status, 200, commands.body);
+    assert.equal(commands.json.total, 6);
+    assert.deepEqual(
+      commands.json.commands.map((c: { command: string; offsetSeconds: number }) => [c.command, c.offsetSeconds]),
+      [0, 1, 2, 3, 4, 5].map((i) => [`step-2-${i}`, 1.5 * i]),
+    );
+    const page = await auditor.client.call('GET', `/api/v1/recordings/${ids[1]}/commands?limit=2&offset=4`);
+    assert.deepEqual(page.json.commands.map((c: { command: string }) => c.command), ['step-2-4', 'step-2-5']);
+    assert.equal(page.json.total, 6);
+    assert.equal((await auditor.client.call('GET', `/api/v1/recordings/${ids[0]}/commands`)).json.total, 3, 'only that session\'s');
+    assert.deepEqual((await auditor.client.call('GET', `/api/v1/recordings/${id}/commands`)).json, { commands: [], total: 0, limit: 50, offset: 0 });
+    assert.equal((await user.client.call('GET', `/api/v1/recordings/${ids[1]}/commands`)).status, 403);
+    assert.equal((await auditor.client.call('GET', `/api/v1/recordings/${ids[1]}/commands?limit=501`)).status, 400);
+    assert.equal((await auditor.client.call('GET', '/api/v1/recordings/00000000-0000-4000-8000-000000000000/commands')).status, 404);
   });
 });

@@ -20,6 +20,7 @@ export const NAV: NavItem[] = [
   { path: '/console/devices', label: 'console.nav.devices', anyOf: ['devices.read'] },
   { path: '/console/credentials', label: 'console.credentials.nav', anyOf: ['devices.read', 'passwords.view'] },
   { path: '/console/access-groups', label: 'console.accessGroups.nav', anyOf: ['access.manage'] },
+  { path: '/console/sessions', label: 'console.sessions.nav', anyOf: ['audit.read', 'access.manage', 'recordings.view'] },
   { path: '/console/audit', label: 'console.nav.audit', anyOf: ['audit.read'] },
   { path: '/console/certificates', label: 'console.nav.certificates', anyOf: ['certificates.read'] },
   { path: '/console/settings', label: 'console.nav.settings', anyOf: ['settings.read'] },

@@ -18,6 +18,7 @@ import { AccessGroupsPage } from './pages/access-groups.js';
 import { CredentialsPage } from './pages/credentials.js';
 import { MyAccessPage } from './pages/my-access.js';
 import { ApprovalsPage } from './pages/approvals.js';
+import { SessionsPage } from './pages/sessions.js';
 
 async function signOut(): Promise<void> {
   try {
@@ -52,6 +53,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
       return <MyAccessPage me={me} />;
     case '/console/approvals':
       return <ApprovalsPage />;
+    case '/console/sessions':
+      return <SessionsPage me={me} />;
     default:
       return <NotFound />;
   }

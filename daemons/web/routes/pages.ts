@@ -37,7 +37,10 @@ export function readConsoleManifest(dir = PUBLIC_DIR): ConsoleManifest {
   return { js: m.js, css: m.css };
 }
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+// 'wasm-unsafe-eval' lets the page compile WebAssembly, and nothing else: the session player
+// (asciinema-player) runs its terminal emulator as a WebAssembly module carried inside the console's own
+// bundle. JavaScript eval and inline script stay refused; no worker or blob: source is needed.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -20,7 +20,9 @@ function auditor(request: FastifyRequest): { username: string; ip: string; profi
 }
 
 export const recordingRoutes: FastifyPluginAsync<RecordingRouteOptions> = async (app, { recordings }) => {
-  app.get<{ Querystring: { user?: string; device?: string; since?: string; until?: string; limit?: string } }>(
+  // Keyset paging (`before`: the nextBefore of the page before, `{ recordings, nextBefore }`); a caller that
+  // sends no `before` gets the newest page as it always did, with nextBefore beside it.
+  app.get<{ Querystring: { user?: string; device?: string; since?: string; until?: string; before?: string; limit?: string } }>(
     '/api/v1/recordings',
     {
       config: { permission: 'recordings.view' },
@@ -33,6 +35,7 @@ export const recordingRoutes: FastifyPluginAsync<RecordingRouteOptions> = async 
             device: { type: 'string', maxLength: 253 },
             since: { type: 'string', maxLength: 40 },
             until: { type: 'string', maxLength: 40 },
+            before: { type: 'string', maxLength: 60 },
             limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
           },
         },
@@ -42,15 +45,35 @@ export const recordingRoutes: FastifyPluginAsync<RecordingRouteOptions> = async 
       const q = request.query;
       const since = dateParam(q.since, 'since');
       const until = dateParam(q.until, 'until');
-      return {
-        recordings: await recordings.list(auditor(request), {
-          limit: Number(q.limit ?? 100),
-          ...(q.user ? { user: q.user } : {}),
-          ...(q.device ? { device: q.device } : {}),
-          ...(since !== undefined ? { since } : {}),
-          ...(until !== undefined ? { until } : {}),
-        }),
-      };
+      return recordings.page(auditor(request), {
+        limit: Number(q.limit ?? 100),
+        ...(q.user ? { user: q.user } : {}),
+        ...(q.device ? { device: q.device } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+        ...(q.before ? { before: q.before } : {}),
+      });
+    },
+  );
+
+  // The commands of the recording's session with their place in it: the list beside the player.
+  app.get<UuidRequest & { Querystring: { limit?: string; offset?: string } }>(
+    '/api/v1/recordings/:id/commands',
+    {
+      config: { permission: 'recordings.view' },
+      schema: {
+        ...uuidParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
+        },
+      },
+    },
+    async (request) => {
+      const limit = Number(request.query.limit ?? 50);
+      const offset = Number(request.query.offset ?? 0);
+      return { ...(await recordings.commands(auditor(request), request.params.id, { limit, offset })), limit, offset };
     },
   );
 

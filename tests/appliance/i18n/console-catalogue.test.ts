@@ -13,7 +13,7 @@ export const SAME_AS_ENGLISH: Record<string, string[]> = {
   pl: ['console.profile.administrator'],
   es: ['console.profile.auditor'],
   'pt-BR': ['console.profile.auditor'],
-  fr: ['console.audit.outcome.info'],
+  fr: ['console.audit.outcome.info', 'console.sessions.nav', 'console.sessions.heading', 'console.sessions.col.actions'],
 };
 
 /** "lang key" for every console message that equals en-US's and is not on the list. */
