@@ -22,10 +22,14 @@ const result = await build({
   entryPoints: [path.join(source, 'main.tsx'), path.join(source, 'console.css')],
   outdir,
   entryNames: 'console-[hash]',
+  // What a page loads only when it is opened (the session player) is a chunk of its own, imported on demand:
+  // ES modules (the page loads the entry with type="module").
+  chunkNames: 'console-chunk-[hash]',
+  splitting: true,
   bundle: true,
   minify: true,
   platform: 'browser',
-  format: 'iife',
+  format: 'esm',
   target: ['es2020'],
   jsx: 'automatic',
   jsxImportSource: 'preact',
@@ -42,12 +46,17 @@ for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   const name = path.basename(file);
   if (name.endsWith('.js') && meta.cssBundle) importedCss = path.basename(meta.cssBundle);
 }
+// The page loads the two entries; every other script (a module imported on demand, and what it shares with
+// the entry) is a chunk the entry fetches itself.
+const chunks = [];
 for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   const name = path.basename(file);
-  if (!meta.entryPoint || name === importedCss) continue;
-  if (name.endsWith('.js')) manifest.js = name;
-  else if (name.endsWith('.css')) manifest.css = name;
+  if (name === importedCss) continue;
+  if (meta.entryPoint === 'daemons/web/console/main.tsx' && name.endsWith('.js')) manifest.js = name;
+  else if (meta.entryPoint === 'daemons/web/console/console.css' && name.endsWith('.css')) manifest.css = name;
+  else if (name.endsWith('.js')) chunks.push(name);
 }
+manifest.chunks = chunks.sort();
 if (!manifest.js || !manifest.css) {
   console.error('build-console: esbuild produced no script or no stylesheet', Object.keys(result.metafile.outputs));
   process.exit(1);
@@ -63,7 +72,7 @@ if (importedCss) {
 }
 writeFileSync(path.join(outdir, 'console-manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
-const sizes = Object.values(manifest).map((name) => {
+const sizes = [manifest.js, manifest.css, ...manifest.chunks].map((name) => {
   const body = readFileSync(path.join(outdir, name));
   return `${name} ${body.length} B (gzip ${gzipSync(body, { level: 9 }).length} B)`;
 });

@@ -19,9 +19,12 @@ const FIXED_ASSETS: Record<string, string> = { 'app.js': JS, 'app.css': CSS };
 export interface ConsoleManifest {
   js: string;
   css: string;
+  /** Script chunks the console imports on demand (the session player), served like the rest. */
+  chunks: string[];
 }
 
 const HASHED = /^console-[A-Za-z0-9]+\.(js|css)$/;
+const CHUNK = /^console-chunk-[A-Za-z0-9]+\.js$/;
 
 /** Read the manifest the console build wrote; a build without the console is broken, so this throws. */
 export function readConsoleManifest(dir = PUBLIC_DIR): ConsoleManifest {
@@ -34,12 +37,14 @@ export function readConsoleManifest(dir = PUBLIC_DIR): ConsoleManifest {
   }
   const m = parsed as Partial<ConsoleManifest>;
   if (typeof m.js !== 'string' || typeof m.css !== 'string' || !HASHED.test(m.js) || !HASHED.test(m.css)) throw new Error(`${file} does not name a console script and stylesheet`);
-  return { js: m.js, css: m.css };
+  const chunks = m.chunks ?? [];
+  if (!Array.isArray(chunks) || !chunks.every((c) => typeof c === 'string' && CHUNK.test(c))) throw new Error(`${file} names a console chunk that is not one`);
+  return { js: m.js, css: m.css, chunks };
 }
 
 // 'wasm-unsafe-eval' lets the page compile WebAssembly, and nothing else: the session player
 // (asciinema-player) runs its terminal emulator as a WebAssembly module carried inside the console's own
-// bundle. JavaScript eval and inline script stay refused; no worker or blob: source is needed.
+// script (a chunk loaded when a recording is opened). JavaScript eval and inline script stay refused; no worker or blob: source is needed.
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function escapeHtml(s: string): string {
@@ -63,7 +68,7 @@ export function renderShell(lang: Language, bundle: ConsoleManifest): string {
 <link rel="stylesheet" href="/assets/${bundle.css}">
 <script type="application/json" id="messages">${scriptJson(messages(lang))}</script>
 <script src="/assets/app.js" defer></script>
-<script src="/assets/${bundle.js}" defer></script>
+<script type="module" src="/assets/${bundle.js}"></script>
 </head>
 <body>
 <header class="bar"><span class="brand">${m('app.title')}</span></header>
@@ -135,6 +140,7 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, { se
   for (const [name, type] of Object.entries(FIXED_ASSETS)) assets.set(name, { type, body: readFileSync(path.join(PUBLIC_DIR, name)), immutable: false });
   assets.set(consoleFiles.js, { type: JS, body: readFileSync(path.join(PUBLIC_DIR, consoleFiles.js)), immutable: true });
   assets.set(consoleFiles.css, { type: CSS, body: readFileSync(path.join(PUBLIC_DIR, consoleFiles.css)), immutable: true });
+  for (const chunk of consoleFiles.chunks) assets.set(chunk, { type: JS, body: readFileSync(path.join(PUBLIC_DIR, chunk)), immutable: true });
 
   const page = async (request: FastifyRequest) => {
     const settings = await settingsService.current();

@@ -15,6 +15,10 @@ describe('console manifest', () => {
     const html = renderShell('en-US', m);
     assert.ok(html.indexOf('/assets/app.js') < html.indexOf(`/assets/${m.js}`), 'app.js first: it hands the session over');
     assert.ok(html.includes(`<link rel="stylesheet" href="/assets/${m.css}">`));
+    // An ES module: it imports its chunks (the session player) itself, and only when a page needs them.
+    assert.ok(html.includes(`<script type="module" src="/assets/${m.js}"></script>`));
+    assert.ok(m.chunks.length >= 1, 'the player is a chunk of its own');
+    assert.ok(!m.chunks.includes(m.js));
     for (const tag of html.match(/<script[^>]*>/g) ?? []) assert.match(tag, / src="\/assets\/| type="application\/json"/, `no inline script: ${tag}`);
   });
 
@@ -26,8 +30,12 @@ describe('console manifest', () => {
         writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify(bad));
         assert.throws(() => readConsoleManifest(dir.dir), /does not name a console script and stylesheet/, JSON.stringify(bad));
       }
+      writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify({ js: 'console-AB12.js', css: 'console-CD34.css', chunks: ['../secret.js'] }));
+      assert.throws(() => readConsoleManifest(dir.dir), /names a console chunk that is not one/);
       writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify({ js: 'console-AB12.js', css: 'console-CD34.css' }));
-      assert.deepEqual(readConsoleManifest(dir.dir), { js: 'console-AB12.js', css: 'console-CD34.css' });
+      assert.deepEqual(readConsoleManifest(dir.dir), { js: 'console-AB12.js', css: 'console-CD34.css', chunks: [] });
+      writeFileSync(`${dir.dir}/console-manifest.json`, JSON.stringify({ js: 'console-AB12.js', css: 'console-CD34.css', chunks: ['console-chunk-EF56.js'] }));
+      assert.deepEqual(readConsoleManifest(dir.dir).chunks, ['console-chunk-EF56.js']);
     } finally {
       dir.cleanup();
     }

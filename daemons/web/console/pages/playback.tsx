@@ -2,7 +2,14 @@
 // the server before the first byte), its speed chosen here, and the session's commands beside it — a click
 // on one moves the player to the moment it was entered. RDP recordings have no browser playback yet.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import * as AsciinemaPlayer from 'asciinema-player';
+import type * as AsciinemaPlayer from 'asciinema-player';
+
+/**
+ * The player (its terminal emulator is WebAssembly, ~90 KB gzip) is its own chunk, fetched when a recording is
+ * first opened: the console's first load does not carry it.
+ */
+let playerLibrary: Promise<typeof AsciinemaPlayer> | undefined;
+const loadPlayer = () => (playerLibrary ??= import('asciinema-player'));
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import { api, ApiError, query } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
@@ -28,6 +35,14 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
   const shown = useRef(`${id}@${start}`);
 
   useEffect(() => {
+    let current = true;
+    void loadPlayer().then((library) => {
+      if (current) make(library);
+    });
+    return () => void (current = false);
+  }, [id, start, speed]);
+
+  function make(library: typeof AsciinemaPlayer): void {
     if (!host.current) return;
     const previous = last.current;
     let resume = false;
@@ -40,7 +55,7 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
       resume = playing.current;
       previous.dispose();
     }
-    const player = AsciinemaPlayer.create({ url: `/api/v1/recordings/${id}/asciicast`, fetchOpts: { credentials: 'same-origin' } }, host.current, {
+    const player = library.create({ url: `/api/v1/recordings/${id}/asciicast`, fetchOpts: { credentials: 'same-origin' } }, host.current, {
       preload: true,
       startAt: at.current,
       speed,
@@ -57,8 +72,7 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
     last.current = player;
     shown.current = `${id}@${start}`;
     onPlayer(player);
-    return undefined;
-  }, [id, start, speed]);
+  }
 
   useEffect(
     () => () => {
