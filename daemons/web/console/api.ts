@@ -1,6 +1,7 @@
 // The console's one way to the server: the JSON API, with the session cookie and the CSRF token on every change.
 // A 401 means the session is over (signed out elsewhere, expired, password reset): back to the login page.
 import { hasMessage, t } from './i18n.js';
+import { toast } from './toasts.js';
 
 let csrf = '';
 
@@ -49,4 +50,14 @@ export function query(values: Record<string, string | number | undefined>): stri
   for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') p.set(k, String(v));
   const s = p.toString();
   return s ? `?${s}` : '';
+}
+
+/** What a person reads when a call failed: the catalogue's message for its error code, or "not reachable". */
+export function errorText(e: unknown): string {
+  return e instanceof ApiError ? e.text() : t('console.error.network');
+}
+
+/** A failed call told in a notice that stays until dismissed. */
+export function failed(e: unknown): void {
+  toast(errorText(e), 'error');
 }

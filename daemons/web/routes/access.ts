@@ -252,20 +252,12 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     {
       schema: {
         // Query values are strings (the API coerces no types): digits only, as every paged list.
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { q: { type: 'string', maxLength: 253 }, limit: { type: 'string', pattern: '^(?:[1-9][0-9]{0,4}|100000)$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } },
-        },
+        querystring: pageQuerySchema(),
       },
     },
     async (request) => {
-      const offset = Number(request.query.offset ?? 0);
-      const { more, targets } = await accessDecisions.reachable(request.session!.user.id, {
-        ...(request.query.q ? { text: request.query.q } : {}),
-        limit: Number(request.query.limit ?? 50),
-        offset,
-      });
+      const { text, limit, offset } = page(request.query);
+      const { more, targets } = await accessDecisions.reachable(request.session!.user.id, { ...(text ? { text } : {}), limit, offset });
       // The page's targets grouped by device, in the page's order (by host name).
       const devices = new Map<number, ReachableTarget['device'] & { credentials: (ReachableTarget['credential'] & Pick<ReachableTarget, 'protocols' | 'states'>)[] }>();
       for (const t of targets) {

@@ -2,7 +2,7 @@
 // creating a group by name (its members, windows and rules are set on its own page, where it opens). The
 // path /console/access-groups/<id> is the group's page (access-group.tsx).
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, errorText, query } from '../api.js';
 import { formatNumber, t } from '../i18n.js';
 import { followLink, navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
@@ -10,6 +10,7 @@ import type { GroupSummary } from './access-groups-types.js';
 import { GROUPS_PATH, failed } from './access-groups-common.js';
 import { AccessGroupPage } from './access-group.js';
 import { PAGE_SIZE, Pager } from './paging.js';
+import { ListTable } from './list.js';
 
 function CreateGroup({ onCancel }: { onCancel: () => void }) {
   const [busy, setBusy] = useState(false);
@@ -26,7 +27,7 @@ function CreateGroup({ onCancel }: { onCancel: () => void }) {
       toast(t('console.accessGroups.createdToast', { name: r.group.name }));
       navigate(`${GROUPS_PATH}/${r.group.id}`);
     } catch (e) {
-      setError(e instanceof ApiError ? e.text() : t('console.error.network'));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -108,49 +109,41 @@ function GroupList() {
           {t('console.filter.apply')}
         </button>
       </form>
-      {list === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : list.groups.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="groups">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.accessGroups.col.name')}</th>
-                <th scope="col">{t('console.accessGroups.col.status')}</th>
-                <th scope="col">{t('console.accessGroups.kind.users')}</th>
-                <th scope="col">{t('console.accessGroups.kind.devices')}</th>
-                <th scope="col">{t('console.accessGroups.kind.credentials')}</th>
-                <th scope="col">{t('console.accessGroups.kind.approvers')}</th>
-                <th scope="col">{t('console.accessGroups.col.windows')}</th>
-                <th scope="col">{t('console.accessGroups.col.conditions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.groups.map((g) => (
-                <tr key={g.id} data-group={g.name}>
-                  <th scope="row">
-                    <a href={`${GROUPS_PATH}/${g.id}`} onClick={(ev) => followLink(ev, `${GROUPS_PATH}/${g.id}`)}>
-                      {g.name}
-                    </a>
-                  </th>
-                  <td>{g.enabled ? t('console.accessGroups.enabled') : t('console.accessGroups.disabled')}</td>
-                  <td class="num">{formatNumber(g.counts.users)}</td>
-                  <td class="num">{formatNumber(g.counts.devices)}</td>
-                  <td class="num">{formatNumber(g.counts.credentials)}</td>
-                  <td class="num">{formatNumber(g.counts.approvers)}</td>
-                  <td>{windowsLabel(g)}</td>
-                  <td>
-                    {g.reasonRequired ? <span class="badge">{t('console.accessGroups.reasonRequired')}</span> : null}
-                    {g.approvalRequired ? <span class="badge">{t('console.accessGroups.approvalRequired')}</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="groups"
+        items={list === null ? null : list.groups}
+        head={
+          <>
+            <th scope="col">{t('console.accessGroups.col.name')}</th>
+            <th scope="col">{t('console.accessGroups.col.status')}</th>
+            <th scope="col">{t('console.accessGroups.kind.users')}</th>
+            <th scope="col">{t('console.accessGroups.kind.devices')}</th>
+            <th scope="col">{t('console.accessGroups.kind.credentials')}</th>
+            <th scope="col">{t('console.accessGroups.kind.approvers')}</th>
+            <th scope="col">{t('console.accessGroups.col.windows')}</th>
+            <th scope="col">{t('console.accessGroups.col.conditions')}</th>
+          </>
+        }
+        row={(g) => (
+          <tr key={g.id} data-group={g.name}>
+            <th scope="row">
+              <a href={`${GROUPS_PATH}/${g.id}`} onClick={(ev) => followLink(ev, `${GROUPS_PATH}/${g.id}`)}>
+                {g.name}
+              </a>
+            </th>
+            <td>{g.enabled ? t('console.accessGroups.enabled') : t('console.accessGroups.disabled')}</td>
+            <td class="num">{formatNumber(g.counts.users)}</td>
+            <td class="num">{formatNumber(g.counts.devices)}</td>
+            <td class="num">{formatNumber(g.counts.credentials)}</td>
+            <td class="num">{formatNumber(g.counts.approvers)}</td>
+            <td>{windowsLabel(g)}</td>
+            <td>
+              {g.reasonRequired ? <span class="badge">{t('console.accessGroups.reasonRequired')}</span> : null}
+              {g.approvalRequired ? <span class="badge">{t('console.accessGroups.approvalRequired')}</span> : null}
+            </td>
+          </tr>
+        )}
+      />
       {list ? <Pager offset={offset} shown={list.groups.length} total={list.total} onPage={(o) => go({ offset: o })} /> : null}
     </section>
   );

@@ -2,7 +2,7 @@
 // server-paged), each approved or denied with a comment. Whether I may decide is the server's call (an
 // approver of the request's group, never my own request); the page only asks.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, errorText, failed, query } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
 import { navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
@@ -34,7 +34,7 @@ function DecisionForm({ deciding, onDone, onCancel }: { deciding: Deciding; onDo
       );
       onDone();
     } catch (e) {
-      setError(e instanceof ApiError ? e.text() : t('console.error.network'));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -74,7 +74,7 @@ export function ApprovalsPage() {
     let live = true;
     api<{ requests: AccessRequestItem[]; total: number }>('GET', `/api/v1/access-requests/inbox${query({ limit: PAGE_SIZE, offset })}`)
       .then((r) => live && setList(r))
-      .catch((e: unknown) => toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error'));
+      .catch((e: unknown) => failed(e));
     return () => {
       live = false;
     };

@@ -2,12 +2,12 @@
 // (keyset, so a page deep in millions of rows costs what the first does); the chain's verdict on demand; the
 // same filters as a CSV download.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, failed, query } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
 import { navigate, useLocation } from '../router.js';
-import { toast } from '../toasts.js';
 import type { AuditEvent, ChainVerdict } from '../types.js';
 import { PAGE_SIZE } from './paging.js';
+import { ListTable } from './list.js';
 
 const FILTERS = ['type', 'actor', 'subject', 'since', 'until'] as const;
 type Filters = Record<(typeof FILTERS)[number], string>;
@@ -39,7 +39,7 @@ function Verdict() {
     try {
       setVerdict((await api<{ verdict: ChainVerdict }>('GET', '/api/v1/audit/verify')).verdict);
     } catch (e) {
-      toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
+      failed(e);
     } finally {
       setBusy(false);
     }
@@ -81,7 +81,7 @@ export function AuditPage() {
     setPage(null);
     api<{ events: AuditEvent[]; nextBefore: number | null }>('GET', `/api/v1/audit${query({ ...apiFilters(filters), before, limit: PAGE_SIZE })}`)
       .then((r) => live && setPage(r))
-      .catch((e: unknown) => toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error'));
+      .catch((e: unknown) => failed(e));
     return () => {
       live = false;
     };
@@ -136,45 +136,37 @@ export function AuditPage() {
         </button>
       </form>
 
-      {page === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : page.events.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="audit-events">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.audit.col.seq')}</th>
-                <th scope="col">{t('console.audit.col.at')}</th>
-                <th scope="col">{t('console.audit.type')}</th>
-                <th scope="col">{t('console.audit.col.outcome')}</th>
-                <th scope="col">{t('console.audit.actor')}</th>
-                <th scope="col">{t('console.audit.subject')}</th>
-                <th scope="col">{t('console.audit.col.code')}</th>
-                <th scope="col">{t('console.audit.col.detail')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.events.map((e) => (
-                <tr key={e.seq} data-type={e.type} class={e.outcome === 'failure' ? 'failure' : undefined}>
-                  <td class="num">{e.seq}</td>
-                  <td>{formatDateTime(e.at)}</td>
-                  <td>
-                    <code>{e.type}</code>
-                    {e.eventCode ? <span class="muted"> {e.eventCode}</span> : null}
-                  </td>
-                  <td>{outcomeLabel(e.outcome)}</td>
-                  <td>{e.actor ?? ''}</td>
-                  <td>{e.subject ?? ''}</td>
-                  <td>{e.code ?? ''}</td>
-                  <td class="detail">{hasDetail(e.detail) ? <code>{JSON.stringify(e.detail)}</code> : null}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="audit-events"
+        items={page === null ? null : page.events}
+        head={
+          <>
+            <th scope="col">{t('console.audit.col.seq')}</th>
+            <th scope="col">{t('console.audit.col.at')}</th>
+            <th scope="col">{t('console.audit.type')}</th>
+            <th scope="col">{t('console.audit.col.outcome')}</th>
+            <th scope="col">{t('console.audit.actor')}</th>
+            <th scope="col">{t('console.audit.subject')}</th>
+            <th scope="col">{t('console.audit.col.code')}</th>
+            <th scope="col">{t('console.audit.col.detail')}</th>
+          </>
+        }
+        row={(e) => (
+          <tr key={e.seq} data-type={e.type} class={e.outcome === 'failure' ? 'failure' : undefined}>
+            <td class="num">{e.seq}</td>
+            <td>{formatDateTime(e.at)}</td>
+            <td>
+              <code>{e.type}</code>
+              {e.eventCode ? <span class="muted"> {e.eventCode}</span> : null}
+            </td>
+            <td>{outcomeLabel(e.outcome)}</td>
+            <td>{e.actor ?? ''}</td>
+            <td>{e.subject ?? ''}</td>
+            <td>{e.code ?? ''}</td>
+            <td class="detail">{hasDetail(e.detail) ? <code>{JSON.stringify(e.detail)}</code> : null}</td>
+          </tr>
+        )}
+      />
       <div class="pager">
         {before ? (
           <button type="button" class="secondary" id="audit-newest" onClick={() => navigate(`/console/audit${query(filters)}`)}>

@@ -2,7 +2,7 @@
 // bound to accounts (server-paged, filtered; revoke — the account stays active and binds a new one), and the
 // usage log with its CSV export. Changes need certificates.manage; without it the page only reads.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, ApiError, errorText, failed, query } from '../api.js';
 import { formatDateTime, formatNumber, t, type MessageKey } from '../i18n.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
@@ -38,10 +38,6 @@ interface Usage {
 
 const DAY = 86_400_000;
 const USAGE_ROWS = 50;
-
-function errorText(e: unknown): string {
-  return e instanceof ApiError ? e.text() : t('console.error.network');
-}
 
 /** A file's bytes as base64 (the API takes PEM or DER alike this way). */
 async function fileBase64(file: File): Promise<string> {
@@ -104,7 +100,7 @@ function Authorities({ canManage }: { canManage: boolean }) {
   const load = () =>
     api<{ cas: Ca[] }>('GET', '/api/v1/pki/cas')
       .then((r) => setCas(r.cas))
-      .catch((e) => toast(errorText(e), 'error'));
+      .catch((e) => failed(e));
   useEffect(() => void load(), []);
 
   const setActive = async (ca: Ca, active: boolean) => {
@@ -113,7 +109,7 @@ function Authorities({ canManage }: { canManage: boolean }) {
       toast(t(active ? 'console.certificates.enabled' : 'console.certificates.disabled', { subject: ca.subject }));
       void load();
     } catch (e) {
-      toast(errorText(e), 'error');
+      failed(e);
     }
   };
   const install = async (file: string, force: boolean) => {
@@ -180,7 +176,7 @@ function Authorities({ canManage }: { canManage: boolean }) {
               <p id="ca-conflict-text" class="error">
                 {t('console.certificates.conflict', { subject: conflict.subject })}
               </p>
-              <button type="button" id="ca-force" onClick={() => void install(conflict.file, true).catch((e) => toast(errorText(e), 'error'))}>
+              <button type="button" id="ca-force" onClick={() => void install(conflict.file, true).catch((e) => failed(e))}>
                 {t('console.certificates.force')}
               </button>
               <button type="button" class="secondary" onClick={() => setConflict(null)}>
@@ -215,7 +211,7 @@ function Bindings({ canManage }: { canManage: boolean }) {
       .catch((e) => {
         // An unknown user name is a 404 from the API: for a filter that is simply no match.
         if (e instanceof ApiError && e.status === 404) setPage({ certificates: [], total: 0 });
-        else toast(errorText(e), 'error');
+        else failed(e);
       });
   useEffect(() => void load(), [filter, offset]);
 
@@ -226,7 +222,7 @@ function Bindings({ canManage }: { canManage: boolean }) {
       setConfirming(null);
       void load();
     } catch (e) {
-      toast(errorText(e), 'error');
+      failed(e);
     }
   };
 
@@ -335,7 +331,7 @@ function UsageLog() {
       .then((r) => setRows(r.usage))
       .catch((e) => {
         if (e instanceof ApiError && e.status === 404) setRows([]);
-        else toast(errorText(e), 'error');
+        else failed(e);
       });
   }, [filter]);
   return (

@@ -3,13 +3,13 @@
 // access group, and the tabs between the two views.
 import type { ComponentChildren } from 'preact';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, errorText, query } from '../api.js';
 import { t, type MessageKey } from '../i18n.js';
 import { followLink } from '../router.js';
 import type { Choice } from './credentials-types.js';
 
 export function failureText(e: unknown): string {
-  return e instanceof ApiError ? e.text() : t('console.error.network');
+  return errorText(e);
 }
 
 export async function searchDevices(text: string): Promise<Choice[]> {

@@ -2,7 +2,6 @@
 // reachability, and a device API error in the reader's language (a taken host name, the field at fault).
 import { ApiError } from '../api.js';
 import { t, type MessageKey } from '../i18n.js';
-import { toast } from '../toasts.js';
 import { DEVICE_FIELDS, type Device, type DeviceField, type DeviceListItem } from './devices-types.js';
 
 export function fieldLabel(field: DeviceField): string {
@@ -20,10 +19,6 @@ export function deviceErrorText(e: unknown, hostname: string): string {
   const field = e.details?.field;
   if (e.code === 'INPUT_INVALID' && typeof field === 'string' && isDeviceField(field)) return t('console.devices.error.field', { field: fieldLabel(field) });
   return e.text();
-}
-
-export function failed(e: unknown): void {
-  toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
 }
 
 export function statusLabel(d: Device): string {

@@ -3,13 +3,13 @@
 // (a two-step button: forgetting a key lets the next connection pin any key), and its connectivity: the last
 // result of each port and "check now".
 import { useEffect, useState } from 'preact/hooks';
-import { api, query } from '../api.js';
+import { api, failed, query } from '../api.js';
 import { formatDateTime, formatNumber, hasMessage, t } from '../i18n.js';
 import { followLink } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
 import { DEVICE_FIELDS, type Device, type DeviceCredential, type PinnedHostKey, type PortCheck } from './devices-types.js';
-import { DeviceFields, deviceErrorText, deviceInput, failed, fieldLabel, statusLabel } from './device-fields.js';
+import { DeviceFields, deviceErrorText, deviceInput, fieldLabel, statusLabel } from './device-fields.js';
 
 interface Loaded {
   device: Device;

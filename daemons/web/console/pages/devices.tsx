@@ -2,15 +2,16 @@
 // forward and a shared link work), creating a device, and the CSV import with its per-row report. A path
 // under /console/devices/<id> is a device's own page.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, ApiError, errorText, failed, query } from '../api.js';
 import { formatNumber, t } from '../i18n.js';
 import { followLink, navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
 import { DevicePage } from './device.js';
-import { DeviceFields, deviceErrorText, deviceInput, failed, isDeviceField, protocolsText, reachabilityLabel, statusLabel } from './device-fields.js';
+import { DeviceFields, deviceErrorText, deviceInput, isDeviceField, protocolsText, reachabilityLabel, statusLabel } from './device-fields.js';
 import type { Device, DeviceListItem, ImportReport, ImportRow } from './devices-types.js';
+import { ListTable } from './list.js';
 
 /** POST /api/v1/devices/import's limit on the CSV. */
 const IMPORT_MAX_BYTES = 8 * 1024 * 1024;
@@ -101,7 +102,7 @@ function ImportDevices({ onImported, onClose }: { onImported: () => void; onClos
       onImported();
     } catch (e) {
       // A file the CSV parser cannot read is refused whole (400, INPUT_INVALID without a field).
-      setError(e instanceof ApiError && e.code === 'INPUT_INVALID' ? t('console.devices.import.unreadable') : e instanceof ApiError ? e.text() : t('console.error.network'));
+      setError(e instanceof ApiError && e.code === 'INPUT_INVALID' ? t('console.devices.import.unreadable') : errorText(e));
     } finally {
       setBusy(false);
     }
@@ -247,44 +248,36 @@ function DeviceList({ me }: { me: Me }) {
         </button>
       </form>
 
-      {list === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : list.devices.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="devices">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.devices.field.hostname')}</th>
-                <th scope="col">{t('console.devices.field.address')}</th>
-                <th scope="col">{t('console.devices.col.protocols')}</th>
-                <th scope="col">{t('console.devices.field.type')}</th>
-                <th scope="col">{t('console.devices.col.reachability')}</th>
-                <th scope="col">{t('console.devices.col.status')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.devices.map((d) => (
-                <tr key={d.id} data-hostname={d.hostname} data-reachability={d.reachability.state}>
-                  <th scope="row">
-                    <a href={`/console/devices/${d.id}`} onClick={(ev) => followLink(ev, `/console/devices/${d.id}`)}>
-                      {d.hostname}
-                    </a>
-                  </th>
-                  <td>{d.address}</td>
-                  <td>{protocolsText(d.connectivity)}</td>
-                  <td>{d.type}</td>
-                  <td class="reachability">
-                    {d.reachability.state === 'failing' ? <span class="badge warn">{reachabilityLabel(d)}</span> : reachabilityLabel(d)}
-                  </td>
-                  <td class="status">{statusLabel(d)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="devices"
+        items={list === null ? null : list.devices}
+        head={
+          <>
+            <th scope="col">{t('console.devices.field.hostname')}</th>
+            <th scope="col">{t('console.devices.field.address')}</th>
+            <th scope="col">{t('console.devices.col.protocols')}</th>
+            <th scope="col">{t('console.devices.field.type')}</th>
+            <th scope="col">{t('console.devices.col.reachability')}</th>
+            <th scope="col">{t('console.devices.col.status')}</th>
+          </>
+        }
+        row={(d) => (
+          <tr key={d.id} data-hostname={d.hostname} data-reachability={d.reachability.state}>
+            <th scope="row">
+              <a href={`/console/devices/${d.id}`} onClick={(ev) => followLink(ev, `/console/devices/${d.id}`)}>
+                {d.hostname}
+              </a>
+            </th>
+            <td>{d.address}</td>
+            <td>{protocolsText(d.connectivity)}</td>
+            <td>{d.type}</td>
+            <td class="reachability">
+              {d.reachability.state === 'failing' ? <span class="badge warn">{reachabilityLabel(d)}</span> : reachabilityLabel(d)}
+            </td>
+            <td class="status">{statusLabel(d)}</td>
+          </tr>
+        )}
+      />
       {list ? <Pager offset={offset} shown={list.devices.length} total={list.total} onPage={(o) => go({ offset: o })} /> : null}
     </section>
   );

@@ -2,11 +2,10 @@
 // sends only the sections this user's profile may read; a section absent from the answer is not drawn at all.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api.js';
+import { api, failed } from '../api.js';
 import { formatDateTime, formatNumber, profileLabel, t } from '../i18n.js';
 import { NAV, allowed } from '../nav.js';
 import { followLink } from '../router.js';
-import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
 import type { DashboardView } from './access-types.js';
 
@@ -47,7 +46,7 @@ export function HomePage({ me }: { me: Me & { approver?: boolean } }) {
     let live = true;
     api<{ dashboard: DashboardView }>('GET', '/api/v1/dashboard')
       .then((r) => live && setView(r.dashboard))
-      .catch((e: unknown) => toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error'));
+      .catch((e: unknown) => failed(e));
     return () => {
       live = false;
     };

@@ -4,7 +4,7 @@
 // approval is needed, download an .rdp file carrying a one-time ticket for RDP, copy the ssh line for the
 // terminal proxy. Below, my requests and their state (GET /api/v1/access-requests, server-paged).
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, ApiError, errorText, failed, query } from '../api.js';
 import { formatDateTime, formatNumber, t } from '../i18n.js';
 import { navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
@@ -27,10 +27,6 @@ function Pages({ id, text, hasPrevious, hasNext, onPrevious, onNext }: { id: str
       </button>
     </div>
   );
-}
-
-function failed(e: unknown): void {
-  toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
 }
 
 function purposeLabel(p: Purpose): string {
@@ -94,7 +90,7 @@ function RequestForm({ asking, onDone, onCancel }: { asking: Asking; onDone: () 
       toast(t(asking.emergency ? 'console.myAccess.emergencyToast' : 'console.myAccess.requestedToast', { device: asking.device.hostname }));
       onDone();
     } catch (e) {
-      setError(e instanceof ApiError ? e.text() : t('console.error.network'));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }

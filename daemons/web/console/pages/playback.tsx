@@ -11,19 +11,14 @@ import type * as AsciinemaPlayer from 'asciinema-player';
 let playerLibrary: Promise<typeof AsciinemaPlayer> | undefined;
 const loadPlayer = () => (playerLibrary ??= import('asciinema-player'));
 import 'asciinema-player/dist/bundle/asciinema-player.css';
-import { api, ApiError, query } from '../api.js';
+import { api, failed, query } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
 import { followLink } from '../router.js';
-import { toast } from '../toasts.js';
 import { PAGE_SIZE, Pager } from './paging.js';
 import type { Recording, RecordingCommand } from './sessions-types.js';
 import { formatPosition } from './sessions-format.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
-
-function failed(e: unknown): void {
-  toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
-}
 
 /** The player: made again when the speed changes (it takes the speed only when made), at the same moment. */
 function Player({ id, start, speed, onPlayer }: { id: string; start: number; speed: number; onPlayer: (p: AsciinemaPlayer.Player | null) => void }) {

@@ -11,6 +11,7 @@ import type { Me } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
 import { failureText, Picker, ReasonDialog, searchDevices, Tabs } from './credentials-parts.js';
 import { PROTECTED_KINDS, type Choice, type ProtectedFile } from './credentials-types.js';
+import { ListTable } from './list.js';
 
 /** The server's limit (appliance/access MAX_PROTECTED_BYTES). */
 const MAX_BYTES = 10 * 1024 * 1024;
@@ -233,50 +234,42 @@ export function ProtectedFiles({ me }: { me: Me }) {
           {t('console.filter.apply')}
         </button>
       </form>
-      {list === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : list.files.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="files">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.credentials.files.col.name')}</th>
-                <th scope="col">{t('console.credentials.files.col.kind')}</th>
-                <th scope="col">{t('console.credentials.files.col.filename')}</th>
-                <th scope="col">{t('console.credentials.files.col.size')}</th>
-                <th scope="col">{t('console.credentials.files.col.owner')}</th>
-                <th scope="col">{t('console.credentials.files.col.created')}</th>
-                <th scope="col">{t('console.credentials.files.col.access')}</th>
-                <th scope="col">{t('console.credentials.col.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.files.map((f) => (
-                <tr key={f.id} data-file={f.name}>
-                  <th scope="row" id={`file-${f.id}`}>
-                    {f.name}
-                  </th>
-                  <td>{t(`console.credentials.files.kind.${f.kind}`)}</td>
-                  <td>{f.filename}</td>
-                  <td class="num">{bytes(f.size)}</td>
-                  <td>{f.ownerName ?? t('console.credentials.files.noOwner')}</td>
-                  <td>{formatDateTime(f.createdAt)}</td>
-                  <td class="access">{t(`console.credentials.files.access.${f.access}`)}</td>
-                  <td class="actions">
-                    {f.access === 'allowed' ? (
-                      <button type="button" class="secondary" aria-describedby={`file-${f.id}`} onClick={() => setDownloading(f)}>
-                        {t('console.credentials.files.download')}
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="files"
+        items={list === null ? null : list.files}
+        head={
+          <>
+            <th scope="col">{t('console.credentials.files.col.name')}</th>
+            <th scope="col">{t('console.credentials.files.col.kind')}</th>
+            <th scope="col">{t('console.credentials.files.col.filename')}</th>
+            <th scope="col">{t('console.credentials.files.col.size')}</th>
+            <th scope="col">{t('console.credentials.files.col.owner')}</th>
+            <th scope="col">{t('console.credentials.files.col.created')}</th>
+            <th scope="col">{t('console.credentials.files.col.access')}</th>
+            <th scope="col">{t('console.credentials.col.actions')}</th>
+          </>
+        }
+        row={(f) => (
+          <tr key={f.id} data-file={f.name}>
+            <th scope="row" id={`file-${f.id}`}>
+              {f.name}
+            </th>
+            <td>{t(`console.credentials.files.kind.${f.kind}`)}</td>
+            <td>{f.filename}</td>
+            <td class="num">{bytes(f.size)}</td>
+            <td>{f.ownerName ?? t('console.credentials.files.noOwner')}</td>
+            <td>{formatDateTime(f.createdAt)}</td>
+            <td class="access">{t(`console.credentials.files.access.${f.access}`)}</td>
+            <td class="actions">
+              {f.access === 'allowed' ? (
+                <button type="button" class="secondary" aria-describedby={`file-${f.id}`} onClick={() => setDownloading(f)}>
+                  {t('console.credentials.files.download')}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        )}
+      />
       {list ? <Pager offset={offset} shown={list.files.length} total={list.total} onPage={(o) => go({ offset: o })} /> : null}
     </section>
   );

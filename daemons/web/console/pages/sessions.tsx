@@ -2,7 +2,7 @@
 // filters, and the search over what sessions ran and printed; a recording opens in the player
 // (/console/sessions/<recording id>, see playback.tsx). Each view is shown only to a profile the API lets use it.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, failed, query } from '../api.js';
 import { formatDateTime, language, t } from '../i18n.js';
 import { followLink, navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
@@ -12,6 +12,7 @@ import { PlaybackPage } from './playback.js';
 import type { LiveSession, Recording, SearchHit } from './sessions-types.js';
 import { formatPosition } from './sessions-format.js';
 import './sessions.css';
+import { ListTable } from './list.js';
 
 const BASE = '/console/sessions';
 const RECORDING_PATH = /^\/console\/sessions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -36,10 +37,6 @@ export function formatBytes(n: number): string {
     i++;
   }
   return new Intl.NumberFormat(language(), { style: 'unit', unit: units[i], unitDisplay: 'short', maximumFractionDigits: i === 0 ? 0 : 1 }).format(v);
-}
-
-function failed(e: unknown): void {
-  toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
 }
 
 function EndForm({ session, onDone }: { session: LiveSession; onDone: (ended: boolean) => void }) {
@@ -212,46 +209,38 @@ function HistoryView({ search }: { search: URLSearchParams }) {
           {t('console.filter.apply')}
         </button>
       </form>
-      {page === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : page.recordings.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="recordings">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.sessions.col.started')}</th>
-                <th scope="col">{t('console.sessions.col.user')}</th>
-                <th scope="col">{t('console.sessions.col.device')}</th>
-                <th scope="col">{t('console.sessions.col.account')}</th>
-                <th scope="col">{t('console.sessions.col.protocol')}</th>
-                <th scope="col">{t('console.sessions.col.ended')}</th>
-                <th scope="col">{t('console.sessions.col.status')}</th>
-                <th scope="col">{t('console.sessions.col.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.recordings.map((r) => (
-                <tr key={r.id} data-recording={r.id} data-session={r.sessionId} class={r.status === 'failed' ? 'failure' : undefined}>
-                  <td>{formatDateTime(r.startedAt)}</td>
-                  <td>{r.user}</td>
-                  <td>{r.device}</td>
-                  <td>{r.credential}</td>
-                  <td>{r.protocol.toUpperCase()}</td>
-                  <td>{r.endedAt ? formatDateTime(r.endedAt) : ''}</td>
-                  <td>{t(`console.sessions.status.${r.status}`)}</td>
-                  <td class="actions">
-                    <a class="button secondary play" href={`${BASE}/${r.id}`} onClick={(ev) => followLink(ev, `${BASE}/${r.id}`)}>
-                      {t('console.sessions.play')}
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="recordings"
+        items={page === null ? null : page.recordings}
+        head={
+          <>
+            <th scope="col">{t('console.sessions.col.started')}</th>
+            <th scope="col">{t('console.sessions.col.user')}</th>
+            <th scope="col">{t('console.sessions.col.device')}</th>
+            <th scope="col">{t('console.sessions.col.account')}</th>
+            <th scope="col">{t('console.sessions.col.protocol')}</th>
+            <th scope="col">{t('console.sessions.col.ended')}</th>
+            <th scope="col">{t('console.sessions.col.status')}</th>
+            <th scope="col">{t('console.sessions.col.actions')}</th>
+          </>
+        }
+        row={(r) => (
+          <tr key={r.id} data-recording={r.id} data-session={r.sessionId} class={r.status === 'failed' ? 'failure' : undefined}>
+            <td>{formatDateTime(r.startedAt)}</td>
+            <td>{r.user}</td>
+            <td>{r.device}</td>
+            <td>{r.credential}</td>
+            <td>{r.protocol.toUpperCase()}</td>
+            <td>{r.endedAt ? formatDateTime(r.endedAt) : ''}</td>
+            <td>{t(`console.sessions.status.${r.status}`)}</td>
+            <td class="actions">
+              <a class="button secondary play" href={`${BASE}/${r.id}`} onClick={(ev) => followLink(ev, `${BASE}/${r.id}`)}>
+                {t('console.sessions.play')}
+              </a>
+            </td>
+          </tr>
+        )}
+      />
       <div class="pager">
         {before ? (
           <button type="button" class="secondary" id="history-newest" onClick={() => navigate(`${BASE}${query({ tab: 'history', ...filters })}`)}>

@@ -4,7 +4,7 @@
 // to manage settings the same page is read-only (the API refuses a change anyway).
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError } from '../api.js';
+import { api, ApiError, failed } from '../api.js';
 import { language, t, type MessageKey } from '../i18n.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
@@ -103,10 +103,6 @@ const GROUPS: { key: 'passwordPolicy' | 'lockout' | 'sessions' | 'loginThrottle'
     fields: [{ kind: 'bool', name: 'allowPublicKeyAsSoleFactor', label: 'console.settings.ssh.allowPublicKeyAsSoleFactor' }],
   },
 ];
-
-function errorText(e: unknown): string {
-  return e instanceof ApiError ? e.text() : t('console.error.network');
-}
 
 /**
  * What went wrong with a form's save, in the page's words: the field the server names is marked invalid, focused
@@ -273,7 +269,7 @@ function DuoProviders({ canManage }: { canManage: boolean }) {
   const load = () =>
     api<{ providers: DuoProvider[] }>('GET', '/api/v1/mfa/providers')
       .then((r) => setProviders(r.providers))
-      .catch((e) => toast(errorText(e), 'error'));
+      .catch((e) => failed(e));
   useEffect(() => void load(), []);
   return (
     <section class="panel" aria-labelledby="duo-heading" id="duo-providers">
@@ -341,7 +337,7 @@ export function SettingsPage({ me }: { me: Me }) {
   useEffect(() => {
     api<{ settings: Settings }>('GET', '/api/v1/settings')
       .then((r) => setSettings(r.settings))
-      .catch((e) => toast(errorText(e), 'error'));
+      .catch((e) => failed(e));
   }, []);
   const put = async (patch: Partial<Settings>) => setSettings((await api<{ settings: Settings }>('PUT', '/api/v1/settings', patch)).settings);
   const zones = timeZones();

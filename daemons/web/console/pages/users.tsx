@@ -2,21 +2,18 @@
 // shared link work), creating a user, disable/enable, unlock and password reset. A one-time password is shown
 // once, in a panel the administrator closes; it is never kept after that.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, query } from '../api.js';
+import { api, errorText, failed, query } from '../api.js';
 import { formatDateTime, profileLabel, profileNames, t } from '../i18n.js';
 import { navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me, User } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
+import { ListTable } from './list.js';
 
 const STATUSES = ['active', 'disabled', 'locked'] as const;
 
 function statusLabel(u: User): string {
   return u.status === 'disabled' ? t('console.users.status.disabled') : t('console.users.status.active');
-}
-
-function failed(e: unknown): void {
-  toast(e instanceof ApiError ? e.text() : t('console.error.network'), 'error');
 }
 
 function OneTimePassword({ username, password, onDone }: { username: string; password: string; onDone: () => void }) {
@@ -76,7 +73,7 @@ function CreateUser({ onCreated, onCancel }: { onCreated: (user: User, password:
       });
       onCreated(r.user, r.oneTimePassword);
     } catch (e) {
-      setError(e instanceof ApiError ? e.text() : t('console.error.network'));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -226,66 +223,58 @@ export function UsersPage({ me }: { me: Me }) {
         </button>
       </form>
 
-      {list === null ? (
-        <p aria-busy="true">{t('console.loading')}</p>
-      ) : list.users.length === 0 ? (
-        <p class="empty">{t('console.empty')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="users">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.users.col.username')}</th>
-                <th scope="col">{t('console.users.col.fullName')}</th>
-                <th scope="col">{t('console.users.col.email')}</th>
-                <th scope="col">{t('console.users.col.profile')}</th>
-                <th scope="col">{t('console.users.col.status')}</th>
-                <th scope="col">{t('console.users.col.lastLogin')}</th>
-                {canManage ? <th scope="col">{t('console.users.col.actions')}</th> : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.users.map((u) => (
-                <tr key={u.id} data-username={u.username}>
-                  <th scope="row" id={`user-${u.id}`}>
-                    {u.username}
-                  </th>
-                  <td>{u.fullName}</td>
-                  <td>{u.email}</td>
-                  <td>{profileLabel(u.profile)}</td>
-                  <td class="status">
-                    {statusLabel(u)}
-                    {u.locked ? <span class="badge warn">{t('console.users.status.locked')}</span> : null}
-                  </td>
-                  <td>{u.lastLoginAt ? formatDateTime(u.lastLoginAt) : t('console.users.never')}</td>
-                  {canManage ? (
-                    <td class="actions">
-                      {/* The server refuses disabling yourself; the button is not offered. */}
-                      {u.id === me.user.id ? null : u.status === 'active' ? (
-                        <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'disable')}>
-                          {t('console.users.disable')}
-                        </button>
-                      ) : (
-                        <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'enable')}>
-                          {t('console.users.enable')}
-                        </button>
-                      )}
-                      {u.locked ? (
-                        <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'unlock')}>
-                          {t('console.users.unlock')}
-                        </button>
-                      ) : null}
-                      <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'reset-password')}>
-                        {t('console.users.resetPassword')}
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="users"
+        items={list === null ? null : list.users}
+        head={
+          <>
+            <th scope="col">{t('console.users.col.username')}</th>
+            <th scope="col">{t('console.users.col.fullName')}</th>
+            <th scope="col">{t('console.users.col.email')}</th>
+            <th scope="col">{t('console.users.col.profile')}</th>
+            <th scope="col">{t('console.users.col.status')}</th>
+            <th scope="col">{t('console.users.col.lastLogin')}</th>
+            {canManage ? <th scope="col">{t('console.users.col.actions')}</th> : null}
+          </>
+        }
+        row={(u) => (
+          <tr key={u.id} data-username={u.username}>
+            <th scope="row" id={`user-${u.id}`}>
+              {u.username}
+            </th>
+            <td>{u.fullName}</td>
+            <td>{u.email}</td>
+            <td>{profileLabel(u.profile)}</td>
+            <td class="status">
+              {statusLabel(u)}
+              {u.locked ? <span class="badge warn">{t('console.users.status.locked')}</span> : null}
+            </td>
+            <td>{u.lastLoginAt ? formatDateTime(u.lastLoginAt) : t('console.users.never')}</td>
+            {canManage ? (
+              <td class="actions">
+                {/* The server refuses disabling yourself; the button is not offered. */}
+                {u.id === me.user.id ? null : u.status === 'active' ? (
+                  <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'disable')}>
+                    {t('console.users.disable')}
+                  </button>
+                ) : (
+                  <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'enable')}>
+                    {t('console.users.enable')}
+                  </button>
+                )}
+                {u.locked ? (
+                  <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'unlock')}>
+                    {t('console.users.unlock')}
+                  </button>
+                ) : null}
+                <button type="button" class="secondary" aria-describedby={`user-${u.id}`} disabled={busyId === u.id} onClick={() => void act(u, 'reset-password')}>
+                  {t('console.users.resetPassword')}
+                </button>
+              </td>
+            ) : null}
+          </tr>
+        )}
+      />
       {list ? <Pager offset={offset} shown={list.users.length} total={list.total} onPage={(o) => go({ offset: o })} /> : null}
     </section>
   );
