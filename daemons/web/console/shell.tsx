@@ -10,6 +10,7 @@ import { dismiss, useToasts } from './toasts.js';
 import type { Me } from './types.js';
 import { HomePage } from './pages/home.js';
 import { UsersPage } from './pages/users.js';
+import { UserPage } from './pages/user.js';
 import { AuditPage } from './pages/audit.js';
 import { DevicesPage } from './pages/devices.js';
 import { SettingsPage } from './pages/settings.js';
@@ -35,8 +36,11 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
   switch (item.path) {
     case '/console':
       return <HomePage me={me} />;
-    case '/console/users':
-      return <UsersPage me={me} />;
+    case '/console/users': {
+      const one = /^\/console\/users\/([1-9][0-9]{0,9})$/.exec(path);
+      if (one) return <UserPage me={me} id={Number(one[1])} />;
+      return path === '/console/users' ? <UsersPage me={me} /> : <NotFound />;
+    }
     case '/console/audit':
       return <AuditPage />;
     case '/console/certificates':

@@ -9,11 +9,13 @@ import { PROFILE_NAMES } from '../../../appliance/access/index.js';
 
 /** language → console keys whose text is rightly the same as en-US's there (each entry is checked too). */
 export const SAME_AS_ENGLISH: Record<string, string[]> = {
-  de: ['console.profile.administrator'],
-  pl: ['console.profile.administrator'],
-  es: ['console.profile.auditor'],
-  'pt-BR': ['console.profile.auditor'],
-  fr: ['console.audit.outcome.info', 'console.sessions.nav', 'console.sessions.heading', 'console.sessions.col.actions'],
+  de: ['console.profile.administrator', 'console.user.mfa.duo'],
+  pl: ['console.profile.administrator', 'console.user.mfa.duo'],
+  es: ['console.profile.auditor', 'console.user.mfa.duo'],
+  'pt-BR': ['console.profile.auditor', 'console.user.mfa.duo'],
+  fr: ['console.audit.outcome.info', 'console.sessions.nav', 'console.sessions.heading', 'console.sessions.col.actions', 'console.user.mfa.duo'],
+  // A product's name.
+  ru: ['console.user.mfa.duo'],
 };
 
 /** "lang key" for every console message that equals en-US's and is not on the list. */

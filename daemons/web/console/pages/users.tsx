@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, failed, query } from '../api.js';
 import { formatDateTime, profileLabel, profileNames, t } from '../i18n.js';
-import { navigate, useLocation } from '../router.js';
+import { followLink, navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me, User } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
@@ -240,7 +240,9 @@ export function UsersPage({ me }: { me: Me }) {
         row={(u) => (
           <tr key={u.id} data-username={u.username}>
             <th scope="row" id={`user-${u.id}`}>
-              {u.username}
+              <a href={`/console/users/${u.id}`} onClick={(ev) => followLink(ev, `/console/users/${u.id}`)}>
+                {u.username}
+              </a>
             </th>
             <td>{u.fullName}</td>
             <td>{u.email}</td>
