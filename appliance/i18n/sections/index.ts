@@ -6,12 +6,13 @@ import { CERTIFICATES } from './certificates.js';
 import { CREDENTIALS } from './credentials.js';
 import { DASHBOARD } from './dashboard.js';
 import { DEVICES } from './devices.js';
+import { ERRORS } from './errors.js';
 import { MY_ACCESS } from './my-access.js';
 import { SESSIONS } from './sessions.js';
 import { SETTINGS } from './settings.js';
 import { USER } from './user.js';
 
-export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS, USER, DEVICES, CREDENTIALS, ACCESS_GROUPS, SESSIONS, CERTIFICATES, SETTINGS] as const satisfies readonly Section<string>[];
+export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS, USER, DEVICES, CREDENTIALS, ACCESS_GROUPS, SESSIONS, CERTIFICATES, SETTINGS, ERRORS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */
