@@ -17,10 +17,29 @@ import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { ensureTargetAccount, runClient, startTerminalProxy, type ClientRun, type RunningProxy } from '../helpers/terminal-proxy.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { Appliance } from '../../appliance/index.js';
+import { decodePng } from '../../appliance/recording/index.js';
+import { RGB565, bitmapUpdateData, demandActive, licenseValidClient, slowPathUpdate, solid, uncompressedRows } from '../helpers/rdp-frames.js';
 import { loadConfig } from '../../appliance/config/index.js';
 
 /** This suite's own account on the target (suites may run at once, each setting its own password). */
 const TARGET_USER = 'wconsole';
+
+/** The PNG pictures of a multipart/x-mixed-replace answer, in order. */
+function framesOf(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = body.indexOf('--warden-frame\r\n'); at >= 0; at = body.indexOf('--warden-frame\r\n', at + 1)) {
+    const head = body.indexOf('\r\n\r\n', at);
+    const length = Number(/Content-Length: (\d+)/.exec(body.subarray(at, head).toString('latin1'))![1]);
+    out.push(body.subarray(head + 4, head + 4 + length));
+  }
+  return out;
+}
+
+/** The RGB of a picture's first pixel. */
+function pixelOf(png: Buffer): number[] {
+  const { rgba } = decodePng(png);
+  return [rgba[0]!, rgba[1]!, rgba[2]!];
+}
 const ADMIN = { username: 'admin', ip: '127.0.0.1' };
 
 describe('console: sessions (live, history, playback, search)', { timeout: 300_000 }, () => {
@@ -196,8 +215,9 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     assert.equal(await ops.locator('#player').count(), 0, 'no player for a profile without recordings.view');
   });
 
-  test('an RDP recording opens to a plain statement that its playback is not in the browser yet, no player', async () => {
-    // The RDP proxy's side, in this process: an admitted RDP session with a recording (no frames needed).
+  test('an RDP recording plays in the browser as the desktop the server renders, paced, from a chosen second; one audited view per playing', async () => {
+    // The RDP proxy's side, in this process: an admitted RDP session whose recording holds what a target sends
+    // (a Demand Active, a red then, 600 ms later, a green bitmap update).
     const a = await Appliance.open(loadConfig({ WARDEN_HOME: lab.home.home }));
     let rdpRecording = '';
     try {
@@ -206,7 +226,13 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
       await a.accessGroups.saveGroup(ADMIN, { name: 'windows', userIds: [ids.ops!], deviceIds: [device], credentialIds: [credential] });
       const admitted = await a.sessions.open({ userId: ids.ops!, deviceId: device, credentialId: credential, protocol: 'rdp', source: '127.0.0.1' });
       assert.ok(admitted.admitted, JSON.stringify(admitted));
-      const rec = await a.recordings.start(admitted.session, { cols: 1024, rows: 768, term: 'rdp' });
+      const rec = await a.recordings.start(admitted.session, { cols: 64, rows: 48, term: 'rdp' });
+      rec.writer.output(licenseValidClient());
+      rec.writer.output(demandActive(64, 48));
+      rec.writer.output(slowPathUpdate(bitmapUpdateData([{ left: 0, top: 0, width: 64, height: 48, bpp: 16, data: uncompressedRows(solid(64, 48, RGB565.red), 16) }])));
+      await rec.writer.flush();
+      await new Promise((r) => setTimeout(r, 600));
+      rec.writer.output(slowPathUpdate(bitmapUpdateData([{ left: 0, top: 0, width: 64, height: 48, bpp: 16, data: uncompressedRows(solid(64, 48, RGB565.green), 16) }])));
       await rec.close();
       await admitted.session.close({ reason: 'client-closed' });
       rdpRecording = rec.id;
@@ -216,10 +242,32 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     const page = await lab.signedIn('admin', lab.adminPassword, { path: '/console/sessions?tab=history' });
     await waitUntil(page, `document.querySelector('#recordings tr[data-recording="${rdpRecording}"]') !== null`);
     await page.locator(`#recordings tr[data-recording="${rdpRecording}"] a.play`).click();
-    await page.locator('#playback-unavailable').waitFor({ state: 'visible' });
-    assert.match(await page.locator('#playback-unavailable').innerText(), /RDP playback is not available in the browser yet/);
+    // The picture comes in as the stream plays: the recorded desktop's size, in an <img>, no terminal player.
+    await page.locator('#rdp-picture').waitFor({ state: 'visible' });
+    await waitUntil(page, `document.querySelector('#rdp-picture').naturalWidth === 64`);
     assert.equal(await page.locator('#player').count(), 0);
     problems.push(...(await seriousViolations(page)).map((p) => `rdp playback: ${p}`));
+    await page.locator('#rdp-stop').click();
+    await page.locator('#rdp-picture').waitFor({ state: 'detached' });
+
+    // The stream itself: PNG pictures in multipart/x-mixed-replace — the desktop at 0 ms (black: nothing drawn
+    // yet), red, then green when its moment came (an unchanged picture is not sent twice); started past the
+    // end, the desktop as the session ended.
+    // Through the administrator's own browser session (signing in there ended any API session of the account).
+    const views = async () => ((await (await page.request.get(`${lab.origin}/api/v1/audit?type=recording.view&subject=recording:${rdpRecording}&limit=50`)).json()).events as unknown[]).length;
+    const viewsBefore = await views();
+    const t0 = Date.now();
+    const whole = await page.request.get(`${lab.origin}/api/v1/recordings/${rdpRecording}/frames?speed=1`);
+    const took = Date.now() - t0;
+    assert.equal(whole.status(), 200);
+    assert.match(whole.headers()['content-type'] ?? '', /^multipart\/x-mixed-replace; boundary=warden-frame/);
+    const pictures = framesOf(await whole.body());
+    assert.deepEqual(pictures.map((p) => pixelOf(p)), [[0, 0, 0], [255, 0, 0], [0, 255, 0]]);
+    assert.ok(took >= 450, `paced at the recording's time: the green came ${took} ms after the start`);
+    const late = framesOf(await (await page.request.get(`${lab.origin}/api/v1/recordings/${rdpRecording}/frames?from=60000`)).body());
+    assert.deepEqual(late.map((p) => pixelOf(p)), [[0, 255, 0]]);
+    assert.equal(await views(), viewsBefore + 2, 'each playing is one audited view');
+    assert.equal((await page.request.get(`${lab.origin}/api/v1/recordings/${recordingId}/frames`)).status(), 400, 'an SSH recording has no desktop');
   });
 
   test('axe-core finds no serious violation on the Sessions views', () => {

@@ -2,7 +2,9 @@
 // all read-only. The service checks the permission again; the route's config refuses early.
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordingService } from '../../../appliance/sessions/index.js';
+import type { RdpFrame } from '../../../appliance/recording/index.js';
 import { dateParam } from '../query.js';
 
 export interface RecordingRouteOptions {
@@ -102,4 +104,63 @@ export const recordingRoutes: FastifyPluginAsync<RecordingRouteOptions> = async 
         .send(Readable.from(lines));
     },
   );
+
+  // An RDP recording played in the browser: its desktop as PNG pictures in one multipart/x-mixed-replace stream,
+  // which an <img> shows as it arrives, each picture replacing the one before — paced at the recording's own
+  // time (times `speed`), from `from` ms on. One request, one audited view, however long it is watched; the
+  // picture is rendered on the server from the recording (the core's renderer), never from a saved video.
+  app.get<UuidRequest & { Querystring: { from?: string; speed?: string } }>(
+    '/api/v1/recordings/:id/frames',
+    {
+      config: { permission: 'recordings.view' },
+      schema: {
+        ...uuidParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { from: { type: 'string', pattern: '^[0-9]{1,9}$' }, speed: { type: 'string', enum: ['0.5', '1', '2', '4', '8'] } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const fromMs = Math.floor(Number(request.query.from ?? 0) / FILM_STEP_MS) * FILM_STEP_MS;
+      const speed = Number(request.query.speed ?? 1);
+      const film = await recordings.rdpFrames(auditor(request), request.params.id, { format: 'png', png: true, everyMs: FILM_STEP_MS });
+      // Streamed: when the viewer goes away the stream is destroyed and the rendering stops with it.
+      return reply
+        .type(`multipart/x-mixed-replace; boundary=${FILM_BOUNDARY}`)
+        .header('cache-control', 'no-store')
+        .send(Readable.from(paced(film.frames, fromMs, speed)));
+    },
+  );
 };
+
+/** A picture every this many ms of recording time (4 a second): smooth enough to follow, cheap to encode. */
+const FILM_STEP_MS = 250;
+const FILM_BOUNDARY = 'warden-frame';
+
+function filmPart(png: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`--${FILM_BOUNDARY}\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`), png, Buffer.from('\r\n')]);
+}
+
+/**
+ * The pictures from `fromMs` on, each sent when its moment comes (an unchanged one is not sent again). A start
+ * past the end still shows the desktop as the session ended.
+ */
+async function* paced(frames: AsyncIterable<RdpFrame>, fromMs: number, speed: number): AsyncGenerator<Buffer> {
+  const start = Date.now();
+  let sent = false;
+  let before: RdpFrame | undefined;
+  for await (const f of frames) {
+    if (f.atMs < fromMs) {
+      before = f;
+      continue;
+    }
+    if (sent && !f.changed) continue;
+    const wait = start + (f.atMs - fromMs) / speed - Date.now();
+    if (wait > 0) await sleep(wait);
+    yield filmPart(f.png!);
+    sent = true;
+  }
+  if (!sent && before) yield filmPart(before.png!);
+}

@@ -124,6 +124,58 @@ function Commands({ id, onJump }: { id: string; onJump: (c: RecordingCommand) =>
   );
 }
 
+/**
+ * An RDP recording: its desktop as pictures the server renders and streams at the recording's pace (an <img>
+ * on a multipart/x-mixed-replace answer shows each as it comes). Played from a chosen second, at a chosen speed;
+ * stopping drops the image, which closes the stream and ends the rendering.
+ */
+function RdpFilm({ id, start }: { id: string; start: number }) {
+  const [playing, setPlaying] = useState<{ from: number; speed: number; n: number } | null>({ from: start, speed: 1, n: 0 });
+  const [from, setFrom] = useState(start);
+  const [speed, setSpeed] = useState(1);
+  return (
+    <div class="panel wide" id="rdp-film">
+      <form
+        class="filters"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          setPlaying({ from, speed, n: (playing?.n ?? 0) + 1 });
+        }}
+      >
+        <label>
+          {t('console.sessions.rdp.from')}
+          <input type="number" id="rdp-from" min={0} step={1} value={String(from)} onInput={(ev) => setFrom(Math.max(0, Math.floor(Number((ev.currentTarget as HTMLInputElement).value) || 0)))} />
+        </label>
+        <label>
+          {t('console.sessions.playback.speed')}
+          <select id="rdp-speed" value={String(speed)} onChange={(ev) => setSpeed(Number((ev.currentTarget as HTMLSelectElement).value))}>
+            {SPEEDS.map((s) => (
+              <option key={s} value={String(s)}>
+                {`${s}×`}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" id="rdp-play">
+          {t('console.sessions.rdp.play')}
+        </button>
+        <button type="button" class="secondary" id="rdp-stop" disabled={playing === null} onClick={() => setPlaying(null)}>
+          {t('console.sessions.rdp.stop')}
+        </button>
+      </form>
+      {playing ? (
+        <img
+          key={playing.n}
+          id="rdp-picture"
+          class="rdp-picture"
+          alt={t('console.sessions.rdp.alt')}
+          src={`/api/v1/recordings/${id}/frames${query({ from: playing.from * 1000, speed: String(playing.speed) })}`}
+        />
+      ) : null}
+    </div>
+  );
+}
+
 export function PlaybackPage({ id, start }: { id: string; start: number }) {
   const [rec, setRec] = useState<Recording | null>(null);
   const [speed, setSpeed] = useState(1);
@@ -166,9 +218,7 @@ export function PlaybackPage({ id, start }: { id: string; start: number }) {
             {formatDateTime(rec.startedAt)}
           </p>
           {rec.protocol !== 'ssh' ? (
-            <p class="panel" id="playback-unavailable" role="status">
-              {t('console.sessions.playback.rdp')}
-            </p>
+            <RdpFilm id={id} start={start} />
           ) : (
             <div class="playback-layout">
               <div class="playback-main">
