@@ -19,8 +19,8 @@ export const pagingProperties = {
   offset: { type: 'string', pattern: '^(0|[1-9][0-9]{0,8})$' },
 } as const;
 
-export function pageLimit(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_PAGE;
+export function pageLimit(value: string | undefined, defaultLimit = DEFAULT_PAGE): number {
+  if (value === undefined) return defaultLimit;
   const n = Number(value);
   if (n > MAX_PAGE) throw new InputError(`limit must be at most ${MAX_PAGE}`, { field: 'limit' });
   return n;

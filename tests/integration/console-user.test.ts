@@ -81,10 +81,10 @@ describe('console: one user', () => {
     const resets = (await clients.checker!.call('GET', '/api/v1/audit?subject=anna&limit=20')).json.events as { type: string; actor: string }[];
     assert.ok(resets.some((e) => e.type === 'user.totp_reset' && e.actor === 'admin'), JSON.stringify(resets.map((e) => e.type)));
 
-    await page.locator('#user-bindings tr[data-status="bound"]').getByRole('button', { name: 'Revoke' }).click();
-    assert.match((await page.locator('#user-revoke-text').textContent()) ?? '', /The account stays active/);
-    await page.locator('#user-revoke-yes').click();
-    await page.locator('#user-bindings tr[data-status="revoked"]').waitFor();
+    await page.locator('#user-certificates #binding-list tr[data-status="bound"]').getByRole('button', { name: 'Revoke' }).click();
+    assert.match((await page.locator('#user-certificates #revoke-text').textContent()) ?? '', /The account stays active/);
+    await page.locator('#user-certificates #revoke-yes').click();
+    await page.locator('#user-certificates #binding-list tr[data-status="revoked"]').waitFor();
     assert.equal((await anna()).status, 'active', 'revoking a certificate never disables the account');
 
     await page.locator(`#ssh-keys tr[data-fingerprint="${fingerprint}"]`).getByRole('button', { name: 'Remove' }).click();
@@ -99,8 +99,8 @@ describe('console: one user', () => {
     await page.locator('#second-factor').waitFor();
     assert.equal(await page.locator('#mfa-totp').isDisabled(), true);
     assert.equal(await page.locator('#mfa-save').count(), 0);
-    await page.locator('#user-bindings').waitFor();
-    assert.equal(await page.locator('#user-bindings button').count(), 0, 'an auditor reads certificates but may not revoke');
+    await page.locator('#user-certificates #binding-list').waitFor();
+    assert.equal(await page.locator('#user-certificates #binding-list button').count(), 0, 'an auditor reads certificates but may not revoke');
     assert.equal(await page.locator('#user-ssh-keys button').count(), 0);
     assert.equal((await clients.checker!.call('POST', `/api/v1/users/${ids.anna}/mfa`, { method: 'none' })).status, 403);
     await page.goto(`${lab.origin}/console/users/999999`);
@@ -110,7 +110,7 @@ describe('console: one user', () => {
 
   test('in German the page has no English left', async () => {
     const page = await lab.signedIn('admin', lab.adminPassword, { locale: 'de-DE', path: `/console/users/${ids.anna}` });
-    await page.locator('#user-bindings').waitFor();
+    await page.locator('#user-certificates #binding-list').waitFor();
     await page.locator('#user-ssh-keys .empty').waitFor();
     assert.deepEqual(englishLeftovers([await page.locator('body').innerText()], 'de', ['console.user.', 'console.users.', 'console.certificates.']), []);
     await page.context().close();

@@ -16,16 +16,14 @@ import type {
   Purpose,
   ReachableTarget,
 } from '../../../appliance/access/index.js';
-import { MEMBER_KINDS } from '../../../appliance/access/index.js';
-import { can } from '../../../appliance/access/index.js';
+import { MEMBER_KINDS, can } from '../../../appliance/access/index.js';
 import { InputError } from '../../../appliance/errors/index.js';
+import { DEFAULT_PAGE, MAX_PAGE, pageLimit } from '../query.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
 const objectBody = { body: { type: 'object' } } as const;
 
-/** The console's list paging: `?q=&limit=&offset=`, a page of 50 unless asked, at most 500. */
-const PAGE_DEFAULT = 50;
-const PAGE_MAX = 500;
+/** The console's list paging: `?q=&limit=&offset=`, a page of 50 unless asked, at most 500 (../query.ts). */
 type PageQuery = { q?: string; limit?: string; offset?: string };
 
 /** `text: false`: a list without a text filter (then `q` is refused like any unknown parameter). */
@@ -42,10 +40,8 @@ function pageQuerySchema(extra: Record<string, object> = {}, opts: { text?: bool
   } as const;
 }
 
-function page(query: PageQuery, defaultLimit = PAGE_DEFAULT): { text: string; limit: number; offset: number } {
-  const limit = query.limit === undefined ? defaultLimit : Number(query.limit);
-  if (limit > PAGE_MAX) throw new InputError(`limit must be 1 to ${PAGE_MAX}`, { field: 'limit' });
-  return { text: (query.q ?? '').trim(), limit, offset: Number(query.offset ?? 0) };
+function page(query: PageQuery, defaultLimit = DEFAULT_PAGE): { text: string; limit: number; offset: number } {
+  return { text: (query.q ?? '').trim(), limit: pageLimit(query.limit, defaultLimit), offset: Number(query.offset ?? 0) };
 }
 
 export interface AccessRouteOptions {
@@ -125,7 +121,7 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
     async (request) => {
       const deviceId = request.query.device ? Number(request.query.device) : undefined;
       // One device's credentials are a handful: asked by device, the page holds them all unless told otherwise.
-      const { text, limit, offset } = page(request.query, deviceId === undefined ? PAGE_DEFAULT : PAGE_MAX);
+      const { text, limit, offset } = page(request.query, deviceId === undefined ? DEFAULT_PAGE : MAX_PAGE);
       const found = await credentials.pageCredentials({ ...(deviceId !== undefined ? { deviceId } : {}), ...(text ? { text } : {}), limit, offset });
       // Whoever may view passwords reads, per credential, where they stand with viewing it now (the page only).
       const me = request.session!.user;

@@ -7,6 +7,7 @@ import { formatDateTime, formatNumber, t, type MessageKey } from '../i18n.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
+import { ListTable } from './list.js';
 
 interface Ca {
   id: number;
@@ -131,43 +132,38 @@ function Authorities({ canManage }: { canManage: boolean }) {
   return (
     <section aria-labelledby="cas-heading" id="cas">
       <h2 id="cas-heading">{t('console.certificates.cas')}</h2>
-      {cas === null ? null : cas.length === 0 ? (
-        <p class="empty">{t('console.certificates.cas.none')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="ca-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.certificates.col.subject')}</th>
-                <th scope="col">{t('console.certificates.col.issuer')}</th>
-                <th scope="col">{t('console.certificates.col.validUntil')}</th>
-                <th scope="col">{t('console.certificates.col.status')}</th>
-                {canManage ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
-              </tr>
-            </thead>
-            <tbody>
-              {cas.map((ca) => (
-                <tr key={ca.id} data-subject={ca.subject} class={ca.active ? '' : 'failure'}>
-                  <th scope="row">{ca.subject}</th>
-                  <td>{ca.selfSigned ? t('console.certificates.selfSigned') : ca.issuer}</td>
-                  <td>
-                    {formatDateTime(ca.notAfter)}
-                    <Expiry notAfter={ca.notAfter} />
-                  </td>
-                  <td class="status">{ca.active ? t('console.certificates.active') : t('console.certificates.inactive')}</td>
-                  {canManage ? (
-                    <td class="actions">
-                      <button type="button" class="secondary" onClick={() => void setActive(ca, !ca.active)}>
-                        {ca.active ? t('console.certificates.disable') : t('console.certificates.enable')}
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="ca-list"
+        items={cas}
+        empty="console.certificates.cas.none"
+        head={
+          <>
+            <th scope="col">{t('console.certificates.col.subject')}</th>
+            <th scope="col">{t('console.certificates.col.issuer')}</th>
+            <th scope="col">{t('console.certificates.col.validUntil')}</th>
+            <th scope="col">{t('console.certificates.col.status')}</th>
+            {canManage ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
+          </>
+        }
+        row={(ca) => (
+          <tr key={ca.id} data-subject={ca.subject} class={ca.active ? '' : 'failure'}>
+            <th scope="row">{ca.subject}</th>
+            <td>{ca.selfSigned ? t('console.certificates.selfSigned') : ca.issuer}</td>
+            <td>
+              {formatDateTime(ca.notAfter)}
+              <Expiry notAfter={ca.notAfter} />
+            </td>
+            <td class="status">{ca.active ? t('console.certificates.active') : t('console.certificates.inactive')}</td>
+            {canManage ? (
+              <td class="actions">
+                <button type="button" class="secondary" onClick={() => void setActive(ca, !ca.active)}>
+                  {ca.active ? t('console.certificates.disable') : t('console.certificates.enable')}
+                </button>
+              </td>
+            ) : null}
+          </tr>
+        )}
+      />
       {canManage ? (
         <>
           <UploadForm id="ca-install" headingKey="console.certificates.install" labelKey="console.certificates.installFile" submitKey="console.certificates.installSubmit" send={(file) => install(file, false)} />
@@ -200,8 +196,11 @@ function Authorities({ canManage }: { canManage: boolean }) {
   );
 }
 
-function Bindings({ canManage }: { canManage: boolean }) {
-  const [filter, setFilter] = useState({ user: '', status: '' });
+/**
+ * The certificates bound to accounts that match `filter`, a server page at a time, with revoke (confirmed: the
+ * account stays active). The Certificates page filters them; a user's page shows that account's.
+ */
+export function BindingList({ filter, canRevoke, showUser, empty }: { filter: { user: string; status: string }; canRevoke: boolean; showUser: boolean; empty: MessageKey }) {
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<{ certificates: Binding[]; total: number } | null>(null);
   const [confirming, setConfirming] = useState<Binding | null>(null);
@@ -213,7 +212,7 @@ function Bindings({ canManage }: { canManage: boolean }) {
         if (e instanceof ApiError && e.status === 404) setPage({ certificates: [], total: 0 });
         else failed(e);
       });
-  useEffect(() => void load(), [filter, offset]);
+  useEffect(() => void load(), [filter.user, filter.status, offset]);
 
   const revoke = async (b: Binding) => {
     try {
@@ -227,6 +226,64 @@ function Bindings({ canManage }: { canManage: boolean }) {
   };
 
   return (
+    <>
+      {confirming ? (
+        <div class="panel" role="alertdialog" aria-labelledby="revoke-text" id="revoke-confirm">
+          <p id="revoke-text">{t('console.certificates.revokeConfirm', { user: confirming.username })}</p>
+          <button type="button" id="revoke-yes" onClick={() => void revoke(confirming)}>
+            {t('console.certificates.revokeYes')}
+          </button>
+          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
+            {t('console.certificates.cancel')}
+          </button>
+        </div>
+      ) : null}
+      <ListTable
+        id="binding-list"
+        items={page === null ? null : page.certificates}
+        empty={empty}
+        head={
+          <>
+            {showUser ? <th scope="col">{t('console.certificates.col.user')}</th> : null}
+            <th scope="col">{t('console.certificates.col.subject')}</th>
+            <th scope="col">{t('console.certificates.col.email')}</th>
+            <th scope="col">{t('console.certificates.col.validUntil')}</th>
+            <th scope="col">{t('console.certificates.col.lastUsed')}</th>
+            <th scope="col">{t('console.certificates.col.status')}</th>
+            {canRevoke ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
+          </>
+        }
+        row={(b) => (
+          <tr key={b.id} data-username={b.username} data-status={b.status}>
+            {showUser ? <th scope="row">{b.username}</th> : null}
+            <td>{b.subject}</td>
+            <td>{b.email}</td>
+            <td>
+              {formatDateTime(b.notAfter)}
+              <Expiry notAfter={b.notAfter} />
+            </td>
+            <td>{formatDateTime(b.lastUsedAt)}</td>
+            <td>{b.status === 'bound' ? t('console.certificates.bound') : t('console.certificates.revoked')}</td>
+            {canRevoke ? (
+              <td class="actions">
+                {b.status === 'bound' ? (
+                  <button type="button" class="secondary" onClick={() => setConfirming(b)}>
+                    {t('console.certificates.revoke')}
+                  </button>
+                ) : null}
+              </td>
+            ) : null}
+          </tr>
+        )}
+      />
+      {page && page.certificates.length > 0 ? <Pager offset={offset} shown={page.certificates.length} total={page.total} onPage={setOffset} /> : null}
+    </>
+  );
+}
+
+function Bindings({ canManage }: { canManage: boolean }) {
+  const [filter, setFilter] = useState({ user: '', status: '' });
+  return (
     <section aria-labelledby="bindings-heading" id="bindings">
       <h2 id="bindings-heading">{t('console.certificates.bindings')}</h2>
       <form
@@ -234,7 +291,6 @@ function Bindings({ canManage }: { canManage: boolean }) {
         onSubmit={(ev) => {
           ev.preventDefault();
           const f = new FormData(ev.currentTarget as HTMLFormElement);
-          setOffset(0);
           setFilter({ user: String(f.get('user') ?? '').trim(), status: String(f.get('status') ?? '') });
         }}
       >
@@ -254,63 +310,8 @@ function Bindings({ canManage }: { canManage: boolean }) {
           {t('console.certificates.filter')}
         </button>
       </form>
-      {confirming ? (
-        <div class="panel" role="alertdialog" aria-labelledby="revoke-text" id="revoke-confirm">
-          <p id="revoke-text">{t('console.certificates.revokeConfirm', { user: confirming.username })}</p>
-          <button type="button" id="revoke-yes" onClick={() => void revoke(confirming)}>
-            {t('console.certificates.revokeYes')}
-          </button>
-          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-            {t('console.certificates.cancel')}
-          </button>
-        </div>
-      ) : null}
-      {page === null ? null : page.certificates.length === 0 ? (
-        <p class="empty">{t('console.certificates.bindings.none')}</p>
-      ) : (
-        <>
-          <div class="table-wrap">
-            <table id="binding-list">
-              <thead>
-                <tr>
-                  <th scope="col">{t('console.certificates.col.user')}</th>
-                  <th scope="col">{t('console.certificates.col.subject')}</th>
-                  <th scope="col">{t('console.certificates.col.email')}</th>
-                  <th scope="col">{t('console.certificates.col.validUntil')}</th>
-                  <th scope="col">{t('console.certificates.col.lastUsed')}</th>
-                  <th scope="col">{t('console.certificates.col.status')}</th>
-                  {canManage ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {page.certificates.map((b) => (
-                  <tr key={b.id} data-username={b.username} data-status={b.status}>
-                    <th scope="row">{b.username}</th>
-                    <td>{b.subject}</td>
-                    <td>{b.email}</td>
-                    <td>
-                      {formatDateTime(b.notAfter)}
-                      <Expiry notAfter={b.notAfter} />
-                    </td>
-                    <td>{formatDateTime(b.lastUsedAt)}</td>
-                    <td>{b.status === 'bound' ? t('console.certificates.bound') : t('console.certificates.revoked')}</td>
-                    {canManage ? (
-                      <td class="actions">
-                        {b.status === 'bound' ? (
-                          <button type="button" class="secondary" onClick={() => setConfirming(b)}>
-                            {t('console.certificates.revoke')}
-                          </button>
-                        ) : null}
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <Pager offset={offset} shown={page.certificates.length} total={page.total} onPage={setOffset} />
-        </>
-      )}
+      {/* A new filter starts again at its first page. */}
+      <BindingList key={`${filter.user}\n${filter.status}`} filter={filter} canRevoke={canManage} showUser empty="console.certificates.bindings.none" />
     </section>
   );
 }
@@ -368,36 +369,31 @@ function UsageLog() {
         </a>
       </form>
       <p class="note">{t('console.certificates.usage.note', { count: formatNumber(USAGE_ROWS) })}</p>
-      {rows === null ? null : rows.length === 0 ? (
-        <p class="empty">{t('console.certificates.usage.none')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="usage-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.certificates.col.at')}</th>
-                <th scope="col">{t('console.certificates.col.event')}</th>
-                <th scope="col">{t('console.certificates.col.user')}</th>
-                <th scope="col">{t('console.certificates.col.subject')}</th>
-                <th scope="col">{t('console.certificates.col.code')}</th>
-                <th scope="col">{t('console.certificates.col.ip')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((u, i) => (
-                <tr key={i} data-event={u.event} class={u.event === 'failure' ? 'failure' : ''}>
-                  <td>{formatDateTime(u.at)}</td>
-                  <td>{t(`console.certificates.event.${u.event}`)}</td>
-                  <td>{u.username ?? ''}</td>
-                  <td>{u.subject ?? ''}</td>
-                  <td>{u.code ?? ''}</td>
-                  <td>{u.ip ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="usage-list"
+        items={rows}
+        empty="console.certificates.usage.none"
+        head={
+          <>
+            <th scope="col">{t('console.certificates.col.at')}</th>
+            <th scope="col">{t('console.certificates.col.event')}</th>
+            <th scope="col">{t('console.certificates.col.user')}</th>
+            <th scope="col">{t('console.certificates.col.subject')}</th>
+            <th scope="col">{t('console.certificates.col.code')}</th>
+            <th scope="col">{t('console.certificates.col.ip')}</th>
+          </>
+        }
+        row={(u, i) => (
+          <tr key={i} data-event={u.event} class={u.event === 'failure' ? 'failure' : ''}>
+            <td>{formatDateTime(u.at)}</td>
+            <td>{t(`console.certificates.event.${u.event}`)}</td>
+            <td>{u.username ?? ''}</td>
+            <td>{u.subject ?? ''}</td>
+            <td>{u.code ?? ''}</td>
+            <td>{u.ip ?? ''}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

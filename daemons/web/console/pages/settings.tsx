@@ -8,6 +8,7 @@ import { api, ApiError, failed } from '../api.js';
 import { language, t, type MessageKey } from '../i18n.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
+import { ListTable } from './list.js';
 
 interface Settings {
   passwordPolicy: { minLength: number; minClasses: number; historyCount: number; forbidUsername: boolean };
@@ -274,42 +275,37 @@ function DuoProviders({ canManage }: { canManage: boolean }) {
   return (
     <section class="panel" aria-labelledby="duo-heading" id="duo-providers">
       <h2 id="duo-heading">{t('console.settings.duo')}</h2>
-      {providers === null ? null : providers.length === 0 ? (
-        <p class="empty">{t('console.settings.duo.none')}</p>
-      ) : (
-        <div class="table-wrap">
-          <table id="duo-list">
-            <thead>
-              <tr>
-                <th scope="col">{t('console.settings.duo.name')}</th>
-                <th scope="col">{t('console.settings.duo.apiHost')}</th>
-                <th scope="col">{t('console.settings.duo.clientId')}</th>
-                <th scope="col">{t('console.settings.duo.status')}</th>
-                {canManage ? <th scope="col">{t('console.settings.duo.actions')}</th> : null}
-              </tr>
-            </thead>
-            <tbody>
-              {providers.map((p) => (
-                <tr key={p.id} data-name={p.name}>
-                  <th scope="row">{p.name}</th>
-                  <td>{p.apiHost}</td>
-                  <td>
-                    <code>{p.clientId}</code>
-                  </td>
-                  <td>{p.enabled ? t('console.settings.duo.enabled') : t('console.settings.duo.off')}</td>
-                  {canManage ? (
-                    <td class="actions">
-                      <button type="button" class="secondary" onClick={() => setEditing(p)}>
-                        {t('console.settings.duo.edit')}
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="duo-list"
+        items={providers}
+        empty="console.settings.duo.none"
+        head={
+          <>
+            <th scope="col">{t('console.settings.duo.name')}</th>
+            <th scope="col">{t('console.settings.duo.apiHost')}</th>
+            <th scope="col">{t('console.settings.duo.clientId')}</th>
+            <th scope="col">{t('console.settings.duo.status')}</th>
+            {canManage ? <th scope="col">{t('console.settings.duo.actions')}</th> : null}
+          </>
+        }
+        row={(p) => (
+          <tr key={p.id} data-name={p.name}>
+            <th scope="row">{p.name}</th>
+            <td>{p.apiHost}</td>
+            <td>
+              <code>{p.clientId}</code>
+            </td>
+            <td>{p.enabled ? t('console.settings.duo.enabled') : t('console.settings.duo.off')}</td>
+            {canManage ? (
+              <td class="actions">
+                <button type="button" class="secondary" onClick={() => setEditing(p)}>
+                  {t('console.settings.duo.edit')}
+                </button>
+              </td>
+            ) : null}
+          </tr>
+        )}
+      />
       {canManage && editing === null ? (
         <button type="button" id="duo-add" onClick={() => setEditing('new')}>
           {t('console.settings.duo.add')}

@@ -8,18 +8,10 @@ import { formatDateTime, profileLabel, t, type MessageKey } from '../i18n.js';
 import { followLink } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me, User } from '../types.js';
+import { BindingList } from './certificates.js';
 import { ListTable } from './list.js';
 
 const METHODS = ['none', 'certificate', 'totp', 'duo'] as const;
-
-interface Binding {
-  id: number;
-  subject: string;
-  email: string;
-  notAfter: string;
-  status: 'bound' | 'revoked';
-  lastUsedAt: string;
-}
 
 interface SshKey {
   id: number;
@@ -89,74 +81,12 @@ function SecondFactor({ user, canManage, onSaved }: { user: User; canManage: boo
   );
 }
 
+/** This account's certificate bindings: the Certificates page's list, held to one user. */
 function Certificates({ user, canRevoke }: { user: User; canRevoke: boolean }) {
-  const [bindings, setBindings] = useState<Binding[] | null>(null);
-  const [confirming, setConfirming] = useState<Binding | null>(null);
-  const load = () =>
-    api<{ certificates: Binding[] }>('GET', `/api/v1/certificates?user=${encodeURIComponent(user.username)}&limit=500`)
-      .then((r) => setBindings(r.certificates))
-      .catch(failed);
-  useEffect(() => void load(), [user.id]);
-  const revoke = async (b: Binding) => {
-    try {
-      await api('POST', `/api/v1/certificates/${b.id}/revoke`);
-      toast(t('console.certificates.revokedDone', { user: user.username }));
-      setConfirming(null);
-      void load();
-    } catch (e) {
-      failed(e);
-    }
-  };
   return (
     <section class="panel wide" aria-labelledby="user-certificates-heading" id="user-certificates">
       <h2 id="user-certificates-heading">{t('console.user.certificates')}</h2>
-      {confirming ? (
-        <div role="alertdialog" aria-labelledby="user-revoke-text" id="user-revoke-confirm">
-          <p id="user-revoke-text">{t('console.certificates.revokeConfirm', { user: user.username })}</p>
-          <button type="button" id="user-revoke-yes" onClick={() => void revoke(confirming)}>
-            {t('console.certificates.revokeYes')}
-          </button>
-          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-            {t('console.certificates.cancel')}
-          </button>
-        </div>
-      ) : null}
-      {bindings !== null && bindings.length === 0 ? (
-        <p class="empty">{t('console.user.certificates.none')}</p>
-      ) : (
-        <ListTable
-          id="user-bindings"
-          items={bindings}
-          head={
-            <>
-              <th scope="col">{t('console.certificates.col.subject')}</th>
-              <th scope="col">{t('console.certificates.col.email')}</th>
-              <th scope="col">{t('console.certificates.col.validUntil')}</th>
-              <th scope="col">{t('console.certificates.col.lastUsed')}</th>
-              <th scope="col">{t('console.certificates.col.status')}</th>
-              {canRevoke ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
-            </>
-          }
-          row={(b) => (
-            <tr key={b.id} data-status={b.status}>
-              <th scope="row">{b.subject}</th>
-              <td>{b.email}</td>
-              <td>{formatDateTime(b.notAfter)}</td>
-              <td>{formatDateTime(b.lastUsedAt)}</td>
-              <td>{b.status === 'bound' ? t('console.certificates.bound') : t('console.certificates.revoked')}</td>
-              {canRevoke ? (
-                <td class="actions">
-                  {b.status === 'bound' ? (
-                    <button type="button" class="secondary" onClick={() => setConfirming(b)}>
-                      {t('console.certificates.revoke')}
-                    </button>
-                  ) : null}
-                </td>
-              ) : null}
-            </tr>
-          )}
-        />
-      )}
+      <BindingList filter={{ user: user.username, status: '' }} canRevoke={canRevoke} showUser={false} empty="console.user.certificates.none" />
     </section>
   );
 }
@@ -180,40 +110,37 @@ function SshKeys({ user, canManage }: { user: User; canManage: boolean }) {
   return (
     <section class="panel wide" aria-labelledby="user-ssh-keys-heading" id="user-ssh-keys">
       <h2 id="user-ssh-keys-heading">{t('console.user.sshKeys')}</h2>
-      {keys !== null && keys.length === 0 ? (
-        <p class="empty">{t('console.user.sshKeys.none')}</p>
-      ) : (
-        <ListTable
-          id="ssh-keys"
-          items={keys}
-          head={
-            <>
-              <th scope="col">{t('console.user.sshKeys.fingerprint')}</th>
-              <th scope="col">{t('console.user.sshKeys.comment')}</th>
-              <th scope="col">{t('console.user.sshKeys.added')}</th>
-              <th scope="col">{t('console.user.sshKeys.lastUsed')}</th>
-              {canManage ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
-            </>
-          }
-          row={(k) => (
-            <tr key={k.id} data-fingerprint={k.fingerprint}>
-              <th scope="row">
-                <code>{k.fingerprint}</code> <span class="muted">{k.algorithm}</span>
-              </th>
-              <td>{k.comment}</td>
-              <td>{formatDateTime(k.createdAt)}</td>
-              <td>{k.lastUsedAt ? formatDateTime(k.lastUsedAt) : t('console.user.sshKeys.never')}</td>
-              {canManage ? (
-                <td class="actions">
-                  <button type="button" class="secondary" onClick={() => void remove(k)}>
-                    {t('console.user.sshKeys.remove')}
-                  </button>
-                </td>
-              ) : null}
-            </tr>
-          )}
-        />
-      )}
+      <ListTable
+        id="ssh-keys"
+        items={keys}
+        empty="console.user.sshKeys.none"
+        head={
+          <>
+            <th scope="col">{t('console.user.sshKeys.fingerprint')}</th>
+            <th scope="col">{t('console.user.sshKeys.comment')}</th>
+            <th scope="col">{t('console.user.sshKeys.added')}</th>
+            <th scope="col">{t('console.user.sshKeys.lastUsed')}</th>
+            {canManage ? <th scope="col">{t('console.certificates.col.actions')}</th> : null}
+          </>
+        }
+        row={(k) => (
+          <tr key={k.id} data-fingerprint={k.fingerprint}>
+            <th scope="row">
+              <code>{k.fingerprint}</code> <span class="muted">{k.algorithm}</span>
+            </th>
+            <td>{k.comment}</td>
+            <td>{formatDateTime(k.createdAt)}</td>
+            <td>{k.lastUsedAt ? formatDateTime(k.lastUsedAt) : t('console.user.sshKeys.never')}</td>
+            {canManage ? (
+              <td class="actions">
+                <button type="button" class="secondary" onClick={() => void remove(k)}>
+                  {t('console.user.sshKeys.remove')}
+                </button>
+              </td>
+            ) : null}
+          </tr>
+        )}
+      />
     </section>
   );
 }
