@@ -6,7 +6,7 @@ import { logger } from '../../appliance/log/index.js';
 
 const log = logger('web');
 
-export const STATUS: Partial<Record<ErrorCode, number>> = {
+const STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_FORBIDDEN: 403,
   AUTH_CSRF: 403,
   AUTH_PASSWORD_CHANGE_REQUIRED: 403,

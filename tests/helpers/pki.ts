@@ -2,6 +2,7 @@
 // with any flaw a test needs, and CRLs. Keys export as PKCS#8 PEM for browsers and curl.
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
+import { Store } from '../../appliance/store/index.js';
 import { webcrypto, randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
@@ -148,4 +149,35 @@ export function advertisedCaNames(port: number): Promise<string[]> {
     });
     p.stdin?.end('Q\n');
   });
+}
+
+/**
+ * A certificate bound to an account, written into the appliance's SQLite store as a certificate login writes it
+ * (for tests of what lists and revokes bindings; the login itself is certificate-login.test's).
+ */
+export async function insertBinding(sqlitePath: string, b: { userId: number; leaf: Issued; issuer: Issued; fingerprint: string; subject: string; email: string; revokedBy?: string }): Promise<void> {
+  const store = await Store.open({ sqlitePath });
+  try {
+    const now = Date.now();
+    await store.repos.userCertificates.insert({
+      user_id: b.userId,
+      fingerprint: b.fingerprint,
+      issuer: b.issuer.cert.subject,
+      serial: b.leaf.serial,
+      subject: b.subject,
+      email: b.email,
+      not_before: b.leaf.cert.notBefore.getTime(),
+      not_after: b.leaf.cert.notAfter.getTime(),
+      pem: b.leaf.pem,
+      chain_pem: b.issuer.pem,
+      status: b.revokedBy ? 'revoked' : 'bound',
+      bound_at: now,
+      first_used_at: now,
+      last_used_at: now,
+      revoked_at: b.revokedBy ? now : null,
+      revoked_by: b.revokedBy ?? null,
+    });
+  } finally {
+    await store.close();
+  }
 }

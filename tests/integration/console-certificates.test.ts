@@ -7,8 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Store } from '../../appliance/store/index.js';
-import { advertisedCaNames, createCa, createCrl, der, issueLeaf, type Issued } from '../helpers/pki.js';
+import { advertisedCaNames, createCa, createCrl, der, insertBinding, issueLeaf, type Issued } from '../helpers/pki.js';
 import { englishLeftovers, seriousViolations, startConsoleLab, type ConsoleLab } from '../helpers/console-browser.js';
 import { signInAccounts, type ApiClient } from '../helpers/web-daemon.js';
 
@@ -86,31 +85,9 @@ describe('console: certificates', () => {
 
   test('revoking a bound certificate leaves the account active; the usage log and its CSV show it', async () => {
     // Two bindings of anna's as a certificate login writes them (the login itself is certificate-login.test's).
-    const store = await Store.open({ sqlitePath: path.join(lab.home.home, 'warden.db') });
-    try {
-      for (const [i, status] of [[0, 'revoked'], [1, 'bound']] as const) {
-        const leaf = await issueLeaf(issuing, { commonName: `anna ${i}`, email: 'anna@example.test' });
-        await store.repos.userCertificates.insert({
-          user_id: ids.anna!,
-          fingerprint: `console-fp-${i}`,
-          issuer: 'CN=Console Issuing CA, O=Warden Test',
-          serial: leaf.serial,
-          subject: `CN=anna ${i}`,
-          email: 'anna@example.test',
-          not_before: leaf.cert.notBefore.getTime(),
-          not_after: leaf.cert.notAfter.getTime(),
-          pem: leaf.pem,
-          chain_pem: issuing.pem,
-          status,
-          bound_at: Date.now(),
-          first_used_at: Date.now(),
-          last_used_at: Date.now(),
-          revoked_at: status === 'revoked' ? Date.now() : null,
-          revoked_by: status === 'revoked' ? 'admin' : null,
-        });
-      }
-    } finally {
-      await store.close();
+    for (const [i, status] of [[0, 'revoked'], [1, 'bound']] as const) {
+      const leaf = await issueLeaf(issuing, { commonName: `anna ${i}`, email: 'anna@example.test' });
+      await insertBinding(path.join(lab.home.home, 'warden.db'), { userId: ids.anna!, leaf, issuer: issuing, fingerprint: `console-fp-${i}`, subject: `CN=anna ${i}`, email: 'anna@example.test', ...(status === 'revoked' ? { revokedBy: 'admin' } : {}) });
     }
     const page = await lab.signedIn('admin', lab.adminPassword, { path: '/console/certificates' });
     await page.locator('#binding-list').waitFor();

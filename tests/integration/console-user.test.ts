@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Store } from '../../appliance/store/index.js';
-import { createCa, issueLeaf } from '../helpers/pki.js';
+import { createCa, insertBinding, issueLeaf } from '../helpers/pki.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { englishLeftovers, seriousViolations, startConsoleLab, type ConsoleLab } from '../helpers/console-browser.js';
 import { signInAccounts, type ApiClient } from '../helpers/web-daemon.js';
@@ -37,29 +36,7 @@ describe('console: one user', () => {
     // A certificate bound to anna, written as a certificate login writes it (the login is certificate-login.test's).
     const ca = await createCa('User Page CA');
     const leaf = await issueLeaf(ca, { commonName: 'anna', email: 'anna@example.test' });
-    const store = await Store.open({ sqlitePath: path.join(lab.home.home, 'warden.db') });
-    try {
-      await store.repos.userCertificates.insert({
-        user_id: ids.anna!,
-        fingerprint: 'user-page-fp',
-        issuer: 'CN=User Page CA, O=Warden Test',
-        serial: leaf.serial,
-        subject: 'CN=anna, O=Warden Test',
-        email: 'anna@example.test',
-        not_before: leaf.cert.notBefore.getTime(),
-        not_after: leaf.cert.notAfter.getTime(),
-        pem: leaf.pem,
-        chain_pem: ca.pem,
-        status: 'bound',
-        bound_at: Date.now(),
-        first_used_at: Date.now(),
-        last_used_at: Date.now(),
-        revoked_at: null,
-        revoked_by: null,
-      });
-    } finally {
-      await store.close();
-    }
+    await insertBinding(path.join(lab.home.home, 'warden.db'), { userId: ids.anna!, leaf, issuer: ca, fingerprint: 'user-page-fp', subject: 'CN=anna, O=Warden Test', email: 'anna@example.test' });
   });
   after(async () => lab?.stop());
 

@@ -5,8 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Store } from '../../appliance/store/index.js';
-import { advertisedCaNames, createCa, createCrl, der, issueLeaf, type Issued } from '../helpers/pki.js';
+import { advertisedCaNames, createCa, createCrl, der, insertBinding, issueLeaf, type Issued } from '../helpers/pki.js';
 import { daemonWithAdmin, signInAccounts, type ApiClient, type RunningDaemon } from '../helpers/web-daemon.js';
 import type { InitializedHome } from '../helpers/fixtures.js';
 
@@ -93,31 +92,9 @@ describe('PKI API: installing CAs and CRLs', () => {
 
   test('the bindings list pages on the server, with the total, and keeps its filters', async () => {
     // Three bindings written as a certificate login writes them (the login itself is certificate-login.test's).
-    const store = await Store.open({ sqlitePath: path.join(home.home, 'warden.db') });
-    try {
-      for (let i = 0; i < 3; i++) {
-        const leaf = await issueLeaf(issuing, { commonName: `paged ${i}`, email: `audit@example.test` });
-        await store.repos.userCertificates.insert({
-          user_id: ids.audit!,
-          fingerprint: `fp-${i}`,
-          issuer: 'CN=API Issuing CA',
-          serial: leaf.serial,
-          subject: `CN=paged ${i}`,
-          email: 'audit@example.test',
-          not_before: leaf.cert.notBefore.getTime(),
-          not_after: leaf.cert.notAfter.getTime(),
-          pem: leaf.pem,
-          chain_pem: issuing.pem,
-          status: i === 0 ? 'revoked' : 'bound',
-          bound_at: Date.now(),
-          first_used_at: Date.now(),
-          last_used_at: Date.now(),
-          revoked_at: i === 0 ? Date.now() : null,
-          revoked_by: i === 0 ? 'admin' : null,
-        });
-      }
-    } finally {
-      await store.close();
+    for (let i = 0; i < 3; i++) {
+      const leaf = await issueLeaf(issuing, { commonName: `paged ${i}`, email: `audit@example.test` });
+      await insertBinding(path.join(home.home, 'warden.db'), { userId: ids.audit!, leaf, issuer: issuing, fingerprint: `fp-${i}`, subject: `CN=paged ${i}`, email: 'audit@example.test', ...(i === 0 ? { revokedBy: 'admin' } : {}) });
     }
     const first = await admin.call('GET', '/api/v1/certificates?limit=2&offset=0');
     assert.equal(first.status, 200, first.body);
