@@ -1,5 +1,5 @@
 // make bench — what the terminal proxy does per chunk with recording on, without the network: 200 MiB in
-// 32 KiB chunks through the proxy's own taps (daemons/terminal-proxy/recording-taps.ts: the encrypted
+// 32 KiB chunks through the proxy's own taps (appliance/ssh/recording-taps.ts: the encrypted
 // recording on a real SoftHSM token, the command guard and its screen model, the search text), for
 //   (a) an exec channel without a terminal, target → client (`head -c`) and client → target (`cat >`);
 //   (b) a shell with a terminal, target → client (a flood of coloured text lines);
@@ -9,8 +9,8 @@
 // cost should stay well under ~1 ms per MiB.
 //   node dist/bench/recording-path.js [--mib N] [--only exec|shell]    (with --cpu-prof for a profile)
 import { performance } from 'node:perf_hooks';
-import { RecordingTaps } from '../daemons/terminal-proxy/recording-taps.js';
-import type { ChannelInfo, ChannelTap } from '../daemons/terminal-proxy/data-tap.js';
+import { RecordingTaps } from '../appliance/ssh/index.js';
+import type { ChannelInfo, ChannelTap } from '../appliance/ssh/index.js';
 import { RecordingWriter } from '../appliance/recording/index.js';
 import { CommandGuard, type CommandGuardOptions } from '../appliance/commands/index.js';
 import { SessionActivityRecorder, SessionRecording, type ProxySession, type RecordingService } from '../appliance/sessions/index.js';

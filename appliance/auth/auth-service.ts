@@ -428,8 +428,13 @@ export class AuthService {
     return { token, csrfToken: row.csrf_token };
   }
 
-  /** Resolve a session cookie for a request from `ip`; touches the idle timer. Throws AuthError. */
-  async authenticate(token: string, ip: string): Promise<SessionContext> {
+  /**
+   * Resolve a session cookie for a request from `ip`; touches the idle timer, unless `touch: false` (a
+   * long-lived connection checking that its session still stands, without the user doing anything). A session
+   * found ended (idle, expired, replaced, another address, the user disabled) is deleted and its end audited.
+   * Throws AuthError.
+   */
+  async authenticate(token: string, ip: string, options: { touch?: boolean } = {}): Promise<SessionContext> {
     const now = this.clock();
     const addr = normalizeIp(ip);
     const row = await this.store.repos.webSessions.byId(sessionIdOf(token));
@@ -452,14 +457,15 @@ export class AuthService {
     }
     // The idle clock counts in minutes: a write per request would cost a commit per request for nothing, so a
     // session seen in the last TOUCH_EVERY_MS keeps its mark (idle time is then off by at most that much).
-    if (now - row.last_seen_at >= TOUCH_EVERY_MS || now < row.last_seen_at) await this.store.repos.webSessions.touch(row.id, now);
+    const touch = options.touch !== false && (now - row.last_seen_at >= TOUCH_EVERY_MS || now < row.last_seen_at);
+    if (touch) await this.store.repos.webSessions.touch(row.id, now);
     return {
       sessionId: row.id,
       csrfToken: row.csrf_token,
       user: user!,
       passwordChangeRequired: user!.must_change_password,
       mfaRequired: row.stage === 'mfa' ? row.mfa_method : null,
-      session: { ...row, last_seen_at: now },
+      session: options.touch === false ? row : { ...row, last_seen_at: now },
     };
   }
 

@@ -20,7 +20,7 @@ export {
 export { hashPassword, verifyPassword, needsRehash, hashScheme, DecoyHash } from './password-hash.js';
 export { checkComplexity, isInHistory, generateOneTimePassword, characterClasses, MAX_PASSWORD_LENGTH } from './password-rules.js';
 export { IpDenylist, parseCidr, normalizeIp, assertDenylistSafe } from '../net/index.js';
-export { sessionIdOf } from './web-sessions.js';
+export { sessionIdOf, webLoginProof } from './web-sessions.js';
 export { CertificateLogin, type CertificateBindingView, type CertificateUsageEntry, type ProxyAuthenticationProof } from './certificate-login.js';
 export { ProxyLoginService, ProxyLogin, MAX_STEPS_PER_CONNECTION, type ProxyLoginRequest, type ProxyAuthentication, type ProxyAuthMethod, type ProxyDue, type ProxyFactor, type ProxyStep, type OfferedKey } from './proxy-login.js';
 export { SshKeyService, MAX_SSH_KEYS_PER_USER, type SshKeyView, type SshKeyActor } from './ssh-keys.js';

@@ -47,3 +47,13 @@ export function sessionProblem(row: WebSessionRow, now: number, ip: string, idle
   if (row.client_ip !== ip) return 'ip_changed';
   return undefined;
 }
+
+/**
+ * How a complete web session was authenticated, as a proxied session's forced-certificate gate judges it
+ * (ProxyAuthenticationProof): 'password', or 'password+' the second factor; the certificate's fingerprint
+ * when that factor was the certificate.
+ */
+export function webLoginProof(row: Pick<WebSessionRow, 'mfa_method' | 'certificate_fingerprint'>): { method: 'password' | `password+${Exclude<MfaMethod, 'none'>}`; certificateFingerprint?: string } {
+  const method = row.mfa_method === null || row.mfa_method === 'none' ? ('password' as const) : (`password+${row.mfa_method}` as const);
+  return { method, ...(row.mfa_method === 'certificate' && row.certificate_fingerprint ? { certificateFingerprint: row.certificate_fingerprint } : {}) };
+}

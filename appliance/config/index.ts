@@ -43,6 +43,11 @@ export interface WardenConfig {
     tlsKey: string;
     /** Largest accepted request body, bytes. */
     bodyLimit: number;
+    /**
+     * How often an open console terminal checks that its web session still stands (signed out, idle, replaced
+     * by a login elsewhere: the terminal ends), and keeps it from going idle while the user types.
+     */
+    terminalCheckSeconds: number;
   };
   /** The SSH proxy (daemons/terminal-proxy). */
   terminalProxy: {
@@ -288,7 +293,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       throw new WardenError('CONFIG_INVALID', `config key ${k} is not a known section`);
     }
   }
-  const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit']);
+  const web = section(raw, 'web', ['listen', 'httpsPort', 'httpPort', 'httpRedirect', 'publicHost', 'tlsCert', 'tlsKey', 'bodyLimit', 'terminalCheckSeconds']);
   const terminalProxy = section(raw, 'terminalProxy', ['listen', 'port', 'hostKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const rdpProxy = section(raw, 'rdpProxy', ['listen', 'port', 'publicAddress', 'tlsCert', 'tlsKey', 'loginGraceSeconds', 'maxUnauthenticated']);
   const store = section(raw, 'store', ['engine', 'sqlitePath', 'mariadb']);
@@ -343,6 +348,7 @@ export function buildConfig(raw: unknown, home: string, source?: string): Warden
       tlsCert: at(str(web.tlsCert, 'web.tlsCert', 'tls/web.crt')),
       tlsKey: at(str(web.tlsKey, 'web.tlsKey', 'tls/web.key')),
       bodyLimit: num(web.bodyLimit, 'web.bodyLimit', 64 * 1024, 1024, 64 * 1024 * 1024),
+      terminalCheckSeconds: num(web.terminalCheckSeconds, 'web.terminalCheckSeconds', 30, 1, 300),
     },
     terminalProxy: {
       listen: str(terminalProxy.listen, 'terminalProxy.listen', '0.0.0.0'),

@@ -9,7 +9,7 @@ import type { AuditTrail } from '../audit/index.js';
 import type { AuthService, CertificateLogin, ProxyAuthenticationProof } from '../auth/index.js';
 import type { AccessDecisions } from '../access/index.js';
 import type { SettingsService } from '../settings/index.js';
-import { normalizeIp } from '../auth/index.js';
+import { normalizeIp, webLoginProof } from '../auth/index.js';
 import { AuthError, InputError, WardenError, requireText, type ErrorCode } from '../errors/index.js';
 
 /** How long a ticket may wait for its redemption. */
@@ -114,9 +114,8 @@ export class RdpTicketService {
     const reason = req.reason === undefined ? '' : requireText(req.reason.trim(), 'reason', { max: 1024 });
     const web = await this.deps.store.repos.webSessions.byId(actor.webSessionId);
     if (!web || web.user_id !== actor.userId || web.stage !== 'complete') throw new AuthError('AUTH_SESSION_INVALID', 'no complete web session for this user');
-    const method: RdpTicketMethod = web.mfa_method === null || web.mfa_method === 'none' ? 'password' : (`password+${web.mfa_method}` as RdpTicketMethod);
-    const certificateFingerprint = web.mfa_method === 'certificate' && web.certificate_fingerprint ? web.certificate_fingerprint : undefined;
-    const proof = { method, ...(certificateFingerprint ? { certificateFingerprint } : {}) };
+    const proof = webLoginProof(web);
+    const { method, certificateFingerprint } = proof;
     const target = { deviceId: req.deviceId, credentialId: req.credentialId };
     const refuse = async (refusal: string, rule: string, code: ErrorCode) => {
       await this.deps.audit.record({

@@ -15,10 +15,10 @@ import { logger } from '../../appliance/log/index.js';
 import { ForwardedAgent, openClientAgentChannel } from './agent-forwarding.js';
 import { closeTogether } from './channel-pair.js';
 import type { ConnectionLogin, ProxyAuthenticator, ProxyPerson } from './authenticator.js';
-import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from './data-tap.js';
+import type { ChannelInfo, ChannelIO, ChannelTap, TapFactory } from '../../appliance/ssh/index.js';
 import { LineReader } from './line-reader.js';
 import { runMenu } from './menu.js';
-import { connectUpstream, dropUpstream, HANG_UP_GRACE_MS, UpstreamError } from './upstream.js';
+import { connectUpstream, dropUpstream, HANG_UP_GRACE_MS, UpstreamError } from '../../appliance/ssh/index.js';
 
 const log = logger('terminal-proxy');
 

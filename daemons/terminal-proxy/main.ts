@@ -8,7 +8,7 @@ import { logger, setLogLevel } from '../../appliance/log/index.js';
 import { listenOverrides, superviseProxy, notifyReady, TERMINAL_PROXY_NODE_FLAGS } from '../../appliance/lifecycle/index.js';
 import { isWardenError } from '../../appliance/errors/index.js';
 import { CoreAuthenticator } from './authenticator.js';
-import { RecordingTaps } from './recording-taps.js';
+import { RecordingTaps } from '../../appliance/ssh/index.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { TerminalProxyServer } from './server.js';
 

@@ -6,9 +6,9 @@ import ssh2 from 'ssh2';
 import type { Appliance } from '../../appliance/index.js';
 import { logger } from '../../appliance/log/index.js';
 import type { ProxyAuthenticator } from './authenticator.js';
-import type { TapFactory } from './data-tap.js';
+import type { TapFactory } from '../../appliance/ssh/index.js';
 import { DEFAULT_LIMITS, ProxyConnection } from './connection.js';
-import { coalesceWrites } from './socket-writes.js';
+import { coalesceWrites } from '../../appliance/ssh/index.js';
 import type { ProxyLimits } from './connection.js';
 
 const log = logger('terminal-proxy');

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
 import type { Appliance } from '../../appliance/index.js';
 import type { WardenConfig } from '../../appliance/config/index.js';
 import { requirePermission } from '../../appliance/access/index.js';
@@ -29,6 +30,7 @@ import { sshKeyRoutes } from './routes/ssh-keys.js';
 import { rdpTicketRoutes } from './routes/rdp-tickets.js';
 import { internalRoutes } from './routes/internal.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { terminalRoutes, OpenTerminals, MAX_FRAME_BYTES } from './routes/terminal.js';
 import { watchTlsFiles } from './tls-files.js';
 import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
@@ -129,6 +131,17 @@ export class WebServer {
     const appliance = this.appliance;
     installJsonParser(app);
     void app.register(cookie);
+    // The console's terminal (routes/terminal.ts). When the daemon stops, every terminal's session ends
+    // ('web-stopped': recording, then row) before the WebSockets are dropped and the store closes.
+    const terminals = new OpenTerminals();
+    void app.register(websocket, {
+      options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
+      preClose: async function (this: FastifyInstance) {
+        await terminals.closeAll('web-stopped');
+        for (const client of this.websocketServer.clients) client.close(1001, 'stopping');
+        await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
+      },
+    });
     app.decorateRequest('session', undefined);
     app.decorateRequest('clientIp', '');
     app.setErrorHandler((err, request, reply) => replyError(err, request, reply));
@@ -191,6 +204,7 @@ export class WebServer {
     void app.register(rdpTicketRoutes, { rdpTickets: appliance.rdpTickets, accessDecisions, publicAddress: appliance.config.rdpProxy.publicAddress });
     void app.register(internalRoutes, { remoteRecordings: appliance.remoteRecordings });
     void app.register(dashboardRoutes, { dashboard: appliance.dashboard });
+    void app.register(terminalRoutes, { appliance, terminals });
     void app.register(pageRoutes, { settings });
   }
 

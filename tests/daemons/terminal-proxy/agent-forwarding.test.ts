@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ProxySession } from '../../../appliance/sessions/index.js';
 import { ForwardedAgent } from '../../../daemons/terminal-proxy/agent-forwarding.js';
-import { connectUpstream, UpstreamError } from '../../../daemons/terminal-proxy/upstream.js';
+import { connectUpstream, UpstreamError } from '../../../appliance/ssh/index.js';
 import { startSshd, type Sshd } from '../../helpers/sshd.js';
 
 describe('terminal proxy: the forwarded agent is never the proxy’s', () => {

@@ -3,7 +3,7 @@
 // start of the output, what a person looks for, is indexed. A real recording on a SoftHSM token.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecordingTaps, INTERACTIVE_INDEX_BURST } from '../../../daemons/terminal-proxy/recording-taps.js';
+import { RecordingTaps, INTERACTIVE_INDEX_BURST } from '../../../appliance/ssh/index.js';
 import { RecordingWriter, verifyRecording } from '../../../appliance/recording/index.js';
 import { CommandGuard, type CommandGuardOptions } from '../../../appliance/commands/index.js';
 import { SessionActivityRecorder, SessionRecording, type ProxySession, type RecordingService } from '../../../appliance/sessions/index.js';

@@ -2,7 +2,7 @@
 // and a client that never closes — they watch, report what they can, and never hold more than a bounded map.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { SftpObserver, ScpObserver, type FileOperation } from '../../../daemons/terminal-proxy/sftp-observer.js';
+import { SftpObserver, ScpObserver, type FileOperation } from '../../../appliance/ssh/index.js';
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { coalesceWrites } from '../../../daemons/terminal-proxy/socket-writes.js';
+import { coalesceWrites } from '../../../appliance/ssh/index.js';
 
 async function pair(): Promise<{ client: net.Socket; received: () => Buffer; close: () => Promise<void> }> {
   const chunks: Buffer[] = [];

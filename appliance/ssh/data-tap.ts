@@ -2,7 +2,7 @@
 // a command guard plug in here (appliance/recording, appliance/commands; see recording-taps.ts). The bridge
 // calls the tap for every chunk, each resize and the end; the tap may send bytes of its own either way and
 // hold both directions while its recording catches up.
-import type { ProxySession } from '../../appliance/sessions/index.js';
+import type { ProxySession } from '../sessions/index.js';
 
 export interface ChannelInfo {
   kind: 'shell' | 'exec' | 'subsystem';

@@ -2,14 +2,14 @@
 // rules: a guard on interactive channels, the exec command whole before its channel opens) and its commands,
 // output text and file operations handed to the search (sessions.activityRecorder). One recording and one
 // activity recorder per session, shared by its channels, closed once when the session ends.
-import type { Appliance } from '../../appliance/index.js';
-import { endsWithSecretPrompt, type CommandGuard, type CommandVerdict, type GuardedCommand } from '../../appliance/commands/index.js';
-import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../../appliance/sessions/index.js';
-import { logger } from '../../appliance/log/index.js';
+import type { Appliance } from '../index.js';
+import { endsWithSecretPrompt, type CommandGuard, type CommandVerdict, type GuardedCommand } from '../commands/index.js';
+import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../sessions/index.js';
+import { logger } from '../log/index.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, ExecJudgement, ExitInfo, TapFactory } from './data-tap.js';
 import { ScpObserver, SftpObserver, type FileOperation } from './sftp-observer.js';
 
-const log = logger('terminal-proxy');
+const log = logger('ssh');
 
 /** Exit status of a refused exec: 126 is the shell's "found but cannot be executed". */
 export const BLOCKED_EXEC_STATUS = 126;

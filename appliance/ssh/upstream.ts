@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { Client } from 'ssh2';
 import type * as ssh2 from 'ssh2';
-import type { ProxySession } from '../../appliance/sessions/index.js';
+import type { ProxySession } from '../sessions/index.js';
 import { coalesceWrites } from './socket-writes.js';
 
 export type UpstreamFailure = 'host-key-mismatch' | 'target-auth-failed' | 'target-unreachable' | 'target-timeout';
