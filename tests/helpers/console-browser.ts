@@ -28,8 +28,11 @@ export interface ConsoleLab {
   stop(): Promise<void>;
 }
 
-/** `beforeStart` may edit the appliance's home (its config file) before the daemon reads it. */
-export async function startConsoleLab(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void> } = {}): Promise<ConsoleLab> {
+/**
+ * `beforeStart` may edit the appliance's home (its config file) before the daemon reads it. `home`: serve this
+ * one (a proxy lab's, with its sshd target) instead of a fresh one; its owner removes it, `stop()` does not.
+ */
+export async function startConsoleLab(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void>; home?: InitializedHome } = {}): Promise<ConsoleLab> {
   const { home, d, admin, adminPassword } = await daemonWithAdmin(opts);
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const origin = `https://127.0.0.1:${d.httpsPort}`;
@@ -59,7 +62,7 @@ export async function startConsoleLab(opts: { beforeStart?: (home: InitializedHo
       for (const c of contexts) await c.close().catch(() => undefined);
       await browser.close().catch(() => undefined);
       await d.stop();
-      home.cleanup();
+      if (!opts.home) home.cleanup();
     },
   };
   return lab;

@@ -163,11 +163,12 @@ export function httpGet(port: number, path: string, method = 'GET'): Promise<{ s
 }
 
 /**
- * A web daemon on a fresh appliance, its first administrator signed in (the one-time password changed).
- * `beforeStart` may edit the home (its config file) before the daemon reads it.
+ * A web daemon on a fresh appliance (or on `home`, whose first administrator has not signed in yet), its first
+ * administrator signed in (the one-time password changed). `beforeStart` may edit the home (its config file)
+ * before the daemon reads it.
  */
-export async function daemonWithAdmin(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void> } = {}): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient; adminPassword: string }> {
-  const home = await initializedHome();
+export async function daemonWithAdmin(opts: { beforeStart?: (home: InitializedHome) => void | Promise<void>; home?: InitializedHome } = {}): Promise<{ home: InitializedHome; d: RunningDaemon; admin: ApiClient; adminPassword: string }> {
+  const home = opts.home ?? (await initializedHome());
   await opts.beforeStart?.(home);
   const d = await startWebDaemon(home);
   const admin = new ApiClient(d);

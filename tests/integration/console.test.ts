@@ -113,7 +113,13 @@ describe('web console in Chromium', () => {
     assert.equal(shell.status(), 200);
     assert.equal(shell.headers()['cache-control'], 'no-store');
     // Only the bundle's own script (and WebAssembly compilation, for the session player): no eval, no inline.
-    assert.match(shell.headers()['content-security-policy'] ?? '', /script-src 'self' 'wasm-unsafe-eval';/);
+    const csp = shell.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+    // Inline style only with this answer's nonce (the terminal's emulator; pages/terminal.tsx), a new one each time.
+    const nonce = /style-src 'self' 'nonce-([A-Za-z0-9+/=]{24})';/.exec(csp)?.[1];
+    assert.ok(nonce, csp);
+    const again = await page.request.get(`${origin()}/console/users`);
+    assert.ok(!(again.headers()['content-security-policy'] ?? '').includes(nonce), 'a fresh nonce per answer');
 
     await page.locator('#nav a', { hasText: 'Users' }).click();
     await page.waitForURL(`${origin()}/console/users`);

@@ -33,6 +33,7 @@ export const TERMINAL = section(
     'console.terminal.back': 'Back to My access',
     'console.terminal.missing': 'Choose a device and an account on My access.',
     'console.terminal.notAllowed': 'Your profile does not open sessions.',
+    'console.terminal.keyboardHint': 'Shift+Esc leaves the terminal for the page; Tab goes to the shell.',
   },
   {
     'pt-BR': {
@@ -65,6 +66,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Voltar para Meus acessos',
       'console.terminal.missing': 'Escolha um dispositivo e uma conta em Meus acessos.',
       'console.terminal.notAllowed': 'Seu perfil não abre sessões.',
+      'console.terminal.keyboardHint': 'Shift+Esc sai do terminal para a página; Tab vai para o shell.',
     },
     de: {
       'console.terminal.heading': 'Terminal',
@@ -96,6 +98,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Zurück zu „Meine Zugänge“',
       'console.terminal.missing': 'Wählen Sie unter „Meine Zugänge“ ein Gerät und ein Konto.',
       'console.terminal.notAllowed': 'Ihr Profil öffnet keine Sitzungen.',
+      'console.terminal.keyboardHint': 'Umschalt+Esc verlässt das Terminal zur Seite; Tab geht an die Shell.',
     },
     es: {
       'console.terminal.heading': 'Terminal',
@@ -127,6 +130,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Volver a Mis accesos',
       'console.terminal.missing': 'Elija un dispositivo y una cuenta en Mis accesos.',
       'console.terminal.notAllowed': 'Su perfil no abre sesiones.',
+      'console.terminal.keyboardHint': 'Mayús+Esc sale del terminal a la página; Tab va al shell.',
     },
     pl: {
       'console.terminal.heading': 'Terminal',
@@ -158,6 +162,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Wróć do sekcji Mój dostęp',
       'console.terminal.missing': 'Wybierz urządzenie i konto w sekcji Mój dostęp.',
       'console.terminal.notAllowed': 'Twój profil nie otwiera sesji.',
+      'console.terminal.keyboardHint': 'Shift+Esc przenosi z terminala na stronę; Tab trafia do powłoki.',
     },
     fr: {
       'console.terminal.heading': 'Terminal',
@@ -189,6 +194,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Retour à Mes accès',
       'console.terminal.missing': 'Choisissez un appareil et un compte dans Mes accès.',
       'console.terminal.notAllowed': "Votre profil n'ouvre pas de sessions.",
+      'console.terminal.keyboardHint': 'Maj+Échap quitte le terminal pour la page ; Tab va au shell.',
     },
     ru: {
       'console.terminal.heading': 'Терминал',
@@ -220,6 +226,7 @@ export const TERMINAL = section(
       'console.terminal.back': 'Назад в «Мой доступ»',
       'console.terminal.missing': 'Выберите устройство и учётную запись в разделе «Мой доступ».',
       'console.terminal.notAllowed': 'Ваш профиль не открывает сеансы.',
+      'console.terminal.keyboardHint': 'Shift+Esc переводит фокус из терминала на страницу; Tab уходит в оболочку.',
     },
   },
 );

@@ -18,6 +18,7 @@ import { CertificatesPage } from './pages/certificates.js';
 import { AccessGroupsPage } from './pages/access-groups.js';
 import { CredentialsPage } from './pages/credentials.js';
 import { MyAccessPage } from './pages/my-access.js';
+import { TerminalPage } from './pages/terminal.js';
 import { ApprovalsPage } from './pages/approvals.js';
 import { SessionsPage } from './pages/sessions.js';
 
@@ -54,7 +55,8 @@ function Page({ me, path }: { me: Me; path: string }): ComponentChildren {
     case '/console/credentials':
       return <CredentialsPage me={me} />;
     case '/console/my-access':
-      return <MyAccessPage me={me} />;
+      if (path === '/console/my-access/terminal') return <TerminalPage me={me} />;
+      return path === '/console/my-access' ? <MyAccessPage me={me} /> : <NotFound />;
     case '/console/approvals':
       return <ApprovalsPage />;
     case '/console/sessions':

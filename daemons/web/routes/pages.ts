@@ -3,6 +3,7 @@
 // start-up, never from a path taken from the URL. The console's bundle carries a content hash in its name
 // (scripts/build-console.mjs writes console-manifest.json), so it may be cached for a year; the rest is
 // revalidated on every load.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,12 @@ export function readConsoleManifest(dir = PUBLIC_DIR): ConsoleManifest {
 // 'wasm-unsafe-eval' lets the page compile WebAssembly, and nothing else: the session player
 // (asciinema-player) runs its terminal emulator as a WebAssembly module carried inside the console's own
 // script (a chunk loaded when a recording is opened). JavaScript eval and inline script stay refused; no worker or blob: source is needed.
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+// style-src adds one nonce per page: the terminal's emulator (xterm.js) sizes its rows with <style> elements it
+// makes, and the console gives those (only those) the nonce the shell carries (pages/terminal.tsx). No style
+// attribute and no other inline style is allowed. connect-src 'self' covers the terminal's wss: to this host.
+function csp(styleNonce: string): string {
+  return `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-${styleNonce}'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -56,13 +62,14 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
-export function renderShell(lang: Language, bundle: ConsoleManifest): string {
+export function renderShell(lang: Language, bundle: ConsoleManifest, styleNonce: string): string {
   const m = (k: MessageKey) => escapeHtml(t(lang, k));
   return `<!doctype html>
 <html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="warden-style-nonce" content="${styleNonce}">
 <title>${m('app.title')}</title>
 <link rel="stylesheet" href="/assets/app.css">
 <link rel="stylesheet" href="/assets/${bundle.css}">
@@ -142,16 +149,18 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, { se
   assets.set(consoleFiles.css, { type: CSS, body: readFileSync(path.join(PUBLIC_DIR, consoleFiles.css)), immutable: true });
   for (const chunk of consoleFiles.chunks) assets.set(chunk, { type: JS, body: readFileSync(path.join(PUBLIC_DIR, chunk)), immutable: true });
 
-  const page = async (request: FastifyRequest) => {
+  const page = async (request: FastifyRequest, styleNonce: string) => {
     const settings = await settingsService.current();
-    return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage), consoleFiles);
+    return renderShell(negotiateLanguage(request.headers['accept-language'], settings.defaultLanguage), consoleFiles, styleNonce);
   };
   // The console's routes are the browser's history paths: the same shell answers them all and the bundle
   // picks the page; what a page shows still comes from the API, which checks every call.
   for (const url of ['/', '/login', '/console', '/console/*']) {
-    app.get(url, { config: { access: 'public' } }, async (request, reply) =>
-      reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(await page(request)),
-    );
+    app.get(url, { config: { access: 'public' } }, async (request, reply) => {
+      // A fresh nonce per answer (the shell is never cached): a page cannot be made to carry a known one.
+      const styleNonce = randomBytes(18).toString('base64');
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', csp(styleNonce)).header('cache-control', 'no-store').send(await page(request, styleNonce));
+    });
   }
   app.get<{ Params: { name: string } }>('/assets/:name', { config: { access: 'public' } }, async (request, reply) => {
     const asset = assets.get(request.params.name);

@@ -9,7 +9,7 @@
 //   {"type":"open","deviceId":N,"credentialId":N,"cols":N,"rows":N,"reason":"…"?}   (again after a refusal)
 //   {"type":"resize","cols":N,"rows":N}
 // and sends what the user types as binary frames. The daemon answers
-//   {"type":"opened","sessionId":"…"} | {"type":"refused","refusal":"denied|needs-approval|reason-required|certificate-required"}
+//   {"type":"opened","sessionId":"…","device":"host name","account":"user name"} | {"type":"refused","refusal":"denied|needs-approval|reason-required|certificate-required"}
 //   {"type":"failed","failure":"host-key-mismatch|target-auth-failed|target-unreachable|target-timeout|not-recorded|channel-refused"}
 //   {"type":"ended","reason":"…","exitStatus":N|null}
 // and the target's output as binary frames. One terminal per WebSocket.
@@ -156,7 +156,7 @@ export const terminalRoutes: FastifyPluginAsync<TerminalRouteOptions> = async (a
         terminal = opened.terminal;
         if (closed) return void terminal.close('client-disconnected');
         open.add(terminal);
-        send({ type: 'opened', sessionId: terminal.id });
+        send({ type: 'opened', sessionId: terminal.id, device: terminal.session.target.hostname, account: terminal.session.target.username });
       } catch (e) {
         log.warn('the terminal could not be opened', { error: (e as Error).message });
         send({ type: 'failed', failure: 'channel-refused' });

@@ -9,11 +9,11 @@ import { PROFILE_NAMES } from '../../../appliance/access/index.js';
 
 /** language → console keys whose text is rightly the same as en-US's there (each entry is checked too). */
 export const SAME_AS_ENGLISH: Record<string, string[]> = {
-  de: ['console.profile.administrator', 'console.user.mfa.duo'],
-  pl: ['console.profile.administrator', 'console.user.mfa.duo'],
-  es: ['console.profile.auditor', 'console.user.mfa.duo'],
-  'pt-BR': ['console.profile.auditor', 'console.user.mfa.duo'],
-  fr: ['console.audit.outcome.info', 'console.sessions.nav', 'console.sessions.heading', 'console.sessions.col.actions', 'console.user.mfa.duo'],
+  de: ['console.profile.administrator', 'console.user.mfa.duo', 'console.terminal.heading'],
+  pl: ['console.profile.administrator', 'console.user.mfa.duo', 'console.terminal.heading'],
+  es: ['console.profile.auditor', 'console.user.mfa.duo', 'console.terminal.heading'],
+  'pt-BR': ['console.profile.auditor', 'console.user.mfa.duo', 'console.terminal.heading'],
+  fr: ['console.audit.outcome.info', 'console.sessions.nav', 'console.sessions.heading', 'console.sessions.col.actions', 'console.user.mfa.duo', 'console.terminal.heading'],
   // A product's name.
   ru: ['console.user.mfa.duo'],
 };

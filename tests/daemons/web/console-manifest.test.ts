@@ -12,7 +12,7 @@ describe('console manifest', () => {
     const m = readConsoleManifest();
     assert.match(m.js, /^console-[A-Za-z0-9]+\.js$/);
     assert.match(m.css, /^console-[A-Za-z0-9]+\.css$/);
-    const html = renderShell('en-US', m);
+    const html = renderShell('en-US', m, 'bm9uY2Utb2YtdGhpcy1wYWdl');
     assert.ok(html.indexOf('/assets/app.js') < html.indexOf(`/assets/${m.js}`), 'app.js first: it hands the session over');
     assert.ok(html.includes(`<link rel="stylesheet" href="/assets/${m.css}">`));
     // An ES module: it imports its chunks (the session player) itself, and only when a page needs them.
@@ -20,6 +20,9 @@ describe('console manifest', () => {
     assert.ok(m.chunks.length >= 1, 'the player is a chunk of its own');
     assert.ok(!m.chunks.includes(m.js));
     for (const tag of html.match(/<script[^>]*>/g) ?? []) assert.match(tag, / src="\/assets\/| type="application\/json"/, `no inline script: ${tag}`);
+    // The page's style nonce, for the terminal's own <style> elements (pages/terminal.tsx), and no inline style of its own.
+    assert.ok(html.includes('<meta name="warden-style-nonce" content="bm9uY2Utb2YtdGhpcy1wYWdl">'));
+    assert.ok(!/<style|style="/.test(html), 'the shell itself has no inline style');
   });
 
   test('missing or naming other files: refused with the reason', () => {

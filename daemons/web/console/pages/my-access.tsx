@@ -6,7 +6,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, errorText, failed, query } from '../api.js';
 import { formatDateTime, formatNumber, t } from '../i18n.js';
-import { navigate, useLocation } from '../router.js';
+import { followLink, navigate, useLocation } from '../router.js';
 import { toast } from '../toasts.js';
 import type { Me } from '../types.js';
 import type { AccessRequestItem, MyCredential, MyDevice, MyDevicesPage, Purpose, TargetState } from './access-types.js';
@@ -54,6 +54,11 @@ function isoOf(local: string): string | undefined {
   if (!local) return undefined;
   const d = new Date(local);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** The console's own terminal to this target (pages/terminal.tsx). */
+function terminalHref(d: MyDevice, c: MyCredential): string {
+  return `/console/my-access/terminal${query({ device: d.id, credential: c.id })}`;
 }
 
 /** The ssh command line for the terminal proxy: `user:credential@device@proxy` (the proxy's login-name grammar). */
@@ -456,6 +461,11 @@ export function MyAccessPage({ me }: { me: Me }) {
                         >
                           {t('console.myAccess.downloadRdp')}
                         </button>
+                      ) : null}
+                      {open('ssh') && me.permissions.includes('sessions.use') ? (
+                        <a class="button" id={`terminal-${key}`} href={terminalHref(d, c)} onClick={(ev) => followLink(ev, terminalHref(d, c))}>
+                          {t('console.terminal.open')}
+                        </a>
                       ) : null}
                       {open('ssh') && page ? <SshLine id={`ssh-${key}`} line={sshLine(me, c, d, page.sshProxy)} /> : null}
                     </td>
