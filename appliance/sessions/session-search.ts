@@ -64,6 +64,11 @@ export function validateSearch(input: Record<string, unknown>, now: number): Ses
     if (typeof input.since !== 'string' && typeof input.since !== 'number') throw new InputError('since must be a string', { field: 'since' });
     q.since = parseSince(String(input.since), now);
   }
+  if (input.before !== undefined && input.before !== '') {
+    const n = typeof input.before === 'number' || (typeof input.before === 'string' && /^[1-9][0-9]{0,15}$/.test(input.before)) ? Number(input.before) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new InputError('before must be a result id from the page before', { field: 'before' });
+    q.before = n;
+  }
   if (input.limit !== undefined && input.limit !== '') {
     const n = Number(input.limit);
     if (!Number.isInteger(n) || n < 1 || n > SEARCH_MAX_LIMIT) throw new InputError(`limit must be 1 to ${SEARCH_MAX_LIMIT}`, { field: 'limit' });
@@ -80,17 +85,34 @@ function excerpt(text: string, needle: string | undefined, width = 160): string 
   return (start > 0 ? '…' : '') + text.slice(start, start + width) + (start + width < text.length ? '…' : '');
 }
 
+export interface SessionSearchPage {
+  results: SessionSearchResult[];
+  /** Pass as `before` for the next (older) page; null when this page is the last. */
+  nextBefore: number | null;
+}
+
 export class SessionSearch {
   constructor(private readonly deps: { store: Store; clock?: () => number }) {}
 
   /** Search recorded sessions; `input` as received (see validateSearch). Newest first. */
   async find(input: Record<string, unknown>): Promise<SessionSearchResult[]> {
+    return (await this.page(input)).results;
+  }
+
+  /**
+   * One page of a search, newest first, and where the next begins (keyset: `before` is the last hit's row,
+   * so a page stays the same while new sessions are recorded, and the thousandth page costs what the first does).
+   */
+  async page(input: Record<string, unknown>): Promise<SessionSearchPage> {
     const q = validateSearch(input, (this.deps.clock ?? Date.now)());
     if (q.command === undefined && q.text === undefined && q.user === undefined && q.device === undefined && q.since === undefined) {
       throw new InputError('give at least one of command, text, user, device, since');
     }
-    const hits = await this.deps.store.repos.sessionSearch.search(q);
-    return hits.map((h) => ({
+    // One more than asked: whether a next page exists, without counting.
+    const found = await this.deps.store.repos.sessionSearch.search({ ...q, limit: q.limit + 1 });
+    const hits = found.slice(0, q.limit);
+    const nextBefore = found.length > q.limit ? hits.at(-1)!.id : null;
+    const results = hits.map((h) => ({
       sessionId: h.sessionId,
       user: h.username,
       device: h.hostname,
@@ -103,5 +125,6 @@ export class SessionSearch {
       recordingId: h.recordingId,
       offsetSeconds: Math.max(0, Math.floor(h.offsetMs / 1000)),
     }));
+    return { results, nextBefore };
   }
 }

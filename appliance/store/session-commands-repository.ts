@@ -129,10 +129,14 @@ export interface SessionSearchQuery {
   device?: string;
   /** Only from this instant on (ms since the epoch). */
   since?: number;
+  /** Keyset paging: only hits older than this one (a hit's `id`, from the page before). */
+  before?: number;
   limit: number;
 }
 
 export interface SessionSearchHit {
+  /** The row's id in its table (commands, or output text for text-only searches): the next page's `before`. */
+  id: number;
   sessionId: string;
   username: string;
   hostname: string;
@@ -187,10 +191,11 @@ async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDial
     if (q.user !== undefined) parts.push(sql`s.username = ${q.user}`);
     if (q.device !== undefined) parts.push(sql`(s.hostname = ${q.device} OR s.device_id IN (SELECT id FROM devices WHERE address = ${q.device}))`);
     if (q.since !== undefined) parts.push(sql`${a}.at >= ${q.since}`);
+    if (q.before !== undefined) parts.push(sql`${a}.id < ${q.before}`);
     return sql.join(parts, sql` AND `);
   };
   if (q.command === undefined && q.text !== undefined) {
-    const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
+    const rows = await sql<{ id: number; session_id: string; username: string; hostname: string; at: number; offset_ms: number; text: string; recording_id: string | null }>`
       SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
       SELECT o.id, o.session_id, s.username, s.hostname, o.at, o.offset_ms, o.text
       FROM ${dialect.from('o', narrowed)}
@@ -202,7 +207,7 @@ async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDial
   if (q.text !== undefined) conditions.push(sql`c.session_id IN (SELECT o.session_id FROM session_output_text o WHERE ${dialect.outputMatch(q.text)})`);
   if (q.command !== undefined) conditions.push(dialect.commandMatch(q.command));
   // The recording is looked up for the rows returned only (outside the sorted, limited inner query).
-  const rows = await sql<{ session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
+  const rows = await sql<{ id: number; session_id: string; username: string; hostname: string; at: number; offset_ms: number; command: string; action: SessionCommandsTable['action']; exit_status: number | null; recording_id: string | null }>`
     SELECT x.*, (SELECT r.id FROM recordings r WHERE r.session_id = x.session_id) AS recording_id FROM (
     SELECT c.id, c.session_id, s.username, s.hostname, c.at, c.offset_ms, c.command, c.action, c.exit_status
     FROM ${dialect.from('c', narrowed)}
@@ -212,8 +217,8 @@ async function searchSessions(db: Db, q: SessionSearchQuery, dialect: SearchDial
 }
 
 /** Where a hit is, whichever table it came from: the session, who and where, when, and its recording. */
-function hitPlace(r: { session_id: string; username: string; hostname: string; at: number; offset_ms: number; recording_id: string | null }) {
-  return { sessionId: r.session_id, username: r.username, hostname: r.hostname, at: Number(r.at), offsetMs: Number(r.offset_ms), recordingId: r.recording_id };
+function hitPlace(r: { id: number; session_id: string; username: string; hostname: string; at: number; offset_ms: number; recording_id: string | null }) {
+  return { id: Number(r.id), sessionId: r.session_id, username: r.username, hostname: r.hostname, at: Number(r.at), offsetMs: Number(r.offset_ms), recordingId: r.recording_id };
 }
 
 export class SqliteSessionSearchRepository implements SessionSearchRepository {

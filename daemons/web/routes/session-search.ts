@@ -8,7 +8,7 @@ export interface SessionSearchRouteOptions {
 }
 
 export const sessionSearchRoutes: FastifyPluginAsync<SessionSearchRouteOptions> = async (app, { search }) => {
-  app.get<{ Querystring: { command?: string; text?: string; user?: string; device?: string; since?: string; limit?: string } }>(
+  app.get<{ Querystring: { command?: string; text?: string; user?: string; device?: string; since?: string; before?: string; limit?: string } }>(
     '/api/v1/sessions',
     {
       config: { permission: 'recordings.view' },
@@ -22,11 +22,13 @@ export const sessionSearchRoutes: FastifyPluginAsync<SessionSearchRouteOptions> 
             user: { type: 'string', maxLength: 64 },
             device: { type: 'string', maxLength: 253 },
             since: { type: 'string', maxLength: 40 },
+            before: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
             limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
           },
         },
       },
     },
-    async (request) => ({ results: await search.find(request.query) }),
+    // Newest first; `nextBefore` (null on the last page) asks for the next, older page.
+    async (request) => search.page(request.query),
   );
 };

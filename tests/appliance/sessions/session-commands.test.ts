@@ -183,12 +183,33 @@ describe('session commands: rules, recording, search', () => {
       assert.deepEqual((await a.sessions.search.find({ command: 'rm', user: 'bob' })).map((x) => x.command), ['RM -RF /tmp/cache'], 'two characters: below the trigram index, still found');
     });
 
+    test('a search pages by keyset, newest first, on both kinds of hits: every hit once, the last page says so', async () => {
+      for (const input of [{ user: 'ana' }, { command: 'rm -rf' }, { text: 'i' }]) {
+        const all = await a.sessions.search.find({ ...input, limit: 1000 });
+        assert.ok(all.length >= 2, `${JSON.stringify(input)} has ${all.length} hits`);
+        const seen: typeof all = [];
+        let before: number | null | undefined;
+        for (let pages = 0; before !== null; pages++) {
+          assert.ok(pages <= all.length, 'the pages end');
+          const page = await a.sessions.search.page({ ...input, limit: 1, ...(before ? { before: String(before) } : {}) });
+          assert.equal(page.results.length, 1);
+          seen.push(...page.results);
+          before = page.nextBefore;
+        }
+        assert.deepEqual(seen, all, JSON.stringify(input));
+      }
+      const whole = await a.sessions.search.page({ user: 'ana', limit: 1000 });
+      assert.equal(whole.nextBefore, null, 'one page holding everything has no next');
+    });
+
     test('bad search input is refused with the field named', async () => {
       for (const [input, field] of [
         [{ command: 'x', limit: '0' }, 'limit'],
         [{ command: 'x', since: 'yesterday' }, 'since'],
         [{ command: 'a\u0000b' }, 'command'],
         [{ command: 'x'.repeat(257) }, 'command'],
+        [{ command: 'x', before: '0' }, 'before'],
+        [{ command: 'x', before: '1e3' }, 'before'],
       ] as const) {
         await assert.rejects(a.sessions.search.find(input), (e: Error & { code?: string; details?: Record<string, unknown> }) => e.code === 'INPUT_INVALID' && e.details?.field === field);
       }

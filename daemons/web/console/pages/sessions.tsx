@@ -260,7 +260,9 @@ function HistoryView({ search }: { search: URLSearchParams }) {
 function SearchView({ search }: { search: URLSearchParams }) {
   const command = search.get('command') ?? '';
   const text = search.get('text') ?? '';
+  const before = search.get('before') ?? undefined;
   const [hits, setHits] = useState<SearchHit[] | null>(null);
+  const [nextBefore, setNextBefore] = useState<number | null>(null);
 
   useEffect(() => {
     if (!command && !text) {
@@ -269,13 +271,17 @@ function SearchView({ search }: { search: URLSearchParams }) {
     }
     let live = true;
     setHits(null);
-    api<{ results: SearchHit[] }>('GET', `/api/v1/sessions${query({ command, text, limit: PAGE_SIZE })}`)
-      .then((r) => live && setHits(r.results))
+    api<{ results: SearchHit[]; nextBefore: number | null }>('GET', `/api/v1/sessions${query({ command, text, before, limit: PAGE_SIZE })}`)
+      .then((r) => {
+        if (!live) return;
+        setHits(r.results);
+        setNextBefore(r.nextBefore);
+      })
       .catch(failed);
     return () => {
       live = false;
     };
-  }, [command, text]);
+  }, [command, text, before]);
 
   const submit = (ev: Event) => {
     ev.preventDefault();
@@ -346,6 +352,20 @@ function SearchView({ search }: { search: URLSearchParams }) {
           </table>
         </div>
       )}
+      {hits !== null && (before || nextBefore) ? (
+        <div class="pager">
+          {before ? (
+            <button type="button" class="secondary" id="search-newest" onClick={() => navigate(`${BASE}${query({ tab: 'search', command, text })}`)}>
+              {t('console.sessions.newest')}
+            </button>
+          ) : null}
+          {nextBefore ? (
+            <button type="button" class="secondary" id="search-older" onClick={() => navigate(`${BASE}${query({ tab: 'search', command, text, before: nextBefore })}`)}>
+              {t('console.sessions.older')}
+            </button>
+          ) : null}
+        </div>
+      ) : null}
     </div>
   );
 }
