@@ -27,7 +27,10 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
   const passwords: Record<string, string> = {};
   /** Signed in through the browser by the administrator's walk, kept for the later steps (one session per account). */
   let user: Page;
-  /** axe-core's serious violations of every page seen, "role page: violation". */
+  /**
+   * Step 7 of the issue runs through all the others: axe-core's serious violations of every page each role sees,
+   * "role page: violation", asserted empty at the end of each step.
+   */
   const problems: string[] = [];
 
   before(async () => {
@@ -111,7 +114,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await page.locator('#request-submit').click();
     await page.locator('#request-form').waitFor({ state: 'detached' });
   }
-  /** In the approvals inbox: approve the one request of `requester` for `purpose` with a comment; returns its id. */
+  /** In the approvals inbox: approve the one request whose purpose reads `purposeLabel`, with a comment; returns its id. */
   async function approve(page: Page, purposeLabel: string, comment: string): Promise<number> {
     const row = page.locator('#inbox tbody tr', { hasText: purposeLabel });
     await row.waitFor();
@@ -140,6 +143,8 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     passwords.priya = strongPassword();
     user = await lab.signedIn('priya', otp, { newPassword: passwords.priya, clock: true });
     await user.locator('#dash-my-access').waitFor();
+    await settled(user);
+    await axe(user, 'user home');
     assert.equal((await new ApiClient(lab.d).login('priya', otp)).status, 401, 'the one-time password is spent');
 
     // Devices: a CSV of three rows, the middle one bad; the report says which and why; the good ones are listed.
@@ -258,6 +263,9 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await axe(approver, 'approver inbox (one left)');
     const viewRequest = await approve(approver, 'Password view', 'ok, once');
     await approver.locator('#inbox-empty').waitFor();
+    await axe(approver, 'approver inbox (empty)');
+    await nav(approver, '/console/my-access');
+    await axe(approver, 'approver my access');
     for (const [id, comment] of [[sessionRequest, 'ok for tonight'], [viewRequest, 'ok, once']] as const) {
       const events = (await get(`/api/v1/audit?type=access.approve&subject=request:${id}`)).events;
       assert.equal(events.length, 1);
@@ -327,7 +335,9 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     assert.equal((await get('/api/v1/settings')).settings.lockout.maxAttempts, 7);
     await axe(admin, 'admin settings');
 
-    // The pages the walk has not opened yet, for axe: the sessions list and the audit trail.
+    // The pages the walk has not opened yet, for axe: My access, the sessions list and the audit trail.
+    await nav(admin, '/console/my-access');
+    await axe(admin, 'admin my access');
     await nav(admin, '/console/sessions');
     await axe(admin, 'admin sessions');
     await nav(admin, '/console/audit');
@@ -371,7 +381,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     assert.match((await auditor.locator('#chain-verdict').textContent()) ?? '', /^Chain intact: \d+ events verified\.$/);
     await axe(auditor, 'auditor audit');
     // The auditor reads the other pages of the profile without a way to change them.
-    for (const path of ['/console/users', '/console/devices', '/console/certificates', '/console/settings', '/console/sessions']) {
+    for (const path of ['/console/users', '/console/devices', '/console/credentials', '/console/certificates', '/console/settings', '/console/sessions']) {
       await nav(auditor, path);
       await axe(auditor, `auditor ${path}`);
     }
