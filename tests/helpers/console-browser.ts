@@ -23,8 +23,12 @@ export interface ConsoleLab {
   origin: string;
   /** A browser context in `locale` (Accept-Language and navigator.language), downloads allowed. */
   context(locale?: string): Promise<BrowserContext>;
-  /** A new page signed in as `username` through the login form, landed on `path` (default /console). */
-  signedIn(username: string, password: string, opts?: { locale?: string; path?: string }): Promise<Page>;
+  /**
+   * A new page signed in as `username` through the login form, landed on `path` (default /console). `clock`:
+   * playwright's clock installed before the console loads (a test may then jump it); `newPassword`: `password`
+   * is a one-time password, changed to this one on the form the sign-in shows.
+   */
+  signedIn(username: string, password: string, opts?: { locale?: string; path?: string; clock?: boolean; newPassword?: string }): Promise<Page>;
   stop(): Promise<void>;
 }
 
@@ -51,10 +55,18 @@ export async function startConsoleLab(opts: { beforeStart?: (home: InitializedHo
     },
     async signedIn(username, password, opts = {}) {
       const page = await (await lab.context(opts.locale)).newPage();
+      if (opts.clock) await page.clock.install();
       await page.goto(`${origin}${opts.path ?? '/console'}`);
       await page.locator('#username').fill(username);
       await page.locator('#password').fill(password);
       await page.locator('#login-submit').click();
+      if (opts.newPassword !== undefined) {
+        await page.locator('#view-change').waitFor({ state: 'visible' });
+        await page.locator('#current-password').fill(password);
+        await page.locator('#new-password').fill(opts.newPassword);
+        await page.locator('#confirm-password').fill(opts.newPassword);
+        await page.locator('#change-submit').click();
+      }
       await page.locator('#console nav').waitFor({ state: 'visible' });
       return page;
     },
@@ -79,6 +91,29 @@ export async function waitUntil(page: Page, expression: string, timeoutMs = 10_0
     if (Date.now() > end) assert.fail(`timed out waiting for ${expression}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface Focused {
+  tag: string;
+  id: string;
+  text: string;
+}
+
+/** The element that has the focus now: its tag, id and trimmed text. */
+export function focused(page: Page): Promise<Focused> {
+  return page.evaluate<Focused>(`(() => {
+    const el = document.activeElement;
+    return { tag: el?.tagName ?? '', id: el?.id ?? '', text: (el?.textContent ?? '').trim() };
+  })()`);
+}
+
+/** Press Tab until the focus is on an element `match` accepts; fails after `max` presses. */
+export async function tabTo(page: Page, match: (f: Focused) => boolean, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (match(await focused(page))) return;
+  }
+  assert.fail(`Tab never reached the element (last: ${JSON.stringify(await focused(page))})`);
 }
 
 /** axe-core's serious and critical violations on the page as it is now, "rule (impact): targets". */
