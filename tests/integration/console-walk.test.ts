@@ -14,14 +14,21 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { createCa } from '../helpers/pki.js';
-import { strongPassword } from '../helpers/fixtures.js';
+import path from 'node:path';
+import { strongPassword, tempDir } from '../helpers/fixtures.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { ensureTargetAccount } from '../helpers/terminal-proxy.js';
 import { englishLeftovers, focused, seriousViolations, startConsoleLab, tabTo, waitUntil, type ConsoleLab } from '../helpers/console-browser.js';
 import { ApiClient, signInAccounts } from '../helpers/web-daemon.js';
 
 const SECRET = 'Walk-R00t-Secret-42';
+/** The credential's account: a local account of the lab's real sshd (db01), whose password is SECRET. */
+const ACCOUNT = 'wwalkops';
 
 describe('console: the walk of issue 13 (administrator, privileged user, approver, auditor)', () => {
   let lab: ConsoleLab;
+  let sshd: Sshd;
+  let work: ReturnType<typeof tempDir>;
   const clients: Record<string, ApiClient> = {};
   const ids: Record<string, number> = {};
   const passwords: Record<string, string> = {};
@@ -34,12 +41,20 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
   const problems: string[] = [];
 
   before(async () => {
+    // db01 is a real sshd with the credential's account, for the terminal step.
+    work = tempDir('warden-walk-');
+    sshd = await startSshd(path.join(work.dir, 'sshd'));
+    ensureTargetAccount(ACCOUNT, SECRET);
     lab = await startConsoleLab();
     // The approver and the auditor exist before the walk (the walk creates the privileged user through the
     // Users page); checker is an administrator for the API checks, never signed in through the browser.
     await signInAccounts(lab.admin, lab.d, [['anna', 'privileged-access-user'], ['olga', 'auditor'], ['checker', 'administrator']] as const, clients, ids, passwords);
   });
-  after(async () => lab?.stop());
+  after(async () => {
+    await lab?.stop();
+    await sshd?.stop();
+    work?.cleanup();
+  });
 
   const api = () => clients.checker!;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON of any shape, asserted by the test
@@ -54,6 +69,9 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await page.locator('#welcome').waitFor();
     await settled(page);
   };
+  /** The HTML5 terminal's screen (xterm.js's rows) matches `pattern` (a RegExp source, multiline). */
+  const terminalShows = (page: Page, pattern: string) =>
+    waitUntil(page, `new RegExp(${JSON.stringify(pattern)}, 'm').test(document.querySelector('#terminal .xterm-rows')?.innerText ?? '')`, 15_000);
   /** axe-core on the page as it is now; its findings are asserted at the end of the step. */
   async function axe(page: Page, where: string): Promise<void> {
     problems.push(...(await seriousViolations(page)).map((v) => `${where}: ${v}`));
@@ -149,7 +167,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
 
     // Devices: a CSV of three rows, the middle one bad; the report says which and why; the good ones are listed.
     await nav(admin, '/console/devices');
-    await importCsv(admin, 'hostname,address,type,connectivity\ndb01,127.0.0.1,Linux,SSH:22\nbad01,not-an-address,Linux,SSH:22\nweb01,127.0.0.2,Linux,SSH:22\n');
+    await importCsv(admin, `hostname,address,type,connectivity\ndb01,127.0.0.1,Linux,SSH:${sshd.port}\nbad01,not-an-address,Linux,SSH:22\nweb01,127.0.0.2,Linux,SSH:22\n`);
     assert.equal(await admin.locator('#import-summary').textContent(), '2 created, 0 updated, 1 rejected.');
     assert.deepEqual(await report(admin), [
       ['2', 'db01', 'Created', ''],
@@ -162,15 +180,16 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     assert.deepEqual(devices.map((d) => d.hostname).sort(), ['db01', 'web01'], 'the bad row made nothing');
     ids.db01 = devices.find((d) => d.hostname === 'db01')!.id;
 
-    // Credentials: root on db01, its secret typed once and never shown.
+    // Credentials: the account on db01, its secret typed once and never shown.
     await nav(admin, '/console/credentials');
-    await createCredential(admin, 'db01', '127.0.0.1', 'root', SECRET);
-    await admin.locator('.toast', { hasText: 'Credential root created.' }).waitFor();
+    await createCredential(admin, 'db01', '127.0.0.1', ACCOUNT, SECRET);
+    await admin.locator('.toast', { hasText: `Credential ${ACCOUNT} created.` }).waitFor();
     assert.equal((await admin.content()).includes(SECRET), false);
     await axe(admin, 'admin credentials');
-    const root = (await get('/api/v1/credentials?q=root')).credentials[0];
-    assert.deepEqual([root.username, root.deviceId], ['root', ids.db01]);
+    const root = (await get(`/api/v1/credentials?q=${ACCOUNT}`)).credentials[0];
+    assert.deepEqual([root.username, root.deviceId], [ACCOUNT, ids.db01]);
     ids.root = root.id;
+    ids[ACCOUNT] = root.id;
 
     // Access groups: members of each kind through the pickers, a window, then the conditions.
     await nav(admin, '/console/access-groups');
@@ -183,7 +202,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     ids.group = Number(new URL(admin.url()).pathname.split('/').pop());
     await pick(admin, 'users', 'priya', 'priya');
     await pick(admin, 'devices', 'db0', 'db01');
-    await pick(admin, 'credentials', 'root', 'root');
+    await pick(admin, 'credentials', ACCOUNT, ACCOUNT);
     await pick(admin, 'approvers', 'anna', 'anna');
 
     // The window: every hour of the week but one, twelve hours from now in the appliance's time zone (so the
@@ -234,18 +253,19 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await user.locator('#nav a[href="/console/my-access"]').click();
     await user.locator('#my-access').waitFor();
     await settled(user);
-    assert.equal(await stateOf(user, 'db01', 'root', 'ssh'), 'needs-approval');
-    assert.equal(await stateOf(user, 'db01', 'root', 'password-view'), 'needs-approval');
+    assert.equal(await stateOf(user, 'db01', ACCOUNT, 'ssh'), 'needs-approval');
+    assert.equal(await stateOf(user, 'db01', ACCOUNT, 'password-view'), 'needs-approval');
     assert.equal(await user.locator(`#ssh-${ids.db01}-${ids.root}`).count(), 0, 'no ssh line before access is allowed');
     await axe(user, 'user my access');
     await user.locator(`#request-${ids.db01}-${ids.root}`).click();
     await axe(user, 'user request form');
     await user.locator('#request-form button.secondary').click();
     await user.locator('#request-form').waitFor({ state: 'detached' });
-    await requestAccess(user, 'db01', 'root', 'session', 'patching db01 tonight');
-    await requestAccess(user, 'db01', 'root', 'password-view', 'checking the root password rotation');
+    await requestAccess(user, 'db01', ACCOUNT, 'session', 'patching db01 tonight');
+    await requestAccess(user, 'db01', ACCOUNT, 'password-view', 'checking the root password rotation');
     await waitUntil(user, `[...document.querySelectorAll('#my-requests tbody tr')].map((r) => r.getAttribute('data-status')).join() === 'pending,pending'`);
-    assert.equal(await user.locator(`#request-${ids.db01}-${ids.root}`).count(), 0, 'nothing more to ask while both wait');
+    // Nothing more to ask while both wait (once the page has reloaded the pending requests).
+    await waitUntil(user, `document.querySelector('#request-${ids.db01}-${ids.root}') === null && document.querySelectorAll('#my-requests tbody tr').length === 2`);
     const asked = (await get('/api/v1/audit?type=access.request&actor=priya')).events as { detail: unknown }[];
     const purposes = asked.map((e) => (typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail) as { purpose?: string; reason?: string });
     assert.deepEqual(purposes.map((p) => [p.purpose, p.reason]).sort(), [['password-view', 'checking the root password rotation'], ['session', 'patching db01 tonight']]);
@@ -278,19 +298,60 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await user.reload();
     await user.locator('#my-access').waitFor();
     await settled(user);
-    assert.equal(await stateOf(user, 'db01', 'root', 'ssh'), 'approved');
-    assert.equal(await stateOf(user, 'db01', 'root', 'password-view'), 'approved');
-    assert.match(await user.locator(target('db01', 'root')).innerText(), /approved until/);
-    assert.match(await user.locator(`#ssh-${ids.db01}-${ids.root}`).innerText(), /^ssh .*priya:root@db01@/);
+    assert.equal(await stateOf(user, 'db01', ACCOUNT, 'ssh'), 'approved');
+    assert.equal(await stateOf(user, 'db01', ACCOUNT, 'password-view'), 'approved');
+    assert.match(await user.locator(target('db01', ACCOUNT)).innerText(), /approved until/);
+    assert.match(await user.locator(`#ssh-${ids.db01}-${ids.root}`).innerText(), new RegExp(`^ssh .*priya:${ACCOUNT}@db01@`));
     await waitUntil(user, `[...document.querySelectorAll('#my-requests tbody tr')].map((r) => r.getAttribute('data-status')).join() === 'approved,approved'`);
     await axe(user, 'user my access (approved)');
 
-    // TERMINAL STEP (added by the lead): open the HTML5 terminal from My access, type a command, see it live, end it, play it back, find it by search.
+    // The terminal: from My access to db01's real sshd on the approved session, a command typed; the
+    // administrator sees the session live and ends it; it plays back and the search finds the command.
+    await user.locator(`#terminal-${ids.db01}-${ids.root}`).click();
+    await user.waitForURL(/\/console\/my-access\/terminal\?/);
+    await waitUntil(user, `document.querySelector('#terminal-notice')?.dataset.phase === 'open'`, 20_000);
+    await terminalShows(user, '\\$\\s*$');
+    await user.keyboard.type('echo walk-$((6*7))');
+    await user.keyboard.press('Enter');
+    await terminalShows(user, '^walk-42\\s*$');
+    await axe(user, 'user terminal');
+    const admin = await lab.signedIn('admin', lab.adminPassword, { path: '/console/sessions' });
+    await waitUntil(admin, `document.querySelector('#live-sessions tbody tr') !== null`);
+    const live = admin.locator('#live-sessions tbody tr');
+    const sessionId = (await live.getAttribute('data-session'))!;
+    assert.match(await live.innerText(), new RegExp(`priya\\s+db01\\s+${ACCOUNT}\\s+SSH`));
+    await live.locator('button.end').click();
+    await admin.locator('#end-reason').fill('walk: ended by the administrator');
+    await admin.locator('#end-confirm').click();
+    await waitUntil(user, `document.querySelector('#terminal-notice')?.dataset.phase === 'closed'`);
+    assert.equal(await user.locator('#terminal-notice').textContent(), 'The session was ended by an administrator or by policy.');
+    await waitUntil(admin, `document.querySelector('#live-none') !== null`, 15_000);
+    let recordingId = '';
+    for (let i = 0; i < 100 && !recordingId; i++) {
+      const r = (await get(`/api/v1/recordings?limit=5`)).recordings.find((x: { sessionId: string; status: string }) => x.sessionId === sessionId && x.status === 'complete');
+      if (r) recordingId = r.id;
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(recordingId, 'the terminal session was recorded');
+    await admin.goto(`${lab.origin}/console/sessions?tab=search`);
+    await admin.locator('#search-command').fill('echo walk-');
+    await admin.locator('#search-submit').click();
+    const hit = admin.locator(`#search-results tr[data-session="${sessionId}"]`);
+    await hit.waitFor();
+    assert.match(await hit.innerText(), /priya\s+db01\s+echo walk-\$\(\(6\*7\)\)/);
+    await axe(admin, 'admin session search');
+    await hit.locator('a.play').click();
+    await admin.waitForURL(new RegExp(`/console/sessions/${recordingId}\\?t=\\d+$`));
+    await admin.locator('#command-list button.command', { hasText: 'echo walk-$((6*7))' }).waitFor();
+    await admin.locator('#command-list button.command', { hasText: 'echo walk-$((6*7))' }).click();
+    await waitUntil(admin, `document.querySelector('#player .ap-term-text')?.innerText.includes('walk-42') === true`, 15_000);
+    await axe(admin, 'admin playback');
+    await admin.context().close();
 
     // The password: a reason asked in a dialog, the secret with its countdown, hidden by itself after 30 s.
     await nav(user, '/console/credentials');
-    await credentialRow(user, 'root', 'db01').locator('td.view-state', { hasText: 'Allowed' }).waitFor();
-    await credentialRow(user, 'root', 'db01').getByRole('button', { name: 'View password' }).click();
+    await credentialRow(user, ACCOUNT, 'db01').locator('td.view-state', { hasText: 'Allowed' }).waitFor();
+    await credentialRow(user, ACCOUNT, 'db01').getByRole('button', { name: 'View password' }).click();
     await user.locator('#view').waitFor({ state: 'visible' });
     await axe(user, 'user reason dialog');
     await user.locator('#view-submit').click();
@@ -445,7 +506,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     await page.keyboard.type('db01');
     await page.keyboard.press('Enter');
     await page.waitForURL(`${lab.origin}/console/my-access?q=db01`);
-    await page.locator(target('db01', 'root')).waitFor();
+    await page.locator(target('db01', ACCOUNT)).waitFor();
     // Credentials: the view button of the row is reached by Tab and opens the reason dialog with the focus in it.
     await navigateTo(page, 'Credentials', '/console/credentials');
     await tabTo(page, (f) => f.tag === 'BUTTON' && f.text === 'View password');
@@ -548,7 +609,7 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     assert.equal(await stateOf(de, 'db01', 'backup', 'ssh'), 'approved');
     await seen(de);
     await nav(de, '/console/credentials');
-    await credentialRow(de, 'root', 'db01').waitFor();
+    await credentialRow(de, ACCOUNT, 'db01').waitFor();
     await seen(de);
     await nav(de, '/console');
     await seen(de);
