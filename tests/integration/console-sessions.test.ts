@@ -198,6 +198,14 @@ describe('console: sessions (live, history, playback, search)', { timeout: 300_0
     await page.locator(`#recordings tr[data-recording="${recordingId}"] a.play`).click();
     await waitUntil(page, `document.querySelector('#command-list button.command') !== null && document.querySelector('#player .ap-term-text') !== null`);
     await look();
+    // The player's own words are French too: its button labels, its tooltips, its keyboard help once opened.
+    const playerWords = () => page.evaluate<string[]>(`[...document.querySelectorAll('#player [aria-label]')].map((e) => e.getAttribute('aria-label')).concat([...document.querySelectorAll('#player .ap-tooltip')].map((e) => e.textContent))`);
+    const words = await playerWords();
+    for (const w of ['Afficher les raccourcis clavier', 'Basculer en plein écran', 'Plein écran (f)', 'Raccourcis clavier (?)']) assert.ok(words.includes(w), `${w} in ${words.join(' | ')}`);
+    await page.locator('#player [aria-label="Afficher les raccourcis clavier"]').click();
+    await waitUntil(page, `document.querySelector('#player')?.innerText.includes(' – pause / reprise') === true`);
+    await look();
+    texts.push(...(await playerWords()));
     await page.goto(`${lab.origin}/console/sessions?tab=search&command=console-marker`);
     await waitUntil(page, `document.querySelector('#search-results tr') !== null`);
     await look();

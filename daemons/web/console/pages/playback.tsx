@@ -1,6 +1,6 @@
 // A recording played back in the browser: asciinema-player fed from the asciicast API (streamed, verified by
 // the server before the first byte), its speed chosen here, and the session's commands beside it — a click
-// on one moves the player to the moment it was entered. RDP recordings have no browser playback yet.
+// on one moves the player to the moment it was entered; the player's own words in the console's language.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type * as AsciinemaPlayer from 'asciinema-player';
 
@@ -17,6 +17,7 @@ import { followLink } from '../router.js';
 import { PAGE_SIZE, Pager } from './paging.js';
 import type { Recording, RecordingCommand } from './sessions-types.js';
 import { formatPosition } from './sessions-format.js';
+import { localizePlayer } from './player-words.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
 
@@ -28,6 +29,9 @@ function Player({ id, start, speed, onPlayer }: { id: string; start: number; spe
   const playing = useRef(false);
   /** The recording and start the player was made for: another one (back/forward) starts where its address says. */
   const shown = useRef(`${id}@${start}`);
+
+  // The player's own words in the console's language, for every player made in this box.
+  useEffect(() => (host.current ? localizePlayer(host.current) : undefined), []);
 
   useEffect(() => {
     let current = true;
