@@ -36,7 +36,15 @@ export interface TerminalClient {
   output(data: Buffer): void;
   /** The terminal ended, once: the shell's exit, or why it was cut. */
   ended(end: TerminalEnd): void;
+  /**
+   * Stop reading what the user sends (true) while typed input waits for the recording to catch up, and go on
+   * (false) once it has left: a paste during a stall is held by the client's socket, not this process's memory.
+   */
+  holdInput?(held: boolean): void;
 }
+
+/** Input waiting for the recording, at most, before the client is asked to hold the rest. */
+export const INPUT_BACKLOG_BYTES = 256 * 1024;
 
 export interface TerminalEnd {
   /** The session's end reason as the store keeps it ('exited', 'client-disconnected', 'ended: …', 'target-disconnected'). */
@@ -110,8 +118,8 @@ export async function openTerminal(deps: TerminalDeps, req: TerminalRequest, cli
   return { opened: true, terminal: new Terminal(deps, session, upstream, channel, tap, io, client) };
 }
 
-/** The tap's side of the bridge: its own bytes go out, and its brake holds both directions. */
-class TerminalIO implements ChannelIO {
+/** The tap's side of the bridge: its own bytes go out, and its brake holds both directions (exported for tests). */
+export class TerminalIO implements ChannelIO {
   held = false;
   toTargetHook: (d: Buffer) => void = () => {};
   toClientHook: (d: Buffer) => void = () => {};
@@ -146,6 +154,8 @@ export class Terminal {
   private finished = false;
   private closing: Promise<void> | null = null;
   private inputQueue: Buffer[] = [];
+  private inputQueued = 0;
+  private inputHeld = false;
 
   constructor(
     private readonly deps: TerminalDeps,
@@ -196,6 +206,11 @@ export class Terminal {
     // While the recording catches up, typing waits here (in order), as the SSH door's paused stream would.
     if (this.io.held || this.inputQueue.length > 0) {
       this.inputQueue.push(data);
+      this.inputQueued += data.length;
+      if (!this.inputHeld && this.inputQueued > INPUT_BACKLOG_BYTES) {
+        this.inputHeld = true;
+        this.client.holdInput?.(true);
+      }
       return;
     }
     this.send(data);
@@ -230,7 +245,15 @@ export class Terminal {
       this.channel.resume();
       this.channel.stderr.resume();
     }
-    while (!this.io.held && this.inputQueue.length > 0 && !this.finished) this.send(this.inputQueue.shift()!);
+    while (!this.io.held && this.inputQueue.length > 0 && !this.finished) {
+      const next = this.inputQueue.shift()!;
+      this.inputQueued -= next.length;
+      this.send(next);
+    }
+    if (this.inputHeld && this.inputQueue.length === 0) {
+      this.inputHeld = false;
+      this.client.holdInput?.(false);
+    }
   }
 
   /** The user left (closed the tab, the WebSocket dropped) or the door is stopping. */

@@ -141,6 +141,7 @@ export const terminalRoutes: FastifyPluginAsync<TerminalRouteOptions> = async (a
                 if (queued < LOW_WATER) terminal?.clientFull(false);
               });
             },
+            holdInput: (held) => (held ? socket.pause() : socket.resume()),
             ended: (end) => {
               if (terminal) open.delete(terminal);
               send({ type: 'ended', reason: end.reason, exitStatus: end.exit && 'code' in end.exit ? end.exit.code : null });
