@@ -2,9 +2,8 @@
 // rules: a guard on interactive channels, the exec command whole before its channel opens) and its commands,
 // output text and file operations handed to the search (sessions.activityRecorder). One recording and one
 // activity recorder per session, shared by its channels, closed once when the session ends.
-import type { Appliance } from '../index.js';
 import { endsWithSecretPrompt, type CommandGuard, type CommandVerdict, type GuardedCommand } from '../commands/index.js';
-import type { CommandActivity, ProxySession, SessionActivityRecorder, SessionRecording } from '../sessions/index.js';
+import type { CommandActivity, ProxySession, RecordingService, SessionActivityRecorder, SessionRecording, SessionService } from '../sessions/index.js';
 import { logger } from '../log/index.js';
 import type { ChannelInfo, ChannelIO, ChannelTap, ExecJudgement, ExitInfo, TapFactory } from './data-tap.js';
 import { ScpObserver, SftpObserver, type FileOperation } from './sftp-observer.js';
@@ -51,7 +50,8 @@ export class RecordingTaps implements TapFactory {
   /** Sessions whose recording is closed: a channel arriving late gets none, never a second recording. */
   private readonly ended = new WeakSet<ProxySession>();
 
-  constructor(private readonly appliance: Appliance) {}
+  /** `appliance`: the recordings and the sessions (an Appliance is one). */
+  constructor(private readonly appliance: { recordings: RecordingService; sessions: SessionService }) {}
 
   /** The session's recording and activity recorder, started by its first channel. */
   private state(session: ProxySession, info: ChannelInfo): SessionState {

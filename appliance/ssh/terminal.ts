@@ -4,9 +4,8 @@
 // terminal proxy's channels (the recording, the command rules, the search's activity). Only the last metre —
 // how bytes reach the user — belongs to the door; everything that decides or records is this one path.
 import type { Client, ClientChannel } from 'ssh2';
-import type { Appliance } from '../index.js';
 import type { ProxyAuthenticationProof } from '../auth/index.js';
-import type { ProxySession, Refusal } from '../sessions/index.js';
+import type { ProxySession, Refusal, SessionService } from '../sessions/index.js';
 import { logger } from '../log/index.js';
 import type { ChannelIO, ChannelTap, ExitInfo, TapFactory } from './data-tap.js';
 import { connectUpstream, dropUpstream, UpstreamError, type UpstreamFailure } from './upstream.js';
@@ -59,7 +58,8 @@ export type TerminalOpening =
   | { opened: false; failure: UpstreamFailure | 'not-recorded' | 'channel-refused' };
 
 export interface TerminalDeps {
-  appliance: Appliance;
+  /** Where sessions are admitted (an Appliance is one: `{ sessions }`). */
+  appliance: { sessions: Pick<SessionService, 'open'> };
   taps: TapFactory;
   /** How long the target may take to accept the injected credential. */
   upstreamTimeoutMs: number;
