@@ -19,6 +19,7 @@ import {
   ConnectivityService,
 } from './access/index.js';
 import { Dashboard, RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
+import { RotationService } from './rotation/index.js';
 import { Vault } from './vault/index.js';
 import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
@@ -91,6 +92,8 @@ export class Appliance {
     readonly remoteRecordings: RemoteRecordings,
     /** The console's dashboard: live sessions, approvals waiting, recent failures, what expires, what is unreachable. */
     readonly dashboard: Dashboard,
+    /** Credential rotation on the targets (issue 14). */
+    readonly rotation: RotationService,
   ) {}
 
   /**
@@ -193,7 +196,8 @@ export class Appliance {
     const sshKeys = new SshKeyService({ store, audit, clock });
     const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
     const dashboard = new Dashboard({ store, sessions, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard);
+    const rotation = new RotationService({ store, audit, vault, hostKeys, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard, rotation);
   }
 
   async close(): Promise<void> {

@@ -76,7 +76,7 @@ function importGraph(dirs: string[]): ImportGraph {
 export const LAYER: Record<string, number> = {
   errors: 0, config: 0, log: 0, i18n: 0, store: 0, keys: 0, lifecycle: 0, jobs: 0, net: 0, system: 0, cluster: 0,
   audit: 1, pki: 1, recording: 1, vault: 1, commands: 1,
-  auth: 2, access: 2, sessions: 2, backup: 2, settings: 2, provision: 2, nodes: 2,
+  auth: 2, access: 2, sessions: 2, backup: 2, settings: 2, provision: 2, nodes: 2, rotation: 2,
   // The SSH session's target side, shared by the terminal proxy and the web terminal (over sessions/).
   ssh: 3,
 };

@@ -339,6 +339,12 @@ const CATALOGUE = {
   'credential.update': { code: 'W4101', severity: 'low', description: 'A device credential was changed.', detail: { valueChanged: 'boolean' } },
   'credential.enable': { code: 'W4102', severity: 'low', description: 'A device credential was enabled.', detail: {} },
   'credential.disable': { code: 'W4103', severity: 'low', description: 'A device credential was disabled.', detail: {} },
+  'credential.rotate': {
+    code: 'W4104',
+    severity: 'medium',
+    description: 'A credential rotation: committed (the new password set on the target, proved by a login, then vaulted) or failed (the old one stands; why).',
+    detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?' },
+  },
 
   'vault.password_view': {
     code: 'W5000',

@@ -78,6 +78,8 @@ export type ErrorCode =
   | 'INPUT_INVALID'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  // a credential could not be rotated on its target (details.reason); the old password stands
+  | 'ROTATION_FAILED'
   | 'AUDIT_CHAIN_BROKEN'
   // recordings: the writer could not keep up or write; a file failed to read back
   | 'RECORDING_FAILED'

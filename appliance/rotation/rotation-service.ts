@@ -1,0 +1,117 @@
+// Credential rotation: a new password made here, set on the target by the executor for its kind (no agent on
+// the target), proved by logging in with it, and only then committed to the vault — on any failure the old
+// password stays current and the audit event says why. One rotation per credential at a time in this process.
+import type { Store } from '../store/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { Vault } from '../vault/index.js';
+import { parseConnectivity, type Actor, type HostKeyService } from '../access/index.js';
+import { actorEvent } from '../access/index.js';
+import { InputError, NotFoundError, WardenError } from '../errors/index.js';
+import { logger } from '../log/index.js';
+import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './password-generator.js';
+import { RotationError, SshPasswdExecutor, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+
+const log = logger('rotation');
+
+/** What asked for the rotation (the audit event says it). */
+export type RotationTrigger = 'manual' | 'schedule' | 'after-use';
+
+export interface RotationResult {
+  credentialId: number;
+  executor: string;
+  /** Epoch ms the new password became the vault's. */
+  rotatedAt: number;
+}
+
+export interface RotationDeps {
+  store: Store;
+  audit: AuditTrail;
+  vault: Vault;
+  hostKeys: HostKeyService;
+  /** By name; default: SSH (`passwd` in a PTY) for any device that offers SSH. */
+  executors?: { ssh?: PasswordExecutor };
+  template?: PasswordTemplate;
+  clock?: () => number;
+}
+
+export class RotationService {
+  private readonly now: () => number;
+  private readonly ssh: PasswordExecutor;
+  /** Credentials being rotated by this process now. */
+  private readonly busy = new Set<number>();
+
+  constructor(private readonly deps: RotationDeps) {
+    this.now = deps.clock ?? Date.now;
+    this.ssh = deps.executors?.ssh ?? new SshPasswdExecutor();
+  }
+
+  /**
+   * Rotate a credential's password now. Refused (INPUT_INVALID) for what no executor handles yet; CONFLICT while
+   * a rotation of it runs; ROTATION_FAILED (details.reason) when the target could not be changed or the new
+   * password not proved — the vault then still holds the old one (and the target too, or it was put back).
+   */
+  async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual'): Promise<RotationResult> {
+    const credential = await this.deps.store.repos.credentials.credential(credentialId);
+    if (!credential) throw new NotFoundError('credential');
+    const device = await this.deps.store.repos.devices.device(credential.device_id);
+    if (!device) throw new NotFoundError('device');
+    const subject = `credential:${credential.id}`;
+    if (credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
+    if (credential.secret_kind !== 'password') throw new InputError('only passwords are rotated so far (SSH keys are not yet)', { field: 'secretKind' });
+    const sshPort = parseConnectivity(device.connectivity).get('SSH');
+    if (sshPort === undefined) throw new InputError(`no executor rotates passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
+    if (this.busy.has(credential.id)) throw new WardenError('CONFLICT', 'this credential is being rotated now');
+    this.busy.add(credential.id);
+    const executor = this.ssh;
+    const target: RotationTarget = {
+      address: device.address,
+      port: sshPort,
+      username: credential.username,
+      checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp),
+    };
+    const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+    const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
+    const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
+      await this.deps.audit.record(
+        actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage, reason, ...(said ? { said } : {}), ...(restored === undefined ? {} : { restored }) }, 'failure'),
+      );
+      log.warn('a rotation failed', { credential: credential.id, stage, reason });
+      throw new WardenError('ROTATION_FAILED', `the password was not rotated: ${reason}${said ? ` (${said})` : ''}`, { details: { reason, stage } });
+    };
+    try {
+      try {
+        await executor.change(target, current, next);
+      } catch (e) {
+        if (e instanceof RotationError) return await failed('change', e.reason, e.said);
+        throw e;
+      }
+      let works: boolean;
+      try {
+        works = await executor.verify(target, next);
+      } catch (e) {
+        works = false;
+        log.warn('the new password could not be verified', { credential: credential.id, error: (e as Error).message });
+      }
+      if (!works) {
+        // The target took a password that does not log in: put the old one back, so the vault stays true.
+        const restored = await executor.change(target, next, current).then(
+          () => true,
+          () => false,
+        );
+        return await failed('verify', 'the new password did not log in', '', restored);
+      }
+      const sealed = await this.deps.vault.seal(next, `credential:${credential.id}`);
+      const at = this.now();
+      await this.deps.audit.withChange(actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage: 'committed' }), async (repos) => {
+        await repos.credentials.updateCredential(credential.id, { secret_sealed: sealed, updated_at: at });
+        // A new secret starts a new split, as an edit does.
+        await repos.credentials.clearSplitHolders(credential.id);
+      });
+      return { credentialId: credential.id, executor: executor.name, rotatedAt: at };
+    } finally {
+      current.fill(0);
+      next.fill(0);
+      this.busy.delete(credential.id);
+    }
+  }
+}

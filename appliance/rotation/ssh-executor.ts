@@ -1,0 +1,198 @@
+// Rotation on Linux/Unix over SSH, no agent on the target: the account changes its own password with
+// `passwd` in a PTY (the prompts answered as a person would), and the new password is proved by a fresh login
+// with it. The target's host key is checked against the pinned one on every connection (first use pins).
+// Secrets travel as Buffers (ssh2's password handler takes one), are never put in a string by this module,
+// and never reach an error message: what the target printed is reduced to its last line, which passwd never
+// fills with a password (it does not echo).
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { Client, type ClientChannel } from 'ssh2';
+import type * as ssh2 from 'ssh2';
+
+export interface RotationTarget {
+  address: string;
+  port: number;
+  username: string;
+  /** The host key fingerprint (OpenSSH's SHA256:… form) against the pinned one; 'mismatch' refuses. */
+  checkHostKey(fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
+}
+
+export type RotationFailure = 'target-unreachable' | 'host-key-mismatch' | 'current-password-refused' | 'change-refused' | 'target-timeout';
+
+export class RotationError extends Error {
+  constructor(
+    readonly reason: RotationFailure,
+    /** What the target said, at most one line (never a secret), for the audit trail. */
+    readonly said = '',
+  ) {
+    super(said ? `${reason}: ${said}` : reason);
+  }
+}
+
+/** One way of changing a password on one kind of target (SSH/Unix today; databases and LDAP are other executors). */
+export interface PasswordExecutor {
+  readonly name: string;
+  /** Change the account's password from `current` to `next`; throws RotationError, leaving `current` in force. */
+  change(target: RotationTarget, current: Buffer, next: Buffer): Promise<void>;
+  /** Whether `secret` logs the account in now (false: refused); throws RotationError when the target cannot be asked. */
+  verify(target: RotationTarget, secret: Buffer): Promise<boolean>;
+}
+
+function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/**
+ * The line of what a target printed that says why, short and printable: the last one that is neither a prompt
+ * nor passwd's closing "password unchanged" (which follows every refusal and says nothing of its cause),
+ * PAM's own message preferred to passwd's summary of it.
+ */
+function lastLine(text: string): string {
+  const lines = text.replace(/\r/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const telling = lines.filter((l) => !/password:\s*$/i.test(l) && !/password unchanged/i.test(l) && !/^changing password for/i.test(l));
+  // PAM's own words ("You must wait longer…", "BAD PASSWORD: …") before passwd's generic summary of them.
+  const specific = telling.filter((l) => !/^passwd:/i.test(l));
+  return (specific.at(-1) ?? telling.at(-1) ?? lines.at(-1) ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+
+export interface SshExecutorOptions {
+  /** For each connection and for the whole change. */
+  timeoutMs?: number;
+}
+
+export class SshPasswdExecutor implements PasswordExecutor {
+  readonly name = 'ssh-passwd';
+  private readonly timeoutMs: number;
+
+  constructor(opts: SshExecutorOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? 20_000;
+  }
+
+  /** A logged-in connection with `secret`, or why not. */
+  private connect(target: RotationTarget, secret: Buffer): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
+      let hostKey: 'unchecked' | 'ok' | 'mismatch' = 'unchecked';
+      let settled = false;
+      const settle = (e: RotationError | null) => {
+        if (settled) return;
+        settled = true;
+        if (e) {
+          client.end();
+          socket.destroy();
+          reject(e);
+        } else resolve(client);
+      };
+      client.once('ready', () => settle(null));
+      client.on('error', (e: Error & { level?: string }) => {
+        if (hostKey === 'mismatch') settle(new RotationError('host-key-mismatch'));
+        else if (e.level === 'client-authentication') settle(new RotationError('current-password-refused'));
+        else if (e.level === 'client-timeout') settle(new RotationError('target-timeout'));
+        else settle(new RotationError('target-unreachable'));
+      });
+      client.once('close', () => settle(new RotationError(hostKey === 'mismatch' ? 'host-key-mismatch' : 'target-unreachable')));
+      client.connect({
+        sock: socket,
+        username: target.username,
+        // The password as a Buffer through the auth handler (the connect option only takes a string).
+        authHandler: [{ type: 'password', username: target.username, password: secret as unknown as string }] as unknown as ssh2.AuthenticationType[],
+        tryKeyboard: false,
+        readyTimeout: this.timeoutMs,
+        algorithms: { compress: ['none'] },
+        hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+          target.checkHostKey(fingerprint(key)).then(
+            (r) => {
+              hostKey = r === 'mismatch' ? 'mismatch' : 'ok';
+              verify(r !== 'mismatch');
+            },
+            () => verify(false),
+          );
+        },
+      });
+    });
+  }
+
+  async verify(target: RotationTarget, secret: Buffer): Promise<boolean> {
+    try {
+      const client = await this.connect(target, secret);
+      client.end();
+      return true;
+    } catch (e) {
+      if (e instanceof RotationError && e.reason === 'current-password-refused') return false;
+      throw e;
+    }
+  }
+
+  async change(target: RotationTarget, current: Buffer, next: Buffer): Promise<void> {
+    const client = await this.connect(target, current);
+    try {
+      const channel = await new Promise<ClientChannel>((resolve, reject) =>
+        // C locale: the prompts are read in English. A PTY: passwd asks on the terminal, and does not echo.
+        client.exec('LC_ALL=C LANG=C passwd', { pty: { term: 'dumb', cols: 200, rows: 24, width: 0, height: 0, modes: {} } }, (err, ch) => (err ? reject(new RotationError('change-refused', err.message)) : resolve(ch))),
+      );
+      await this.answer(channel, current, next);
+    } finally {
+      client.end();
+    }
+  }
+
+  /**
+   * Answer passwd's prompts: the current password once, the new one twice. A second "New password" prompt means
+   * the target refused the new one (too weak, too similar, reused): the change stops there, the old one stands.
+   */
+  private answer(channel: ClientChannel, current: Buffer, next: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      let pending = '';
+      let step: 'current' | 'new' | 'retype' | 'done' = 'current';
+      let newPrompts = 0;
+      let exitCode: number | null = null;
+      const send = (secret: Buffer) => {
+        const line = Buffer.concat([secret, Buffer.from('\n')]);
+        channel.write(line);
+        line.fill(0);
+      };
+      const fail = (e: RotationError) => {
+        clearTimeout(timer);
+        channel.close();
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new RotationError('target-timeout', lastLine(seen))), this.timeoutMs);
+      channel.on('data', (d: Buffer) => {
+        const text = d.toString('utf8');
+        seen = (seen + text).slice(-8192);
+        pending += text;
+        // Each prompt ends a chunk with ": " and no newline after it.
+        if (!/:\s*$/.test(pending)) return;
+        const prompt = pending;
+        pending = '';
+        if (/(current|\(current\)|old)[^\n]*password:\s*$/i.test(prompt) && step === 'current') {
+          step = 'new';
+          send(current);
+        } else if (/(new|enter new)[^\n]*password:\s*$/i.test(prompt) && !/retype|again|re-enter/i.test(prompt.split('\n').at(-1) ?? '')) {
+          if (++newPrompts > 1) return fail(new RotationError('change-refused', lastLine(seen.slice(0, seen.length - prompt.length)) || lastLine(prompt)));
+          step = 'retype';
+          send(next);
+        } else if (/(retype|again|re-enter)[^\n]*password:\s*$/i.test(prompt) && step === 'retype') {
+          step = 'done';
+          send(next);
+        }
+      });
+      channel.on('exit', (code: number | null) => {
+        exitCode = code;
+      });
+      channel.on('close', () => {
+        clearTimeout(timer);
+        if (exitCode === 0 && step === 'done') return resolve();
+        // The current password refused by passwd itself (the login took it: rare, a PAM stack that differs);
+        // an age or policy refusal ("You must wait longer…") is the target refusing the change.
+        if (step === 'new' && /authentication failure|incorrect/i.test(seen) && !/wait longer|must|not allowed/i.test(seen)) return reject(new RotationError('current-password-refused', lastLine(seen)));
+        reject(new RotationError('change-refused', lastLine(seen) || `passwd exited with ${exitCode ?? 'a signal'}`));
+      });
+      channel.stderr.on('data', (d: Buffer) => {
+        seen = (seen + d.toString('utf8')).slice(-8192);
+      });
+    });
+  }
+}

@@ -1,0 +1,124 @@
+// Rotation of a vaulted password on a real sshd target, no agent on it: the account's own `passwd` in a PTY,
+// the new password proved by a login before the vault takes it. After a rotation the old password no longer
+// logs in and the new one does; a target that refuses the change (the account's minimum password age) leaves
+// the vault and the target on the old one; a vault that no longer holds the working password is told apart;
+// a changed host key refuses. Every outcome is one audit event saying why, with no secret in it.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { Client } from 'ssh2';
+import { Appliance } from '../../appliance/index.js';
+import { loadConfig } from '../../appliance/config/index.js';
+import { generatePassword } from '../../appliance/rotation/index.js';
+import { initializedHome, tempDir, type InitializedHome } from '../helpers/fixtures.js';
+import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { ensureTargetAccount } from '../helpers/terminal-proxy.js';
+
+const ADMIN = { username: 'admin', ip: '127.0.0.1' };
+const ACCOUNT = 'wrotate';
+const STUBBORN = 'wrotatenot';
+
+/** Whether `password` logs `user` in on the sshd now (a plain ssh2 login). */
+function logsIn(port: number, user: string, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Client();
+    c.on('ready', () => (c.end(), resolve(true)));
+    c.on('error', () => resolve(false));
+    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
+  });
+}
+
+describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout: 120_000 }, () => {
+  let home: InitializedHome;
+  let a: Appliance;
+  let sshd: Sshd;
+  let work: ReturnType<typeof tempDir>;
+  const first = generatePassword();
+  const stubbornFirst = generatePassword();
+  let deviceId: number;
+
+  before(async () => {
+    work = tempDir('warden-rotation-');
+    sshd = await startSshd(path.join(work.dir, 'sshd'));
+    ensureTargetAccount(ACCOUNT, first);
+    ensureTargetAccount(STUBBORN, stubbornFirst);
+    // No minimum age for the first account (a fresh chpasswd may set one from login.defs); ten days for the other.
+    execFileSync('chage', ['-m', '0', '-d', '2020-01-01', ACCOUNT]);
+    execFileSync('chage', ['-m', '10', '-d', new Date().toISOString().slice(0, 10), STUBBORN]);
+    home = await initializedHome();
+    a = await Appliance.open(loadConfig({ WARDEN_HOME: home.home }));
+    deviceId = (await a.devices.createDevice(ADMIN, { hostname: 'lin01', address: '127.0.0.1', connectivity: `SSH:${sshd.port}`, type: 'Linux' })).id;
+  });
+
+  after(async () => {
+    await a?.close();
+    await sshd?.stop();
+    home?.cleanup();
+    work?.cleanup();
+  });
+
+  const lastRotation = async () => {
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'credential.rotate', limit: 1 });
+    return { ...ev!, detail: JSON.parse(ev!.detail) as Record<string, unknown> };
+  };
+
+  test('rotated: the new password works on the target and is the vault\'s; the old one no longer logs in', async () => {
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: first })).id;
+    const r = await a.rotation.rotate(ADMIN, id);
+    assert.equal(r.executor, 'ssh-passwd');
+    const now = await a.credentials.secretOf(id);
+    assert.notEqual(now, first);
+    assert.equal(now.length, 24);
+    assert.equal(await logsIn(sshd.port, ACCOUNT, now), true, 'the vault\'s password logs in');
+    assert.equal(await logsIn(sshd.port, ACCOUNT, first), false, 'the old one does not');
+    const ev = await lastRotation();
+    assert.equal(ev.outcome, 'success');
+    assert.equal(ev.subject, `credential:${id}`);
+    assert.deepEqual(ev.detail, { trigger: 'manual', executor: 'ssh-passwd', stage: 'committed' });
+    assert.ok(!JSON.stringify(ev).includes(now) && !JSON.stringify(ev).includes(first), 'no secret in the event');
+    // And again, from the rotated one.
+    await a.rotation.rotate(ADMIN, id);
+    const third = await a.credentials.secretOf(id);
+    assert.notEqual(third, now);
+    assert.equal(await logsIn(sshd.port, ACCOUNT, third), true);
+    assert.equal(await logsIn(sshd.port, ACCOUNT, now), false);
+  });
+
+  test('a target that refuses the change leaves the vault and the target on the old password, and says why', async () => {
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: stubbornFirst })).id;
+    await assert.rejects(a.rotation.rotate(ADMIN, id), (e: Error & { code?: string; details?: Record<string, unknown> }) => e.code === 'ROTATION_FAILED' && e.details?.reason === 'change-refused');
+    assert.equal(await a.credentials.secretOf(id), stubbornFirst);
+    assert.equal(await logsIn(sshd.port, STUBBORN, stubbornFirst), true);
+    const ev = await lastRotation();
+    assert.equal(ev.outcome, 'failure');
+    assert.equal(ev.detail.stage, 'change');
+    assert.match(String(ev.detail.said), /wait longer/i, `the target's own words: ${ev.detail.said}`);
+  });
+
+  test('a vaulted password that no longer works is told apart (reconciliation\'s case); nothing changes', async () => {
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: 'Not-The-Password-1' })).id;
+    await assert.rejects(a.rotation.rotate(ADMIN, id), (e: Error & { details?: Record<string, unknown> }) => e.details?.reason === 'current-password-refused');
+    assert.equal(await a.credentials.secretOf(id), 'Not-The-Password-1');
+    assert.equal(await logsIn(sshd.port, STUBBORN, stubbornFirst), true);
+  });
+
+  test('a host key that changed since it was pinned refuses the rotation before any password is sent', async () => {
+    const other = (await a.devices.createDevice(ADMIN, { hostname: 'lin02', address: '127.0.0.1', connectivity: `SSH:${sshd.port}`, type: 'Linux' })).id;
+    assert.equal(await a.hostKeys.checkHostKey(other, 'ssh', 'SHA256:AnEarlierKeyOfThisDevice0000000000000000000'), 'pinned');
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId: other, username: ACCOUNT, secret: 'Whatever-1234567' })).id;
+    await assert.rejects(a.rotation.rotate(ADMIN, id), (e: Error & { details?: Record<string, unknown> }) => e.details?.reason === 'host-key-mismatch');
+  });
+
+  test('what no executor handles is refused with the reason: no SSH on the device, an SSH key, a disabled credential', async () => {
+    const rdpOnly = (await a.devices.createDevice(ADMIN, { hostname: 'win01', address: '127.0.0.1', connectivity: 'RDP:3389', type: 'Windows' })).id;
+    const onRdp = (await a.credentials.createCredential(ADMIN, { deviceId: rdpOnly, username: 'Administrator', secret: 'Win-Passw0rd-1' })).id;
+    await assert.rejects(a.rotation.rotate(ADMIN, onRdp), /offers no SSH/);
+    const disabled = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: 'x-Passw0rd-123' })).id;
+    await a.credentials.setCredentialStatus(ADMIN, disabled, 'disabled');
+    await assert.rejects(a.rotation.rotate(ADMIN, disabled), /disabled credential/);
+    const key = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n', secretKind: 'ssh-key' })).id;
+    await assert.rejects(a.rotation.rotate(ADMIN, key), /only passwords are rotated so far/);
+    await assert.rejects(a.rotation.rotate(ADMIN, 999_999), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+  });
+});
