@@ -11,6 +11,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerSettings } from './commands/settings.js';
 import { registerSessionSearch } from './commands/session-search.js';
 import { registerSessionLive } from './commands/session-live.js';
+import { registerCredential } from './commands/credential.js';
 import { registerRecording } from './commands/recording.js';
 import { registerSshKey } from './commands/ssh-key.js';
 import { registerSystem } from './commands/system.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerSettings(program);
   registerSessionSearch(program);
   registerSessionLive(program);
+  registerCredential(program);
   registerRecording(program);
   registerSshKey(program);
   registerSystem(program);

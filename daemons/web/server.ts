@@ -31,6 +31,7 @@ import { rdpTicketRoutes } from './routes/rdp-tickets.js';
 import { internalRoutes } from './routes/internal.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { terminalRoutes, OpenTerminals, MAX_FRAME_BYTES } from './routes/terminal.js';
+import { rotationRoutes } from './routes/rotation.js';
 import { watchTlsFiles } from './tls-files.js';
 import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
@@ -205,6 +206,7 @@ export class WebServer {
     void app.register(internalRoutes, { remoteRecordings: appliance.remoteRecordings });
     void app.register(dashboardRoutes, { dashboard: appliance.dashboard });
     void app.register(terminalRoutes, { appliance, terminals });
+    void app.register(rotationRoutes, { rotation: appliance.rotation });
     void app.register(pageRoutes, { settings });
   }
 

@@ -14,6 +14,9 @@ import { generatePassword } from '../../appliance/rotation/index.js';
 import { initializedHome, tempDir, type InitializedHome } from '../helpers/fixtures.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { ensureTargetAccount } from '../helpers/terminal-proxy.js';
+import { runOrbit } from '../helpers/orbit.js';
+import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
+import { strongPassword } from '../helpers/fixtures.js';
 
 const ADMIN = { username: 'admin', ip: '127.0.0.1' };
 const ACCOUNT = 'wrotate';
@@ -120,5 +123,42 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     const key = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n', secretKind: 'ssh-key' })).id;
     await assert.rejects(a.rotation.rotate(ADMIN, key), /only passwords are rotated so far/);
     await assert.rejects(a.rotation.rotate(ADMIN, 999_999), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+  });
+
+  test('on demand through the API (credentials.manage) and orbit, the same audited rotation', async () => {
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: await a.credentials.secretOf(1) })).id;
+    const d = await startWebDaemon(home);
+    try {
+      const admin = new ApiClient(d);
+      await admin.loginAndChange('admin', home.oneTimePassword, strongPassword());
+      const r = await admin.call('POST', `/api/v1/credentials/${id}/rotate`);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json.rotated, true);
+      assert.equal(r.json.executor, 'ssh-passwd');
+      const viaApi = await a.credentials.secretOf(id);
+      assert.equal(await logsIn(sshd.port, ACCOUNT, viaApi), true);
+      // An auditor may not.
+      const made = await admin.call('POST', '/api/v1/users', { username: 'aud1', fullName: 'Aud', email: 'aud1@example.test', profile: 'auditor' });
+      const auditor = new ApiClient(d);
+      await auditor.loginAndChange('aud1', made.json.oneTimePassword, strongPassword());
+      assert.equal((await auditor.call('POST', `/api/v1/credentials/${id}/rotate`)).status, 403);
+      // A failure is a 502 with the reason, the old password kept.
+      const stubborn = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: stubbornFirst })).id;
+      const refused = await admin.call('POST', `/api/v1/credentials/${stubborn}/rotate`);
+      assert.equal(refused.status, 502, refused.body);
+      assert.equal(refused.json.error, 'ROTATION_FAILED');
+      assert.equal(refused.json.details.reason, 'change-refused');
+    } finally {
+      await d.stop();
+    }
+    const o = await runOrbit(home.home, ['credential', 'rotate', String(id)]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.match(o.stdout, new RegExp(`credential ${id} rotated \\(ssh-passwd\\)`));
+    const viaOrbit = await a.credentials.secretOf(id);
+    assert.equal(await logsIn(sshd.port, ACCOUNT, viaOrbit), true);
+    const bad = await runOrbit(home.home, ['credential', 'rotate', 'x1']);
+    assert.equal(bad.code, 2, bad.stderr);
+    const help = await runOrbit(home.home, ['credential', 'rotate', '--help']);
+    assert.match(help.stdout, /proved by a login/);
   });
 });

@@ -91,6 +91,7 @@ const RELEASED_CODES: Record<string, string> = {
   'credential.update': 'W4101',
   'credential.enable': 'W4102',
   'credential.disable': 'W4103',
+  'credential.rotate': 'W4104',
   'vault.password_view': 'W5000',
   'vault.protected_view': 'W5001',
   'vault.protected_store': 'W5002',
