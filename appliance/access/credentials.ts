@@ -151,6 +151,7 @@ export class CredentialService {
         updated_at: now,
       });
       confirm(id);
+      await repos.credentials.addVersion(id, { sealed, source: 'create', by: actor.username, at: now });
       return id;
     }));
     return this.credential(id);
@@ -176,8 +177,11 @@ export class CredentialService {
         ...(c.splitView !== undefined ? { split_view: c.splitView } : {}),
         updated_at: this.now(),
       });
-      // A new secret starts a new split: earlier half holders hold nothing of it.
-      if (c.secret !== undefined) await repos.credentials.clearSplitHolders(id);
+      // A new secret starts a new split: earlier half holders hold nothing of it; and a new version.
+      if (sealed !== undefined) {
+        await repos.credentials.clearSplitHolders(id);
+        await repos.credentials.addVersion(id, { sealed, source: 'update', by: actor.username, at: this.now() });
+      }
     });
     return this.credential(id);
   }
@@ -193,6 +197,33 @@ export class CredentialService {
     const c = await this.deps.store.repos.credentials.credential(credentialId);
     if (!c) throw new NotFoundError('credential');
     return await this.deps.vault.open(c.secret_sealed, `credential:${c.id}`);
+  }
+
+  /**
+   * The secret in force now and its version number (null: a credential from before versions, never changed
+   * since), read from one row so the two belong together: a password view shows and names the same version.
+   */
+  async currentSecret(credentialId: number): Promise<{ secret: string; version: number | null }> {
+    const v = await this.deps.store.repos.credentials.currentVersion(credentialId);
+    if (!v) return { secret: await this.secretOf(credentialId), version: null };
+    const bytes = await this.deps.vault.open(v.secret_sealed, `credential:${credentialId}`);
+    try {
+      return { secret: bytes.toString('utf8'), version: v.version };
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /** Every secret the credential has held — version, how it came, who, and when it was in force; never a secret. */
+  async versions(credentialId: number): Promise<{ version: number; source: string; by: string; validFrom: string; validUntil: string | null }[]> {
+    await this.credential(credentialId);
+    return (await this.deps.store.repos.credentials.versions(credentialId)).map((v) => ({
+      version: v.version,
+      source: v.source,
+      by: v.created_by,
+      validFrom: new Date(Number(v.valid_from)).toISOString(),
+      validUntil: v.valid_until === null ? null : new Date(Number(v.valid_until)).toISOString(),
+    }));
   }
 
   /** The secret as text (password view); the bytes it was decoded from are zeroed. */

@@ -49,7 +49,7 @@ export class PasswordViewService {
     const credential = credentialView(row!);
     const why = reason === undefined || reason === '' ? '' : requireText(reason, 'reason', { max: 1024 });
     if (d.reasonRequired && why.trim().length < 3) throw new InputError('a reason is required to view this password', { field: 'reason' });
-    const secret = await this.deps.credentials.secretOf(credentialId);
+    const { secret, version } = await this.deps.credentials.currentSecret(credentialId);
     let part: 'whole' | 'first-half' | 'second-half' = 'whole';
     let shown = secret;
     if (credential.splitView) {
@@ -59,7 +59,7 @@ export class PasswordViewService {
       shown = half === 1 ? chars.slice(0, cut).join('') : chars.slice(cut).join('');
       part = half === 1 ? 'first-half' : 'second-half';
     }
-    await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency } });
+    await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency, version } });
     return { secret: shown, part };
   }
 

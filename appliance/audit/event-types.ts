@@ -349,8 +349,8 @@ const CATALOGUE = {
   'vault.password_view': {
     code: 'W5000',
     severity: 'medium',
-    description: 'A stored password was shown to a person, or the view was refused.',
-    detail: { rule: 'string', reason: 'string?', part: 'string?', emergency: 'boolean?' },
+    description: 'A stored password was shown to a person (which version of it), or the view was refused.',
+    detail: { rule: 'string', reason: 'string?', part: 'string?', emergency: 'boolean?', version: 'number|null?' },
   },
   'vault.protected_view': {
     code: 'W5001',

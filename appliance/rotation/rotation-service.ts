@@ -104,6 +104,7 @@ export class RotationService {
       const at = this.now();
       await this.deps.audit.withChange(actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage: 'committed' }), async (repos) => {
         await repos.credentials.updateCredential(credential.id, { secret_sealed: sealed, updated_at: at });
+        await repos.credentials.addVersion(credential.id, { sealed, source: 'rotation', by: actor.username, at });
         // A new secret starts a new split, as an edit does.
         await repos.credentials.clearSplitHolders(credential.id);
       });

@@ -1,6 +1,6 @@
 // Credentials (their secrets sealed by the vault) and who holds which half of a split password.
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
-import type { CredentialRow, CredentialsTable, Database } from './schema.js';
+import type { CredentialRow, CredentialsTable, CredentialVersionRow, CredentialVersionsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -54,6 +54,33 @@ export class CredentialsRepository {
 
   async updateCredential(id: number, patch: Updateable<CredentialsTable>): Promise<void> {
     await this.db.updateTable('credentials').set(patch).where('id', '=', id).execute();
+  }
+
+  /**
+   * A new secret for a credential (its row's `secret_sealed` is set by the caller in the same transaction): the
+   * current version ends `at`, the next begins. Returns its number.
+   */
+  async addVersion(credentialId: number, v: { sealed: string; source: CredentialVersionsTable['source']; by: string; at: number }): Promise<number> {
+    await this.db.updateTable('credential_versions').set({ valid_until: v.at }).where('credential_id', '=', credentialId).where('valid_until', 'is', null).execute();
+    const last = await this.db.selectFrom('credential_versions').select((eb) => eb.fn.max('version').as('m')).where('credential_id', '=', credentialId).executeTakeFirst();
+    const version = Number(last?.m ?? 0) + 1;
+    await this.db.insertInto('credential_versions').values({ credential_id: credentialId, version, secret_sealed: v.sealed, source: v.source, created_by: v.by.slice(0, 128), valid_from: v.at, valid_until: null }).execute();
+    return version;
+  }
+
+  /** The version in force now (null for none: a credential from before versions that never changed since). */
+  async currentVersion(credentialId: number): Promise<CredentialVersionRow | undefined> {
+    return this.db.selectFrom('credential_versions').selectAll().where('credential_id', '=', credentialId).where('valid_until', 'is', null).executeTakeFirst();
+  }
+
+  /** Every version, newest first, without the sealed secrets. */
+  async versions(credentialId: number): Promise<Omit<CredentialVersionRow, 'secret_sealed'>[]> {
+    return this.db
+      .selectFrom('credential_versions')
+      .select(['id', 'credential_id', 'version', 'source', 'created_by', 'valid_from', 'valid_until'])
+      .where('credential_id', '=', credentialId)
+      .orderBy('version', 'desc')
+      .execute();
   }
 
   async splitHolders(credentialId: number): Promise<{ half: number; user_id: number }[]> {

@@ -279,6 +279,20 @@ export interface DevicesTable {
   updated_at: number;
 }
 
+/** Every secret a credential has held and when it was the vault's (migration 0020). */
+export interface CredentialVersionsTable {
+  id: Generated<number>;
+  credential_id: number;
+  version: number;
+  /** Sealed for `credential:<credential_id>`, as the credential row's. */
+  secret_sealed: string;
+  source: 'create' | 'update' | 'rotation' | 'migrated';
+  created_by: string;
+  valid_from: number;
+  /** Null: the current one. */
+  valid_until: number | null;
+}
+
 export interface CredentialsTable {
   id: Generated<number>;
   device_id: number;
@@ -515,6 +529,7 @@ export interface Database {
   credential_split_holders: { credential_id: number; half: number; user_id: number; viewed_at: number };
   devices: DevicesTable;
   credentials: CredentialsTable;
+  credential_versions: CredentialVersionsTable;
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;
@@ -547,6 +562,7 @@ export type CertificateEventRow = Selectable<CertificateEventsTable>;
 export type MfaProviderRow = Selectable<MfaProvidersTable>;
 export type DeviceRow = Selectable<DevicesTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
+export type CredentialVersionRow = Selectable<CredentialVersionsTable>;
 export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;

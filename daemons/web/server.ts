@@ -206,7 +206,7 @@ export class WebServer {
     void app.register(internalRoutes, { remoteRecordings: appliance.remoteRecordings });
     void app.register(dashboardRoutes, { dashboard: appliance.dashboard });
     void app.register(terminalRoutes, { appliance, terminals });
-    void app.register(rotationRoutes, { rotation: appliance.rotation });
+    void app.register(rotationRoutes, { rotation: appliance.rotation, credentials });
     void app.register(pageRoutes, { settings });
   }
 

@@ -86,6 +86,14 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     assert.notEqual(third, now);
     assert.equal(await logsIn(sshd.port, ACCOUNT, third), true);
     assert.equal(await logsIn(sshd.port, ACCOUNT, now), false);
+    // Every secret it held, with when it was in force: one current, each earlier one ending where the next begins.
+    const versions = await a.credentials.versions(id);
+    assert.deepEqual(versions.map((v) => [v.version, v.source, v.by]), [[3, 'rotation', 'admin'], [2, 'rotation', 'admin'], [1, 'create', 'admin']]);
+    assert.equal(versions[0]!.validUntil, null);
+    assert.equal(versions[1]!.validUntil, versions[0]!.validFrom);
+    assert.equal(versions[2]!.validUntil, versions[1]!.validFrom);
+    assert.deepEqual(await a.credentials.currentSecret(id), { secret: third, version: 3 });
+    assert.ok(!JSON.stringify(versions).includes(third), 'no secret in the list');
   });
 
   test('a target that refuses the change leaves the vault and the target on the old password, and says why', async () => {
@@ -137,6 +145,9 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
       assert.equal(r.json.executor, 'ssh-passwd');
       const viaApi = await a.credentials.secretOf(id);
       assert.equal(await logsIn(sshd.port, ACCOUNT, viaApi), true);
+      const versions = await admin.call('GET', `/api/v1/credentials/${id}/versions`);
+      assert.equal(versions.status, 200, versions.body);
+      assert.deepEqual(versions.json.versions.map((v: { version: number; source: string }) => [v.version, v.source]), [[2, 'rotation'], [1, 'create']]);
       // An auditor may not.
       const made = await admin.call('POST', '/api/v1/users', { username: 'aud1', fullName: 'Aud', email: 'aud1@example.test', profile: 'auditor' });
       const auditor = new ApiClient(d);

@@ -1,15 +1,22 @@
-// Credential rotation on demand (issue 14): the core's RotationService sets a new password on the target, proves
+// Credential rotation on demand and the secret's versions (issue 14): the core's RotationService sets a new password on the target, proves
 // it, and only then vaults it. The answer names when; a failure is ROTATION_FAILED with the reason (the old
 // password stands), and the audit trail has the target's own words.
 import type { FastifyPluginAsync } from 'fastify';
 import type { RotationService } from '../../../appliance/rotation/index.js';
+import type { CredentialService } from '../../../appliance/access/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
 export interface RotationRouteOptions {
   rotation: RotationService;
+  credentials: CredentialService;
 }
 
-export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (app, { rotation }) => {
+export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (app, { rotation, credentials }) => {
+  // Which secret was in force when: versions with how each came (create, update, rotation) and who; no secret.
+  app.get<IdRequest>('/api/v1/credentials/:id/versions', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
+    versions: await credentials.versions(Number(request.params.id)),
+  }));
+
   app.post<IdRequest>('/api/v1/credentials/:id/rotate', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => {
     const r = await rotation.rotate(actor(request), Number(request.params.id), 'manual');
     return { rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: new Date(r.rotatedAt).toISOString() };

@@ -257,6 +257,13 @@ describe('vault and access policy', () => {
       await assert.rejects(a.passwordView.viewPassword(as('dee'), c.id, 'third person'), /both halves/);
       const views = await a.store.repos.auditEvents.query({ type: 'vault.password_view', limit: 10 });
       assert.ok(views.some((v) => v.actor === 'cai' && /quarterly audit/.test(v.detail)));
+      // Each view names the version of the secret it showed; a new secret is the next version.
+      assert.ok(views.filter((v) => v.outcome === 'success').every((v) => JSON.parse(v.detail).version === 1), 'the first secret is version 1');
+      await a.credentials.updateCredential(admin, c.id, { secret: 'KLMNOPQRST' });
+      assert.deepEqual(await a.passwordView.viewPassword(as('ben'), c.id, 'after the change'), { secret: 'KLMNO', part: 'first-half' });
+      const [latest] = await a.store.repos.auditEvents.query({ type: 'vault.password_view', limit: 1 });
+      assert.equal(JSON.parse(latest!.detail).version, 2);
+      assert.deepEqual((await a.credentials.versions(c.id)).map((v) => [v.version, v.source]), [[2, 'update'], [1, 'create']]);
       assert.ok(views.every((v) => !v.detail.includes('ABCDE') && !v.detail.includes('FGHIJ')), 'the secret never reaches the audit trail');
     });
 
