@@ -6,9 +6,10 @@
 // bound) with reasons fit for the user, strictness ssh2 forgives (see parseSshPublicKey), and the other
 // direction — a blob from a KeyObject (an X.509 certificate's key), which ssh2 cannot make: its parser takes
 // OpenSSH and PuTTY key files and SSH blobs, never an SPKI public key.
-import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { InputError } from '../errors/index.js';
+import { sshFingerprint } from '../net/index.js';
 
 export interface SshPublicKey {
   /** The key type as OpenSSH names it (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ...). */
@@ -37,9 +38,8 @@ const CURVES: Record<string, { id: string; crv: string; bits: number }> = {
   'ecdsa-sha2-nistp521': { id: 'nistp521', crv: 'P-521', bits: 521 },
 };
 
-export function sshFingerprint(blob: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
-}
+/** OpenSSH's SHA256:… fingerprint of a key blob (one definition, net/ssh-login's). */
+export { sshFingerprint };
 
 /** The key type name a blob starts with (its first SSH string). */
 function keyType(blob: Buffer): string {

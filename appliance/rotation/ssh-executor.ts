@@ -4,10 +4,9 @@
 // Secrets travel as Buffers (ssh2's password handler takes one), are never put in a string by this module,
 // and never reach an error message: what the target printed is reduced to its last line, which passwd never
 // fills with a password (it does not echo).
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
-import type * as ssh2 from 'ssh2';
+import { sshLogin, SshLoginError, type SshLoginFailure } from '../net/index.js';
 
 export interface RotationTarget {
   address: string;
@@ -38,9 +37,12 @@ export interface PasswordExecutor {
   verify(target: RotationTarget, secret: Buffer): Promise<boolean>;
 }
 
-function fingerprint(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
+const ROTATION_FAILURE: Record<SshLoginFailure, RotationFailure> = {
+  'host-key-mismatch': 'host-key-mismatch',
+  'auth-failed': 'current-password-refused',
+  timeout: 'target-timeout',
+  unreachable: 'target-unreachable',
+};
 
 /**
  * The line of what a target printed that says why, short and printable: the last one that is neither a prompt
@@ -68,49 +70,15 @@ export class SshPasswdExecutor implements PasswordExecutor {
     this.timeoutMs = opts.timeoutMs ?? 20_000;
   }
 
-  /** A logged-in connection with `secret`, or why not. */
-  private connect(target: RotationTarget, secret: Buffer): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const client = new Client();
-      const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
-      let hostKey: 'unchecked' | 'ok' | 'mismatch' = 'unchecked';
-      let settled = false;
-      const settle = (e: RotationError | null) => {
-        if (settled) return;
-        settled = true;
-        if (e) {
-          client.end();
-          socket.destroy();
-          reject(e);
-        } else resolve(client);
-      };
-      client.once('ready', () => settle(null));
-      client.on('error', (e: Error & { level?: string }) => {
-        if (hostKey === 'mismatch') settle(new RotationError('host-key-mismatch'));
-        else if (e.level === 'client-authentication') settle(new RotationError('current-password-refused'));
-        else if (e.level === 'client-timeout') settle(new RotationError('target-timeout'));
-        else settle(new RotationError('target-unreachable'));
-      });
-      client.once('close', () => settle(new RotationError(hostKey === 'mismatch' ? 'host-key-mismatch' : 'target-unreachable')));
-      client.connect({
-        sock: socket,
-        username: target.username,
-        // The password as a Buffer through the auth handler (the connect option only takes a string).
-        authHandler: [{ type: 'password', username: target.username, password: secret as unknown as string }] as unknown as ssh2.AuthenticationType[],
-        tryKeyboard: false,
-        readyTimeout: this.timeoutMs,
-        algorithms: { compress: ['none'] },
-        hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          target.checkHostKey(fingerprint(key)).then(
-            (r) => {
-              hostKey = r === 'mismatch' ? 'mismatch' : 'ok';
-              verify(r !== 'mismatch');
-            },
-            () => verify(false),
-          );
-        },
-      });
-    });
+  /** A logged-in connection with `secret` (the appliance's one SSH login: net/ssh-login), or why not. */
+  private async connect(target: RotationTarget, secret: Buffer): Promise<Client> {
+    const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
+    try {
+      return await sshLogin(new Client(), { socket, username: target.username, secret, secretKind: 'password', checkHostKey: (fp) => target.checkHostKey(fp), readyTimeoutMs: this.timeoutMs });
+    } catch (e) {
+      socket.destroy();
+      throw e instanceof SshLoginError ? new RotationError(ROTATION_FAILURE[e.reason]) : e;
+    }
   }
 
   async verify(target: RotationTarget, secret: Buffer): Promise<boolean> {
