@@ -19,7 +19,7 @@ import {
   ConnectivityService,
 } from './access/index.js';
 import { Dashboard, RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
-import { RotationService } from './rotation/index.js';
+import { RotationService, STATUS_CHECK_INTERVAL_MS } from './rotation/index.js';
 import { Vault } from './vault/index.js';
 import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
@@ -116,6 +116,8 @@ export class Appliance {
       // Sessions whose process died (its lease lapsed) are marked interrupted: a few seconds after the lease.
       { name: 'proxy-session-sweep', interval: 5000, run: () => this.sessions.sweepInterrupted() },
       { name: 'change-feed-prune', interval: 600_000, run: () => this.store.feed.prune(Date.now() - CHANGE_FEED_RETENTION_MS) },
+      // Status control: credentials with it on are logged in with their vaulted password, hourly.
+      { name: 'credential-status', interval: STATUS_CHECK_INTERVAL_MS, run: () => this.rotation.checkAll() },
     ];
   }
 

@@ -26,6 +26,8 @@ export interface CredentialView {
   splitView: boolean;
   status: 'active' | 'disabled';
   updatedAt: string;
+  /** Status control's last verdict: does the vaulted password log in on the target (and when it was asked). */
+  passwordStatus: { state: 'unchecked' | 'working' | 'failing'; checkedAt: string | null; detail: string };
 }
 
 /** Largest secret (an SSH private key with comments fits easily). */
@@ -53,6 +55,7 @@ export function credentialView(c: CredentialRow): CredentialView {
     splitView: c.split_view,
     status: c.status,
     updatedAt: new Date(c.updated_at).toISOString(),
+    passwordStatus: { state: c.status_state, checkedAt: c.status_checked_at === null ? null : new Date(Number(c.status_checked_at)).toISOString(), detail: c.status_detail },
   };
 }
 

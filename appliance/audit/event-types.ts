@@ -345,6 +345,12 @@ const CATALOGUE = {
     description: 'A credential rotation: committed (the new password set on the target, proved by a login, then vaulted) or failed (the old one stands; why).',
     detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?' },
   },
+  'credential.status_check': {
+    code: 'W4105',
+    severity: 'high',
+    description: "Status control: whether a credential's vaulted password logs in on its target (an administrator's check, or the periodic one when its verdict changed).",
+    detail: { state: 'string', previous: 'string', reason: 'string?' },
+  },
 
   'vault.password_view': {
     code: 'W5000',

@@ -23,6 +23,20 @@ export interface RotationResult {
   rotatedAt: number;
 }
 
+/** Status control's verdict on one credential. */
+export interface StatusVerdict {
+  credentialId: number;
+  state: 'working' | 'failing';
+  checkedAt: number;
+  /** Why failing (the reason), '' when working. */
+  detail: string;
+}
+
+/** Credentials checked at once by the periodic status control (each one SSH login on its target). */
+export const STATUS_CHECK_CONCURRENCY = 8;
+/** How often the periodic status control runs. */
+export const STATUS_CHECK_INTERVAL_MS = 60 * 60_000;
+
 export interface RotationDeps {
   store: Store;
   audit: AuditTrail;
@@ -43,6 +57,75 @@ export class RotationService {
   constructor(private readonly deps: RotationDeps) {
     this.now = deps.clock ?? Date.now;
     this.ssh = deps.executors?.ssh ?? new SshPasswdExecutor();
+  }
+
+  /**
+   * Status control for one credential: does its vaulted password log in on the target now? The verdict is
+   * stored on the credential. `actor` (an administrator's "check now") is audited every time; the periodic
+   * check (no actor) writes an event only when the verdict changes — a password that stops working raises one
+   * alert, not one an hour.
+   */
+  async checkStatus(credentialId: number, actor?: Actor): Promise<StatusVerdict> {
+    const credential = await this.deps.store.repos.credentials.credential(credentialId);
+    if (!credential) throw new NotFoundError('credential');
+    const device = await this.deps.store.repos.devices.device(credential.device_id);
+    if (!device) throw new NotFoundError('device');
+    if (credential.secret_kind !== 'password') throw new InputError('only passwords are checked so far', { field: 'secretKind' });
+    const sshPort = parseConnectivity(device.connectivity).get('SSH');
+    if (sshPort === undefined) throw new InputError(`no executor checks passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
+    const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
+    const secret = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+    let state: StatusVerdict['state'];
+    let detail = '';
+    try {
+      state = (await this.ssh.verify(target, secret)) ? 'working' : 'failing';
+      if (state === 'failing') detail = 'the vaulted password does not log in';
+    } catch (e) {
+      state = 'failing';
+      detail = e instanceof RotationError ? e.reason : 'the check failed';
+    } finally {
+      secret.fill(0);
+    }
+    const checkedAt = this.now();
+    const changed = credential.status_state !== state;
+    const subject = `credential:${credential.id}`;
+    const event =
+      actor || changed
+        ? actorEvent('credential.status_check', actor ?? { username: 'system', ip: null }, subject, { state, previous: credential.status_state, ...(detail ? { reason: detail } : {}) }, state === 'working' ? 'success' : 'failure')
+        : null;
+    const write = (repos: typeof this.deps.store.repos) => repos.credentials.updateCredential(credential.id, { status_state: state, status_checked_at: checkedAt, status_detail: detail.slice(0, 200) });
+    if (event) await this.deps.audit.withChange(event, write);
+    else await write(this.deps.store.repos);
+    return { credentialId: credential.id, state, checkedAt, detail };
+  }
+
+  /**
+   * The periodic status control: every active credential with status control on whose device offers SSH and
+   * whose secret is a password, STATUS_CHECK_CONCURRENCY at a time. One credential's failure is its verdict,
+   * never the end of the run.
+   */
+  async checkAll(): Promise<{ checked: number; failing: number }> {
+    const ids = (await this.deps.store.repos.credentials.credentials())
+      .filter((c) => c.status_control && c.status === 'active' && c.secret_kind === 'password')
+      .map((c) => c.id);
+    let next = 0;
+    let failing = 0;
+    let checked = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        try {
+          const v = await this.checkStatus(id);
+          checked++;
+          if (v.state === 'failing') failing++;
+        } catch (e) {
+          // A device without SSH, a credential deleted meanwhile: nothing to say about its password.
+          log.debug('status control skipped a credential', { credential: id, error: (e as Error).message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STATUS_CHECK_CONCURRENCY, ids.length) }, worker));
+    return { checked, failing };
   }
 
   /**
@@ -103,7 +186,8 @@ export class RotationService {
       const sealed = await this.deps.vault.seal(next, `credential:${credential.id}`);
       const at = this.now();
       await this.deps.audit.withChange(actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage: 'committed' }), async (repos) => {
-        await repos.credentials.updateCredential(credential.id, { secret_sealed: sealed, updated_at: at });
+        // The new password was just proved by a login: status control's verdict too.
+        await repos.credentials.updateCredential(credential.id, { secret_sealed: sealed, updated_at: at, status_state: 'working', status_checked_at: at, status_detail: '' });
         await repos.credentials.addVersion(credential.id, { sealed, source: 'rotation', by: actor.username, at });
         // A new secret starts a new split, as an edit does.
         await repos.credentials.clearSplitHolders(credential.id);

@@ -29,6 +29,7 @@ import * as m0016 from './migrations/0016-rdp-tickets.js';
 import * as m0017 from './migrations/0017-cluster-nodes.js';
 import * as m0019 from './migrations/0019-audit-node.js';
 import * as m0020 from './migrations/0020-credential-versions.js';
+import * as m0021 from './migrations/0021-credential-status.js';
 import { ChangeFeed } from './change-feed.js';
 import { copyDatabase } from './copy.js';
 
@@ -73,6 +74,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0017-cluster-nodes': m0017,
   '0019-audit-node': m0019,
   '0020-credential-versions': m0020,
+  '0021-credential-status': m0021,
 };
 
 async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {

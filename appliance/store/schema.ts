@@ -307,6 +307,10 @@ export interface CredentialsTable {
   owner: string;
   auto_change: boolean;
   status_control: boolean;
+  /** Status control's last verdict on the vaulted password (migration 0021). */
+  status_state: Generated<'unchecked' | 'working' | 'failing'>;
+  status_checked_at: number | null;
+  status_detail: Generated<string>;
   /** PCI split: the secret is shown in two halves, each to a different user. */
   split_view: boolean;
   status: 'active' | 'disabled';

@@ -133,6 +133,35 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     await assert.rejects(a.rotation.rotate(ADMIN, 999_999), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
   });
 
+  test('status control: the periodic check logs in with each flagged credential, stores the verdict, and alerts once when it turns', async () => {
+    const good = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: stubbornFirst, statusControl: true })).id;
+    const stale = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: 'Stale-Passw0rd-99', statusControl: true })).id;
+    const unflagged = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: 'Also-Stale-Passw0rd-1' })).id;
+    const before = (await a.store.repos.auditEvents.query({ type: 'credential.status_check', limit: 100 })).length;
+    const run = await a.rotation.checkAll();
+    assert.ok(run.checked >= 2 && run.failing >= 1, JSON.stringify(run));
+    assert.equal((await a.credentials.credential(good)).passwordStatus.state, 'working');
+    const failing = (await a.credentials.credential(stale)).passwordStatus;
+    assert.equal(failing.state, 'failing');
+    assert.equal(failing.detail, 'the vaulted password does not log in');
+    assert.ok(failing.checkedAt);
+    assert.equal((await a.credentials.credential(unflagged)).passwordStatus.state, 'unchecked', 'status control off: not checked');
+    const events = await a.store.repos.auditEvents.query({ type: 'credential.status_check', limit: 100 });
+    const mine = events.filter((e) => e.subject === `credential:${stale}`);
+    assert.equal(mine.length, 1);
+    assert.deepEqual([mine[0]!.outcome, mine[0]!.actor, JSON.parse(mine[0]!.detail).previous], ['failure', 'system', 'unchecked']);
+    // The next run finds nothing new to say: the verdicts stand, no second alert.
+    await a.rotation.checkAll();
+    const again = await a.store.repos.auditEvents.query({ type: 'credential.status_check', limit: 100 });
+    assert.equal(again.length, events.length, `no event for an unchanged verdict (${before} before the first run)`);
+    // An administrator's check is audited every time, and a rotation's login counts as a check.
+    const v = await a.rotation.checkStatus(stale, ADMIN);
+    assert.equal(v.state, 'failing');
+    const [latest] = await a.store.repos.auditEvents.query({ type: 'credential.status_check', limit: 1 });
+    assert.equal(latest!.actor, 'admin');
+    assert.ok(a.jobs().some((j) => j.name === 'credential-status'), 'a job of the appliance (once per appliance, by its lease)');
+  });
+
   test('on demand through the API (credentials.manage) and orbit, the same audited rotation', async () => {
     const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: await a.credentials.secretOf(1) })).id;
     const d = await startWebDaemon(home);
@@ -148,6 +177,10 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
       const versions = await admin.call('GET', `/api/v1/credentials/${id}/versions`);
       assert.equal(versions.status, 200, versions.body);
       assert.deepEqual(versions.json.versions.map((v: { version: number; source: string }) => [v.version, v.source]), [[2, 'rotation'], [1, 'create']]);
+      const checked = await admin.call('POST', `/api/v1/credentials/${id}/check`);
+      assert.equal(checked.status, 200, checked.body);
+      assert.equal(checked.json.state, 'working');
+      assert.equal((await admin.call('GET', `/api/v1/credentials/${id}`)).json.credential.passwordStatus.state, 'working');
       // An auditor may not.
       const made = await admin.call('POST', '/api/v1/users', { username: 'aud1', fullName: 'Aud', email: 'aud1@example.test', profile: 'auditor' });
       const auditor = new ApiClient(d);

@@ -17,6 +17,11 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
     versions: await credentials.versions(Number(request.params.id)),
   }));
 
+  // Status control now: does the vaulted password log in on the target? Stored on the credential, audited.
+  app.post<IdRequest>('/api/v1/credentials/:id/check', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => {
+    const v = await rotation.checkStatus(Number(request.params.id), actor(request));
+    return { state: v.state, checkedAt: new Date(v.checkedAt).toISOString(), detail: v.detail };
+  });
   app.post<IdRequest>('/api/v1/credentials/:id/rotate', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => {
     const r = await rotation.rotate(actor(request), Number(request.params.id), 'manual');
     return { rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: new Date(r.rotatedAt).toISOString() };

@@ -92,6 +92,7 @@ const RELEASED_CODES: Record<string, string> = {
   'credential.enable': 'W4102',
   'credential.disable': 'W4103',
   'credential.rotate': 'W4104',
+  'credential.status_check': 'W4105',
   'vault.password_view': 'W5000',
   'vault.protected_view': 'W5001',
   'vault.protected_store': 'W5002',
