@@ -396,6 +396,24 @@ describe('console: the walk of issue 13 (administrator, privileged user, approve
     assert.equal((await get('/api/v1/settings')).settings.lockout.maxAttempts, 7);
     await axe(admin, 'admin settings');
 
+    // The credential's password: checked against the real sshd (it works), then rotated there, confirmed first.
+    await nav(admin, '/console/credentials');
+    const row = credentialRow(admin, ACCOUNT, 'db01');
+    assert.equal(await row.locator('td.password-check').getAttribute('data-state'), 'unchecked');
+    await row.locator('button.check').click();
+    await admin.locator('.toast', { hasText: `The vaulted password of ${ACCOUNT} on db01 logs in.` }).waitFor();
+    await waitUntil(admin, `document.querySelector('#credentials tr[data-credential="${ACCOUNT}@db01"] td.password-check')?.dataset.state === 'working'`);
+    await row.locator('button.rotate').click();
+    await admin.locator('#rotate-confirm').waitFor();
+    assert.equal((await focused(admin)).id, 'rotate-confirm-cancel', 'the safe choice has the focus');
+    await axe(admin, 'admin rotate confirmation');
+    await admin.locator('#rotate-confirm-submit').click();
+    await admin.locator('.toast', { hasText: `The password of ${ACCOUNT} on db01 was rotated.` }).waitFor({ timeout: 30_000 });
+    const versions = (await get(`/api/v1/credentials/${ids.root}/versions`)).versions;
+    assert.deepEqual(versions.map((v: { version: number; source: string; by: string }) => [v.version, v.source, v.by]), [[2, 'rotation', 'admin'], [1, 'create', 'admin']]);
+    const [rotated] = (await get(`/api/v1/audit?type=credential.rotate&subject=credential:${ids.root}`)).events;
+    assert.equal(rotated.outcome, 'success');
+
     // The pages the walk has not opened yet, for axe: My access, the sessions list and the audit trail.
     await nav(admin, '/console/my-access');
     await axe(admin, 'admin my access');

@@ -9,12 +9,13 @@ import { DEVICES } from './devices.js';
 import { ERRORS } from './errors.js';
 import { MY_ACCESS } from './my-access.js';
 import { PLAYER } from './player.js';
+import { ROTATION } from './rotation.js';
 import { SESSIONS } from './sessions.js';
 import { SETTINGS } from './settings.js';
 import { TERMINAL } from './terminal.js';
 import { USER } from './user.js';
 
-export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS, USER, DEVICES, CREDENTIALS, ACCESS_GROUPS, SESSIONS, PLAYER, TERMINAL, CERTIFICATES, SETTINGS, ERRORS] as const satisfies readonly Section<string>[];
+export const SECTIONS = [DASHBOARD, MY_ACCESS, APPROVALS, USER, DEVICES, CREDENTIALS, ROTATION, ACCESS_GROUPS, SESSIONS, PLAYER, TERMINAL, CERTIFICATES, SETTINGS, ERRORS] as const satisfies readonly Section<string>[];
 
 type KeysOf<T> = T extends Section<infer K> ? K : never;
 /** Every key the sections define. */

@@ -5,7 +5,8 @@
 // "hide now" and a copy button, and for a split (PCI) credential the half this viewer holds, said as such.
 // Hidden, the secret leaves the page: the element that held it is gone, nothing keeps a copy.
 // A password viewer without devices.read lists what their groups cover (the core's "my devices" answer).
-// /console/credentials/files is the protected files view (protected-files.tsx).
+// /console/credentials/files is the protected files view (protected-files.tsx); status control and rotation
+// are credential-rotation.tsx's.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
 import { t } from '../i18n.js';
@@ -15,6 +16,7 @@ import type { Me } from '../types.js';
 import { PAGE_SIZE, Pager } from './paging.js';
 import { failureText, Modal, Picker, ReasonDialog, searchDevices, Tabs } from './credentials-parts.js';
 import { ProtectedFiles } from './protected-files.js';
+import { PasswordCheckCell, RotationActions, type RotatableCredential } from './credential-rotation.js';
 import {
   CREDENTIAL_KINDS,
   SECRET_KINDS,
@@ -447,6 +449,7 @@ function CredentialList({ me }: { me: Me }) {
                 <th scope="col">{t('console.credentials.col.username')}</th>
                 <th scope="col">{t('console.credentials.col.kind')}</th>
                 {canView ? <th scope="col">{t('console.credentials.col.viewState')}</th> : null}
+                {canRead ? <th scope="col">{t('console.rotation.col')}</th> : null}
                 <th scope="col">{t('console.credentials.col.status')}</th>
                 {canView || canManage ? <th scope="col">{t('console.credentials.col.actions')}</th> : null}
               </tr>
@@ -462,6 +465,7 @@ function CredentialList({ me }: { me: Me }) {
                     </th>
                     <td>{kindLabel(c.kind)}</td>
                     {canView ? <td class="view-state">{c.passwordView ? stateLabel(c.passwordView) : null}</td> : null}
+                    {canRead ? <PasswordCheckCell status={(c as RotatableCredential).passwordStatus} /> : null}
                     <td class="status">{t(`console.credentials.status.${c.status}`)}</td>
                     {canView || canManage ? (
                       <td class="actions">
@@ -485,6 +489,7 @@ function CredentialList({ me }: { me: Me }) {
                             {c.status === 'active' ? t('console.credentials.disable') : t('console.credentials.enable')}
                           </button>
                         ) : null}
+                        {canManage && canRead ? <RotationActions credential={c} onDone={() => setVersion((v) => v + 1)} /> : null}
                       </td>
                     ) : null}
                   </tr>
