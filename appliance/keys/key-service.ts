@@ -6,7 +6,7 @@
 import { randomBytes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeysError } from '../errors/index.js';
-import { CKR, acquireModule, findSlotByLabel, pkcs11Code, pkcs11js, releaseModule } from './pkcs11-module.js';
+import { CKR, acquireModule, findSlotByLabel, moduleLoaded, pkcs11Code, pkcs11js, releaseModule } from './pkcs11-module.js';
 import { shareTokenFiles } from './softhsm.js';
 
 export const MASTER_KEY_LABEL = 'warden-master-v1';
@@ -89,6 +89,10 @@ function tokenFailure(e: unknown, what: string): KeysError {
   return new KeysError('KEYS_UNAVAILABLE', `token operation failed (${what})`, e);
 }
 
+/** Opens of a missing token before it is declared missing (see KeyService.open), and the pause before the next (times the attempt). */
+export const TOKEN_OPEN_ATTEMPTS = 4;
+export const TOKEN_RETRY_MS = 150;
+
 export class KeyService {
   private lib: pkcs11js.PKCS11 | undefined;
   private slot: Buffer | undefined;
@@ -109,8 +113,29 @@ export class KeyService {
 
   private constructor(private readonly opts: KeyServiceOptions) {}
 
-  /** Open a session and log in. Fails with KEYS_* if the module, token or PIN is wrong. */
+  /**
+   * Open a session and log in. Fails with KEYS_* if the module, token or PIN is wrong.
+   * SoftHSM reads a token's files when the module initializes, and a token another process is writing at that
+   * moment (a login updates its state file) fails SoftHSM's integrity check and is left out of that
+   * initialization as if absent ("Token integrity check failed"): seen when orbit restarts the daemons while it
+   * still uses the token. Such a token is whole again a moment later, so a missing token is looked for again —
+   * the module initialized anew — a few times before the open fails. (Only when this process had not loaded the
+   * module already: otherwise no new initialization would read the files again.)
+   */
   static open(opts: KeyServiceOptions): KeyService {
+    for (let attempt = 1; ; attempt++) {
+      const fresh = !moduleLoaded();
+      try {
+        return KeyService.openOnce(opts);
+      } catch (e) {
+        if (!(e instanceof KeysError && e.code === 'KEYS_TOKEN_MISSING') || !fresh || attempt >= TOKEN_OPEN_ATTEMPTS) throw e;
+        // Synchronous, like the open itself: a daemon starting, orbit at a command's start.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TOKEN_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  private static openOnce(opts: KeyServiceOptions): KeyService {
     const size = opts.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isInteger(size) || size < 1 || size > 64) throw new KeysError('KEYS_UNAVAILABLE', 'the token session pool holds 1 to 64 sessions');
     const svc = new KeyService(opts);

@@ -65,6 +65,11 @@ export function acquireModule(modulePath: string, softhsmConf: string | undefine
   return lib;
 }
 
+/** Whether this process holds the PKCS#11 module loaded now (then a new open does not initialize it again). */
+export function moduleLoaded(): boolean {
+  return loaded !== undefined;
+}
+
 export function releaseModule(lib: pkcs11js.PKCS11): void {
   if (!loaded || loaded.lib !== lib) return;
   loaded.users--;

@@ -2,7 +2,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { KeyService, initSoftHsmToken, writeSoftHsmConfig, SOFTHSM_MODULE, generateMasterKeyMaterial } from '../../../appliance/keys/index.js';
 import { KeysError } from '../../../appliance/errors/index.js';
 import { pkcs11js } from '../../../appliance/keys/pkcs11-module.js';
@@ -203,3 +205,39 @@ function logOutEverySession(label: string): void {
   lib.C_Logout(session);
   lib.C_CloseSession(session);
 }
+
+describe('a token that another process is writing when the module initializes', () => {
+  // SoftHSM leaves out a token whose files fail its integrity check at C_Initialize (another process mid-write):
+  // reproduced here by a token whose files arrive in the token directory a moment after the open begins.
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'helpers', 'token-open-child.js');
+  const open = (conf: string, marker = '') =>
+    new Promise<string>((resolve) => execFile(process.execPath, [child, conf, 'late', 'user-pin-late', marker], (_e, out) => resolve(String(out).trim())));
+
+  test('is looked for again, the module initialized anew, and found; a token that never comes fails as missing, soon', async () => {
+    const tmp = tempDir('warden-late-token-');
+    try {
+      const ready = path.join(tmp.dir, 'ready');
+      const late = path.join(tmp.dir, 'late');
+      mkdirSync(late);
+      writeSoftHsmConfig(path.join(tmp.dir, 'ready.conf'), ready);
+      writeSoftHsmConfig(path.join(tmp.dir, 'late.conf'), late);
+      execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'late', '--so-pin', 'so-pin-late', '--pin', 'user-pin-late'], { env: { ...process.env, SOFTHSM2_CONF: path.join(tmp.dir, 'ready.conf') }, stdio: 'ignore' });
+      // The token's files land in the second directory 200 ms after the child begins its open.
+      const marker = path.join(tmp.dir, 'opening');
+      const copy = spawn('sh', ['-c', `while [ ! -e '${marker}' ]; do sleep 0.02; done; sleep 0.2 && cp -a '${ready}/.' '${late}/'`], { stdio: 'ignore' });
+      const copied = new Promise((r) => copy.once('exit', r));
+      const found = await open(path.join(tmp.dir, 'late.conf'), marker);
+      await copied;
+      assert.match(found, /^opened \d+$/, found);
+      assert.ok(Number(found.split(' ')[1]) >= 150, `it waited for the token: ${found}`);
+      const empty = path.join(tmp.dir, 'empty');
+      mkdirSync(empty);
+      writeSoftHsmConfig(path.join(tmp.dir, 'empty.conf'), empty);
+      const missing = await open(path.join(tmp.dir, 'empty.conf'));
+      assert.match(missing, /^failed KEYS_TOKEN_MISSING \d+$/, missing);
+      assert.ok(Number(missing.split(' ')[2]) < 5000, `bounded: ${missing}`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
