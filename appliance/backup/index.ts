@@ -2,4 +2,4 @@
 // and the restore that rebuilds a fresh appliance from a backup and k shares.
 export { splitMasterKey, combineShares, parseShare, type ShareInfo } from './key-shares.js';
 export { createBackup, restoreBackup, type RestoreOptions } from './backup-file.js';
-export { rotateMasterKey } from './key-rotation.js';
+export { rotateMasterKey, SEALED as SEALED_COLUMNS } from './key-rotation.js';

@@ -11,9 +11,11 @@ import { AUDIT_KEY_META, generateMasterKeyMaterial, type KeyService } from '../k
 import { WardenError } from '../errors/index.js';
 import { splitMasterKey } from './key-shares.js';
 
-/** Every column that holds a sealed envelope (base64), with its key column. */
-const SEALED = [
+/** Every column that holds a sealed envelope (base64), with its key column (a test checks none is missing). */
+export const SEALED = [
   { table: 'credentials', key: 'id', column: 'secret_sealed' },
+  // Every secret a credential has held (migration 0020): an older version stays readable after a rotation.
+  { table: 'credential_versions', key: 'id', column: 'secret_sealed' },
   { table: 'protected_items', key: 'id', column: 'content_sealed' },
   { table: 'totp_credentials', key: 'user_id', column: 'secret_sealed' },
   { table: 'mfa_providers', key: 'id', column: 'client_secret_sealed' },
