@@ -51,7 +51,10 @@ describe('master key rotation with writers meanwhile', () => {
     assert.equal(await a.credentials.secretOf(before[0]!.id), 'changed-meanwhile');
     assert.equal(await a.credentials.secretOf(before[1]!.id), 'before-2');
     assert.equal(await a.credentials.secretOf(before[2]!.id), 'before-3');
-    assert.equal(r.rewrapped, 5, 'four credentials and the key check');
+    // Four credentials, their five versions (three made before, one made and one changed meanwhile), the key check.
+    assert.equal(r.rewrapped, 10, 'four credentials, five versions and the key check');
+    assert.deepEqual(await a.credentials.currentSecret(before[0]!.id), { secret: 'changed-meanwhile', version: 2 });
+    assert.deepEqual(await a.credentials.currentSecret(created), { secret: 'created-meanwhile', version: 1 });
     assert.ok(lines.some((l) => l.includes('changed while they were re-wrapped')), lines.join('\n'));
   });
 });
