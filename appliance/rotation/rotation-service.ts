@@ -60,20 +60,30 @@ export class RotationService {
   }
 
   /**
+   * The credential, and how its executor reaches the account on the target — or why nothing can be `verb` (rotated,
+   * checked) there: not found, disabled (rotation), not a password, a device without SSH.
+   */
+  private async passwordTarget(credentialId: number, verb: 'rotated' | 'checked') {
+    const credential = await this.deps.store.repos.credentials.credential(credentialId);
+    if (!credential) throw new NotFoundError('credential');
+    const device = await this.deps.store.repos.devices.device(credential.device_id);
+    if (!device) throw new NotFoundError('device');
+    if (verb === 'rotated' && credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
+    if (credential.secret_kind !== 'password') throw new InputError(`only passwords are ${verb} so far${verb === 'rotated' ? ' (SSH keys are not yet)' : ''}`, { field: 'secretKind' });
+    const sshPort = parseConnectivity(device.connectivity).get('SSH');
+    if (sshPort === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
+    const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
+    return { credential, target };
+  }
+
+  /**
    * Status control for one credential: does its vaulted password log in on the target now? The verdict is
    * stored on the credential. `actor` (an administrator's "check now") is audited every time; the periodic
    * check (no actor) writes an event only when the verdict changes — a password that stops working raises one
    * alert, not one an hour.
    */
   async checkStatus(credentialId: number, actor?: Actor): Promise<StatusVerdict> {
-    const credential = await this.deps.store.repos.credentials.credential(credentialId);
-    if (!credential) throw new NotFoundError('credential');
-    const device = await this.deps.store.repos.devices.device(credential.device_id);
-    if (!device) throw new NotFoundError('device');
-    if (credential.secret_kind !== 'password') throw new InputError('only passwords are checked so far', { field: 'secretKind' });
-    const sshPort = parseConnectivity(device.connectivity).get('SSH');
-    if (sshPort === undefined) throw new InputError(`no executor checks passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
-    const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
+    const { credential, target } = await this.passwordTarget(credentialId, 'checked');
     const secret = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
     let state: StatusVerdict['state'];
     let detail = '';
@@ -134,25 +144,19 @@ export class RotationService {
    * password not proved — the vault then still holds the old one (and the target too, or it was put back).
    */
   async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual'): Promise<RotationResult> {
-    const credential = await this.deps.store.repos.credentials.credential(credentialId);
-    if (!credential) throw new NotFoundError('credential');
-    const device = await this.deps.store.repos.devices.device(credential.device_id);
-    if (!device) throw new NotFoundError('device');
+    const { credential, target } = await this.passwordTarget(credentialId, 'rotated');
     const subject = `credential:${credential.id}`;
-    if (credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
-    if (credential.secret_kind !== 'password') throw new InputError('only passwords are rotated so far (SSH keys are not yet)', { field: 'secretKind' });
-    const sshPort = parseConnectivity(device.connectivity).get('SSH');
-    if (sshPort === undefined) throw new InputError(`no executor rotates passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
     if (this.busy.has(credential.id)) throw new WardenError('CONFLICT', 'this credential is being rotated now');
     this.busy.add(credential.id);
     const executor = this.ssh;
-    const target: RotationTarget = {
-      address: device.address,
-      port: sshPort,
-      username: credential.username,
-      checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp),
-    };
-    const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+    let current: Buffer;
+    try {
+      current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+    } catch (e) {
+      // No token, no rotation: and no credential left marked busy for ever.
+      this.busy.delete(credential.id);
+      throw e;
+    }
     const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
     const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
       await this.deps.audit.record(
