@@ -19,7 +19,7 @@ import {
   ConnectivityService,
 } from './access/index.js';
 import { Dashboard, RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
-import { RotationService, STATUS_CHECK_INTERVAL_MS } from './rotation/index.js';
+import { RotationService, STATUS_CHECK_INTERVAL_MS, ROTATION_JOB_INTERVAL_MS } from './rotation/index.js';
 import { Vault } from './vault/index.js';
 import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
@@ -118,6 +118,8 @@ export class Appliance {
       { name: 'change-feed-prune', interval: 600_000, run: () => this.store.feed.prune(Date.now() - CHANGE_FEED_RETENTION_MS) },
       // Status control: credentials with it on are logged in with their vaulted password, hourly.
       { name: 'credential-status', interval: STATUS_CHECK_INTERVAL_MS, run: () => this.rotation.checkAll() },
+      // Rotations asked for by use, the schedule and status control (the rotation queue), and the schedule itself.
+      { name: 'credential-rotation', interval: ROTATION_JOB_INTERVAL_MS, run: () => this.rotation.runQueue() },
     ];
   }
 
@@ -198,7 +200,7 @@ export class Appliance {
     const sshKeys = new SshKeyService({ store, audit, clock });
     const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
     const dashboard = new Dashboard({ store, sessions, clock });
-    const rotation = new RotationService({ store, audit, vault, hostKeys, clock });
+    const rotation = new RotationService({ store, audit, vault, hostKeys, settings, clock });
     return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard, rotation);
   }
 

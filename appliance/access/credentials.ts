@@ -28,6 +28,10 @@ export interface CredentialView {
   updatedAt: string;
   /** Status control's last verdict: does the vaulted password log in on the target (and when it was asked). */
   passwordStatus: { state: 'unchecked' | 'working' | 'failing'; checkedAt: string | null; detail: string };
+  /** The change account: a credential of the same device that sets this one's password (rotation, reconciliation). */
+  changeCredentialId: number | null;
+  /** Days between scheduled rotations when autoChange is on; null: the appliance's setting. */
+  rotationIntervalDays: number | null;
 }
 
 /** Largest secret (an SSH private key with comments fits easily). */
@@ -56,6 +60,8 @@ export function credentialView(c: CredentialRow): CredentialView {
     status: c.status,
     updatedAt: new Date(c.updated_at).toISOString(),
     passwordStatus: { state: c.status_state, checkedAt: c.status_checked_at === null ? null : new Date(Number(c.status_checked_at)).toISOString(), detail: c.status_detail },
+    changeCredentialId: c.change_credential_id,
+    rotationIntervalDays: c.rotation_interval_days,
   };
 }
 
@@ -69,7 +75,7 @@ export class CredentialService {
   static validateCredential(input: unknown, creating: boolean) {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('credential must be an object');
     const i = input as Record<string, unknown>;
-    const allowed = ['deviceId', 'kind', 'username', 'secret', 'secretKind', 'domain', 'extraInfo', 'labels', 'owner', 'autoChange', 'statusControl', 'splitView'];
+    const allowed = ['deviceId', 'kind', 'username', 'secret', 'secretKind', 'domain', 'extraInfo', 'labels', 'owner', 'autoChange', 'statusControl', 'splitView', 'changeCredentialId', 'rotationIntervalDays'];
     for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
     if (creating && (!Number.isInteger(i.deviceId) || (i.deviceId as number) < 1)) throw new InputError('deviceId is required', { field: 'deviceId' });
     const kind = i.kind === undefined && !creating ? undefined : requireText(i.kind ?? 'local-privileged', 'kind', { max: 32 });
@@ -94,7 +100,15 @@ export class CredentialService {
       if (typeof i[k] !== 'boolean') throw new InputError(`${k} must be true or false`, { field: k });
       return i[k] as boolean;
     };
+    const nullableInt = (k: string, min: number, max: number) => {
+      if (i[k] === undefined) return undefined;
+      if (i[k] === null) return null;
+      if (typeof i[k] !== 'number' || !Number.isInteger(i[k]) || (i[k] as number) < min || (i[k] as number) > max) throw new InputError(`${k} must be null or an integer from ${min} to ${max}`, { field: k });
+      return i[k] as number;
+    };
     return {
+      changeCredentialId: nullableInt('changeCredentialId', 1, Number.MAX_SAFE_INTEGER),
+      rotationIntervalDays: nullableInt('rotationIntervalDays', 1, 3650),
       deviceId: i.deviceId as number | undefined,
       kind,
       username: i.username === undefined && !creating ? undefined : requireText(i.username, 'username', { min: 1, max: 255 }),
@@ -130,6 +144,7 @@ export class CredentialService {
   async createCredential(actor: Actor, input: unknown): Promise<CredentialView> {
     const c = CredentialService.validateCredential(input, true);
     const device = await this.deps.devices.device(c.deviceId!);
+    if (c.changeCredentialId != null) await this.requireChangeAccount(c.changeCredentialId, device.id, undefined);
     const now = this.now();
     // Sealed with the row's own id as context, before the transaction (the token never works while a write
     // lock is held): for the id the row is expected to get, confirmed in the transaction.
@@ -149,6 +164,8 @@ export class CredentialService {
         auto_change: c.autoChange ?? false,
         status_control: c.statusControl ?? false,
         split_view: c.splitView ?? false,
+        change_credential_id: c.changeCredentialId ?? null,
+        rotation_interval_days: c.rotationIntervalDays ?? null,
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -164,6 +181,7 @@ export class CredentialService {
     const current = await this.credential(id);
     const c = CredentialService.validateCredential(input, false);
     if (c.deviceId !== undefined && c.deviceId !== current.deviceId) throw new InputError('a credential cannot move to another device', { field: 'deviceId' });
+    if (c.changeCredentialId != null) await this.requireChangeAccount(c.changeCredentialId, current.deviceId, id);
     const sealed = c.secret !== undefined ? await this.deps.vault.sealText(c.secret, `credential:${id}`) : undefined;
     await audited(this.deps.audit, { type: 'credential.update', actor, subject: `credential:${id}`, detail: { valueChanged: c.secret !== undefined } }, async (repos) => {
       await repos.credentials.updateCredential(id, {
@@ -178,6 +196,8 @@ export class CredentialService {
         ...(c.autoChange !== undefined ? { auto_change: c.autoChange } : {}),
         ...(c.statusControl !== undefined ? { status_control: c.statusControl } : {}),
         ...(c.splitView !== undefined ? { split_view: c.splitView } : {}),
+        ...(c.changeCredentialId !== undefined ? { change_credential_id: c.changeCredentialId } : {}),
+        ...(c.rotationIntervalDays !== undefined ? { rotation_interval_days: c.rotationIntervalDays } : {}),
         updated_at: this.now(),
       });
       // A new secret starts a new split: earlier half holders hold nothing of it; and a new version.
@@ -187,6 +207,14 @@ export class CredentialService {
       }
     });
     return this.credential(id);
+  }
+
+  /** A change account must be another credential of the same device (it logs in there to set the password). */
+  private async requireChangeAccount(changeId: number, deviceId: number, selfId: number | undefined): Promise<void> {
+    if (changeId === selfId) throw new InputError('a credential cannot be its own change account', { field: 'changeCredentialId' });
+    const changer = await this.deps.store.repos.credentials.credential(changeId);
+    if (!changer) throw new InputError('the change account is not a credential', { field: 'changeCredentialId' });
+    if (changer.device_id !== deviceId) throw new InputError('the change account must be a credential of the same device', { field: 'changeCredentialId' });
   }
 
   async setCredentialStatus(actor: Actor, id: number, status: 'active' | 'disabled'): Promise<CredentialView> {

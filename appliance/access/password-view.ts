@@ -59,7 +59,15 @@ export class PasswordViewService {
       shown = half === 1 ? chars.slice(0, cut).join('') : chars.slice(cut).join('');
       part = half === 1 ? 'first-half' : 'second-half';
     }
-    await this.deps.audit.record({ type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency, version } });
+    const viewed = { type: 'vault.password_view', outcome: 'success', actor: actor.username, actorIp: actor.ip, subject: `credential:${credentialId}`, detail: { reason: why, part, rule: d.rule, emergency: d.emergency, version } } as const;
+    // A password that changes automatically is rotated once its viewer had time to use it (the rotation job
+    // waits the appliance's grace after the view); queued with the event, so neither exists without the other.
+    if (credential.autoChange && credential.status === 'active') {
+      const at = this.now();
+      await this.deps.audit.withChange(viewed, (repos) => repos.credentials.enqueueRotation({ credential_id: credentialId, trigger_kind: 'after-view', reason: `password viewed by ${actor.username}`, due_at: at, created_at: at }));
+    } else {
+      await this.deps.audit.record(viewed);
+    }
     return { secret: shown, part };
   }
 

@@ -343,7 +343,13 @@ const CATALOGUE = {
     code: 'W4104',
     severity: 'medium',
     description: 'A credential rotation: committed (the new password set on the target, proved by a login, then vaulted) or failed (the old one stands; why).',
-    detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?' },
+    detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?', changeAccount: 'number?', cause: 'string?' },
+  },
+  'credential.reconcile': {
+    code: 'W4106',
+    severity: 'high',
+    description: "Reconciliation: the credential's change account set a new password on the target without the old one, proved by a login, then vaulted; `drift` says whether the vaulted password had stopped working (changed behind the vault's back). Failure: nothing changed in the vault; why.",
+    detail: { trigger: 'string', executor: 'string', stage: 'string', changeAccount: 'number', drift: 'boolean?', reason: 'string?', said: 'string?', cause: 'string?' },
   },
   'credential.status_check': {
     code: 'W4105',

@@ -1,26 +1,36 @@
 // Credential rotation: a new password made here, set on the target by the executor for its kind (no agent on
 // the target), proved by logging in with it, and only then committed to the vault — on any failure the old
 // password stays current and the audit event says why. One rotation per credential at a time in this process.
-import type { Store } from '../store/index.js';
+// A credential may name a change account (a privileged account of the same device): it then sets the password
+// without knowing the current one, which is also how reconciliation mends a password changed behind the
+// vault's back. Rotations asked for by use (a session ended, a password viewed), by the schedule and by status
+// control wait in the database's rotation queue until the rotation job runs them.
+import type { Store, CredentialRow, RotationQueueRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { Vault } from '../vault/index.js';
+import type { SettingsService } from '../settings/index.js';
 import { parseConnectivity, type Actor, type HostKeyService } from '../access/index.js';
 import { actorEvent } from '../access/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { logger } from '../log/index.js';
 import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './password-generator.js';
-import { RotationError, SshPasswdExecutor, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 
 const log = logger('rotation');
 
 /** What asked for the rotation (the audit event says it). */
-export type RotationTrigger = 'manual' | 'schedule' | 'after-use';
+export type RotationTrigger = 'manual' | 'schedule' | 'after-use' | 'after-view' | 'status-control';
 
 export interface RotationResult {
   credentialId: number;
   executor: string;
   /** Epoch ms the new password became the vault's. */
   rotatedAt: number;
+}
+
+export interface ReconcileResult extends RotationResult {
+  /** Whether the vaulted password had stopped working (changed on the target behind the vault's back). */
+  drift: boolean;
 }
 
 /** Status control's verdict on one credential. */
@@ -36,22 +46,40 @@ export interface StatusVerdict {
 export const STATUS_CHECK_CONCURRENCY = 8;
 /** How often the periodic status control runs. */
 export const STATUS_CHECK_INTERVAL_MS = 60 * 60_000;
+/** How often the rotation job looks at the queue (and the schedule). */
+export const ROTATION_JOB_INTERVAL_MS = 30_000;
+/** Rotations the job runs at once. */
+export const ROTATION_CONCURRENCY = 4;
+/** A queued rotation that failed is tried again after 5 min, doubling per failure, at most daily. */
+const RETRY_BASE_MS = 5 * 60_000;
+const RETRY_MAX_MS = 24 * 60 * 60_000;
+
+const SYSTEM: Actor = { username: 'system', ip: null };
 
 export interface RotationDeps {
   store: Store;
   audit: AuditTrail;
   vault: Vault;
   hostKeys: HostKeyService;
-  /** By name; default: SSH (`passwd` in a PTY) for any device that offers SSH. */
+  /** The rotation job's policy (schedule interval, after-use on/off, the grace after a view); absent: the defaults. */
+  settings?: SettingsService;
+  /** By name; default: SSH (`passwd` in a PTY, or chpasswd through a change account) for any device that offers SSH. */
   executors?: { ssh?: PasswordExecutor };
   template?: PasswordTemplate;
   clock?: () => number;
 }
 
+interface PasswordTarget {
+  credential: CredentialRow;
+  target: RotationTarget;
+  /** The change account's row, when the credential names one. */
+  changer: CredentialRow | undefined;
+}
+
 export class RotationService {
   private readonly now: () => number;
   private readonly ssh: PasswordExecutor;
-  /** Credentials being rotated by this process now. */
+  /** Credentials being rotated or reconciled by this process now. */
   private readonly busy = new Set<number>();
 
   constructor(private readonly deps: RotationDeps) {
@@ -60,10 +88,11 @@ export class RotationService {
   }
 
   /**
-   * The credential, and how its executor reaches the account on the target — or why nothing can be `verb` (rotated,
-   * checked) there: not found, disabled (rotation), not a password, a device without SSH.
+   * The credential, how its executor reaches the account on the target, and its change account — or why nothing
+   * can be `verb` (rotated, checked) there: not found, disabled (rotation), not a password, a device without SSH,
+   * a change account that is disabled or of another device.
    */
-  private async passwordTarget(credentialId: number, verb: 'rotated' | 'checked') {
+  private async passwordTarget(credentialId: number, verb: 'rotated' | 'checked'): Promise<PasswordTarget> {
     const credential = await this.deps.store.repos.credentials.credential(credentialId);
     if (!credential) throw new NotFoundError('credential');
     const device = await this.deps.store.repos.devices.device(credential.device_id);
@@ -73,23 +102,44 @@ export class RotationService {
     const sshPort = parseConnectivity(device.connectivity).get('SSH');
     if (sshPort === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
     const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
-    return { credential, target };
+    let changer: CredentialRow | undefined;
+    if (verb === 'rotated' && credential.change_credential_id !== null) {
+      changer = await this.deps.store.repos.credentials.credential(credential.change_credential_id);
+      if (!changer || changer.status !== 'active') throw new InputError('the change account of this credential is missing or disabled', { field: 'changeCredentialId' });
+      if (changer.device_id !== credential.device_id) throw new InputError('the change account must be a credential of the same device', { field: 'changeCredentialId' });
+    }
+    return { credential, target, changer };
+  }
+
+  private async openChanger(row: CredentialRow): Promise<ChangeAccount> {
+    return { username: row.username, secretKind: row.secret_kind, secret: await this.deps.vault.open(row.secret_sealed, `credential:${row.id}`) };
+  }
+
+  /** Mark a credential busy in this process (CONFLICT if it already is); the caller frees it. */
+  private hold(credentialId: number): void {
+    if (this.busy.has(credentialId)) throw new WardenError('CONFLICT', 'this credential is being rotated now');
+    this.busy.add(credentialId);
   }
 
   /**
    * Status control for one credential: does its vaulted password log in on the target now? The verdict is
    * stored on the credential. `actor` (an administrator's "check now") is audited every time; the periodic
    * check (no actor) writes an event only when the verdict changes — a password that stops working raises one
-   * alert, not one an hour.
+   * alert, not one an hour. A failing credential that changes automatically and has a change account is
+   * queued for reconciliation.
    */
   async checkStatus(credentialId: number, actor?: Actor): Promise<StatusVerdict> {
     const { credential, target } = await this.passwordTarget(credentialId, 'checked');
     const secret = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
     let state: StatusVerdict['state'];
     let detail = '';
+    let refused = false;
     try {
       state = (await this.ssh.verify(target, secret)) ? 'working' : 'failing';
-      if (state === 'failing') detail = 'the vaulted password does not log in';
+      if (state === 'failing') {
+        detail = 'the vaulted password does not log in';
+        refused = true;
+      }
     } catch (e) {
       state = 'failing';
       detail = e instanceof RotationError ? e.reason : 'the check failed';
@@ -101,11 +151,16 @@ export class RotationService {
     const subject = `credential:${credential.id}`;
     const event =
       actor || changed
-        ? actorEvent('credential.status_check', actor ?? { username: 'system', ip: null }, subject, { state, previous: credential.status_state, ...(detail ? { reason: detail } : {}) }, state === 'working' ? 'success' : 'failure')
+        ? actorEvent('credential.status_check', actor ?? SYSTEM, subject, { state, previous: credential.status_state, ...(detail ? { reason: detail } : {}) }, state === 'working' ? 'success' : 'failure')
         : null;
-    const write = (repos: typeof this.deps.store.repos) => repos.credentials.updateCredential(credential.id, { status_state: state, status_checked_at: checkedAt, status_detail: detail.slice(0, 200) });
+    // Only a refused password is drift; an unreachable target is not mended by setting a new one.
+    const reconcile = refused && credential.auto_change && credential.status === 'active' && credential.change_credential_id !== null;
+    const write = async (repos: typeof this.deps.store.repos) => {
+      await repos.credentials.updateCredential(credential.id, { status_state: state, status_checked_at: checkedAt, status_detail: detail.slice(0, 200) });
+      if (reconcile) await repos.credentials.enqueueRotation({ credential_id: credential.id, trigger_kind: 'reconcile', reason: 'status control: the vaulted password does not log in', due_at: checkedAt, created_at: checkedAt });
+    };
     if (event) await this.deps.audit.withChange(event, write);
-    else await write(this.deps.store.repos);
+    else await this.deps.store.transaction(write);
     return { credentialId: credential.id, state, checkedAt, detail };
   }
 
@@ -118,23 +173,18 @@ export class RotationService {
     const ids = (await this.deps.store.repos.credentials.credentials())
       .filter((c) => c.status_control && c.status === 'active' && c.secret_kind === 'password')
       .map((c) => c.id);
-    let next = 0;
     let failing = 0;
     let checked = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        try {
-          const v = await this.checkStatus(id);
-          checked++;
-          if (v.state === 'failing') failing++;
-        } catch (e) {
-          // A device without SSH, a credential deleted meanwhile: nothing to say about its password.
-          log.debug('status control skipped a credential', { credential: id, error: (e as Error).message });
-        }
+    await eachAtMost(STATUS_CHECK_CONCURRENCY, ids, async (id) => {
+      try {
+        const v = await this.checkStatus(id);
+        checked++;
+        if (v.state === 'failing') failing++;
+      } catch (e) {
+        // A device without SSH, a credential deleted meanwhile: nothing to say about its password.
+        log.debug('status control skipped a credential', { credential: id, error: (e as Error).message });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(STATUS_CHECK_CONCURRENCY, ids.length) }, worker));
+    });
     return { checked, failing };
   }
 
@@ -142,65 +192,192 @@ export class RotationService {
    * Rotate a credential's password now. Refused (INPUT_INVALID) for what no executor handles yet; CONFLICT while
    * a rotation of it runs; ROTATION_FAILED (details.reason) when the target could not be changed or the new
    * password not proved — the vault then still holds the old one (and the target too, or it was put back).
+   * With a change account, the account's password is set through it and the current one is not needed.
    */
-  async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual'): Promise<RotationResult> {
-    const { credential, target } = await this.passwordTarget(credentialId, 'rotated');
-    const subject = `credential:${credential.id}`;
-    if (this.busy.has(credential.id)) throw new WardenError('CONFLICT', 'this credential is being rotated now');
-    this.busy.add(credential.id);
+  async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<RotationResult> {
+    const { credential, target, changer } = await this.passwordTarget(credentialId, 'rotated');
+    this.hold(credential.id);
     const executor = this.ssh;
-    let current: Buffer;
+    const secrets: Buffer[] = [];
     try {
-      current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
-    } catch (e) {
-      // No token, no rotation: and no credential left marked busy for ever.
-      this.busy.delete(credential.id);
-      throw e;
-    }
-    const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
-    const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
-      await this.deps.audit.record(
-        actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage, reason, ...(said ? { said } : {}), ...(restored === undefined ? {} : { restored }) }, 'failure'),
-      );
-      log.warn('a rotation failed', { credential: credential.id, stage, reason });
-      throw new WardenError('ROTATION_FAILED', `the password was not rotated: ${reason}${said ? ` (${said})` : ''}`, { details: { reason, stage } });
-    };
-    try {
+      const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+      secrets.push(current);
+      const change = changer ? await this.openChanger(changer) : undefined;
+      if (change) secrets.push(change.secret);
+      const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
+      secrets.push(next);
+      const context = { trigger, executor: executor.name, ...(changer ? { changeAccount: changer.id } : {}), ...(cause ? { cause: cause.slice(0, 200) } : {}) };
+      const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
+        await this.deps.audit.record(actorEvent('credential.rotate', actor, `credential:${credential.id}`, { ...context, stage, reason, ...(said ? { said } : {}), ...(restored === undefined ? {} : { restored }) }, 'failure'));
+        log.warn('a rotation failed', { credential: credential.id, stage, reason });
+        throw new WardenError('ROTATION_FAILED', `the password was not rotated: ${reason}${said ? ` (${said})` : ''}`, { details: { reason, stage } });
+      };
       try {
-        await executor.change(target, current, next);
+        if (change) await executor.reset(target, change, next);
+        else await executor.change(target, current, next);
       } catch (e) {
         if (e instanceof RotationError) return await failed('change', e.reason, e.said);
         throw e;
       }
-      let works: boolean;
-      try {
-        works = await executor.verify(target, next);
-      } catch (e) {
-        works = false;
-        log.warn('the new password could not be verified', { credential: credential.id, error: (e as Error).message });
-      }
-      if (!works) {
+      if (!(await this.proves(executor, target, next, credential.id))) {
         // The target took a password that does not log in: put the old one back, so the vault stays true.
-        const restored = await executor.change(target, next, current).then(
+        const restored = await (change ? executor.reset(target, change, current) : executor.change(target, next, current)).then(
           () => true,
           () => false,
         );
         return await failed('verify', 'the new password did not log in', '', restored);
       }
-      const sealed = await this.deps.vault.seal(next, `credential:${credential.id}`);
-      const at = this.now();
-      await this.deps.audit.withChange(actorEvent('credential.rotate', actor, subject, { trigger, executor: executor.name, stage: 'committed' }), async (repos) => {
-        // The new password was just proved by a login: status control's verdict too.
-        await repos.credentials.updateCredential(credential.id, { secret_sealed: sealed, updated_at: at, status_state: 'working', status_checked_at: at, status_detail: '' });
-        await repos.credentials.addVersion(credential.id, { sealed, source: 'rotation', by: actor.username, at });
-        // A new secret starts a new split, as an edit does.
-        await repos.credentials.clearSplitHolders(credential.id);
-      });
+      const at = await this.commit(credential.id, next, 'rotation', actor, actorEvent('credential.rotate', actor, `credential:${credential.id}`, { ...context, stage: 'committed' }));
       return { credentialId: credential.id, executor: executor.name, rotatedAt: at };
     } finally {
-      current.fill(0);
-      next.fill(0);
+      for (const s of secrets) s.fill(0);
       this.busy.delete(credential.id);
     }
   }
+
+  /**
+   * Reconciliation: the credential's change account sets a new password on the target without the old one,
+   * the new one is proved by a login and vaulted. Whether the vaulted password still worked is asked first and
+   * recorded as `drift` (it had been changed behind the vault's back). Needs a change account (INPUT_INVALID
+   * without); ROTATION_FAILED as rotate.
+   */
+  async reconcile(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<ReconcileResult> {
+    const { credential, target, changer } = await this.passwordTarget(credentialId, 'rotated');
+    if (!changer) throw new InputError('reconciliation needs a change account: set one on the credential (changeCredentialId)', { field: 'changeCredentialId' });
+    this.hold(credential.id);
+    const executor = this.ssh;
+    const secrets: Buffer[] = [];
+    try {
+      const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+      secrets.push(current);
+      const change = await this.openChanger(changer);
+      secrets.push(change.secret);
+      const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
+      secrets.push(next);
+      const context = { trigger, executor: executor.name, changeAccount: changer.id, ...(cause ? { cause: cause.slice(0, 200) } : {}) };
+      const failed = async (stage: 'check' | 'change' | 'verify', reason: string, said: string, drift?: boolean): Promise<never> => {
+        await this.deps.audit.record(actorEvent('credential.reconcile', actor, `credential:${credential.id}`, { ...context, stage, reason, ...(said ? { said } : {}), ...(drift === undefined ? {} : { drift }) }, 'failure'));
+        log.warn('a reconciliation failed', { credential: credential.id, stage, reason });
+        throw new WardenError('ROTATION_FAILED', `the password was not reconciled: ${reason}${said ? ` (${said})` : ''}`, { details: { reason, stage } });
+      };
+      let drift: boolean;
+      try {
+        drift = !(await executor.verify(target, current));
+      } catch (e) {
+        if (e instanceof RotationError) return await failed('check', e.reason, e.said);
+        throw e;
+      }
+      try {
+        await executor.reset(target, change, next);
+      } catch (e) {
+        if (e instanceof RotationError) return await failed('change', e.reason, e.said, drift);
+        throw e;
+      }
+      if (!(await this.proves(executor, target, next, credential.id))) return await failed('verify', 'the new password did not log in', '', drift);
+      const at = await this.commit(credential.id, next, 'reconcile', actor, actorEvent('credential.reconcile', actor, `credential:${credential.id}`, { ...context, stage: 'committed', drift }));
+      return { credentialId: credential.id, executor: executor.name, rotatedAt: at, drift };
+    } finally {
+      for (const s of secrets) s.fill(0);
+      this.busy.delete(credential.id);
+    }
+  }
+
+  /** Whether `next` logs the account in (a target that cannot be asked counts as no). */
+  private async proves(executor: PasswordExecutor, target: RotationTarget, next: Buffer, credentialId: number): Promise<boolean> {
+    try {
+      return await executor.verify(target, next);
+    } catch (e) {
+      log.warn('the new password could not be verified', { credential: credentialId, error: (e as Error).message });
+      return false;
+    }
+  }
+
+  /** The proved password becomes the vault's: sealed first (never inside the transaction), then one commit with its event. */
+  private async commit(credentialId: number, next: Buffer, source: 'rotation' | 'reconcile', actor: Actor, event: Parameters<AuditTrail['withChange']>[0]): Promise<number> {
+    const sealed = await this.deps.vault.seal(next, `credential:${credentialId}`);
+    const at = this.now();
+    await this.deps.audit.withChange(event, async (repos) => {
+      // The new password was just proved by a login: status control's verdict too.
+      await repos.credentials.updateCredential(credentialId, { secret_sealed: sealed, updated_at: at, status_state: 'working', status_checked_at: at, status_detail: '' });
+      await repos.credentials.addVersion(credentialId, { sealed, source, by: actor.username, at });
+      // A new secret starts a new split, as an edit does.
+      await repos.credentials.clearSplitHolders(credentialId);
+      // Whatever waited for this credential is done by this change.
+      await repos.credentials.dequeueRotation(credentialId);
+    });
+    return at;
+  }
+
+  /**
+   * The rotation job: credentials whose secret outlived their interval are queued (schedule), then the queue's
+   * due entries run, ROTATION_CONCURRENCY at a time. A failed one is tried again later (5 min, doubling, at most
+   * daily), its failure kept on the entry and in the audit trail; one failure never ends the run.
+   */
+  async runQueue(): Promise<{ queued: number; rotated: number; failed: number; dropped: number }> {
+    const policy = (await this.deps.settings?.current())?.rotation ?? { intervalDays: 30, afterUse: true, afterViewMinutes: 60 };
+    const now = this.now();
+    let queued = 0;
+    for (const s of await this.deps.store.repos.credentials.scheduledRotations(now, policy.intervalDays, 500)) {
+      const reason = `the secret is older than ${s.days} day${s.days === 1 ? '' : 's'}`;
+      if (await this.deps.store.transaction((repos) => repos.credentials.enqueueRotation({ credential_id: s.id, trigger_kind: 'schedule', reason, due_at: now, created_at: now }))) queued++;
+    }
+    const due = await this.deps.store.repos.credentials.dueRotations(now, 200);
+    let rotated = 0;
+    let failed = 0;
+    let dropped = 0;
+    await eachAtMost(ROTATION_CONCURRENCY, due, async (entry) => {
+      const outcome = await this.runEntry(entry, policy, now);
+      if (outcome === 'rotated') rotated++;
+      else if (outcome === 'failed') failed++;
+      else if (outcome === 'dropped') dropped++;
+    });
+    return { queued, rotated, failed, dropped };
+  }
+
+  private async runEntry(entry: RotationQueueRow, policy: { afterUse: boolean; afterViewMinutes: number }, now: number): Promise<'rotated' | 'failed' | 'dropped' | 'waiting'> {
+    const repos = this.deps.store.repos;
+    const credential = await repos.credentials.credential(entry.credential_id);
+    const afterUse = entry.trigger_kind === 'after-use' || entry.trigger_kind === 'after-view';
+    // Asked for by use or the schedule, the rotation needs the credential to still change automatically.
+    if (!credential || credential.status !== 'active' || (entry.trigger_kind !== 'reconcile' && !credential.auto_change) || (afterUse && !policy.afterUse)) {
+      await repos.credentials.dequeueRotation(entry.credential_id);
+      return 'dropped';
+    }
+    // The viewer's grace: the password they were shown works until it passed.
+    const graceEnds = Number(entry.created_at) + policy.afterViewMinutes * 60_000;
+    if (entry.trigger_kind === 'after-view' && graceEnds > now) {
+      // Out of the way of the entries due now until then.
+      await this.deps.store.transaction((r) => r.credentials.postponeRotation(entry.credential_id, graceEnds));
+      return 'waiting';
+    }
+    if (this.busy.has(entry.credential_id)) return 'waiting';
+    const trigger: RotationTrigger = entry.trigger_kind === 'reconcile' ? 'status-control' : entry.trigger_kind;
+    try {
+      if (entry.trigger_kind === 'reconcile') await this.reconcile(SYSTEM, entry.credential_id, trigger, entry.reason);
+      else await this.rotate(SYSTEM, entry.credential_id, trigger, entry.reason);
+      return 'rotated';
+    } catch (e) {
+      const attempts = Number(entry.attempts) + 1;
+      const retryAt = this.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts - 1, 16));
+      const why = e instanceof WardenError ? e.message : 'the rotation failed';
+      await this.deps.store.transaction((r) => r.credentials.deferRotation(entry.credential_id, retryAt, why));
+      log.warn('a queued rotation failed; it is tried again later', { credential: entry.credential_id, attempts, retryAt: new Date(retryAt).toISOString() });
+      return 'failed';
+    }
+  }
+
+  /** The rotation waiting for a credential, if any (for the console and the API). */
+  async queued(credentialId: number): Promise<{ trigger: string; reason: string; dueAt: string; attempts: number; lastError: string } | null> {
+    const q = await this.deps.store.repos.credentials.queuedRotation(credentialId);
+    return q ? { trigger: q.trigger_kind, reason: q.reason, dueAt: new Date(Number(q.due_at)).toISOString(), attempts: Number(q.attempts), lastError: q.last_error } : null;
+  }
+}
+
+/** Run `fn` over `items`, at most `limit` at once. */
+async function eachAtMost<T>(limit: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

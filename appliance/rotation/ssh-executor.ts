@@ -16,7 +16,15 @@ export interface RotationTarget {
   checkHostKey(fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
 }
 
-export type RotationFailure = 'target-unreachable' | 'host-key-mismatch' | 'current-password-refused' | 'change-refused' | 'target-timeout';
+export type RotationFailure = 'target-unreachable' | 'host-key-mismatch' | 'current-password-refused' | 'change-account-refused' | 'change-refused' | 'target-timeout';
+
+/** A privileged account of the same target that may set another account's password (root, or sudo to chpasswd). */
+export interface ChangeAccount {
+  username: string;
+  /** Its vaulted secret: the caller zeroes it. */
+  secret: Buffer;
+  secretKind: 'password' | 'ssh-key';
+}
 
 export class RotationError extends Error {
   constructor(
@@ -35,7 +43,19 @@ export interface PasswordExecutor {
   change(target: RotationTarget, current: Buffer, next: Buffer): Promise<void>;
   /** Whether `secret` logs the account in now (false: refused); throws RotationError when the target cannot be asked. */
   verify(target: RotationTarget, secret: Buffer): Promise<boolean>;
+  /**
+   * Set the account's password to `next` through `changer`, without the current one (rotation with a change
+   * account, and reconciliation); throws RotationError, the account's password then unchanged.
+   */
+  reset(target: RotationTarget, changer: ChangeAccount, next: Buffer): Promise<void>;
 }
+
+/** A Unix account name chpasswd can be given (no colon, no newline, nothing a shell line could misread). */
+const UNIX_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
+/** Printed by the target's shell once sudo let the change account through, before chpasswd reads its line. */
+const SUDO_OK = 'WARDEN-SUDO-OK';
+/** sudo's prompt (-p), on stderr: only then is the change account's password sent. */
+const SUDO_PROMPT = 'WARDEN-SUDO-PASSWORD:';
 
 const ROTATION_FAILURE: Record<SshLoginFailure, RotationFailure> = {
   'host-key-mismatch': 'host-key-mismatch',
@@ -71,14 +91,87 @@ export class SshPasswdExecutor implements PasswordExecutor {
   }
 
   /** A logged-in connection with `secret` (the appliance's one SSH login: net/ssh-login), or why not. */
-  private async connect(target: RotationTarget, secret: Buffer): Promise<Client> {
+  private async connect(target: RotationTarget, secret: Buffer, as: { username: string; secretKind: 'password' | 'ssh-key'; refused: RotationFailure } = { username: target.username, secretKind: 'password', refused: 'current-password-refused' }): Promise<Client> {
     const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
     try {
-      return await sshLogin(new Client(), { socket, username: target.username, secret, secretKind: 'password', checkHostKey: (fp) => target.checkHostKey(fp), readyTimeoutMs: this.timeoutMs });
+      return await sshLogin(new Client(), { socket, username: as.username, secret, secretKind: as.secretKind, checkHostKey: (fp) => target.checkHostKey(fp), readyTimeoutMs: this.timeoutMs });
     } catch (e) {
       socket.destroy();
-      throw e instanceof SshLoginError ? new RotationError(ROTATION_FAILURE[e.reason]) : e;
+      if (!(e instanceof SshLoginError)) throw e;
+      throw new RotationError(e.reason === 'auth-failed' ? as.refused : ROTATION_FAILURE[e.reason]);
     }
+  }
+
+  /**
+   * Log in as the change account and have chpasswd set the password: as root directly, otherwise through
+   * sudo (the change account's password sent only if sudo asks for it; a NOPASSWD rule asks nothing). The new password goes
+   * to chpasswd's standard input, never onto a command line another user of the target could read.
+   */
+  async reset(target: RotationTarget, changer: ChangeAccount, next: Buffer): Promise<void> {
+    if (!UNIX_USER.test(target.username)) throw new RotationError('change-refused', 'the account name is not one chpasswd takes');
+    const client = await this.connect(target, changer.secret, { username: changer.username, secretKind: changer.secretKind, refused: 'change-account-refused' });
+    try {
+      // Run by the change account's own shell. sudo -v proves the account to sudo (a rule that may stay as narrow
+      // as `/usr/sbin/chpasswd`), the marker says so, and the second sudo finds that proof (kept per parent
+      // process when there is no terminal) without asking again.
+      const command =
+        changer.username === 'root'
+          ? `echo ${SUDO_OK} >&2 && LC_ALL=C exec chpasswd`
+          : // Not -k (it would keep the proof from being stored) and no exec (the proof is the shell's, its children's).
+            `LC_ALL=C sudo -S -p '${SUDO_PROMPT}' -v && echo ${SUDO_OK} >&2 && LC_ALL=C sudo -n chpasswd`;
+      const channel = await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, ch) => (err ? reject(new RotationError('change-refused', err.message)) : resolve(ch))));
+      await this.feedChpasswd(channel, target.username, changer, next);
+    } finally {
+      client.end();
+    }
+  }
+
+  private feedChpasswd(channel: ClientChannel, username: string, changer: ChangeAccount, next: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let said = '';
+      let stage: 'sudo' | 'chpasswd' = 'sudo';
+      let asked = 0;
+      let exitCode: number | null = null;
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(new RotationError('target-timeout', lastLine(said)));
+      }, this.timeoutMs);
+      const onText = (text: string) => {
+        said = (said + text).slice(-8192);
+        if (stage === 'sudo' && said.includes(SUDO_PROMPT)) {
+          said = said.split(SUDO_PROMPT).join('\n');
+          // Asked once: answered. Asked again: the change account's password is not sudo's; stop.
+          if (++asked > 1 || changer.secretKind !== 'password') {
+            channel.close();
+            return;
+          }
+          const line = Buffer.concat([changer.secret, Buffer.from('\n')]);
+          channel.write(line);
+          line.fill(0);
+        }
+        if (stage === 'sudo' && said.includes(SUDO_OK)) {
+          stage = 'chpasswd';
+          said = said.split(SUDO_OK).join('');
+          const line = Buffer.concat([Buffer.from(`${username}:`), next, Buffer.from('\n')]);
+          channel.end(line);
+          line.fill(0);
+        }
+      };
+      channel.on('data', (d: Buffer) => onText(d.toString('utf8')));
+      channel.stderr.on('data', (d: Buffer) => onText(d.toString('utf8')));
+      channel.on('exit', (code: number | null) => {
+        exitCode = code;
+      });
+      channel.on('close', () => {
+        clearTimeout(timer);
+        if (stage === 'chpasswd' && exitCode === 0) return resolve();
+        if (stage === 'sudo') {
+          const why = changer.secretKind !== 'password' && asked > 0 ? 'sudo asks the change account for a password, and the vault holds its SSH key' : lastLine(said) || 'sudo refused the change account';
+          return reject(new RotationError('change-refused', why));
+        }
+        reject(new RotationError('change-refused', lastLine(said) || `chpasswd exited with ${exitCode ?? 'a signal'}`));
+      });
+    });
   }
 
   async verify(target: RotationTarget, secret: Buffer): Promise<boolean> {

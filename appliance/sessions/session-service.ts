@@ -561,7 +561,7 @@ export class SessionService {
       secret = await this.deps.credentials.secretBytesOf(req.credentialId);
     } catch (e) {
       // No secret, no session: the admitted row ends at once with the reason (fail closed).
-      await this.endRow(id, user.username, source, { reason: 'vault-unavailable' });
+      await this.endRow(id, user.username, source, { reason: 'vault-unavailable' }, req.credentialId);
       throw e;
     }
     const port = parseConnectivity(connectivity).get(req.protocol.toUpperCase())!;
@@ -635,6 +635,7 @@ export class SessionService {
       for (const row of await repos.proxySessions.orphaned(500)) {
         if (!(await repos.proxySessions.interrupt(row.id, now, PROCESS_GONE))) continue;
         n++;
+        await queueRotationAfterUse(repos, row.credential_id, `session ${row.id} was interrupted`, now);
         await this.deps.audit.record(
           {
             type: 'session.interrupted',
@@ -743,20 +744,32 @@ export class SessionService {
   async closeSession(session: ProxySession, end: SessionEnd): Promise<void> {
     this.live.delete(session.id);
     this.pending.delete(session.id);
-    await this.endRow(session.id, session.username, null, end);
+    await this.endRow(session.id, session.username, null, end, session.target.credentialId);
   }
 
-  private async endRow(id: string, username: string, source: string | null, end: SessionEnd): Promise<void> {
+  private async endRow(id: string, username: string, source: string | null, end: SessionEnd, credentialId: number): Promise<void> {
     const at = this.now();
     await this.deps.store.transaction(async (repos) => {
       const closed = await repos.proxySessions.close(id, { at, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null });
       if (!closed) return;
+      await queueRotationAfterUse(repos, credentialId, `session ${id} ended`, at);
       await this.deps.audit.record(
         { type: 'session.end', outcome: 'info', actor: username, actorIp: source, subject: `session:${id}`, detail: { session: id, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null } },
         repos,
       );
     });
   }
+}
+
+/**
+ * A session with a credential that changes automatically has ended (or died): its rotation is queued in the
+ * same transaction, so a daemon that stops right after loses none. The rotation job runs it (and drops it when
+ * the appliance's "rotate after use" is off).
+ */
+async function queueRotationAfterUse(repos: Repositories, credentialId: number, reason: string, at: number): Promise<void> {
+  const credential = await repos.credentials.credential(credentialId);
+  if (!credential?.auto_change || credential.status !== 'active') return;
+  await repos.credentials.enqueueRotation({ credential_id: credentialId, trigger_kind: 'after-use', reason, due_at: at, created_at: at });
 }
 
 /** A fresh lease name: a configured one gets a generation suffix, so the dead name is never reused. */

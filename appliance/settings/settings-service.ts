@@ -58,6 +58,15 @@ export interface Settings {
      */
     allowPublicKeyAsSoleFactor: boolean;
   };
+  /** Automatic change of credentials with `autoChange` on (issue 14). */
+  rotation: {
+    /** Days a secret lives before the schedule rotates it (a credential may set its own); 0: no schedule. */
+    intervalDays: number;
+    /** Rotate once a proxied session with it ended, or its password was viewed (after `afterViewMinutes`). */
+    afterUse: boolean;
+    /** How long a viewed password stays valid for its viewer before it is rotated. */
+    afterViewMinutes: number;
+  };
 }
 
 export type SettingsPatch = { [K in keyof Settings]?: Settings[K] extends unknown[] ? Settings[K] : Partial<Settings[K]> | Settings[K] };
@@ -73,6 +82,7 @@ export const DEFAULT_SETTINGS: Settings = {
   connectivityIntervalMinutes: 15,
   mfa: { forceCertificateForAll: false, checkCertificateEmail: true, forceCertificateForProxy: false },
   ssh: { allowPublicKeyAsSoleFactor: false },
+  rotation: { intervalDays: 30, afterUse: true, afterViewMinutes: 60 },
 };
 
 type Rule = { kind: 'int'; min: number; max: number } | { kind: 'bool' };
@@ -89,6 +99,7 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   loginThrottle: { maxFailures: { kind: 'int', min: 1, max: 10_000 }, windowMinutes: { kind: 'int', min: 1, max: 24 * 60 }, blockMinutes: { kind: 'int', min: 1, max: 24 * 60 } },
   mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
   ssh: { allowPublicKeyAsSoleFactor: { kind: 'bool' } },
+  rotation: { intervalDays: { kind: 'int', min: 0, max: 3650 }, afterUse: { kind: 'bool' }, afterViewMinutes: { kind: 'int', min: 0, max: 7 * 24 * 60 } },
 };
 
 /**

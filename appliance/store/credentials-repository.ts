@@ -1,6 +1,7 @@
 // Credentials (their secrets sealed by the vault) and who holds which half of a split password.
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
-import type { CredentialRow, CredentialsTable, CredentialVersionRow, CredentialVersionsTable, Database } from './schema.js';
+import type { CredentialRow, CredentialsTable, CredentialVersionRow, CredentialVersionsTable, Database, RotationQueueRow, RotationQueueTable } from './schema.js';
+import { isUniqueViolation } from './errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -81,6 +82,79 @@ export class CredentialsRepository {
       .where('credential_id', '=', credentialId)
       .orderBy('version', 'desc')
       .execute();
+  }
+
+  /**
+   * Ask for a rotation of the credential at `due` (kept: one waiting rotation per credential is enough, and
+   * the one asked first keeps its place; a reconciliation replaces a plain rotation, since only it can mend a
+   * password that stopped working). True if this call queued it.
+   */
+  async enqueueRotation(row: Pick<RotationQueueTable, 'credential_id' | 'trigger_kind' | 'reason' | 'due_at' | 'created_at'>): Promise<boolean> {
+    const waiting = await this.db.selectFrom('rotation_queue').select(['trigger_kind']).where('credential_id', '=', row.credential_id).executeTakeFirst();
+    if (waiting) {
+      if (row.trigger_kind !== 'reconcile' || waiting.trigger_kind === 'reconcile') return false;
+      await this.db.updateTable('rotation_queue').set({ trigger_kind: 'reconcile', reason: row.reason.slice(0, 200) }).where('credential_id', '=', row.credential_id).execute();
+      return true;
+    }
+    try {
+      await this.db.insertInto('rotation_queue').values({ ...row, reason: row.reason.slice(0, 200) }).execute();
+      return true;
+    } catch (e) {
+      // Another writer queued it between the look and the insert: it is queued.
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
+  }
+
+  /** The rotations due by `now`, earliest first. */
+  async dueRotations(now: number, limit: number): Promise<RotationQueueRow[]> {
+    return this.db.selectFrom('rotation_queue').selectAll().where('due_at', '<=', now).orderBy('due_at').orderBy('credential_id').limit(limit).execute();
+  }
+
+  async queuedRotation(credentialId: number): Promise<RotationQueueRow | undefined> {
+    return this.db.selectFrom('rotation_queue').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
+  }
+
+  async dequeueRotation(credentialId: number): Promise<void> {
+    await this.db.deleteFrom('rotation_queue').where('credential_id', '=', credentialId).execute();
+  }
+
+  /** A waiting rotation not to run before `due` (not a failure). */
+  async postponeRotation(credentialId: number, due: number): Promise<void> {
+    await this.db.updateTable('rotation_queue').set({ due_at: due }).where('credential_id', '=', credentialId).execute();
+  }
+
+  /** A waiting rotation that failed: tried again at `due`, the failure kept for the console. */
+  async deferRotation(credentialId: number, due: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('rotation_queue')
+      .set((eb) => ({ due_at: due, attempts: eb('attempts', '+', 1), last_error: error.slice(0, 200) }))
+      .where('credential_id', '=', credentialId)
+      .execute();
+  }
+
+  /**
+   * Active credentials with automatic change on whose current secret is older than their interval (their own,
+   * else `defaultDays`; 0 means never) and that wait for no rotation yet: the schedule's work.
+   */
+  async scheduledRotations(now: number, defaultDays: number, limit: number): Promise<{ id: number; since: number; days: number }[]> {
+    const rows = await this.db
+      .selectFrom('credentials')
+      .innerJoin('credential_versions as v', (j) => j.onRef('v.credential_id', '=', 'credentials.id').on('v.valid_until', 'is', null))
+      .leftJoin('rotation_queue as q', 'q.credential_id', 'credentials.id')
+      .select(['credentials.id', 'credentials.rotation_interval_days', 'v.valid_from'])
+      .where('credentials.auto_change', '=', true)
+      .where('credentials.status', '=', 'active')
+      .where('q.credential_id', 'is', null)
+      .orderBy('v.valid_from')
+      .execute();
+    const out: { id: number; since: number; days: number }[] = [];
+    for (const r of rows) {
+      const days = r.rotation_interval_days ?? defaultDays;
+      if (days > 0 && Number(r.valid_from) + days * 86_400_000 <= now) out.push({ id: r.id, since: Number(r.valid_from), days });
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   async splitHolders(credentialId: number): Promise<{ half: number; user_id: number }[]> {

@@ -30,6 +30,7 @@ import * as m0017 from './migrations/0017-cluster-nodes.js';
 import * as m0019 from './migrations/0019-audit-node.js';
 import * as m0020 from './migrations/0020-credential-versions.js';
 import * as m0021 from './migrations/0021-credential-status.js';
+import * as m0022 from './migrations/0022-rotation-triggers.js';
 import { ChangeFeed } from './change-feed.js';
 import { copyDatabase } from './copy.js';
 
@@ -75,6 +76,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0019-audit-node': m0019,
   '0020-credential-versions': m0020,
   '0021-credential-status': m0021,
+  '0022-rotation-triggers': m0022,
 };
 
 async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {

@@ -286,7 +286,7 @@ export interface CredentialVersionsTable {
   version: number;
   /** Sealed for `credential:<credential_id>`, as the credential row's. */
   secret_sealed: string;
-  source: 'create' | 'update' | 'rotation' | 'migrated';
+  source: 'create' | 'update' | 'rotation' | 'reconcile' | 'migrated';
   created_by: string;
   valid_from: number;
   /** Null: the current one. */
@@ -311,6 +311,10 @@ export interface CredentialsTable {
   status_state: Generated<'unchecked' | 'working' | 'failing'>;
   status_checked_at: number | null;
   status_detail: Generated<string>;
+  /** The change account: a credential of the same device that may set this one's password (migration 0022). */
+  change_credential_id: Generated<number | null>;
+  /** Days between scheduled rotations; null: the appliance's setting (migration 0022). */
+  rotation_interval_days: Generated<number | null>;
   /** PCI split: the secret is shown in two halves, each to a different user. */
   split_view: boolean;
   status: 'active' | 'disabled';
@@ -451,6 +455,18 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);
+/** A rotation waiting to run, one per credential (migration 0022). */
+export interface RotationQueueTable {
+  credential_id: number;
+  trigger_kind: 'after-use' | 'after-view' | 'schedule' | 'reconcile';
+  /** What asked for it (a session, a password view, the schedule): words for the audit event, no secret. */
+  reason: string;
+  due_at: number;
+  attempts: Generated<number>;
+  last_error: Generated<string>;
+  created_at: number;
+}
+
 /** One announced change: append-only, followed by every daemon (see ChangeFeed). */
 export interface ChangeFeedTable {
   seq: number;
@@ -534,6 +550,7 @@ export interface Database {
   devices: DevicesTable;
   credentials: CredentialsTable;
   credential_versions: CredentialVersionsTable;
+  rotation_queue: RotationQueueTable;
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;
@@ -567,6 +584,7 @@ export type MfaProviderRow = Selectable<MfaProvidersTable>;
 export type DeviceRow = Selectable<DevicesTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type CredentialVersionRow = Selectable<CredentialVersionsTable>;
+export type RotationQueueRow = Selectable<RotationQueueTable>;
 export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;

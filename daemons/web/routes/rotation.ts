@@ -26,4 +26,15 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
     const r = await rotation.rotate(actor(request), Number(request.params.id), 'manual');
     return { rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: new Date(r.rotatedAt).toISOString() };
   });
+  // Reconciliation: the credential's change account sets a new password without the old one; `drift` says
+  // whether the vaulted one had stopped working. INPUT_INVALID without a change account.
+  app.post<IdRequest>('/api/v1/credentials/:id/reconcile', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => {
+    const r = await rotation.reconcile(actor(request), Number(request.params.id), 'manual');
+    return { reconciled: true, credentialId: r.credentialId, executor: r.executor, drift: r.drift, rotatedAt: new Date(r.rotatedAt).toISOString() };
+  });
+  // The rotation waiting for this credential (after use, by schedule, to reconcile), or null.
+  app.get<IdRequest>('/api/v1/credentials/:id/rotation', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => {
+    await credentials.credential(Number(request.params.id));
+    return { queued: await rotation.queued(Number(request.params.id)) };
+  });
 };

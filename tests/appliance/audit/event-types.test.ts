@@ -93,6 +93,7 @@ const RELEASED_CODES: Record<string, string> = {
   'credential.disable': 'W4103',
   'credential.rotate': 'W4104',
   'credential.status_check': 'W4105',
+  'credential.reconcile': 'W4106',
   'vault.password_view': 'W5000',
   'vault.protected_view': 'W5001',
   'vault.protected_store': 'W5002',

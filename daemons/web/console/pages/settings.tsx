@@ -21,6 +21,7 @@ interface Settings {
   connectivityIntervalMinutes: number;
   mfa: { forceCertificateForAll: boolean; checkCertificateEmail: boolean; forceCertificateForProxy: boolean };
   ssh: { allowPublicKeyAsSoleFactor: boolean };
+  rotation: { intervalDays: number; afterUse: boolean; afterViewMinutes: number };
 }
 
 interface DuoProvider {
@@ -53,7 +54,7 @@ type BoolField = { kind: 'bool'; name: string; label: MessageKey };
 type Field = NumberField | BoolField;
 
 /** The groups that are objects of numbers and switches: one form each, fields named as the API names them. */
-const GROUPS: { key: 'passwordPolicy' | 'lockout' | 'sessions' | 'loginThrottle' | 'mfa' | 'ssh'; title: MessageKey; fields: Field[] }[] = [
+const GROUPS: { key: 'passwordPolicy' | 'lockout' | 'sessions' | 'loginThrottle' | 'mfa' | 'ssh' | 'rotation'; title: MessageKey; fields: Field[] }[] = [
   {
     key: 'passwordPolicy',
     title: 'console.settings.passwordPolicy',
@@ -102,6 +103,15 @@ const GROUPS: { key: 'passwordPolicy' | 'lockout' | 'sessions' | 'loginThrottle'
     key: 'ssh',
     title: 'console.settings.ssh',
     fields: [{ kind: 'bool', name: 'allowPublicKeyAsSoleFactor', label: 'console.settings.ssh.allowPublicKeyAsSoleFactor' }],
+  },
+  {
+    key: 'rotation',
+    title: 'console.settings.rotation',
+    fields: [
+      { kind: 'int', name: 'intervalDays', label: 'console.settings.rotation.intervalDays', min: 0, max: 3650 },
+      { kind: 'bool', name: 'afterUse', label: 'console.settings.rotation.afterUse' },
+      { kind: 'int', name: 'afterViewMinutes', label: 'console.settings.rotation.afterViewMinutes', min: 0, max: 10_080 },
+    ],
   },
 ];
 
