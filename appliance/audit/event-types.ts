@@ -342,8 +342,8 @@ const CATALOGUE = {
   'credential.rotate': {
     code: 'W4104',
     severity: 'medium',
-    description: 'A credential rotation: committed (the new password set on the target, proved by a login, then vaulted) or failed (the old one stands; why).',
-    detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?', changeAccount: 'number?', cause: 'string?' },
+    description: 'A credential rotation: committed (the new password or SSH key set on the target, proved by a login, then vaulted; for a key, whether the old one was revoked) or failed (the old one stands; why).',
+    detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?', changeAccount: 'number?', cause: 'string?', oldKeyRevoked: 'boolean?' },
   },
   'credential.reconcile': {
     code: 'W4106',

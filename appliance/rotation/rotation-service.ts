@@ -15,6 +15,7 @@ import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { logger } from '../log/index.js';
 import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './password-generator.js';
 import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+import { SshAuthorizedKeysExecutor, publicBlobOf, type KeyExecutor } from './ssh-key-executor.js';
 
 const log = logger('rotation');
 
@@ -24,8 +25,10 @@ export type RotationTrigger = 'manual' | 'schedule' | 'after-use' | 'after-view'
 export interface RotationResult {
   credentialId: number;
   executor: string;
-  /** Epoch ms the new password became the vault's. */
+  /** Epoch ms the new secret became the vault's. */
   rotatedAt: number;
+  /** SSH keys: whether the old key no longer logs in (its authorized_keys line removed and the login refused). */
+  oldKeyRevoked?: boolean;
 }
 
 export interface ReconcileResult extends RotationResult {
@@ -63,8 +66,11 @@ export interface RotationDeps {
   hostKeys: HostKeyService;
   /** The rotation job's policy (schedule interval, after-use on/off, the grace after a view); absent: the defaults. */
   settings?: SettingsService;
-  /** By name; default: SSH (`passwd` in a PTY, or chpasswd through a change account) for any device that offers SSH. */
-  executors?: { ssh?: PasswordExecutor };
+  /**
+   * By name; defaults: SSH (`passwd` in a PTY, or chpasswd through a change account) for passwords, and
+   * authorized_keys over SSH for SSH keys, on any device that offers SSH.
+   */
+  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor };
   template?: PasswordTemplate;
   clock?: () => number;
 }
@@ -79,31 +85,33 @@ interface PasswordTarget {
 export class RotationService {
   private readonly now: () => number;
   private readonly ssh: PasswordExecutor;
+  private readonly keys: KeyExecutor;
   /** Credentials being rotated or reconciled by this process now. */
   private readonly busy = new Set<number>();
 
   constructor(private readonly deps: RotationDeps) {
     this.now = deps.clock ?? Date.now;
     this.ssh = deps.executors?.ssh ?? new SshPasswdExecutor();
+    this.keys = deps.executors?.sshKeys ?? new SshAuthorizedKeysExecutor();
   }
 
   /**
-   * The credential, how its executor reaches the account on the target, and its change account — or why nothing
-   * can be `verb` (rotated, checked) there: not found, disabled (rotation), not a password, a device without SSH,
-   * a change account that is disabled or of another device.
+   * The credential, how its executor reaches the account on the target, and its change account (passwords) — or
+   * why nothing can be `verb` (rotated, checked) there: not found, disabled (rotation), a device without SSH, a
+   * change account that is disabled or of another device.
    */
-  private async passwordTarget(credentialId: number, verb: 'rotated' | 'checked'): Promise<PasswordTarget> {
+  private async rotationTarget(credentialId: number, verb: 'rotated' | 'checked'): Promise<PasswordTarget> {
     const credential = await this.deps.store.repos.credentials.credential(credentialId);
     if (!credential) throw new NotFoundError('credential');
     const device = await this.deps.store.repos.devices.device(credential.device_id);
     if (!device) throw new NotFoundError('device');
     if (verb === 'rotated' && credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
-    if (credential.secret_kind !== 'password') throw new InputError(`only passwords are ${verb} so far${verb === 'rotated' ? ' (SSH keys are not yet)' : ''}`, { field: 'secretKind' });
     const sshPort = parseConnectivity(device.connectivity).get('SSH');
     if (sshPort === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
     const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
     let changer: CredentialRow | undefined;
-    if (verb === 'rotated' && credential.change_credential_id !== null) {
+    // An SSH key is rotated by the account itself (its own authorized_keys): the change account sets passwords.
+    if (verb === 'rotated' && credential.secret_kind === 'password' && credential.change_credential_id !== null) {
       changer = await this.deps.store.repos.credentials.credential(credential.change_credential_id);
       if (!changer || changer.status !== 'active') throw new InputError('the change account of this credential is missing or disabled', { field: 'changeCredentialId' });
       if (changer.device_id !== credential.device_id) throw new InputError('the change account must be a credential of the same device', { field: 'changeCredentialId' });
@@ -129,15 +137,16 @@ export class RotationService {
    * queued for reconciliation.
    */
   async checkStatus(credentialId: number, actor?: Actor): Promise<StatusVerdict> {
-    const { credential, target } = await this.passwordTarget(credentialId, 'checked');
+    const { credential, target } = await this.rotationTarget(credentialId, 'checked');
     const secret = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
     let state: StatusVerdict['state'];
     let detail = '';
     let refused = false;
     try {
-      state = (await this.ssh.verify(target, secret)) ? 'working' : 'failing';
+      const works = credential.secret_kind === 'ssh-key' ? await this.keys.verifyKey(target, secret) : await this.ssh.verify(target, secret);
+      state = works ? 'working' : 'failing';
       if (state === 'failing') {
-        detail = 'the vaulted password does not log in';
+        detail = credential.secret_kind === 'ssh-key' ? 'the vaulted key does not log in' : 'the vaulted password does not log in';
         refused = true;
       }
     } catch (e) {
@@ -154,7 +163,7 @@ export class RotationService {
         ? actorEvent('credential.status_check', actor ?? SYSTEM, subject, { state, previous: credential.status_state, ...(detail ? { reason: detail } : {}) }, state === 'working' ? 'success' : 'failure')
         : null;
     // Only a refused password is drift; an unreachable target is not mended by setting a new one.
-    const reconcile = refused && credential.auto_change && credential.status === 'active' && credential.change_credential_id !== null;
+    const reconcile = refused && credential.secret_kind === 'password' && credential.auto_change && credential.status === 'active' && credential.change_credential_id !== null;
     const write = async (repos: typeof this.deps.store.repos) => {
       await repos.credentials.updateCredential(credential.id, { status_state: state, status_checked_at: checkedAt, status_detail: detail.slice(0, 200) });
       if (reconcile) await repos.credentials.enqueueRotation({ credential_id: credential.id, trigger_kind: 'reconcile', reason: 'status control: the vaulted password does not log in', due_at: checkedAt, created_at: checkedAt });
@@ -165,13 +174,13 @@ export class RotationService {
   }
 
   /**
-   * The periodic status control: every active credential with status control on whose device offers SSH and
-   * whose secret is a password, STATUS_CHECK_CONCURRENCY at a time. One credential's failure is its verdict,
+   * The periodic status control: every active credential with status control on whose device offers SSH (a
+   * password or an SSH key), STATUS_CHECK_CONCURRENCY at a time. One credential's failure is its verdict,
    * never the end of the run.
    */
   async checkAll(): Promise<{ checked: number; failing: number }> {
     const ids = (await this.deps.store.repos.credentials.credentials())
-      .filter((c) => c.status_control && c.status === 'active' && c.secret_kind === 'password')
+      .filter((c) => c.status_control && c.status === 'active')
       .map((c) => c.id);
     let failing = 0;
     let checked = 0;
@@ -195,8 +204,9 @@ export class RotationService {
    * With a change account, the account's password is set through it and the current one is not needed.
    */
   async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<RotationResult> {
-    const { credential, target, changer } = await this.passwordTarget(credentialId, 'rotated');
+    const { credential, target, changer } = await this.rotationTarget(credentialId, 'rotated');
     this.hold(credential.id);
+    if (credential.secret_kind === 'ssh-key') return this.rotateKey(actor, credential, target, trigger, cause).finally(() => this.busy.delete(credential.id));
     const executor = this.ssh;
     const secrets: Buffer[] = [];
     try {
@@ -236,13 +246,74 @@ export class RotationService {
   }
 
   /**
+   * An SSH key's rotation: a new pair of the old key's family, its public line authorized over a login with the
+   * current key, proved by a login with the new key, then the old key's line removed over the new key's login and
+   * the old key tried once more. The vault takes the new key once it is proved, whether or not the old one could be
+   * revoked (the event says which): the vault must always hold a key that works. A new key that does not log in is
+   * removed again and nothing changes.
+   */
+  private async rotateKey(actor: Actor, credential: CredentialRow, target: RotationTarget, trigger: RotationTrigger, cause: string | undefined): Promise<RotationResult> {
+    const executor = this.keys;
+    const secrets: Buffer[] = [];
+    const context = { trigger, executor: executor.name, ...(cause ? { cause: cause.slice(0, 200) } : {}) };
+    const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
+      await this.deps.audit.record(actorEvent('credential.rotate', actor, `credential:${credential.id}`, { ...context, stage, reason, ...(said ? { said } : {}), ...(restored === undefined ? {} : { restored }) }, 'failure'));
+      log.warn('a key rotation failed', { credential: credential.id, stage, reason });
+      throw new WardenError('ROTATION_FAILED', `the key was not rotated: ${reason}${said ? ` (${said})` : ''}`, { details: { reason, stage } });
+    };
+    try {
+      const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
+      secrets.push(current);
+      const old = publicBlobOf(current);
+      if (!old) return await failed('change', 'current-key-refused', 'the vaulted key cannot be read');
+      const next = await executor.newKey(current, `warden-credential-${credential.id}`);
+      secrets.push(next.privateKey);
+      try {
+        await executor.authorize(target, current, next);
+      } catch (e) {
+        if (e instanceof RotationError) return await failed('change', e.reason, e.said);
+        throw e;
+      }
+      let works: boolean;
+      try {
+        works = await executor.verifyKey(target, next.privateKey);
+      } catch (e) {
+        works = false;
+        log.warn('the new key could not be verified', { credential: credential.id, error: (e as Error).message });
+      }
+      if (!works) {
+        const restored = await executor.revoke(target, current, next.blob).then(
+          () => true,
+          () => false,
+        );
+        return await failed('verify', 'the new key did not log in', '', restored);
+      }
+      let oldKeyRevoked = false;
+      let said = '';
+      try {
+        await executor.revoke(target, next.privateKey, old.blob);
+        oldKeyRevoked = !(await executor.verifyKey(target, current));
+        if (!oldKeyRevoked) said = 'the old key still logs in (authorized elsewhere than ~/.ssh/authorized_keys?)';
+      } catch (e) {
+        said = e instanceof RotationError ? `${e.reason}${e.said ? `: ${e.said}` : ''}` : 'the old key could not be removed';
+      }
+      if (!oldKeyRevoked) log.warn('a rotated key\'s predecessor still logs in', { credential: credential.id });
+      const at = await this.commit(credential.id, next.privateKey, 'rotation', actor, actorEvent('credential.rotate', actor, `credential:${credential.id}`, { ...context, stage: 'committed', oldKeyRevoked, ...(said ? { said: said.slice(0, 200) } : {}) }));
+      return { credentialId: credential.id, executor: executor.name, rotatedAt: at, oldKeyRevoked };
+    } finally {
+      for (const s of secrets) s.fill(0);
+    }
+  }
+
+  /**
    * Reconciliation: the credential's change account sets a new password on the target without the old one,
    * the new one is proved by a login and vaulted. Whether the vaulted password still worked is asked first and
    * recorded as `drift` (it had been changed behind the vault's back). Needs a change account (INPUT_INVALID
    * without); ROTATION_FAILED as rotate.
    */
   async reconcile(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<ReconcileResult> {
-    const { credential, target, changer } = await this.passwordTarget(credentialId, 'rotated');
+    const { credential, target, changer } = await this.rotationTarget(credentialId, 'rotated');
+    if (credential.secret_kind !== 'password') throw new InputError('reconciliation sets passwords: an SSH key is rotated by the account itself', { field: 'secretKind' });
     if (!changer) throw new InputError('reconciliation needs a change account: set one on the credential (changeCredentialId)', { field: 'changeCredentialId' });
     this.hold(credential.id);
     const executor = this.ssh;

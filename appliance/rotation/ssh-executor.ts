@@ -16,7 +16,7 @@ export interface RotationTarget {
   checkHostKey(fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
 }
 
-export type RotationFailure = 'target-unreachable' | 'host-key-mismatch' | 'current-password-refused' | 'change-account-refused' | 'change-refused' | 'target-timeout';
+export type RotationFailure = 'target-unreachable' | 'host-key-mismatch' | 'current-password-refused' | 'current-key-refused' | 'change-account-refused' | 'change-refused' | 'target-timeout';
 
 /** A privileged account of the same target that may set another account's password (root, or sudo to chpasswd). */
 export interface ChangeAccount {
@@ -77,6 +77,51 @@ function lastLine(text: string): string {
   return (specific.at(-1) ?? telling.at(-1) ?? lines.at(-1) ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
 
+/** Who logs in for an executor, with which kind of secret, and what a refused login means for the rotation. */
+export interface LoginAs {
+  username: string;
+  secretKind: 'password' | 'ssh-key';
+  refused: RotationFailure;
+}
+
+/** A logged-in connection with `secret` (the appliance's one SSH login: net/ssh-login), or why not as a RotationError. */
+export async function loginAs(target: RotationTarget, secret: Buffer, as: LoginAs, timeoutMs: number): Promise<Client> {
+  const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
+  try {
+    return await sshLogin(new Client(), { socket, username: as.username, secret, secretKind: as.secretKind, checkHostKey: (fp) => target.checkHostKey(fp), readyTimeoutMs: timeoutMs });
+  } catch (e) {
+    socket.destroy();
+    if (!(e instanceof SshLoginError)) throw e;
+    throw new RotationError(e.reason === 'auth-failed' ? as.refused : ROTATION_FAILURE[e.reason]);
+  }
+}
+
+/**
+ * Run a command over a logged-in connection, `input` on its standard input (never on its command line), and
+ * answer its exit code and the last telling line it printed (for the audit trail); RotationError on a timeout.
+ */
+export function runCommand(client: Client, command: string, input: Buffer | string, timeoutMs: number): Promise<{ code: number | null; said: string }> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, channel) => {
+      if (err) return reject(new RotationError('change-refused', err.message));
+      let out = '';
+      let code: number | null = null;
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(new RotationError('target-timeout', lastLine(out)));
+      }, timeoutMs);
+      channel.on('data', (d: Buffer) => (out = (out + d.toString('utf8')).slice(-8192)));
+      channel.stderr.on('data', (d: Buffer) => (out = (out + d.toString('utf8')).slice(-8192)));
+      channel.on('exit', (c: number | null) => (code = c));
+      channel.on('close', () => {
+        clearTimeout(timer);
+        resolve({ code, said: lastLine(out) });
+      });
+      channel.end(input);
+    });
+  });
+}
+
 export interface SshExecutorOptions {
   /** For each connection and for the whole change. */
   timeoutMs?: number;
@@ -90,16 +135,8 @@ export class SshPasswdExecutor implements PasswordExecutor {
     this.timeoutMs = opts.timeoutMs ?? 20_000;
   }
 
-  /** A logged-in connection with `secret` (the appliance's one SSH login: net/ssh-login), or why not. */
-  private async connect(target: RotationTarget, secret: Buffer, as: { username: string; secretKind: 'password' | 'ssh-key'; refused: RotationFailure } = { username: target.username, secretKind: 'password', refused: 'current-password-refused' }): Promise<Client> {
-    const socket = net.connect({ host: target.address, port: target.port }).on('error', () => {});
-    try {
-      return await sshLogin(new Client(), { socket, username: as.username, secret, secretKind: as.secretKind, checkHostKey: (fp) => target.checkHostKey(fp), readyTimeoutMs: this.timeoutMs });
-    } catch (e) {
-      socket.destroy();
-      if (!(e instanceof SshLoginError)) throw e;
-      throw new RotationError(e.reason === 'auth-failed' ? as.refused : ROTATION_FAILURE[e.reason]);
-    }
+  private connect(target: RotationTarget, secret: Buffer, as?: LoginAs): Promise<Client> {
+    return loginAs(target, secret, as ?? { username: target.username, secretKind: 'password', refused: 'current-password-refused' }, this.timeoutMs);
   }
 
   /**

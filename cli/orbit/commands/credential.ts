@@ -9,7 +9,7 @@ export function registerCredential(program: Command): void {
   const credential = program.command('credential').description('vaulted device credentials: rotation and reconciliation');
   credential
     .command('rotate')
-    .description('change a credential\'s password on its target now (over SSH, proved by a login, then vaulted; on failure the old one stays)')
+    .description('change a credential\'s password or SSH key on its target now (over SSH, proved by a login, then vaulted; on failure the old one stays)')
     .argument('<id>', 'the credential id')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
@@ -19,7 +19,12 @@ export function registerCredential(program: Command): void {
         try {
           const r = await a.rotation.rotate(cliActor(), Number(id), 'manual');
           const at = new Date(r.rotatedAt).toISOString();
-          print(opts.json ? JSON.stringify({ rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: at }) : `credential ${r.credentialId} rotated (${r.executor}) at ${at}; the new password is in the vault`);
+          const key = r.oldKeyRevoked === undefined ? '' : r.oldKeyRevoked ? '; the old key no longer logs in' : '; WARNING: the old key still logs in (see the audit event)';
+          print(
+            opts.json
+              ? JSON.stringify({ rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: at, ...(r.oldKeyRevoked === undefined ? {} : { oldKeyRevoked: r.oldKeyRevoked }) })
+              : `credential ${r.credentialId} rotated (${r.executor}) at ${at}; the new ${r.oldKeyRevoked === undefined ? 'password' : 'key'} is in the vault${key}`,
+          );
         } catch (e) {
           if (isWardenError(e) && (e.code === 'ROTATION_FAILED' || e.code === 'INPUT_INVALID' || e.code === 'NOT_FOUND' || e.code === 'CONFLICT')) throw new CliError(e.message);
           throw e;

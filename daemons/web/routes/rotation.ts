@@ -24,7 +24,7 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
   });
   app.post<IdRequest>('/api/v1/credentials/:id/rotate', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => {
     const r = await rotation.rotate(actor(request), Number(request.params.id), 'manual');
-    return { rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: new Date(r.rotatedAt).toISOString() };
+    return { rotated: true, credentialId: r.credentialId, executor: r.executor, rotatedAt: new Date(r.rotatedAt).toISOString(), ...(r.oldKeyRevoked === undefined ? {} : { oldKeyRevoked: r.oldKeyRevoked }) };
   });
   // Reconciliation: the credential's change account sets a new password without the old one; `drift` says
   // whether the vaulted one had stopped working. INPUT_INVALID without a change account.
