@@ -1,5 +1,5 @@
-// Pinned host keys (SSH) and certificate fingerprints (RDP) of devices: trust on first use.
-import type { Store } from '../store/index.js';
+// Pinned host keys (SSH) and certificate fingerprints (RDP, MySQL/MariaDB TLS) of devices: trust on first use.
+import type { PinnedProtocol, Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { audited } from './audited.js';
 import type { DeviceService } from './devices.js';
@@ -16,7 +16,7 @@ export class HostKeyService {
    * Check a target's host key (SSH) or certificate (RDP) fingerprint: the first one seen is pinned;
    * later ones must match. A mismatch is an audit event and the caller refuses the connection.
    */
-  async checkHostKey(deviceId: number, protocol: 'ssh' | 'rdp', fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
+  async checkHostKey(deviceId: number, protocol: PinnedProtocol, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
     const existing = await this.deps.store.repos.hostKeys.pinnedKey(deviceId, protocol);
     if (!existing) {
       try {
@@ -38,7 +38,7 @@ export class HostKeyService {
     return (await this.deps.store.repos.hostKeys.pinnedKeys(deviceId)).map((k) => ({ protocol: k.protocol, fingerprint: k.fingerprint, pinnedAt: new Date(k.pinned_at).toISOString() }));
   }
 
-  async resetHostKey(actor: Actor, deviceId: number, protocol: 'ssh' | 'rdp'): Promise<boolean> {
+  async resetHostKey(actor: Actor, deviceId: number, protocol: PinnedProtocol): Promise<boolean> {
     const d = await this.deps.devices.device(deviceId);
     return (await audited(this.deps.audit, { type: 'device.host_key_reset', actor, subject: d.hostname, detail: { protocol } }, (repos) => repos.hostKeys.unpinKey(deviceId, protocol))) > 0;
   }

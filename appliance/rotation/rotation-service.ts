@@ -16,6 +16,7 @@ import { logger } from '../log/index.js';
 import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './password-generator.js';
 import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 import { SshAuthorizedKeysExecutor, publicBlobOf, type KeyExecutor } from './ssh-key-executor.js';
+import { MysqlExecutor } from './mysql-executor.js';
 
 const log = logger('rotation');
 
@@ -70,7 +71,7 @@ export interface RotationDeps {
    * By name; defaults: SSH (`passwd` in a PTY, or chpasswd through a change account) for passwords, and
    * authorized_keys over SSH for SSH keys, on any device that offers SSH.
    */
-  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor };
+  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor };
   template?: PasswordTemplate;
   clock?: () => number;
 }
@@ -78,6 +79,8 @@ export interface RotationDeps {
 interface PasswordTarget {
   credential: CredentialRow;
   target: RotationTarget;
+  /** The executor for this credential's device (passwords; SSH keys always go to the key executor). */
+  executor: PasswordExecutor;
   /** The change account's row, when the credential names one. */
   changer: CredentialRow | undefined;
 }
@@ -86,6 +89,7 @@ export class RotationService {
   private readonly now: () => number;
   private readonly ssh: PasswordExecutor;
   private readonly keys: KeyExecutor;
+  private readonly mysql: PasswordExecutor;
   /** Credentials being rotated or reconciled by this process now. */
   private readonly busy = new Set<number>();
 
@@ -93,6 +97,7 @@ export class RotationService {
     this.now = deps.clock ?? Date.now;
     this.ssh = deps.executors?.ssh ?? new SshPasswdExecutor();
     this.keys = deps.executors?.sshKeys ?? new SshAuthorizedKeysExecutor();
+    this.mysql = deps.executors?.mysql ?? new MysqlExecutor();
   }
 
   /**
@@ -106,9 +111,17 @@ export class RotationService {
     const device = await this.deps.store.repos.devices.device(credential.device_id);
     if (!device) throw new NotFoundError('device');
     if (verb === 'rotated' && credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
-    const sshPort = parseConnectivity(device.connectivity).get('SSH');
-    if (sshPort === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} passwords on ${device.hostname}: it offers no SSH`, { field: 'connectivity' });
-    const target: RotationTarget = { address: device.address, port: sshPort, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, 'ssh', fp) };
+    // The executor by the device: a MariaDB/MySQL server (its type says so, and it offers the port) has its
+    // accounts changed with ALTER USER; anything else that offers SSH, over SSH.
+    const ports = parseConnectivity(device.connectivity);
+    const dbPort = ports.get('MYSQL') ?? ports.get('MARIADB');
+    const dbType = /maria|mysql/i.test(device.type ?? '');
+    const database = credential.secret_kind === 'password' && dbType && dbPort !== undefined;
+    const port = database ? dbPort : ports.get('SSH');
+    if (port === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} credentials on ${device.hostname}: it offers no SSH${dbType ? ' and no MYSQL port' : ''}`, { field: 'connectivity' });
+    const pin = database ? MysqlExecutor.pinProtocol : 'ssh';
+    const target: RotationTarget = { address: device.address, port, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, pin, fp) };
+    const executor = database ? this.mysql : this.ssh;
     let changer: CredentialRow | undefined;
     // An SSH key is rotated by the account itself (its own authorized_keys): the change account sets passwords.
     if (verb === 'rotated' && credential.secret_kind === 'password' && credential.change_credential_id !== null) {
@@ -116,7 +129,7 @@ export class RotationService {
       if (!changer || changer.status !== 'active') throw new InputError('the change account of this credential is missing or disabled', { field: 'changeCredentialId' });
       if (changer.device_id !== credential.device_id) throw new InputError('the change account must be a credential of the same device', { field: 'changeCredentialId' });
     }
-    return { credential, target, changer };
+    return { credential, target, executor, changer };
   }
 
   private async openChanger(row: CredentialRow): Promise<ChangeAccount> {
@@ -137,13 +150,13 @@ export class RotationService {
    * queued for reconciliation.
    */
   async checkStatus(credentialId: number, actor?: Actor): Promise<StatusVerdict> {
-    const { credential, target } = await this.rotationTarget(credentialId, 'checked');
+    const { credential, target, executor } = await this.rotationTarget(credentialId, 'checked');
     const secret = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
     let state: StatusVerdict['state'];
     let detail = '';
     let refused = false;
     try {
-      const works = credential.secret_kind === 'ssh-key' ? await this.keys.verifyKey(target, secret) : await this.ssh.verify(target, secret);
+      const works = credential.secret_kind === 'ssh-key' ? await this.keys.verifyKey(target, secret) : await executor.verify(target, secret);
       state = works ? 'working' : 'failing';
       if (state === 'failing') {
         detail = credential.secret_kind === 'ssh-key' ? 'the vaulted key does not log in' : 'the vaulted password does not log in';
@@ -204,10 +217,9 @@ export class RotationService {
    * With a change account, the account's password is set through it and the current one is not needed.
    */
   async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<RotationResult> {
-    const { credential, target, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const { credential, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
     this.hold(credential.id);
     if (credential.secret_kind === 'ssh-key') return this.rotateKey(actor, credential, target, trigger, cause).finally(() => this.busy.delete(credential.id));
-    const executor = this.ssh;
     const secrets: Buffer[] = [];
     try {
       const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);
@@ -312,11 +324,10 @@ export class RotationService {
    * without); ROTATION_FAILED as rotate.
    */
   async reconcile(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<ReconcileResult> {
-    const { credential, target, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const { credential, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
     if (credential.secret_kind !== 'password') throw new InputError('reconciliation sets passwords: an SSH key is rotated by the account itself', { field: 'secretKind' });
     if (!changer) throw new InputError('reconciliation needs a change account: set one on the credential (changeCredentialId)', { field: 'changeCredentialId' });
     this.hold(credential.id);
-    const executor = this.ssh;
     const secrets: Buffer[] = [];
     try {
       const current = await this.deps.vault.open(credential.secret_sealed, `credential:${credential.id}`);

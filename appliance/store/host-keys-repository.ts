@@ -1,13 +1,14 @@
-// Pinned host keys (SSH) and certificate fingerprints (RDP) of devices: trust on first use.
+// Pinned host keys (SSH) and certificate fingerprints (RDP, MySQL/MariaDB TLS) of devices: trust on first use.
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, PinnedProtocol } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
 
 export class HostKeysRepository {
   constructor(private readonly db: Db) {}
 
-  async pinnedKey(deviceId: number, protocol: 'ssh' | 'rdp') {
+  async pinnedKey(deviceId: number, protocol: PinnedProtocol) {
     return this.db.selectFrom('pinned_host_keys').selectAll().where('device_id', '=', deviceId).where('protocol', '=', protocol).executeTakeFirst();
   }
 
@@ -15,11 +16,11 @@ export class HostKeysRepository {
     return this.db.selectFrom('pinned_host_keys').selectAll().where('device_id', '=', deviceId).execute();
   }
 
-  async pinKey(deviceId: number, protocol: 'ssh' | 'rdp', fingerprint: string, at: number): Promise<void> {
+  async pinKey(deviceId: number, protocol: PinnedProtocol, fingerprint: string, at: number): Promise<void> {
     await this.db.insertInto('pinned_host_keys').values({ device_id: deviceId, protocol, fingerprint, pinned_at: at }).execute();
   }
 
-  async unpinKey(deviceId: number, protocol: 'ssh' | 'rdp'): Promise<number> {
+  async unpinKey(deviceId: number, protocol: PinnedProtocol): Promise<number> {
     return Number((await this.db.deleteFrom('pinned_host_keys').where('device_id', '=', deviceId).where('protocol', '=', protocol).executeTakeFirst()).numDeletedRows);
   }
 }

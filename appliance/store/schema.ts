@@ -322,9 +322,12 @@ export interface CredentialsTable {
   updated_at: number;
 }
 
+/** What a pinned key or certificate is for: SSH host keys, RDP and database (MySQL/MariaDB TLS) certificates. */
+export type PinnedProtocol = 'ssh' | 'rdp' | 'mysql';
+
 export interface PinnedHostKeysTable {
   device_id: number;
-  protocol: 'ssh' | 'rdp';
+  protocol: PinnedProtocol;
   fingerprint: string;
   pinned_at: number;
 }
