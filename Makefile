@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils libengine-pkcs11-openssl openssh-server openssh-client sshpass asciinema xrdp xorgxrdp tigervnc-standalone-server freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xauth xdotool ffmpeg xterm mmdebstrap packer systemd-container qemu-system-x86 qemu-utils nftables mariadb-server galera-4 mariadb-backup socat sudo
+DEB_PACKAGES := softhsm2 libsystemd-dev pkg-config systemd chromium openssl curl ca-certificates python3 make g++ bsdutils libengine-pkcs11-openssl openssh-server openssh-client sshpass asciinema xrdp xorgxrdp tigervnc-standalone-server freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xauth xdotool ffmpeg xterm mmdebstrap packer systemd-container qemu-system-x86 qemu-utils nftables mariadb-server galera-4 mariadb-backup socat sudo postgresql slapd ldap-utils
 # node-gyp builds native addons against /usr's headers instead of downloading them (also in .npmrc).
 NPM_ENV := npm_config_nodedir=/usr npm_config_fund=false npm_config_audit=false
 

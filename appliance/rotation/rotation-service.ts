@@ -17,6 +17,7 @@ import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './pas
 import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 import { SshAuthorizedKeysExecutor, publicBlobOf, type KeyExecutor } from './ssh-key-executor.js';
 import { MysqlExecutor } from './mysql-executor.js';
+import { PostgresExecutor } from './postgres-executor.js';
 
 const log = logger('rotation');
 
@@ -71,7 +72,7 @@ export interface RotationDeps {
    * By name; defaults: SSH (`passwd` in a PTY, or chpasswd through a change account) for passwords, and
    * authorized_keys over SSH for SSH keys, on any device that offers SSH.
    */
-  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor };
+  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor; postgres?: PasswordExecutor };
   template?: PasswordTemplate;
   clock?: () => number;
 }
@@ -90,6 +91,7 @@ export class RotationService {
   private readonly ssh: PasswordExecutor;
   private readonly keys: KeyExecutor;
   private readonly mysql: PasswordExecutor;
+  private readonly postgres: PasswordExecutor;
   /** Credentials being rotated or reconciled by this process now. */
   private readonly busy = new Set<number>();
 
@@ -98,6 +100,7 @@ export class RotationService {
     this.ssh = deps.executors?.ssh ?? new SshPasswdExecutor();
     this.keys = deps.executors?.sshKeys ?? new SshAuthorizedKeysExecutor();
     this.mysql = deps.executors?.mysql ?? new MysqlExecutor();
+    this.postgres = deps.executors?.postgres ?? new PostgresExecutor();
   }
 
   /**
@@ -111,17 +114,18 @@ export class RotationService {
     const device = await this.deps.store.repos.devices.device(credential.device_id);
     if (!device) throw new NotFoundError('device');
     if (verb === 'rotated' && credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
-    // The executor by the device: a MariaDB/MySQL server (its type says so, and it offers the port) has its
-    // accounts changed with ALTER USER; anything else that offers SSH, over SSH.
+    // The executor by the device: a database server (its type says which, and it offers the port) has its
+    // accounts changed by SQL; anything else that offers SSH, over SSH.
     const ports = parseConnectivity(device.connectivity);
-    const dbPort = ports.get('MYSQL') ?? ports.get('MARIADB');
-    const dbType = /maria|mysql/i.test(device.type ?? '');
-    const database = credential.secret_kind === 'password' && dbType && dbPort !== undefined;
+    const type = device.type ?? '';
+    const kind = /maria|mysql/i.test(type) ? 'mysql' : /postgres/i.test(type) ? 'postgres' : undefined;
+    const dbPort = kind === 'mysql' ? (ports.get('MYSQL') ?? ports.get('MARIADB')) : kind === 'postgres' ? (ports.get('POSTGRESQL') ?? ports.get('POSTGRES')) : undefined;
+    const database = credential.secret_kind === 'password' && dbPort !== undefined ? kind : undefined;
     const port = database ? dbPort : ports.get('SSH');
-    if (port === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} credentials on ${device.hostname}: it offers no SSH${dbType ? ' and no MYSQL port' : ''}`, { field: 'connectivity' });
-    const pin = database ? MysqlExecutor.pinProtocol : 'ssh';
+    if (port === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} credentials on ${device.hostname}: it offers no SSH${kind ? ` and no ${kind === 'mysql' ? 'MYSQL' : 'POSTGRESQL'} port` : ''}`, { field: 'connectivity' });
+    const pin = database === 'mysql' ? MysqlExecutor.pinProtocol : 'ssh';
     const target: RotationTarget = { address: device.address, port, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, pin, fp) };
-    const executor = database ? this.mysql : this.ssh;
+    const executor = database === 'mysql' ? this.mysql : database === 'postgres' ? this.postgres : this.ssh;
     let changer: CredentialRow | undefined;
     // An SSH key is rotated by the account itself (its own authorized_keys): the change account sets passwords.
     if (verb === 'rotated' && credential.secret_kind === 'password' && credential.change_credential_id !== null) {
