@@ -7,16 +7,11 @@
 // The account is the one the server matched for the login, so a credential names just the user. Through a change account the account is `user@host` when written so, else its one row in
 // mysql.user (several hosts: refused, name it). mysql2 takes passwords as strings only: the Buffers are turned
 // into strings here, for the length of one connection.
-import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { RotationError, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
-
-/** The certificate fingerprint in the form the pinned keys keep: SHA256 of the DER, base64 without padding. */
-export function certificateFingerprint(der: Buffer): string {
-  return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`;
-}
+import { tlsCertificateFingerprint } from './certificate-pin.js';
 
 /** MySQL's error codes that mean the login itself was refused. */
 const LOGIN_REFUSED = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_DBACCESS_DENIED_ERROR']);
@@ -69,7 +64,7 @@ export class MysqlExecutor implements PasswordExecutor {
       const socket = (conn as unknown as { connection: { stream: TLSSocket } }).connection.stream;
       const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
       if (!cert?.raw) throw new RotationError('target-unreachable', 'the server offers no TLS: a new password would cross the network in clear');
-      if ((await target.checkHostKey(certificateFingerprint(cert.raw))) === 'mismatch') throw new RotationError('host-key-mismatch');
+      if ((await target.checkHostKey(tlsCertificateFingerprint(cert.raw))) === 'mismatch') throw new RotationError('host-key-mismatch');
       return conn;
     } catch (e) {
       await conn.end().catch(() => undefined);

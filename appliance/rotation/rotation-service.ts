@@ -5,7 +5,7 @@
 // without knowing the current one, which is also how reconciliation mends a password changed behind the
 // vault's back. Rotations asked for by use (a session ended, a password viewed), by the schedule and by status
 // control wait in the database's rotation queue until the rotation job runs them.
-import type { Store, CredentialRow, RotationQueueRow } from '../store/index.js';
+import type { Store, CredentialRow, PinnedProtocol, RotationQueueRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { Vault } from '../vault/index.js';
 import type { SettingsService } from '../settings/index.js';
@@ -18,6 +18,7 @@ import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExec
 import { SshAuthorizedKeysExecutor, publicBlobOf, type KeyExecutor } from './ssh-key-executor.js';
 import { MysqlExecutor } from './mysql-executor.js';
 import { PostgresExecutor } from './postgres-executor.js';
+import { LdapExecutor } from './ldap-executor.js';
 
 const log = logger('rotation');
 
@@ -72,7 +73,7 @@ export interface RotationDeps {
    * By name; defaults: SSH (`passwd` in a PTY, or chpasswd through a change account) for passwords, and
    * authorized_keys over SSH for SSH keys, on any device that offers SSH.
    */
-  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor; postgres?: PasswordExecutor };
+  executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor; postgres?: PasswordExecutor; ldaps?: PasswordExecutor; ldapStartTls?: PasswordExecutor };
   template?: PasswordTemplate;
   clock?: () => number;
 }
@@ -92,6 +93,8 @@ export class RotationService {
   private readonly keys: KeyExecutor;
   private readonly mysql: PasswordExecutor;
   private readonly postgres: PasswordExecutor;
+  private readonly ldaps: PasswordExecutor;
+  private readonly ldapStartTls: PasswordExecutor;
   /** Credentials being rotated or reconciled by this process now. */
   private readonly busy = new Set<number>();
 
@@ -101,6 +104,8 @@ export class RotationService {
     this.keys = deps.executors?.sshKeys ?? new SshAuthorizedKeysExecutor();
     this.mysql = deps.executors?.mysql ?? new MysqlExecutor();
     this.postgres = deps.executors?.postgres ?? new PostgresExecutor();
+    this.ldaps = deps.executors?.ldaps ?? new LdapExecutor(20_000, 'ldaps');
+    this.ldapStartTls = deps.executors?.ldapStartTls ?? new LdapExecutor(20_000, 'starttls');
   }
 
   /**
@@ -114,18 +119,26 @@ export class RotationService {
     const device = await this.deps.store.repos.devices.device(credential.device_id);
     if (!device) throw new NotFoundError('device');
     if (verb === 'rotated' && credential.status !== 'active') throw new InputError('a disabled credential is not rotated', { field: 'credential' });
-    // The executor by the device: a database server (its type says which, and it offers the port) has its
-    // accounts changed by SQL; anything else that offers SSH, over SSH.
+    // The executor by the device: a database server or a directory (its type says which, and it offers the port)
+    // has its accounts changed in its own protocol; anything else that offers SSH, over SSH.
     const ports = parseConnectivity(device.connectivity);
     const type = device.type ?? '';
-    const kind = /maria|mysql/i.test(type) ? 'mysql' : /postgres/i.test(type) ? 'postgres' : undefined;
-    const dbPort = kind === 'mysql' ? (ports.get('MYSQL') ?? ports.get('MARIADB')) : kind === 'postgres' ? (ports.get('POSTGRESQL') ?? ports.get('POSTGRES')) : undefined;
-    const database = credential.secret_kind === 'password' && dbPort !== undefined ? kind : undefined;
-    const port = database ? dbPort : ports.get('SSH');
-    if (port === undefined) throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} credentials on ${device.hostname}: it offers no SSH${kind ? ` and no ${kind === 'mysql' ? 'MYSQL' : 'POSTGRESQL'} port` : ''}`, { field: 'connectivity' });
-    const pin = database === 'mysql' ? MysqlExecutor.pinProtocol : 'ssh';
+    const kind = /maria|mysql/i.test(type) ? 'mysql' : /postgres/i.test(type) ? 'postgres' : /ldap|directory/i.test(type) ? 'ldap' : undefined;
+    const service: { port: number; executor: PasswordExecutor; pin: PinnedProtocol } | undefined =
+      credential.secret_kind !== 'password' || kind === undefined
+        ? undefined
+        : kind === 'mysql'
+          ? withPort(ports.get('MYSQL') ?? ports.get('MARIADB'), this.mysql, MysqlExecutor.pinProtocol)
+          : kind === 'postgres'
+            ? withPort(ports.get('POSTGRESQL') ?? ports.get('POSTGRES'), this.postgres, 'ssh')
+            : (withPort(ports.get('LDAPS'), this.ldaps, LdapExecutor.pinProtocol) ?? withPort(ports.get('LDAP'), this.ldapStartTls, LdapExecutor.pinProtocol));
+    const sshPort = ports.get('SSH');
+    if (!service && sshPort === undefined) {
+      const wanted = kind === 'mysql' ? ' and no MYSQL port' : kind === 'postgres' ? ' and no POSTGRESQL port' : kind === 'ldap' ? ' and no LDAPS or LDAP port' : '';
+      throw new InputError(`no executor ${verb === 'rotated' ? 'rotates' : 'checks'} credentials on ${device.hostname}: it offers no SSH${wanted}`, { field: 'connectivity' });
+    }
+    const { port, executor, pin } = service ?? { port: sshPort!, executor: this.ssh, pin: 'ssh' as const };
     const target: RotationTarget = { address: device.address, port, username: credential.username, checkHostKey: (fp) => this.deps.hostKeys.checkHostKey(device.id, pin, fp) };
-    const executor = database === 'mysql' ? this.mysql : database === 'postgres' ? this.postgres : this.ssh;
     let changer: CredentialRow | undefined;
     // An SSH key is rotated by the account itself (its own authorized_keys): the change account sets passwords.
     if (verb === 'rotated' && credential.secret_kind === 'password' && credential.change_credential_id !== null) {
@@ -457,6 +470,10 @@ export class RotationService {
     const q = await this.deps.store.repos.credentials.queuedRotation(credentialId);
     return q ? { trigger: q.trigger_kind, reason: q.reason, dueAt: new Date(Number(q.due_at)).toISOString(), attempts: Number(q.attempts), lastError: q.last_error } : null;
   }
+}
+
+function withPort(port: number | undefined, executor: PasswordExecutor, pin: PinnedProtocol): { port: number; executor: PasswordExecutor; pin: PinnedProtocol } | undefined {
+  return port === undefined ? undefined : { port, executor, pin };
 }
 
 /** Run `fn` over `items`, at most `limit` at once. */

@@ -322,8 +322,8 @@ export interface CredentialsTable {
   updated_at: number;
 }
 
-/** What a pinned key or certificate is for: SSH host keys, RDP and database (MySQL/MariaDB TLS) certificates. */
-export type PinnedProtocol = 'ssh' | 'rdp' | 'mysql';
+/** What a pinned key or certificate is for: SSH host keys; RDP, MySQL/MariaDB and LDAP TLS certificates. */
+export type PinnedProtocol = 'ssh' | 'rdp' | 'mysql' | 'ldap';
 
 export interface PinnedHostKeysTable {
   device_id: number;

@@ -100,11 +100,11 @@ export const accessRoutes: FastifyPluginAsync<AccessRouteOptions> = async (app, 
   app.get<IdRequest>('/api/v1/devices/:id/host-keys', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => ({
     hostKeys: await hostKeys.hostKeys(Number(request.params.id)),
   }));
-  app.post<{ Params: { id: string; protocol: 'ssh' | 'rdp' | 'mysql' } }>(
+  app.post<{ Params: { id: string; protocol: 'ssh' | 'rdp' | 'mysql' | 'ldap' } }>(
     '/api/v1/devices/:id/host-keys/:protocol/reset',
     {
       config: { permission: 'devices.manage' },
-      schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'protocol'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, protocol: { type: 'string', enum: ['ssh', 'rdp', 'mysql'] } } } },
+      schema: { params: { type: 'object', additionalProperties: false, required: ['id', 'protocol'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }, protocol: { type: 'string', enum: ['ssh', 'rdp', 'mysql', 'ldap'] } } } },
     },
     async (request) => ({ reset: await hostKeys.resetHostKey(actor(request), Number(request.params.id), request.params.protocol) }),
   );
