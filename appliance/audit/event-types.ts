@@ -345,6 +345,12 @@ const CATALOGUE = {
     description: 'A credential rotation: committed (the new password or SSH key set on the target, proved by a login, then vaulted; for a key, whether the old one was revoked) or failed (the old one stands; why).',
     detail: { trigger: 'string', executor: 'string', stage: 'string', reason: 'string?', said: 'string?', restored: 'boolean?', changeAccount: 'number?', cause: 'string?', oldKeyRevoked: 'boolean?' },
   },
+  'credential.password_template': {
+    code: 'W4107',
+    severity: 'medium',
+    description: "The shape of rotated passwords changed: a device type's template or one credential's own (set or removed).",
+    detail: { scope: 'string', removed: 'boolean' },
+  },
   'credential.reconcile': {
     code: 'W4106',
     severity: 'high',

@@ -42,3 +42,33 @@ export function generatePassword(template: PasswordTemplate = DEFAULT_TEMPLATE):
   }
   return chars.join('');
 }
+
+const TEMPLATE_FIELDS = ['length', 'lower', 'upper', 'digits', 'symbols', 'exclude'] as const;
+
+/**
+ * A template from the API or a stored row: the fields given over the default's, each checked, and proved by
+ * drawing one password with it (a template that allows nothing, or is too short for its classes, is refused).
+ */
+export function parseTemplate(input: unknown): PasswordTemplate {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('a password template must be an object', { field: 'template' });
+  const i = input as Record<string, unknown>;
+  for (const k of Object.keys(i)) if (!(TEMPLATE_FIELDS as readonly string[]).includes(k)) throw new InputError(`unknown template field ${k}`, { field: `template.${k}` });
+  const t: PasswordTemplate = { ...DEFAULT_TEMPLATE };
+  if (i.length !== undefined) {
+    if (typeof i.length !== 'number' || !Number.isInteger(i.length)) throw new InputError('template.length must be an integer', { field: 'template.length' });
+    t.length = i.length;
+  }
+  for (const k of ['lower', 'upper', 'digits'] as const) {
+    if (i[k] === undefined) continue;
+    if (typeof i[k] !== 'boolean') throw new InputError(`template.${k} must be true or false`, { field: `template.${k}` });
+    t[k] = i[k];
+  }
+  for (const k of ['symbols', 'exclude'] as const) {
+    if (i[k] === undefined) continue;
+    // Printable ASCII without space: a character a person can read back and a target's shell or form can take.
+    if (typeof i[k] !== 'string' || i[k].length > 64 || !/^[\x21-\x7e]*$/.test(i[k])) throw new InputError(`template.${k} must be up to 64 printable ASCII characters, no spaces`, { field: `template.${k}` });
+    t[k] = i[k];
+  }
+  generatePassword(t);
+  return t;
+}

@@ -13,7 +13,7 @@ import { parseConnectivity, type Actor, type HostKeyService } from '../access/in
 import { actorEvent } from '../access/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
 import { logger } from '../log/index.js';
-import { DEFAULT_TEMPLATE, generatePassword, type PasswordTemplate } from './password-generator.js';
+import { DEFAULT_TEMPLATE, generatePassword, parseTemplate, type PasswordTemplate } from './password-generator.js';
 import { RotationError, SshPasswdExecutor, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 import { SshAuthorizedKeysExecutor, publicBlobOf, type KeyExecutor } from './ssh-key-executor.js';
 import { MysqlExecutor } from './mysql-executor.js';
@@ -74,12 +74,14 @@ export interface RotationDeps {
    * authorized_keys over SSH for SSH keys, on any device that offers SSH.
    */
   executors?: { ssh?: PasswordExecutor; sshKeys?: KeyExecutor; mysql?: PasswordExecutor; postgres?: PasswordExecutor; ldaps?: PasswordExecutor; ldapStartTls?: PasswordExecutor };
+  /** The appliance's default template (below a device type's and a credential's own). */
   template?: PasswordTemplate;
   clock?: () => number;
 }
 
 interface PasswordTarget {
   credential: CredentialRow;
+  deviceType: string;
   target: RotationTarget;
   /** The executor for this credential's device (passwords; SSH keys always go to the key executor). */
   executor: PasswordExecutor;
@@ -146,7 +148,60 @@ export class RotationService {
       if (!changer || changer.status !== 'active') throw new InputError('the change account of this credential is missing or disabled', { field: 'changeCredentialId' });
       if (changer.device_id !== credential.device_id) throw new InputError('the change account must be a credential of the same device', { field: 'changeCredentialId' });
     }
-    return { credential, target, executor, changer };
+    return { credential, deviceType: device.type ?? '', target, executor, changer };
+  }
+
+  /** The template a new password of this credential follows: its own, else its device type's, else the default. */
+  private async templateFor(credential: CredentialRow, deviceType: string): Promise<PasswordTemplate> {
+    const own = credential.password_template;
+    const typed = own === null && deviceType !== '' ? await this.deps.store.repos.credentials.passwordTemplate(deviceType) : undefined;
+    const stored = own ?? typed;
+    if (stored === undefined || stored === null) return this.deps.template ?? DEFAULT_TEMPLATE;
+    // Stored after the same validation; a row that no longer parses falls back to the default, loudly.
+    try {
+      return parseTemplate(JSON.parse(stored));
+    } catch (e) {
+      log.warn('a stored password template is not valid; the default is used', { credential: credential.id, error: (e as Error).message });
+      return this.deps.template ?? DEFAULT_TEMPLATE;
+    }
+  }
+
+  /** Every device type's template. */
+  async deviceTypeTemplates(): Promise<{ deviceType: string; template: PasswordTemplate; updatedAt: string }[]> {
+    return (await this.deps.store.repos.credentials.passwordTemplates()).map((r) => ({ deviceType: r.device_type, template: JSON.parse(r.template) as PasswordTemplate, updatedAt: new Date(Number(r.updated_at)).toISOString() }));
+  }
+
+  /** Set a device type's template (matched without case); null removes it. Audited. */
+  async setDeviceTypeTemplate(actor: Actor, deviceType: string, input: unknown): Promise<PasswordTemplate | null> {
+    const type = deviceType.trim();
+    if (type === '' || type.length > 128) throw new InputError('a device type is 1 to 128 characters', { field: 'deviceType' });
+    const template = input === null ? null : parseTemplate(input);
+    const at = this.now();
+    await this.deps.audit.withChange(actorEvent('credential.password_template', actor, `device-type:${type.toLowerCase()}`, { scope: 'device-type', removed: template === null }), async (repos) => {
+      if (template === null) await repos.credentials.deletePasswordTemplate(type);
+      else await repos.credentials.setPasswordTemplate(type, JSON.stringify(template), at);
+    });
+    return template;
+  }
+
+  /** Set one credential's own template; null: it follows its device type's again. Audited. */
+  async setCredentialTemplate(actor: Actor, credentialId: number, input: unknown): Promise<PasswordTemplate | null> {
+    if (!(await this.deps.store.repos.credentials.credential(credentialId))) throw new NotFoundError('credential');
+    const template = input === null ? null : parseTemplate(input);
+    await this.deps.audit.withChange(actorEvent('credential.password_template', actor, `credential:${credentialId}`, { scope: 'credential', removed: template === null }), (repos) =>
+      repos.credentials.updateCredential(credentialId, { password_template: template === null ? null : JSON.stringify(template), updated_at: this.now() }),
+    );
+    return template;
+  }
+
+  /** The template a credential's next password follows, and where it comes from. */
+  async effectiveTemplate(credentialId: number): Promise<{ template: PasswordTemplate; from: 'credential' | 'device-type' | 'default' }> {
+    const credential = await this.deps.store.repos.credentials.credential(credentialId);
+    if (!credential) throw new NotFoundError('credential');
+    const device = await this.deps.store.repos.devices.device(credential.device_id);
+    const typed = device?.type ? await this.deps.store.repos.credentials.passwordTemplate(device.type) : undefined;
+    const from = credential.password_template !== null ? 'credential' : typed !== undefined ? 'device-type' : 'default';
+    return { template: await this.templateFor(credential, device?.type ?? ''), from };
   }
 
   private async openChanger(row: CredentialRow): Promise<ChangeAccount> {
@@ -234,7 +289,8 @@ export class RotationService {
    * With a change account, the account's password is set through it and the current one is not needed.
    */
   async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<RotationResult> {
-    const { credential, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const { credential, deviceType, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const template = await this.templateFor(credential, deviceType);
     this.hold(credential.id);
     if (credential.secret_kind === 'ssh-key') return this.rotateKey(actor, credential, target, trigger, cause).finally(() => this.busy.delete(credential.id));
     const secrets: Buffer[] = [];
@@ -243,7 +299,7 @@ export class RotationService {
       secrets.push(current);
       const change = changer ? await this.openChanger(changer) : undefined;
       if (change) secrets.push(change.secret);
-      const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
+      const next = Buffer.from(generatePassword(template), 'utf8');
       secrets.push(next);
       const context = { trigger, executor: executor.name, ...(changer ? { changeAccount: changer.id } : {}), ...(cause ? { cause: cause.slice(0, 200) } : {}) };
       const failed = async (stage: 'change' | 'verify', reason: string, said: string, restored?: boolean): Promise<never> => {
@@ -341,7 +397,8 @@ export class RotationService {
    * without); ROTATION_FAILED as rotate.
    */
   async reconcile(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<ReconcileResult> {
-    const { credential, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const { credential, deviceType, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
+    const template = await this.templateFor(credential, deviceType);
     if (credential.secret_kind !== 'password') throw new InputError('reconciliation sets passwords: an SSH key is rotated by the account itself', { field: 'secretKind' });
     if (!changer) throw new InputError('reconciliation needs a change account: set one on the credential (changeCredentialId)', { field: 'changeCredentialId' });
     this.hold(credential.id);
@@ -351,7 +408,7 @@ export class RotationService {
       secrets.push(current);
       const change = await this.openChanger(changer);
       secrets.push(change.secret);
-      const next = Buffer.from(generatePassword(this.deps.template ?? DEFAULT_TEMPLATE), 'utf8');
+      const next = Buffer.from(generatePassword(template), 'utf8');
       secrets.push(next);
       const context = { trigger, executor: executor.name, changeAccount: changer.id, ...(cause ? { cause: cause.slice(0, 200) } : {}) };
       const failed = async (stage: 'check' | 'change' | 'verify', reason: string, said: string, drift?: boolean): Promise<never> => {

@@ -157,6 +157,27 @@ export class CredentialsRepository {
     return out;
   }
 
+  /** Every device type's password template (JSON), by type. */
+  async passwordTemplates(): Promise<{ device_type: string; template: string; updated_at: number }[]> {
+    return this.db.selectFrom('password_templates').selectAll().orderBy('device_type').execute();
+  }
+
+  async passwordTemplate(deviceType: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('password_templates').select('template').where('device_type', '=', deviceType.toLowerCase()).executeTakeFirst())?.template;
+  }
+
+  /** Set (insert or replace) a device type's template. */
+  async setPasswordTemplate(deviceType: string, template: string, at: number): Promise<void> {
+    const type = deviceType.toLowerCase();
+    const n = await this.db.updateTable('password_templates').set({ template, updated_at: at }).where('device_type', '=', type).executeTakeFirst();
+    if (Number(n.numUpdatedRows) === 0) await this.db.insertInto('password_templates').values({ device_type: type, template, updated_at: at }).execute();
+  }
+
+  async deletePasswordTemplate(deviceType: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('password_templates').where('device_type', '=', deviceType.toLowerCase()).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
   async splitHolders(credentialId: number): Promise<{ half: number; user_id: number }[]> {
     return this.db.selectFrom('credential_split_holders').select(['half', 'user_id']).where('credential_id', '=', credentialId).execute();
   }

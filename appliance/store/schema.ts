@@ -315,6 +315,8 @@ export interface CredentialsTable {
   change_credential_id: Generated<number | null>;
   /** Days between scheduled rotations; null: the appliance's setting (migration 0022). */
   rotation_interval_days: Generated<number | null>;
+  /** JSON of this credential's own password template; null: its device type's, else the default (migration 0023). */
+  password_template: Generated<string | null>;
   /** PCI split: the secret is shown in two halves, each to a different user. */
   split_view: boolean;
   status: 'active' | 'disabled';
@@ -458,6 +460,13 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);
+/** The password template of a device type (lower-cased), as JSON (migration 0023). */
+export interface PasswordTemplatesTable {
+  device_type: string;
+  template: string;
+  updated_at: number;
+}
+
 /** A rotation waiting to run, one per credential (migration 0022). */
 export interface RotationQueueTable {
   credential_id: number;
@@ -554,6 +563,7 @@ export interface Database {
   credentials: CredentialsTable;
   credential_versions: CredentialVersionsTable;
   rotation_queue: RotationQueueTable;
+  password_templates: PasswordTemplatesTable;
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;

@@ -163,6 +163,37 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     assert.ok(a.jobs().some((j) => j.name === 'credential-status'), 'a job of the appliance (once per appliance, by its lease)');
   });
 
+  test('password templates: the device type\'s shapes the new password, a credential\'s own wins, bad ones are refused', async () => {
+    const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: await a.credentials.secretOf(1) })).id;
+    assert.deepEqual((await a.rotation.effectiveTemplate(id)).from, 'default');
+    await a.rotation.setDeviceTypeTemplate(ADMIN, 'LINUX', { length: 40, symbols: '' });
+    assert.equal((await a.rotation.effectiveTemplate(id)).from, 'device-type', 'matched without case');
+    await a.rotation.rotate(ADMIN, id);
+    const typed = await a.credentials.secretOf(id);
+    assert.match(typed, /^[A-Za-z0-9]{40}$/);
+    assert.equal(await logsIn(sshd.port, ACCOUNT, typed), true);
+    await a.rotation.setCredentialTemplate(ADMIN, id, { length: 20, symbols: '#%', exclude: 'lIO01' });
+    await a.rotation.rotate(ADMIN, id);
+    const own = await a.credentials.secretOf(id);
+    assert.equal(own.length, 20);
+    assert.match(own, /^[A-Za-z2-9#%]+$/);
+    assert.doesNotMatch(own, /[lIO01]/);
+    assert.match(own, /[#%]/, 'each class present');
+    assert.equal(await logsIn(sshd.port, ACCOUNT, own), true);
+    await assert.rejects(a.rotation.setCredentialTemplate(ADMIN, id, { length: 8 }), /12 to 256/);
+    await assert.rejects(a.rotation.setCredentialTemplate(ADMIN, id, { lower: false, upper: false, digits: false, symbols: '' }), /allows no character/);
+    await assert.rejects(a.rotation.setDeviceTypeTemplate(ADMIN, 'Linux', { symbols: 'a b' }), /printable/);
+    await assert.rejects(a.rotation.setDeviceTypeTemplate(ADMIN, 'Linux', { colour: 'red' }), /unknown template field/);
+    const [ev] = await a.store.repos.auditEvents.query({ type: 'credential.password_template', limit: 1 });
+    assert.deepEqual([ev!.subject, JSON.parse(ev!.detail)], [`credential:${id}`, { scope: 'credential', removed: false }]);
+    await a.rotation.setCredentialTemplate(ADMIN, id, null);
+    await a.rotation.setDeviceTypeTemplate(ADMIN, 'linux', null);
+    assert.equal((await a.rotation.effectiveTemplate(id)).from, 'default');
+    assert.deepEqual(await a.rotation.deviceTypeTemplates(), []);
+    // The next test starts from credential 1, the account's first: it holds the password in force again.
+    await a.credentials.updateCredential(ADMIN, 1, { secret: own });
+  });
+
   test('on demand through the API (credentials.manage) and orbit, the same audited rotation', async () => {
     const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: ACCOUNT, secret: await a.credentials.secretOf(1) })).id;
     const d = await startWebDaemon(home);
@@ -182,6 +213,15 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
       assert.equal(checked.status, 200, checked.body);
       assert.equal(checked.json.state, 'working');
       assert.equal((await admin.call('GET', `/api/v1/credentials/${id}`)).json.credential.passwordStatus.state, 'working');
+      // Templates through the API: a device type's, the effective one of a credential, a bad one refused.
+      const put = await admin.call('PUT', '/api/v1/password-templates/Linux', { length: 30 });
+      assert.equal(put.status, 200, put.body);
+      assert.equal(put.json.template.length, 30);
+      assert.deepEqual((await admin.call('GET', '/api/v1/password-templates')).json.templates.map((t: { deviceType: string }) => t.deviceType), ['linux']);
+      const eff = await admin.call('GET', `/api/v1/credentials/${id}/password-template`);
+      assert.deepEqual([eff.status, eff.json.from, eff.json.template.length], [200, 'device-type', 30]);
+      assert.equal((await admin.call('PUT', `/api/v1/credentials/${id}/password-template`, { length: 5 })).status, 400);
+      assert.equal((await admin.call('DELETE', '/api/v1/password-templates/Linux')).status, 200);
       // An auditor may not.
       const made = await admin.call('POST', '/api/v1/users', { username: 'aud1', fullName: 'Aud', email: 'aud1@example.test', profile: 'auditor' });
       const auditor = new ApiClient(d);

@@ -6,6 +6,10 @@ import type { RotationService } from '../../../appliance/rotation/index.js';
 import type { CredentialService } from '../../../appliance/access/index.js';
 import { actor, idParams, type IdRequest } from '../route-context.js';
 
+/** A template object, or null to remove it (checked field by field by the core). */
+const templateBody = { body: { type: ['object', 'null'] } } as const;
+const typeParams = { params: { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { type: 'string', minLength: 1, maxLength: 128 } } } } as const;
+
 export interface RotationRouteOptions {
   rotation: RotationService;
   credentials: CredentialService;
@@ -37,4 +41,16 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
     await credentials.credential(Number(request.params.id));
     return { queued: await rotation.queued(Number(request.params.id)) };
   });
+  // Password templates: per device type, and one credential's own; the one a credential's next password follows.
+  app.get('/api/v1/password-templates', { config: { permission: 'devices.read' } }, async () => ({ templates: await rotation.deviceTypeTemplates() }));
+  app.put<{ Params: { type: string }; Body: unknown }>('/api/v1/password-templates/:type', { schema: { ...typeParams, ...templateBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
+    template: await rotation.setDeviceTypeTemplate(actor(request), request.params.type, request.body ?? null),
+  }));
+  app.delete<{ Params: { type: string } }>('/api/v1/password-templates/:type', { schema: typeParams, config: { permission: 'credentials.manage' } }, async (request) => ({
+    template: await rotation.setDeviceTypeTemplate(actor(request), request.params.type, null),
+  }));
+  app.get<IdRequest>('/api/v1/credentials/:id/password-template', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => rotation.effectiveTemplate(Number(request.params.id)));
+  app.put<IdRequest & { Body: unknown }>('/api/v1/credentials/:id/password-template', { schema: { ...idParams, ...templateBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
+    template: await rotation.setCredentialTemplate(actor(request), Number(request.params.id), request.body ?? null),
+  }));
 };

@@ -94,6 +94,7 @@ const RELEASED_CODES: Record<string, string> = {
   'credential.rotate': 'W4104',
   'credential.status_check': 'W4105',
   'credential.reconcile': 'W4106',
+  'credential.password_template': 'W4107',
   'vault.password_view': 'W5000',
   'vault.protected_view': 'W5001',
   'vault.protected_store': 'W5002',
