@@ -185,7 +185,7 @@ export class Appliance {
     // Read per decision through the settings cache, so a change of zone applies at once.
     const accessDecisions = new AccessDecisions({ store, clock, timeZone: () => settings.timeZone() });
     const accessRequests = new AccessRequestService({ store, audit, decisions: accessDecisions, clock });
-    const passwordView = new PasswordViewService({ store, audit, decisions: accessDecisions, credentials, clock });
+    const passwordView = new PasswordViewService({ store, audit, decisions: accessDecisions, credentials, settings, clock });
     const protectedItems = new ProtectedItemService({ store, audit, vault, decisions: accessDecisions, clock });
     const connectivity = new ConnectivityService({ store, audit, devices, clock });
     const sessions = new SessionService({ store, audit, decisions: accessDecisions, credentials, hostKeys, certificates, clock, ...(options.sessionLiveness ? { liveness: options.sessionLiveness } : {}) });

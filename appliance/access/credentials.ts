@@ -32,6 +32,8 @@ export interface CredentialView {
   changeCredentialId: number | null;
   /** Days between scheduled rotations when autoChange is on; null: the appliance's setting. */
   rotationIntervalDays: number | null;
+  /** Shared access, not simultaneous: one user holds it at a time (a session, or a password view for a while). */
+  exclusive: boolean;
 }
 
 /** Largest secret (an SSH private key with comments fits easily). */
@@ -62,6 +64,7 @@ export function credentialView(c: CredentialRow): CredentialView {
     passwordStatus: { state: c.status_state, checkedAt: c.status_checked_at === null ? null : new Date(Number(c.status_checked_at)).toISOString(), detail: c.status_detail },
     changeCredentialId: c.change_credential_id,
     rotationIntervalDays: c.rotation_interval_days,
+    exclusive: c.exclusive,
   };
 }
 
@@ -75,7 +78,7 @@ export class CredentialService {
   static validateCredential(input: unknown, creating: boolean) {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('credential must be an object');
     const i = input as Record<string, unknown>;
-    const allowed = ['deviceId', 'kind', 'username', 'secret', 'secretKind', 'domain', 'extraInfo', 'labels', 'owner', 'autoChange', 'statusControl', 'splitView', 'changeCredentialId', 'rotationIntervalDays'];
+    const allowed = ['deviceId', 'kind', 'username', 'secret', 'secretKind', 'domain', 'extraInfo', 'labels', 'owner', 'autoChange', 'statusControl', 'splitView', 'changeCredentialId', 'rotationIntervalDays', 'exclusive'];
     for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
     if (creating && (!Number.isInteger(i.deviceId) || (i.deviceId as number) < 1)) throw new InputError('deviceId is required', { field: 'deviceId' });
     const kind = i.kind === undefined && !creating ? undefined : requireText(i.kind ?? 'local-privileged', 'kind', { max: 32 });
@@ -121,6 +124,7 @@ export class CredentialService {
       autoChange: flag('autoChange'),
       statusControl: flag('statusControl'),
       splitView: flag('splitView'),
+      exclusive: flag('exclusive'),
     };
   }
 
@@ -166,6 +170,7 @@ export class CredentialService {
         split_view: c.splitView ?? false,
         change_credential_id: c.changeCredentialId ?? null,
         rotation_interval_days: c.rotationIntervalDays ?? null,
+        exclusive: c.exclusive ?? false,
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -198,6 +203,7 @@ export class CredentialService {
         ...(c.splitView !== undefined ? { split_view: c.splitView } : {}),
         ...(c.changeCredentialId !== undefined ? { change_credential_id: c.changeCredentialId } : {}),
         ...(c.rotationIntervalDays !== undefined ? { rotation_interval_days: c.rotationIntervalDays } : {}),
+        ...(c.exclusive !== undefined ? { exclusive: c.exclusive } : {}),
         updated_at: this.now(),
       });
       // A new secret starts a new split: earlier half holders hold nothing of it; and a new version.

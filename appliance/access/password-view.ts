@@ -1,5 +1,6 @@
 // Password view: a credential's secret shown to a user the access decision allows, with a reason when the
 // group requires one, and the PCI split (each user sees one half, no user both halves).
+import { DEFAULT_SETTINGS, type SettingsService } from '../settings/index.js';
 import type { Store } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import { InputError, WardenError } from '../errors/index.js';
@@ -25,7 +26,7 @@ export interface PasswordViewState {
 }
 
 export class PasswordViewService {
-  constructor(private readonly deps: { store: Store; audit: AuditTrail; decisions: AccessDecisions; credentials: CredentialService; clock?: () => number }) {}
+  constructor(private readonly deps: { store: Store; audit: AuditTrail; decisions: AccessDecisions; credentials: CredentialService; settings?: SettingsService; clock?: () => number }) {}
 
   private now(): number {
     return (this.deps.clock ?? Date.now)();
@@ -49,6 +50,24 @@ export class PasswordViewService {
     const credential = credentialView(row!);
     const why = reason === undefined || reason === '' ? '' : requireText(reason, 'reason', { max: 1024 });
     if (d.reasonRequired && why.trim().length < 3) throw new InputError('a reason is required to view this password', { field: 'reason' });
+    // Shared access, not simultaneous: an exclusive credential is taken for the checkout time, in one transaction
+    // with the look at who holds it (two viewers cannot both take it), before anything is shown.
+    if (credential.exclusive) {
+      const at = this.now();
+      const minutes = (await this.deps.settings?.current())?.rotation.checkoutMinutes ?? DEFAULT_SETTINGS.rotation.checkoutMinutes;
+      const until = at + minutes * 60_000;
+      const subject = `credential:${credentialId}`;
+      const taken = await this.deps.store.transaction(async (repos) => {
+        const r = await repos.credentials.checkout(credentialId, { userId: actor.userId, username: actor.username, purpose: 'password-view', sessionId: null }, at, until);
+        const heldUntil = r.taken ? until : r.held.expires_at === null ? null : Number(r.held.expires_at);
+        await this.deps.audit.record({ type: 'credential.checkout', outcome: r.taken ? 'success' : 'failure', actor: actor.username, actorIp: actor.ip, subject, detail: { purpose: 'password-view', until: heldUntil, ...(r.taken ? {} : { holder: r.held.username }) } }, repos);
+        return r;
+      });
+      if (!taken.taken) {
+        const heldUntil = taken.held.expires_at === null ? null : new Date(Number(taken.held.expires_at)).toISOString();
+        throw new WardenError('CONFLICT', `${taken.held.username} holds this credential ${heldUntil ? `until ${heldUntil}` : 'for the length of their session'} (shared access, not simultaneous)`, { details: { holder: taken.held.username, until: heldUntil } });
+      }
+    }
     const { secret, version } = await this.deps.credentials.currentSecret(credentialId);
     let part: 'whole' | 'first-half' | 'second-half' = 'whole';
     let shown = secret;

@@ -351,6 +351,18 @@ const CATALOGUE = {
     description: "The shape of rotated passwords changed: a device type's template or one credential's own (set or removed).",
     detail: { scope: 'string', removed: 'boolean' },
   },
+  'credential.checkout': {
+    code: 'W4108',
+    severity: 'medium',
+    description: 'An exclusive credential was taken by a user (a session or a password view), or refused because someone else holds it (who, until when).',
+    detail: { purpose: 'string', until: 'number|null', holder: 'string?', session: 'string?' },
+  },
+  'credential.checkin': {
+    code: 'W4109',
+    severity: 'low',
+    description: 'An exclusive credential was given back (by its holder, by an administrator, when its session ended or its time ran out); its rotation is queued.',
+    detail: { holder: 'string', how: 'string' },
+  },
   'credential.reconcile': {
     code: 'W4106',
     severity: 'high',

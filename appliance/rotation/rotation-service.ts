@@ -8,7 +8,7 @@
 import type { Store, CredentialRow, PinnedProtocol, RotationQueueRow } from '../store/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { Vault } from '../vault/index.js';
-import type { SettingsService } from '../settings/index.js';
+import { DEFAULT_SETTINGS, type SettingsService } from '../settings/index.js';
 import { parseConnectivity, type Actor, type HostKeyService } from '../access/index.js';
 import { actorEvent } from '../access/index.js';
 import { InputError, NotFoundError, WardenError } from '../errors/index.js';
@@ -23,7 +23,7 @@ import { LdapExecutor } from './ldap-executor.js';
 const log = logger('rotation');
 
 /** What asked for the rotation (the audit event says it). */
-export type RotationTrigger = 'manual' | 'schedule' | 'after-use' | 'after-view' | 'status-control';
+export type RotationTrigger = 'manual' | 'schedule' | 'after-use' | 'after-view' | 'status-control' | 'check-in';
 
 export interface RotationResult {
   credentialId: number;
@@ -465,13 +465,15 @@ export class RotationService {
   }
 
   /**
-   * The rotation job: credentials whose secret outlived their interval are queued (schedule), then the queue's
+   * The rotation job: exclusive credentials whose view hold ran out are checked in, credentials whose secret
+   * outlived their interval are queued (schedule), then the queue's
    * due entries run, ROTATION_CONCURRENCY at a time. A failed one is tried again later (5 min, doubling, at most
    * daily), its failure kept on the entry and in the audit trail; one failure never ends the run.
    */
   async runQueue(): Promise<{ queued: number; rotated: number; failed: number; dropped: number }> {
-    const policy = (await this.deps.settings?.current())?.rotation ?? { intervalDays: 30, afterUse: true, afterViewMinutes: 60 };
+    const policy = (await this.deps.settings?.current())?.rotation ?? DEFAULT_SETTINGS.rotation;
     const now = this.now();
+    await this.releaseExpired(now);
     let queued = 0;
     for (const s of await this.deps.store.repos.credentials.scheduledRotations(now, policy.intervalDays, 500)) {
       const reason = `the secret is older than ${s.days} day${s.days === 1 ? '' : 's'}`;
@@ -494,8 +496,10 @@ export class RotationService {
     const repos = this.deps.store.repos;
     const credential = await repos.credentials.credential(entry.credential_id);
     const afterUse = entry.trigger_kind === 'after-use' || entry.trigger_kind === 'after-view';
-    // Asked for by use or the schedule, the rotation needs the credential to still change automatically.
-    if (!credential || credential.status !== 'active' || (entry.trigger_kind !== 'reconcile' && !credential.auto_change) || (afterUse && !policy.afterUse)) {
+    // Asked for by use or the schedule, the rotation needs the credential to still change automatically; a
+    // reconciliation and an exclusive credential's check-in rotate whatever that flag says.
+    const always = entry.trigger_kind === 'reconcile' || entry.trigger_kind === 'check-in';
+    if (!credential || credential.status !== 'active' || (!always && !credential.auto_change) || (afterUse && !policy.afterUse)) {
       await repos.credentials.dequeueRotation(entry.credential_id);
       return 'dropped';
     }
@@ -520,6 +524,45 @@ export class RotationService {
       log.warn('a queued rotation failed; it is tried again later', { credential: entry.credential_id, attempts, retryAt: new Date(retryAt).toISOString() });
       return 'failed';
     }
+  }
+
+  /** Who holds an exclusive credential now, and until when (null: free). */
+  async checkoutOf(credentialId: number): Promise<{ holder: string; purpose: string; since: string; until: string | null } | null> {
+    const hold = await this.deps.store.repos.credentials.checkoutOf(credentialId, this.now());
+    return hold ? { holder: hold.username, purpose: hold.purpose, since: new Date(Number(hold.checked_out_at)).toISOString(), until: hold.expires_at === null ? null : new Date(Number(hold.expires_at)).toISOString() } : null;
+  }
+
+  /**
+   * Give an exclusive credential back: its holder (`force` false: only their own hold, and not one a live session
+   * keeps), or an administrator (`force`). Check-in queues its rotation (run by the rotation job). NOT_FOUND when
+   * there is nothing of theirs to give back.
+   */
+  async checkin(actor: Actor & { userId: number }, credentialId: number, force = false): Promise<{ checkedIn: true; rotationQueued: boolean }> {
+    const at = this.now();
+    return this.deps.store.transaction(async (repos) => {
+      const hold = await repos.credentials.checkoutOf(credentialId, at);
+      if (!hold || (!force && (hold.user_id !== actor.userId || hold.purpose === 'session'))) throw new NotFoundError('checkout');
+      await repos.credentials.checkin(credentialId);
+      await this.deps.audit.record(actorEvent('credential.checkin', actor, `credential:${credentialId}`, { holder: hold.username, how: force && hold.user_id !== actor.userId ? `by ${actor.username}` : 'by its holder' }, 'info'), repos);
+      const rotationQueued = await repos.credentials.enqueueRotation({ credential_id: credentialId, trigger_kind: 'check-in', reason: `checked in by ${actor.username}`, due_at: at, created_at: at });
+      return { checkedIn: true as const, rotationQueued };
+    });
+  }
+
+  /** Password-view holds whose time ran out go back, each with its rotation queued. */
+  private async releaseExpired(now: number): Promise<number> {
+    let n = 0;
+    for (const hold of await this.deps.store.repos.credentials.expiredCheckouts(now, 200)) {
+      const released = await this.deps.store.transaction(async (repos) => {
+        // Only this hold, still expired: one taken again meanwhile (a new view, a session) stays.
+        if (!(await repos.credentials.checkinExpired(hold.credential_id, hold.user_id, now))) return false;
+        await this.deps.audit.record(actorEvent('credential.checkin', SYSTEM, `credential:${hold.credential_id}`, { holder: hold.username, how: 'its checkout time ran out' }, 'info'), repos);
+        await repos.credentials.enqueueRotation({ credential_id: hold.credential_id, trigger_kind: 'check-in', reason: `checked in: ${hold.username}'s checkout time ran out`, due_at: now, created_at: now });
+        return true;
+      });
+      if (released) n++;
+    }
+    return n;
   }
 
   /** The rotation waiting for a credential, if any (for the console and the API). */

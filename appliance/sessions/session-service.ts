@@ -54,7 +54,9 @@ export type Refusal =
   | { kind: 'denied' }
   | { kind: 'needs-approval'; groupId: number; approvalsNeeded: number; reasonRequired: boolean }
   | { kind: 'reason-required' }
-  | { kind: 'certificate-required'; code: ErrorCode };
+  | { kind: 'certificate-required'; code: ErrorCode }
+  /** An exclusive credential another user holds now: who, and until when (null: while their session lasts). */
+  | { kind: 'checked-out'; holder: string; until: number | null };
 
 export type Admission = { admitted: true; session: ProxySession } | { admitted: false; refusal: Refusal };
 
@@ -494,6 +496,17 @@ export class SessionService {
       if (decision.reasonRequired && reason === '') return { ok: false, refusal: { kind: 'reason-required' }, rule: decision.rule };
       const device = (await repos.devices.device(req.deviceId))!;
       const credential = (await repos.credentials.credential(req.credentialId))!;
+      // Shared access, not simultaneous: taken in the admitting transaction, so two admissions cannot both hold it.
+      if (credential.exclusive) {
+        const taken = await repos.credentials.checkout(credential.id, { userId: user.id, username: user.username, purpose: 'session', sessionId: id }, at, null);
+        const subject = `credential:${credential.id}`;
+        if (!taken.taken) {
+          const until = taken.held.expires_at === null ? null : Number(taken.held.expires_at);
+          await this.deps.audit.record({ type: 'credential.checkout', outcome: 'failure', actor: user.username, actorIp: source, subject, detail: { purpose: 'session', until, holder: taken.held.username } }, repos);
+          return { ok: false, refusal: { kind: 'checked-out', holder: taken.held.username, until }, rule: 'checked-out' };
+        }
+        await this.deps.audit.record({ type: 'credential.checkout', outcome: 'success', actor: user.username, actorIp: source, subject, detail: { purpose: 'session', until: null, session: id } }, repos);
+      }
       // The lease and the row in one transaction: a committed open row always has a live process named.
       hold = await repos.sessionHosts.touch(hostId, at, at + this.hostLeaseMs);
       await repos.proxySessions.insert({
@@ -636,6 +649,7 @@ export class SessionService {
         if (!(await repos.proxySessions.interrupt(row.id, now, PROCESS_GONE))) continue;
         n++;
         await queueRotationAfterUse(repos, row.credential_id, `session ${row.id} was interrupted`, now);
+        await this.checkinAfterSession(repos, row.id, row.credential_id, now);
         await this.deps.audit.record(
           {
             type: 'session.interrupted',
@@ -747,12 +761,27 @@ export class SessionService {
     await this.endRow(session.id, session.username, null, end, session.target.credentialId);
   }
 
+  /**
+   * An exclusive credential held by a session's user goes back when that session ends — unless the same user
+   * still has another session open with it — and its rotation is queued (check-in rotates).
+   */
+  private async checkinAfterSession(repos: Repositories, sessionId: string, credentialId: number, at: number): Promise<void> {
+    const hold = await repos.credentials.checkoutOf(credentialId, at);
+    if (!hold || hold.purpose !== 'session') return;
+    const stillOpen = (await repos.proxySessions.openOf(hold.user_id, credentialId)).filter((s) => s.id !== sessionId);
+    if (stillOpen.length > 0) return;
+    await repos.credentials.checkin(credentialId);
+    await this.deps.audit.record({ type: 'credential.checkin', outcome: 'info', actor: hold.username, actorIp: null, subject: `credential:${credentialId}`, detail: { holder: hold.username, how: `session ${sessionId} ended` } }, repos);
+    await repos.credentials.enqueueRotation({ credential_id: credentialId, trigger_kind: 'check-in', reason: `checked in: session ${sessionId} ended`, due_at: at, created_at: at });
+  }
+
   private async endRow(id: string, username: string, source: string | null, end: SessionEnd, credentialId: number): Promise<void> {
     const at = this.now();
     await this.deps.store.transaction(async (repos) => {
       const closed = await repos.proxySessions.close(id, { at, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null });
       if (!closed) return;
       await queueRotationAfterUse(repos, credentialId, `session ${id} ended`, at);
+      await this.checkinAfterSession(repos, id, credentialId, at);
       await this.deps.audit.record(
         { type: 'session.end', outcome: 'info', actor: username, actorIp: source, subject: `session:${id}`, detail: { session: id, reason: end.reason, bytesIn: end.bytesIn ?? 0, bytesOut: end.bytesOut ?? 0, exitStatus: end.exitStatus ?? null } },
         repos,

@@ -1,6 +1,6 @@
 // Credentials (their secrets sealed by the vault) and who holds which half of a split password.
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
-import type { CredentialRow, CredentialsTable, CredentialVersionRow, CredentialVersionsTable, Database, RotationQueueRow, RotationQueueTable } from './schema.js';
+import type { CredentialCheckoutRow, CredentialRow, CredentialsTable, CredentialVersionRow, CredentialVersionsTable, Database, RotationQueueRow, RotationQueueTable } from './schema.js';
 import { isUniqueViolation } from './errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -176,6 +176,63 @@ export class CredentialsRepository {
   async deletePasswordTemplate(deviceType: string): Promise<boolean> {
     const r = await this.db.deleteFrom('password_templates').where('device_type', '=', deviceType.toLowerCase()).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Who holds the credential now, if anyone (an expired hold is no hold). */
+  async checkoutOf(credentialId: number, now: number): Promise<CredentialCheckoutRow | undefined> {
+    const row = await this.db.selectFrom('credential_checkouts').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
+    return row && (row.expires_at === null || Number(row.expires_at) > now) ? row : undefined;
+  }
+
+  /**
+   * Take the credential for `holder` — call inside the transaction that admits the use, so the check and the
+   * take cannot be split. Free, expired, or already this user's: taken (a session's hold, which ends with the
+   * session, is not shortened by a view). Held by someone else: that hold, untouched.
+   */
+  async checkout(credentialId: number, holder: { userId: number; username: string; purpose: 'session' | 'password-view'; sessionId: string | null }, now: number, expiresAt: number | null): Promise<{ taken: true } | { taken: false; held: CredentialCheckoutRow }> {
+    const row = { credential_id: credentialId, user_id: holder.userId, username: holder.username, purpose: holder.purpose, session_id: holder.sessionId, checked_out_at: now, expires_at: expiresAt };
+    const existing = await this.db.selectFrom('credential_checkouts').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
+    if (!existing) {
+      try {
+        await this.db.insertInto('credential_checkouts').values(row).execute();
+        return { taken: true };
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+        const raced = await this.db.selectFrom('credential_checkouts').selectAll().where('credential_id', '=', credentialId).executeTakeFirstOrThrow();
+        if (raced.user_id !== holder.userId) return { taken: false, held: raced };
+        return { taken: true };
+      }
+    }
+    const expired = existing.expires_at !== null && Number(existing.expires_at) <= now;
+    if (!expired && existing.user_id !== holder.userId) return { taken: false, held: existing };
+    // Theirs already: a session makes it a session's hold (no expiry); a view keeps a session's hold as it is.
+    if (!expired && existing.expires_at === null && expiresAt !== null) return { taken: true };
+    await this.db
+      .updateTable('credential_checkouts')
+      .set(expired ? row : { purpose: holder.purpose, session_id: holder.sessionId, expires_at: expiresAt })
+      .where('credential_id', '=', credentialId)
+      .where('user_id', '=', existing.user_id)
+      .execute();
+    return { taken: true };
+  }
+
+  /** Let the credential go (whoever holds it); the hold there was, if any. */
+  async checkin(credentialId: number): Promise<CredentialCheckoutRow | undefined> {
+    const row = await this.db.selectFrom('credential_checkouts').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
+    if (!row) return undefined;
+    await this.db.deleteFrom('credential_checkouts').where('credential_id', '=', credentialId).execute();
+    return row;
+  }
+
+  /** Let go of `userId`'s hold if it has run out by `now`; true if it did. */
+  async checkinExpired(credentialId: number, userId: number, now: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('credential_checkouts').where('credential_id', '=', credentialId).where('user_id', '=', userId).where('expires_at', 'is not', null).where('expires_at', '<=', now).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Holds of password views that ran out by `now`. */
+  async expiredCheckouts(now: number, limit: number): Promise<CredentialCheckoutRow[]> {
+    return this.db.selectFrom('credential_checkouts').selectAll().where('expires_at', 'is not', null).where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
   }
 
   async splitHolders(credentialId: number): Promise<{ half: number; user_id: number }[]> {

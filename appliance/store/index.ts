@@ -32,6 +32,7 @@ import * as m0020 from './migrations/0020-credential-versions.js';
 import * as m0021 from './migrations/0021-credential-status.js';
 import * as m0022 from './migrations/0022-rotation-triggers.js';
 import * as m0023 from './migrations/0023-password-templates.js';
+import * as m0024 from './migrations/0024-exclusive-checkout.js';
 import { ChangeFeed } from './change-feed.js';
 import { copyDatabase } from './copy.js';
 
@@ -79,6 +80,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0021-credential-status': m0021,
   '0022-rotation-triggers': m0022,
   '0023-password-templates': m0023,
+  '0024-exclusive-checkout': m0024,
 };
 
 async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {

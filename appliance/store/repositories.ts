@@ -344,6 +344,11 @@ export class ProxySessionsRepository {
   }
 
   /** Open sessions no live process holds: no lease row for their process (it was declared dead), or none named. */
+  /** A user's sessions still open with one credential. */
+  async openOf(userId: number, credentialId: number): Promise<ProxySessionRow[]> {
+    return this.db.selectFrom('proxy_sessions').selectAll().where('user_id', '=', userId).where('credential_id', '=', credentialId).where('status', '=', 'open').execute();
+  }
+
   async orphaned(limit: number): Promise<ProxySessionRow[]> {
     return this.db
       .selectFrom('proxy_sessions')

@@ -317,6 +317,8 @@ export interface CredentialsTable {
   rotation_interval_days: Generated<number | null>;
   /** JSON of this credential's own password template; null: its device type's, else the default (migration 0023). */
   password_template: Generated<string | null>;
+  /** Shared access, not simultaneous: held by one user at a time (migration 0024). */
+  exclusive: Generated<boolean>;
   /** PCI split: the secret is shown in two halves, each to a different user. */
   split_view: boolean;
   status: 'active' | 'disabled';
@@ -450,6 +452,7 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'credentials.auto_change',
   'credentials.status_control',
   'credentials.split_view',
+  'credentials.exclusive',
   'access_groups.enabled',
   'access_groups.session_allowed',
   'access_groups.password_view_allowed',
@@ -460,6 +463,18 @@ export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set([
   'access_requests.emergency',
   'connectivity_results.ok',
 ]);
+/** Who holds an exclusive credential now (migration 0024). */
+export interface CredentialCheckoutsTable {
+  credential_id: number;
+  user_id: number;
+  username: string;
+  purpose: 'session' | 'password-view';
+  session_id: string | null;
+  checked_out_at: number;
+  /** Null while a session holds it. */
+  expires_at: number | null;
+}
+
 /** The password template of a device type (lower-cased), as JSON (migration 0023). */
 export interface PasswordTemplatesTable {
   device_type: string;
@@ -470,7 +485,7 @@ export interface PasswordTemplatesTable {
 /** A rotation waiting to run, one per credential (migration 0022). */
 export interface RotationQueueTable {
   credential_id: number;
-  trigger_kind: 'after-use' | 'after-view' | 'schedule' | 'reconcile';
+  trigger_kind: 'after-use' | 'after-view' | 'schedule' | 'reconcile' | 'check-in';
   /** What asked for it (a session, a password view, the schedule): words for the audit event, no secret. */
   reason: string;
   due_at: number;
@@ -564,6 +579,7 @@ export interface Database {
   credential_versions: CredentialVersionsTable;
   rotation_queue: RotationQueueTable;
   password_templates: PasswordTemplatesTable;
+  credential_checkouts: CredentialCheckoutsTable;
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;
@@ -598,6 +614,7 @@ export type DeviceRow = Selectable<DevicesTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type CredentialVersionRow = Selectable<CredentialVersionsTable>;
 export type RotationQueueRow = Selectable<RotationQueueTable>;
+export type CredentialCheckoutRow = Selectable<CredentialCheckoutsTable>;
 export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;

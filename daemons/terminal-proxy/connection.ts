@@ -82,6 +82,8 @@ function refusalText(r: Refusal): string {
       return 'A reason is required for this target: connect interactively (ssh without a command) and give one at the prompt.';
     case 'certificate-required':
       return 'Proxy sessions require certificate (smart card) authentication for your account.';
+    case 'checked-out':
+      return `This credential is in use by ${r.holder} ${r.until === null ? 'for the length of their session' : `until ${new Date(r.until).toISOString().replace('T', ' ').slice(0, 16)} UTC`} (shared access, not simultaneous).`;
     default:
       return 'Access to this target is not allowed now.';
   }

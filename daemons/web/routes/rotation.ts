@@ -53,4 +53,11 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
   app.put<IdRequest & { Body: unknown }>('/api/v1/credentials/:id/password-template', { schema: { ...idParams, ...templateBody }, config: { permission: 'credentials.manage' } }, async (request) => ({
     template: await rotation.setCredentialTemplate(actor(request), Number(request.params.id), request.body ?? null),
   }));
+  // Exclusive checkout: who holds a credential; the holder gives it back (a view's hold), an administrator forces it.
+  app.get<IdRequest>('/api/v1/credentials/:id/checkout', { schema: idParams, config: { permission: 'devices.read' } }, async (request) => {
+    await credentials.credential(Number(request.params.id));
+    return { checkout: await rotation.checkoutOf(Number(request.params.id)) };
+  });
+  app.post<IdRequest>('/api/v1/credentials/:id/checkin', { schema: idParams, config: { permission: 'credentials.manage' } }, async (request) => rotation.checkin(actor(request), Number(request.params.id), true));
+  app.post<IdRequest>('/api/v1/my/checkouts/:id/checkin', { schema: idParams }, async (request) => rotation.checkin(actor(request), Number(request.params.id), false));
 };

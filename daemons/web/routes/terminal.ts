@@ -150,7 +150,7 @@ export const terminalRoutes: FastifyPluginAsync<TerminalRouteOptions> = async (a
           },
         );
         if (!opened.opened) {
-          if ('refusal' in opened) send({ type: 'refused', refusal: opened.refusal.kind });
+          if ('refusal' in opened) send({ type: 'refused', refusal: opened.refusal.kind, ...(opened.refusal.kind === 'checked-out' ? { holder: opened.refusal.holder, until: opened.refusal.until === null ? null : new Date(opened.refusal.until).toISOString() } : {}) });
           else send({ type: 'failed', failure: opened.failure });
           return;
         }

@@ -95,6 +95,8 @@ const RELEASED_CODES: Record<string, string> = {
   'credential.status_check': 'W4105',
   'credential.reconcile': 'W4106',
   'credential.password_template': 'W4107',
+  'credential.checkout': 'W4108',
+  'credential.checkin': 'W4109',
   'vault.password_view': 'W5000',
   'vault.protected_view': 'W5001',
   'vault.protected_store': 'W5002',

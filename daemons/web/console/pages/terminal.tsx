@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type * as Xterm from '@xterm/xterm';
 import type * as XtermFit from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import { t, type MessageKey } from '../i18n.js';
+import { formatDateTime, t, type MessageKey } from '../i18n.js';
 import { followLink, useLocation } from '../router.js';
 import type { Me } from '../types.js';
 
@@ -132,7 +132,10 @@ export function TerminalPage({ me }: { me: Me }) {
           ended = true;
           const key = m.type === 'refused' ? REFUSALS[String(m.refusal)] : FAILURES[String(m.failure)];
           setPhase('closed');
-          setNotice(t(key ?? 'console.terminal.refused.denied'));
+          if (m.type === 'refused' && m.refusal === 'checked-out') {
+            const holder = String(m.holder ?? '');
+            setNotice(m.until ? t('console.terminal.refused.checkedOut', { holder, until: formatDateTime(String(m.until)) }) : t('console.terminal.refused.checkedOutSession', { holder }));
+          } else setNotice(t(key ?? 'console.terminal.refused.denied'));
           ws.close();
         } else if (m.type === 'ended') {
           ended = true;
