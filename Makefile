@@ -58,6 +58,7 @@ bench: build
 	@node dist/bench/recording.js
 	@node dist/bench/recording-path.js
 	@node dist/bench/shell-marks.js
+	@node dist/bench/rotation.js
 	@node dist/bench/session-search.js
 	@node dist/bench/terminal-proxy.js
 	@node dist/bench/live-sessions.js
