@@ -19,7 +19,7 @@ import {
   ConnectivityService,
 } from './access/index.js';
 import { Dashboard, RdpTicketService, RecordingService, SessionService, type LivenessOptions } from './sessions/index.js';
-import { RotationService, STATUS_CHECK_INTERVAL_MS, ROTATION_JOB_INTERVAL_MS } from './rotation/index.js';
+import { DiscoveryService, RotationService, STATUS_CHECK_INTERVAL_MS, ROTATION_JOB_INTERVAL_MS } from './rotation/index.js';
 import { Vault } from './vault/index.js';
 import { ClusterSecret, RemoteRecordings } from './nodes/index.js';
 import { SettingsService } from './settings/index.js';
@@ -94,6 +94,8 @@ export class Appliance {
     readonly dashboard: Dashboard,
     /** Credential rotation on the targets (issue 14). */
     readonly rotation: RotationService,
+    /** Discovery of devices' accounts, privileges and keys, and its review list (issue 14). */
+    readonly discovery: DiscoveryService,
   ) {}
 
   /**
@@ -120,6 +122,8 @@ export class Appliance {
       { name: 'credential-status', interval: STATUS_CHECK_INTERVAL_MS, run: () => this.rotation.checkAll() },
       // Rotations asked for by use, the schedule and status control (the rotation queue), and the schedule itself.
       { name: 'credential-rotation', interval: ROTATION_JOB_INTERVAL_MS, run: () => this.rotation.runQueue() },
+      // Discovery of each device with a discovery credential, every rotation.discoveryIntervalHours (looked for every 15 min).
+      { name: 'discovery', interval: 15 * 60_000, run: () => this.discovery.runDue() },
     ];
   }
 
@@ -201,7 +205,8 @@ export class Appliance {
     const rdpTickets = new RdpTicketService({ store, audit, decisions: accessDecisions, certificates, auth, settings, clock });
     const dashboard = new Dashboard({ store, sessions, clock });
     const rotation = new RotationService({ store, audit, vault, hostKeys, settings, clock });
-    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard, rotation);
+    const discovery = new DiscoveryService({ store, audit, vault, hostKeys, credentials, rotation, settings, clock });
+    return new Appliance(config, store, keys, audit, settings, auth, users, trust, certificates, totp, duo, secondFactor, vault, devices, credentials, hostKeys, protectedItems, accessGroups, accessDecisions, accessRequests, passwordView, connectivity, sessions, changes, recordings, proxyLogins, sshKeys, rdpTickets, remoteRecordings, dashboard, rotation, discovery);
   }
 
   async close(): Promise<void> {

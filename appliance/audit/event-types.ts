@@ -363,6 +363,24 @@ const CATALOGUE = {
     description: 'An exclusive credential was given back (by its holder, by an administrator, when its session ended or its time ran out); its rotation is queued.',
     detail: { holder: 'string', how: 'string' },
   },
+  'discovery.run': {
+    code: 'W4110',
+    severity: 'medium',
+    description: "A discovery run read a device's accounts, privileges and authorized keys over SSH: how many findings are new, changed, gone; failure: why it could not read the device.",
+    detail: { credential: 'number', reason: 'string?', readShadow: 'boolean?', readSudoers: 'boolean?', new: 'number?', changed: 'number?', gone: 'number?', unchanged: 'number?' },
+  },
+  'discovery.import': {
+    code: 'W4111',
+    severity: 'medium',
+    description: 'A discovered account was imported into the vault as a credential (its password given, or set anew through the discovery credential).',
+    detail: { finding: 'number', credential: 'number', rotate: 'boolean' },
+  },
+  'discovery.dismiss': {
+    code: 'W4112',
+    severity: 'low',
+    description: 'A discovery finding was dismissed from the review list.',
+    detail: { finding: 'number', kind: 'string', name: 'string' },
+  },
   'credential.reconcile': {
     code: 'W4106',
     severity: 'high',

@@ -80,6 +80,7 @@ export type ErrorCode =
   | 'CONFLICT'
   // a credential could not be rotated on its target (details.reason); the old password stands
   | 'ROTATION_FAILED'
+  | 'DISCOVERY_FAILED'
   | 'AUDIT_CHAIN_BROKEN'
   // recordings: the writer could not keep up or write; a file failed to read back
   | 'RECORDING_FAILED'

@@ -68,6 +68,8 @@ export interface Settings {
     afterViewMinutes: number;
     /** How long a password view holds an exclusive credential (a session holds it while it lasts). */
     checkoutMinutes: number;
+    /** Hours between scheduled discoveries of each device that has a discovery credential; 0: none. */
+    discoveryIntervalHours: number;
   };
 }
 
@@ -84,7 +86,7 @@ export const DEFAULT_SETTINGS: Settings = {
   connectivityIntervalMinutes: 15,
   mfa: { forceCertificateForAll: false, checkCertificateEmail: true, forceCertificateForProxy: false },
   ssh: { allowPublicKeyAsSoleFactor: false },
-  rotation: { intervalDays: 30, afterUse: true, afterViewMinutes: 60, checkoutMinutes: 60 },
+  rotation: { intervalDays: 30, afterUse: true, afterViewMinutes: 60, checkoutMinutes: 60, discoveryIntervalHours: 24 },
 };
 
 type Rule = { kind: 'int'; min: number; max: number } | { kind: 'bool' };
@@ -101,7 +103,7 @@ const RULES: { [S in keyof Settings]?: Record<string, Rule> } = {
   loginThrottle: { maxFailures: { kind: 'int', min: 1, max: 10_000 }, windowMinutes: { kind: 'int', min: 1, max: 24 * 60 }, blockMinutes: { kind: 'int', min: 1, max: 24 * 60 } },
   mfa: { forceCertificateForAll: { kind: 'bool' }, checkCertificateEmail: { kind: 'bool' }, forceCertificateForProxy: { kind: 'bool' } },
   ssh: { allowPublicKeyAsSoleFactor: { kind: 'bool' } },
-  rotation: { intervalDays: { kind: 'int', min: 0, max: 3650 }, afterUse: { kind: 'bool' }, afterViewMinutes: { kind: 'int', min: 0, max: 7 * 24 * 60 }, checkoutMinutes: { kind: 'int', min: 1, max: 7 * 24 * 60 } },
+  rotation: { intervalDays: { kind: 'int', min: 0, max: 3650 }, afterUse: { kind: 'bool' }, afterViewMinutes: { kind: 'int', min: 0, max: 7 * 24 * 60 }, checkoutMinutes: { kind: 'int', min: 1, max: 7 * 24 * 60 }, discoveryIntervalHours: { kind: 'int', min: 0, max: 24 * 30 } },
 };
 
 /**

@@ -33,6 +33,7 @@ import * as m0021 from './migrations/0021-credential-status.js';
 import * as m0022 from './migrations/0022-rotation-triggers.js';
 import * as m0023 from './migrations/0023-password-templates.js';
 import * as m0024 from './migrations/0024-exclusive-checkout.js';
+import * as m0025 from './migrations/0025-discovery.js';
 import { ChangeFeed } from './change-feed.js';
 import { copyDatabase } from './copy.js';
 
@@ -40,6 +41,7 @@ export * from './schema.js';
 export * from './repositories.js';
 export * from './devices-repository.js';
 export * from './credentials-repository.js';
+export * from './discovery-repository.js';
 export * from './host-keys-repository.js';
 export * from './protected-items-repository.js';
 export * from './access-groups-repository.js';
@@ -81,6 +83,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0022-rotation-triggers': m0022,
   '0023-password-templates': m0023,
   '0024-exclusive-checkout': m0024,
+  '0025-discovery': m0025,
 };
 
 async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {

@@ -4,6 +4,7 @@ import { MysqlAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { Insertable, Updateable } from 'kysely';
 import { DevicesRepository } from './devices-repository.js';
 import { CredentialsRepository } from './credentials-repository.js';
+import { DiscoveryRepository } from './discovery-repository.js';
 import { HostKeysRepository } from './host-keys-repository.js';
 import { ProtectedItemsRepository } from './protected-items-repository.js';
 import { AccessGroupsRepository } from './access-groups-repository.js';
@@ -741,6 +742,7 @@ export class Repositories {
   readonly mfaProviders: MfaProvidersRepository;
   readonly devices: DevicesRepository;
   readonly credentials: CredentialsRepository;
+  readonly discovery: DiscoveryRepository;
   readonly hostKeys: HostKeysRepository;
   readonly protectedItems: ProtectedItemsRepository;
   readonly accessGroups: AccessGroupsRepository;
@@ -782,6 +784,7 @@ export class Repositories {
     this.mfaProviders = new MfaProvidersRepository(db);
     this.devices = new DevicesRepository(db);
     this.credentials = new CredentialsRepository(db);
+    this.discovery = new DiscoveryRepository(db);
     this.hostKeys = new HostKeysRepository(db);
     this.protectedItems = new ProtectedItemsRepository(db);
     this.accessGroups = new AccessGroupsRepository(db);

@@ -277,6 +277,26 @@ export interface DevicesTable {
   status: 'active' | 'disabled';
   created_at: number;
   updated_at: number;
+  /** The credential discovery runs with on this device, and when it last ran (migration 0025). */
+  discovery_credential_id: Generated<number | null>;
+  discovered_at: Generated<number | null>;
+}
+
+/** One thing a discovery run found on a device (migration 0025). */
+export interface DiscoveryFindingsTable {
+  id: Generated<number>;
+  device_id: number;
+  kind: 'account' | 'ssh-key';
+  name: string;
+  /** JSON: uid, groups, privileged (why), shell, password age; for a key its type, comment, account. */
+  detail: string;
+  detail_hash: string;
+  state: 'new' | 'changed' | 'unchanged' | 'gone';
+  review: 'pending' | 'imported' | 'dismissed';
+  credential_id: number | null;
+  first_seen: number;
+  last_seen: number;
+  reviewed_by: string | null;
 }
 
 /** Every secret a credential has held and when it was the vault's (migration 0020). */
@@ -580,6 +600,7 @@ export interface Database {
   rotation_queue: RotationQueueTable;
   password_templates: PasswordTemplatesTable;
   credential_checkouts: CredentialCheckoutsTable;
+  discovery_findings: DiscoveryFindingsTable;
   pinned_host_keys: PinnedHostKeysTable;
   protected_items: ProtectedItemsTable;
   access_groups: AccessGroupsTable;
@@ -615,6 +636,7 @@ export type CredentialRow = Selectable<CredentialsTable>;
 export type CredentialVersionRow = Selectable<CredentialVersionsTable>;
 export type RotationQueueRow = Selectable<RotationQueueTable>;
 export type CredentialCheckoutRow = Selectable<CredentialCheckoutsTable>;
+export type DiscoveryFindingRow = Selectable<DiscoveryFindingsTable>;
 export type AccessGroupRow = Selectable<AccessGroupsTable>;
 export type AccessRequestRow = Selectable<AccessRequestsTable>;
 export type ChangeFeedRow = Selectable<ChangeFeedTable>;

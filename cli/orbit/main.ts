@@ -12,6 +12,7 @@ import { registerSettings } from './commands/settings.js';
 import { registerSessionSearch } from './commands/session-search.js';
 import { registerSessionLive } from './commands/session-live.js';
 import { registerCredential } from './commands/credential.js';
+import { registerDiscovery } from './commands/discovery.js';
 import { registerRecording } from './commands/recording.js';
 import { registerSshKey } from './commands/ssh-key.js';
 import { registerSystem } from './commands/system.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerSessionSearch(program);
   registerSessionLive(program);
   registerCredential(program);
+  registerDiscovery(program);
   registerRecording(program);
   registerSshKey(program);
   registerSystem(program);

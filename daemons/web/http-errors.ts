@@ -19,6 +19,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   RECORDING_UNREADABLE: 422,
   // A recording on another node that this one cannot fetch: the peer is the one failing, not the request.
   ROTATION_FAILED: 502,
+  DISCOVERY_FAILED: 502,
   CLUSTER_NODE_UNKNOWN: 502,
   CLUSTER_NODE_LEFT: 502,
   CLUSTER_NODE_UNREACHABLE: 502,

@@ -32,6 +32,7 @@ import { internalRoutes } from './routes/internal.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { terminalRoutes, OpenTerminals, MAX_FRAME_BYTES } from './routes/terminal.js';
 import { rotationRoutes } from './routes/rotation.js';
+import { discoveryRoutes } from './routes/discovery.js';
 import { watchTlsFiles } from './tls-files.js';
 import { readTlsPair, type TlsPair } from '../../appliance/pki/index.js';
 
@@ -207,6 +208,7 @@ export class WebServer {
     void app.register(dashboardRoutes, { dashboard: appliance.dashboard });
     void app.register(terminalRoutes, { appliance, terminals });
     void app.register(rotationRoutes, { rotation: appliance.rotation, credentials });
+    void app.register(discoveryRoutes, { discovery: appliance.discovery });
     void app.register(pageRoutes, { settings });
   }
 
