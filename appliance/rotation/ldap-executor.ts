@@ -9,7 +9,7 @@
 // Active Directory's unicodePwd is not this operation and is not done here.
 import tls from 'node:tls';
 import { BerWriter, Client, InvalidCredentialsError, ResultCodeError } from 'ldapts';
-import { RotationError, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+import { RotationError, targetSaid, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 import { tlsCertificateFingerprint } from './certificate-pin.js';
 
 /** RFC 3062's OID. */
@@ -19,8 +19,7 @@ function said(e: unknown, ...secrets: Buffer[]): string {
   let m = e instanceof Error ? e.message : String(e);
   // ldapts's result errors say little beyond their class ("InsufficientAccessError", " Code: 0x32"): both, plainly.
   if (e instanceof ResultCodeError) m = `${e.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} (LDAP result ${e.code})${/^\s*Code: 0x[0-9a-f]+\s*$/i.test(e.message) ? '' : `: ${e.message.trim()}`}`;
-  for (const s of secrets) if (s.length > 0) m = m.split(s.toString('utf8')).join('***');
-  return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return targetSaid(m, ...secrets);
 }
 
 /** PasswdModifyRequestValue ::= SEQUENCE { userIdentity [0], oldPasswd [1], newPasswd [2] } (each optional). */

@@ -10,18 +10,11 @@
 import type { TLSSocket } from 'node:tls';
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
-import { RotationError, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+import { RotationError, targetSaid, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 import { tlsCertificateFingerprint } from './certificate-pin.js';
 
 /** MySQL's error codes that mean the login itself was refused. */
 const LOGIN_REFUSED = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR', 'ER_DBACCESS_DENIED_ERROR']);
-
-/** What the server said, one printable line, with the given secrets blanked (a message may quote a statement). */
-function said(e: unknown, ...secrets: Buffer[]): string {
-  let m = e instanceof Error ? e.message : String(e);
-  for (const s of secrets) if (s.length > 0) m = m.split(s.toString('utf8')).join('***');
-  return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-}
 
 /** `user` or `user@host` (the account name as MySQL writes it, without quotes). */
 function splitAccount(name: string): { user: string; host: string | undefined } {
@@ -58,7 +51,7 @@ export class MysqlExecutor implements PasswordExecutor {
       if (LOGIN_REFUSED.has(code)) throw new RotationError(refused);
       if (code === 'HANDSHAKE_NO_SSL_SUPPORT' || /ssl|tls/i.test((e as Error).message ?? '')) throw new RotationError('target-unreachable', 'the server offers no TLS: a new password would cross the network in clear');
       if (code === 'ETIMEDOUT') throw new RotationError('target-timeout');
-      throw new RotationError('target-unreachable', said(e, secret));
+      throw new RotationError('target-unreachable', targetSaid(e, secret));
     }
     try {
       const socket = (conn as unknown as { connection: { stream: TLSSocket } }).connection.stream;
@@ -91,7 +84,7 @@ export class MysqlExecutor implements PasswordExecutor {
       const mariadb = /mariadb/i.test(String((rows as { v: string }[])[0]?.v));
       await conn.query(mariadb ? 'SET PASSWORD = PASSWORD(?)' : 'ALTER USER USER() IDENTIFIED BY ?', [next.toString('utf8')]);
     } catch (e) {
-      throw new RotationError('change-refused', said(e, next, current));
+      throw new RotationError('change-refused', targetSaid(e, next, current));
     } finally {
       await conn.end().catch(() => undefined);
     }
@@ -112,7 +105,7 @@ export class MysqlExecutor implements PasswordExecutor {
       await conn.query('ALTER USER ?@? IDENTIFIED BY ?', [user, host, next.toString('utf8')]);
     } catch (e) {
       if (e instanceof RotationError) throw e;
-      throw new RotationError('change-refused', said(e, next, changer.secret));
+      throw new RotationError('change-refused', targetSaid(e, next, changer.secret));
     } finally {
       await conn.end().catch(() => undefined);
     }

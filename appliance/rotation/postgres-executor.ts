@@ -8,7 +8,7 @@
 // binding in pg); it is PBKDF2 and two HMACs over node:crypto.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { RotationError, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
+import { RotationError, targetSaid, type ChangeAccount, type PasswordExecutor, type RotationTarget } from './ssh-executor.js';
 
 /** PostgreSQL's default iteration count for SCRAM verifiers (scram_iterations). */
 const SCRAM_ITERATIONS = 4096;
@@ -31,12 +31,6 @@ export function scramVerifier(password: Buffer, salt = randomBytes(16), iteratio
 /** SQLSTATE 28P01 (invalid_password), 28000 (invalid_authorization_specification): the login was refused. */
 const LOGIN_REFUSED = new Set(['28P01', '28000']);
 
-function said(e: unknown, ...secrets: Buffer[]): string {
-  let m = e instanceof Error ? e.message : String(e);
-  for (const s of secrets) if (s.length > 0) m = m.split(s.toString('utf8')).join('***');
-  return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-}
-
 export class PostgresExecutor implements PasswordExecutor {
   readonly name = 'postgres-alter-role';
 
@@ -55,7 +49,7 @@ export class PostgresExecutor implements PasswordExecutor {
       const code = (e as { code?: string }).code ?? '';
       if (LOGIN_REFUSED.has(code)) throw new RotationError(refused);
       if (/timeout/i.test((e as Error).message ?? '')) throw new RotationError('target-timeout');
-      throw new RotationError('target-unreachable', said(e, secret));
+      throw new RotationError('target-unreachable', targetSaid(e, secret));
     }
   }
 
@@ -76,7 +70,7 @@ export class PostgresExecutor implements PasswordExecutor {
       await client.query(`ALTER ROLE ${name} PASSWORD ${client.escapeLiteral(scramVerifier(next))}`);
     } catch (e) {
       if (e instanceof RotationError) throw e;
-      throw new RotationError('change-refused', said(e, next, ...secrets));
+      throw new RotationError('change-refused', targetSaid(e, next, ...secrets));
     } finally {
       await client.end().catch(() => undefined);
     }

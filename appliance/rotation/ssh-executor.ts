@@ -77,6 +77,16 @@ function lastLine(text: string): string {
   return (specific.at(-1) ?? telling.at(-1) ?? lines.at(-1) ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
 
+/**
+ * What a target said, for the audit trail: one printable line of at most 200 characters, with the given secrets
+ * blanked (a server's message may quote the statement that carried a password).
+ */
+export function targetSaid(what: unknown, ...secrets: Buffer[]): string {
+  let m = what instanceof Error ? what.message : String(what);
+  for (const s of secrets) if (s.length > 0) m = m.split(s.toString('utf8')).join('***');
+  return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+
 /** Who logs in for an executor, with which kind of secret, and what a refused login means for the rotation. */
 export interface LoginAs {
   username: string;

@@ -3,6 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Client } from 'ssh2';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,4 +60,14 @@ export async function startSshd(dir: string, opts: { extraConfig?: string[] } = 
         proc.kill('SIGTERM');
       }),
   };
+}
+
+/** Whether `password` logs `user` in on the sshd at `port` now (a plain ssh2 password login, no keyboard-interactive). */
+export function passwordLogsIn(port: number, user: string, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Client();
+    c.on('ready', () => (c.end(), resolve(true)));
+    c.on('error', () => resolve(false));
+    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
+  });
 }

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'ssh2';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import { generatePassword, type FindingView } from '../../appliance/rotation/index.js';
 import { initializedHome, strongPassword, tempDir, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { passwordLogsIn, startSshd, type Sshd } from '../helpers/sshd.js';
 import { ensureTargetAccount } from '../helpers/terminal-proxy.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
@@ -24,15 +23,6 @@ const PLAIN = 'wdiscplain';
 const USER = 'wdisc1';
 const ROOTLIKE = 'wdiscz';
 const SUDOERS_FILE = '/etc/sudoers.d/warden-test-discovery';
-
-function logsIn(port: number, user: string, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Client();
-    c.on('ready', () => (c.end(), resolve(true)));
-    c.on('error', () => resolve(false));
-    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
-  });
-}
 
 function keyPair(dir: string, name: string): string {
   const file = path.join(dir, name);
@@ -130,8 +120,8 @@ describe('discovery (real sshd, real sudo)', { timeout: 180_000 }, () => {
     const r = await a.discovery.importFinding(ADMIN, user.id, { rotate: true });
     assert.equal(r.rotated, true, r.rotationError);
     const secret = await a.credentials.secretOf(r.credentialId);
-    assert.equal(await logsIn(sshd.port, USER, secret), true, 'the vault holds a password that logs in');
-    assert.equal(await logsIn(sshd.port, USER, pw.user), false, 'the one nobody should know any more does not');
+    assert.equal(await passwordLogsIn(sshd.port, USER, secret), true, 'the vault holds a password that logs in');
+    assert.equal(await passwordLogsIn(sshd.port, USER, pw.user), false, 'the one nobody should know any more does not');
     const c = await a.credentials.credential(r.credentialId);
     assert.deepEqual([c.username, c.kind, c.changeCredentialId], [USER, 'local-user', discoverer]);
     const after = await a.discovery.list({ deviceId, review: 'imported', limit: 500, offset: 0 });

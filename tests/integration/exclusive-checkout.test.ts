@@ -5,7 +5,7 @@
 // says; two users taking it at once cannot both get it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from 'ssh2';
+import { passwordLogsIn } from '../helpers/sshd.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
 import { runClient } from '../helpers/terminal-proxy.js';
 import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
@@ -13,15 +13,6 @@ import { strongPassword } from '../helpers/fixtures.js';
 
 const TARGET = 'wexclusive';
 const ADMIN = { username: 'admin', ip: '127.0.0.1' };
-
-function logsIn(port: number, user: string, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Client();
-    c.on('ready', () => (c.end(), resolve(true)));
-    c.on('error', () => resolve(false));
-    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
-  });
-}
 
 describe('exclusive checkout (two users, real terminal proxy, real sshd)', { timeout: 180_000 }, () => {
   let lab: ProxyLab;
@@ -71,8 +62,8 @@ describe('exclusive checkout (two users, real terminal proxy, real sshd)', { tim
     assert.equal(run.rotated, 1, JSON.stringify(run));
     const now = await a.credentials.secretOf(credentialId);
     assert.notEqual(now, lab.targetPassword);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, now), true);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, lab.targetPassword), false, 'what alice saw no longer works');
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, now), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, lab.targetPassword), false, 'what alice saw no longer works');
     const [rot] = await a.store.repos.auditEvents.query({ type: 'credential.rotate', limit: 1 });
     assert.deepEqual([JSON.parse(rot!.detail).trigger, JSON.parse(rot!.detail).cause], ['check-in', 'checked in by alice']);
   });

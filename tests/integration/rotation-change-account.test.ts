@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
-import { Client } from 'ssh2';
+import { passwordLogsIn } from '../helpers/sshd.js';
 import { generatePassword } from '../../appliance/rotation/index.js';
 import { proxyLab, type ProxyLab } from '../helpers/proxy-lab.js';
 import { ensureTargetAccount, runClient } from '../helpers/terminal-proxy.js';
@@ -22,15 +22,6 @@ const SUDOER = 'wchanger';
 const SUDOER_NOPASSWD = 'wchangernp';
 const NO_SUDO = 'wchangerno';
 const SUDOERS_FILE = '/etc/sudoers.d/warden-test-rotation';
-
-function logsIn(port: number, user: string, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Client();
-    c.on('ready', () => (c.end(), resolve(true)));
-    c.on('error', () => resolve(false));
-    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
-  });
-}
 
 /** Change an account's password on the target as its administrator would, behind the vault's back. */
 function setBehindTheVault(user: string, password: string): void {
@@ -90,8 +81,8 @@ describe('rotation through a change account, reconciliation and the rotation que
     assert.equal(r.executor, 'ssh-passwd');
     const now = await a.credentials.secretOf(targetCredential);
     assert.notEqual(now, before);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, now), true);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, before), false);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, now), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, before), false);
     const ev = await lastEvent('credential.rotate');
     assert.deepEqual(ev.detail, { trigger: 'manual', executor: 'ssh-passwd', changeAccount: changers.sudoer, stage: 'committed' });
     assert.ok(!JSON.stringify(ev).includes(now) && !JSON.stringify(ev).includes(passwords.sudoer), 'no secret in the event');
@@ -117,8 +108,8 @@ describe('rotation through a change account, reconciliation and the rotation que
       assert.equal(r.json.drift, true);
       const now = await a.credentials.secretOf(targetCredential);
       assert.notEqual(now, stale);
-      assert.equal(await logsIn(lab.sshd.port, TARGET, now), true);
-      assert.equal(await logsIn(lab.sshd.port, TARGET, behind), false, 'the password set behind the vault no longer works');
+      assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, now), true);
+      assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, behind), false, 'the password set behind the vault no longer works');
       const ev = await lastEvent('credential.reconcile');
       assert.equal(ev.outcome, 'success');
       assert.deepEqual(ev.detail, { trigger: 'manual', executor: 'ssh-passwd', changeAccount: changers.nopasswd, stage: 'committed', drift: true });
@@ -140,7 +131,7 @@ describe('rotation through a change account, reconciliation and the rotation que
     const o = await runOrbit(lab.home.home, ['credential', 'reconcile', String(targetCredential)]);
     assert.equal(o.code, 0, o.stderr);
     assert.match(o.stdout, /reconciled \(ssh-passwd\).*still worked/);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, await a.credentials.secretOf(targetCredential)), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, await a.credentials.secretOf(targetCredential)), true);
     assert.match((await runOrbit(lab.home.home, ['credential', 'reconcile', '--help'])).stdout, /change account/);
   });
 
@@ -153,12 +144,12 @@ describe('rotation through a change account, reconciliation and the rotation que
     assert.equal(ev.outcome, 'failure');
     assert.match(String(ev.detail.said), /sudo|not allowed|sorry/i, `sudo's own words: ${ev.detail.said}`);
     assert.equal(await a.credentials.secretOf(targetCredential), current);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, current), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, current), true);
     // The vault's copy of the change account's password is stale.
     const wrong = (await a.credentials.createCredential(ADMIN, { deviceId, username: SUDOER, secret: 'Not-Its-Passw0rd-1' })).id;
     await a.credentials.updateCredential(ADMIN, targetCredential, { changeCredentialId: wrong });
     await assert.rejects(a.rotation.reconcile(ADMIN, targetCredential), (e: Error & { details?: Record<string, unknown> }) => e.details?.reason === 'change-account-refused');
-    assert.equal(await logsIn(lab.sshd.port, TARGET, current), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, current), true);
     await a.credentials.updateCredential(ADMIN, targetCredential, { changeCredentialId: changers.sudoer });
   });
 
@@ -177,7 +168,7 @@ describe('rotation through a change account, reconciliation and the rotation que
     assert.equal(ev.detail.trigger, 'status-control');
     assert.equal(ev.detail.drift, true);
     assert.match(String(ev.detail.cause), /status control/);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, await a.credentials.secretOf(targetCredential)), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, await a.credentials.secretOf(targetCredential)), true);
     assert.equal(await a.rotation.queued(targetCredential), null);
     assert.ok(a.jobs().some((j) => j.name === 'credential-rotation'), 'the queue is one job of the appliance');
   });
@@ -209,8 +200,8 @@ describe('rotation through a change account, reconciliation and the rotation que
     assert.equal(run.rotated, 1, JSON.stringify(run));
     const now = await a.credentials.secretOf(targetCredential);
     assert.notEqual(now, used);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, now), true);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, used), false, 'the password the session used no longer works');
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, now), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, used), false, 'the password the session used no longer works');
     const ev = await lastEvent('credential.rotate');
     assert.equal(ev.detail.trigger, 'after-use');
     assert.match(String(ev.detail.cause), /session/);
@@ -231,7 +222,7 @@ describe('rotation through a change account, reconciliation and the rotation que
       await a.settings.update({ rotation: { afterViewMinutes: 60 } }, 'admin', null);
     }
     assert.notEqual(await a.credentials.secretOf(targetCredential), viewed.secret);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, viewed.secret), false);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, viewed.secret), false);
     // With the default grace (60 minutes) a fresh view waits.
     const again = await a.passwordView.viewPassword({ ...ADMIN, userId: lab.users.alice!.id, username: 'alice' }, targetCredential, 'again');
     const run = await a.rotation.runQueue();
@@ -259,7 +250,7 @@ describe('rotation through a change account, reconciliation and the rotation que
     assert.match(String(ev.detail.cause), /older than 1 day/);
     const now = await a.credentials.secretOf(targetCredential);
     assert.notEqual(now, before);
-    assert.equal(await logsIn(lab.sshd.port, TARGET, now), true);
+    assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, now), true);
     // A credential whose rotation fails stays queued, tried again later, its failure kept.
     await a.credentials.updateCredential(ADMIN, targetCredential, { changeCredentialId: changers.nosudo });
     await a.store.transaction((r) => r.credentials.enqueueRotation({ credential_id: targetCredential, trigger_kind: 'schedule', reason: 'test', due_at: Date.now(), created_at: Date.now() }));

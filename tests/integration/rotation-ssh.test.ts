@@ -7,12 +7,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Client } from 'ssh2';
 import { Appliance } from '../../appliance/index.js';
 import { loadConfig } from '../../appliance/config/index.js';
 import { generatePassword } from '../../appliance/rotation/index.js';
 import { initializedHome, tempDir, type InitializedHome } from '../helpers/fixtures.js';
-import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { passwordLogsIn, startSshd, type Sshd } from '../helpers/sshd.js';
 import { ensureTargetAccount } from '../helpers/terminal-proxy.js';
 import { runOrbit } from '../helpers/orbit.js';
 import { ApiClient, startWebDaemon } from '../helpers/web-daemon.js';
@@ -21,16 +20,6 @@ import { strongPassword } from '../helpers/fixtures.js';
 const ADMIN = { username: 'admin', ip: '127.0.0.1' };
 const ACCOUNT = 'wrotate';
 const STUBBORN = 'wrotatenot';
-
-/** Whether `password` logs `user` in on the sshd now (a plain ssh2 login). */
-function logsIn(port: number, user: string, password: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Client();
-    c.on('ready', () => (c.end(), resolve(true)));
-    c.on('error', () => resolve(false));
-    c.connect({ host: '127.0.0.1', port, username: user, password, tryKeyboard: false, readyTimeout: 10_000 });
-  });
-}
 
 describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout: 120_000 }, () => {
   let home: InitializedHome;
@@ -73,8 +62,8 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     const now = await a.credentials.secretOf(id);
     assert.notEqual(now, first);
     assert.equal(now.length, 24);
-    assert.equal(await logsIn(sshd.port, ACCOUNT, now), true, 'the vault\'s password logs in');
-    assert.equal(await logsIn(sshd.port, ACCOUNT, first), false, 'the old one does not');
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, now), true, 'the vault\'s password logs in');
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, first), false, 'the old one does not');
     const ev = await lastRotation();
     assert.equal(ev.outcome, 'success');
     assert.equal(ev.subject, `credential:${id}`);
@@ -84,8 +73,8 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     await a.rotation.rotate(ADMIN, id);
     const third = await a.credentials.secretOf(id);
     assert.notEqual(third, now);
-    assert.equal(await logsIn(sshd.port, ACCOUNT, third), true);
-    assert.equal(await logsIn(sshd.port, ACCOUNT, now), false);
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, third), true);
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, now), false);
     // Every secret it held, with when it was in force: one current, each earlier one ending where the next begins.
     const versions = await a.credentials.versions(id);
     assert.deepEqual(versions.map((v) => [v.version, v.source, v.by]), [[3, 'rotation', 'admin'], [2, 'rotation', 'admin'], [1, 'create', 'admin']]);
@@ -100,7 +89,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: stubbornFirst })).id;
     await assert.rejects(a.rotation.rotate(ADMIN, id), (e: Error & { code?: string; details?: Record<string, unknown> }) => e.code === 'ROTATION_FAILED' && e.details?.reason === 'change-refused');
     assert.equal(await a.credentials.secretOf(id), stubbornFirst);
-    assert.equal(await logsIn(sshd.port, STUBBORN, stubbornFirst), true);
+    assert.equal(await passwordLogsIn(sshd.port, STUBBORN, stubbornFirst), true);
     const ev = await lastRotation();
     assert.equal(ev.outcome, 'failure');
     assert.equal(ev.detail.stage, 'change');
@@ -111,7 +100,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     const id = (await a.credentials.createCredential(ADMIN, { deviceId, username: STUBBORN, secret: 'Not-The-Password-1' })).id;
     await assert.rejects(a.rotation.rotate(ADMIN, id), (e: Error & { details?: Record<string, unknown> }) => e.details?.reason === 'current-password-refused');
     assert.equal(await a.credentials.secretOf(id), 'Not-The-Password-1');
-    assert.equal(await logsIn(sshd.port, STUBBORN, stubbornFirst), true);
+    assert.equal(await passwordLogsIn(sshd.port, STUBBORN, stubbornFirst), true);
   });
 
   test('a host key that changed since it was pinned refuses the rotation before any password is sent', async () => {
@@ -171,7 +160,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     await a.rotation.rotate(ADMIN, id);
     const typed = await a.credentials.secretOf(id);
     assert.match(typed, /^[A-Za-z0-9]{40}$/);
-    assert.equal(await logsIn(sshd.port, ACCOUNT, typed), true);
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, typed), true);
     await a.rotation.setCredentialTemplate(ADMIN, id, { length: 20, symbols: '#%', exclude: 'lIO01' });
     await a.rotation.rotate(ADMIN, id);
     const own = await a.credentials.secretOf(id);
@@ -179,7 +168,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     assert.match(own, /^[A-Za-z2-9#%]+$/);
     assert.doesNotMatch(own, /[lIO01]/);
     assert.match(own, /[#%]/, 'each class present');
-    assert.equal(await logsIn(sshd.port, ACCOUNT, own), true);
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, own), true);
     await assert.rejects(a.rotation.setCredentialTemplate(ADMIN, id, { length: 8 }), /12 to 256/);
     await assert.rejects(a.rotation.setCredentialTemplate(ADMIN, id, { lower: false, upper: false, digits: false, symbols: '' }), /allows no character/);
     await assert.rejects(a.rotation.setDeviceTypeTemplate(ADMIN, 'Linux', { symbols: 'a b' }), /printable/);
@@ -205,7 +194,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
       assert.equal(r.json.rotated, true);
       assert.equal(r.json.executor, 'ssh-passwd');
       const viaApi = await a.credentials.secretOf(id);
-      assert.equal(await logsIn(sshd.port, ACCOUNT, viaApi), true);
+      assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, viaApi), true);
       const versions = await admin.call('GET', `/api/v1/credentials/${id}/versions`);
       assert.equal(versions.status, 200, versions.body);
       assert.deepEqual(versions.json.versions.map((v: { version: number; source: string }) => [v.version, v.source]), [[2, 'rotation'], [1, 'create']]);
@@ -240,7 +229,7 @@ describe('credential rotation over SSH (real sshd, passwd in a PTY)', { timeout:
     assert.equal(o.code, 0, o.stderr);
     assert.match(o.stdout, new RegExp(`credential ${id} rotated \\(ssh-passwd\\)`));
     const viaOrbit = await a.credentials.secretOf(id);
-    assert.equal(await logsIn(sshd.port, ACCOUNT, viaOrbit), true);
+    assert.equal(await passwordLogsIn(sshd.port, ACCOUNT, viaOrbit), true);
     const bad = await runOrbit(home.home, ['credential', 'rotate', 'x1']);
     assert.equal(bad.code, 2, bad.stderr);
     const help = await runOrbit(home.home, ['credential', 'rotate', '--help']);
