@@ -25,6 +25,8 @@ export interface AccessGroupInput extends GroupOptions {
   /** Whether the terminal proxy forwards the user's SSH agent (`ssh -A`) to the target for the sessions this
    *  group admits. Like allowPortForwarding, carried by the session, not part of the decision. */
   allowAgentForwarding: boolean;
+  /** Days the secrets of its credentials live before the schedule rotates them (those with autoChange and no interval of their own); null: none. */
+  rotationIntervalDays: number | null;
   userIds: number[];
   approverIds: number[];
   deviceIds: number[];
@@ -67,9 +69,13 @@ function ids(v: unknown, field: string): number[] {
 export function validateGroup(input: unknown): AccessGroupInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('group must be an object');
   const i = input as Record<string, unknown>;
-  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'allowPortForwarding', 'allowAgentForwarding', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
+  const allowed = ['name', 'enabled', 'sessionAllowed', 'passwordViewAllowed', 'reasonRequired', 'approvalRequired', 'approvalsNeeded', 'allowPortForwarding', 'allowAgentForwarding', 'rotationIntervalDays', 'timeWindows', 'userIds', 'approverIds', 'deviceIds', 'credentialIds'];
   for (const k of Object.keys(i)) if (!allowed.includes(k)) throw new InputError(`unknown field ${k}`, { field: k });
   const approvalsNeeded = i.approvalsNeeded ?? 1;
+  const rotationIntervalDays = i.rotationIntervalDays ?? null;
+  if (rotationIntervalDays !== null && (!Number.isInteger(rotationIntervalDays) || (rotationIntervalDays as number) < 1 || (rotationIntervalDays as number) > 3650)) {
+    throw new InputError('rotationIntervalDays must be null or 1 to 3650', { field: 'rotationIntervalDays' });
+  }
   if (!Number.isInteger(approvalsNeeded) || (approvalsNeeded as number) < 1 || (approvalsNeeded as number) > 10) throw new InputError('approvalsNeeded must be 1 to 10', { field: 'approvalsNeeded' });
   const g: AccessGroupInput = {
     name: requireText(i.name, 'name', { min: 1, max: 128 }),
@@ -81,6 +87,7 @@ export function validateGroup(input: unknown): AccessGroupInput {
     approvalsNeeded: approvalsNeeded as number,
     allowPortForwarding: flag(i.allowPortForwarding, 'allowPortForwarding', false),
     allowAgentForwarding: flag(i.allowAgentForwarding, 'allowAgentForwarding', false),
+    rotationIntervalDays: rotationIntervalDays as number | null,
     timeWindows: validateTimeWindows(i.timeWindows ?? []),
     userIds: ids(i.userIds, 'userIds'),
     approverIds: ids(i.approverIds, 'approverIds'),
@@ -104,6 +111,7 @@ export function groupOptions(g: AccessGroupRow) {
     approvalsNeeded: g.approvals_needed,
     allowPortForwarding: g.allow_port_forwarding,
     allowAgentForwarding: g.allow_agent_forwarding,
+    rotationIntervalDays: g.rotation_interval_days,
     timeWindows: JSON.parse(g.time_windows) as TimeWindow[],
   };
 }
@@ -158,6 +166,7 @@ export class AccessGroupService {
       approvals_needed: g.approvalsNeeded,
       allow_port_forwarding: g.allowPortForwarding,
       allow_agent_forwarding: g.allowAgentForwarding,
+      rotation_interval_days: g.rotationIntervalDays,
       time_windows: JSON.stringify(g.timeWindows),
       updated_at: now,
     };
@@ -280,6 +289,7 @@ export class AccessGroupService {
           approvals_needed: g.approvalsNeeded,
           allow_port_forwarding: g.allowPortForwarding,
           allow_agent_forwarding: g.allowAgentForwarding,
+          rotation_interval_days: g.rotationIntervalDays,
           time_windows: JSON.stringify(g.timeWindows),
           updated_at: this.now(),
         });

@@ -134,8 +134,9 @@ export class CredentialsRepository {
   }
 
   /**
-   * Active credentials with automatic change on whose current secret is older than their interval (their own,
-   * else `defaultDays`; 0 means never) and that wait for no rotation yet: the schedule's work.
+   * Active credentials with automatic change on whose current secret is older than their interval (their own, else
+   * the shortest of their enabled access groups', else `defaultDays`; 0 means never) and that wait for no rotation
+   * yet: the schedule's work.
    */
   async scheduledRotations(now: number, defaultDays: number, limit: number): Promise<{ id: number; since: number; days: number }[]> {
     const rows = await this.db
@@ -148,9 +149,21 @@ export class CredentialsRepository {
       .where('q.credential_id', 'is', null)
       .orderBy('v.valid_from')
       .execute();
+    // The shortest schedule of the enabled groups holding each credential.
+    const groupDays = new Map<number, number>();
+    for (const g of await this.db
+      .selectFrom('access_group_credentials as gc')
+      .innerJoin('access_groups as g', 'g.id', 'gc.group_id')
+      .select(['gc.credential_id', 'g.rotation_interval_days'])
+      .where('g.enabled', '=', true)
+      .where('g.rotation_interval_days', 'is not', null)
+      .execute()) {
+      const d = Number(g.rotation_interval_days);
+      groupDays.set(g.credential_id, Math.min(d, groupDays.get(g.credential_id) ?? d));
+    }
     const out: { id: number; since: number; days: number }[] = [];
     for (const r of rows) {
-      const days = r.rotation_interval_days ?? defaultDays;
+      const days = r.rotation_interval_days ?? groupDays.get(r.id) ?? defaultDays;
       if (days > 0 && Number(r.valid_from) + days * 86_400_000 <= now) out.push({ id: r.id, since: Number(r.valid_from), days });
       if (out.length >= limit) break;
     }

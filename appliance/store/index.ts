@@ -34,6 +34,7 @@ import * as m0022 from './migrations/0022-rotation-triggers.js';
 import * as m0023 from './migrations/0023-password-templates.js';
 import * as m0024 from './migrations/0024-exclusive-checkout.js';
 import * as m0025 from './migrations/0025-discovery.js';
+import * as m0026 from './migrations/0026-group-rotation-schedule.js';
 import { ChangeFeed } from './change-feed.js';
 import { copyDatabase } from './copy.js';
 
@@ -84,6 +85,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0023-password-templates': m0023,
   '0024-exclusive-checkout': m0024,
   '0025-discovery': m0025,
+  '0026-group-rotation-schedule': m0026,
 };
 
 async function openSqlite(options: SqliteStoreOptions): Promise<StoreEngine> {

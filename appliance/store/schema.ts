@@ -391,6 +391,8 @@ export interface AccessGroupsTable {
   allow_port_forwarding: Generated<boolean>;
   /** Whether the terminal proxy forwards the user's SSH agent (`ssh -A`) to the target for sessions this group admits. */
   allow_agent_forwarding: Generated<boolean>;
+  /** Days its credentials' secrets live before the schedule rotates them; null: no schedule of the group's (migration 0026). */
+  rotation_interval_days: Generated<number | null>;
 }
 
 /** A group's command rules, in order (position 0 first). */

@@ -263,4 +263,26 @@ describe('rotation through a change account, reconciliation and the rotation que
     await a.store.transaction((r) => r.credentials.dequeueRotation(targetCredential));
     await a.credentials.updateCredential(ADMIN, targetCredential, { changeCredentialId: changers.sudoer });
   });
+
+  test('an access group\'s schedule applies to its credentials that have none of their own', async () => {
+    const a = lab.a;
+    await a.credentials.updateCredential(ADMIN, targetCredential, { rotationIntervalDays: null, autoChange: true, changeCredentialId: changers.sudoer });
+    await a.settings.update({ rotation: { intervalDays: 0 } }, 'admin', null);
+    try {
+      const current = (await a.store.repos.credentials.currentVersion(targetCredential))!;
+      await a.store.db.updateTable('credential_versions').set({ valid_from: Date.now() - 2 * 86_400_000 }).where('id', '=', current.id).execute();
+      assert.equal((await a.rotation.runQueue()).queued, 0, 'no interval of its own, none of its group, none of the appliance');
+      await assert.rejects(a.accessGroups.updateSettings(ADMIN, lab.groups.ops!.id, { rotationIntervalDays: 0 }), /rotationIntervalDays/);
+      const g = await a.accessGroups.updateSettings(ADMIN, lab.groups.ops!.id, { rotationIntervalDays: 1 });
+      assert.equal(g.rotationIntervalDays, 1);
+      const run = await a.rotation.runQueue();
+      assert.deepEqual([run.queued, run.rotated], [1, 1], JSON.stringify(run));
+      const [ev] = await a.store.repos.auditEvents.query({ type: 'credential.rotate', limit: 1 });
+      assert.match(String(JSON.parse(ev!.detail).cause), /older than 1 day/);
+      assert.equal(await passwordLogsIn(lab.sshd.port, TARGET, await a.credentials.secretOf(targetCredential)), true);
+    } finally {
+      await a.settings.update({ rotation: { intervalDays: 30 } }, 'admin', null);
+      await a.accessGroups.updateSettings(ADMIN, lab.groups.ops!.id, { rotationIntervalDays: null });
+    }
+  });
 });
