@@ -151,18 +151,21 @@ export class RotationService {
     return { credential, deviceType: device.type ?? '', target, executor, changer };
   }
 
-  /** The template a new password of this credential follows: its own, else its device type's, else the default. */
-  private async templateFor(credential: CredentialRow, deviceType: string): Promise<PasswordTemplate> {
+  /**
+   * The template a new password of this credential follows — its own, else its device type's, else the default —
+   * and where it came from.
+   */
+  private async templateFor(credential: CredentialRow, deviceType: string): Promise<{ template: PasswordTemplate; from: 'credential' | 'device-type' | 'default' }> {
+    const fallback = { template: this.deps.template ?? DEFAULT_TEMPLATE, from: 'default' as const };
     const own = credential.password_template;
-    const typed = own === null && deviceType !== '' ? await this.deps.store.repos.credentials.passwordTemplate(deviceType) : undefined;
-    const stored = own ?? typed;
-    if (stored === undefined || stored === null) return this.deps.template ?? DEFAULT_TEMPLATE;
+    const stored = own ?? (deviceType !== '' ? await this.deps.store.repos.credentials.passwordTemplate(deviceType) : undefined);
+    if (stored === undefined) return fallback;
     // Stored after the same validation; a row that no longer parses falls back to the default, loudly.
     try {
-      return parseTemplate(JSON.parse(stored));
+      return { template: parseTemplate(JSON.parse(stored)), from: own !== null ? 'credential' : 'device-type' };
     } catch (e) {
       log.warn('a stored password template is not valid; the default is used', { credential: credential.id, error: (e as Error).message });
-      return this.deps.template ?? DEFAULT_TEMPLATE;
+      return fallback;
     }
   }
 
@@ -199,9 +202,7 @@ export class RotationService {
     const credential = await this.deps.store.repos.credentials.credential(credentialId);
     if (!credential) throw new NotFoundError('credential');
     const device = await this.deps.store.repos.devices.device(credential.device_id);
-    const typed = device?.type ? await this.deps.store.repos.credentials.passwordTemplate(device.type) : undefined;
-    const from = credential.password_template !== null ? 'credential' : typed !== undefined ? 'device-type' : 'default';
-    return { template: await this.templateFor(credential, device?.type ?? ''), from };
+    return this.templateFor(credential, device?.type ?? '');
   }
 
   private async openChanger(row: CredentialRow): Promise<ChangeAccount> {
@@ -290,7 +291,7 @@ export class RotationService {
    */
   async rotate(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<RotationResult> {
     const { credential, deviceType, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
-    const template = await this.templateFor(credential, deviceType);
+    const { template } = await this.templateFor(credential, deviceType);
     this.hold(credential.id);
     if (credential.secret_kind === 'ssh-key') return this.rotateKey(actor, credential, target, trigger, cause).finally(() => this.busy.delete(credential.id));
     const secrets: Buffer[] = [];
@@ -398,7 +399,7 @@ export class RotationService {
    */
   async reconcile(actor: Actor, credentialId: number, trigger: RotationTrigger = 'manual', cause?: string): Promise<ReconcileResult> {
     const { credential, deviceType, target, executor, changer } = await this.rotationTarget(credentialId, 'rotated');
-    const template = await this.templateFor(credential, deviceType);
+    const { template } = await this.templateFor(credential, deviceType);
     if (credential.secret_kind !== 'password') throw new InputError('reconciliation sets passwords: an SSH key is rotated by the account itself', { field: 'secretKind' });
     if (!changer) throw new InputError('reconciliation needs a change account: set one on the credential (changeCredentialId)', { field: 'changeCredentialId' });
     this.hold(credential.id);
